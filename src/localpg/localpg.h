@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * localpg.h - throwaway local PostgreSQL servers on 127.0.0.1: create (initdb
+ * once per process, then copy the template data directory), start on a free
+ * port, stop, restart, and inject real faults (SIGKILL, SIGSTOP/SIGCONT).
+ *
+ * Used by the test fixture (tests/tools), the benchmarks (bench/) and
+ * `replmon demo`. Not part of libpgcm's public API.
+ *
+ * When the process runs as root, initdb and the servers run as the
+ * `postgres` user and every directory made here is owned by it.
+ *
+ * Every server started is remembered in a process-wide registry:
+ * localpg_cleanup_all() stops them all (by pid, never by name) and removes
+ * their directories; it is registered with atexit() and for SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, so a failing or interrupted test still
+ * leaves nothing behind. A crashed earlier run's leftovers (directories
+ * whose owner pid is gone) are removed by localpg_reap_stale().
+ *
+ * Threading: calls are serialized by an internal mutex and may block for
+ * seconds (process start and stop). Do not call from a libpgcm callback.
+ */
+#ifndef LOCALPG_H
+#define LOCALPG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct localpg_server localpg_server_t;
+
+typedef struct localpg_options {
+    const char *name;               /* label for logs and dir names ("pg") */
+    const char *parent_dir;         /* NULL: $TMPDIR or /tmp */
+    int port;                       /* 0: pick a free port */
+    const char *const *conf_lines;  /* extra postgresql.conf lines, NULL-term */
+    const char *const *hba_lines;   /* if set, replaces pg_hba.conf entirely */
+    int logical;                    /* wal_level=logical, slots and senders */
+    int max_connections;            /* 0: 100 */
+    const char *password;           /* if set: superuser password, and hba
+                                       default becomes scram-sha-256 on TCP */
+    const char *standby_of_host;    /* if set, pg_basebackup -R from here */
+    int standby_of_port;
+    int start_timeout_ms;           /* 0: 30000 */
+} localpg_options_t;
+
+/* localpg_options_init - defaults (everything 0 / NULL). */
+void localpg_options_init(localpg_options_t *opts);
+
+/* localpg_find_bindir - directory holding initdb/pg_ctl/postgres (PG 15
+ * preferred: /usr/lib/postgresql/15/bin, else the newest installed, else
+ * PATH). Returns a static string or NULL with a message in err. */
+const char *localpg_find_bindir(char *err, size_t errlen);
+
+/* localpg_start - create a data directory and start a server. Blocks until
+ * it accepts connections. Returns NULL and a one-line message in err on
+ * failure (nothing is left behind). The superuser is "postgres", database
+ * "postgres". */
+localpg_server_t *localpg_start(const localpg_options_t *opts, char *err,
+                                size_t errlen);
+
+/* Accessors. */
+int localpg_port(const localpg_server_t *s);
+const char *localpg_host(const localpg_server_t *s);    /* "127.0.0.1" */
+const char *localpg_datadir(const localpg_server_t *s);
+const char *localpg_dir(const localpg_server_t *s);     /* owns datadir,
+                                                           logs, certs */
+const char *localpg_logfile(const localpg_server_t *s);
+pid_t localpg_pid(const localpg_server_t *s);           /* postmaster, or 0 */
+/* A libpq conninfo for the superuser: "host=127.0.0.1 port=N user=postgres
+ * dbname=postgres" (plus password if one was set). Static per server. */
+const char *localpg_conninfo(const localpg_server_t *s);
+
+/* Faults and lifecycle. Each returns 0 or -1 with a message in err. */
+int localpg_kill(localpg_server_t *s);    /* SIGKILL postmaster + children */
+int localpg_freeze(localpg_server_t *s);  /* SIGSTOP postmaster + children */
+int localpg_thaw(localpg_server_t *s);    /* SIGCONT them */
+int localpg_stop(localpg_server_t *s);    /* fast shutdown, wait for exit */
+int localpg_restart(localpg_server_t *s); /* start again: same dir, port */
+/* Stop (if running), remove the directory, forget and free s. NULL is ok. */
+void localpg_destroy(localpg_server_t *s);
+
+/* localpg_exec - run SQL as superuser on the server (blocking libpq),
+ * optionally in database dbname (NULL: postgres). If out is not NULL, the
+ * first column of the first row (or NULL) is returned malloc'd in *out.
+ * Returns 0, or -1 with the server's message in err. */
+int localpg_exec(localpg_server_t *s, const char *dbname, const char *sql,
+                 char **out, char *err, size_t errlen);
+
+/* localpg_count_connections - how many backends have this application_name
+ * (pg_stat_activity), or -1 on error. Used to prove nothing leaked. */
+int localpg_count_connections(localpg_server_t *s, const char *app_name);
+
+/* localpg_cleanup_all - stop and remove every server still registered.
+ * Async-signal-tolerant enough for the installed handlers. */
+void localpg_cleanup_all(void);
+
+/* localpg_reap_stale - remove leftovers of earlier crashed runs under
+ * parent_dir (NULL: $TMPDIR or /tmp) whose owner process is gone: stop their
+ * servers by the pid in postmaster.pid and delete their directories.
+ * Returns how many were removed. */
+int localpg_reap_stale(const char *parent_dir);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOCALPG_H */
