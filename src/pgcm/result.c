@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * result.c - query results (one node's outcome, with its libpq PGresult)
+ * and batches (one result per node of a fan-out), and their accessors.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+pgcm_result_t *pgcm__result_new(const char *node_id)
+{
+    pgcm_result_t *r = pgcm__calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->node_id = pgcm__strdup(node_id ? node_id : "");
+    if (r->node_id == NULL) {
+        pgcm__free(r);
+        return NULL;
+    }
+    return r;
+}
+
+pgcm_result_t *pgcm__result_error(const char *node_id, int code,
+                                  const char *fmt, ...)
+{
+    pgcm_result_t *r = pgcm__result_new(node_id);
+    if (r == NULL)
+        return NULL;
+    r->status = code;
+    r->error.code = code;
+    snprintf(r->error.node_id, sizeof(r->error.node_id), "%s",
+             node_id ? node_id : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error.message, sizeof(r->error.message), fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+const char *pgcm_result_node_id(const pgcm_result_t *r)
+{
+    return r ? r->node_id : "";
+}
+
+int pgcm_result_status(const pgcm_result_t *r)
+{
+    return r ? r->status : PGCM_EINVAL;
+}
+
+const pgcm_error_t *pgcm_result_error(const pgcm_result_t *r)
+{
+    return r ? &r->error : NULL;
+}
+
+int64_t pgcm_result_elapsed_us(const pgcm_result_t *r)
+{
+    return r ? r->elapsed_us : 0;
+}
+
+const PGresult *pgcm_result_pg(const pgcm_result_t *r)
+{
+    return r ? r->pg : NULL;
+}
+
+int pgcm_result_ntuples(const pgcm_result_t *r)
+{
+    return r && r->pg ? PQntuples(r->pg) : 0;
+}
+
+int pgcm_result_nfields(const pgcm_result_t *r)
+{
+    return r && r->pg ? PQnfields(r->pg) : 0;
+}
+
+const char *pgcm_result_fname(const pgcm_result_t *r, int col)
+{
+    return r && r->pg ? PQfname(r->pg, col) : NULL;
+}
+
+const char *pgcm_result_value(const pgcm_result_t *r, int row, int col)
+{
+    if (r == NULL || r->pg == NULL || row < 0 || col < 0 ||
+        row >= PQntuples(r->pg) || col >= PQnfields(r->pg))
+        return NULL;
+    return PQgetvalue(r->pg, row, col);
+}
+
+int pgcm_result_isnull(const pgcm_result_t *r, int row, int col)
+{
+    if (r == NULL || r->pg == NULL || row < 0 || col < 0 ||
+        row >= PQntuples(r->pg) || col >= PQnfields(r->pg))
+        return 1;
+    return PQgetisnull(r->pg, row, col);
+}
+
+const char *pgcm_result_cmd_status(const pgcm_result_t *r)
+{
+    return r && r->pg ? PQcmdStatus(r->pg) : "";
+}
+
+int pgcm_result_server_version(const pgcm_result_t *r)
+{
+    return r ? r->server_version : 0;
+}
+
+void pgcm_result_free(pgcm_result_t *r)
+{
+    if (r == NULL)
+        return;
+    PQclear(r->pg);
+    pgcm__free(r->node_id);
+    pgcm__free(r);
+}
+
+size_t pgcm_batch_count(const pgcm_batch_t *b)
+{
+    return b ? b->count : 0;
+}
+
+const pgcm_result_t *pgcm_batch_result(const pgcm_batch_t *b, size_t i)
+{
+    return b && i < b->count ? b->results[i] : NULL;
+}
+
+size_t pgcm_batch_succeeded(const pgcm_batch_t *b)
+{
+    size_t k = 0;
+    for (size_t i = 0; b && i < b->count; i++)
+        k += b->results[i] && b->results[i]->status == PGCM_OK;
+    return k;
+}
+
+int64_t pgcm_batch_elapsed_us(const pgcm_batch_t *b)
+{
+    return b ? b->elapsed_us : 0;
+}
+
+void pgcm_batch_free(pgcm_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->count; i++)
+        pgcm_result_free(b->results[i]);
+    pgcm__free(b->results);
+    pgcm__free(b);
+}

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spec.c - node specifications and manager options: defaults, validation,
+ * deep copies, comparison, and turning a spec into the keyword/value arrays
+ * libpq's PQconnectStartParams takes. Pure: no loop, no I/O.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+void pgcm_node_spec_init(pgcm_node_spec_t *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->ssl.enabled = PGCM_SSL_DEFAULT;
+    spec->ssl.reject_unauthorized = 1;
+    spec->ssh.port = 22;
+    spec->pool.min = 1;
+    spec->pool.max = 10;
+    spec->pool.idle_timeout_ms = 10000;
+    spec->pool.acquire_timeout_ms = 10000;
+    spec->pool.max_lifetime_ms = 1800000;
+    spec->pool.leak_threshold_ms = 60000;
+}
+
+void pgcm_options_init(pgcm_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->health_check_interval_ms = 5000;
+    o->health_check_timeout_ms = 2000;
+    o->liveness_interval_ms = 500;
+    o->liveness_timeout_ms = 400;
+    o->suspect_probe_timeout_ms = 300;
+    o->unhealthy_threshold = 3;
+    o->degraded_latency_ms = 1000;
+    o->query_timeout_ms = 30000;
+    o->connect_timeout_ms = 5000;
+    o->shutdown_timeout_ms = 10000;
+    o->remove_timeout_ms = 1000;
+    o->cancel_grace_ms = 2000;
+    o->backoff_initial_ms = 1000;
+    o->backoff_max_ms = 30000;
+    o->stats_interval_ms = 0;
+    o->probe_query = "SELECT 1";
+    o->application_name = "replmon";
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+int pgcm_node_spec_equal(const pgcm_node_spec_t *a, const pgcm_node_spec_t *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return str_eq(a->id, b->id) && str_eq(a->conninfo, b->conninfo) &&
+           str_eq(a->host, b->host) && a->port == b->port &&
+           str_eq(a->database, b->database) && str_eq(a->user, b->user) &&
+           str_eq(a->password, b->password) &&
+           str_eq(a->application_name, b->application_name) &&
+           a->connect_timeout_ms == b->connect_timeout_ms &&
+           a->ssl.enabled == b->ssl.enabled &&
+           a->ssl.reject_unauthorized == b->ssl.reject_unauthorized &&
+           str_eq(a->ssl.ca, b->ssl.ca) && str_eq(a->ssl.cert, b->ssl.cert) &&
+           str_eq(a->ssl.key, b->ssl.key) && str_eq(a->ssh.host, b->ssh.host) &&
+           a->ssh.port == b->ssh.port && str_eq(a->ssh.user, b->ssh.user) &&
+           str_eq(a->ssh.key_path, b->ssh.key_path) &&
+           str_eq(a->ssh.known_hosts, b->ssh.known_hosts) &&
+           str_eq(a->ssh.passphrase, b->ssh.passphrase) &&
+           a->pool.min == b->pool.min && a->pool.max == b->pool.max &&
+           a->pool.idle_timeout_ms == b->pool.idle_timeout_ms &&
+           a->pool.acquire_timeout_ms == b->pool.acquire_timeout_ms &&
+           a->pool.max_lifetime_ms == b->pool.max_lifetime_ms &&
+           a->pool.leak_threshold_ms == b->pool.leak_threshold_ms;
+}
+
+int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
+{
+    if (s == NULL)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "node spec is NULL; pass a pgcm_node_spec_t "
+                               "filled by pgcm_node_spec_init()");
+    if (s->id == NULL || s->id[0] == '\0')
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "node id is NULL or empty; give every node a "
+                               "unique non-empty id");
+    const char *id = s->id;
+    if (strlen(id) > PGCM_ID_MAX)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "node id '%.40s...' is longer than %d bytes; "
+                               "use a shorter id",
+                               id, PGCM_ID_MAX);
+    for (const char *p = id; *p; p++) {
+        if ((unsigned char)*p < 0x20)
+            return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                                   "node id contains a control character; "
+                                   "use printable characters");
+    }
+    if (s->port < 0 || s->port > 65535)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': port %d is out of range; use "
+                               "1-65535 (0 for libpq's default)",
+                               id, s->port);
+    if (s->connect_timeout_ms < 0)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': connect_timeout_ms %d is negative; "
+                               "use a positive value (0 for the default)",
+                               id, s->connect_timeout_ms);
+    const pgcm_pool_options_t *p = &s->pool;
+    if (p->min < 0)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': pool min %d is negative; use 0 or "
+                               "more",
+                               id, p->min);
+    if (p->max < 1)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': pool max %d must be at least 1",
+                               id, p->max);
+    if (p->min > p->max)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': pool min %d is larger than max %d; "
+                               "lower min or raise max",
+                               id, p->min, p->max);
+    struct {
+        const char *name;
+        int value;
+    } positive[] = {
+        {"idle_timeout_ms", p->idle_timeout_ms},
+        {"acquire_timeout_ms", p->acquire_timeout_ms},
+        {"max_lifetime_ms", p->max_lifetime_ms},
+        {"leak_threshold_ms", p->leak_threshold_ms},
+    };
+    for (size_t i = 0; i < sizeof(positive) / sizeof(*positive); i++) {
+        if (positive[i].value <= 0)
+            return pgcm__error_set(err, PGCM_EINVAL, id,
+                                   "node '%s': pool %s %d must be positive "
+                                   "(milliseconds)",
+                                   id, positive[i].name, positive[i].value);
+    }
+    if (s->ssl.enabled < PGCM_SSL_DEFAULT || s->ssl.enabled > PGCM_SSL_ENABLED)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': ssl.enabled must be -1 (libpq "
+                               "default), 0 or 1",
+                               id);
+    if (s->conninfo != NULL) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(s->conninfo, &perr);
+        if (opts == NULL) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s",
+                     perr ? perr : "out of memory parsing conninfo");
+            size_t n = strlen(msg);
+            while (n > 0 && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+            PQfreemem(perr);
+            return pgcm__error_set(err, PGCM_EINVAL, id,
+                                   "node '%s': invalid conninfo: %s", id, msg);
+        }
+        PQconninfoFree(opts);
+    }
+    return PGCM_OK;
+}
+
+int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err)
+{
+    struct {
+        const char *name;
+        int value;
+        int min;
+    } checks[] = {
+        {"health_check_interval_ms", o->health_check_interval_ms, 1},
+        {"health_check_timeout_ms", o->health_check_timeout_ms, 1},
+        {"liveness_interval_ms", o->liveness_interval_ms, 0},
+        {"liveness_timeout_ms", o->liveness_timeout_ms, 1},
+        {"suspect_probe_timeout_ms", o->suspect_probe_timeout_ms, 1},
+        {"unhealthy_threshold", o->unhealthy_threshold, 1},
+        {"degraded_latency_ms", o->degraded_latency_ms, 1},
+        {"query_timeout_ms", o->query_timeout_ms, 1},
+        {"connect_timeout_ms", o->connect_timeout_ms, 1},
+        {"shutdown_timeout_ms", o->shutdown_timeout_ms, 0},
+        {"remove_timeout_ms", o->remove_timeout_ms, 0},
+        {"cancel_grace_ms", o->cancel_grace_ms, 1},
+        {"backoff_initial_ms", o->backoff_initial_ms, 1},
+        {"backoff_max_ms", o->backoff_max_ms, 1},
+        {"stats_interval_ms", o->stats_interval_ms, 0},
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(*checks); i++) {
+        if (checks[i].value < checks[i].min)
+            return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                                   "option %s is %d; it must be at least %d",
+                                   checks[i].name, checks[i].value,
+                                   checks[i].min);
+    }
+    if (o->backoff_max_ms < o->backoff_initial_ms)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "option backoff_max_ms (%d) is below "
+                               "backoff_initial_ms (%d); raise it",
+                               o->backoff_max_ms, o->backoff_initial_ms);
+    if (o->probe_query != NULL && o->probe_query[0] == '\0')
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "option probe_query is empty; use e.g. "
+                               "\"SELECT 1\" or NULL for the default");
+    return PGCM_OK;
+}
+
+pgcm_node_spec_t *pgcm__spec_dup(const pgcm_node_spec_t *s)
+{
+    pgcm_node_spec_t *d = pgcm__malloc(sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    *d = *s;
+    const char **fields[] = {
+        &d->id,       &d->conninfo,      &d->host,         &d->database,
+        &d->user,     &d->password,      &d->application_name,
+        &d->ssl.ca,   &d->ssl.cert,      &d->ssl.key,      &d->ssh.host,
+        &d->ssh.user, &d->ssh.key_path,  &d->ssh.known_hosts,
+        &d->ssh.passphrase,
+    };
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+        if (*fields[i] == NULL)
+            continue;
+        char *c = pgcm__strdup(*fields[i]);
+        if (c == NULL)
+            ok = false;
+        *fields[i] = c;
+    }
+    if (!ok) {
+        pgcm__spec_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void pgcm__spec_free(pgcm_node_spec_t *d)
+{
+    if (d == NULL)
+        return;
+    pgcm__free((char *)d->id);
+    pgcm__free_secret((char *)d->conninfo); /* may hold a password */
+    pgcm__free((char *)d->host);
+    pgcm__free((char *)d->database);
+    pgcm__free((char *)d->user);
+    pgcm__free_secret((char *)d->password);
+    pgcm__free((char *)d->application_name);
+    pgcm__free((char *)d->ssl.ca);
+    pgcm__free((char *)d->ssl.cert);
+    pgcm__free((char *)d->ssl.key);
+    pgcm__free((char *)d->ssh.host);
+    pgcm__free((char *)d->ssh.user);
+    pgcm__free((char *)d->ssh.key_path);
+    pgcm__free((char *)d->ssh.known_hosts);
+    pgcm__free_secret((char *)d->ssh.passphrase);
+    pgcm__free(d);
+}
+
+/* ---- conninfo -------------------------------------------------------- */
+
+static int params_set(conninfo_params_t *p, const char *key, const char *value,
+                      bool copy)
+{
+    if (value == NULL)
+        return PGCM_OK;
+    const char *v = value;
+    if (copy) {
+        char *c = pgcm__strdup(value);
+        if (c == NULL)
+            return PGCM_ENOMEM;
+        p->owned[p->nowned++] = c;
+        v = c;
+    }
+    for (int i = 0; i < p->count; i++) {
+        if (strcmp(p->keys[i], key) == 0) {
+            p->values[i] = v;
+            return PGCM_OK;
+        }
+    }
+    if (p->count >= CONNINFO_MAX_PARAMS)
+        return PGCM_EINVAL;
+    p->keys[p->count] = key;
+    p->values[p->count] = v;
+    p->count++;
+    p->keys[p->count] = NULL;
+    p->values[p->count] = NULL;
+    return PGCM_OK;
+}
+
+static int params_set_int(conninfo_params_t *p, const char *key, int value)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%d", value);
+    return params_set(p, key, buf, true);
+}
+
+void pgcm__conninfo_free(conninfo_params_t *p)
+{
+    for (int i = 0; i < p->nowned; i++)
+        pgcm__free_secret(p->owned[i]);
+    memset(p, 0, sizeof(*p));
+}
+
+int pgcm__conninfo_build(const pgcm_node_spec_t *s, const char *default_app,
+                         const char *hostaddr, conninfo_params_t *out,
+                         pgcm_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = PGCM_OK;
+
+    if (s->conninfo != NULL) {
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(s->conninfo, &perr);
+        if (opts == NULL) {
+            PQfreemem(perr);
+            return pgcm__error_set(err, PGCM_EINVAL, s->id,
+                                   "node '%s': invalid conninfo", s->id);
+        }
+        for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+            if (o->val == NULL)
+                continue;
+            /* keywords are static strings inside libpq */
+            if ((rc = params_set(out, o->keyword, o->val, true)) != PGCM_OK)
+                break;
+        }
+        PQconninfoFree(opts);
+        if (rc != PGCM_OK)
+            goto fail;
+    }
+
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s->port);
+    const char *app = s->application_name ? s->application_name : NULL;
+    if (app == NULL) {
+        /* keep a conninfo's own application_name, else the default */
+        bool has = false;
+        for (int i = 0; i < out->count; i++)
+            has |= strcmp(out->keys[i], "application_name") == 0;
+        if (!has)
+            app = default_app;
+    }
+    if ((rc = params_set(out, "host", s->host, true)) ||
+        (rc = params_set(out, "port", s->port > 0 ? port : NULL, true)) ||
+        (rc = params_set(out, "dbname", s->database, true)) ||
+        (rc = params_set(out, "user", s->user, true)) ||
+        (rc = params_set(out, "password", s->password, true)) ||
+        (rc = params_set(out, "application_name", app, true)) ||
+        (rc = params_set(out, "hostaddr", hostaddr, true)))
+        goto fail;
+
+    /* Our own timer enforces the connect timeout; libpq's is a backstop
+     * in whole seconds (minimum 2 in libpq). */
+    int cto = s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 0;
+    if (cto > 0 && (rc = params_set_int(out, "connect_timeout",
+                                        (cto + 999) / 1000 < 2
+                                            ? 2
+                                            : (cto + 999) / 1000)))
+        goto fail;
+
+    /* L16: TCP keepalives so that dead peers are noticed by the kernel. */
+    if ((rc = params_set(out, "keepalives", "1", false)) ||
+        (rc = params_set(out, "keepalives_idle", "10", false)) ||
+        (rc = params_set(out, "keepalives_interval", "5", false)) ||
+        (rc = params_set(out, "keepalives_count", "3", false)))
+        goto fail;
+
+    if (s->ssl.enabled == PGCM_SSL_DISABLED) {
+        rc = params_set(out, "sslmode", "disable", false);
+    } else if (s->ssl.enabled == PGCM_SSL_ENABLED) {
+        rc = params_set(out, "sslmode",
+                        s->ssl.reject_unauthorized ? "verify-full" : "require",
+                        false);
+    }
+    if (rc || (rc = params_set(out, "sslrootcert", s->ssl.ca, true)) ||
+        (rc = params_set(out, "sslcert", s->ssl.cert, true)) ||
+        (rc = params_set(out, "sslkey", s->ssl.key, true)))
+        goto fail;
+    return PGCM_OK;
+
+fail:
+    pgcm__conninfo_free(out);
+    if (rc == PGCM_ENOMEM)
+        return pgcm__error_set(err, rc, s->id, "node '%s': out of memory",
+                               s->id);
+    return pgcm__error_set(err, PGCM_EINVAL, s->id,
+                           "node '%s': too many connection parameters", s->id);
+}
+
+static bool is_address(const char *h)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+char *pgcm__conninfo_host_to_resolve(const pgcm_node_spec_t *s)
+{
+    const char *host = s->host;
+    char *from_conninfo = NULL;
+    bool has_hostaddr = false;
+    if (s->conninfo != NULL) {
+        PQconninfoOption *opts = PQconninfoParse(s->conninfo, NULL);
+        for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+            if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
+                has_hostaddr = true;
+            if (host == NULL && strcmp(o->keyword, "host") == 0 && o->val)
+                from_conninfo = pgcm__strdup(o->val);
+        }
+        if (opts)
+            PQconninfoFree(opts);
+        if (host == NULL)
+            host = from_conninfo;
+    }
+    char *result = NULL;
+    if (host != NULL && !has_hostaddr && host[0] != '\0' && host[0] != '/' &&
+        host[0] != '@' && strchr(host, ',') == NULL && !is_address(host))
+        result = pgcm__strdup(host);
+    pgcm__free(from_conninfo);
+    return result;
+}
