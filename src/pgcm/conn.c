@@ -334,8 +334,11 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
     if (c == NULL || c->state == CONN_CLOSING)
         return;
     if (status < 0) {
-        conn_broken(c, uv_strerror(status));
-        return;
+        /* libuv reports POLLERR as UV_EBADF and stops the handle. The
+         * socket holds the real error (refused, reset): let libpq read it
+         * through the normal path, which then fails with its message. */
+        p->events = 0;
+        events = UV_READABLE | UV_WRITABLE;
     }
     switch (c->state) {
     case CONN_CONNECTING:
