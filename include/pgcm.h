@@ -405,9 +405,15 @@ typedef void (*pgcm_batch_cb)(pgcm_batch_t *batch, void *user);
 /* pgcm_query - run one statement on one node (L7). params are text values
  * for $1..$n (NULL entries are SQL NULL). With nparams == 0 the simple
  * protocol is used and several statements may be sent; the last result is
- * kept. Returns PGCM_OK when a result was produced (even an SQL error: check
- * pgcm_result_status), and *out owned by the caller; or an error code when
- * the request could not be made (EINVAL, ENOENT, ESHUTDOWN, EDEADLK).
+ * kept. A statement left inside a transaction (BEGIN without COMMIT) makes
+ * the connection be closed afterwards, never reused: use pgcm_checkout()
+ * for transactions.
+ * Returns the outcome: PGCM_OK, or PGCM_ESQL (SQLSTATE in err->sqlstate),
+ * PGCM_ETIMEDOUT, PGCM_ECANCELED, PGCM_ECONN, PGCM_EUNAVAIL (node
+ * unhealthy), PGCM_ENOENT (unknown node), PGCM_ESHUTDOWN, PGCM_EINVAL,
+ * PGCM_EDEADLK (called on the loop thread). *out (may be NULL) receives the
+ * result, owned by the caller, whenever the request reached the loop (also
+ * on failure, with the same status and error); otherwise NULL.
  * Blocking; thread: not the loop. */
 PGCM_EXTERN PGCM_MUSTCHECK int
 pgcm_query(pgcm_manager_t *mgr, const char *node_id, const char *sql,
@@ -439,7 +445,10 @@ typedef struct pgcm_target {
 /* pgcm_query_many - run one statement on many nodes in parallel (L8). One
  * result per node; an unknown id in a LIST gives that entry PGCM_ENOENT, a
  * node that fails gives its own error, the others succeed. Total time is
- * about the slowest node's. target NULL means ALL.
+ * about the slowest node's. target NULL means ALL. Returns PGCM_OK and
+ * *out (owned by the caller) whenever the batch ran, whatever the nodes
+ * answered (see pgcm_batch_succeeded); an error code (EINVAL, ESHUTDOWN,
+ * EDEADLK, ENOMEM) and *out NULL when it could not run.
  * Blocking; thread: not the loop. */
 PGCM_EXTERN PGCM_MUSTCHECK int
 pgcm_query_many(pgcm_manager_t *mgr, const pgcm_target_t *target,
