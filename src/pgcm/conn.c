@@ -248,8 +248,15 @@ static void conn_statement_done(conn_t *c)
         return;
     }
 
-    if (c->req != NULL)
-        pgcm__request_complete_on_conn(c); /* clears c->req */
+    /* Build the result first, give the connection back (so stats and
+     * waiters see it), then deliver the result. */
+    request_t *r = c->req;
+    pgcm_result_t *res = NULL;
+    if (r != NULL) {
+        res = pgcm__result_from_conn(c);
+        c->req = NULL;
+        r->conn = NULL;
+    }
     PQclear(c->error);
     PQclear(c->result);
     c->error = c->result = NULL;
@@ -260,17 +267,18 @@ static void conn_statement_done(conn_t *c)
         /* stays checked out; watch for the server going away */
         if (conn_watch(c, UV_READABLE) != 0)
             conn_broken(c, "cannot watch the connection's socket");
-        return;
-    }
-    if (c->in_tx_discard ||
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        pgcm__node_publish(n);
+    } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* left inside a transaction (a BEGIN through pgcm_query): never
          * hand that state to the next caller */
         pgcm__conn_close(c, "left inside a transaction");
         pgcm__pool_fill(n);
-        return;
+        pgcm__node_publish(n);
+    } else {
+        pgcm__pool_conn_ready(c);
     }
-    pgcm__pool_conn_ready(c);
+    if (r != NULL)
+        pgcm__request_finish(r, res);
 }
 
 static void conn_read(conn_t *c)

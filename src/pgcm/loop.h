@@ -70,7 +70,6 @@ struct conn {
     bool dedicated_probe; /* opened for probes beyond the pool's max */
     bool probe_on_connect;/* this connect attempt is itself a probe */
     bool timer_closed;
-    bool in_tx_discard;   /* close instead of reuse when released */
     uint64_t created_us;
     uint64_t expires_us;  /* max lifetime with jitter */
     uint64_t idle_since_us;
@@ -165,8 +164,9 @@ void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Loop: a connection is ready for r: start it. */
 void pgcm__request_start(request_t *r, conn_t *c);
-/* Loop: the statement on c ended; build the result and finish c->req. */
-void pgcm__request_complete_on_conn(conn_t *c);
+/* Loop: the statement on c ended: build c->req's result (counted in the
+ * node's stats) from c's PGresults; NULL on ENOMEM. */
+pgcm_result_t *pgcm__result_from_conn(conn_t *c);
 void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
                         const pgcm_target_t *target, const char *sql,
                         int nparams, const char *const *params,

@@ -154,18 +154,14 @@ void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
     pgcm__request_finish(r, res);
 }
 
-void pgcm__request_complete_on_conn(conn_t *c)
+pgcm_result_t *pgcm__result_from_conn(conn_t *c)
 {
-    request_t *r = c->req;
     node_t *n = c->node;
-    c->req = NULL;
-    r->conn = NULL;
     pgcm_result_t *res = pgcm__result_new(n->id);
     n->stats.queries++;
     if (res == NULL) {
         n->stats.errors++;
-        pgcm__request_finish(r, NULL);
-        return;
+        return NULL;
     }
     res->server_version = PQserverVersion(c->pg);
     if (c->error != NULL) {
@@ -186,7 +182,7 @@ void pgcm__request_complete_on_conn(conn_t *c)
         res->pg = c->result;
         c->result = NULL;
     }
-    pgcm__request_finish(r, res);
+    return res;
 }
 
 void pgcm__request_start(request_t *r, conn_t *c)
