@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_status.c - `replmon status`: one collection round over the selected
+ * cluster, judged against the thresholds, printed as a table or JSON; the
+ * exit code is the overall status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "evaluate.h"
+#include "output.h"
+
+#define CMD "status"
+
+static const char status_help[] =
+    "Usage: replmon status [OPTIONS]\n"
+    "\n"
+    "One-shot report for every node of the selected cluster: state, latency,\n"
+    "role, pool statistics, replication slots, subscriptions, standbys and\n"
+    "the cross-node lag, judged against the configured thresholds.\n"
+    "\n"
+    "Options:\n"
+    "  --format table|json  output format (default table; JSON schema in\n"
+    "                       docs/status-json.md)\n"
+    "  -h, --help           show this help\n"
+    "\n" RM_COMMON_HELP "\n"
+    "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when the\n"
+    "configuration cannot be used), 64 usage error.\n";
+
+enum { OPT_FORMAT = RM_OPT_FIRST_COMMAND };
+
+int rm_cmd_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        RM_COMMON_LONG_OPTIONS,
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    rm_format_t format = RM_FORMAT_TABLE;
+    rm_collect_options_t copts;
+    rm_status_context_t ctx;
+    rm_common_t common;
+    rm_session_t session;
+    rm_snapshot_t *snap = NULL;
+    rm_eval_t ev;
+    char err[256];
+    int opt, rc;
+
+    rm_common_init(&common);
+    rm_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        int handled;
+
+        if (opt == 'h') {
+            fputs(status_help, stdout);
+            return RM_EXIT_OK;
+        }
+        if (opt == OPT_FORMAT) {
+            if (rm_format_parse(optarg, &format) != 0 ||
+                format == RM_FORMAT_CSV)
+                return rm_usage_error(CMD, "--format '%s' is not table or json",
+                                      optarg);
+            continue;
+        }
+        if (opt == '?' || opt == ':')
+            return rm_getopt_error(CMD, opt, argv);
+        handled = rm_common_option(&common, CMD, opt, optarg);
+        if (handled < 0)
+            return RM_EXIT_USAGE;
+    }
+    if (optind < argc)
+        return rm_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+
+    rm_stop_handlers_install();
+    rc = rm_session_load(&session, &common, CMD);
+    if (rc == RM_EXIT_CONFIG)
+        return (int)RM_STATUS_UNKNOWN;
+    if (rc != 0)
+        return rc;
+    if (rm_session_start(&session, (int)common.timeout_ms, CMD) != 0) {
+        rm_session_close(&session);
+        return (int)RM_STATUS_UNKNOWN;
+    }
+    memset(&copts, 0, sizeof(copts));
+    copts.query_timeout_ms = (int)common.timeout_ms;
+    copts.stop = &rm_stop_signal;
+    if (rm_collect(session.mgr, session.targets, session.count, &copts, &snap,
+                   err, sizeof(err)) != 0) {
+        rm_session_close(&session);
+        if (rm_stop_signal) {
+            fprintf(stderr, "replmon status: interrupted\n");
+            return RM_EXIT_INTERRUPTED;
+        }
+        fprintf(stderr, "replmon status: %s\n", err);
+        return (int)RM_STATUS_UNKNOWN;
+    }
+    if (rm_evaluate(snap, &session.cfg->thresholds, &ev) != 0) {
+        rm_snapshot_free(snap);
+        rm_session_close(&session);
+        fprintf(stderr, "replmon status: out of memory\n");
+        return (int)RM_STATUS_UNKNOWN;
+    }
+    ctx.cluster = session.cluster;
+    ctx.thresholds = &session.cfg->thresholds;
+    if (format == RM_FORMAT_JSON) {
+        json_t *doc = rm_status_json(snap, &ev, &ctx);
+
+        if (doc == NULL || rm_print_json(stdout, doc) != 0) {
+            fprintf(stderr, "replmon status: cannot write the JSON report\n");
+            ev.status = RM_STATUS_UNKNOWN;
+        }
+        json_decref(doc);
+    } else {
+        rm_print_status_table(stdout, snap, &ev, &ctx);
+    }
+    rc = (int)ev.status;
+    rm_eval_free(&ev);
+    rm_snapshot_free(snap);
+    rm_session_close(&session);
+    if (fflush(stdout) != 0)
+        return (int)RM_STATUS_UNKNOWN;
+    return rc;
+}

@@ -1,0 +1,1003 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collect.c - one collection round over a manager's nodes: the facts query
+ * everywhere, then one fan-out per section with the statement each node's
+ * version needs (replsql.c), parsing of the answers into rm_node_t, and the
+ * cross-node links (publisher of each subscription, upstream of each
+ * standby) with their lag computed from 64-bit LSNs.
+ */
+#include "collect.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------------- */
+/* LSN arithmetic                                                         */
+/* ---------------------------------------------------------------------- */
+
+static int parse_hex32(const char *s, const char **end, uint32_t *out)
+{
+    uint64_t v = 0;
+    int digits = 0;
+
+    for (; *s != '\0'; s++, digits++) {
+        int d;
+
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (*s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (*s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            break;
+        if (digits >= 8)
+            return -1;
+        v = (v << 4) | (uint64_t)d;
+    }
+    if (digits == 0)
+        return -1;
+    *end = s;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int rm_lsn_parse(const char *text, uint64_t *out)
+{
+    uint32_t hi, lo;
+    const char *p;
+
+    if (text == NULL || parse_hex32(text, &p, &hi) != 0 || *p != '/')
+        return -1;
+    if (parse_hex32(p + 1, &p, &lo) != 0 || *p != '\0')
+        return -1;
+    *out = ((uint64_t)hi << 32) | lo;
+    return 0;
+}
+
+void rm_lsn_format(uint64_t lsn, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32),
+             (uint32_t)lsn);
+}
+
+int64_t rm_lsn_diff(uint64_t a, uint64_t b)
+{
+    if (a >= b)
+        return a - b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(a - b);
+    return b - a > (uint64_t)INT64_MAX ? -INT64_MAX : -(int64_t)(b - a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+/* ---------------------------------------------------------------------- */
+
+const char *rm_section_state_name(rm_section_state_t s)
+{
+    switch (s) {
+    case RM_SECTION_SKIPPED:
+        return "skipped";
+    case RM_SECTION_OK:
+        return "ok";
+    case RM_SECTION_NO_PERMISSION:
+        return "no_permission";
+    case RM_SECTION_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
+const char *rm_subscription_state(const rm_subscription_t *s)
+{
+    if (s->enabled == 0)
+        return "disabled";
+    if (s->worker_pid == RM_NONE)
+        return "down";
+    if (s->tables_total != RM_NONE && s->tables_ready != RM_NONE &&
+        s->tables_ready < s->tables_total)
+        return "syncing";
+    return "streaming";
+}
+
+int rm_node_roles(const rm_node_t *n)
+{
+    int roles = 0;
+
+    if (!n->reachable)
+        return 0;
+    roles |= n->in_recovery ? RM_ROLE_STANDBY : RM_ROLE_PRIMARY;
+    if ((n->publications > 0 || n->logical_slots > 0) && !n->in_recovery)
+        roles |= RM_ROLE_PUBLISHER;
+    if (n->subscription_count > 0)
+        roles |= RM_ROLE_SUBSCRIBER;
+    return roles;
+}
+
+void rm_roles_format(int roles, char *buf, size_t len)
+{
+    static const struct {
+        int flag;
+        const char *name;
+    } names[] = {{RM_ROLE_PRIMARY, "primary"},
+                 {RM_ROLE_STANDBY, "standby"},
+                 {RM_ROLE_PUBLISHER, "publisher"},
+                 {RM_ROLE_SUBSCRIBER, "subscriber"}};
+    size_t used = 0, i;
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (roles & names[i].flag) {
+            int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+                             names[i].name);
+            if (w < 0 || (size_t)w >= len - used)
+                return;
+            used += (size_t)w;
+        }
+    }
+    if (used == 0)
+        snprintf(buf, len, "unknown");
+}
+
+static void free_slot(rm_slot_t *s)
+{
+    free(s->name);
+    free(s->type);
+    free(s->plugin);
+    free(s->database);
+    free(s->wal_status);
+    free(s->invalidation_reason);
+    free(s->sender_application_name);
+    free(s->sender_state);
+}
+
+static void free_sub(rm_subscription_t *s)
+{
+    free(s->name);
+    free(s->slot_name);
+    free(s->publications);
+}
+
+static void free_standby(rm_standby_t *s)
+{
+    free(s->application_name);
+    free(s->client_addr);
+    free(s->state);
+    free(s->sync_state);
+}
+
+static void free_receiver(rm_receiver_t *r)
+{
+    free(r->status);
+    free(r->slot_name);
+    free(r->sender_host);
+    memset(r, 0, sizeof(*r));
+}
+
+static void node_clear_sections(rm_node_t *n)
+{
+    size_t i;
+
+    for (i = 0; i < n->nslots; i++)
+        free_slot(&n->slots[i]);
+    free(n->slots);
+    n->slots = NULL;
+    n->nslots = 0;
+    for (i = 0; i < n->nsubs; i++)
+        free_sub(&n->subs[i]);
+    free(n->subs);
+    n->subs = NULL;
+    n->nsubs = 0;
+    for (i = 0; i < n->nstandbys; i++)
+        free_standby(&n->standbys[i]);
+    free(n->standbys);
+    n->standbys = NULL;
+    n->nstandbys = 0;
+    free_receiver(&n->receiver);
+}
+
+void rm_snapshot_free(rm_snapshot_t *snap)
+{
+    size_t i;
+
+    if (snap == NULL)
+        return;
+    for (i = 0; i < snap->count; i++)
+        node_clear_sections(&snap->nodes[i]);
+    free(snap->nodes);
+    free(snap);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Field access by column name                                            */
+/* ---------------------------------------------------------------------- */
+
+/* A column's value, or NULL when the column is absent or SQL NULL. */
+static const char *val(const PGresult *res, int row, const char *col)
+{
+    int c = PQfnumber(res, col);
+
+    if (c < 0 || PQgetisnull(res, row, c))
+        return NULL;
+    return PQgetvalue(res, row, c);
+}
+
+/* strdup of a value; *ok cleared when out of memory. */
+static char *dup_val(const PGresult *res, int row, const char *col, int *ok)
+{
+    const char *v = val(res, row, col);
+    char *copy;
+
+    if (v == NULL)
+        return NULL;
+    copy = strdup(v);
+    if (copy == NULL)
+        *ok = 0;
+    return copy;
+}
+
+static void copy_val(const PGresult *res, int row, const char *col, char *buf,
+                     size_t len)
+{
+    const char *v = val(res, row, col);
+
+    snprintf(buf, len, "%s", v != NULL ? v : "");
+}
+
+static int64_t i64_val(const PGresult *res, int row, const char *col)
+{
+    const char *v = val(res, row, col);
+    char *end;
+    long long x;
+
+    if (v == NULL)
+        return RM_NONE;
+    x = strtoll(v, &end, 10);
+    if (end == v)
+        return RM_NONE;
+    return (int64_t)x;
+}
+
+static double f64_val(const PGresult *res, int row, const char *col)
+{
+    const char *v = val(res, row, col);
+    char *end;
+    double x;
+
+    if (v == NULL)
+        return NAN;
+    x = strtod(v, &end);
+    return end == v ? NAN : x;
+}
+
+static int bool_val(const PGresult *res, int row, const char *col)
+{
+    const char *v = val(res, row, col);
+
+    if (v == NULL)
+        return -1;
+    return v[0] == 't' ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parsing                                                                */
+/* ---------------------------------------------------------------------- */
+
+int rm_parse_facts(const PGresult *res, rm_node_t *n)
+{
+    if (PQntuples(res) < 1)
+        return 0;
+    n->in_recovery = bool_val(res, 0, "in_recovery") == 1;
+    copy_val(res, 0, "current_lsn", n->current_lsn, sizeof(n->current_lsn));
+    copy_val(res, 0, "wal_level", n->wal_level, sizeof(n->wal_level));
+    copy_val(res, 0, "database", n->database, sizeof(n->database));
+    n->publications = i64_val(res, 0, "publications");
+    n->subscription_count = i64_val(res, 0, "subscriptions");
+    n->slot_count = i64_val(res, 0, "slots");
+    n->logical_slots = i64_val(res, 0, "logical_slots");
+    n->walsenders = i64_val(res, 0, "walsenders");
+    n->walreceivers = i64_val(res, 0, "walreceivers");
+    n->can_read_stats = bool_val(res, 0, "can_read_stats") == 1;
+    n->server_epoch = f64_val(res, 0, "server_epoch");
+    if (n->server_version == 0) {
+        int64_t v = i64_val(res, 0, "version_num");
+        n->server_version = v == RM_NONE ? 0 : (int)v;
+    }
+    return 0;
+}
+
+int rm_parse_slots(const PGresult *res, rm_node_t *n)
+{
+    int rows = PQntuples(res), i, ok = 1;
+
+    if (rows == 0)
+        return 0;
+    n->slots = calloc((size_t)rows, sizeof(*n->slots));
+    if (n->slots == NULL)
+        return -1;
+    n->nslots = (size_t)rows;
+    for (i = 0; i < rows; i++) {
+        rm_slot_t *s = &n->slots[i];
+
+        s->name = dup_val(res, i, "slot_name", &ok);
+        s->type = dup_val(res, i, "slot_type", &ok);
+        s->plugin = dup_val(res, i, "plugin", &ok);
+        s->database = dup_val(res, i, "database", &ok);
+        s->temporary = bool_val(res, i, "temporary");
+        s->active = bool_val(res, i, "active");
+        s->active_pid = i64_val(res, i, "active_pid");
+        copy_val(res, i, "current_lsn", s->current_lsn, sizeof(s->current_lsn));
+        copy_val(res, i, "restart_lsn", s->restart_lsn, sizeof(s->restart_lsn));
+        copy_val(res, i, "confirmed_flush_lsn", s->confirmed_flush_lsn,
+                 sizeof(s->confirmed_flush_lsn));
+        s->retained_bytes = i64_val(res, i, "retained_bytes");
+        s->unconfirmed_bytes = i64_val(res, i, "unconfirmed_bytes");
+        s->xmin_age = i64_val(res, i, "xmin_age");
+        s->catalog_xmin_age = i64_val(res, i, "catalog_xmin_age");
+        s->wal_status = dup_val(res, i, "wal_status", &ok);
+        s->safe_wal_size = i64_val(res, i, "safe_wal_size");
+        s->conflicting = bool_val(res, i, "conflicting");
+        s->inactive_seconds = f64_val(res, i, "inactive_seconds");
+        s->invalidation_reason = dup_val(res, i, "invalidation_reason", &ok);
+        s->sender_application_name =
+            dup_val(res, i, "sender_application_name", &ok);
+        s->sender_state = dup_val(res, i, "sender_state", &ok);
+        s->unsent_bytes = i64_val(res, i, "unsent_bytes");
+        s->replay_lag_seconds = f64_val(res, i, "replay_lag_seconds");
+    }
+    return ok ? 0 : -1;
+}
+
+int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
+{
+    int rows = PQntuples(res), i, ok = 1;
+
+    if (rows == 0)
+        return 0;
+    n->subs = calloc((size_t)rows, sizeof(*n->subs));
+    if (n->subs == NULL)
+        return -1;
+    n->nsubs = (size_t)rows;
+    for (i = 0; i < rows; i++) {
+        rm_subscription_t *s = &n->subs[i];
+
+        s->name = dup_val(res, i, "subname", &ok);
+        s->slot_name = dup_val(res, i, "slot_name", &ok);
+        s->publications = dup_val(res, i, "publications", &ok);
+        s->enabled = bool_val(res, i, "enabled");
+        s->worker_pid = i64_val(res, i, "worker_pid");
+        copy_val(res, i, "received_lsn", s->received_lsn,
+                 sizeof(s->received_lsn));
+        copy_val(res, i, "latest_end_lsn", s->latest_end_lsn,
+                 sizeof(s->latest_end_lsn));
+        s->last_msg_age_seconds = f64_val(res, i, "last_msg_age_seconds");
+        s->transit_seconds = f64_val(res, i, "transit_seconds");
+        s->latest_end_age_seconds = f64_val(res, i, "latest_end_age_seconds");
+        s->tables_total = i64_val(res, i, "tables_total");
+        s->tables_ready = i64_val(res, i, "tables_ready");
+        s->sync_workers = i64_val(res, i, "sync_workers");
+        s->apply_error_count = i64_val(res, i, "apply_error_count");
+        s->sync_error_count = i64_val(res, i, "sync_error_count");
+        s->lag_bytes = RM_NONE;
+        s->lag_seconds = NAN;
+    }
+    return ok ? 0 : -1;
+}
+
+int rm_parse_standbys(const PGresult *res, rm_node_t *n)
+{
+    int rows = PQntuples(res), i, ok = 1;
+
+    if (rows == 0)
+        return 0;
+    n->standbys = calloc((size_t)rows, sizeof(*n->standbys));
+    if (n->standbys == NULL)
+        return -1;
+    n->nstandbys = (size_t)rows;
+    for (i = 0; i < rows; i++) {
+        rm_standby_t *s = &n->standbys[i];
+
+        s->pid = i64_val(res, i, "pid");
+        s->application_name = dup_val(res, i, "application_name", &ok);
+        s->client_addr = dup_val(res, i, "client_addr", &ok);
+        s->client_port = i64_val(res, i, "client_port");
+        s->state = dup_val(res, i, "state", &ok);
+        s->sync_state = dup_val(res, i, "sync_state", &ok);
+        copy_val(res, i, "sent_lsn", s->sent_lsn, sizeof(s->sent_lsn));
+        copy_val(res, i, "write_lsn", s->write_lsn, sizeof(s->write_lsn));
+        copy_val(res, i, "flush_lsn", s->flush_lsn, sizeof(s->flush_lsn));
+        copy_val(res, i, "replay_lsn", s->replay_lsn, sizeof(s->replay_lsn));
+        s->pending_bytes = i64_val(res, i, "pending_bytes");
+        s->replay_bytes = i64_val(res, i, "replay_bytes");
+        s->write_lag_seconds = f64_val(res, i, "write_lag_seconds");
+        s->flush_lag_seconds = f64_val(res, i, "flush_lag_seconds");
+        s->replay_lag_seconds = f64_val(res, i, "replay_lag_seconds");
+        s->reply_age_seconds = f64_val(res, i, "reply_age_seconds");
+    }
+    return ok ? 0 : -1;
+}
+
+int rm_parse_receiver(const PGresult *res, rm_node_t *n)
+{
+    rm_receiver_t *r = &n->receiver;
+    int ok = 1;
+
+    free_receiver(r);
+    r->primary[0] = '\0';
+    r->lag_bytes = RM_NONE;
+    r->sender_port = RM_NONE;
+    r->replay_backlog_bytes = RM_NONE;
+    r->last_msg_age_seconds = NAN;
+    r->replay_delay_seconds = NAN;
+    r->paused = -1;
+    if (PQntuples(res) < 1)
+        return 0;
+    r->present = 1;
+    r->status = dup_val(res, 0, "status", &ok);
+    r->slot_name = dup_val(res, 0, "slot_name", &ok);
+    r->sender_host = dup_val(res, 0, "sender_host", &ok);
+    r->sender_port = i64_val(res, 0, "sender_port");
+    r->last_msg_age_seconds = f64_val(res, 0, "last_msg_age_seconds");
+    copy_val(res, 0, "receive_lsn", r->receive_lsn, sizeof(r->receive_lsn));
+    copy_val(res, 0, "replay_lsn", r->replay_lsn, sizeof(r->replay_lsn));
+    copy_val(res, 0, "received_lsn", r->received_lsn, sizeof(r->received_lsn));
+    copy_val(res, 0, "written_lsn", r->written_lsn, sizeof(r->written_lsn));
+    r->replay_backlog_bytes = i64_val(res, 0, "replay_backlog_bytes");
+    r->replay_delay_seconds = f64_val(res, 0, "replay_delay_seconds");
+    r->paused = bool_val(res, 0, "paused");
+    return ok ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cross-node links                                                       */
+/* ---------------------------------------------------------------------- */
+
+static int is_loopback(const char *h)
+{
+    return strcmp(h, "127.0.0.1") == 0 || strcmp(h, "localhost") == 0 ||
+           strcmp(h, "::1") == 0;
+}
+
+static int hosts_equal(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL || a[0] == '\0' || b[0] == '\0')
+        return 0;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return is_loopback(a) && is_loopback(b);
+}
+
+static int64_t clamped_lag(const char *upstream, const char *downstream)
+{
+    uint64_t up, down;
+    int64_t d;
+
+    if (rm_lsn_parse(upstream, &up) != 0 ||
+        rm_lsn_parse(downstream, &down) != 0)
+        return RM_NONE;
+    d = rm_lsn_diff(up, down);
+    return d < 0 ? 0 : d;
+}
+
+static void link_subscription(rm_snapshot_t *snap, rm_subscription_t *sub)
+{
+    const rm_node_t *pub = NULL;
+    const rm_slot_t *slot = NULL;
+    size_t i, j, found = 0;
+
+    sub->publisher[0] = '\0';
+    sub->link_note[0] = '\0';
+    sub->lag_bytes = RM_NONE;
+    sub->lag_seconds = NAN;
+    if (sub->slot_name == NULL) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "subscription has no slot");
+        return;
+    }
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        if (!n->reachable || n->in_recovery)
+            continue;
+        for (j = 0; j < n->nslots; j++) {
+            const rm_slot_t *s = &n->slots[j];
+
+            if (s->name != NULL && strcmp(s->name, sub->slot_name) == 0 &&
+                s->type != NULL && strcmp(s->type, "logical") == 0) {
+                found++;
+                pub = n;
+                slot = s;
+            }
+        }
+    }
+    if (found == 0) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "no monitored node has slot %.80s", sub->slot_name);
+        return;
+    }
+    if (found > 1) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "slot %.80s exists on several nodes", sub->slot_name);
+        return;
+    }
+    snprintf(sub->publisher, sizeof(sub->publisher), "%s", pub->id);
+    sub->lag_bytes =
+        clamped_lag(slot->current_lsn[0] ? slot->current_lsn : pub->current_lsn,
+                    sub->received_lsn);
+    if (!isnan(slot->replay_lag_seconds))
+        sub->lag_seconds = slot->replay_lag_seconds;
+    else if (sub->lag_bytes == 0)
+        sub->lag_seconds = 0.0;
+}
+
+static void link_receiver(rm_snapshot_t *snap, rm_node_t *standby)
+{
+    rm_receiver_t *r = &standby->receiver;
+    const rm_node_t *up = NULL;
+    size_t i, j, found = 0;
+
+    r->primary[0] = '\0';
+    r->lag_bytes = RM_NONE;
+    if (!r->present)
+        return;
+    if (r->sender_host != NULL && r->sender_port != RM_NONE) {
+        for (i = 0; i < snap->count; i++) {
+            const rm_node_t *n = &snap->nodes[i];
+
+            if (n == standby || n->port != (int)r->sender_port ||
+                !hosts_equal(n->host, r->sender_host))
+                continue;
+            found++;
+            up = n;
+        }
+    }
+    if (found != 1 && r->slot_name != NULL) {
+        found = 0;
+        for (i = 0; i < snap->count; i++) {
+            const rm_node_t *n = &snap->nodes[i];
+
+            if (n == standby || !n->reachable)
+                continue;
+            for (j = 0; j < n->nslots; j++) {
+                const rm_slot_t *s = &n->slots[j];
+
+                if (s->name != NULL && strcmp(s->name, r->slot_name) == 0 &&
+                    s->type != NULL && strcmp(s->type, "physical") == 0) {
+                    found++;
+                    up = n;
+                }
+            }
+        }
+    }
+    if (found != 1)
+        return;
+    snprintf(r->primary, sizeof(r->primary), "%s", up->id);
+    if (up->reachable)
+        r->lag_bytes = clamped_lag(up->current_lsn, r->receive_lsn);
+}
+
+void rm_snapshot_link(rm_snapshot_t *snap)
+{
+    size_t i, j;
+
+    for (i = 0; i < snap->count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++)
+            link_subscription(snap, &n->subs[j]);
+        if (n->in_recovery)
+            link_receiver(snap, n);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Fan-out rounds                                                         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct wait_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending;
+} wait_group_t;
+
+/* One batch in flight: the nodes it targets and, once done, its answers. */
+typedef struct batch_job {
+    wait_group_t *wg;
+    const char *sql;
+    const char **ids;
+    size_t nids;
+    pgcm_batch_t *batch;
+    uint64_t request_id;
+    int submit_error;
+    char submit_message[512];
+} batch_job_t;
+
+static void on_batch_done(pgcm_batch_t *batch, void *user)
+{
+    batch_job_t *job = user;
+
+    pthread_mutex_lock(&job->wg->mu);
+    job->batch = batch;
+    job->wg->pending--;
+    pthread_cond_broadcast(&job->wg->cv);
+    pthread_mutex_unlock(&job->wg->mu);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static rm_node_t *find_node(rm_snapshot_t *snap, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < snap->count; i++) {
+        if (strcmp(snap->nodes[i].id, id) == 0)
+            return &snap->nodes[i];
+    }
+    return NULL;
+}
+
+typedef void (*answer_fn)(rm_snapshot_t *snap, rm_node_t *node,
+                          rm_sql_section_t section, const pgcm_result_t *r,
+                          int *oom);
+
+/*
+ * Run one section on every node that has a statement for it (sql[i] not
+ * NULL): nodes sharing a statement form one batch, all batches run at once.
+ * Each answer is handed to fn; a batch that cannot be submitted marks its
+ * nodes' section as failed.
+ */
+static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
+                       rm_sql_section_t section, const char **sql,
+                       const pgcm_query_options_t *qopts,
+                       volatile sig_atomic_t *stop, answer_fn fn)
+{
+    size_t n = snap->count, i, j, njobs = 0;
+    batch_job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    const char **ids = calloc(n ? n : 1, sizeof(*ids));
+    wait_group_t wg;
+    int oom = 0, cancelled = 0;
+
+    if (jobs == NULL || ids == NULL) {
+        free(jobs);
+        free(ids);
+        return -1;
+    }
+    /* Group the nodes by statement; ids[] is laid out group after group. */
+    {
+        size_t placed = 0;
+
+        for (i = 0; i < n; i++) {
+            int seen = 0;
+
+            if (sql[i] == NULL)
+                continue;
+            for (j = 0; j < njobs; j++)
+                seen |= strcmp(jobs[j].sql, sql[i]) == 0;
+            if (seen)
+                continue;
+            jobs[njobs].sql = sql[i];
+            jobs[njobs].ids = &ids[placed];
+            for (j = i; j < n; j++) {
+                if (sql[j] != NULL && strcmp(sql[j], sql[i]) == 0)
+                    jobs[njobs].ids[jobs[njobs].nids++] = snap->nodes[j].id;
+            }
+            placed += jobs[njobs].nids;
+            njobs++;
+        }
+    }
+    pthread_mutex_init(&wg.mu, NULL);
+    pthread_cond_init(&wg.cv, NULL);
+    wg.pending = 0;
+    for (j = 0; j < njobs; j++) {
+        pgcm_target_t target = {PGCM_TARGET_LIST, jobs[j].ids, jobs[j].nids};
+        pgcm_error_t err;
+        int rc;
+
+        jobs[j].wg = &wg;
+        memset(&err, 0, sizeof(err));
+        pthread_mutex_lock(&wg.mu);
+        wg.pending++;
+        pthread_mutex_unlock(&wg.mu);
+        rc = pgcm_query_many_async(mgr, &target, jobs[j].sql, 0, NULL, qopts,
+                                   on_batch_done, &jobs[j], &jobs[j].request_id,
+                                   &err);
+        if (rc != PGCM_OK) {
+            pthread_mutex_lock(&wg.mu);
+            wg.pending--;
+            pthread_mutex_unlock(&wg.mu);
+            jobs[j].submit_error = rc;
+            snprintf(jobs[j].submit_message, sizeof(jobs[j].submit_message),
+                     "%s", err.message[0] ? err.message : pgcm_strerror(rc));
+        }
+    }
+    pthread_mutex_lock(&wg.mu);
+    while (wg.pending > 0) {
+        struct timespec ts;
+
+        if (stop != NULL && *stop && !cancelled) {
+            cancelled = 1;
+            pthread_mutex_unlock(&wg.mu);
+            for (j = 0; j < njobs; j++) {
+                if (jobs[j].submit_error == 0)
+                    pgcm_cancel(mgr, jobs[j].request_id);
+            }
+            pthread_mutex_lock(&wg.mu);
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wg.cv, &wg.mu, &ts);
+    }
+    pthread_mutex_unlock(&wg.mu);
+    pthread_cond_destroy(&wg.cv);
+    pthread_mutex_destroy(&wg.mu);
+
+    for (j = 0; j < njobs; j++) {
+        if (jobs[j].batch == NULL) {
+            for (i = 0; i < jobs[j].nids; i++) {
+                rm_node_t *node = find_node(snap, jobs[j].ids[i]);
+
+                if (node == NULL)
+                    continue;
+                node->sections[section].state = RM_SECTION_ERROR;
+                snprintf(node->sections[section].error,
+                         sizeof(node->sections[section].error), "%s",
+                         jobs[j].submit_message);
+                if (section == RM_SQL_FACTS)
+                    snprintf(node->error, sizeof(node->error), "%s",
+                             jobs[j].submit_message);
+            }
+            continue;
+        }
+        for (i = 0; i < pgcm_batch_count(jobs[j].batch); i++) {
+            const pgcm_result_t *r = pgcm_batch_result(jobs[j].batch, i);
+            rm_node_t *node = find_node(snap, pgcm_result_node_id(r));
+
+            if (node != NULL)
+                fn(snap, node, section, r, &oom);
+        }
+        pgcm_batch_free(jobs[j].batch);
+    }
+    free(jobs);
+    free(ids);
+    if (cancelled)
+        return 1;
+    return oom ? -1 : 0;
+}
+
+static void result_error_text(const pgcm_result_t *r, char *buf, size_t len)
+{
+    const pgcm_error_t *e = pgcm_result_error(r);
+    int code = pgcm_result_status(r);
+
+    if (e != NULL && e->message[0] != '\0')
+        snprintf(buf, len, "%s", e->message);
+    else
+        snprintf(buf, len, "%s", pgcm_strerror(code));
+}
+
+static void on_facts(rm_snapshot_t *snap, rm_node_t *node,
+                     rm_sql_section_t section, const pgcm_result_t *r, int *oom)
+{
+    rm_section_t *sec = &node->sections[section];
+
+    (void)snap;
+    node->elapsed_us = pgcm_result_elapsed_us(r);
+    if (pgcm_result_status(r) != PGCM_OK) {
+        node->reachable = 0;
+        sec->state = RM_SECTION_ERROR;
+        result_error_text(r, node->error, sizeof(node->error));
+        snprintf(sec->error, sizeof(sec->error), "%s", node->error);
+        return;
+    }
+    node->reachable = 1;
+    node->server_version = pgcm_result_server_version(r);
+    sec->state = RM_SECTION_OK;
+    if (rm_parse_facts(pgcm_result_pg(r), node) != 0)
+        *oom = 1;
+}
+
+static int is_permission_error(const pgcm_result_t *r)
+{
+    const pgcm_error_t *e = pgcm_result_error(r);
+
+    return e != NULL && strcmp(e->sqlstate, "42501") == 0;
+}
+
+static void on_section(rm_snapshot_t *snap, rm_node_t *node,
+                       rm_sql_section_t section, const pgcm_result_t *r,
+                       int *oom)
+{
+    rm_section_t *sec = &node->sections[section];
+    const PGresult *res;
+    int rc = 0;
+
+    (void)snap;
+    if (pgcm_result_status(r) != PGCM_OK) {
+        sec->state = is_permission_error(r) ? RM_SECTION_NO_PERMISSION
+                                            : RM_SECTION_ERROR;
+        result_error_text(r, sec->error, sizeof(sec->error));
+        return;
+    }
+    res = pgcm_result_pg(r);
+    sec->state = RM_SECTION_OK;
+    switch (section) {
+    case RM_SQL_SLOTS:
+        rc = rm_parse_slots(res, node);
+        break;
+    case RM_SQL_SUBSCRIPTIONS:
+        rc = rm_parse_subscriptions(res, node);
+        break;
+    case RM_SQL_STANDBYS:
+        rc = rm_parse_standbys(res, node);
+        break;
+    case RM_SQL_RECEIVER:
+        rc = rm_parse_receiver(res, node);
+        /* Without pg_read_all_stats the receiver's row is masked; the
+         * replay position functions still answer. */
+        if (!node->can_read_stats) {
+            sec->state = RM_SECTION_NO_PERMISSION;
+            snprintf(sec->error, sizeof(sec->error),
+                     "pg_stat_wal_receiver needs pg_read_all_stats or "
+                     "pg_monitor");
+        }
+        break;
+    case RM_SQL_FACTS:
+    case RM_SQL_SECTION_COUNT:
+        break;
+    }
+    if (rc != 0)
+        *oom = 1;
+}
+
+/* Which statement a node gets for a section, or NULL (the section is then
+ * settled here as skipped, empty or not permitted). */
+static const char *plan_section(rm_node_t *n, rm_sql_section_t section)
+{
+    rm_section_t *sec = &n->sections[section];
+    const char *sql;
+
+    if (!n->reachable) {
+        sec->state = RM_SECTION_SKIPPED;
+        return NULL;
+    }
+    sql = rm_sql_for(n->server_version, section);
+    if (sql == NULL) {
+        sec->state = RM_SECTION_ERROR;
+        snprintf(sec->error, sizeof(sec->error),
+                 "server version %d is not supported (PostgreSQL 10 or newer "
+                 "is needed)",
+                 n->server_version);
+        return NULL;
+    }
+    n->sql_major = rm_sql_row_for_version(n->server_version)->major;
+    switch (section) {
+    case RM_SQL_SUBSCRIPTIONS:
+        if (n->subscription_count == 0) {
+            sec->state = RM_SECTION_OK;
+            return NULL;
+        }
+        break;
+    case RM_SQL_STANDBYS:
+        if (n->walsenders == 0) {
+            sec->state = RM_SECTION_OK;
+            return NULL;
+        }
+        if (!n->can_read_stats) {
+            sec->state = RM_SECTION_NO_PERMISSION;
+            snprintf(sec->error, sizeof(sec->error),
+                     "pg_stat_replication details need pg_read_all_stats or "
+                     "pg_monitor");
+            return NULL;
+        }
+        break;
+    case RM_SQL_RECEIVER:
+        if (!n->in_recovery) {
+            sec->state = RM_SECTION_SKIPPED;
+            return NULL;
+        }
+        break;
+    case RM_SQL_FACTS:
+    case RM_SQL_SLOTS:
+    case RM_SQL_SECTION_COUNT:
+        break;
+    }
+    return sql;
+}
+
+int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
+               size_t count, const rm_collect_options_t *opts,
+               rm_snapshot_t **out, char *err, size_t errlen)
+{
+    static const rm_sql_section_t order[] = {RM_SQL_SUBSCRIPTIONS, RM_SQL_SLOTS,
+                                             RM_SQL_STANDBYS, RM_SQL_RECEIVER};
+    pgcm_query_options_t qopts;
+    rm_snapshot_t *snap;
+    const char **sql = NULL;
+    volatile sig_atomic_t *stop = opts != NULL ? opts->stop : NULL;
+    int64_t start;
+    size_t i, k;
+    int rc;
+
+    *out = NULL;
+    snap = calloc(1, sizeof(*snap));
+    if (snap == NULL ||
+        (count > 0 &&
+         (snap->nodes = calloc(count, sizeof(rm_node_t))) == NULL) ||
+        (sql = calloc(count ? count : 1, sizeof(*sql))) == NULL) {
+        free(sql);
+        rm_snapshot_free(snap);
+        snprintf(err, errlen, "out of memory while collecting");
+        return -1;
+    }
+    snap->count = count;
+    snap->collected_ms = now_ms();
+    start = mono_us();
+    memset(&qopts, 0, sizeof(qopts));
+    qopts.timeout_ms = opts != NULL && opts->query_timeout_ms > 0
+                           ? opts->query_timeout_ms
+                           : 5000;
+    for (i = 0; i < count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
+        snprintf(n->id, sizeof(n->id), "%s", targets[i].id);
+        snprintf(n->host, sizeof(n->host), "%s",
+                 targets[i].host != NULL ? targets[i].host : "");
+        n->port = targets[i].port;
+        n->receiver.lag_bytes = RM_NONE;
+        snprintf(n->error, sizeof(n->error), "no answer from the node");
+        sql[i] = rm_sql_facts();
+    }
+    rc = run_section(mgr, snap, RM_SQL_FACTS, sql, &qopts, stop, on_facts);
+    for (k = 0; rc == 0 && k < sizeof(order) / sizeof(order[0]); k++) {
+        for (i = 0; i < count; i++)
+            sql[i] = plan_section(&snap->nodes[i], order[k]);
+        rc = run_section(mgr, snap, order[k], sql, &qopts, stop, on_section);
+    }
+    if (rc != 0) {
+        free(sql);
+        rm_snapshot_free(snap);
+        snprintf(err, errlen, "%s",
+                 rc > 0 ? "interrupted" : "out of memory while collecting");
+        return -1;
+    }
+    for (i = 0; i < count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
+        if (n->reachable)
+            n->error[0] = '\0';
+        n->have_health = pgcm_node_health(mgr, n->id, &n->health) == PGCM_OK;
+        n->have_stats = pgcm_node_stats(mgr, n->id, &n->stats) == PGCM_OK;
+        if (n->have_health && n->server_version == 0)
+            n->server_version = n->health.server_version;
+    }
+    rm_snapshot_link(snap);
+    snap->elapsed_us = mono_us() - start;
+    free(sql);
+    *out = snap;
+    return 0;
+}

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evaluate.c - the rules that decide a node's status. Each rule adds one
+ * reason naming the node, the object and the threshold crossed; the node's
+ * status is the worst of its reasons and the overall status the worst of the
+ * nodes'. The rules are listed in docs/replmon.1 (STATUS RULES).
+ */
+#include "evaluate.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rm_status_name(rm_status_t s)
+{
+    switch (s) {
+    case RM_STATUS_OK:
+        return "OK";
+    case RM_STATUS_WARNING:
+        return "WARNING";
+    case RM_STATUS_CRITICAL:
+        return "CRITICAL";
+    case RM_STATUS_UNKNOWN:
+        return "UNKNOWN";
+    }
+    return "UNKNOWN";
+}
+
+static int rank(rm_status_t s)
+{
+    switch (s) {
+    case RM_STATUS_OK:
+        return 0;
+    case RM_STATUS_UNKNOWN:
+        return 1;
+    case RM_STATUS_WARNING:
+        return 2;
+    case RM_STATUS_CRITICAL:
+        return 3;
+    }
+    return 1;
+}
+
+rm_status_t rm_status_worse(rm_status_t a, rm_status_t b)
+{
+    return rank(a) >= rank(b) ? a : b;
+}
+
+void rm_thresholds_default(rm_thresholds_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->lag_warning_ms = 10000;
+    t->lag_critical_ms = 60000;
+    t->slot_warning_bytes = (int64_t)1 << 30;
+    t->slot_critical_bytes = (int64_t)5 << 30;
+    t->conflict_rate_warning = 5;
+    t->conflict_rate_critical = 20;
+}
+
+void rm_format_bytes(int64_t bytes, char *buf, size_t len)
+{
+    static const char *units[] = {"kB", "MB", "GB", "TB", "PB"};
+    double v;
+    int u = -1;
+
+    if (bytes == RM_NONE) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    if (bytes < 1024 && bytes > -1024) {
+        snprintf(buf, len, "%" PRId64 " B", bytes);
+        return;
+    }
+    v = (double)bytes;
+    while ((v >= 1024.0 || v <= -1024.0) && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+void rm_format_seconds(double s, char *buf, size_t len)
+{
+    long total;
+
+    if (isnan(s)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    if (s < 60.0) {
+        snprintf(buf, len, "%.1f s", s);
+        return;
+    }
+    total = (long)s;
+    if (total < 3600)
+        snprintf(buf, len, "%ldm%02lds", total / 60, total % 60);
+    else if (total < 86400)
+        snprintf(buf, len, "%ldh%02ldm", total / 3600, (total % 3600) / 60);
+    else
+        snprintf(buf, len, "%ldd%02ldh", total / 86400, (total % 86400) / 3600);
+}
+
+/* ---------------------------------------------------------------------- */
+
+typedef struct judge {
+    rm_eval_t *e;
+    size_t cap;
+    size_t node;
+    const char *node_id;
+    int oom;
+} judge_t;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+add(judge_t *j, rm_status_t s, const char *fmt, ...)
+{
+    rm_reason_t *r;
+    va_list ap;
+
+    if (j->e->nreasons == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 8;
+        rm_reason_t *grown = realloc(j->e->reasons, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            j->oom = 1;
+            return;
+        }
+        j->e->reasons = grown;
+        j->cap = cap;
+    }
+    r = &j->e->reasons[j->e->nreasons++];
+    snprintf(r->node, sizeof(r->node), "%s", j->node_id);
+    r->status = s;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+    j->e->node_status[j->node] = rm_status_worse(j->e->node_status[j->node], s);
+}
+
+/* Compare a lag in seconds with the thresholds. */
+static void judge_lag(judge_t *j, const rm_thresholds_t *t, double lag,
+                      const char *what)
+{
+    char v[32], lim[32];
+    double warn = (double)t->lag_warning_ms / 1000.0;
+    double crit = (double)t->lag_critical_ms / 1000.0;
+
+    if (isnan(lag))
+        return;
+    rm_format_seconds(lag, v, sizeof(v));
+    if (crit > 0 && lag >= crit) {
+        rm_format_seconds(crit, lim, sizeof(lim));
+        add(j, RM_STATUS_CRITICAL, "%s lags %s (critical at %s)", what, v, lim);
+    } else if (warn > 0 && lag >= warn) {
+        rm_format_seconds(warn, lim, sizeof(lim));
+        add(j, RM_STATUS_WARNING, "%s lags %s (warning at %s)", what, v, lim);
+    }
+}
+
+static void judge_slot(judge_t *j, const rm_thresholds_t *t, const rm_slot_t *s)
+{
+    const char *name = s->name ? s->name : "?";
+    char v[32], lim[32];
+
+    if (s->retained_bytes != RM_NONE) {
+        rm_format_bytes(s->retained_bytes, v, sizeof(v));
+        if (t->slot_critical_bytes > 0 &&
+            s->retained_bytes >= t->slot_critical_bytes) {
+            rm_format_bytes(t->slot_critical_bytes, lim, sizeof(lim));
+            add(j, RM_STATUS_CRITICAL,
+                "slot %s retains %s of WAL (critical at %s)", name, v, lim);
+        } else if (t->slot_warning_bytes > 0 &&
+                   s->retained_bytes >= t->slot_warning_bytes) {
+            rm_format_bytes(t->slot_warning_bytes, lim, sizeof(lim));
+            add(j, RM_STATUS_WARNING,
+                "slot %s retains %s of WAL (warning at %s)", name, v, lim);
+        }
+    }
+    if (s->wal_status != NULL) {
+        if (strcmp(s->wal_status, "lost") == 0)
+            add(j, RM_STATUS_CRITICAL,
+                "slot %s lost required WAL (wal_status lost): drop and "
+                "recreate it",
+                name);
+        else if (strcmp(s->wal_status, "unreserved") == 0)
+            add(j, RM_STATUS_CRITICAL,
+                "slot %s will lose required WAL at the next checkpoint "
+                "(wal_status unreserved)",
+                name);
+        else if (strcmp(s->wal_status, "extended") == 0)
+            add(j, RM_STATUS_WARNING,
+                "slot %s holds WAL beyond max_wal_size (wal_status extended)",
+                name);
+    }
+    if (s->conflicting == 1)
+        add(j, RM_STATUS_CRITICAL,
+            "slot %s was invalidated by a recovery conflict", name);
+    if (s->active == 0 && s->temporary != 1) {
+        rm_format_bytes(s->retained_bytes, v, sizeof(v));
+        add(j, RM_STATUS_WARNING, "slot %s is inactive and retains %s of WAL",
+            name, v);
+    }
+}
+
+static void judge_subscription(judge_t *j, const rm_thresholds_t *t,
+                               const rm_subscription_t *s)
+{
+    const char *name = s->name ? s->name : "?";
+    const char *state = rm_subscription_state(s);
+    char what[128];
+
+    if (strcmp(state, "disabled") == 0) {
+        add(j, RM_STATUS_WARNING, "subscription %s is disabled", name);
+        return;
+    }
+    if (strcmp(state, "down") == 0)
+        add(j, RM_STATUS_CRITICAL,
+            "subscription %s is enabled but its apply worker is not running",
+            name);
+    snprintf(what, sizeof(what), "subscription %s", name);
+    judge_lag(j, t, s->lag_seconds, what);
+    if ((s->apply_error_count != RM_NONE && s->apply_error_count > 0) ||
+        (s->sync_error_count != RM_NONE && s->sync_error_count > 0))
+        add(j, RM_STATUS_WARNING,
+            "subscription %s has %" PRId64 " apply and %" PRId64
+            " sync errors since its statistics were reset",
+            name, s->apply_error_count == RM_NONE ? 0 : s->apply_error_count,
+            s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
+    if (s->publisher[0] == '\0' && s->link_note[0] != '\0')
+        add(j, RM_STATUS_OK, "subscription %s: cross-node lag unknown (%s)",
+            name, s->link_note);
+}
+
+static void judge_standby(judge_t *j, const rm_thresholds_t *t,
+                          const rm_standby_t *s)
+{
+    const char *name = s->application_name ? s->application_name : "?";
+    char what[128];
+    double lag = s->replay_lag_seconds;
+
+    if (s->state != NULL && strcmp(s->state, "streaming") != 0)
+        add(j, RM_STATUS_WARNING, "standby %s is in state %s", name, s->state);
+    if (isnan(lag) && s->replay_bytes == 0)
+        lag = 0.0;
+    snprintf(what, sizeof(what), "standby %s", name);
+    judge_lag(j, t, lag, what);
+}
+
+static void judge_receiver(judge_t *j, const rm_thresholds_t *t,
+                           const rm_node_t *n)
+{
+    const rm_receiver_t *r = &n->receiver;
+
+    if (!r->present)
+        return;
+    if (n->can_read_stats &&
+        (r->status == NULL || strcmp(r->status, "streaming") != 0))
+        add(j, RM_STATUS_WARNING,
+            "WAL receiver is %s: the standby is not streaming from its "
+            "primary",
+            r->status ? r->status : "not running");
+    if (r->paused == 1)
+        add(j, RM_STATUS_WARNING, "WAL replay is paused");
+    judge_lag(j, t, r->replay_delay_seconds, "replay on this standby");
+}
+
+static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)
+{
+    size_t i;
+
+    if (!n->reachable) {
+        add(j, RM_STATUS_CRITICAL, "unreachable: %s", n->error);
+        return;
+    }
+    if (n->have_health) {
+        if (n->health.state == PGCM_NODE_DEGRADED)
+            add(j, RM_STATUS_WARNING, "degraded: %s",
+                n->health.last_error[0] ? n->health.last_error
+                                        : "slow health checks");
+        else if (n->health.state == PGCM_NODE_UNHEALTHY ||
+                 n->health.state == PGCM_NODE_RECONNECTING)
+            add(j, RM_STATUS_WARNING, "health checks failing: %s",
+                n->health.last_error[0] ? n->health.last_error : "no detail");
+    }
+    for (i = RM_SQL_SLOTS; i < RM_SQL_SECTION_COUNT; i++) {
+        const rm_section_t *sec = &n->sections[i];
+
+        if (sec->state == RM_SECTION_ERROR)
+            add(j, RM_STATUS_UNKNOWN, "%s: %s",
+                rm_sql_section_name((rm_sql_section_t)i), sec->error);
+        else if (sec->state == RM_SECTION_NO_PERMISSION)
+            add(j, RM_STATUS_OK, "%s: no permission (%s)",
+                rm_sql_section_name((rm_sql_section_t)i), sec->error);
+    }
+    for (i = 0; i < n->nslots; i++)
+        judge_slot(j, t, &n->slots[i]);
+    for (i = 0; i < n->nsubs; i++)
+        judge_subscription(j, t, &n->subs[i]);
+    for (i = 0; i < n->nstandbys; i++)
+        judge_standby(j, t, &n->standbys[i]);
+    if (n->sections[RM_SQL_RECEIVER].state == RM_SECTION_OK ||
+        n->sections[RM_SQL_RECEIVER].state == RM_SECTION_NO_PERMISSION)
+        judge_receiver(j, t, n);
+}
+
+int rm_evaluate(const rm_snapshot_t *snap, const rm_thresholds_t *t,
+                rm_eval_t *out)
+{
+    judge_t j;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    memset(&j, 0, sizeof(j));
+    j.e = out;
+    out->count = snap->count;
+    out->node_status =
+        calloc(snap->count ? snap->count : 1, sizeof(*out->node_status));
+    if (out->node_status == NULL)
+        return -1;
+    out->status = RM_STATUS_OK;
+    if (snap->count == 0) {
+        out->status = RM_STATUS_UNKNOWN;
+        return 0;
+    }
+    for (i = 0; i < snap->count; i++) {
+        j.node = i;
+        j.node_id = snap->nodes[i].id;
+        out->node_status[i] = RM_STATUS_OK;
+        judge_node(&j, t, &snap->nodes[i]);
+        out->status = rm_status_worse(out->status, out->node_status[i]);
+    }
+    if (j.oom) {
+        rm_eval_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void rm_eval_free(rm_eval_t *e)
+{
+    if (e == NULL)
+        return;
+    free(e->node_status);
+    free(e->reasons);
+    memset(e, 0, sizeof(*e));
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - replmon's entry point: global --help and --version, and dispatch
+ * to the subcommands (demo, status, query, check-config). Options may come
+ * before the subcommand (`replmon --config f.yaml status`) or after it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pgcm.h"
+
+static const char main_help[] =
+    "Usage: replmon [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
+    "\n"
+    "Monitor replicating PostgreSQL clusters (logical and physical) across\n"
+    "many nodes at once.\n"
+    "\n"
+    "Commands:\n"
+    "  demo          start a throwaway local cluster (a publisher, two\n"
+    "                subscribers, a standby) and watch it; removed on exit\n"
+    "  status        one-shot report of every node; exit 0 OK, 1 WARNING,\n"
+    "                2 CRITICAL, 3 UNKNOWN\n"
+    "  query         run one statement on all, healthy or chosen nodes\n"
+    "  check-config  validate and print the configuration, secrets masked\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     show this help ('replmon COMMAND --help' for a "
+    "command)\n"
+    "  -V, --version  print the version\n"
+    "\n"
+    "Options of the commands (--config, --cluster, --host, ...) may also be\n"
+    "given before COMMAND. See replmon(1).\n";
+
+typedef int (*command_fn)(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    command_fn fn;
+} commands[] = {{"demo", rm_cmd_demo},
+                {"status", rm_cmd_status},
+                {"query", rm_cmd_query},
+                {"check-config", rm_cmd_check_config}};
+
+/* Options before the command that take a value, so that their value is not
+ * mistaken for the command. */
+static int takes_value(const char *arg)
+{
+    static const char *const with_value[] = {
+        "--config",   "--cluster",  "--host",    "--port",
+        "--database", "--user",     "--timeout", "--format",
+        "--node",     "--interval", "--duration"};
+    size_t i;
+
+    if (strchr(arg, '=') != NULL)
+        return 0;
+    for (i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
+        if (strcmp(arg, with_value[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char **args;
+    int cmd_at = -1, i, n, rc;
+    size_t c;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0)
+            break;
+        if (a[0] != '-') {
+            cmd_at = i;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(main_help, stdout);
+            return RM_EXIT_OK;
+        }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("replmon %s (libpgcm %s, libpq %d)\n", PGCM_VERSION_STRING,
+                   PGCM_VERSION_STRING, PQlibVersion());
+            return RM_EXIT_OK;
+        }
+        if (takes_value(a))
+            i++;
+    }
+    if (cmd_at < 0)
+        return rm_usage_error(NULL, "a command is needed (demo, status, "
+                                    "query or check-config)");
+    for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+        if (strcmp(argv[cmd_at], commands[c].name) == 0)
+            break;
+    }
+    if (c == sizeof(commands) / sizeof(commands[0]))
+        return rm_usage_error(NULL,
+                              "unknown command '%s' (commands: demo, status, "
+                              "query, check-config)",
+                              argv[cmd_at]);
+    /* The command sees: NAME, the options given before it, the rest. */
+    args = calloc((size_t)argc + 1, sizeof(*args));
+    if (args == NULL) {
+        fprintf(stderr, "replmon: out of memory\n");
+        return RM_EXIT_FAILURE;
+    }
+    n = 0;
+    args[n++] = argv[cmd_at];
+    for (i = 1; i < cmd_at; i++)
+        args[n++] = argv[i];
+    for (i = cmd_at + 1; i < argc; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    rc = commands[c].fn(n, args);
+    free(args);
+    return rc;
+}
