@@ -243,7 +243,7 @@ static void conn_statement_done(conn_t *c)
         PQclear(c->error);
         PQclear(c->result);
         c->error = c->result = NULL;
-        pgcm__pool_conn_ready(c); /* before: the probe may reuse it */
+        pgcm__pool_probe_return(c); /* before: the probe may reuse it */
         pgcm__node_probe_done(n, status, latency, msg, sqlstate);
         return;
     }

@@ -262,6 +262,9 @@ bool pgcm__node_accepts_work(const node_t *n); /* not unhealthy/removed */
 void pgcm__pool_enqueue(node_t *n, request_t *r);
 /* A conn is ready (new or released): hand it on or park it idle. */
 void pgcm__pool_conn_ready(conn_t *c);
+/* A probe is done with c: back to the idle list's LRU end, idle time kept
+ * (or to a waiter). */
+void pgcm__pool_probe_return(conn_t *c);
 /* Make sure min connections exist (when the node is reachable). */
 void pgcm__pool_fill(node_t *n);
 /* A connect attempt failed: fail waiters if nothing else can serve them. */

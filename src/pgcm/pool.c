@@ -226,6 +226,27 @@ void pgcm__pool_conn_ready(conn_t *c)
     pool_dispatch(n);
 }
 
+void pgcm__pool_probe_return(conn_t *c)
+{
+    node_t *n = c->node;
+    if (c->dedicated_probe || c->probe_on_connect || n->n_waiters > 0 ||
+        n->life != NODE_LIVE || c->idle_since_us == 0) {
+        pgcm__pool_conn_ready(c);
+        return;
+    }
+    /* A probe borrowed an idle connection: put it back at the least
+     * recently used end with its idle time intact, so that probes neither
+     * reorder the pool nor keep surplus connections from being reaped. */
+    uint64_t idle_since = c->idle_since_us;
+    pgcm__pool_move(c, CONN_IDLE);
+    list_remove(&c->link);
+    list_push_back(&n->idle, &c->link);
+    c->idle_since_us = idle_since;
+    if (pgcm__conn_watch_idle(c) != 0)
+        pgcm__conn_close(c, "cannot watch socket");
+    pgcm__node_publish(n);
+}
+
 void pgcm__pool_fill(node_t *n)
 {
     if (n->life != NODE_LIVE || !pgcm__node_available(n))
