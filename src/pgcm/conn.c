@@ -79,11 +79,6 @@ static int conn_watch(conn_t *c, int events)
     return 0;
 }
 
-void pgcm__conn_set_deadline(conn_t *c, int ms)
-{
-    uv_timer_start(&c->timer, conn_on_timer, ms > 0 ? (uint64_t)ms : 1, 0);
-}
-
 int pgcm__conn_watch_idle(conn_t *c)
 {
     return conn_watch(c, UV_READABLE);
@@ -132,7 +127,7 @@ void pgcm__conn_begin(conn_t *c)
         conn_broken(c, "cannot watch the connection's socket");
 }
 
-conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe)
+conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe, int probe_timeout_ms)
 {
     conn_t *c = pgcm__calloc(1, sizeof(*c));
     if (c == NULL)
@@ -144,11 +139,14 @@ conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe)
     c->timer.data = c;
     c->state = CONN_CONNECTING;
     c->created_us = now_us(c);
+    c->probe_on_connect = probe_timeout_ms > 0;
+    c->connect_deadline_ms =
+        probe_timeout_ms > 0 ? probe_timeout_ms : connect_timeout_ms(n);
     list_push_back(&n->connecting, &c->link);
     n->n_connecting++;
     if (dedicated_probe)
         n->n_dedicated++;
-    timer_start(c, connect_timeout_ms(n));
+    timer_start(c, c->connect_deadline_ms);
     /* A host name is resolved by the node first (uv_getaddrinfo); the
      * node calls pgcm__conn_begin on every waiting conn when it is done. */
     if (!pgcm__node_need_resolve(n))
@@ -432,8 +430,7 @@ static void conn_on_timer(uv_timer_t *t)
     case CONN_CONNECTING:
         snprintf(msg, sizeof(msg),
                  "timed out after %d ms connecting to the server",
-                 c->probe_on_connect ? n->mgr->opts.health_check_timeout_ms
-                                     : connect_timeout_ms(n));
+                 c->connect_deadline_ms);
         n->stats.connect_errors++;
         {
             bool probe = c->probe_on_connect;

@@ -70,6 +70,7 @@ struct conn {
     bool dedicated_probe; /* opened for probes beyond the pool's max */
     bool probe_on_connect;/* this connect attempt is itself a probe */
     bool timer_closed;
+    int connect_deadline_ms;
     uint64_t created_us;
     uint64_t expires_us;  /* max lifetime with jitter */
     uint64_t idle_since_us;
@@ -84,8 +85,12 @@ struct conn {
     PGresult *error;      /* first error result, if any */
 };
 
-/* Open a connection for node (added to node->connecting). */
-conn_t *pgcm__conn_open(node_t *node, bool dedicated_probe);
+/* Open a connection for node (added to node->connecting). With
+ * probe_timeout_ms > 0 the attempt is itself a probe: its outcome goes to
+ * pgcm__node_probe_done and that is its connect deadline. May fail (and
+ * report) before returning; NULL only on ENOMEM. */
+conn_t *pgcm__conn_open(node_t *node, bool dedicated_probe,
+                        int probe_timeout_ms);
 /* Send sql (params may be NULL) on an idle conn and mark it active. */
 int pgcm__conn_send(conn_t *c, conn_op_t op, const char *sql, int nparams,
                     const char *const *params, int timeout_ms);
@@ -95,8 +100,6 @@ int pgcm__conn_send(conn_t *c, conn_op_t op, const char *sql, int nparams,
 void pgcm__conn_abort(conn_t *c, int status);
 /* Close: stop watching, PQfinish, free after the handles close. */
 void pgcm__conn_close(conn_t *c, const char *why);
-/* (Re)arm c's deadline: connect, query or cancel grace, whichever applies. */
-void pgcm__conn_set_deadline(conn_t *c, int ms);
 /* Send a cancel request for c's backend without waiting (helper thread). */
 void pgcm__conn_send_cancel(conn_t *c);
 /* Watch an idle connection's socket for the server going away. */

@@ -781,8 +781,8 @@ int pgcm_manager_shutdown(pgcm_manager_t *mgr)
 
 void pgcm_manager_free(pgcm_manager_t *mgr)
 {
-    if (mgr == NULL)
-        return;
+    if (mgr == NULL || pgcm__on_loop(mgr))
+        return; /* freeing from a callback would pull the loop away */
     pgcm_manager_shutdown(mgr);
     uv_loop_close(&mgr->loop);
     pthread_mutex_destroy(&mgr->cmd_lock);

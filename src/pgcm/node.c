@@ -270,15 +270,8 @@ static void probe_start(node_t *n, probe_kind_t kind)
         return;
     }
     bool dedicated = pgcm__node_total(n) >= n->spec->pool.max;
-    c = pgcm__conn_open(n, dedicated);
-    if (c == NULL) {
+    if (pgcm__conn_open(n, dedicated, probe_timeout_ms(n, kind)) == NULL)
         n->probe_in_flight = false;
-        return;
-    }
-    if (c->state == CONN_CONNECTING) {
-        c->probe_on_connect = true;
-        pgcm__conn_set_deadline(c, probe_timeout_ms(n, kind));
-    }
 }
 
 static void on_probe_timer(uv_timer_t *t)

@@ -162,7 +162,7 @@ static void pool_dispatch(node_t *n)
     } else if (pgcm__node_accepts_work(n)) {
         int want = n->n_waiters - conns_on_the_way(n);
         while (want-- > 0 && pgcm__node_total(n) < n->spec->pool.max) {
-            if (pgcm__conn_open(n, false) == NULL)
+            if (pgcm__conn_open(n, false, 0) == NULL)
                 break;
         }
     }
@@ -252,7 +252,7 @@ void pgcm__pool_fill(node_t *n)
     if (n->life != NODE_LIVE || !pgcm__node_available(n))
         return;
     while (pgcm__node_total(n) < n->spec->pool.min) {
-        if (pgcm__conn_open(n, false) == NULL)
+        if (pgcm__conn_open(n, false, 0) == NULL)
             break;
     }
     if (n->n_waiters > 0)
