@@ -181,6 +181,9 @@ static void render(FILE *out, int tty, const rm_demo_t *demo,
     if (duration_ms > 0)
         fprintf(out, " of %" PRId64 " s", duration_ms / 1000);
     fprintf(out, " - %s\n", tty ? "Ctrl-C to stop" : "snapshot");
+    if (tty)
+        fprintf(out, "other commands: replmon --config %s status|query\n",
+                rm_demo_config_path(demo));
     pthread_mutex_lock(&load->mu);
     snprintf(last_error, sizeof(last_error), "%s", load->last_error);
     pthread_mutex_unlock(&load->mu);
@@ -379,6 +382,9 @@ int rm_cmd_demo(int argc, char **argv)
         fprintf(stderr, "replmon demo: %s\n", err);
         return RM_EXIT_FAILURE;
     }
+    printf("replmon demo: while it runs, try: replmon --config %s status\n",
+           rm_demo_config_path(demo));
+    fflush(stdout);
     rc = monitor(demo, duration_ms, interval_ms, tty);
     {
         char dir[4096];

@@ -106,7 +106,7 @@ int rm_cmd_status(int argc, char **argv)
     if (format == RM_FORMAT_JSON) {
         json_t *doc = rm_status_json(snap, &ev, &ctx);
 
-        if (doc == NULL || rm_print_json(stdout, doc) != 0) {
+        if (doc == NULL || rm_print_json(stdout, doc, 15) != 0) {
             fprintf(stderr, "replmon status: cannot write the JSON report\n");
             ev.status = RM_STATUS_UNKNOWN;
         }

@@ -24,6 +24,7 @@
 
 struct rm_demo {
     char dir[PATH_MAX];
+    char config[PATH_MAX + 16];
     size_t count;
     const char *ids[RM_DEMO_MAX_NODES];
     localpg_server_t *servers[RM_DEMO_MAX_NODES];
@@ -291,6 +292,40 @@ static int exec_sql(localpg_server_t *s, const char *id, const char *sql,
     return 0;
 }
 
+/* Write <dir>/replmon.yaml naming every node, as cluster "demo". */
+static int write_config(rm_demo_t *d, char *err, size_t errlen)
+{
+    FILE *f;
+    size_t i;
+    int bad;
+
+    snprintf(d->config, sizeof(d->config), "%s/replmon.yaml", d->dir);
+    f = fopen(d->config, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot write %s: %s", d->config,
+                 strerror(errno));
+        d->config[0] = '\0';
+        return -1;
+    }
+    fprintf(f, "# Written by replmon demo; removed with the demo cluster.\n"
+               "defaults: { host: 127.0.0.1, user: postgres, database: "
+               "postgres }\n"
+               "nodes:\n");
+    for (i = 0; i < d->count; i++)
+        fprintf(f, "  %s: { port: %d }\n", d->ids[i],
+                localpg_port(d->servers[i]));
+    fprintf(f, "clusters:\n  demo: { nodes: [");
+    for (i = 0; i < d->count; i++)
+        fprintf(f, "%s%s", i ? ", " : "", d->ids[i]);
+    fprintf(f, "], default: true }\n");
+    bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        snprintf(err, errlen, "cannot write %s", d->config);
+        return -1;
+    }
+    return 0;
+}
+
 int rm_demo_create(const rm_demo_options_t *opts, rm_demo_t **out, char *err,
                    size_t errlen)
 {
@@ -342,6 +377,8 @@ int rm_demo_create(const rm_demo_options_t *opts, rm_demo_t **out, char *err,
         if (exec_sql(sub, sub_ids[i], sql, err, errlen) != 0)
             goto fail;
     }
+    if (write_config(d, err, errlen) != 0)
+        goto fail;
     progress(opts,
              "replication set up: publication demo_pub, subscriptions "
              "demo_sub_1 and demo_sub_2%s",
@@ -361,6 +398,11 @@ size_t rm_demo_count(const rm_demo_t *d)
 const char *rm_demo_dir(const rm_demo_t *d)
 {
     return d->dir;
+}
+
+const char *rm_demo_config_path(const rm_demo_t *d)
+{
+    return d->config;
 }
 
 const char *rm_demo_node_id(const rm_demo_t *d, size_t i)

@@ -37,7 +37,10 @@ int rm_demo_create(const rm_demo_options_t *opts, rm_demo_t **out, char *err,
                    size_t errlen);
 
 size_t rm_demo_count(const rm_demo_t *d);
+/* The folder, and the configuration file written in it that points the
+ * other commands at the demo (`replmon --config PATH status`). */
 const char *rm_demo_dir(const rm_demo_t *d);
+const char *rm_demo_config_path(const rm_demo_t *d);
 const char *rm_demo_node_id(const rm_demo_t *d, size_t i);
 pid_t rm_demo_pid(const rm_demo_t *d, size_t i);
 int rm_demo_port(const rm_demo_t *d, size_t i);

@@ -1048,9 +1048,13 @@ json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
     return doc;
 }
 
-int rm_print_json(FILE *out, const json_t *doc)
+int rm_print_json(FILE *out, const json_t *doc, int precision)
 {
-    if (json_dumpf(doc, out, JSON_INDENT(2)) != 0)
+    size_t flags = JSON_INDENT(2);
+
+    if (precision > 0 && precision <= 31)
+        flags |= JSON_REAL_PRECISION(precision);
+    if (json_dumpf(doc, out, flags) != 0)
         return -1;
     fputc('\n', out);
     return ferror(out) ? -1 : 0;
@@ -1281,7 +1285,7 @@ json_t *rm_query_json(const rm_query_report_t *rep)
              &oom);
     put(doc, "params", params, &oom);
     put(doc, "target", json_string(rep->target ? rep->target : "all"), &oom);
-    put(doc, "elapsed_ms", json_real((double)rep->elapsed_us / 1000.0), &oom);
+    put(doc, "elapsed_us", json_integer((json_int_t)rep->elapsed_us), &oom);
     nodes = json_array();
     for (a = 0; nodes != NULL && a < rep->count; a++) {
         const rm_query_answer_t *ans = &rep->answers[a];
@@ -1296,7 +1300,7 @@ json_t *rm_query_json(const rm_query_report_t *rep)
         failed += ans->status != PGCM_OK;
         put(o, "node", json_string(ans->node_id), &oom);
         put(o, "status", json_string(answer_status_text(ans)), &oom);
-        put(o, "elapsed_ms", json_real((double)ans->elapsed_us / 1000.0), &oom);
+        put(o, "elapsed_us", json_integer((json_int_t)ans->elapsed_us), &oom);
         put(o, "server_version",
             ans->server_version > 0 ? json_integer(ans->server_version)
                                     : json_null(),
@@ -1423,7 +1427,8 @@ size_t rm_print_query(FILE *out, FILE *err, rm_format_t format,
                          "report\n");
             return rep->count ? rep->count : 1;
         }
-        rm_print_json(out, doc);
+        /* Full precision: float columns keep their exact value. */
+        rm_print_json(out, doc, 0);
         json_decref(doc);
         break;
     }

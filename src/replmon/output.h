@@ -79,9 +79,10 @@ void rm_print_status_table(FILE *out, const rm_snapshot_t *snap,
 json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
                        const rm_status_context_t *ctx);
 
-/* rm_print_json - dump with two-space indentation and a final newline.
+/* rm_print_json - dump with two-space indentation and a final newline;
+ * reals with at most `precision` significant digits (0: 17, exact).
  * Returns 0, or -1 on a write error. */
-int rm_print_json(FILE *out, const json_t *doc);
+int rm_print_json(FILE *out, const json_t *doc, int precision);
 
 /* ---------------------------------------------------------------------- */
 /* Query report                                                           */
