@@ -17,7 +17,7 @@
 
 #include <libpq-fe.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 const char *rm__getenv(rm_getenv_fn getenv_fn, const char *name)
 {
@@ -457,16 +457,6 @@ static int is_conninfo_keyword(const char *w, size_t n)
     return found;
 }
 
-static int has_ci(const char *s, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (; *s; s++) {
-        if (strncasecmp(s, needle, n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 char *rm__conninfo_check(const char *conninfo, int *has_password)
 {
     *has_password = 0;
@@ -484,29 +474,31 @@ char *rm__conninfo_check(const char *conninfo, int *has_password)
     }
     const char *src = perr ? perr : "out of memory";
     size_t n = strlen(src);
-    char *msg = malloc(n + 1);
+    char *msg = malloc(2 * n + 8) /* "..." may be longer than what it hides */;
     if (msg == NULL) {
         PQfreemem(perr);
         return NULL;
     }
-    /* libpq quotes parts of the string; when it may hold a password, show
-     * only quoted conninfo keywords. */
-    int secret = has_ci(conninfo, "password") || strstr(conninfo, "://");
+    /* libpq quotes parts of the string, which may be a password: show a
+     * quoted part only when it is a keyword, punctuation, or the name in
+     * 'invalid connection option "x"'. */
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        if (secret && src[i] == '"') {
+        if (src[i] == '"') {
             const char *end = strchr(src + i + 1, '"');
             if (end != NULL) {
-                size_t wl = (size_t)(end - (src + i + 1));
-                if (is_conninfo_keyword(src + i + 1, wl)) {
+                const char *w = src + i + 1;
+                size_t wl = (size_t)(end - w);
+                int punct = wl > 0;
+                for (size_t k = 0; k < wl; k++)
+                    punct &= strchr("=&?/:@'\\", w[k]) != NULL;
+                int named = i >= 7 && strncmp(src + i - 7, "option ", 7) == 0;
+                if (named || punct || is_conninfo_keyword(w, wl)) {
                     memcpy(msg + o, src + i, wl + 2);
                     o += wl + 2;
-                } else if (wl >= 3) {
+                } else {
                     memcpy(msg + o, "\"...\"", 5);
                     o += 5;
-                } else {
-                    memcpy(msg + o, "\"\"", 2);
-                    o += 2;
                 }
                 i += wl + 1;
                 continue;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 void rm_diags_init(rm_diags_t *d)
 {

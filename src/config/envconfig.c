@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 static const char *const where = "environment";
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 #define INTERP_MAX_DEPTH 16
 #define INTERP_MAX_NAME  255

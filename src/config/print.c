@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 /* ---- conninfo masking ---------------------------------------------------- */
 

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 #define SUGGEST_MAX_LEN 64
 
@@ -22,28 +22,33 @@ static char fold(char c)
 
 size_t rm__levenshtein(const char *a, const char *b)
 {
+    /* Optimal string alignment: Levenshtein plus adjacent transpositions
+     * ("hots" -> "host" is one edit). */
     size_t la = strlen(a), lb = strlen(b);
     if (la > SUGGEST_MAX_LEN || lb > SUGGEST_MAX_LEN)
         return (size_t)-1 / 2;
-    size_t row[SUGGEST_MAX_LEN + 1];
+    size_t prev2[SUGGEST_MAX_LEN + 1], prev[SUGGEST_MAX_LEN + 1],
+        cur[SUGGEST_MAX_LEN + 1];
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
             size_t cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
-            size_t best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+                fold(a[i - 2]) == fold(b[j - 1]) && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
         }
+        memcpy(prev2, prev, (lb + 1) * sizeof(*prev));
+        memcpy(prev, cur, (lb + 1) * sizeof(*cur));
     }
-    return row[lb];
+    return prev[lb];
 }
 
 /* Lower-case letters and digits only: "healthCheckInterval" and

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 static int is_space(char c)
 {

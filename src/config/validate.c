@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 #define PATH_MAX_LEN 256
 
@@ -24,7 +24,16 @@ typedef struct vctx {
     rm_getenv_fn getenv_fn;
     rm_secret_note_t *secret;
     int oom;
+    /* Sections whose keys an unknown key may belong to ("under ssl:"). */
+    const struct section_hint *hints;
+    size_t nhints;
 } vctx_t;
+
+typedef struct section_hint {
+    const char *section;
+    const char *const *keys;
+    size_t n;
+} section_hint_t;
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
@@ -52,14 +61,26 @@ static const char *shown(const char *s, char *buf, size_t size)
     return buf;
 }
 
+/* How a value is shown in messages: as written in the file, never as
+ * expanded from the environment (which may hold secrets). */
+static const char *val_shown(const rm_ynode_t *v, int refs, char *buf,
+                             size_t size)
+{
+    char raw[80];
+    shown(v->kind == RM_Y_SCALAR ? v->text : "", raw, sizeof(raw));
+    snprintf(buf, size, "'%s'%s", raw, refs ? " (after interpolation)" : "");
+    return buf;
+}
+
 static void join(char *out, const char *parent, const char *key)
 {
     char k[80];
     shown(key, k, sizeof(k));
-    if (parent[0] == '\0')
-        snprintf(out, PATH_MAX_LEN, "%s", k);
-    else
-        snprintf(out, PATH_MAX_LEN, "%s.%s", parent, k);
+    /* Paths longer than PATH_MAX_LEN are cut; they stay recognisable. */
+    int n = parent[0] == '\0' ? snprintf(out, PATH_MAX_LEN, "%s", k)
+                              : snprintf(out, PATH_MAX_LEN, "%s.%s", parent, k);
+    if (n < 0)
+        out[0] = '\0';
 }
 
 static const char *key_text(const rm_ynode_t *k)
@@ -157,6 +178,15 @@ static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
     if (s != NULL) {
         verr(c, k, p, "unknown key; did you mean '%s'?", s);
         return;
+    }
+    for (size_t i = 0; i < c->nhints; i++) {
+        const section_hint_t *h = &c->hints[i];
+        s = rm__suggest(k->text, h->keys, h->n);
+        if (s != NULL) {
+            verr(c, k, p, "unknown key here; did you mean '%s' under %s:?", s,
+                 h->section);
+            return;
+        }
     }
     char list[512];
     size_t o = 0;
@@ -301,14 +331,15 @@ static int get_int(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst,
                    int min, int max, const char *hint)
 {
     char *t;
-    int rc = scalar_text(c, v, path, "a whole number", &t, NULL);
+    int refs = 0;
+    int rc = scalar_text(c, v, path, "a whole number", &t, &refs);
     if (rc <= 0)
         return rc;
     int64_t n;
     const char *why;
-    char b[64];
+    char b[128];
     if (rm__parse_int(t, &n, &why) != 0) {
-        verr(c, v, path, "'%s' is %s; %s", shown(t, b, sizeof(b)),
+        verr(c, v, path, "%s is %s; %s", val_shown(v, refs, b, sizeof(b)),
              strcmp(why, "number too large") == 0 ? "too large"
                                                   : "not a whole number",
              hint);
@@ -327,13 +358,14 @@ static int get_int(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst,
 static int get_bool(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst)
 {
     char *t;
-    int rc = scalar_text(c, v, path, "true or false", &t, NULL);
+    int refs = 0;
+    int rc = scalar_text(c, v, path, "true or false", &t, &refs);
     if (rc <= 0)
         return rc;
-    char b[64];
+    char b[128];
     if (rm__parse_bool(t, dst) != 0) {
-        verr(c, v, path, "'%s' is not a boolean; write true or false",
-             shown(t, b, sizeof(b)));
+        verr(c, v, path, "%s is not a boolean; write true or false",
+             val_shown(v, refs, b, sizeof(b)));
         free(t);
         return -1;
     }
@@ -346,27 +378,28 @@ static int get_duration64(vctx_t *c, const rm_ynode_t *v, const char *path,
                           int64_t *dst, int64_t min_ms, int64_t max_ms)
 {
     char *t;
-    int rc = scalar_text(c, v, path, "a duration such as 5s", &t, NULL);
+    int refs = 0;
+    int rc = scalar_text(c, v, path, "a duration such as 5s", &t, &refs);
     if (rc <= 0)
         return rc;
     int64_t ms;
     const char *why;
-    char b[64];
+    char b[128];
     if (rm_config_parse_duration(t, 1000, &ms, &why) != 0) {
-        verr(c, v, path, "'%s': %s", shown(t, b, sizeof(b)), why);
+        verr(c, v, path, "%s: %s", val_shown(v, refs, b, sizeof(b)), why);
         free(t);
         return -1;
     }
     if (ms < min_ms) {
         verr(c, v, path,
-             "'%s' is zero; give a positive duration such as 500ms or 5s",
-             shown(t, b, sizeof(b)));
+             "%s is zero; give a positive duration such as 500ms or 5s",
+             val_shown(v, refs, b, sizeof(b)));
         free(t);
         return -1;
     }
     if (ms > max_ms) {
-        verr(c, v, path, "'%s' is too long; the most is %lld days",
-             shown(t, b, sizeof(b)), (long long)(max_ms / 86400000));
+        verr(c, v, path, "%s is too long; the most is %lld days",
+             val_shown(v, refs, b, sizeof(b)), (long long)(max_ms / 86400000));
         free(t);
         return -1;
     }
@@ -389,20 +422,21 @@ static int get_size(vctx_t *c, const rm_ynode_t *v, const char *path,
                     int64_t *dst)
 {
     char *t;
-    int rc = scalar_text(c, v, path, "a size such as 1GB", &t, NULL);
+    int refs = 0;
+    int rc = scalar_text(c, v, path, "a size such as 1GB", &t, &refs);
     if (rc <= 0)
         return rc;
     int64_t bytes;
     const char *why;
-    char b[64];
+    char b[128];
     if (rm_config_parse_size(t, &bytes, &why) != 0) {
-        verr(c, v, path, "'%s': %s", shown(t, b, sizeof(b)), why);
+        verr(c, v, path, "%s: %s", val_shown(v, refs, b, sizeof(b)), why);
         free(t);
         return -1;
     }
     if (bytes <= 0) {
-        verr(c, v, path, "'%s' is zero; give a positive size such as 1GB",
-             shown(t, b, sizeof(b)));
+        verr(c, v, path, "%s is zero; give a positive size such as 1GB",
+             val_shown(v, refs, b, sizeof(b)));
         free(t);
         return -1;
     }
@@ -415,20 +449,21 @@ static int get_number(vctx_t *c, const rm_ynode_t *v, const char *path,
                       double *dst)
 {
     char *t;
-    int rc = scalar_text(c, v, path, "a number", &t, NULL);
+    int refs = 0;
+    int rc = scalar_text(c, v, path, "a number", &t, &refs);
     if (rc <= 0)
         return rc;
     const char *why;
-    char b[64];
+    char b[128];
     if (rm__parse_number(t, dst, &why) != 0) {
-        verr(c, v, path, "'%s' is %s; write a number such as 5 or 0.5",
-             shown(t, b, sizeof(b)), why);
+        verr(c, v, path, "%s is %s; write a number such as 5 or 0.5",
+             val_shown(v, refs, b, sizeof(b)), why);
         free(t);
         return -1;
     }
     if (*dst < 0) {
-        verr(c, v, path, "'%s' is negative; use 0 or more",
-             shown(t, b, sizeof(b)));
+        verr(c, v, path, "%s is negative; use 0 or more",
+             val_shown(v, refs, b, sizeof(b)));
         free(t);
         return -1;
     }
@@ -438,6 +473,14 @@ static int get_number(vctx_t *c, const rm_ynode_t *v, const char *path,
 
 /* ---- manager ------------------------------------------------------------- */
 
+static const char *const ssl_keys[] = {"enabled", "reject_unauthorized", "ca",
+                                       "cert", "key"};
+static const char *const ssh_keys[] = {"host",     "port",        "user",
+                                       "key_path", "known_hosts", "passphrase"};
+static const char *const pool_keys[] = {
+    "min",      "max",          "idle_timeout",   "acquire_timeout",
+    "lifetime", "max_lifetime", "leak_threshold",
+};
 static const char *const manager_keys[] = {
     "health_check_interval",
     "health_check_timeout",
@@ -596,15 +639,11 @@ static const char *const node_seq_keys[] = {
 static void do_pool(vctx_t *c, const rm_ynode_t *v, const char *path,
                     pgcm_pool_options_t *pool, marks_t *m)
 {
-    static const char *const keys[] = {
-        "min",      "max",          "idle_timeout",   "acquire_timeout",
-        "lifetime", "max_lifetime", "leak_threshold",
-    };
     if (rm__yaml_is_null(v))
         return;
     if (expect_map(c, v, path, "write pool: { min: 1, max: 10 }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
+    check_keys(c, v, path, pool_keys, NKEYS(pool_keys));
     const rm_ynode_t *lifetime_at = NULL;
     for (size_t i = 0; i < v->npairs; i++) {
         const char *k = key_text(v->pairs[i].key);
@@ -651,8 +690,6 @@ static void do_pool(vctx_t *c, const rm_ynode_t *v, const char *path,
 static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
                    pgcm_ssl_options_t *ssl)
 {
-    static const char *const keys[] = {"enabled", "reject_unauthorized", "ca",
-                                       "cert", "key"};
     if (v->kind == RM_Y_SCALAR) {
         /* ssl: true / false / null */
         int b;
@@ -666,7 +703,7 @@ static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
     if (expect_map(c, v, path,
                    "write ssl: true, or ssl: { enabled: true, ca: FILE }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
+    check_keys(c, v, path, ssl_keys, NKEYS(ssl_keys));
     /* A mapping turns TLS on unless it says enabled: false (as pg does). */
     ssl->enabled = PGCM_SSL_ENABLED;
     for (size_t i = 0; i < v->npairs; i++) {
@@ -699,8 +736,6 @@ static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
 static void do_ssh(vctx_t *c, const rm_ynode_t *v, const char *path,
                    pgcm_ssh_options_t *ssh, marks_t *m)
 {
-    static const char *const keys[] = {"host",     "port",        "user",
-                                       "key_path", "known_hosts", "passphrase"};
     if (v->kind == RM_Y_SCALAR) {
         int b;
         /* ssh: null / false: no tunnel (overrides defaults:). */
@@ -720,7 +755,7 @@ static void do_ssh(vctx_t *c, const rm_ynode_t *v, const char *path,
     if (expect_map(c, v, path,
                    "write ssh: { host: bastion, user: me, key_path: FILE }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
+    check_keys(c, v, path, ssh_keys, NKEYS(ssh_keys));
     m->ssh = v;
     m->ssh_local = 1;
     snprintf(m->ssh_path, sizeof(m->ssh_path), "%s", path);
@@ -787,10 +822,19 @@ static void do_conninfo(vctx_t *c, const rm_ynode_t *v, const char *path,
 static void apply_settings(vctx_t *c, const rm_ynode_t *map, const char *path,
                            pgcm_node_spec_t *spec, marks_t *m, int seq_form)
 {
+    static const section_hint_t hints[] = {
+        {"ssl", ssl_keys, NKEYS(ssl_keys)},
+        {"ssh", ssh_keys, NKEYS(ssh_keys)},
+        {"pool", pool_keys, NKEYS(pool_keys)},
+    };
+    c->hints = hints;
+    c->nhints = NKEYS(hints);
     if (seq_form)
         check_keys(c, map, path, node_seq_keys, NKEYS(node_seq_keys));
     else
         check_keys(c, map, path, node_keys, NKEYS(node_keys));
+    c->hints = NULL;
+    c->nhints = 0;
     for (size_t i = 0; i < map->npairs; i++) {
         const char *k = key_text(map->pairs[i].key);
         const rm_ynode_t *v = map->pairs[i].value;
@@ -1086,7 +1130,8 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
         char p[PATH_MAX_LEN];
         snprintf(p, sizeof(p), "%s[%zu]", path, i);
         char *id;
-        int rc = scalar_text(c, item, p, "a node id", &id, NULL);
+        int refs = 0;
+        int rc = scalar_text(c, item, p, "a node id", &id, &refs);
         if (rc < 0)
             continue;
         if (rc == 0) {
@@ -1094,17 +1139,17 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
             continue;
         }
         const pgcm_node_spec_t *node = rm_config_find_node(c->cfg, id);
-        char b[80];
+        char b[128];
         if (node == NULL) {
             const char *s = rm__suggest(id, known, c->cfg->node_count);
             if (s != NULL)
-                verr(c, item, p, "unknown node '%s'; did you mean '%s'?",
-                     shown(id, b, sizeof(b)), s);
+                verr(c, item, p, "unknown node %s; did you mean '%s'?",
+                     val_shown(item, refs, b, sizeof(b)), s);
             else
                 verr(c, item, p,
-                     "unknown node '%s'; define it under nodes: or remove it "
+                     "unknown node %s; define it under nodes: or remove it "
                      "from the cluster",
-                     shown(id, b, sizeof(b)));
+                     val_shown(item, refs, b, sizeof(b)));
             free(id);
             continue;
         }
@@ -1231,6 +1276,9 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
 
 /* ---- thresholds, pglogical, theme --------------------------------------- */
 
+static const char *const threshold_keys[] = {"replication_lag",
+                                             "slot_retention", "conflict_rate"};
+
 static void threshold_pair(vctx_t *c, const rm_ynode_t *v, const char *path,
                            int kind, void *warn, void *crit)
 {
@@ -1292,8 +1340,6 @@ static void threshold_pair(vctx_t *c, const rm_ynode_t *v, const char *path,
 
 static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
 {
-    static const char *const keys[] = {"replication_lag", "slot_retention",
-                                       "conflict_rate"};
     const char *path = "thresholds";
     if (rm__yaml_is_null(v))
         return;
@@ -1301,7 +1347,7 @@ static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
                    "write thresholds: { replication_lag: { warning: 10s, "
                    "critical: 1m } }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
+    check_keys(c, v, path, threshold_keys, NKEYS(threshold_keys));
     rm_thresholds_t *t = &c->cfg->thresholds;
     for (size_t i = 0; i < v->npairs; i++) {
         const char *k = key_text(v->pairs[i].key);
@@ -1368,12 +1414,12 @@ static void theme_name(vctx_t *c, const rm_ynode_t *v, const char *path)
     const char *name = NULL;
     if (get_str(c, v, path, &name, 0, 0) != 0 || name == NULL)
         return;
-    char b[64];
+    char b[128];
     if (!theme_name_ok(name)) {
         verr(c, v, path,
-             "'%s' is not a theme name; use dark or light (letters, digits, "
+             "%s is not a theme name; use dark or light (letters, digits, "
              "'-' and '_')",
-             shown(name, b, sizeof(b)));
+             val_shown(v, 0, b, sizeof(b)));
         return;
     }
     c->cfg->theme.name = name;
@@ -1429,12 +1475,12 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
                 if (get_str(c, val->pairs[j].value, cp, &colr, 0, 0) != 0 ||
                     colr == NULL)
                     continue;
-                char b[64];
+                char b[128];
                 if (!color_ok(colr)) {
                     verr(c, val->pairs[j].value, cp,
-                         "'%s' is not a colour; write \"#RRGGBB\" (quoted), "
+                         "%s is not a colour; write \"#RRGGBB\" (quoted), "
                          "a curses colour name such as yellow, or 0-255",
-                         shown(colr, b, sizeof(b)));
+                         val_shown(val->pairs[j].value, 0, b, sizeof(b)));
                     continue;
                 }
                 cols[n].role = rm__config_strdup(c->cfg, ck->text);
@@ -1492,7 +1538,16 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
              rm__yaml_kind_name(root));
         return c.oom ? -2 : 0;
     }
+    static const section_hint_t root_hints[] = {
+        {"manager", manager_keys, NKEYS(manager_keys)},
+        {"defaults", node_keys, NKEYS(node_keys)},
+        {"thresholds", threshold_keys, NKEYS(threshold_keys)},
+    };
+    c.hints = root_hints;
+    c.nhints = NKEYS(root_hints);
     check_keys(&c, root, "", root_keys, NKEYS(root_keys));
+    c.hints = NULL;
+    c.nhints = 0;
 
     const rm_ynode_t *v;
     if ((v = find_key(root, "manager")) != NULL)

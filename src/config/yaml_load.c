@@ -20,7 +20,7 @@
 
 #include <yaml.h>
 
-#include "internal.h"
+#include "config_internal.h"
 
 #define PH_OPEN  "\xEE\x80\x80" /* U+E000 stands for '{' */
 #define PH_CLOSE "\xEE\x80\x81" /* U+E001 stands for '}' */
@@ -37,9 +37,65 @@ static int contains(const char *data, size_t len, const char *needle)
     return 0;
 }
 
-/* A copy of data with ${ } braces replaced, or NULL (out of memory). When
- * the text cannot be protected safely (UTF-16, or it already holds the
- * placeholder characters) it is copied unchanged. */
+static int ref_name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int ref_name_char(char c)
+{
+    return ref_name_start(c) || (c >= '0' && c <= '9');
+}
+
+/*
+ * data[at] is the '{' of "${". When a well-formed reference follows on
+ * the same line (${NAME}, ${NAME:-default}, ${NAME-default}, defaults
+ * holding references), mark its braces (and those nested in its default)
+ * in mark[] and return the index of its '}'; else return 0 (marks of
+ * nested references already made are harmless: they are balanced). Anything
+ * else is left for YAML and for the interpolation to report. depth bounds the
+ * recursion.
+ */
+static size_t match_ref(const char *data, size_t len, size_t at,
+                        unsigned char *mark, int depth)
+{
+    size_t j = at + 1;
+    if (depth > 16 || j >= len || !ref_name_start(data[j]))
+        return 0;
+    while (j < len && ref_name_char(data[j]))
+        j++;
+    if (j < len && data[j] == '}')
+        goto found;
+    if (j + 1 < len && data[j] == ':' && data[j + 1] == '-')
+        j += 2;
+    else if (j < len && data[j] == '-')
+        j += 1;
+    else
+        return 0;
+    while (j < len && data[j] != '\n' && data[j] != '\r') {
+        if (j - at > 4096)
+            return 0; /* bounds the work on hostile input */
+        if (data[j] == '}')
+            goto found;
+        if (data[j] == '$' && j + 1 < len && data[j + 1] == '{') {
+            size_t end = match_ref(data, len, j + 1, mark, depth + 1);
+            if (end == 0)
+                return 0;
+            j = end + 1;
+            continue;
+        }
+        j++;
+    }
+    return 0;
+found:
+    mark[at] = 1;
+    mark[j] = 2;
+    return j;
+}
+
+/* A copy of data with the braces of ${...} references replaced, or NULL
+ * (out of memory). When the text cannot be protected safely (UTF-16, or it
+ * already holds the placeholder characters) it is copied unchanged. */
 static char *protect_braces(const char *data, size_t len, size_t *out_len)
 {
     int skip =
@@ -49,35 +105,38 @@ static char *protect_braces(const char *data, size_t len, size_t *out_len)
            (unsigned char)data[1] == 0xFE))) ||
         contains(data, len, PH_OPEN) || contains(data, len, PH_CLOSE);
     char *out = malloc(len * 3 + 1);
-    if (out == NULL)
+    unsigned char *mark = skip ? NULL : calloc(len + 1, 1);
+    if (out == NULL || (!skip && mark == NULL)) {
+        free(out);
+        free(mark);
         return NULL;
+    }
     if (skip) {
         memcpy(out, data, len);
         *out_len = len;
         out[len] = '\0';
         return out;
     }
-    size_t o = 0;
-    size_t depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (c == '\n' || c == '\r') {
-            depth = 0;
-            out[o++] = c;
-        } else if (c == '$' && i + 1 < len && data[i + 1] == '{') {
-            out[o++] = '$';
-            memcpy(out + o, PH_OPEN, 3);
-            o += 3;
-            depth++;
-            i++;
-        } else if (c == '}' && depth > 0) {
-            memcpy(out + o, PH_CLOSE, 3);
-            o += 3;
-            depth--;
-        } else {
-            out[o++] = c;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (data[i] == '$' && data[i + 1] == '{' && !mark[i + 1]) {
+            size_t end = match_ref(data, len, i + 1, mark, 0);
+            if (end != 0)
+                i = end;
         }
     }
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (mark[i] == 1) {
+            memcpy(out + o, PH_OPEN, 3);
+            o += 3;
+        } else if (mark[i] == 2) {
+            memcpy(out + o, PH_CLOSE, 3);
+            o += 3;
+        } else {
+            out[o++] = data[i];
+        }
+    }
+    free(mark);
     out[o] = '\0';
     *out_len = o;
     return out;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h - private declarations shared by the files of the replmon
+ * config_internal.h - private declarations shared by the files of the replmon
  * configuration library: the YAML tree, the string arena, diagnostics
  * helpers, interpolation, units and suggestions. Prefix rm__ for non-static
  * functions that are not part of config.h.
@@ -176,7 +176,7 @@ const char *rm__getenv(rm_getenv_fn getenv_fn, const char *name);
 typedef struct rm_secret_note {
     int found;
     int line, column;
-    char key[128];
+    char key[256];
 } rm_secret_note_t;
 
 int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
