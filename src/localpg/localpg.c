@@ -378,9 +378,9 @@ static void log_cause(const char *path, long from, char *out, size_t outlen)
     while (fgets(line, sizeof line, f)) {
         if (found) {
             if (strstr(line, "DETAIL:") || strstr(line, "HINT:")) {
-                size_t n = strlen(out);
-                snprintf(out + n, outlen - n, " %s",
-                         strstr(line, "  ") ? strstr(line, "  ") + 2 : line);
+                const char *d = strstr(line, "  ");
+                cat(out, outlen, " ");
+                cat(out, outlen, d ? d + 2 : line);
             }
             break;
         }
