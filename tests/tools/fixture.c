@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fixture.c - the integration-test fixture of fixture.h: batches of local
+ * servers started through localpg, node specs for libpgcm, and polling
+ * helpers that fail the current cmocka test with a reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+/* Every batch fixture_start() returned, until fixture_stop_all(). */
+typedef struct batch {
+    struct batch *next;
+    int n;
+    localpg_server_t *servers[];
+} batch_t;
+
+static batch_t *g_batches;
+
+localpg_server_t **fixture_start(int n, const localpg_options_t *opts)
+{
+    char err[1024];
+    batch_t *b =
+        calloc(1, sizeof *b + (size_t)(n > 0 ? n : 1) * sizeof b->servers[0]);
+    if (b == NULL)
+        fail_msg("fixture: out of memory");
+    if (localpg_start_many(opts, n, b->servers, err, sizeof err) < 0) {
+        free(b);
+        fail_msg("fixture: cannot start %d PostgreSQL server(s): %s", n, err);
+    }
+    b->n = n;
+    b->next = g_batches;
+    g_batches = b;
+    return b->servers;
+}
+
+void fixture_stop_all(void)
+{
+    while (g_batches) {
+        batch_t *b = g_batches;
+        g_batches = b->next;
+        for (int i = 0; i < b->n; i++)
+            localpg_destroy(b->servers[i]);
+        free(b);
+    }
+}
+
+const char *fixture_app_name(void)
+{
+    static char name[32];
+    if (name[0] == '\0')
+        snprintf(name, sizeof name, "pgcm_test_%d", (int)getpid());
+    return name;
+}
+
+void fixture_node_spec(const localpg_server_t *s, const char *id,
+                       pgcm_node_spec_t *spec)
+{
+    pgcm_node_spec_init(spec);
+    spec->id = id;
+    spec->host = localpg_host(s);
+    spec->port = localpg_port(s);
+    spec->user = "postgres";
+    spec->database = "postgres";
+    spec->password = localpg_password(s);
+    spec->application_name = fixture_app_name();
+}
+
+void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
+                                   const char *app_name)
+{
+    if (app_name == NULL)
+        app_name = fixture_app_name();
+    int64_t deadline = fixture_now_ms() + 3000;
+    char report[512];
+    for (;;) {
+        int left = 0;
+        size_t used = 0;
+        report[0] = '\0';
+        for (int i = 0; i < n; i++) {
+            if (servers[i] == NULL || !localpg_is_running(servers[i]))
+                continue;
+            int c = localpg_count_connections(servers[i], app_name);
+            if (c > 0) {
+                left += c;
+                int w = snprintf(report + used, sizeof report - used,
+                                 "%s%d on port %d", used ? ", " : "", c,
+                                 localpg_port(servers[i]));
+                if (w > 0 && (size_t)w < sizeof report - used)
+                    used += (size_t)w;
+            }
+        }
+        if (left == 0)
+            return;
+        if (fixture_now_ms() > deadline)
+            fail_msg("fixture: connections with application_name %s still "
+                     "open after 3 s: %s",
+                     app_name, report);
+        fixture_sleep_ms(20);
+    }
+}
+
+char *fixture_exec(localpg_server_t *s, const char *sql)
+{
+    char err[1024];
+    char *out = NULL;
+    if (localpg_exec(s, NULL, sql, &out, err, sizeof err) < 0)
+        fail_msg("fixture: %s", err);
+    return out;
+}
+
+int64_t fixture_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fixture_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int fixture_wait_for(int (*pred)(void *user), void *user, int timeout_ms)
+{
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    for (;;) {
+        if (pred(user))
+            return 1;
+        if (fixture_now_ms() >= deadline)
+            return 0;
+        fixture_sleep_ms(10);
+    }
+}
+
+int fixture_try_connect(const char *conninfo, int timeout_ms, char *err,
+                        size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    PGconn *c = PQconnectStart(conninfo);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+    }
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    int rc = -1;
+    for (;;) {
+        if (PQstatus(c) == CONNECTION_BAD || st == PGRES_POLLING_FAILED) {
+            snprintf(err, errlen, "%s", PQerrorMessage(c));
+            rc = 0;
+            break;
+        }
+        if (st == PGRES_POLLING_OK) {
+            rc = 1;
+            break;
+        }
+        int64_t left = deadline - fixture_now_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "still connecting after %d ms", timeout_ms);
+            break;
+        }
+        /* The socket can change between calls: ask again every time. */
+        struct pollfd p = {PQsocket(c),
+                           st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            rc = 0;
+            break;
+        }
+        if (r > 0)
+            st = PQconnectPoll(c);
+    }
+    if (err)
+        for (char *p = err; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    PQfinish(c);
+    return rc;
+}

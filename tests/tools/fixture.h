@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fixture.h - cmocka helpers for the integration tests: start real local
+ * PostgreSQL servers (localpg), describe them as pgcm node specs, prove that
+ * no connection of ours is left, and poll for conditions with a deadline.
+ *
+ * Include <stdarg.h>, <stddef.h>, <stdint.h>, <setjmp.h> and <cmocka.h>
+ * first, as cmocka requires. Every fixture_* function that can fail fails
+ * the current test (cmocka's fail_msg) with a one-line reason; a missing
+ * PostgreSQL installation is a failure, never a skip.
+ *
+ * Usage:
+ *
+ *     localpg_server_t **pg = fixture_start(3, NULL);
+ *     pgcm_node_spec_t spec;
+ *     fixture_node_spec(pg[0], "n0", &spec);
+ *     ... pgcm calls ...
+ *     fixture_assert_no_connections(pg, 3, fixture_app_name());
+ *     fixture_stop_all();   (in a teardown, or at the end of the test)
+ */
+#ifndef FIXTURE_H
+#define FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pgcm.h>
+
+#include "localpg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* fixture_start - start n servers at once (localpg_start_many) with opts
+ * (NULL: defaults). Returns an array of n servers, owned by the fixture
+ * until fixture_stop_all(). Fails the test if they cannot start. */
+localpg_server_t **fixture_start(int n, const localpg_options_t *opts);
+
+/* fixture_stop_all - destroy every server fixture_start() started (SIGKILL
+ * and remove; fast). Safe to call more than once. */
+void fixture_stop_all(void);
+
+/* fixture_app_name - "pgcm_test_<pid>": the application_name of every spec
+ * fixture_node_spec() fills, unique to this test process. */
+const char *fixture_app_name(void);
+
+/* fixture_node_spec - pgcm_node_spec_init(spec), then host 127.0.0.1, the
+ * server's port, user and database postgres, its password if any, and
+ * fixture_app_name(). id is borrowed (keep it alive while spec is used). */
+void fixture_node_spec(const localpg_server_t *s, const char *id,
+                       pgcm_node_spec_t *spec);
+
+/* fixture_assert_no_connections - poll pg_stat_activity on each server for
+ * up to 3 s until no backend has application_name app_name (NULL:
+ * fixture_app_name()); fail the test with the counts otherwise. Servers that
+ * are not running are skipped; thaw frozen ones first. */
+void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
+                                   const char *app_name);
+
+/* fixture_exec - localpg_exec on the postgres database; fails the test on
+ * error. Returns the first column of the first row (malloc'd) or NULL. */
+char *fixture_exec(localpg_server_t *s, const char *sql);
+
+/* fixture_now_ms - a monotonic clock in milliseconds. */
+int64_t fixture_now_ms(void);
+
+/* fixture_sleep_ms - sleep, even when interrupted by signals. */
+void fixture_sleep_ms(int ms);
+
+/* fixture_wait_for - call pred(user) every 10 ms until it returns non-zero
+ * (then return 1) or timeout_ms passes (then return 0). */
+int fixture_wait_for(int (*pred)(void *user), void *user, int timeout_ms);
+
+/* fixture_try_connect - open a libpq connection (non-blocking, own
+ * deadline: libpq's connect_timeout cannot go below 2 s) and close it.
+ * Returns 1 if it connected, 0 if it failed (reason in err), -1 if it was
+ * still pending after timeout_ms. */
+int fixture_try_connect(const char *conninfo, int timeout_ms, char *err,
+                        size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FIXTURE_H */
