@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_replmon_commands.c - the replmon binary against real servers: a
+ * publisher, a subscriber with logical replication, a physical standby of
+ * the publisher, and a stopped server. Covers `status` (table and JSON, OK,
+ * WARNING for a disabled subscription and an inactive slot retaining WAL,
+ * CRITICAL for the stopped node, "no permission" sections for a plain
+ * role, inline flags without a file), `query` (table, JSON, CSV, $1
+ * parameters, --node, --healthy, a failing node, an SQL error),
+ * `check-config` (valid with a masked password, invalid with every error
+ * on its own line), and usage errors of the binary itself.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "localpg.h"
+#include "replmon_run.h"
+
+static localpg_server_t *pub, *sub, *standby, *stopped;
+static char dir[] = "/tmp/replmon-it-cfg-XXXXXX";
+static char cfg_path[PATH_MAX];
+static char bad_cfg_path[PATH_MAX];
+static char secret_cfg_path[PATH_MAX];
+
+static void exec_or_fail(localpg_server_t *s, const char *sql)
+{
+    char err[512];
+
+    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", sql, err);
+}
+
+static char *value_of(localpg_server_t *s, const char *sql)
+{
+    char err[512], *out = NULL;
+
+    if (localpg_exec(s, NULL, sql, &out, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", sql, err);
+    return out;
+}
+
+/* Poll sql on s until its first value equals want (10 s at most). */
+static void wait_value(localpg_server_t *s, const char *sql, const char *want)
+{
+    int64_t deadline = rm_run_now_ms() + 20000;
+
+    for (;;) {
+        char *v = value_of(s, sql);
+        int ok = v != NULL && strcmp(v, want) == 0;
+
+        if (ok || rm_run_now_ms() > deadline) {
+            if (!ok)
+                fail_msg("%s returned %s, want %s", sql, v ? v : "NULL", want);
+            free(v);
+            return;
+        }
+        free(v);
+        usleep(100000);
+    }
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    localpg_options_t o;
+    char err[512], text[2048], sql[512];
+
+    (void)state;
+    localpg_options_init(&o);
+    o.name = "it_pub";
+    o.logical = 1;
+    pub = localpg_start(&o, err, sizeof(err));
+    if (pub == NULL)
+        fail_msg("publisher: %s", err);
+    exec_or_fail(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                      "INSERT INTO t SELECT g, 'x' FROM "
+                      "generate_series(1, 10) g;"
+                      "CREATE PUBLICATION p FOR TABLE t");
+    localpg_options_init(&o);
+    o.name = "it_standby";
+    o.standby_of_host = localpg_host(pub);
+    o.standby_of_port = localpg_port(pub);
+    standby = localpg_start(&o, err, sizeof(err));
+    if (standby == NULL)
+        fail_msg("standby: %s", err);
+    localpg_options_init(&o);
+    o.name = "it_sub";
+    sub = localpg_start(&o, err, sizeof(err));
+    if (sub == NULL)
+        fail_msg("subscriber: %s", err);
+    exec_or_fail(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    snprintf(sql, sizeof(sql),
+             "CREATE SUBSCRIPTION s CONNECTION 'host=%s port=%d "
+             "user=postgres dbname=postgres' PUBLICATION p",
+             localpg_host(pub), localpg_port(pub));
+    exec_or_fail(sub, sql);
+    localpg_options_init(&o);
+    o.name = "it_stopped";
+    stopped = localpg_start(&o, err, sizeof(err));
+    if (stopped == NULL || localpg_stop(stopped) != 0)
+        fail_msg("stopped node: %s", err);
+
+    /* Initial sync done, its temporary slots gone, standby streaming. */
+    wait_value(sub,
+               "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND "
+               "count(*) = 1 FROM pg_subscription_rel",
+               "t");
+    wait_value(pub,
+               "SELECT count(*) FROM pg_replication_slots WHERE slot_name "
+               "LIKE 'pg\\_%\\_sync\\_%'",
+               "0");
+    wait_value(pub,
+               "SELECT count(*) FROM pg_stat_replication WHERE state = "
+               "'streaming'",
+               "2");
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(cfg_path, sizeof(cfg_path), "%s/replmon.yaml", dir);
+    snprintf(text, sizeof(text),
+             "defaults: { host: 127.0.0.1, user: postgres, database: "
+             "postgres }\n"
+             "nodes:\n"
+             "  pub: { port: %d }\n"
+             "  standby: { port: %d }\n"
+             "  sub: { port: %d }\n"
+             "  stopped: { port: %d, connect_timeout: 2s }\n"
+             "clusters:\n"
+             "  up: { nodes: [pub, standby, sub] }\n"
+             "  all: { nodes: [pub, standby, sub, stopped], default: true }\n"
+             "thresholds:\n"
+             "  replication_lag: { warning: 10s, critical: 1m }\n"
+             "  slot_retention: { warning: 1MB, critical: 1GB }\n",
+             localpg_port(pub), localpg_port(standby), localpg_port(sub),
+             localpg_port(stopped));
+    write_file(cfg_path, text);
+    snprintf(secret_cfg_path, sizeof(secret_cfg_path), "%s/secret.yaml", dir);
+    write_file(secret_cfg_path,
+               "nodes:\n"
+               "  a: { host: db1.example.com, password: hunter2secret }\n"
+               "  b: { conninfo: \"host=db2 password=alsosecret\" }\n");
+    chmod(secret_cfg_path, 0600);
+    snprintf(bad_cfg_path, sizeof(bad_cfg_path), "%s/bad.yaml", dir);
+    write_file(bad_cfg_path, "nodes:\n"
+                             "  a: { host: db1, port: 70000 }\n"
+                             "  b: { hots: db2 }\n"
+                             "clusters:\n"
+                             "  c: { nodes: [a, zzz] }\n");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    localpg_destroy(sub);
+    localpg_destroy(standby);
+    localpg_destroy(pub);
+    localpg_destroy(stopped);
+    unlink(cfg_path);
+    unlink(bad_cfg_path);
+    unlink(secret_cfg_path);
+    rmdir(dir);
+    return 0;
+}
+
+static json_t *parse_json(const char *text)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+
+    if (doc == NULL)
+        fail_msg("not JSON (line %d: %s): %.300s", jerr.line, jerr.text, text);
+    return doc;
+}
+
+static json_t *node_by_id(json_t *doc, const char *key, const char *id)
+{
+    size_t i;
+    json_t *n;
+
+    json_array_foreach(json_object_get(doc, "nodes"), i, n)
+    {
+        if (strcmp(json_string_value(json_object_get(n, key)), id) == 0)
+            return n;
+    }
+    fail_msg("no node %s in the output", id);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_status_ok_table(void **state)
+{
+    const char *args[] = {"--config",  cfg_path, "status",
+                          "--cluster", "up",     NULL};
+    rm_run_t r;
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_non_null(strstr(r.out, "replmon status: OK - cluster up, 3 nodes"));
+    assert_non_null(strstr(r.out, "primary,publisher"));
+    assert_non_null(strstr(r.out, "primary,subscriber"));
+    assert_int_equal(rm_count_rows(r.out, "standby OK healthy standby 15"), 1);
+    /* The slot, the subscription, the standby and both cross-node lags. */
+    assert_int_equal(rm_count_rows(r.out, " pub s logical yes "), 1);
+    assert_int_equal(rm_count_rows(r.out, " sub s streaming pub "), 1);
+    assert_int_equal(rm_count_rows(r.out, "streaming async"), 1);
+    assert_int_equal(rm_count_rows(r.out, " standby streaming pub "), 1);
+    assert_int_equal(rm_count_rows(r.out, " pub sub logical s "), 1);
+    assert_int_equal(rm_count_rows(r.out, " pub standby physical "), 1);
+    assert_non_null(strstr(r.out, "none: every check passed"));
+    rm_run_free(&r);
+}
+
+static void test_status_ok_json(void **state)
+{
+    const char *args[] = {"status", "--config", cfg_path, "--cluster",
+                          "up",     "--format", "json",   NULL};
+    rm_run_t r;
+    json_t *doc, *p, *s, *sb, *sl, *su, *x;
+    size_t i;
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    doc = parse_json(r.out);
+    assert_int_equal(json_integer_value(json_object_get(doc, "schema_version")),
+                     1);
+    assert_string_equal(json_string_value(json_object_get(doc, "status")),
+                        "OK");
+    assert_int_equal(json_integer_value(json_object_get(doc, "exit_code")), 0);
+    p = node_by_id(doc, "id", "pub");
+    s = node_by_id(doc, "id", "sub");
+    sb = node_by_id(doc, "id", "standby");
+    assert_true(json_integer_value(json_object_get(p, "server_version")) >=
+                100000);
+    assert_string_equal(json_string_value(json_object_get(p, "state")),
+                        "healthy");
+    assert_true(json_is_object(json_object_get(p, "pool")));
+    assert_true(json_integer_value(
+                    json_object_get(json_object_get(p, "pool"), "total")) >= 1);
+    assert_true(json_is_real(json_object_get(p, "latency_ms")));
+    /* The publisher's logical slot, active, retaining a little WAL. */
+    sl = json_array_get(json_object_get(p, "slots"), 0);
+    assert_string_equal(json_string_value(json_object_get(sl, "name")), "s");
+    assert_true(json_is_true(json_object_get(sl, "active")));
+    assert_string_equal(json_string_value(json_object_get(sl, "wal_status")),
+                        "reserved");
+    assert_true(json_integer_value(json_object_get(sl, "retained_bytes")) >= 0);
+    /* The subscription, linked to its publisher, with the lag. */
+    su = json_array_get(json_object_get(s, "subscriptions"), 0);
+    assert_string_equal(json_string_value(json_object_get(su, "state")),
+                        "streaming");
+    assert_string_equal(json_string_value(json_object_get(su, "publisher")),
+                        "pub");
+    assert_true(json_is_integer(json_object_get(su, "lag_bytes")));
+    assert_true(json_is_integer(json_object_get(su, "apply_error_count")));
+    assert_true(json_is_real(json_object_get(su, "last_msg_age_seconds")));
+    /* The standby, from both sides. */
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(sb, "roles"), 0)),
+        "standby");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(sb, "receiver"), "upstream")),
+                        "pub");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(sb, "receiver"), "status")),
+                        "streaming");
+    x = json_array_get(json_object_get(p, "standbys"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "state")),
+                        "streaming");
+    assert_true(json_is_integer(json_object_get(x, "lag_bytes")));
+    /* Cross-node lag: one logical, one physical. */
+    assert_int_equal(json_array_size(json_object_get(doc, "cross_node_lag")),
+                     2);
+    json_array_foreach(json_object_get(doc, "cross_node_lag"), i, x)
+    {
+        assert_string_equal(json_string_value(json_object_get(x, "upstream")),
+                            "pub");
+        assert_true(json_integer_value(json_object_get(x, "lag_bytes")) >= 0);
+    }
+    json_decref(doc);
+    rm_run_free(&r);
+}
+
+static void test_status_inline_flags(void **state)
+{
+    char port[16];
+    const char *args[] = {"status", "--host",   "127.0.0.1",  "--port",   port,
+                          "--user", "postgres", "--database", "postgres", NULL};
+    rm_run_t r;
+
+    (void)state;
+    snprintf(port, sizeof(port), "%d", localpg_port(sub));
+    rm_run(args, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_non_null(strstr(r.out, "replmon status: OK - 1 node"));
+    assert_non_null(strstr(r.out, "primary,subscriber"));
+    /* Its publisher is not monitored: said so, without failing. */
+    assert_non_null(strstr(r.out, "NOTE"));
+    assert_non_null(strstr(r.out, "no monitored node has slot s"));
+    rm_run_free(&r);
+}
+
+static void test_status_plain_role_no_permission(void **state)
+{
+    const char *args[] = {"status", "--config", cfg_path,   "--cluster", "up",
+                          "--user", "mon",      "--format", "json",      NULL};
+    rm_run_t r;
+    json_t *doc, *p, *sb;
+
+    (void)state;
+    exec_or_fail(pub, "CREATE ROLE mon LOGIN");
+    exec_or_fail(sub, "CREATE ROLE mon LOGIN");
+    wait_value(standby, "SELECT count(*) FROM pg_roles WHERE rolname = 'mon'",
+               "1");
+    rm_run(args, 30000, &r);
+    doc = parse_json(r.out);
+    p = node_by_id(doc, "id", "pub");
+    sb = node_by_id(doc, "id", "standby");
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "OK");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(p, "sections"), "standbys"),
+            "state")),
+        "no_permission");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(sb, "sections"), "receiver"),
+            "state")),
+        "no_permission");
+    /* Slots and subscriptions stay readable. */
+    assert_int_equal(json_array_size(json_object_get(p, "slots")), 1);
+    assert_int_equal(r.code, 0);
+    json_decref(doc);
+    rm_run_free(&r);
+}
+
+static void test_status_warning_disabled_sub_and_idle_slot(void **state)
+{
+    char sql[512];
+    const char *args[] = {"status",    "--config", cfg_path,
+                          "--cluster", "up",       NULL};
+    const char *jargs[] = {"status", "--config", cfg_path, "--cluster",
+                           "up",     "--format", "json",   NULL};
+    rm_run_t r;
+    json_t *doc, *p, *sl;
+    size_t i;
+    int seen = 0;
+
+    (void)state;
+    snprintf(sql, sizeof(sql),
+             "CREATE SUBSCRIPTION s_off CONNECTION 'host=%s port=%d "
+             "user=postgres dbname=postgres' PUBLICATION p WITH (enabled = "
+             "false, create_slot = false, slot_name = NONE)",
+             localpg_host(pub), localpg_port(pub));
+    exec_or_fail(sub, sql);
+    /* An inactive logical slot, and WAL for it to retain. */
+    exec_or_fail(pub, "SELECT pg_create_logical_replication_slot('idle', "
+                      "'pgoutput')");
+    exec_or_fail(pub, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS "
+                      "pad FROM generate_series(1, 20000) g");
+    rm_run(args, 30000, &r);
+    if (r.code != 1)
+        fail_msg("exit %d, want 1 (WARNING)\n%s\n%s", r.code, r.out, r.err);
+    assert_non_null(strstr(r.out, "replmon status: WARNING"));
+    assert_non_null(strstr(r.out, "sub: subscription s_off is disabled"));
+    assert_non_null(strstr(r.out, "pub: slot idle is inactive and retains"));
+    assert_non_null(strstr(r.out, "pub: slot idle retains"));
+    assert_non_null(strstr(r.out, "(warning at 1.0 MB)"));
+    rm_run_free(&r);
+
+    rm_run(jargs, 30000, &r);
+    assert_int_equal(r.code, 1);
+    doc = parse_json(r.out);
+    p = node_by_id(doc, "id", "pub");
+    json_array_foreach(json_object_get(p, "slots"), i, sl)
+    {
+        if (strcmp(json_string_value(json_object_get(sl, "name")), "idle"))
+            continue;
+        seen = 1;
+        assert_true(json_is_false(json_object_get(sl, "active")));
+        assert_true(json_integer_value(json_object_get(sl, "retained_bytes")) >
+                    1024 * 1024);
+    }
+    assert_true(seen);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(
+                json_object_get(node_by_id(doc, "id", "sub"), "subscriptions"),
+                1),
+            "state")),
+        "disabled");
+    json_decref(doc);
+    rm_run_free(&r);
+    exec_or_fail(pub, "SELECT pg_drop_replication_slot('idle')");
+    exec_or_fail(sub, "DROP SUBSCRIPTION s_off");
+    /* Let the active slot move past the filler WAL again: a checkpoint logs
+     * the running transactions its restart_lsn needs to advance. */
+    exec_or_fail(pub, "DROP TABLE filler");
+    exec_or_fail(pub, "CHECKPOINT");
+    wait_value(pub,
+               "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) < "
+               "1048576 FROM pg_replication_slots WHERE slot_name = 's'",
+               "t");
+}
+
+static void test_status_critical_stopped_node(void **state)
+{
+    const char *args[] = {"status", "--config", cfg_path, NULL};
+    const char *jargs[] = {"status",   "--config", cfg_path,
+                           "--format", "json",     NULL};
+    rm_run_t r;
+    json_t *doc, *st;
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    if (r.code != 2)
+        fail_msg("exit %d, want 2 (CRITICAL)\n%s\n%s", r.code, r.out, r.err);
+    assert_non_null(
+        strstr(r.out, "replmon status: CRITICAL - cluster all, 4 nodes"));
+    assert_non_null(strstr(r.out, "CRITICAL  stopped: unreachable:"));
+    assert_non_null(strstr(r.out, "Connection refused"));
+    rm_run_free(&r);
+    rm_run(jargs, 30000, &r);
+    assert_int_equal(r.code, 2);
+    doc = parse_json(r.out);
+    st = node_by_id(doc, "id", "stopped");
+    assert_true(json_is_false(json_object_get(st, "reachable")));
+    assert_string_equal(json_string_value(json_object_get(st, "status")),
+                        "CRITICAL");
+    assert_string_equal(json_string_value(json_object_get(
+                            node_by_id(doc, "id", "pub"), "status")),
+                        "OK");
+    json_decref(doc);
+    rm_run_free(&r);
+}
+
+/* ---------------------------------------------------------------------- */
+
+#define QSQL "SELECT current_setting('port')::int AS port, $1::text AS tag"
+
+static void test_query_table_partial(void **state)
+{
+    const char *args[] = {"query", "--config", cfg_path, QSQL, "hello", NULL};
+    rm_run_t r;
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    if (r.code != 2)
+        fail_msg("exit %d, want 2\n%s\n%s", r.code, r.out, r.err);
+    assert_int_equal(rm_count_lines(r.out, "hello"), 3);
+    assert_int_equal(rm_count_rows(r.out, "pub ok 1"), 1);
+    assert_non_null(strstr(r.out, "(3 rows)"));
+    assert_int_equal(rm_count_rows(r.out, "stopped error -"), 1);
+    assert_non_null(strstr(r.out, "4 nodes, 3 ok, 1 failed"));
+    rm_run_free(&r);
+}
+
+static void test_query_json(void **state)
+{
+    const char *args[] = {"query", "--config", cfg_path, "--format",
+                          "json",  QSQL,       "hi",     NULL};
+    rm_run_t r;
+    json_t *doc, *n;
+    char port[16];
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    assert_int_equal(r.code, 2);
+    doc = parse_json(r.out);
+    assert_int_equal(json_integer_value(json_object_get(doc, "failed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(doc, "succeeded")), 3);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(doc, "params"), 0)),
+        "hi");
+    n = node_by_id(doc, "node", "sub");
+    assert_string_equal(json_string_value(json_object_get(n, "status")), "ok");
+    snprintf(port, sizeof(port), "%d", localpg_port(sub));
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_array_get(json_object_get(n, "rows"), 0), 0)),
+                     localpg_port(sub));
+    assert_string_equal(json_string_value(json_array_get(
+                            json_array_get(json_object_get(n, "rows"), 0), 1)),
+                        "hi");
+    assert_true(json_integer_value(json_object_get(n, "elapsed_us")) > 0);
+    n = node_by_id(doc, "node", "stopped");
+    assert_string_equal(json_string_value(json_object_get(n, "status")),
+                        "error");
+    assert_non_null(json_string_value(
+        json_object_get(json_object_get(n, "error"), "message")));
+    json_decref(doc);
+    rm_run_free(&r);
+}
+
+static void test_query_csv(void **state)
+{
+    const char *args[] = {"query", "--config", cfg_path, "--format",
+                          "csv",   QSQL,       "a,b",    NULL};
+    rm_run_t r;
+    char line[64];
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    assert_int_equal(r.code, 2);
+    assert_true(strncmp(r.out, "node,port,tag\n", 14) == 0);
+    snprintf(line, sizeof(line), "\npub,%d,\"a,b\"\n", localpg_port(pub));
+    assert_non_null(strstr(r.out, line));
+    assert_int_equal(rm_count_lines(r.out, "\"a,b\""), 3);
+    assert_int_equal(rm_count_lines(r.err, "replmon: node "), 4);
+    assert_int_equal(rm_count_lines(r.err, "node stopped: error"), 1);
+    rm_run_free(&r);
+}
+
+static void test_query_node_and_healthy(void **state)
+{
+    const char *nodes[] = {"query",  "--config",
+                           cfg_path, "--node",
+                           "sub",    "--node",
+                           "pub",    "--format",
+                           "csv",    "SELECT pg_is_in_recovery() AS standby",
+                           NULL};
+    const char *healthy[] = {"query",     "--config",        cfg_path,
+                             "--healthy", "SELECT 1 AS one", NULL};
+    rm_run_t r;
+
+    (void)state;
+    rm_run(nodes, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_string_equal(r.out, "node,standby\nsub,f\npub,f\n");
+    rm_run_free(&r);
+    rm_run(healthy, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_null(strstr(r.out, "stopped"));
+    assert_non_null(strstr(r.out, "3 nodes, 3 ok, 0 failed"));
+    rm_run_free(&r);
+}
+
+static void test_query_sql_error(void **state)
+{
+    const char *args[] = {"query", "--config",   cfg_path, "--cluster",
+                          "up",    "SELECT 1/0", NULL};
+    rm_run_t r;
+
+    (void)state;
+    rm_run(args, 30000, &r);
+    assert_int_equal(r.code, 2);
+    assert_int_equal(rm_count_lines(r.out, "division by zero"), 3);
+    assert_int_equal(rm_count_lines(r.out, "22012"), 3);
+    rm_run_free(&r);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_check_config(void **state)
+{
+    const char *ok[] = {"check-config", "--config", secret_cfg_path, NULL};
+    const char *okj[] = {"check-config", "--config", secret_cfg_path,
+                         "--format",     "json",     NULL};
+    const char *bad[] = {"check-config", "--config", bad_cfg_path, NULL};
+    rm_run_t r;
+    json_t *doc;
+
+    (void)state;
+    rm_run(ok, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_non_null(strstr(r.out, "is valid"));
+    assert_non_null(strstr(r.out, "db1.example.com"));
+    assert_non_null(strstr(r.out, "********"));
+    assert_null(strstr(r.out, "hunter2secret"));
+    assert_null(strstr(r.out, "alsosecret"));
+    assert_null(strstr(r.err, "hunter2secret"));
+    rm_run_free(&r);
+    rm_run(okj, 30000, &r);
+    assert_int_equal(r.code, 0);
+    doc = parse_json(r.out);
+    json_decref(doc);
+    assert_null(strstr(r.out, "hunter2secret"));
+    rm_run_free(&r);
+
+    rm_run(bad, 30000, &r);
+    assert_int_equal(r.code, 1);
+    assert_string_equal(r.out, "");
+    /* Every problem on its own line, each naming the file. */
+    assert_true(rm_count_lines(r.err, "bad.yaml:") >= 3);
+    assert_non_null(strstr(r.err, "port"));
+    assert_non_null(strstr(r.err, "hots"));
+    assert_non_null(strstr(r.err, "zzz"));
+    rm_run_free(&r);
+}
+
+static void test_binary_conventions(void **state)
+{
+    const char *version[] = {"--version", NULL};
+    const char *help[] = {"--help", NULL};
+    const char *none[] = {NULL};
+    const char *unknown[] = {"status", "--frobnicate", NULL};
+    const char *badcmd[] = {"statsu", NULL};
+    const char *badcluster[] = {"--config",  cfg_path, "status",
+                                "--cluster", "nope",   NULL};
+    rm_run_t r;
+
+    (void)state;
+    rm_run(version, 10000, &r);
+    assert_int_equal(r.code, 0);
+    assert_true(strncmp(r.out, "replmon 0.1.0", 13) == 0);
+    rm_run_free(&r);
+    rm_run(help, 10000, &r);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "check-config"));
+    rm_run_free(&r);
+    rm_run(none, 10000, &r);
+    assert_int_equal(r.code, 64);
+    assert_int_equal(rm_count_lines(r.err, "replmon"), 1);
+    rm_run_free(&r);
+    rm_run(unknown, 10000, &r);
+    assert_int_equal(r.code, 64);
+    assert_int_equal(rm_count_lines(r.err, "--frobnicate"), 1);
+    assert_non_null(strstr(r.err, "replmon status --help"));
+    rm_run_free(&r);
+    rm_run(badcmd, 10000, &r);
+    assert_int_equal(r.code, 64);
+    assert_non_null(strstr(r.err, "unknown command 'statsu'"));
+    rm_run_free(&r);
+    rm_run(badcluster, 10000, &r);
+    assert_int_equal(r.code, 64);
+    assert_non_null(strstr(r.err, "nope"));
+    assert_int_equal(rm_count_lines(r.err, "nope"), 1);
+    rm_run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_ok_table),
+        cmocka_unit_test(test_status_ok_json),
+        cmocka_unit_test(test_status_inline_flags),
+        cmocka_unit_test(test_status_plain_role_no_permission),
+        cmocka_unit_test(test_status_warning_disabled_sub_and_idle_slot),
+        cmocka_unit_test(test_status_critical_stopped_node),
+        cmocka_unit_test(test_query_table_partial),
+        cmocka_unit_test(test_query_json),
+        cmocka_unit_test(test_query_csv),
+        cmocka_unit_test(test_query_node_and_healthy),
+        cmocka_unit_test(test_query_sql_error),
+        cmocka_unit_test(test_check_config),
+        cmocka_unit_test(test_binary_conventions),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
