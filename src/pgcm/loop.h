@@ -206,6 +206,7 @@ struct node {
     list_node_t waiters;       /* requests waiting for a connection, FIFO */
     int n_waiters;
     uv_timer_t waiter_timer;   /* earliest acquire deadline */
+    uint64_t waiter_due_us;    /* when it fires, 0 = not armed */
 
     /* health */
     health_core_t hc;

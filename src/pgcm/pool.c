@@ -75,6 +75,10 @@ static void on_waiter_timer(uv_timer_t *t)
 {
     node_t *n = t->data;
     uint64_t now = pgcm__mono_us();
+    /* Take the expired waiters out and count them before failing them, so
+     * that a caller woken by the failure reads current stats. */
+    list_node_t expired;
+    list_init(&expired);
     list_node_t *pos, *tmp;
     LIST_FOREACH_SAFE(pos, tmp, &n->waiters)
     {
@@ -82,19 +86,24 @@ static void on_waiter_timer(uv_timer_t *t)
         if (r->acquire_deadline_us > now)
             continue;
         list_remove(&r->link);
+        list_push_back(&expired, &r->link);
         r->waiting = false;
         n->n_waiters--;
         n->stats.acquire_timeouts++;
+    }
+    n->waiter_due_us = 0;
+    arm_waiter_timer(n);
+    pgcm__node_publish(n);
+    while (!list_empty(&expired)) {
+        request_t *r = LIST_ENTRY(list_first(&expired), request_t, link);
+        list_remove(&r->link);
         pgcm__request_fail(r, PGCM_ETIMEDOUT,
                            "node '%s': no connection became free within %d "
                            "ms (pool max %d, %d busy); raise pool max or the "
                            "acquire timeout",
-                           n->id,
-                           (int)((now - r->submit_us + 500) / 1000),
+                           n->id, (int)((now - r->submit_us + 500) / 1000),
                            n->spec->pool.max, n->n_busy);
     }
-    arm_waiter_timer(n);
-    pgcm__node_publish(n);
 }
 
 static void arm_waiter_timer(node_t *n)
@@ -108,8 +117,10 @@ static void arm_waiter_timer(node_t *n)
     }
     if (earliest == UINT64_MAX) {
         uv_timer_stop(&n->waiter_timer);
+        n->waiter_due_us = 0;
         return;
     }
+    n->waiter_due_us = earliest;
     uint64_t now = pgcm__mono_us();
     uint64_t ms = earliest > now ? (earliest - now + 999) / 1000 : 0;
     uv_timer_start(&n->waiter_timer, on_waiter_timer, ms, 0);
@@ -130,6 +141,7 @@ void pgcm__pool_fail_waiters(node_t *n, int code, const char *fmt, ...)
         pgcm__request_fail(r, code, "%s", msg);
     }
     uv_timer_stop(&n->waiter_timer);
+    n->waiter_due_us = 0;
 }
 
 /* Connections that will become available to waiters without new opens. */
@@ -159,6 +171,7 @@ static void pool_dispatch(node_t *n)
     }
     if (n->n_waiters == 0) {
         uv_timer_stop(&n->waiter_timer);
+        n->waiter_due_us = 0;
     } else if (pgcm__node_accepts_work(n)) {
         int want = n->n_waiters - conns_on_the_way(n);
         while (want-- > 0 && pgcm__node_total(n) < n->spec->pool.max) {
@@ -174,14 +187,14 @@ void pgcm__pool_enqueue(node_t *n, request_t *r)
     int acquire_ms = r->kind == REQ_CHECKOUT && r->acquire_timeout_ms > 0
                          ? r->acquire_timeout_ms
                          : n->spec->pool.acquire_timeout_ms;
-    r->acquire_deadline_us = r->submit_us + (uint64_t)acquire_ms * 1000;
+    uint64_t deadline = r->submit_us + (uint64_t)acquire_ms * 1000;
+    r->acquire_deadline_us = deadline;
     r->waiting = true;
     list_push_back(&n->waiters, &r->link);
     n->n_waiters++;
-    if (n->n_idle == 0)
-        arm_waiter_timer(n);
-    pool_dispatch(n);
-    if (r->waiting && !uv_is_active((uv_handle_t *)&n->waiter_timer))
+    pool_dispatch(n); /* may start (and free) r: do not touch it below */
+    if (n->n_waiters > 0 &&
+        (n->waiter_due_us == 0 || deadline < n->waiter_due_us))
         arm_waiter_timer(n);
 }
 
