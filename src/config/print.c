@@ -185,6 +185,11 @@ static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
     if (s->conninfo != NULL) {
         char *m = rm_config_mask_conninfo(s->conninfo);
         fputs("    conninfo: ", f);
+        if (m != NULL && strstr(m, "password=") == NULL) {
+            /* Nothing to hide: print it as written. */
+            free(m);
+            m = strdup(s->conninfo);
+        }
         if (m != NULL)
             yq(f, m, 1);
         else
@@ -367,6 +372,10 @@ static json_t *node_json(const rm_config_t *cfg, const pgcm_node_spec_t *s)
                                          : json_null());
     if (s->conninfo != NULL) {
         char *m = rm_config_mask_conninfo(s->conninfo);
+        if (m != NULL && strstr(m, "password=") == NULL) {
+            free(m);
+            m = strdup(s->conninfo);
+        }
         rc |= jset(n, "conninfo", jstr(m ? m : RM_CONFIG_MASK));
         free(m);
     } else {

@@ -94,7 +94,9 @@ const char *rm__suggest(const char *word, const char *const *candidates,
         limit = 1;
     if (limit > 4)
         limit = 4;
-    if (best != NULL && best_d <= limit && best_d < strlen(best))
-        return best;
-    return NULL;
+    /* Never suggest a word that shares nothing with what was written. */
+    if (best == NULL)
+        return NULL;
+    size_t longest = len > strlen(best) ? len : strlen(best);
+    return best_d <= limit && best_d < longest ? best : NULL;
 }

@@ -26,12 +26,12 @@ static const char *fake_env_names[FAKE_ENV_MAX];
 static const char *fake_env_values[FAKE_ENV_MAX];
 static size_t fake_env_count;
 
-static void env_clear(void)
+static inline void env_clear(void)
 {
     fake_env_count = 0;
 }
 
-static void env_set(const char *name, const char *value)
+static inline void env_set(const char *name, const char *value)
 {
     for (size_t i = 0; i < fake_env_count; i++) {
         if (strcmp(fake_env_names[i], name) == 0) {
@@ -55,7 +55,7 @@ static inline const char *fake_getenv(const char *name)
 }
 
 /* Parse text as file "t.yaml" with the fake environment. */
-static int parse_text(const char *text, rm_config_t **cfg, rm_diags_t *d)
+static inline int parse_text(const char *text, rm_config_t **cfg, rm_diags_t *d)
 {
     rm_diags_init(d);
     return rm_config_parse_buffer(text, strlen(text), "t.yaml", fake_getenv,
@@ -63,7 +63,7 @@ static int parse_text(const char *text, rm_config_t **cfg, rm_diags_t *d)
 }
 
 /* Print every diagnostic (for a failing test's output). */
-static void dump_diags(const rm_diags_t *d)
+static inline void dump_diags(const rm_diags_t *d)
 {
     for (size_t i = 0; i < d->count; i++) {
         char line[1024];
@@ -73,7 +73,7 @@ static void dump_diags(const rm_diags_t *d)
 }
 
 /* Whether a diagnostic formats exactly as line. */
-static int has_diag(const rm_diags_t *d, const char *line)
+static inline int has_diag(const rm_diags_t *d, const char *line)
 {
     for (size_t i = 0; i < d->count; i++) {
         char buf[1024];
@@ -94,7 +94,7 @@ static int has_diag(const rm_diags_t *d, const char *line)
     } while (0)
 
 /* Whether some diagnostic contains the substring. */
-static int diag_contains(const rm_diags_t *d, const char *part)
+static inline int diag_contains(const rm_diags_t *d, const char *part)
 {
     for (size_t i = 0; i < d->count; i++) {
         char buf[1024];

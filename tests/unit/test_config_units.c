@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_config_units.c - the scalar rules of the configuration: durations,
+ * sizes, numbers and booleans, ${VAR} interpolation edge cases, "did you
+ * mean" suggestions and the diagnostic line format.
+ */
+#include "test_config_util.h"
+
+#include "config_internal.h"
+
+static int64_t dur(const char *text, int64_t plain)
+{
+    int64_t ms = -12345;
+    const char *why = NULL;
+    int rc = rm_config_parse_duration(text, plain, &ms, &why);
+    if (rc != 0)
+        print_message("'%s': %s\n", text, why);
+    assert_int_equal(rc, 0);
+    return ms;
+}
+
+static const char *dur_err(const char *text)
+{
+    int64_t ms;
+    const char *why = NULL;
+    assert_int_equal(rm_config_parse_duration(text, 1000, &ms, &why), -1);
+    assert_non_null(why);
+    return why;
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    assert_int_equal(dur("500ms", 1000), 500);
+    assert_int_equal(dur("5s", 1000), 5000);
+    assert_int_equal(dur("1m", 1000), 60000);
+    assert_int_equal(dur("1h", 1000), 3600000);
+    assert_int_equal(dur("1m30s", 1000), 90000);
+    assert_int_equal(dur("1h 2m 3s 4ms", 1000), 3723004);
+    assert_int_equal(dur("1.5s", 1000), 1500);
+    assert_int_equal(dur(".5s", 1000), 500);
+    assert_int_equal(dur("2.5ms", 1000), 3); /* rounded to the nearest */
+    assert_int_equal(dur(" 10 s ", 1000), 10000);
+    assert_int_equal(dur("0", 1000), 0);
+    /* A plain number: seconds in the file, milliseconds for S2. */
+    assert_int_equal(dur("5", 1000), 5000);
+    assert_int_equal(dur("0.25", 1000), 250);
+    assert_int_equal(dur("30000", 1), 30000);
+
+    assert_string_equal(dur_err(""),
+                        "empty duration; write e.g. 500ms, 5s, 1m or 1h");
+    assert_string_equal(dur_err("-5s"),
+                        "negative duration; use a positive one such as 5s");
+    assert_string_equal(dur_err("5x"),
+                        "unknown duration unit; use ms, s, m or h (lower "
+                        "case)");
+    assert_string_equal(dur_err("5S"),
+                        "unknown duration unit; use ms, s, m or h (lower "
+                        "case)");
+    assert_string_equal(dur_err("5sec"),
+                        "unknown duration unit; use ms, s, m or h (lower "
+                        "case)");
+    assert_string_equal(dur_err("s"),
+                        "not a duration; write e.g. 500ms, 5s, 1m or 1h");
+    assert_string_equal(dur_err("1m1m"), "a unit appears twice in a "
+                                         "duration; write e.g. 1m30s");
+    assert_string_equal(dur_err("1m 30"), "a number without a unit inside a "
+                                          "duration; write e.g. 1m30s");
+    assert_string_equal(dur_err("1.s"),
+                        "not a duration; write e.g. 500ms, 5s, 1m or 1h");
+    assert_string_equal(dur_err("99999999999999999h"), "duration too large");
+    assert_int_equal(rm_config_parse_duration(NULL, 1000, NULL, NULL), -1);
+}
+
+static int64_t size(const char *text)
+{
+    int64_t b = -1;
+    const char *why = NULL;
+    int rc = rm_config_parse_size(text, &b, &why);
+    if (rc != 0)
+        print_message("'%s': %s\n", text, why);
+    assert_int_equal(rc, 0);
+    return b;
+}
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(size("512"), 512);
+    assert_int_equal(size("512B"), 512);
+    assert_int_equal(size("1KB"), 1024);
+    assert_int_equal(size("1kb"), 1024);
+    assert_int_equal(size("1KiB"), 1024);
+    assert_int_equal(size("1K"), 1024);
+    assert_int_equal(size("10MB"), 10LL * 1024 * 1024);
+    assert_int_equal(size("1GB"), 1073741824LL);
+    assert_int_equal(size("1.5GB"), 1610612736LL);
+    assert_int_equal(size("5 GB"), 5LL * 1073741824LL);
+    assert_int_equal(size("1TB"), 1099511627776LL);
+    assert_int_equal(size("2TiB"), 2199023255552LL);
+    int64_t b;
+    const char *why;
+    assert_int_equal(rm_config_parse_size("1XB", &b, &why), -1);
+    assert_string_equal(why, "unknown size unit; use B, KB, MB, GB or TB "
+                             "(1024-based)");
+    assert_int_equal(rm_config_parse_size("1PB", &b, &why), -1);
+    assert_int_equal(rm_config_parse_size("-1GB", &b, &why), -1);
+    assert_string_equal(why, "negative size; use a positive one such as 1GB");
+    assert_int_equal(rm_config_parse_size("GB", &b, &why), -1);
+    assert_string_equal(why, "not a size; write e.g. 512MB, 1GB or 1TB");
+    assert_int_equal(rm_config_parse_size("", &b, &why), -1);
+    assert_int_equal(rm_config_parse_size("99999999999TB", &b, &why), -1);
+    assert_string_equal(why, "size too large");
+    assert_int_equal(rm_config_parse_size(NULL, &b, NULL), -1);
+}
+
+static void test_numbers_and_booleans(void **state)
+{
+    (void)state;
+    int64_t v;
+    const char *why;
+    assert_int_equal(rm__parse_int("42", &v, &why), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(rm__parse_int("-7", &v, &why), 0);
+    assert_int_equal(v, -7);
+    assert_int_equal(rm__parse_int("+7", &v, &why), 0);
+    assert_int_equal(rm__parse_int("4.2", &v, &why), -1);
+    assert_int_equal(rm__parse_int("0x10", &v, &why), -1);
+    assert_int_equal(rm__parse_int("", &v, &why), -1);
+    assert_int_equal(rm__parse_int("99999999999999999999", &v, &why), -1);
+    assert_string_equal(why, "number too large");
+    double d;
+    assert_int_equal(rm__parse_number("2.5", &d, &why), 0);
+    assert_true(d == 2.5);
+    assert_int_equal(rm__parse_number("-1", &d, &why), 0);
+    assert_true(d == -1.0);
+    assert_int_equal(rm__parse_number("1e3", &d, &why), -1);
+    assert_int_equal(rm__parse_number("nan", &d, &why), -1);
+    int b;
+    const char *yes[] = {"true", "True", "YES", "on"};
+    const char *no[] = {"false", "FALSE", "no", "Off"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(rm__parse_bool(yes[i], &b), 0);
+        assert_int_equal(b, 1);
+        assert_int_equal(rm__parse_bool(no[i], &b), 0);
+        assert_int_equal(b, 0);
+    }
+    assert_int_equal(rm__parse_bool("1", &b), -1);
+    assert_int_equal(rm__parse_bool("maybe", &b), -1);
+}
+
+/* ---- interpolation ---------------------------------------------------- */
+
+static char *interp(const char *in)
+{
+    rm_interp_t r;
+    int rc = rm__interpolate(in, strlen(in), fake_getenv, &r);
+    if (rc != 0)
+        print_message("'%s': %s\n", in, r.err);
+    assert_int_equal(rc, 0);
+    return r.value;
+}
+
+static void expect_interp(const char *in, const char *out)
+{
+    char *v = interp(in);
+    assert_string_equal(v, out);
+    free(v);
+}
+
+static void expect_interp_err(const char *in, const char *err)
+{
+    rm_interp_t r;
+    assert_int_equal(rm__interpolate(in, strlen(in), fake_getenv, &r), -1);
+    assert_null(r.value);
+    assert_string_equal(r.err, err);
+}
+
+static void test_interpolation(void **state)
+{
+    (void)state;
+    env_clear();
+    env_set("A", "alpha");
+    env_set("E", "");
+    env_set("REF", "${A}");
+    expect_interp("plain", "plain");
+    expect_interp("", "");
+    expect_interp("${A}", "alpha");
+    expect_interp("x${A}y${A}", "xalphayalpha");
+    expect_interp("${E}", "");
+    /* :- uses the default when unset or empty; - only when unset. */
+    expect_interp("${U:-d}", "d");
+    expect_interp("${E:-d}", "d");
+    expect_interp("${A:-d}", "alpha");
+    expect_interp("${U-d}", "d");
+    expect_interp("${E-d}", "");
+    expect_interp("${U:-}", "");
+    expect_interp("${U:-a b: c}", "a b: c");
+    /* Nested defaults, expanded only when used. */
+    expect_interp("${U:-${A}}", "alpha");
+    expect_interp("${U:-${U2:-deep}}", "deep");
+    expect_interp("${A:-${UNSET_BUT_UNUSED}}", "alpha");
+    /* Literals. */
+    expect_interp("$${A}", "${A}");
+    expect_interp("$${", "${");
+    expect_interp("a$$b", "a$$b");
+    expect_interp("$A $", "$A $");
+    expect_interp("$", "$");
+    expect_interp("}{", "}{");
+    expect_interp("${U:-$${x}}", "${x}");
+    /* A value is inserted as it is, never expanded again. */
+    expect_interp("${REF}", "${A}");
+
+    rm_interp_t r;
+    assert_int_equal(rm__interpolate("${A}${U:-x}", 11, fake_getenv, &r), 0);
+    assert_int_equal(r.refs, 2);
+    free(r.value);
+    assert_int_equal(rm__interpolate("plain $${A}", 11, fake_getenv, &r), 0);
+    assert_int_equal(r.refs, 0);
+    free(r.value);
+    /* Only len bytes are read. */
+    assert_int_equal(rm__interpolate("${A}garbage", 4, fake_getenv, &r), 0);
+    assert_string_equal(r.value, "alpha");
+    free(r.value);
+
+    expect_interp_err("${U}", "environment variable U is not set; set it, or "
+                              "give a default with ${U:-value}");
+    expect_interp_err("${U:-${V}}", "environment variable V is not set; set "
+                                    "it, or give a default with ${V:-value}");
+    expect_interp_err("${A", "unterminated '${A' (no closing '}'); close it, "
+                             "or write '$${' for a literal '${'");
+    expect_interp_err("${A:-x", "unterminated '${A' (no closing '}'); close "
+                                "it, or write '$${' for a literal '${'");
+    expect_interp_err("${", "'${' is not followed by a variable name; write "
+                            "${NAME} (letters, digits and '_'), or '$${' for "
+                            "a literal '${'");
+    expect_interp_err("${}", "'${' is not followed by a variable name; write "
+                             "${NAME} (letters, digits and '_'), or '$${' for "
+                             "a literal '${'");
+    expect_interp_err("${9}",
+                      "'${' is not followed by a valid variable name; names "
+                      "are letters, digits and '_' and do not start with a "
+                      "digit; write '$${' for a literal '${'");
+    expect_interp_err("${A:?no}", "unsupported form '${A:...'; use ${NAME}, "
+                                  "${NAME:-default} or ${NAME-default}, or "
+                                  "'$${' for a literal '${'");
+    expect_interp_err("${A B}", "unsupported form '${A ...'; use ${NAME}, "
+                                "${NAME:-default} or ${NAME-default}, or "
+                                "'$${' for a literal '${'");
+    /* The syntax of an unused default is still checked. */
+    expect_interp_err("${A:-${}}", "'${' is not followed by a variable name; "
+                                   "write ${NAME} (letters, digits and '_'), "
+                                   "or '$${' for a literal '${'");
+    /* Deep nesting is refused, not a stack overflow. */
+    char deep[2048] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "${U:-");
+    strcat(deep, "x");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "}");
+    expect_interp_err(deep, "defaults nested more than 16 deep; simplify the "
+                            "${VAR:-default} chain");
+    /* A long name. */
+    char name[400] = "${";
+    memset(name + 2, 'N', 300);
+    strcpy(name + 302, "}");
+    expect_interp_err(name, "variable name longer than 255 characters; use a "
+                            "shorter name");
+}
+
+/* ---- suggestions ------------------------------------------------------- */
+
+static void test_suggestions(void **state)
+{
+    (void)state;
+    assert_int_equal(rm__levenshtein("", ""), 0);
+    assert_int_equal(rm__levenshtein("host", "host"), 0);
+    assert_int_equal(rm__levenshtein("hots", "host"), 1); /* transposed */
+    assert_int_equal(rm__levenshtein("kitten", "sitting"), 3);
+    assert_int_equal(rm__levenshtein("HOST", "host"), 0);
+    assert_int_equal(rm__levenshtein("key-path", "key_path"), 0);
+    static const char *const keys[] = {"health_check_interval",
+                                       "health_check_timeout",
+                                       "query_timeout",
+                                       "max",
+                                       "min",
+                                       "host"};
+    const size_t n = sizeof(keys) / sizeof(*keys);
+    assert_string_equal(rm__suggest("health_check_intervl", keys, n),
+                        "health_check_interval");
+    assert_string_equal(rm__suggest("healthCheckTimeout", keys, n),
+                        "health_check_timeout");
+    assert_string_equal(rm__suggest("HEALTH-CHECK-INTERVAL", keys, n),
+                        "health_check_interval");
+    assert_string_equal(rm__suggest("querytimeout", keys, n), "query_timeout");
+    assert_string_equal(rm__suggest("maxx", keys, n), "max");
+    assert_string_equal(rm__suggest("hots", keys, n), "host");
+    assert_null(rm__suggest("banana", keys, n));
+    assert_null(rm__suggest("x", keys, n));
+    assert_null(rm__suggest("", keys, n));
+    assert_null(rm__suggest(NULL, keys, n));
+    assert_null(rm__suggest("host", keys, 0));
+}
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+static void test_diag_format(void **state)
+{
+    (void)state;
+    rm_diags_t d;
+    rm_diags_init(&d);
+    rm__diag_add(&d, RM_DIAG_ERROR, "f.yaml", 3, 7, "nodes.a.port",
+                 "%d is out of range; use 1-65535", 70000);
+    rm__diag_add(&d, RM_DIAG_WARNING, "f.yaml", 0, 0, "", "loose %s", "perms");
+    rm__diag_add(&d, RM_DIAG_ERROR, "environment", 0, 0, "PGX", "bad\nvalue");
+    rm__diag_add(&d, RM_DIAG_ERROR, "f.yaml", 2, 0, "k", "no column");
+    assert_int_equal(d.count, 4);
+    assert_int_equal(d.errors, 3);
+    assert_int_equal(d.warnings, 1);
+    char line[256];
+    rm_diag_format(&d.items[0], line, sizeof(line));
+    assert_string_equal(line,
+                        "f.yaml:3:7: nodes.a.port: 70000 is out of range; "
+                        "use 1-65535");
+    rm_diag_format(&d.items[1], line, sizeof(line));
+    assert_string_equal(line, "f.yaml: warning: loose perms");
+    rm_diag_format(&d.items[2], line, sizeof(line));
+    assert_string_equal(line, "environment: PGX: bad value"); /* one line */
+    rm_diag_format(&d.items[3], line, sizeof(line));
+    assert_string_equal(line, "f.yaml:2: k: no column");
+    /* Truncation reports the needed length, as snprintf. */
+    char small[8];
+    size_t need = rm_diag_format(&d.items[0], small, sizeof(small));
+    assert_int_equal(need, strlen("f.yaml:3:7: nodes.a.port: 70000 is out "
+                                  "of range; use 1-65535"));
+    assert_string_equal(small, "f.yaml:");
+
+    /* Sorting puts them in file order, stably. */
+    rm__diags_sort(&d, 0);
+    assert_string_equal(d.items[0].file, "environment");
+    assert_int_equal(d.items[1].line, 0);
+    assert_int_equal(d.items[2].line, 2);
+    assert_int_equal(d.items[3].line, 3);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(rm_diags_print(&d, f), 4);
+    fclose(f);
+    assert_string_equal(buf, "environment: PGX: bad value\n"
+                             "f.yaml: warning: loose perms\n"
+                             "f.yaml:2: k: no column\n"
+                             "f.yaml:3:7: nodes.a.port: 70000 is out of "
+                             "range; use 1-65535\n");
+    free(buf);
+    assert_int_equal(rm_diags_print(NULL, stdout), 0);
+    rm_diags_free(&d);
+    assert_int_equal(d.count, 0);
+    /* A NULL list swallows diagnostics. */
+    assert_int_equal(rm__diag_add(NULL, RM_DIAG_ERROR, "f", 1, 1, "", "x"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_numbers_and_booleans),
+        cmocka_unit_test(test_interpolation),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_diag_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
