@@ -27,8 +27,7 @@
         bad++;                                                                 \
     } while (0)
 
-/* ---- codes ------------------------------------------------------------------
- */
+/* ---- codes --------------------------------------------------------------- */
 
 static const struct {
     int code;
@@ -74,8 +73,7 @@ static void test_strerror_unknown(void **state)
     }
 }
 
-/* ---- pgcm_error_t helpers
- * ------------------------------------------------------ */
+/* ---- pgcm_error_t helpers ------------------------------------------------ */
 
 static void test_error_set_and_clear(void **state)
 {
@@ -119,8 +117,7 @@ static void test_error_set_and_clear(void **state)
     pgcm__error_clear(NULL);
 }
 
-/* ---- pgcm__pq_error_parse
- * ------------------------------------------------------ */
+/* ---- pgcm__pq_error_parse ------------------------------------------------ */
 
 typedef struct parse_case {
     int line;
@@ -387,8 +384,7 @@ static void test_parse_sqlstate_survives_small_buffer(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* ---- pgcm__classify_connect_error
- * ----------------------------------------------- */
+/* ---- pgcm__classify_connect_error ---------------------------------------- */
 
 static void test_classify_by_sqlstate(void **state)
 {

@@ -27,8 +27,10 @@
 
 #define SECRET "s3cr3t-pw"
 
-/* ---- a test allocator: counts live blocks, fails on demand, and notices
- * secrets freed without being wiped ---------------------------------------- */
+/* ---- test allocator ------------------------------------------------------ */
+
+/* Counts live blocks, fails on demand, and notices secrets freed without
+ * being wiped. */
 
 typedef struct block_hdr {
     size_t size;
@@ -130,8 +132,7 @@ static void expect_child_ok(int (*body)(void), const char *what)
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
-/* ---- helpers --------------------------------------------------------------
- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static pgcm_node_spec_t spec_n1(void)
 {
@@ -178,8 +179,7 @@ static void build_ok(const pgcm_node_spec_t *s, const char *app,
     assert_wellformed(out);
 }
 
-/* ---- defaults ---------------------------------------------------------------
- */
+/* ---- defaults ------------------------------------------------------------ */
 
 static void test_spec_init_defaults(void **state)
 {
@@ -248,7 +248,7 @@ static void test_options_init_defaults(void **state)
     assert_int_equal(pgcm__options_validate(&o, &err), PGCM_OK);
 }
 
-/* ---- spec validation ---------------------------------------------------- */
+/* ---- spec validation ----------------------------------------------------- */
 
 static char long_id_64[65];
 static char long_id_200[201];
@@ -543,8 +543,7 @@ static void test_validate_accepts_boundaries(void **state)
     }
 }
 
-/* ---- options validation -----------------------------------------------------
- */
+/* ---- options validation -------------------------------------------------- */
 
 static const char *bad_options(int i, pgcm_options_t *o)
 {
@@ -659,8 +658,7 @@ static void test_options_validate_accepts_boundaries(void **state)
     assert_int_equal(pgcm__options_validate(&o, &err), PGCM_OK);
 }
 
-/* ---- equality ---------------------------------------------------------------
- */
+/* ---- equality ------------------------------------------------------------ */
 
 static pgcm_node_spec_t full_spec(void)
 {
@@ -782,8 +780,7 @@ static void test_equal(void **state)
     assert_int_equal(pgcm_node_spec_equal(NULL, &a), 0);
 }
 
-/* ---- dup / free -------------------------------------------------------------
- */
+/* ---- dup / free ---------------------------------------------------------- */
 
 static void test_dup_is_deep(void **state)
 {
@@ -937,8 +934,7 @@ static void test_set_allocator(void **state)
     assert_int_equal(live_blocks, 0);
 }
 
-/* ---- conninfo_build ---------------------------------------------------------
- */
+/* ---- conninfo_build ------------------------------------------------------ */
 
 static void test_build_minimal(void **state)
 {
@@ -1367,8 +1363,7 @@ static void test_build_out_of_memory(void **state)
     assert_int_equal(unwiped_secrets, 0);
 }
 
-/* ---- host_to_resolve --------------------------------------------------------
- */
+/* ---- host_to_resolve ----------------------------------------------------- */
 
 static void test_host_to_resolve(void **state)
 {
@@ -1445,8 +1440,7 @@ static void test_host_to_resolve(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* ---- secrets never in messages ---------------------------------------------
- */
+/* ---- secrets never in messages ------------------------------------------- */
 
 /* 1 (and a report) when the message or node id shows the password. */
 static int shows_secret(const pgcm_error_t *err, const char *func,
