@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -411,6 +412,14 @@ char *pgcm__conninfo_host_to_resolve(const pgcm_node_spec_t *s)
             PQconninfoFree(opts);
         if (host == NULL)
             host = from_conninfo;
+    }
+    /* libpq falls back to the environment, as psql does; a DNS name there
+     * must be resolved by us too, or libpq would block the loop on it. */
+    if (host == NULL)
+        host = getenv("PGHOST");
+    if (!has_hostaddr && s->conninfo == NULL) {
+        const char *env_addr = getenv("PGHOSTADDR");
+        has_hostaddr = env_addr != NULL && env_addr[0] != '\0';
     }
     char *result = NULL;
     if (host != NULL && !has_hostaddr && host[0] != '\0' && host[0] != '/' &&
