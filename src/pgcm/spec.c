@@ -417,7 +417,7 @@ char *pgcm__conninfo_host_to_resolve(const pgcm_node_spec_t *s)
      * must be resolved by us too, or libpq would block the loop on it. */
     if (host == NULL)
         host = getenv("PGHOST");
-    if (!has_hostaddr && s->conninfo == NULL) {
+    if (!has_hostaddr) {
         const char *env_addr = getenv("PGHOSTADDR");
         has_hostaddr = env_addr != NULL && env_addr[0] != '\0';
     }
