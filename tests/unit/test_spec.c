@@ -1440,6 +1440,108 @@ static void test_host_to_resolve(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* libpq falls back to PGHOST and PGHOSTADDR, so host_to_resolve does too:
+ * these tests set them and put back what was there. */
+static char *saved_pghost, *saved_pghostaddr;
+
+static void save_env(const char *name, char **slot)
+{
+    const char *v = getenv(name);
+    *slot = v ? strdup(v) : NULL;
+    unsetenv(name);
+}
+
+static void restore_env(const char *name, char **slot)
+{
+    if (*slot != NULL)
+        setenv(name, *slot, 1);
+    else
+        unsetenv(name);
+    free(*slot);
+    *slot = NULL;
+}
+
+static int clear_pg_env(void **state)
+{
+    save_env("PGHOST", &saved_pghost);
+    save_env("PGHOSTADDR", &saved_pghostaddr);
+    return install_allocator(state);
+}
+
+static int restore_pg_env(void **state)
+{
+    restore_env("PGHOST", &saved_pghost);
+    restore_env("PGHOSTADDR", &saved_pghostaddr);
+    return restore_allocator(state);
+}
+
+#define ENV_TEST(f)                                                            \
+    cmocka_unit_test_setup_teardown(f, clear_pg_env, restore_pg_env)
+
+static int resolve_is(const char *host, const char *conninfo, const char *want)
+{
+    pgcm_node_spec_t s = spec_n1();
+    s.host = host;
+    s.conninfo = conninfo;
+    char *got = pgcm__conninfo_host_to_resolve(&s);
+    int ok = want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0;
+    if (!ok)
+        print_error("host_to_resolve (host %s, conninfo %s, PGHOST %s, "
+                    "PGHOSTADDR %s): got %s, want %s\n",
+                    host ? host : "NULL", conninfo ? conninfo : "NULL",
+                    getenv("PGHOST") ? getenv("PGHOST") : "unset",
+                    getenv("PGHOSTADDR") ? getenv("PGHOSTADDR") : "unset",
+                    got ? got : "NULL", want ? want : "NULL");
+    pgcm__free(got);
+    return ok ? 0 : 1;
+}
+
+static void test_host_to_resolve_pghost(void **state)
+{
+    (void)state;
+    int bad = 0;
+    setenv("PGHOST", "env.example.com", 1);
+    /* nothing names a host: the environment's name is resolved */
+    bad += resolve_is(NULL, NULL, "env.example.com");
+    bad += resolve_is(NULL, "dbname=x", "env.example.com");
+    bad += resolve_is(NULL, "postgresql:///app", "env.example.com");
+    /* the spec's or the conninfo's host wins over PGHOST */
+    bad += resolve_is("db.example.com", NULL, "db.example.com");
+    bad += resolve_is("10.0.0.1", NULL, NULL);
+    bad += resolve_is("/tmp", NULL, NULL);
+    bad += resolve_is(NULL, "host=ci.example.com", "ci.example.com");
+    bad += resolve_is(NULL, "host=/var/run/postgresql", NULL);
+
+    /* PGHOST that needs no lookup */
+    const char *no_lookup[] = {"192.0.2.5", "::1", "/var/run/postgresql",
+                               "a.example.com,b.example.com", ""};
+    for (size_t i = 0; i < sizeof(no_lookup) / sizeof(*no_lookup); i++) {
+        setenv("PGHOST", no_lookup[i], 1);
+        bad += resolve_is(NULL, NULL, NULL);
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(live_blocks, 0);
+}
+
+/* PGHOSTADDR, like hostaddr in a conninfo, makes a lookup pointless:
+ * libpq connects to it whatever the conninfo says, as long as the conninfo
+ * has no hostaddr of its own. */
+static void test_host_to_resolve_pghostaddr(void **state)
+{
+    (void)state;
+    int bad = 0;
+    setenv("PGHOST", "env.example.com", 1);
+    setenv("PGHOSTADDR", "192.0.2.7", 1);
+    bad += resolve_is(NULL, NULL, NULL);
+    bad += resolve_is("db.example.com", NULL, NULL);
+    bad += resolve_is(NULL, "dbname=x", NULL);
+    bad += resolve_is("db.example.com", "dbname=x", NULL);
+    bad += resolve_is(NULL, "host=ci.example.com", NULL);
+    setenv("PGHOSTADDR", "", 1); /* empty: as unset */
+    bad += resolve_is(NULL, NULL, "env.example.com");
+    assert_int_equal(bad, 0);
+}
+
 /* ---- secrets never in messages ------------------------------------------- */
 
 /* 1 (and a report) when the message or node id shows the password. */
@@ -1556,7 +1658,9 @@ int main(void)
         ALLOC_TEST(test_build_bad_conninfo),
         ALLOC_TEST(test_build_everything),
         ALLOC_TEST(test_build_out_of_memory),
-        ALLOC_TEST(test_host_to_resolve),
+        ENV_TEST(test_host_to_resolve),
+        ENV_TEST(test_host_to_resolve_pghost),
+        ENV_TEST(test_host_to_resolve_pghostaddr),
         cmocka_unit_test(test_password_not_in_messages_keyword_value),
         cmocka_unit_test(test_password_not_in_messages_uri),
     };
