@@ -527,9 +527,11 @@ static void link_subscription(rm_snapshot_t *snap, rm_subscription_t *sub)
         return;
     }
     snprintf(sub->publisher, sizeof(sub->publisher), "%s", pub->id);
-    sub->lag_bytes =
-        clamped_lag(slot->current_lsn[0] ? slot->current_lsn : pub->current_lsn,
-                    sub->received_lsn);
+    /* Without an apply worker (disabled, crashed) there is no received_lsn:
+     * what the subscriber confirmed through the slot is how far it got. */
+    sub->lag_bytes = clamped_lag(
+        slot->current_lsn[0] ? slot->current_lsn : pub->current_lsn,
+        sub->received_lsn[0] ? sub->received_lsn : slot->confirmed_flush_lsn);
     if (!isnan(slot->replay_lag_seconds))
         sub->lag_seconds = slot->replay_lag_seconds;
     else if (sub->lag_bytes == 0)

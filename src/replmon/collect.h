@@ -85,7 +85,8 @@ typedef struct rm_subscription {
     /* Filled by rm_snapshot_link(). */
     char publisher[64];  /* node id of the publisher, "" unknown */
     char link_note[128]; /* why the publisher is unknown */
-    int64_t lag_bytes;   /* publisher current LSN - received_lsn */
+    int64_t lag_bytes;   /* publisher current LSN - received_lsn (the
+                            slot's confirmed_flush_lsn without a worker) */
     double lag_seconds;  /* publisher walsender's replay_lag */
 } rm_subscription_t;
 
@@ -184,8 +185,9 @@ int rm_parse_receiver(const PGresult *res, rm_node_t *node);
 
 /* rm_snapshot_link - compute cross-node facts: for every subscription the
  * node that holds its slot (a logical slot of that name on exactly one
- * primary) and the lag publisher current LSN - received_lsn, clamped at 0;
- * for every standby its upstream (by sender host/port, else by slot name)
+ * primary) and the lag publisher current LSN - received_lsn, clamped at 0
+ * (the slot's confirmed_flush_lsn when no apply worker runs); for every
+ * standby its upstream (by sender host/port, else by slot name)
  * and the lag upstream current LSN - receive LSN. */
 void rm_snapshot_link(rm_snapshot_t *snap);
 

@@ -279,12 +279,16 @@ static void test_link_logical(void **state)
     pub = add_node(snap, "pub", 5432, 0, "1/00000010");
     give_slot(pub, "sub_a", "logical", "1/00000010", "1.5");
     give_slot(pub, "sub_b", "logical", "1/00000010", NULL);
+    give_slot(pub, "sub_c", "logical", "1/00000010", NULL);
+    snprintf(pub->slots[2].confirmed_flush_lsn, 24, "0/FFFFFF00");
     s1 = add_node(snap, "s1", 5433, 0, "0/100");
     give_sub(s1, "sub_a", "sub_a", "0/FFFFFFF0");
     give_sub(s1, "orphan", "nowhere", "0/1");
     s2 = add_node(snap, "s2", 5434, 0, "0/100");
     /* Received ahead of the (earlier) publisher reading: clamped to 0. */
     give_sub(s2, "sub_b", "sub_b", "1/00000020");
+    /* Disabled: no worker, no received_lsn; the slot tells how far. */
+    give_sub(s2, "sub_c", "sub_c", NULL);
     rm_snapshot_link(snap);
 
     s1 = &snap->nodes[1];
@@ -300,6 +304,9 @@ static void test_link_logical(void **state)
     assert_true(s2->subs[0].lag_bytes == 0);
     /* No walsender lag but caught up: 0 s. */
     assert_true(s2->subs[0].lag_seconds == 0.0);
+    assert_string_equal(s2->subs[1].publisher, "pub");
+    assert_true(s2->subs[1].lag_bytes == 0x110);
+    assert_true(isnan(s2->subs[1].lag_seconds));
     rm_snapshot_free(snap);
 }
 
