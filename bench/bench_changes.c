@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_changes.c - P6: runtime changes on loopback.
+ *
+ *   bench_changes -p PORT,PORT,... [-r ROUNDS] [-s SHUTDOWN_ROUNDS]
+ *                 [-n IDLE_NODES]
+ *
+ * add_node_ms, remove_node_ms: a manager with 10 healthy nodes; each round
+ *   times pgcm_node_add of one more node (it returns once the node is
+ *   registered), waits until that node is healthy with its idle
+ *   connection, then times pgcm_node_remove of it (it returns once its
+ *   connections are closed). Medians over ROUNDS (default 40).
+ * shutdown_200_idle_ms: a manager with IDLE_NODES (default 200) nodes
+ *   spread over the servers, pool min 1, all healthy and idle for half a
+ *   second; the time of pgcm_manager_shutdown. Median over SHUTDOWN_ROUNDS
+ *   (default 3).
+ * shutdown_leftover_conns: backends still showing our application_name
+ *   on the servers 2 s after the last shutdown (P6 wants 0).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define APP_NAME "bench_changes"
+
+static int g_ports[BENCH_MAX_PORTS], g_nports;
+
+static pgcm_manager_t *new_manager(void)
+{
+    pgcm_options_t o;
+    pgcm_options_init(&o);
+    o.application_name = APP_NAME;
+    pgcm_manager_t *mgr;
+    pgcm_error_t err;
+    if (pgcm_manager_new(&o, &mgr, &err) != PGCM_OK)
+        bench_die("pgcm_manager_new: %s", err.message);
+    return mgr;
+}
+
+/* Start n nodes named prefix%03zu over the servers; wait until healthy
+ * and idle. Returns the ids (free with free_ids). */
+static char **start_nodes(pgcm_manager_t *mgr, const char *prefix, size_t n)
+{
+    char **ids = calloc(n, sizeof(*ids));
+    pgcm_node_spec_t *specs = calloc(n, sizeof(*specs));
+    if (ids == NULL || specs == NULL)
+        bench_die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = malloc(32);
+        snprintf(ids[i], 32, "%s%03zu", prefix, i);
+        bench_spec(&specs[i], ids[i], g_ports[i % (size_t)g_nports], NULL);
+    }
+    pgcm_error_t err;
+    if (pgcm_manager_start(mgr, specs, n, 60000, &err) != PGCM_OK)
+        bench_die("pgcm_manager_start: %s", err.message);
+    free(specs);
+    size_t left = bench_wait_healthy(mgr, ids, n, 60000);
+    if (left > 0)
+        bench_die("%zu of %zu nodes not healthy after 60 s", left, n);
+    if (bench_wait_idle(mgr, ids, n, 1, 60000) > 0)
+        bench_die("pools did not settle at one idle connection each");
+    return ids;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static int count_ours(void)
+{
+    int total = 0;
+    for (int i = 0; i < g_nports; i++) {
+        int k = bench_count_backends(g_ports[i], APP_NAME);
+        if (k < 0)
+            return -1;
+        total += k;
+    }
+    return total;
+}
+
+/* Backends of ours after waiting up to ms for them to go. */
+static int leftover_after(int ms)
+{
+    uint64_t deadline = bench_now_us() + (uint64_t)ms * 1000u;
+    int k;
+    while ((k = count_ours()) != 0 && bench_now_us() < deadline)
+        bench_sleep_ms(50);
+    return k;
+}
+
+static void add_remove(int rounds)
+{
+    pgcm_manager_t *mgr = new_manager();
+    char **base = start_nodes(mgr, "base", 10);
+    double *add = calloc((size_t)rounds, sizeof(double));
+    double *rem = calloc((size_t)rounds, sizeof(double));
+    for (int r = 0; r < rounds; r++) {
+        char id[32];
+        snprintf(id, sizeof(id), "extra%03d", r);
+        pgcm_node_spec_t spec;
+        bench_spec(&spec, id, g_ports[r % g_nports], NULL);
+        pgcm_error_t err;
+        uint64_t t0 = bench_now_us();
+        int rc = pgcm_node_add(mgr, &spec, &err);
+        uint64_t t1 = bench_now_us();
+        if (rc != PGCM_OK)
+            bench_die("pgcm_node_add %s: %s", id, err.message);
+        add[r] = (double)(t1 - t0) / 1000.0;
+        char *ids[] = {id};
+        if (bench_wait_healthy(mgr, ids, 1, 30000) != 0 ||
+            bench_wait_idle(mgr, ids, 1, 1, 30000) != 0)
+            bench_die("added node %s not healthy and idle after 30 s", id);
+        bench_sleep_ms(20);
+        t0 = bench_now_us();
+        rc = pgcm_node_remove(mgr, id, &err);
+        t1 = bench_now_us();
+        if (rc != PGCM_OK)
+            bench_die("pgcm_node_remove %s: %s", id, err.message);
+        rem[r] = (double)(t1 - t0) / 1000.0;
+    }
+    double a = bench_median(add, (size_t)rounds);
+    double m = bench_median(rem, (size_t)rounds);
+    bench_note("add: median %.3f ms, max %.3f ms; remove: median %.3f ms, "
+               "max %.3f ms (%d rounds)",
+               a, add[rounds - 1], m, rem[rounds - 1], rounds);
+    bench_figure("add_node_ms", a);
+    bench_figure("remove_node_ms", m);
+    pgcm_manager_free(mgr);
+    free_ids(base, 10);
+    free(add);
+    free(rem);
+}
+
+static void shutdown_idle(int rounds, size_t nodes)
+{
+    double *v = calloc((size_t)rounds, sizeof(double));
+    int left = 0;
+    for (int r = 0; r < rounds; r++) {
+        if (leftover_after(5000) != 0)
+            bench_die("backends of an earlier manager are still there");
+        pgcm_manager_t *mgr = new_manager();
+        uint64_t t0 = bench_now_us();
+        char **ids = start_nodes(mgr, "idle", nodes);
+        bench_note("round %d: %zu nodes healthy and idle in %.1f s", r + 1,
+                   nodes, (double)(bench_now_us() - t0) / 1e6);
+        bench_sleep_ms(500);
+        t0 = bench_now_us();
+        int rc = pgcm_manager_shutdown(mgr);
+        uint64_t t1 = bench_now_us();
+        if (rc != PGCM_OK)
+            bench_die("pgcm_manager_shutdown: %s", pgcm_strerror(rc));
+        v[r] = (double)(t1 - t0) / 1000.0;
+        int now = count_ours();
+        pgcm_manager_free(mgr);
+        free_ids(ids, nodes);
+        left = leftover_after(2000);
+        bench_note("round %d: shutdown %.1f ms; backends left right after: "
+                   "%d, 2 s later: %d",
+                   r + 1, v[r], now, left);
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "shutdown_%zu_idle_ms", nodes);
+    bench_figure(name, bench_median(v, (size_t)rounds));
+    bench_figure("shutdown_leftover_conns", left);
+    free(v);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 40, srounds = 3, opt;
+    size_t nodes = 200;
+    bench_set_name("bench_changes");
+    while ((opt = getopt(argc, argv, "p:r:s:n:")) != -1) {
+        switch (opt) {
+        case 'p':
+            g_nports = bench_parse_ports(optarg, g_ports, BENCH_MAX_PORTS);
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 's':
+            srounds = atoi(optarg);
+            break;
+        case 'n':
+            nodes = (size_t)atoi(optarg);
+            break;
+        default:
+            bench_die("usage: bench_changes -p PORTS [-r ROUNDS] "
+                      "[-s SHUTDOWN_ROUNDS] [-n IDLE_NODES]");
+        }
+    }
+    if (g_nports == 0 || rounds < 1 || srounds < 1 || nodes < 1)
+        bench_die("usage: bench_changes -p PORTS [-r ROUNDS] "
+                  "[-s SHUTDOWN_ROUNDS] [-n IDLE_NODES]");
+    bench_raise_nofile();
+    add_remove(rounds);
+    shutdown_idle(srounds, nodes);
+    return 0;
+}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_scale.c - P4: 1000 nodes behind PgBouncer.
+ *
+ *   bench_scale -p PGBOUNCER_PORT [-d DATABASES] [-n NODES] [-t SECONDS]
+ *               [-m MIN_SERVER_CONNS]
+ *
+ * bench/run starts PgBouncer (pool_mode=transaction) with database aliases
+ * db0..db{DATABASES-1} (default 10), each with a pool of server
+ * connections it keeps open (min_pool_size). This program first waits,
+ * through PgBouncer's admin console, until every alias has
+ * MIN_SERVER_CONNS server connections (so the servers' backend start rate
+ * is not what is measured), makes one libpq connection of its own (so
+ * libpq's one-time initialisation is not counted per node), then:
+ *
+ *   scale_1000_ready_ms      pgcm_manager_start of NODES (default 1000)
+ *                            nodes, node i on alias db(i % DATABASES),
+ *                            pool min 1, health_check_interval_ms=1000,
+ *                            other options default; time from the call
+ *                            to the last node's health-changed event to
+ *                            healthy (events counted in a subscriber).
+ *   scale_bytes_per_node     (RSS once every node holds its one idle
+ *                            connection - RSS before pgcm_manager_new)
+ *                            / NODES, from /proc/self/statm.
+ *   scale_1000_probe_cpu_pct this process's CPU time (getrusage, all
+ *                            threads) over SECONDS (default 10) of
+ *                            probing, as percent of one core, after 2 s
+ *                            of settling.
+ *
+ * Notes on stderr: probes run in the window, nodes not healthy at the
+ * end, and the time pgcm_manager_shutdown took for all of them.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common.h"
+
+#define APP_NAME "bench_scale"
+
+static atomic_size_t g_healthy;       /* nodes that turned healthy */
+static atomic_uint_fast64_t g_all_us; /* when the last one did */
+static atomic_size_t g_unhealthy;     /* unhealthy events seen */
+static size_t g_nodes;
+
+static void on_event(const pgcm_event_t *ev, void *user)
+{
+    (void)user;
+    if (ev->type != PGCM_EV_HEALTH_CHANGED)
+        return;
+    if (ev->new_state == PGCM_NODE_HEALTHY &&
+        ev->old_state == PGCM_NODE_CONNECTING) {
+        if (atomic_fetch_add(&g_healthy, 1) + 1 == g_nodes)
+            atomic_store(&g_all_us, bench_now_us());
+    } else if (ev->new_state == PGCM_NODE_UNHEALTHY) {
+        atomic_fetch_add(&g_unhealthy, 1);
+    }
+}
+
+/* Wait until PgBouncer holds min server connections for every alias. */
+static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
+{
+    char conninfo[160];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
+             "sslmode=disable",
+             port);
+    /* PgBouncer opens server connections on demand: min concurrent
+     * transactions per alias make it open min of them, which it then
+     * keeps (server_idle_timeout). */
+    int total = ndbs * min;
+    PGconn **cs = calloc((size_t)total, sizeof(*cs));
+    if (cs == NULL)
+        bench_die("out of memory");
+    for (int i = 0; i < total; i++) {
+        char ci[160];
+        snprintf(ci, sizeof(ci),
+                 "host=127.0.0.1 port=%d user=postgres dbname=db%d "
+                 "sslmode=disable application_name=bench_warmup",
+                 port, i % ndbs);
+        cs[i] = PQconnectdb(ci);
+        if (PQstatus(cs[i]) != CONNECTION_OK)
+            bench_die("cannot connect through PgBouncer to db%d: %s", i % ndbs,
+                      PQerrorMessage(cs[i]));
+    }
+    for (int i = 0; i < total; i++)
+        if (!PQsendQuery(cs[i], "SELECT pg_sleep(0.3)"))
+            bench_die("PgBouncer warm-up: %s", PQerrorMessage(cs[i]));
+    for (int i = 0; i < total; i++) {
+        PGresult *r;
+        while ((r = PQgetResult(cs[i])) != NULL)
+            PQclear(r);
+        PQfinish(cs[i]);
+    }
+    free(cs);
+    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
+    int ready = 0;
+    char last[256] = "no answer";
+    while (bench_now_us() < deadline) {
+        PGconn *c = PQconnectdb(conninfo);
+        if (PQstatus(c) != CONNECTION_OK) {
+            snprintf(last, sizeof(last), "%s", PQerrorMessage(c));
+        } else {
+            PGresult *r = PQexec(c, "SHOW POOLS");
+            int fdb = PQfnumber(r, "database"), fi = PQfnumber(r, "sv_idle"),
+                fu = PQfnumber(r, "sv_used"), fa = PQfnumber(r, "sv_active");
+            ready = 0;
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && fdb >= 0 && fi >= 0) {
+                for (int i = 0; i < PQntuples(r); i++) {
+                    const char *db = PQgetvalue(r, i, fdb);
+                    int have = atoi(PQgetvalue(r, i, fi)) +
+                               (fu >= 0 ? atoi(PQgetvalue(r, i, fu)) : 0) +
+                               (fa >= 0 ? atoi(PQgetvalue(r, i, fa)) : 0);
+                    if (strncmp(db, "db", 2) == 0 && have >= min)
+                        ready++;
+                }
+                snprintf(last, sizeof(last), "%d of %d aliases ready", ready,
+                         ndbs);
+            } else {
+                snprintf(last, sizeof(last), "SHOW POOLS: %s",
+                         PQresultErrorMessage(r));
+            }
+            PQclear(r);
+        }
+        PQfinish(c);
+        if (ready >= ndbs)
+            return;
+        bench_sleep_ms(100);
+    }
+    bench_die("PgBouncer on port %d did not open its server connections: "
+              "%s",
+              port, last);
+}
+
+static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        pgcm_pool_stats_t s;
+        if (pgcm_node_stats(mgr, ids[i], &s) == PGCM_OK)
+            total += s.probes;
+    }
+    return total;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0, ndbs = 10, seconds = 10, min_server = 5, opt;
+    size_t n = 1000;
+    bench_set_name("bench_scale");
+    while ((opt = getopt(argc, argv, "p:d:n:t:m:")) != -1) {
+        switch (opt) {
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'd':
+            ndbs = atoi(optarg);
+            break;
+        case 'n':
+            n = (size_t)atoi(optarg);
+            break;
+        case 't':
+            seconds = atoi(optarg);
+            break;
+        case 'm':
+            min_server = atoi(optarg);
+            break;
+        default:
+            bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
+                      "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS]");
+        }
+    }
+    if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1)
+        bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
+                  "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS]");
+    g_nodes = n;
+    bench_raise_nofile();
+    wait_bouncer_pools(port, ndbs, min_server, 30000);
+
+    /* One connection of our own: libpq's one-time set-up. */
+    char conninfo[160];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=db0 "
+             "sslmode=disable",
+             port);
+    PGconn *warm = PQconnectdb(conninfo);
+    if (PQstatus(warm) != CONNECTION_OK)
+        bench_die("cannot connect through PgBouncer: %s", PQerrorMessage(warm));
+    PQclear(PQexec(warm, "SELECT 1"));
+    PQfinish(warm);
+
+    char **ids = calloc(n, sizeof(*ids));
+    char **dbs = calloc((size_t)ndbs, sizeof(*dbs));
+    pgcm_node_spec_t *specs = calloc(n, sizeof(*specs));
+    if (ids == NULL || dbs == NULL || specs == NULL)
+        bench_die("out of memory");
+    for (int d = 0; d < ndbs; d++) {
+        dbs[d] = malloc(16);
+        snprintf(dbs[d], 16, "db%d", d);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "node%04zu", i);
+        bench_spec(&specs[i], ids[i], port, dbs[i % (size_t)ndbs]);
+    }
+
+    uint64_t rss0 = bench_rss_bytes();
+    pgcm_options_t o;
+    pgcm_options_init(&o);
+    o.application_name = APP_NAME;
+    o.health_check_interval_ms = 1000;
+    pgcm_manager_t *mgr;
+    pgcm_error_t err;
+    if (pgcm_manager_new(&o, &mgr, &err) != PGCM_OK)
+        bench_die("pgcm_manager_new: %s", err.message);
+    uint64_t sub;
+    if (pgcm_subscribe(mgr, on_event, NULL, &sub) != PGCM_OK)
+        bench_die("pgcm_subscribe failed");
+
+    uint64_t t0 = bench_now_us();
+    if (pgcm_manager_start(mgr, specs, n, 30000, &err) != PGCM_OK)
+        bench_die("pgcm_manager_start: %s", err.message);
+    uint64_t t_ret = bench_now_us();
+    uint64_t deadline = t0 + 60u * 1000000u;
+    while (atomic_load(&g_all_us) == 0 && bench_now_us() < deadline)
+        bench_sleep_ms(1);
+    uint64_t t_all = atomic_load(&g_all_us);
+    if (t_all == 0)
+        bench_die("only %zu of %zu nodes became healthy within 60 s",
+                  atomic_load(&g_healthy), n);
+    bench_note("pgcm_manager_start returned after %.1f ms; all %zu nodes "
+               "healthy after %.1f ms",
+               (double)(t_ret - t0) / 1000.0, n, (double)(t_all - t0) / 1000.0);
+    bench_figure("scale_1000_ready_ms", (double)(t_all - t0) / 1000.0);
+
+    if (bench_wait_idle(mgr, ids, n, 1, 30000) > 0)
+        bench_die("pools did not settle at one idle connection each");
+    uint64_t rss1 = bench_rss_bytes();
+    bench_note("RSS %.1f MiB before the manager, %.1f MiB with %zu idle "
+               "connections",
+               (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, n);
+    bench_figure("scale_bytes_per_node", (double)(int64_t)((rss1 - rss0) / n));
+
+    bench_sleep_ms(2000);
+    uint64_t p0 = sum_probes(mgr, ids, n), c0 = bench_cpu_us();
+    uint64_t w0 = bench_now_us();
+    bench_sleep_ms(seconds * 1000);
+    uint64_t c1 = bench_cpu_us(), w1 = bench_now_us();
+    uint64_t p1 = sum_probes(mgr, ids, n);
+    double pct = (double)(c1 - c0) * 100.0 / (double)(w1 - w0);
+    size_t bad = bench_wait_healthy(mgr, ids, n, 0);
+    bench_note("%llu probes in %.1f s (%.0f per node per second), %.1f us "
+               "of CPU per probe; %zu nodes not healthy at the end, %zu "
+               "unhealthy events",
+               (unsigned long long)(p1 - p0), (double)(w1 - w0) / 1e6,
+               (double)(p1 - p0) / (double)n / ((double)(w1 - w0) / 1e6),
+               p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
+               atomic_load(&g_unhealthy));
+    bench_figure("scale_1000_probe_cpu_pct", pct);
+
+    uint64_t s0 = bench_now_us();
+    pgcm_manager_shutdown(mgr);
+    bench_note("pgcm_manager_shutdown of %zu nodes took %.1f ms", n,
+               (double)(bench_now_us() - s0) / 1000.0);
+    pgcm_manager_free(mgr);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    for (int d = 0; d < ndbs; d++)
+        free(dbs[d]);
+    free(ids);
+    free(dbs);
+    free(specs);
+    return 0;
+}

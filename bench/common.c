@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.c - helpers shared by the bench_* programs (see common.h).
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
+
+#include <libpq-fe.h>
+
+static const char *g_name = "bench";
+
+uint64_t bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void bench_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+uint64_t bench_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+uint64_t bench_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+void bench_set_name(const char *name)
+{
+    g_name = name;
+}
+
+void bench_note(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", g_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void bench_die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: error: ", g_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void bench_figure(const char *name, double value)
+{
+    if (value == (double)(long long)value)
+        printf("%s %lld\n", name, (long long)value);
+    else if (value >= 100)
+        printf("%s %.1f\n", name, value);
+    else
+        printf("%s %.3f\n", name, value);
+    fflush(stdout);
+}
+
+int bench_parse_ports(const char *list, int *ports, int max)
+{
+    int n = 0;
+    const char *p = list;
+    while (*p != '\0') {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v <= 0 || v > 65535 || n == max ||
+            (*end != ',' && *end != '\0'))
+            bench_die("bad port list '%s'", list);
+        ports[n++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (n == 0)
+        bench_die("empty port list");
+    return n;
+}
+
+void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
+                const char *db)
+{
+    pgcm_node_spec_init(spec);
+    spec->id = id;
+    spec->host = "127.0.0.1";
+    spec->port = port;
+    spec->user = "postgres";
+    spec->database = db ? db : "postgres";
+    spec->ssl.enabled = PGCM_SSL_DISABLED;
+}
+
+size_t bench_wait_healthy(pgcm_manager_t *mgr, char **ids, size_t n,
+                          int timeout_ms)
+{
+    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
+    size_t left = n;
+    for (;;) {
+        left = 0;
+        for (size_t i = 0; i < n; i++) {
+            pgcm_health_t h;
+            if (pgcm_node_health(mgr, ids[i], &h) != PGCM_OK ||
+                h.state != PGCM_NODE_HEALTHY)
+                left++;
+        }
+        if (left == 0 || bench_now_us() >= deadline)
+            return left;
+        bench_sleep_ms(5);
+    }
+}
+
+size_t bench_wait_idle(pgcm_manager_t *mgr, char **ids, size_t n, int conns,
+                       int timeout_ms)
+{
+    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
+    size_t left = n;
+    for (;;) {
+        left = 0;
+        for (size_t i = 0; i < n; i++) {
+            pgcm_pool_stats_t s;
+            if (pgcm_node_stats(mgr, ids[i], &s) != PGCM_OK || s.idle < conns ||
+                s.total != s.idle)
+                left++;
+        }
+        if (left == 0 || bench_now_us() >= deadline)
+            return left;
+        bench_sleep_ms(5);
+    }
+}
+
+int bench_count_backends(int port, const char *app)
+{
+    char conninfo[128];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+             "sslmode=disable application_name=bench_count",
+             port);
+    PGconn *c = PQconnectdb(conninfo);
+    int n = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        const char *params[1] = {app};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE application_name = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            n = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return n;
+}

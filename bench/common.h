@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.h - helpers shared by the bench_* programs: clocks, CPU and memory
+ * readings, medians, figure output, command-line port lists and node specs.
+ *
+ * Output convention: every figure is one "name value" line on stdout;
+ * progress and notes go to stderr (prefixed with the program's name).
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgcm.h"
+
+#define BENCH_MAX_PORTS 16
+
+/* Monotonic clock in microseconds. */
+uint64_t bench_now_us(void);
+/* Sleep for ms milliseconds. */
+void bench_sleep_ms(int ms);
+/* User + system CPU time of this process so far, in microseconds. */
+uint64_t bench_cpu_us(void);
+/* Resident set size of this process in bytes (/proc/self/statm). */
+uint64_t bench_rss_bytes(void);
+/* Median of v[0..n) (sorts v in place); 0 for n == 0. */
+double bench_median(double *v, size_t n);
+/* Raise RLIMIT_NOFILE to its hard limit (for many connections). */
+void bench_raise_nofile(void);
+
+/* Set the program name used in notes. */
+void bench_set_name(const char *name);
+/* A progress or diagnostic line on stderr. */
+void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A one-line error on stderr, then exit(1). */
+void bench_die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/* One figure on stdout: "name value", flushed at once. */
+void bench_figure(const char *name, double value);
+
+/* Parse "p1,p2,..." into ports; returns the count (dies on bad input). */
+int bench_parse_ports(const char *list, int *ports, int max);
+
+/* A spec for node `id` on 127.0.0.1:port, user postgres, database
+ * postgres (or `db` when not NULL), TLS off. id and db are borrowed. */
+void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
+                const char *db);
+
+/* Wait until every listed node is healthy, or timeout_ms passes.
+ * Returns the number of nodes still not healthy. */
+size_t bench_wait_healthy(pgcm_manager_t *mgr, char **ids, size_t n,
+                          int timeout_ms);
+/* Wait until every listed node has at least `conns` idle connections and
+ * nothing else open, or timeout_ms passes. Returns the number short. */
+size_t bench_wait_idle(pgcm_manager_t *mgr, char **ids, size_t n, int conns,
+                       int timeout_ms);
+
+/* Count backends whose application_name is app on 127.0.0.1:port, or -1. */
+int bench_count_backends(int port, const char *app);
+
+#endif /* BENCH_COMMON_H */
