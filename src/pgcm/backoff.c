@@ -22,14 +22,14 @@ int64_t pgcm__backoff_ms(int attempt, double draw, int64_t initial_ms,
 
     int64_t base = initial_ms;
     for (int i = 0; i < attempt && base < max_ms; i++)
-        base *= 2;
+        base = base > max_ms / 2 ? max_ms : base * 2;
     if (base > max_ms)
         base = max_ms;
 
-    /* +-20%: base * [0.8, 1.2) */
-    int64_t delay = (int64_t)((double)base * (0.8 + 0.4 * draw));
-    if (delay > max_ms)
-        delay = max_ms;
+    /* +-20%: base * [0.8, 1.2), computed in double and clamped before the
+     * conversion so that no cap can overflow it */
+    double jittered = (double)base * (0.8 + 0.4 * draw);
+    int64_t delay = jittered >= (double)max_ms ? max_ms : (int64_t)jittered;
     if (delay < initial_ms / 2)
         delay = initial_ms / 2;
     return delay;

@@ -66,6 +66,46 @@ static bool looks_like_sqlstate(const char *s)
     return s[5] == ':';
 }
 
+/* Find the first "  SQLSTATE:" marker in the first two lines of msg. */
+static void find_sqlstate(const char *pqmsg, char sqlstate[6])
+{
+    int lines = 0;
+    for (const char *p = pqmsg; *p != '\0' && lines < 2; p++) {
+        if (*p == '\n') {
+            lines++;
+            continue;
+        }
+        if (p[0] == ' ' && p[1] == ' ' && p[2] != '\0' &&
+            looks_like_sqlstate(p + 2)) {
+            memcpy(sqlstate, p + 2, 5);
+            sqlstate[5] = '\0';
+            return;
+        }
+    }
+}
+
+/* Copy one line of libpq text from *pp into msg at *o, dropping the
+ * "SQLSTATE: " that verbose errors put after the severity. */
+static void copy_line(const char **pp, char *msg, size_t msglen, size_t *o)
+{
+    const char *p = *pp;
+    while (*p != '\0' && *p != '\n') {
+        if (p[0] == ' ' && p[1] == ' ' && p[2] != '\0' &&
+            looks_like_sqlstate(p + 2)) {
+            p += 2 + 6;
+            while (*p == ' ')
+                p++;
+            if (*o + 1 < msglen)
+                msg[(*o)++] = ' ';
+            continue;
+        }
+        if (*o + 1 < msglen)
+            msg[(*o)++] = *p;
+        p++;
+    }
+    *pp = p;
+}
+
 void pgcm__pq_error_parse(const char *pqmsg, char *msg, size_t msglen,
                           char sqlstate[6])
 {
@@ -75,32 +115,20 @@ void pgcm__pq_error_parse(const char *pqmsg, char *msg, size_t msglen,
     msg[0] = '\0';
     if (pqmsg == NULL || *pqmsg == '\0')
         return;
+    /* The SQLSTATE is found on its own, so that a short buffer never
+     * loses it (classification depends on it). */
+    find_sqlstate(pqmsg, sqlstate);
 
     /* libpq prefixes connection errors with 'connection to server at ...
      * failed: ' and, with PQERRORS_VERBOSE, puts "SEVERITY:  SQLSTATE: "
-     * before the text and a LOCATION line after it. Keep one line. */
+     * before the text and a LOCATION line after it. Keep one line; if the
+     * first is only the prefix, join the next one to it. */
     size_t o = 0;
     const char *p = pqmsg;
-    while (*p != '\0' && *p != '\n' && o + 1 < msglen) {
-        /* "FATAL:  28P01: " -> "FATAL:  " and remember 28P01 */
-        if (p[0] == ' ' && p[1] == ' ' && looks_like_sqlstate(p + 2)) {
-            if (sqlstate[0] == '\0') {
-                memcpy(sqlstate, p + 2, 5);
-                sqlstate[5] = '\0';
-            }
-            msg[o++] = ' ';
-            p += 2 + 6;
-            while (*p == ' ')
-                p++;
-            continue;
-        }
-        msg[o++] = *p++;
-    }
-    /* If the first line was only a prefix ("...failed: "), add the next. */
+    copy_line(&p, msg, msglen, &o);
     if (*p == '\n' && o > 0 && msg[o - 1] == ' ' && p[1] != '\0') {
         p++;
-        while (*p != '\0' && *p != '\n' && o + 1 < msglen)
-            msg[o++] = *p++;
+        copy_line(&p, msg, msglen, &o);
     }
     while (o > 0 && (msg[o - 1] == ' ' || msg[o - 1] == '\n'))
         o--;
@@ -111,9 +139,10 @@ int pgcm__classify_connect_error(const char *sqlstate, const char *msg)
 {
     if (sqlstate != NULL && sqlstate[0] != '\0') {
         /* 28xxx invalid authorization, 3D000 unknown database, 42501 no
-         * privilege to connect, 0A000 unsupported (e.g. replication). */
+         * privilege to connect, 0A000 a feature the server refuses at
+         * login (e.g. an unsupported protocol): none is fixed by retrying. */
         if (strncmp(sqlstate, "28", 2) == 0 || strcmp(sqlstate, "3D000") == 0 ||
-            strcmp(sqlstate, "42501") == 0)
+            strcmp(sqlstate, "42501") == 0 || strcmp(sqlstate, "0A000") == 0)
             return PGCM_EAUTH;
         return PGCM_ECONN;
     }

@@ -104,11 +104,12 @@ void pgcm__spec_free(pgcm_node_spec_t *spec);
 int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err);
 
 /* libpq keyword/value arrays built from a spec (owned by the struct). */
-#define CONNINFO_MAX_PARAMS 48
+#define CONNINFO_MAX_PARAMS 64
+#define CONNINFO_MAX_OWNED (2 * CONNINFO_MAX_PARAMS)
 typedef struct conninfo_params {
     const char *keys[CONNINFO_MAX_PARAMS + 1];
     const char *values[CONNINFO_MAX_PARAMS + 1];
-    char *owned[CONNINFO_MAX_PARAMS]; /* strings to free */
+    char *owned[CONNINFO_MAX_OWNED]; /* strings to free */
     int count;
     int nowned;
 } conninfo_params_t;

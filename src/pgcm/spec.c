@@ -79,6 +79,46 @@ int pgcm_node_spec_equal(const pgcm_node_spec_t *a, const pgcm_node_spec_t *b)
            a->pool.leak_threshold_ms == b->pool.leak_threshold_ms;
 }
 
+/* Could this conninfo carry a secret (a password keyword, or a URI with
+ * user:password@)? */
+static bool conninfo_may_hold_secret(const char *ci)
+{
+    if (strcasestr(ci, "password") != NULL)
+        return true;
+    const char *scheme = strstr(ci, "://");
+    if (scheme == NULL)
+        return false;
+    const char *auth_end = strpbrk(scheme + 3, "@/?");
+    if (auth_end == NULL || *auth_end != '@')
+        return false;
+    return memchr(scheme + 3, ':', (size_t)(auth_end - (scheme + 3))) != NULL;
+}
+
+/* Copy libpq's one-line parse error into out. libpq quotes the offending
+ * token or the whole URI; when the conninfo may hold a password, every
+ * quoted part is replaced so that the secret never reaches a message. */
+static void redact_conninfo_error(const char *conninfo, const char *pqmsg,
+                                  char *out, size_t outlen)
+{
+    bool redact = conninfo_may_hold_secret(conninfo);
+    size_t o = 0;
+    bool quoted = false;
+    for (const char *p = pqmsg; *p && *p != '\n' && o + 1 < outlen; p++) {
+        if (*p == '"') {
+            quoted = !quoted;
+            if (redact && quoted) {
+                const char *mark = "\"(redacted)";
+                for (; *mark && o + 1 < outlen; mark++)
+                    out[o++] = *mark;
+                continue;
+            }
+        }
+        if (!(redact && quoted))
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
 int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
 {
     if (s == NULL)
@@ -96,7 +136,7 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
                                "use a shorter id",
                                id, PGCM_ID_MAX);
     for (const char *p = id; *p; p++) {
-        if ((unsigned char)*p < 0x20)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return pgcm__error_set(err, PGCM_EINVAL, NULL,
                                    "node id contains a control character; "
                                    "use printable characters");
@@ -147,16 +187,22 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
                                "node '%s': ssl.enabled must be -1 (libpq "
                                "default), 0 or 1",
                                id);
+    if (s->ssh.host != NULL && s->ssh.host[0] != '\0')
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': SSH tunnels (ssh.host) are not "
+                               "available in this version of libpgcm; reach "
+                               "the node directly or through a tunnel you "
+                               "start yourself",
+                               id);
     if (s->conninfo != NULL) {
         char *perr = NULL;
         PQconninfoOption *opts = PQconninfoParse(s->conninfo, &perr);
         if (opts == NULL) {
             char msg[256];
-            snprintf(msg, sizeof(msg), "%s",
-                     perr ? perr : "out of memory parsing conninfo");
-            size_t n = strlen(msg);
-            while (n > 0 && msg[n - 1] == '\n')
-                msg[--n] = '\0';
+            redact_conninfo_error(s->conninfo,
+                                  perr ? perr
+                                       : "out of memory parsing conninfo",
+                                  msg, sizeof(msg));
             PQfreemem(perr);
             return pgcm__error_set(err, PGCM_EINVAL, id,
                                    "node '%s': invalid conninfo: %s", id, msg);
@@ -268,6 +314,8 @@ static int params_set(conninfo_params_t *p, const char *key, const char *value,
         return PGCM_OK;
     const char *v = value;
     if (copy) {
+        if (p->nowned >= CONNINFO_MAX_OWNED)
+            return PGCM_EINVAL;
         char *c = pgcm__strdup(value);
         if (c == NULL)
             return PGCM_ENOMEM;
@@ -353,11 +401,11 @@ int pgcm__conninfo_build(const pgcm_node_spec_t *s, const char *default_app,
 
     /* Our own timer enforces the connect timeout; libpq's is a backstop
      * in whole seconds (minimum 2 in libpq). */
-    int cto = s->connect_timeout_ms > 0 ? s->connect_timeout_ms : 0;
-    if (cto > 0 && (rc = params_set_int(out, "connect_timeout",
-                                        (cto + 999) / 1000 < 2
-                                            ? 2
-                                            : (cto + 999) / 1000)))
+    int64_t cto_s = s->connect_timeout_ms > 0
+                        ? ((int64_t)s->connect_timeout_ms + 999) / 1000
+                        : 0;
+    if (cto_s > 0 &&
+        (rc = params_set_int(out, "connect_timeout", cto_s < 2 ? 2 : (int)cto_s)))
         goto fail;
 
     /* L16: TCP keepalives so that dead peers are noticed by the kernel. */

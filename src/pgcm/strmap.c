@@ -49,8 +49,10 @@ void *pgcm__strmap_get(const strmap_t *m, const char *key)
 
 static int grow(strmap_t *m)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 16;
-    while (m->count * 2 >= ncap)
+    /* Size for the live entries only: when tombstones fill the table, this
+     * rehashes at the same size instead of growing without bound. */
+    size_t ncap = 16;
+    while ((m->count + 1) * 2 >= ncap)
         ncap *= 2;
     struct strmap_slot *ns = pgcm__calloc(ncap, sizeof(*ns));
     if (ns == NULL)
