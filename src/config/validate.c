@@ -27,6 +27,7 @@ typedef struct vctx {
     /* Sections whose keys an unknown key may belong to ("under ssl:"). */
     const struct section_hint *hints;
     size_t nhints;
+    int allow_x_keys; /* the root allows x-... keys (anchors) */
 } vctx_t;
 
 typedef struct section_hint {
@@ -234,6 +235,8 @@ static void check_keys(vctx_t *c, const rm_ynode_t *map, const char *path,
                  rm__yaml_kind_name(k));
             continue;
         }
+        if (c->allow_x_keys && strncmp(k->text, "x-", 2) == 0)
+            continue; /* x-...: free for anchors, ignored */
         if (strlen(k->text) != k->len || !is_known(k->text, known, nknown))
             unknown_key(c, k, path, known, nknown);
     }
@@ -1545,7 +1548,9 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
     };
     c.hints = root_hints;
     c.nhints = NKEYS(root_hints);
+    c.allow_x_keys = 1;
     check_keys(&c, root, "", root_keys, NKEYS(root_keys));
+    c.allow_x_keys = 0;
     c.hints = NULL;
     c.nhints = 0;
 

@@ -400,6 +400,121 @@ static void report_parser_error(loader_t *l, yaml_parser_t *p, const char *buf,
     }
 }
 
+/* ---- merge keys ("<<: *base") ---------------------------------------- */
+
+#define MERGE_MAX_KEYS  5000    /* keys of one map built by merging */
+#define MERGE_MAX_TOTAL 100000u /* merged pairs in a whole document */
+
+static int is_merge_key(const rm_ynode_t *k)
+{
+    return k->kind == RM_Y_SCALAR && k->plain && k->len == 2 &&
+           memcmp(k->text, "<<", 2) == 0;
+}
+
+static int same_key(const rm_ynode_t *a, const rm_ynode_t *b)
+{
+    return a->kind == RM_Y_SCALAR && b->kind == RM_Y_SCALAR &&
+           a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+static int has_key(const rm_ypair_t *pairs, size_t n, const rm_ynode_t *k)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (same_key(pairs[i].key, k))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Resolve YAML merge keys, as js-yaml (which the original tool's users
+ * wrote for) does: "<<: *a" or "<<: [*a, *b]" inserts, where the "<<"
+ * stands, the pairs of those mappings whose keys the mapping does not
+ * give itself (earlier sources win). Nodes are handled oldest first, so a
+ * source (always complete, thus older) is already resolved.
+ */
+static int flatten_merges(rm_ydoc_t *doc, const char *file, rm_diags_t *d)
+{
+    size_t n = 0;
+    for (rm_ynode_t *x = doc->all; x != NULL; x = x->next)
+        n++;
+    rm_ynode_t **order = malloc((n ? n : 1) * sizeof(*order));
+    if (order == NULL)
+        return -2;
+    size_t k = n;
+    for (rm_ynode_t *x = doc->all; x != NULL; x = x->next)
+        order[--k] = x;
+    size_t total = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rm_ynode_t *m = order[i];
+        if (m->kind != RM_Y_MAP)
+            continue;
+        int merges = 0;
+        for (size_t j = 0; j < m->npairs; j++)
+            merges |= is_merge_key(m->pairs[j].key);
+        if (!merges)
+            continue;
+        rm_ypair_t *out = NULL;
+        size_t nout = 0, cap = 0;
+        for (size_t j = 0; j < m->npairs && rc == 0; j++) {
+            rm_ypair_t pj = m->pairs[j];
+            if (!is_merge_key(pj.key)) {
+                if (grow((void **)&out, &cap, nout + 1, sizeof(*out)) != 0) {
+                    rc = -2;
+                    break;
+                }
+                out[nout++] = pj;
+                continue;
+            }
+            rm_ynode_t *v = pj.value;
+            size_t nsrc = v->kind == RM_Y_SEQ ? v->nitems : 1;
+            for (size_t s = 0; s < nsrc && rc == 0; s++) {
+                rm_ynode_t *src = v->kind == RM_Y_SEQ ? v->items[s] : v;
+                if (src->kind != RM_Y_MAP) {
+                    rm__diag_add(d, RM_DIAG_ERROR, file, src->line, src->column,
+                                 "<<",
+                                 "a merge key needs a mapping or a list of "
+                                 "mappings, found %s; write <<: *anchor",
+                                 rm__yaml_kind_name(src));
+                    rc = -1;
+                    break;
+                }
+                for (size_t q = 0; q < src->npairs; q++) {
+                    rm_ypair_t sp = src->pairs[q];
+                    if (has_key(m->pairs, m->npairs, sp.key) ||
+                        has_key(out, nout, sp.key))
+                        continue;
+                    if (nout >= MERGE_MAX_KEYS || ++total > MERGE_MAX_TOTAL) {
+                        rm__diag_add(d, RM_DIAG_ERROR, file, m->line, m->column,
+                                     "",
+                                     "merge keys (<<) produce too many keys; "
+                                     "simplify the anchors");
+                        rc = -1;
+                        break;
+                    }
+                    if (grow((void **)&out, &cap, nout + 1, sizeof(*out)) !=
+                        0) {
+                        rc = -2;
+                        break;
+                    }
+                    out[nout++] = sp;
+                }
+            }
+        }
+        if (rc != 0) {
+            free(out);
+            break;
+        }
+        free(m->pairs);
+        m->pairs = out;
+        m->npairs = nout;
+        m->cap = cap;
+    }
+    free(order);
+    return rc;
+}
+
 int rm__yaml_load(const char *data, size_t len, const char *file,
                   rm_ydoc_t *doc, rm_diags_t *d)
 {
@@ -557,6 +672,8 @@ int rm__yaml_load(const char *data, size_t len, const char *file,
         free(l.anchors[i].name);
     free(l.anchors);
     free(buf);
+    if (rc == 0)
+        rc = flatten_merges(doc, file, d);
     if (rc != 0)
         rm__yaml_free(doc);
     return rc;

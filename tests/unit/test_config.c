@@ -886,6 +886,39 @@ static void test_flow_braces_in_values(void **state)
     rm_config_free(cfg);
 }
 
+static void test_anchors_and_merge_keys(void **state)
+{
+    (void)state;
+    env_clear();
+    rm_config_t *cfg = load_ok("x-base: &base { port: 6432, user: mon, pool: "
+                               "{ max: 4 } }\n"
+                               "x-tls: &tls { ssl: true }\n"
+                               "nodes:\n"
+                               "  a: { <<: *base, host: h1 }\n"
+                               "  b: { host: h2, <<: [*tls, *base], port: "
+                               "7000 }\n"
+                               "  c: *base\n");
+    assert_int_equal(cfg->node_count, 3);
+    assert_int_equal(cfg->nodes[0].port, 6432);
+    assert_string_equal(cfg->nodes[0].user, "mon");
+    assert_int_equal(cfg->nodes[0].pool.max, 4);
+    assert_string_equal(cfg->nodes[0].host, "h1");
+    /* The mapping's own keys win, wherever they stand. */
+    assert_int_equal(cfg->nodes[1].port, 7000);
+    assert_int_equal(cfg->nodes[1].ssl.enabled, PGCM_SSL_ENABLED);
+    assert_string_equal(cfg->nodes[1].user, "mon");
+    assert_int_equal(cfg->nodes[2].port, 6432);
+    rm_config_free(cfg);
+    EXPECT("nodes: { a: { <<: 5 } }\n",
+           "t.yaml:1:19: <<: a merge key needs a mapping or a list of "
+           "mappings, found a single value; write <<: *anchor");
+    /* x- keys are free only at the top. */
+    EXPECT("x-a: 1\nnodes: { a: { x-b: 1 } }\n",
+           "t.yaml:2:15: nodes.a.x-b: unknown key; the keys allowed here are: "
+           "host, port, database, user, password, application_name, "
+           "connect_timeout, conninfo, ssl, ssh, pool");
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -938,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_error_cap),
         cmocka_unit_test(test_flow_braces_in_values),
+        cmocka_unit_test(test_anchors_and_merge_keys),
         cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
