@@ -288,10 +288,12 @@ typedef enum rm_print_format {
 
 /* rm_config_print - write the resolved configuration (every default
  * filled in, durations in ms, sizes in bytes) to out. Every password, SSH
- * passphrase and the password of a conninfo is printed as RM_CONFIG_MASK.
- * Fields left to libpq are printed as null with what the environment says
- * in a comment (YAML) or an "env" object (JSON). Returns PGCM_OK or
- * PGCM_ENOMEM / PGCM_EINVAL (write error). */
+ * passphrase and the password of a conninfo is printed as RM_CONFIG_MASK
+ * (a conninfo with a password is shown in libpq's key=value form, one
+ * without as written). Fields left to libpq are printed as null with what
+ * the environment says in a comment (YAML) or an "env" object (JSON). The
+ * YAML reads back to the same configuration (secrets aside). Returns
+ * PGCM_OK or PGCM_ENOMEM / PGCM_EINVAL (write error). Thread: any. */
 int rm_config_print(const rm_config_t *cfg, rm_print_format_t format,
                     FILE *out);
 
