@@ -149,6 +149,25 @@ static void y_bool(FILE *f, int ind, const char *key, int b)
     fprintf(f, "%*s%s: %s\n", ind, "", key, b ? "true" : "false");
 }
 
+/* Whether a conninfo gives a value for keyword. */
+static int conninfo_sets(const char *conninfo, const char *keyword)
+{
+    if (conninfo == NULL)
+        return 0;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr);
+    if (opts == NULL)
+        return 0;
+    int set = 0;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, keyword) == 0 && o->val != NULL)
+            set = 1;
+    }
+    PQconninfoFree(opts);
+    return set;
+}
+
 static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
                             FILE *f)
 {
@@ -156,20 +175,41 @@ static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
     fprintf(f, "  ");
     yq(f, s->id, 0);
     fputs(":\n", f);
-    y_str(f, 4, "host", s->host, "PGHOST", e->host,
-          "libpq default (local socket)");
+    /* A field the node's conninfo sets comes from there, not from PG*. */
+    int ci_host = conninfo_sets(s->conninfo, "host") ||
+                  conninfo_sets(s->conninfo, "hostaddr");
+    int ci_port = conninfo_sets(s->conninfo, "port");
+    int ci_db = conninfo_sets(s->conninfo, "dbname");
+    int ci_user = conninfo_sets(s->conninfo, "user");
+    int ci_pw = conninfo_sets(s->conninfo, "password");
+    static const char from_ci[] = "from conninfo";
+    if (ci_host)
+        y_str(f, 4, "host", s->host, NULL, NULL, from_ci);
+    else
+        y_str(f, 4, "host", s->host, "PGHOST", e->host,
+              "libpq default (local socket)");
     if (s->port > 0)
         fprintf(f, "    port: %d\n", s->port);
+    else if (ci_port)
+        y_str(f, 4, "port", NULL, NULL, NULL, from_ci);
     else if (e->port != NULL)
         y_str(f, 4, "port", NULL, "PGPORT", e->port, NULL);
     else
         y_str(f, 4, "port", NULL, NULL, NULL, "libpq default (5432)");
-    y_str(f, 4, "database", s->database, "PGDATABASE", e->database,
-          "libpq default (the user name)");
-    y_str(f, 4, "user", s->user, "PGUSER", e->user,
-          "libpq default (the login name)");
+    if (ci_db)
+        y_str(f, 4, "database", s->database, NULL, NULL, from_ci);
+    else
+        y_str(f, 4, "database", s->database, "PGDATABASE", e->database,
+              "libpq default (the user name)");
+    if (ci_user)
+        y_str(f, 4, "user", s->user, NULL, NULL, from_ci);
+    else
+        y_str(f, 4, "user", s->user, "PGUSER", e->user,
+              "libpq default (the login name)");
     if (s->password != NULL)
         y_secret(f, 4, "password", s->password);
+    else if (ci_pw)
+        y_str(f, 4, "password", NULL, NULL, NULL, from_ci);
     else if (e->password_set)
         y_str(f, 4, "password", NULL, "PGPASSWORD", RM_CONFIG_MASK, NULL);
     else
