@@ -108,7 +108,7 @@ int rm_node_roles(const rm_node_t *n)
 {
     int roles = 0;
 
-    if (!n->reachable)
+    if (!n->reachable || !n->have_facts)
         return 0;
     roles |= n->in_recovery ? RM_ROLE_STANDBY : RM_ROLE_PRIMARY;
     if ((n->publications > 0 || n->logical_slots > 0) && !n->in_recovery)
@@ -293,6 +293,7 @@ int rm_parse_facts(const PGresult *res, rm_node_t *n)
 {
     if (PQntuples(res) < 1)
         return 0;
+    n->have_facts = 1;
     n->in_recovery = bool_val(res, 0, "in_recovery") == 1;
     copy_val(res, 0, "current_lsn", n->current_lsn, sizeof(n->current_lsn));
     copy_val(res, 0, "wal_level", n->wal_level, sizeof(n->wal_level));
@@ -802,6 +803,13 @@ static void result_error_text(const pgcm_result_t *r, char *buf, size_t len)
         snprintf(buf, len, "%s", pgcm_strerror(code));
 }
 
+static int is_permission_error(const pgcm_result_t *r)
+{
+    const pgcm_error_t *e = pgcm_result_error(r);
+
+    return e != NULL && strcmp(e->sqlstate, "42501") == 0;
+}
+
 static void on_facts(rm_snapshot_t *snap, rm_node_t *node,
                      rm_sql_section_t section, const pgcm_result_t *r, int *oom)
 {
@@ -810,24 +818,22 @@ static void on_facts(rm_snapshot_t *snap, rm_node_t *node,
     (void)snap;
     node->elapsed_us = pgcm_result_elapsed_us(r);
     if (pgcm_result_status(r) != PGCM_OK) {
-        node->reachable = 0;
-        sec->state = RM_SECTION_ERROR;
+        /* An SQL error means the server answered: it is reachable, but
+         * what it is cannot be told (too old, a revoked catalog...). */
+        node->reachable = pgcm_result_status(r) == PGCM_ESQL;
+        node->server_version = pgcm_result_server_version(r);
+        sec->state = is_permission_error(r) ? RM_SECTION_NO_PERMISSION
+                                            : RM_SECTION_ERROR;
         result_error_text(r, node->error, sizeof(node->error));
         snprintf(sec->error, sizeof(sec->error), "%s", node->error);
         return;
     }
     node->reachable = 1;
+    node->have_facts = 1;
     node->server_version = pgcm_result_server_version(r);
     sec->state = RM_SECTION_OK;
     if (rm_parse_facts(pgcm_result_pg(r), node) != 0)
         *oom = 1;
-}
-
-static int is_permission_error(const pgcm_result_t *r)
-{
-    const pgcm_error_t *e = pgcm_result_error(r);
-
-    return e != NULL && strcmp(e->sqlstate, "42501") == 0;
 }
 
 static void on_section(rm_snapshot_t *snap, rm_node_t *node,
@@ -883,7 +889,7 @@ static const char *plan_section(rm_node_t *n, rm_sql_section_t section)
     rm_section_t *sec = &n->sections[section];
     const char *sql;
 
-    if (!n->reachable) {
+    if (!n->reachable || !n->have_facts) {
         sec->state = RM_SECTION_SKIPPED;
         return NULL;
     }
@@ -990,7 +996,7 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
     for (i = 0; i < count; i++) {
         rm_node_t *n = &snap->nodes[i];
 
-        if (n->reachable)
+        if (n->have_facts)
             n->error[0] = '\0';
         n->have_health = pgcm_node_health(mgr, n->id, &n->health) == PGCM_OK;
         n->have_stats = pgcm_node_stats(mgr, n->id, &n->stats) == PGCM_OK;

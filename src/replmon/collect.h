@@ -129,7 +129,8 @@ typedef struct rm_node {
     pgcm_health_t health;
     pgcm_pool_stats_t stats;
     /* Facts round. */
-    int reachable;      /* the facts query succeeded */
+    int reachable;      /* the node answered the facts query */
+    int have_facts;     /* ... and its answer could be used */
     char error[512];    /* why not */
     int64_t elapsed_us; /* facts query round trip */
     int server_version; /* PQserverVersion of the answer */

@@ -277,6 +277,21 @@ static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)
         add(j, RM_STATUS_CRITICAL, "unreachable: %s", n->error);
         return;
     }
+    if (!n->have_facts) {
+        if (n->server_version > 0 && n->server_version < RM_SQL_MIN_VERSION)
+            add(j, RM_STATUS_UNKNOWN,
+                "PostgreSQL %d.%d is not supported: replmon needs 10 or "
+                "newer (%s)",
+                n->server_version / 10000, (n->server_version / 100) % 100,
+                n->error);
+        else
+            add(j, RM_STATUS_UNKNOWN, "cannot read the node's role: %s%s",
+                n->sections[RM_SQL_FACTS].state == RM_SECTION_NO_PERMISSION
+                    ? "no permission: "
+                    : "",
+                n->error);
+        return;
+    }
     if (n->have_health) {
         if (n->health.state == PGCM_NODE_DEGRADED)
             add(j, RM_STATUS_WARNING, "degraded: %s",

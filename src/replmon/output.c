@@ -353,10 +353,10 @@ static void print_nodes(FILE *out, const rm_snapshot_t *snap,
         cells[0] = n->id;
         cells[1] = rm_status_name(ev->node_status[i]);
         cells[2] = node_state_text(n);
-        cells[3] = n->reachable ? roles : "-";
+        cells[3] = n->have_facts ? roles : "-";
         cells[4] = ver;
         cells[5] = lat;
-        cells[6] = n->reachable ? or_dash(n->current_lsn) : "-";
+        cells[6] = n->have_facts ? or_dash(n->current_lsn) : "-";
         cells[7] = pool;
         cells[8] = q;
         cells[9] = e;
@@ -844,7 +844,7 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
     put(o, "status", json_string(rm_status_name(status)), oom);
     put(o, "state", json_string(node_state_text(n)), oom);
     put(o, "reachable", json_boolean(n->reachable), oom);
-    put(o, "error", n->reachable ? json_null() : j_str(n->error), oom);
+    put(o, "error", n->have_facts ? json_null() : j_str(n->error), oom);
     put(o, "roles", roles_json(rm_node_roles(n), oom), oom);
     put(o, "server_version",
         n->server_version > 0 ? json_integer(n->server_version) : json_null(),
@@ -852,31 +852,33 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
     put(o, "sql_row",
         n->sql_major > 0 ? json_integer(n->sql_major) : json_null(), oom);
     put(o, "in_recovery",
-        n->reachable ? json_boolean(n->in_recovery) : json_null(), oom);
-    put(o, "current_lsn", n->reachable ? j_str(n->current_lsn) : json_null(),
+        n->have_facts ? json_boolean(n->in_recovery) : json_null(), oom);
+    put(o, "current_lsn", n->have_facts ? j_str(n->current_lsn) : json_null(),
         oom);
-    put(o, "wal_level", n->reachable ? j_str(n->wal_level) : json_null(), oom);
-    put(o, "database", n->reachable ? j_str(n->database) : json_null(), oom);
+    put(o, "wal_level", n->have_facts ? j_str(n->wal_level) : json_null(), oom);
+    put(o, "database", n->have_facts ? j_str(n->database) : json_null(), oom);
     put(o, "latency_ms",
         n->have_health && n->health.latency_us > 0
             ? json_real((double)n->health.latency_us / 1000.0)
             : json_null(),
         oom);
-    h = json_object();
-    if (h != NULL && n->have_health) {
-        put(h, "consecutive_failures",
-            json_integer(n->health.consecutive_failures), oom);
-        put(h, "retry_attempt", json_integer(n->health.retry_attempt), oom);
-        put(h, "last_check", j_ms(n->health.last_check_ms), oom);
-        put(h, "last_ok", j_ms(n->health.last_ok_ms), oom);
-        put(h, "state_since", j_ms(n->health.state_since_ms), oom);
-        put(h, "next_retry", j_ms(n->health.next_retry_ms), oom);
-        put(h, "last_error", j_str(n->health.last_error), oom);
-        put(h, "last_sqlstate", j_str(n->health.last_sqlstate), oom);
+    if (n->have_health) {
+        h = json_object();
+        if (h != NULL) {
+            put(h, "consecutive_failures",
+                json_integer(n->health.consecutive_failures), oom);
+            put(h, "retry_attempt", json_integer(n->health.retry_attempt), oom);
+            put(h, "last_check", j_ms(n->health.last_check_ms), oom);
+            put(h, "last_ok", j_ms(n->health.last_ok_ms), oom);
+            put(h, "state_since", j_ms(n->health.state_since_ms), oom);
+            put(h, "next_retry", j_ms(n->health.next_retry_ms), oom);
+            put(h, "last_error", j_str(n->health.last_error), oom);
+            put(h, "last_sqlstate", j_str(n->health.last_sqlstate), oom);
+        }
+        put(o, "health", h, oom);
+    } else {
+        put(o, "health", json_null(), oom);
     }
-    put(o, "health", h != NULL && n->have_health ? h : json_null(), oom);
-    if (h != NULL && !n->have_health)
-        json_decref(h);
     if (n->have_stats) {
         json_t *p = json_object();
 

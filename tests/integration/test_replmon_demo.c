@@ -119,7 +119,7 @@ static void temp_paths(char *out, char *err, size_t len, const char *tag)
 /* A demo killed with SIGKILL cannot clean up: its folder stays. */
 static void test_crashed_run_leaves_folder(void **state)
 {
-    const char *args[] = {"demo", "--interval", "1", NULL};
+    const char *args[] = {"demo", "--interval", "1", "--no-standby", NULL};
     const char *env[] = {tmpenv, NULL};
     char out[PATH_MAX + 16], err[PATH_MAX + 16], *text;
     pid_t pid;
@@ -137,7 +137,7 @@ static void test_crashed_run_leaves_folder(void **state)
     ncrashed =
         parse_demo(text, crashed_dir, sizeof(crashed_dir), crashed_pids, 8);
     free(text);
-    assert_int_equal(ncrashed, 4);
+    assert_int_equal(ncrashed, 3);
     kill(pid, SIGKILL);
     assert_int_equal(rm_wait(pid, 10000), 128 + SIGKILL);
     assert_true(dir_exists(crashed_dir));
@@ -172,7 +172,8 @@ static void test_duration_run_reaps_and_cleans_up(void **state)
 
     /* A snapshot about every 2 s for 20 s, with real data. */
     snapshots = rm_count_lines(text, "replmon status: ");
-    if (snapshots < 8 || snapshots > 12)
+    /* At least 6: a loaded CI machine may stretch a collection round. */
+    if (snapshots < 6 || snapshots > 12)
         fail_msg("%d snapshots in 20 s at 2 s intervals", snapshots);
     assert_int_equal(rm_count_lines(text, "\033["), 0);
     assert_true(rm_count_rows(text, " publisher demo_sub_1 logical yes ") >= 8);

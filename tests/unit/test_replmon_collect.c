@@ -79,6 +79,7 @@ static void test_parse_facts(void **state)
     n.reachable = 1;
     pgres_row(res, row);
     assert_int_equal(rm_parse_facts(res, &n), 0);
+    assert_true(n.have_facts);
     assert_int_equal(n.server_version, 150004);
     assert_false(n.in_recovery);
     assert_string_equal(n.current_lsn, "0/3000148");

@@ -30,6 +30,7 @@ static rm_snapshot_t *snap_new(size_t n)
 
         snprintf(node->id, sizeof(node->id), "n%zu", i);
         node->reachable = 1;
+        node->have_facts = 1;
         node->server_version = 150004;
         node->can_read_stats = 1;
         node->have_health = 1;
@@ -133,6 +134,35 @@ static void test_unreachable_is_critical(void **state)
     assert_int_equal(ev.node_status[0], RM_STATUS_OK);
     assert_int_equal(ev.node_status[1], RM_STATUS_CRITICAL);
     assert_true(found(&ev, "n1", RM_STATUS_CRITICAL, "connection refused"));
+    rm_eval_free(&ev);
+    rm_snapshot_free(s);
+}
+
+static void test_answered_without_facts_is_unknown(void **state)
+{
+    rm_snapshot_t *s = snap_new(2);
+    rm_thresholds_t t;
+    rm_eval_t ev;
+
+    (void)state;
+    rm_thresholds_default(&t);
+    /* A 9.6 server: it answers, but the facts query fails. */
+    s->nodes[0].have_facts = 0;
+    s->nodes[0].server_version = 90624;
+    snprintf(s->nodes[0].error, sizeof(s->nodes[0].error),
+             "function pg_current_wal_lsn() does not exist");
+    /* A revoked catalog. */
+    s->nodes[1].have_facts = 0;
+    s->nodes[1].sections[RM_SQL_FACTS].state = RM_SECTION_NO_PERMISSION;
+    snprintf(s->nodes[1].error, sizeof(s->nodes[1].error),
+             "permission denied for table pg_publication");
+    assert_int_equal(rm_evaluate(s, &t, &ev), 0);
+    assert_int_equal(ev.status, RM_STATUS_UNKNOWN);
+    assert_true(found(&ev, "n0", RM_STATUS_UNKNOWN,
+                      "PostgreSQL 9.6 is not supported: replmon needs 10"));
+    assert_true(found(&ev, "n1", RM_STATUS_UNKNOWN,
+                      "cannot read the node's role: no permission: "
+                      "permission denied"));
     rm_eval_free(&ev);
     rm_snapshot_free(s);
 }
@@ -352,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_ok),
         cmocka_unit_test(test_unreachable_is_critical),
+        cmocka_unit_test(test_answered_without_facts_is_unknown),
         cmocka_unit_test(test_slot_rules),
         cmocka_unit_test(test_subscription_rules),
         cmocka_unit_test(test_standby_and_receiver_rules),

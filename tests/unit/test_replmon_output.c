@@ -267,6 +267,7 @@ static void test_status_json_schema(void **state)
     memset(nodes, 0, sizeof(nodes));
     snprintf(nodes[0].id, sizeof(nodes[0].id), "pub");
     nodes[0].reachable = 1;
+    nodes[0].have_facts = 1;
     nodes[0].server_version = 150004;
     nodes[0].sql_major = 15;
     snprintf(nodes[0].current_lsn, 24, "0/3000000");
