@@ -457,7 +457,19 @@ static int is_conninfo_keyword(const char *w, size_t n)
     return found;
 }
 
-char *rm__conninfo_check(const char *conninfo, int *has_password)
+/* Whether raw contains the n bytes at w. */
+static int contains_word(const char *raw, const char *w, size_t n)
+{
+    size_t rl = strlen(raw);
+    for (size_t i = 0; i + n <= rl; i++) {
+        if (memcmp(raw + i, w, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+char *rm__conninfo_check(const char *conninfo, const char *raw,
+                         int *has_password)
 {
     *has_password = 0;
     char *perr = NULL;
@@ -492,7 +504,8 @@ char *rm__conninfo_check(const char *conninfo, int *has_password)
                 int punct = wl > 0;
                 for (size_t k = 0; k < wl; k++)
                     punct &= strchr("=&?/:@'\\", w[k]) != NULL;
-                int named = i >= 7 && strncmp(src + i - 7, "option ", 7) == 0;
+                int named = i >= 7 && strncmp(src + i - 7, "option ", 7) == 0 &&
+                            raw != NULL && wl > 0 && contains_word(raw, w, wl);
                 if (named || punct || is_conninfo_keyword(w, wl)) {
                     memcpy(msg + o, src + i, wl + 2);
                     o += wl + 2;

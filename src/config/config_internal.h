@@ -184,8 +184,11 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
                          rm_secret_note_t *secret);
 
 /* rm__conninfo_check - NULL when conninfo parses, else a malloc'd message
- * from libpq with secrets redacted. *has_password tells whether it holds a
- * password. */
-char *rm__conninfo_check(const char *conninfo, int *has_password);
+ * from libpq with the quoted parts that could be secrets hidden (only
+ * keywords, punctuation, and an option name written literally in raw, the
+ * text before interpolation, are shown). *has_password tells whether it
+ * holds a password. */
+char *rm__conninfo_check(const char *conninfo, const char *raw,
+                         int *has_password);
 
 #endif /* REPLMON_CONFIG_INTERNAL_H */

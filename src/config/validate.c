@@ -290,6 +290,31 @@ static int scalar_text(vctx_t *c, const rm_ynode_t *v, const char *path,
     return 1;
 }
 
+/* The text of a scalar as written (no interpolation): 1 and *out
+ * (malloc'd), 0 for null, -1 when not a scalar or holding NUL (reported). */
+static int literal_text(vctx_t *c, const rm_ynode_t *v, const char *path,
+                        const char *expect, char **out)
+{
+    *out = NULL;
+    if (v->kind != RM_Y_SCALAR) {
+        verr(c, v, path, "expected %s, found %s; write a single value", expect,
+             rm__yaml_kind_name(v));
+        return -1;
+    }
+    if (rm__yaml_is_null(v))
+        return 0;
+    if (strlen(v->text) != v->len) {
+        verr(c, v, path, "the value contains a NUL character; remove it");
+        return -1;
+    }
+    *out = strdup(v->text);
+    if (*out == NULL) {
+        c->oom = 1;
+        return -1;
+    }
+    return 1;
+}
+
 /* A string setting, copied into the config. secret: a password (notes a
  * plaintext one); path_like: "~/" expanded. */
 static int get_str(vctx_t *c, const rm_ynode_t *v, const char *path,
@@ -351,7 +376,11 @@ static int get_int(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst,
     }
     free(t);
     if (n < min || n > max) {
-        verr(c, v, path, "%lld is out of range; %s", (long long)n, hint);
+        if (refs > 0) /* never echo what came from the environment */
+            verr(c, v, path, "%s is out of range; %s",
+                 val_shown(v, refs, b, sizeof(b)), hint);
+        else
+            verr(c, v, path, "%lld is out of range; %s", (long long)n, hint);
         return -1;
     }
     *dst = (int)n;
@@ -799,7 +828,7 @@ static void do_conninfo(vctx_t *c, const rm_ynode_t *v, const char *path,
         return;
     }
     int has_password = 0;
-    char *msg = rm__conninfo_check(t, &has_password);
+    char *msg = rm__conninfo_check(t, v->text, &has_password);
     if (msg != NULL) {
         verr(c, v, path,
              "invalid connection string: %s; write libpq key=value pairs "
@@ -1043,10 +1072,11 @@ static void do_nodes(vctx_t *c, const rm_ynode_t *v, const rm_ynode_t *root,
             }
             char *id = NULL, *name = NULL;
             int bad = 0;
-            if (idv && scalar_text(c, idv, p, "a node id", &id, NULL) < 0)
+            /* Ids are names, taken as written (never interpolated), as
+             * the keys of the mapping form. */
+            if (idv && literal_text(c, idv, p, "a node id", &id) < 0)
                 bad = 1;
-            if (namev &&
-                scalar_text(c, namev, p, "a node name", &name, NULL) < 0)
+            if (namev && literal_text(c, namev, p, "a node name", &name) < 0)
                 bad = 1;
             if (!bad && id && name && strcmp(id, name) != 0) {
                 verr(c, namev, p,

@@ -692,6 +692,21 @@ static void test_interpolation_errors(void **state)
            "literal '${'",
            "t.yaml:6:14: nodes.e.port: environment variable NOPORT is not "
            "set; set it, or give a default with ${NOPORT:-value}");
+    /* Sequence-form ids are names, never interpolated. */
+    env_set("ID", "secret-id");
+    rm_config_t *cfg = load_ok("nodes:\n  - id: ${ID}\n");
+    assert_string_equal(cfg->nodes[0].id, "${ID}");
+    rm_config_free(cfg);
+    /* An option name that came from the environment is not echoed. */
+    env_set("OPT", "hunter2");
+    EXPECT("nodes:\n  a: { conninfo: \"${OPT}=1 typo=2\" }\n",
+           "t.yaml:2:18: nodes.a.conninfo: invalid connection string: "
+           "invalid connection option \"...\"; write libpq key=value pairs "
+           "(host=db1 dbname=app) or a postgresql:// URI");
+    env_set("P", "70000");
+    EXPECT("nodes:\n  a: { port: ${P} }\n",
+           "t.yaml:2:14: nodes.a.port: '${P}' (after interpolation) is out of "
+           "range; use a port between 1 and 65535");
     /* A bad value from the environment is shown as written, not
      * expanded. */
     env_set("P", "hunter2");
