@@ -202,9 +202,8 @@ static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
     verr(c, k, p, "unknown key; the keys allowed here are: %s", list);
 }
 
-/* Check that every key of map is a known scalar; returns 0 if the map is
- * a map (keys checked), -1 (reported) if it is not. Unknown keys are
- * reported and skipped by the caller's lookups. */
+/* 0 when v is a mapping; otherwise report what was found and what to
+ * write instead, and return -1. */
 static int expect_map(vctx_t *c, const rm_ynode_t *v, const char *path,
                       const char *what_to_do)
 {
@@ -224,6 +223,9 @@ static int is_known(const char *k, const char *const *known, size_t n)
     return 0;
 }
 
+/* Report every key of map that is not a plain known name (with a
+ * suggestion), and duplicate keys. The callers then look up known keys
+ * only, so an unknown key is reported once and otherwise ignored. */
 static void check_keys(vctx_t *c, const rm_ynode_t *map, const char *path,
                        const char *const *known, size_t nknown)
 {
