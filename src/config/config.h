@@ -29,7 +29,8 @@
  *     FILE:LINE:COLUMN: KEY.PATH: what is wrong; what to do
  *     FILE:LINE:COLUMN: warning: KEY.PATH: what is wrong; what to do
  * (LINE:COLUMN are 1-based; they are left out when unknown, KEY.PATH when
- * the problem concerns no key). For the environment FILE is "environment".
+ * the problem concerns no key). For the environment FILE is "environment", for
+ * command-line overrides "command line".
  *
  * Threads
  * -------
@@ -71,7 +72,7 @@ typedef enum rm_diag_severity {
 /* One problem. Strings are owned by the rm_diags_t holding it. */
 typedef struct rm_diag {
     rm_diag_severity_t severity;
-    char *file;    /* file name, "<memory>"-like name, or "environment" */
+    char *file;    /* file, buffer name, "environment", "command line" */
     int line;      /* 1-based, 0 when unknown */
     int column;    /* 1-based, 0 when unknown */
     char *key;     /* dotted key path ("nodes.primary.port"), "" if none */
