@@ -1233,6 +1233,7 @@ static int init_process(char *err, size_t errlen)
         g_tmpl_dir[0] = g_tmpl_data[0] = '\0';
         for (int i = 0; i < 64; i++)
             g_scratch[i][0] = '\0';
+        g_bindir[0] = '\0';
     }
     if (find_bindir_locked(err, errlen) == NULL)
         return -1;

@@ -304,6 +304,7 @@ static void test_logical_and_standby(void **state)
     localpg_options_init(&o);
     o.name = "primary";
     o.logical = 1;
+    o.password = "repl pw";
     localpg_server_t **pg = fixture_start(1, &o);
     char *v = fixture_exec(pg[0], "SHOW wal_level");
     assert_string_equal(v, "logical");
@@ -317,6 +318,7 @@ static void test_logical_and_standby(void **state)
     so.name = "standby";
     so.standby_of_host = localpg_host(pg[0]);
     so.standby_of_port = localpg_port(pg[0]);
+    so.password = o.password; /* for pg_basebackup and streaming */
     localpg_server_t **sb = fixture_start(1, &so);
     assert_int_not_equal(localpg_port(sb[0]), localpg_port(pg[0]));
     v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
@@ -327,6 +329,38 @@ static void test_logical_and_standby(void **state)
     v = fixture_exec(pg[0], "SELECT count(*) FROM pg_stat_replication");
     assert_string_equal(v, "1");
     free(v);
+    /* The standby keeps the primary's password and needs it over TCP. */
+    assert_true(select_one(sb[0]));
+    /* It survives a kill and comes back as a standby. */
+    assert_int_equal(localpg_kill(sb[0]), 0);
+    assert_int_equal(localpg_restart(sb[0]), 0);
+    v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
+    assert_string_equal(v, "t");
+    free(v);
+}
+
+static void test_missing_binaries_is_an_error(void **state)
+{
+    (void)state;
+    /* Checked in a child: the bin directory is found once per process. */
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        setenv("LOCALPG_BINDIR", "/nonexistent/bin", 1);
+        char err[512];
+        localpg_options_t o;
+        localpg_options_init(&o);
+        localpg_server_t *s = localpg_start(&o, err, sizeof err);
+        _exit(s == NULL && strstr(err, "LOCALPG_BINDIR") != NULL &&
+                      strchr(err, '\n') == NULL
+                  ? 0
+                  : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_many_distinct(void **state)
@@ -483,6 +517,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_reap_stale, teardown),
         cmocka_unit_test_teardown(test_tls_smoke, teardown),
+        cmocka_unit_test(test_missing_binaries_is_an_error),
     };
     return cmocka_run_group_tests_name("localpg", tests, NULL, NULL);
 }

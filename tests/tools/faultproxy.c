@@ -308,6 +308,10 @@ static void *proxy_main(void *arg)
 
         for (conn_t **pp = &p->conns; *pp;) {
             conn_t *c = *pp;
+            /* A switch away from forwarding wins at once: the rest of
+             * this round's events wait for the next round. */
+            if (atomic_load(&p->mode) != mode)
+                break;
             if (c->ci >= 0 && !c->dead) {
                 short cr = pfd[c->ci].revents, sr = pfd[c->si].revents;
                 if (c->connecting && sr) {
