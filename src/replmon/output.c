@@ -427,7 +427,7 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
 
         for (j = 0; j < n->nsubs; j++) {
             const rm_subscription_t *s = &n->subs[j];
-            char lag[32], lagt[32], age[32], tables[48], errs[48];
+            char lag[32], lagt[32], age[32], tables[64], errs[96];
             const char *cells[9];
 
             rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
