@@ -366,7 +366,7 @@ struct pgcm_manager_s {
     uv_thread_t loop_thread_self;
     uv_async_t wakeup;
     uv_timer_t janitor;
-    uv_timer_t shutdown_timer;
+    uv_timer_t stats_timer;    /* PGCM_EV_POOL_STATS cadence */
 
     atomic_int state;          /* mgr_state_t; read by any thread */
     atomic_int thread_joined;
@@ -391,9 +391,6 @@ struct pgcm_manager_s {
     subscriber_t *subs;
     size_t nsubs, subs_cap;
     int emitting;              /* >0 while delivering events */
-    uint64_t next_stats_us;
-    uint64_t shutdown_deadline_us;
-    bool shutdown_cancel_sent;
     cmd_t *shutdown_cmd;
 
     /* cancel helper threads (shared with them, refcounted) */

@@ -281,7 +281,7 @@ void pgcm__manager_check_shutdown(pgcm_manager_t *mgr)
      * statement of ours keeps running after we are gone. */
     pgcm__cancel_wait(mgr->cancels, CANCEL_WAIT_MS);
     uv_close((uv_handle_t *)&mgr->janitor, on_handle_closed);
-    uv_close((uv_handle_t *)&mgr->shutdown_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&mgr->stats_timer, on_handle_closed);
     uv_close((uv_handle_t *)&mgr->wakeup, on_handle_closed);
     if (mgr->shutdown_cmd != NULL) {
         cmd_t *cmd = mgr->shutdown_cmd;
@@ -299,6 +299,7 @@ static void do_shutdown(pgcm_manager_t *mgr, cmd_t *cmd)
     atomic_store(&mgr->state, MGR_DRAINING);
     mgr->shutdown_cmd = cmd;
     uv_timer_stop(&mgr->janitor);
+    uv_timer_stop(&mgr->stats_timer);
     list_node_t *pos, *tmp;
     LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
     {
@@ -446,7 +447,6 @@ static void on_janitor(uv_timer_t *t)
 {
     pgcm_manager_t *mgr = t->data;
     uint64_t now = pgcm__mono_us();
-    bool stats_due = now >= mgr->next_stats_us;
     list_node_t *pos, *tmp;
     LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
     {
@@ -454,17 +454,18 @@ static void on_janitor(uv_timer_t *t)
         pgcm__pool_maintain(n, now);
         pgcm__node_publish(n);
     }
-    if (stats_due) {
-        int every = mgr->opts.stats_interval_ms > 0
-                        ? mgr->opts.stats_interval_ms
-                        : mgr->opts.health_check_interval_ms;
-        mgr->next_stats_us = now + (uint64_t)every * 1000;
-        LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
-        {
-            node_t *n = LIST_ENTRY(pos, node_t, link);
-            pgcm__emit(mgr, PGCM_EV_POOL_STATS, n, n->hc.state, n->hc.state,
-                       0, "");
-        }
+}
+
+/* PGCM_EV_POOL_STATS for every node, every stats interval. */
+static void on_stats_timer(uv_timer_t *t)
+{
+    pgcm_manager_t *mgr = t->data;
+    list_node_t *pos, *tmp;
+    LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
+    {
+        node_t *n = LIST_ENTRY(pos, node_t, link);
+        pgcm__emit(mgr, PGCM_EV_POOL_STATS, n, n->hc.state, n->hc.state, 0,
+                   "");
     }
 }
 
@@ -578,19 +579,18 @@ int pgcm_manager_new(const pgcm_options_t *opts, pgcm_manager_t **out,
     mgr->wakeup.data = mgr;
     uv_timer_init(&mgr->loop, &mgr->janitor);
     mgr->janitor.data = mgr;
-    uv_timer_init(&mgr->loop, &mgr->shutdown_timer);
-    mgr->shutdown_timer.data = mgr;
-    mgr->next_stats_us = pgcm__mono_us() +
-                         (uint64_t)(o.stats_interval_ms > 0
-                                        ? o.stats_interval_ms
-                                        : o.health_check_interval_ms) *
-                             1000;
+    uv_timer_init(&mgr->loop, &mgr->stats_timer);
+    mgr->stats_timer.data = mgr;
+    uint64_t stats_ms = (uint64_t)(o.stats_interval_ms > 0
+                                       ? o.stats_interval_ms
+                                       : o.health_check_interval_ms);
     uv_timer_start(&mgr->janitor, on_janitor, JANITOR_MS, JANITOR_MS);
+    uv_timer_start(&mgr->stats_timer, on_stats_timer, stats_ms, stats_ms);
     pgcm__manager_count(1);
     if (uv_thread_create(&mgr->thread, loop_thread, mgr) != 0) {
         uv_close((uv_handle_t *)&mgr->wakeup, NULL);
         uv_close((uv_handle_t *)&mgr->janitor, NULL);
-        uv_close((uv_handle_t *)&mgr->shutdown_timer, NULL);
+        uv_close((uv_handle_t *)&mgr->stats_timer, NULL);
         uv_run(&mgr->loop, UV_RUN_DEFAULT);
         uv_loop_close(&mgr->loop);
         pgcm__manager_count(-1);
