@@ -977,8 +977,12 @@ static pid_t spawn(const spawn_req_t *r, char *err, size_t errlen)
         if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
             _exit(126);
         close_from(3);
-        if (r->as_pg && (setgroups((size_t)g_pg_ngroups, g_pg_groups) < 0 ||
-                         setgid(g_pg_gid) < 0 || setuid(g_pg_uid) < 0)) {
+        /* Raw system calls: the child of a threaded process must not rely
+         * on glibc's all-threads setxid machinery. */
+        if (r->as_pg &&
+            (syscall(SYS_setgroups, (size_t)g_pg_ngroups, g_pg_groups) < 0 ||
+             syscall(SYS_setgid, g_pg_gid) < 0 ||
+             syscall(SYS_setuid, g_pg_uid) < 0)) {
             static const char m[] = "localpg: cannot become postgres\n";
             ssize_t ignored = write(2, m, sizeof m - 1);
             (void)ignored;
@@ -1831,7 +1835,11 @@ static int wait_ready(localpg_server_t **v, int n, char *err, size_t errlen)
                 goto not_yet;
             local_conninfo(s, NULL, info, sizeof info);
             if (PQping(info) == PQPING_OK) {
-                trace(s->dir);
+                if (g_debug) {
+                    char what[LP_PATH_MAX + 16];
+                    snprintf(what, sizeof what, "ready: %s", s->dir);
+                    trace(what);
+                }
                 ready[i] = 1;
                 left--;
                 continue;

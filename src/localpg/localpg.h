@@ -27,9 +27,19 @@
  * connections show up in the server log as "host=[local]" and never count
  * as TCP connection attempts. The server log has log_connections=on.
  *
+ * Server settings (before opts->conf_lines, which win): listen_addresses
+ * 127.0.0.1, the Unix socket in localpg_dir(), fsync, synchronous_commit and
+ * full_page_writes off, shared_buffers 16MB, log_connections on, logging to
+ * localpg_logfile(); wal_level replica (logical with opts->logical). initdb
+ * ran with -U postgres -E UTF8 --locale=C -A trust and 1 MB WAL segments
+ * (wal_segment_size is 1MB, so WAL file names advance 16 times faster than
+ * usual). Copies leave out the free-space and visibility map forks, which
+ * PostgreSQL recreates on demand.
+ *
  * Environment: LOCALPG_BINDIR overrides the PostgreSQL bin directory;
  * LOCALPG_KEEP=1 keeps the directories (logs, data) after the servers are
- * killed, for a look after a failure. Children get a clean environment, so
+ * killed, for a look after a failure; LOCALPG_DEBUG=1 prints the time and
+ * CPU each start phase took. Children get a clean environment, so
  * PG* variables set by tests never reach initdb or the servers.
  *
  * Threading: calls are serialized by an internal mutex and may block for
