@@ -356,6 +356,58 @@ static void test_freeze_then_thaw(void **state)
     /* The teardown proves that no connection of ours is left on it. */
 }
 
+/* A hung server whose only connection is busy with a long query: there is
+ * no idle connection for the heartbeat, yet the node must still be found
+ * unhealthy within 2 s, and the query must end with an error then instead
+ * of waiting for its 30 s timeout. */
+static void test_freeze_with_query_in_flight(void **state)
+{
+    (void)state;
+    pgcm_manager_t *mgr = start_manager(NULL, &specs[0], 1);
+    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    query_wait_t w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.lock, NULL);
+    pgcm_error_t err;
+    assert_int_equal(pgcm_query_async(mgr, "alpha", "SELECT pg_sleep(30)", 0,
+                                      NULL, NULL, on_query, &w, NULL, &err),
+                     PGCM_OK);
+    int64_t deadline = fixture_now_ms() + 5000;
+    while (active_like(pg[0], "SELECT pg_sleep(30)%") < 1 &&
+           fixture_now_ms() < deadline)
+        fixture_sleep_ms(20);
+    assert_int_equal(active_like(pg[0], "SELECT pg_sleep(30)%"), 1);
+    pgcm_pool_stats_t st;
+    assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
+    assert_int_equal(st.idle, 0); /* the heartbeat has nothing idle */
+    fixture_sleep_ms(300);
+
+    size_t mark = hrec_mark(&rec);
+    int64_t fault = hwall_ms();
+    int64_t fault_mono = fixture_now_ms();
+    assert_int_equal(localpg_freeze(pg[0]), 0);
+    frozen[0] = 1;
+    int64_t took = hrec_expect_down(&rec, mark, "alpha", fault, 2500, 10000);
+    print_message("freeze (query in flight): unhealthy after %lld ms\n",
+                  (long long)took);
+    HREC_CHECK(&rec, mark, fixture_wait_for(query_done, &w, 1000),
+               "the query on the hung server still runs after the node "
+               "turned unhealthy");
+    print_message("freeze (query in flight): the query ended after %lld ms "
+                  "with %s: %s\n",
+                  (long long)(w.at_ms - fault_mono), pgcm_err_name(w.status),
+                  w.message);
+    assert_int_not_equal(w.status, PGCM_OK);
+    expect_query_unavailable(mgr, "alpha");
+
+    size_t mark_up = hrec_mark(&rec);
+    thaw(0);
+    hrec_expect_up(&rec, mark_up, "alpha", 12000);
+    expect_query_ok(mgr, "alpha");
+    end_manager(mgr);
+    pthread_mutex_destroy(&w.lock);
+}
+
 /* ---- network cut --------------------------------------------------------- */
 
 static void test_network_cut_then_heal(void **state)
@@ -730,6 +782,8 @@ int main(void)
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_freeze_then_thaw, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_freeze_with_query_in_flight,
+                                        test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_network_cut_then_heal, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_all_unreachable_at_start,
