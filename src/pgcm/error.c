@@ -165,6 +165,10 @@ int pgcm__classify_connect_error(const char *sqlstate, const char *msg)
         "does not exist",
         "server certificate for",
         "sslmode value",
+        "alert unknown ca",
+        "alert bad certificate",
+        "alert certificate",
+        "certificate required",
     };
     for (size_t i = 0; i < sizeof(config_markers) / sizeof(*config_markers);
          i++) {

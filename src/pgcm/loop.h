@@ -193,7 +193,8 @@ struct node {
 
     /* name resolution (never blocking the loop) */
     char *resolve_host;        /* NULL if the host needs no lookup */
-    char hostaddr[64];         /* last resolved address, "" if none */
+    char hostaddr[400];        /* resolved addresses, comma-separated in
+                                  the resolver's order; "" if none */
     uint64_t resolved_us;
     uv_getaddrinfo_t *gai;     /* lookup in flight, or NULL */
 

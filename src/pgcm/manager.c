@@ -227,36 +227,39 @@ static void do_apply(pgcm_manager_t *mgr, cmd_t *cmd)
         return;
     }
     cmd->pending = 1; /* held while we work */
+    bool *replacing = pgcm__calloc(cmd->nspecs ? cmd->nspecs : 1, 1);
+    if (replacing == NULL) {
+        finish_cmd(mgr, cmd, pgcm__error_set(err, PGCM_ENOMEM, NULL,
+                                             "out of memory"));
+        return;
+    }
     /* Removed or changed nodes first. */
     list_node_t *pos, *tmp;
     LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
     {
         node_t *n = LIST_ENTRY(pos, node_t, link);
-        const pgcm_node_spec_t *want = NULL;
+        size_t want = cmd->nspecs;
         for (size_t i = 0; i < cmd->nspecs; i++) {
             if (strcmp(cmd->specs[i]->id, n->id) == 0)
-                want = cmd->specs[i];
+                want = i;
         }
-        if (want == NULL) {
+        if (want == cmd->nspecs) {
             cmd->counts[1]++;
             remove_node(mgr, n, mgr->opts.remove_timeout_ms, cmd);
-        } else if (!pgcm_node_spec_equal(want, n->spec)) {
+        } else if (!pgcm_node_spec_equal(cmd->specs[want], n->spec)) {
             cmd->counts[2]++;
+            replacing[want] = true;
             remove_node(mgr, n, mgr->opts.remove_timeout_ms, cmd);
         }
     }
+    /* Then every id not running now: new ones, and the replacements. */
     for (size_t i = 0; i < cmd->nspecs; i++) {
         if (pgcm__find_node(mgr, cmd->specs[i]->id) != NULL)
             continue;
-        bool replaced = false;
-        for (pos = mgr->closing_nodes.next; pos != &mgr->closing_nodes;
-             pos = pos->next) {
-            node_t *n = LIST_ENTRY(pos, node_t, link);
-            replaced |= strcmp(n->id, cmd->specs[i]->id) == 0;
-        }
-        if (add_node(mgr, cmd->specs[i], err) == PGCM_OK && !replaced)
+        if (add_node(mgr, cmd->specs[i], err) == PGCM_OK && !replacing[i])
             cmd->counts[0]++;
     }
+    pgcm__free(replacing);
     if (--cmd->pending == 0)
         finish_cmd(mgr, cmd, PGCM_OK);
 }
@@ -729,6 +732,12 @@ int pgcm_manager_apply(pgcm_manager_t *mgr, const pgcm_node_spec_t *nodes,
                        size_t count, size_t *added, size_t *removed,
                        size_t *replaced, pgcm_error_t *err)
 {
+    if (added)
+        *added = 0;
+    if (removed)
+        *removed = 0;
+    if (replaced)
+        *replaced = 0;
     int rc = check_entry(mgr, true, err);
     if (rc != PGCM_OK)
         return rc;

@@ -124,17 +124,33 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
             pgcm__node_check_drained(n);
         return;
     }
-    if (status == 0 && res != NULL) {
+    /* Keep every address (at most a few), in the resolver's order: libpq
+     * then tries them in turn, as it would have after its own lookup. */
+    size_t used = 0;
+    int kept = 0;
+    n->hostaddr[0] = '\0';
+    for (struct addrinfo *ai = status == 0 ? res : NULL; ai && kept < 8;
+         ai = ai->ai_next) {
         char addr[64] = "";
-        if (res->ai_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr,
+        if (ai->ai_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)ai->ai_addr, addr, sizeof(addr));
+        else if (ai->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr,
                         sizeof(addr));
-        else if (res->ai_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr,
-                        sizeof(addr));
-        snprintf(n->hostaddr, sizeof(n->hostaddr), "%s", addr);
-        n->resolved_us = pgcm__mono_us();
+        else
+            continue;
+        if (addr[0] == '\0' || strstr(n->hostaddr, addr) != NULL)
+            continue;
+        size_t need = strlen(addr) + (used ? 1 : 0);
+        if (used + need + 1 > sizeof(n->hostaddr))
+            break;
+        snprintf(n->hostaddr + used, sizeof(n->hostaddr) - used, "%s%s",
+                 used ? "," : "", addr);
+        used += need;
+        kept++;
     }
+    if (kept > 0)
+        n->resolved_us = pgcm__mono_us();
     uv_freeaddrinfo(res);
 
     /* Start (or fail) every connection that waited for the lookup. */

@@ -345,6 +345,38 @@ static int params_set_int(conninfo_params_t *p, const char *key, int value)
     return params_set(p, key, buf, true);
 }
 
+/* libpq pairs host and hostaddr lists entry by entry and tries each in
+ * turn: with several resolved addresses, repeat the host name (kept for TLS
+ * name checks) once per address. */
+static int repeat_host_for_addresses(conninfo_params_t *p, const char *addrs)
+{
+    const char *host = NULL;
+    for (int i = 0; i < p->count; i++) {
+        if (strcmp(p->keys[i], "host") == 0)
+            host = p->values[i];
+    }
+    if (host == NULL)
+        host = getenv("PGHOST");
+    if (host == NULL || strchr(host, ',') != NULL)
+        return PGCM_OK;
+    size_t k = 1;
+    for (const char *c = addrs; *c; c++)
+        k += *c == ',';
+    size_t len = strlen(host);
+    char *list = pgcm__malloc(k * (len + 1));
+    if (list == NULL)
+        return PGCM_ENOMEM;
+    char *w = list;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(w, host, len);
+        w += len;
+        *w++ = i + 1 < k ? ',' : '\0';
+    }
+    int rc = params_set(p, "host", list, true);
+    pgcm__free(list);
+    return rc;
+}
+
 void pgcm__conninfo_free(conninfo_params_t *p)
 {
     for (int i = 0; i < p->nowned; i++)
@@ -398,6 +430,9 @@ int pgcm__conninfo_build(const pgcm_node_spec_t *s, const char *default_app,
         (rc = params_set(out, "application_name", app, true)) ||
         (rc = params_set(out, "hostaddr", hostaddr, true)))
         goto fail;
+    if (hostaddr != NULL && strchr(hostaddr, ',') != NULL &&
+        (rc = repeat_host_for_addresses(out, hostaddr)) != PGCM_OK)
+        goto fail;
 
     /* Our own timer enforces the connect timeout; libpq's is a backstop
      * in whole seconds (minimum 2 in libpq). */
@@ -422,7 +457,13 @@ int pgcm__conninfo_build(const pgcm_node_spec_t *s, const char *default_app,
                         s->ssl.reject_unauthorized ? "verify-full" : "require",
                         false);
     }
-    if (rc || (rc = params_set(out, "sslrootcert", s->ssl.ca, true)) ||
+    /* "Encrypted, not verified": libpq turns require into verify-ca as soon
+     * as a root certificate file exists (the given ca, or
+     * ~/.postgresql/root.crt), so point it at a file that cannot exist. */
+    const char *rootcert = s->ssl.ca;
+    if (s->ssl.enabled == PGCM_SSL_ENABLED && !s->ssl.reject_unauthorized)
+        rootcert = "/nonexistent/libpgcm-tls-not-verified";
+    if (rc || (rc = params_set(out, "sslrootcert", rootcert, true)) ||
         (rc = params_set(out, "sslcert", s->ssl.cert, true)) ||
         (rc = params_set(out, "sslkey", s->ssl.key, true)))
         goto fail;
