@@ -14,6 +14,9 @@
  *   spread over the servers, pool min 1, all healthy and idle for half a
  *   second; the time of pgcm_manager_shutdown. Median over SHUTDOWN_ROUNDS
  *   (default 3).
+ * shutdown_200_idle_cpu_ms: this process's CPU time (all threads) during
+ *   that call, median: the library's own work, which a loaded machine
+ *   does not inflate the way it inflates wall time.
  * shutdown_leftover_conns: backends still showing our application_name
  *   on the servers 2 s after the last shutdown (P6 wants 0).
  */
@@ -140,6 +143,7 @@ static void add_remove(int rounds)
 static void shutdown_idle(int rounds, size_t nodes)
 {
     double *v = calloc((size_t)rounds, sizeof(double));
+    double *cpu = calloc((size_t)rounds, sizeof(double));
     int left = 0;
     for (int r = 0; r < rounds; r++) {
         if (leftover_after(5000) != 0)
@@ -150,25 +154,31 @@ static void shutdown_idle(int rounds, size_t nodes)
         bench_note("round %d: %zu nodes healthy and idle in %.1f s", r + 1,
                    nodes, (double)(bench_now_us() - t0) / 1e6);
         bench_sleep_ms(500);
+        uint64_t c0 = bench_cpu_us();
         t0 = bench_now_us();
         int rc = pgcm_manager_shutdown(mgr);
         uint64_t t1 = bench_now_us();
+        uint64_t c1 = bench_cpu_us();
         if (rc != PGCM_OK)
             bench_die("pgcm_manager_shutdown: %s", pgcm_strerror(rc));
         v[r] = (double)(t1 - t0) / 1000.0;
+        cpu[r] = (double)(c1 - c0) / 1000.0;
         int now = count_ours();
         pgcm_manager_free(mgr);
         free_ids(ids, nodes);
         left = leftover_after(2000);
-        bench_note("round %d: shutdown %.1f ms; backends left right after: "
-                   "%d, 2 s later: %d",
-                   r + 1, v[r], now, left);
+        bench_note("round %d: shutdown %.1f ms (%.1f ms of CPU); backends "
+                   "left right after: %d, 2 s later: %d",
+                   r + 1, v[r], cpu[r], now, left);
     }
     char name[64];
     snprintf(name, sizeof(name), "shutdown_%zu_idle_ms", nodes);
     bench_figure(name, bench_median(v, (size_t)rounds));
+    snprintf(name, sizeof(name), "shutdown_%zu_idle_cpu_ms", nodes);
+    bench_figure(name, bench_median(cpu, (size_t)rounds));
     bench_figure("shutdown_leftover_conns", left);
     free(v);
+    free(cpu);
 }
 
 int main(int argc, char **argv)

@@ -31,30 +31,80 @@
 static pgcm_manager_t *g_mgr;
 static size_t g_failures;
 
-static double time_one(const char *node, const char *sql)
+/* One kind of call over the rounds: the caller's wall time, this
+ * process's CPU time during the call, and the fastest and slowest node's
+ * own elapsed time (pgcm_result_elapsed_us: submission to completion). */
+typedef struct series {
+    const char *label;
+    double *wall, *cpu, *fast, *slow;
+    size_t n, cap;
+} series_t;
+
+static void series_init(series_t *s, const char *label, size_t cap)
+{
+    s->label = label;
+    s->wall = calloc(cap, sizeof(double));
+    s->cpu = calloc(cap, sizeof(double));
+    s->fast = calloc(cap, sizeof(double));
+    s->slow = calloc(cap, sizeof(double));
+    if (!s->wall || !s->cpu || !s->fast || !s->slow)
+        bench_die("out of memory");
+    s->n = 0;
+    s->cap = cap;
+}
+
+static void series_add(series_t *s, double wall, double cpu, double fast,
+                       double slow)
+{
+    if (s == NULL || s->n == s->cap)
+        return;
+    s->wall[s->n] = wall;
+    s->cpu[s->n] = cpu;
+    s->fast[s->n] = fast;
+    s->slow[s->n] = slow;
+    s->n++;
+}
+
+/* Medians, as a note; returns the median wall time. */
+static double series_report(series_t *s)
+{
+    double wall = bench_median(s->wall, s->n);
+    bench_note("%-16s caller %8.0f us, slowest node %8.0f us, fastest "
+               "node %8.0f us, client CPU %6.0f us (medians of %zu)",
+               s->label, wall, bench_median(s->slow, s->n),
+               bench_median(s->fast, s->n), bench_median(s->cpu, s->n), s->n);
+    free(s->wall);
+    free(s->cpu);
+    free(s->fast);
+    free(s->slow);
+    return wall;
+}
+
+static void time_one(series_t *s, const char *node, const char *sql)
 {
     pgcm_result_t *r = NULL;
     pgcm_error_t err;
-    uint64_t t0 = bench_now_us();
+    uint64_t c0 = bench_cpu_us(), t0 = bench_now_us();
     int rc = pgcm_query(g_mgr, node, sql, 0, NULL, NULL, &r, &err);
-    uint64_t t1 = bench_now_us();
+    uint64_t t1 = bench_now_us(), c1 = bench_cpu_us();
+    double el = r ? (double)pgcm_result_elapsed_us(r) : 0;
     pgcm_result_free(r);
     if (rc != PGCM_OK) {
         if (g_failures++ < 5)
             bench_note("query on %s failed: %s", node, err.message);
-        return -1;
+        return;
     }
-    return (double)(t1 - t0);
+    series_add(s, (double)(t1 - t0), (double)(c1 - c0), el, el);
 }
 
-static double time_many(char **ids, size_t n, const char *sql)
+static void time_many(series_t *s, char **ids, size_t n, const char *sql)
 {
     pgcm_target_t t = {PGCM_TARGET_LIST, (const char *const *)ids, n};
     pgcm_batch_t *b = NULL;
     pgcm_error_t err;
-    uint64_t t0 = bench_now_us();
+    uint64_t c0 = bench_cpu_us(), t0 = bench_now_us();
     int rc = pgcm_query_many(g_mgr, &t, sql, 0, NULL, NULL, &b, &err);
-    uint64_t t1 = bench_now_us();
+    uint64_t t1 = bench_now_us(), c1 = bench_cpu_us();
     size_t ok = b ? pgcm_batch_succeeded(b) : 0;
     if (rc != PGCM_OK || ok != n) {
         if (g_failures++ < 5) {
@@ -65,10 +115,16 @@ static double time_many(char **ids, size_t n, const char *sql)
             bench_note("fan-out over %zu nodes: %zu succeeded: %s", n, ok, msg);
         }
         pgcm_batch_free(b);
-        return -1;
+        return;
+    }
+    double fast = 1e18, slow = 0;
+    for (size_t i = 0; i < pgcm_batch_count(b); i++) {
+        double el = (double)pgcm_result_elapsed_us(pgcm_batch_result(b, i));
+        fast = el < fast ? el : fast;
+        slow = el > slow ? el : slow;
     }
     pgcm_batch_free(b);
-    return (double)(t1 - t0);
+    series_add(s, (double)(t1 - t0), (double)(c1 - c0), fast, slow);
 }
 
 int main(int argc, char **argv)
@@ -122,46 +178,40 @@ int main(int argc, char **argv)
 
     /* Warm up: every connection has run each statement once. */
     for (int i = 0; i < 3; i++) {
-        time_many(ids, nnodes, SLEEP_SQL);
-        time_many(ids, nnodes, SELECT1_SQL);
-        time_one(ids[0], SLEEP_SQL);
-        time_one(ids[0], SELECT1_SQL);
+        time_many(NULL, ids, nnodes, SLEEP_SQL);
+        time_many(NULL, ids, nnodes, SELECT1_SQL);
+        time_one(NULL, ids[0], SLEEP_SQL);
+        time_one(NULL, ids[0], SELECT1_SQL);
     }
     g_failures = 0;
 
-    double *one = calloc((size_t)rounds, sizeof(double));
-    double *m10 = calloc((size_t)rounds, sizeof(double));
-    double *mall = calloc((size_t)rounds, sizeof(double));
-    double *s1 = calloc((size_t)rounds * 10, sizeof(double));
-    double *s10 = calloc((size_t)rounds * 10, sizeof(double));
-    size_t n_one = 0, n_m10 = 0, n_mall = 0, n_s1 = 0, n_s10 = 0;
+    char label_all[32];
+    snprintf(label_all, sizeof(label_all), "sleep x%zu", nnodes);
+    series_t one, m10, mall, s1, s10;
+    series_init(&one, "sleep x1", (size_t)rounds);
+    series_init(&m10, "sleep x10", (size_t)rounds);
+    series_init(&mall, label_all, (size_t)rounds);
+    series_init(&s1, "select1 x1", (size_t)rounds * 10);
+    series_init(&s10, "select1 x10", (size_t)rounds * 10);
     uint64_t t_start = bench_now_us();
     for (int r = 0; r < rounds; r++) {
-        double v;
-        if ((v = time_one(ids[0], SLEEP_SQL)) >= 0)
-            one[n_one++] = v;
-        if ((v = time_many(ids, 10, SLEEP_SQL)) >= 0)
-            m10[n_m10++] = v;
-        if ((v = time_many(ids, nnodes, SLEEP_SQL)) >= 0)
-            mall[n_mall++] = v;
+        time_one(&one, ids[0], SLEEP_SQL);
+        time_many(&m10, ids, 10, SLEEP_SQL);
+        time_many(&mall, ids, nnodes, SLEEP_SQL);
         /* SELECT 1 is short and noisy: ten pairs per round. */
         for (int k = 0; k < 10; k++) {
-            if ((v = time_one(ids[0], SELECT1_SQL)) >= 0)
-                s1[n_s1++] = v;
-            if ((v = time_many(ids, 10, SELECT1_SQL)) >= 0)
-                s10[n_s10++] = v;
+            time_one(&s1, ids[0], SELECT1_SQL);
+            time_many(&s10, ids, 10, SELECT1_SQL);
         }
     }
     if (g_failures > (size_t)rounds / 10)
         bench_die("%zu queries or fan-outs failed in %d rounds", g_failures,
                   rounds);
-    double d_one = bench_median(one, n_one), d_m10 = bench_median(m10, n_m10);
-    double d_mall = bench_median(mall, n_mall);
-    double d_s1 = bench_median(s1, n_s1), d_s10 = bench_median(s10, n_s10);
-    bench_note("%d rounds in %.1f s; medians: one %.0f us, 10 nodes %.0f us, "
-               "%zu nodes %.0f us; SELECT 1: one %.0f us, 10 nodes %.0f us",
-               rounds, (double)(bench_now_us() - t_start) / 1e6, d_one, d_m10,
-               nnodes, d_mall, d_s1, d_s10);
+    bench_note("%d rounds in %.1f s", rounds,
+               (double)(bench_now_us() - t_start) / 1e6);
+    double d_one = series_report(&one), d_m10 = series_report(&m10);
+    double d_mall = series_report(&mall);
+    double d_s1 = series_report(&s1), d_s10 = series_report(&s10);
     bench_figure("fanout_ratio_10", d_m10 / d_one);
     char name[64];
     snprintf(name, sizeof(name), "fanout_ratio_%zu", nnodes);
@@ -173,10 +223,5 @@ int main(int argc, char **argv)
         free(ids[i]);
     free(ids);
     free(specs);
-    free(one);
-    free(m10);
-    free(mall);
-    free(s1);
-    free(s10);
     return 0;
 }

@@ -61,17 +61,10 @@ static void on_event(const pgcm_event_t *ev, void *user)
     }
 }
 
-/* Wait until PgBouncer holds min server connections for every alias. */
-static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
+/* Make PgBouncer open min server connections for every alias: it opens
+ * them on demand, so run min concurrent transactions per alias. */
+static void warm_bouncer(int port, int ndbs, int min)
 {
-    char conninfo[160];
-    snprintf(conninfo, sizeof(conninfo),
-             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
-             "sslmode=disable",
-             port);
-    /* PgBouncer opens server connections on demand: min concurrent
-     * transactions per alias make it open min of them, which it then
-     * keeps (server_idle_timeout). */
     int total = ndbs * min;
     PGconn **cs = calloc((size_t)total, sizeof(*cs));
     if (cs == NULL)
@@ -88,7 +81,7 @@ static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
                       PQerrorMessage(cs[i]));
     }
     for (int i = 0; i < total; i++)
-        if (!PQsendQuery(cs[i], "SELECT pg_sleep(0.3)"))
+        if (!PQsendQuery(cs[i], "SELECT pg_sleep(0.5)"))
             bench_die("PgBouncer warm-up: %s", PQerrorMessage(cs[i]));
     for (int i = 0; i < total; i++) {
         PGresult *r;
@@ -97,43 +90,63 @@ static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
         PQfinish(cs[i]);
     }
     free(cs);
-    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
-    int ready = 0;
-    char last[256] = "no answer";
-    while (bench_now_us() < deadline) {
-        PGconn *c = PQconnectdb(conninfo);
-        if (PQstatus(c) != CONNECTION_OK) {
-            snprintf(last, sizeof(last), "%s", PQerrorMessage(c));
-        } else {
-            PGresult *r = PQexec(c, "SHOW POOLS");
-            int fdb = PQfnumber(r, "database"), fi = PQfnumber(r, "sv_idle"),
-                fu = PQfnumber(r, "sv_used"), fa = PQfnumber(r, "sv_active");
-            ready = 0;
-            if (PQresultStatus(r) == PGRES_TUPLES_OK && fdb >= 0 && fi >= 0) {
-                for (int i = 0; i < PQntuples(r); i++) {
-                    const char *db = PQgetvalue(r, i, fdb);
-                    int have = atoi(PQgetvalue(r, i, fi)) +
-                               (fu >= 0 ? atoi(PQgetvalue(r, i, fu)) : 0) +
-                               (fa >= 0 ? atoi(PQgetvalue(r, i, fa)) : 0);
-                    if (strncmp(db, "db", 2) == 0 && have >= min)
-                        ready++;
-                }
-                snprintf(last, sizeof(last), "%d of %d aliases ready", ready,
-                         ndbs);
-            } else {
-                snprintf(last, sizeof(last), "SHOW POOLS: %s",
-                         PQresultErrorMessage(r));
-            }
-            PQclear(r);
-        }
+}
+
+/* How many aliases have min server connections (SHOW POOLS), or -1. */
+static int bouncer_ready(int port, int min, char *why, size_t whylen)
+{
+    char conninfo[160];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
+             "sslmode=disable",
+             port);
+    PGconn *c = PQconnectdb(conninfo);
+    int ready = -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(why, whylen, "%s", PQerrorMessage(c));
         PQfinish(c);
-        if (ready >= ndbs)
-            return;
-        bench_sleep_ms(100);
+        return -1;
+    }
+    PGresult *r = PQexec(c, "SHOW POOLS");
+    int fdb = PQfnumber(r, "database"), fi = PQfnumber(r, "sv_idle"),
+        fu = PQfnumber(r, "sv_used"), fa = PQfnumber(r, "sv_active");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && fdb >= 0 && fi >= 0) {
+        ready = 0;
+        for (int i = 0; i < PQntuples(r); i++) {
+            int have = atoi(PQgetvalue(r, i, fi)) +
+                       (fu >= 0 ? atoi(PQgetvalue(r, i, fu)) : 0) +
+                       (fa >= 0 ? atoi(PQgetvalue(r, i, fa)) : 0);
+            if (strncmp(PQgetvalue(r, i, fdb), "db", 2) == 0 && have >= min)
+                ready++;
+        }
+    } else {
+        snprintf(why, whylen, "SHOW POOLS: %s", PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return ready;
+}
+
+/* Warm PgBouncer up until every alias holds min server connections (the
+ * servers start backends slowly, and PgBouncer opens them one at a time
+ * per pool, so this may take a few warm-ups). */
+static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
+{
+    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
+    char why[256] = "";
+    int ready = 0;
+    while (bench_now_us() < deadline) {
+        warm_bouncer(port, ndbs, min);
+        for (int i = 0; i < 10; i++) {
+            ready = bouncer_ready(port, min, why, sizeof(why));
+            if (ready >= ndbs)
+                return;
+            bench_sleep_ms(200);
+        }
     }
     bench_die("PgBouncer on port %d did not open its server connections: "
-              "%s",
-              port, last);
+              "%d of %d aliases ready %s",
+              port, ready, ndbs, why);
 }
 
 static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n)
@@ -179,7 +192,7 @@ int main(int argc, char **argv)
                   "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS]");
     g_nodes = n;
     bench_raise_nofile();
-    wait_bouncer_pools(port, ndbs, min_server, 30000);
+    wait_bouncer_pools(port, ndbs, min_server, 60000);
 
     /* One connection of our own: libpq's one-time set-up. */
     char conninfo[160];

@@ -6,12 +6,13 @@
 // node-postgres' pg-pool (one pg.Pool per node, max 10), against the same
 // servers in the same run.
 //
-//   node pgpool_bench.js fanout  --ports P1,P2,... [--rounds N]
+//   node pgpool_bench.js fanout  --ports P1,P2,... [--rounds N] [--nodes 100]
 //   node pgpool_bench.js select1 --port P [--seconds T] [--callers 64]
 //
-// fanout prints   pgpool_fanout_ratio_10 and pgpool_fanout_select1_ratio_10
-//   (median time of Promise.all over 10 pools / median time of one pool's
-//   query, for `SELECT pg_sleep(0.02)` and `SELECT 1`);
+// fanout prints   pgpool_fanout_ratio_10, pgpool_fanout_ratio_100 and
+//   pgpool_fanout_select1_ratio_10 (median time of Promise.all over 10 or
+//   100 pools spread over the servers / median time of one pool's query,
+//   for `SELECT pg_sleep(0.02)` and `SELECT 1`);
 // select1 prints  rate QPS and cpu_us_per_query US (process.cpuUsage(),
 //   user + system, over the measured seconds) with 64 queries always in
 //   flight through one pool of max 10.
@@ -80,8 +81,10 @@ async function timeMany(pools, sql) {
 async function fanout(args) {
   const ports = String(args.ports).split(',').map(Number);
   const rounds = Number(args.rounds || 60);
+  const nodes = Math.max(10, Number(args.nodes || 100));
   const pools = [];
-  for (let i = 0; i < 10; i++) pools.push(makePool(ports[i % ports.length]));
+  for (let i = 0; i < nodes; i++) pools.push(makePool(ports[i % ports.length]));
+  const ten = pools.slice(0, 10);
   try {
     for (let i = 0; i < 3; i++) {
       await timeMany(pools, SLEEP_SQL);
@@ -89,23 +92,28 @@ async function fanout(args) {
     }
     const one = [];
     const many = [];
+    const all = [];
     const s1 = [];
     const s10 = [];
     for (let r = 0; r < rounds; r++) {
       one.push(await timeOne(pools[0], SLEEP_SQL));
-      many.push(await timeMany(pools, SLEEP_SQL));
+      many.push(await timeMany(ten, SLEEP_SQL));
+      all.push(await timeMany(pools, SLEEP_SQL));
       for (let k = 0; k < 10; k++) {
         s1.push(await timeOne(pools[0], SELECT1_SQL));
-        s10.push(await timeMany(pools, SELECT1_SQL));
+        s10.push(await timeMany(ten, SELECT1_SQL));
       }
     }
     const m1 = median(one);
     const m10 = median(many);
+    const mall = median(all);
     const ms1 = median(s1);
     const ms10 = median(s10);
-    note(`medians: one ${m1.toFixed(0)} us, 10 pools ${m10.toFixed(0)} us; ` +
-         `SELECT 1: one ${ms1.toFixed(0)} us, 10 pools ${ms10.toFixed(0)} us`);
+    note(`medians: one ${m1.toFixed(0)} us, 10 pools ${m10.toFixed(0)} us, ` +
+         `${nodes} pools ${mall.toFixed(0)} us; SELECT 1: one ${ms1.toFixed(0)} us, ` +
+         `10 pools ${ms10.toFixed(0)} us`);
     process.stdout.write(`pgpool_fanout_ratio_10 ${fmt(m10 / m1)}\n`);
+    process.stdout.write(`pgpool_fanout_ratio_${nodes} ${fmt(mall / m1)}\n`);
     process.stdout.write(`pgpool_fanout_select1_ratio_10 ${fmt(ms10 / ms1)}\n`);
   } finally {
     await Promise.all(pools.map((p) => p.end()));
