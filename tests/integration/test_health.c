@@ -351,6 +351,9 @@ static void test_freeze_then_thaw(void **state)
     int64_t up_at = hrec_expect_up(&rec, mark_up, "alpha", 12000);
     print_message("freeze: healthy %lld ms after the thaw\n",
                   (long long)(up_at - thawed));
+    stats_want_t one = {mgr, "alpha", 1};
+    HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
+               "pool of alpha not refilled after the thaw");
     expect_query_ok(mgr, "alpha");
     end_manager(mgr);
     /* The teardown proves that no connection of ours is left on it. */
@@ -438,6 +441,9 @@ static void test_network_cut_then_heal(void **state)
     int64_t up_at = hrec_expect_up(&rec, mark_up, "alpha", 12000);
     print_message("network cut: healthy %lld ms after the heal\n",
                   (long long)(up_at - healed));
+    stats_want_t one = {mgr, "alpha", 1};
+    HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
+               "pool of alpha not refilled after the heal");
     expect_query_ok(mgr, "alpha");
     /* It came back over new connections through the proxy. */
     assert_true(faultproxy_accepted(proxy) > accepted);
