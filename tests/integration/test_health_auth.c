@@ -297,18 +297,39 @@ static void test_wrong_password_retried_at_backoff_max(void **state)
     for (int i = 1; i < n; i++)
         print_message(" %lld", (long long)(at[i] - at[i - 1]));
     print_message(" ms; %d reconnect attempts reported\n", r);
-    HREC_CHECK(&rec, 0, n >= 3 && n <= 5,
-               "%d attempts over 3.6 s at a 1 s pace; expected 4", n);
+    /* Spaced by the cap, never faster: how long an attempt itself takes
+     * (scram on a loaded host) only stretches the gaps. */
+    HREC_CHECK(&rec, 0, n >= 2 && n <= 5,
+               "%d attempts over 3.6 s at a 1 s pace; expected 2 to 5", n);
     for (int i = 1; i < n; i++)
-        HREC_CHECK(&rec, 0,
-                   at[i] - at[i - 1] >= 850 && at[i] - at[i - 1] <= 2000,
+        HREC_CHECK(&rec, 0, at[i] - at[i - 1] >= 850,
                    "attempts %d and %d %lld ms apart in the server log; "
-                   "expected 1000",
+                   "expected at least 1000",
                    i - 1, i, (long long)(at[i] - at[i - 1]));
-    /* each attempt is reported: unhealthy -> reconnecting -> unhealthy */
-    HREC_CHECK(&rec, 0, r == n - 1,
+    /* Each attempt is reported (unhealthy -> reconnecting -> unhealthy),
+     * and begins backoff_max_ms after the previous one failed. */
+    HREC_CHECK(&rec, 0, r >= n - 1 && r <= n,
                "%d reconnect attempts reported, %d retries in the log", r,
                n - 1);
+    size_t end = hrec_mark(&rec);
+    int64_t failed_at = 0;
+    for (size_t i = 0; i < end; i++) {
+        hev_t e = hrec_get(&rec, i);
+        if (e.type != PGCM_EV_HEALTH_CHANGED)
+            continue;
+        if (e.new_state == PGCM_NODE_UNHEALTHY) {
+            HREC_CHECK(&rec, 0, e.error_code == PGCM_EAUTH,
+                       "attempt failed with %s, expected EAUTH",
+                       pgcm_err_name(e.error_code));
+            failed_at = e.time_ms;
+        } else if (e.new_state == PGCM_NODE_RECONNECTING) {
+            int64_t gap = e.time_ms - failed_at;
+            HREC_CHECK(&rec, 0, gap >= 950 && gap <= 1500,
+                       "reconnect attempt [%zu] %lld ms after the previous "
+                       "failure; expected backoff_max_ms, 1000",
+                       i, (long long)gap);
+        }
+    }
     HREC_CHECK(&rec, 0, !rec.secret_seen, "a password appeared in %s",
                rec.secret_where);
 }
