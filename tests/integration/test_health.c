@@ -4,7 +4,8 @@
  * real local servers, with the manager's default options unless a test is
  * about an option: SIGKILL of a server with an idle pool and with queries in
  * flight, then restart (recovery and pool refill without any call from the
- * user); SIGSTOP of every process of a server, then SIGCONT; a network cut
+ * user); SIGSTOP of every process of a server, idle and with its only
+ * connection busy with a long query, then SIGCONT; a network cut
  * through the fault proxy (black hole), then healed; every node unreachable
  * at start, started later; a node failing one probe in three (no flapping);
  * query_healthy skipping a killed node; pool stats events at the health
