@@ -272,11 +272,15 @@ static void probe_start(node_t *n, probe_kind_t kind)
             }
         }
     }
-    if (kind == PROBE_LIVENESS && c == NULL) {
-        /* Nothing idle to ping: a full probe will connect when due. */
+    if (kind == PROBE_LIVENESS && c == NULL &&
+        n->n_busy + n->n_connecting == 0) {
+        /* Nothing open at all: a full probe will connect when due. */
         pgcm__node_heard(n);
         return;
     }
+    /* Otherwise every connection is busy (a long query could hang on a
+     * frozen server forever): the heartbeat opens a connection of its own
+     * below, with its own short deadline. */
     n->probe_in_flight = true;
     n->probe_kind = kind;
     if (c != NULL) {
