@@ -29,8 +29,7 @@ int main(int argc, char **argv)
 {
     int count = argc > 1 ? atoi(argv[1]) : 3;
     if (count < 1 || count > MAX_NODES) {
-        fprintf(stderr, "local_fanout: NODES must be 1-%d; try 3\n",
-                MAX_NODES);
+        fprintf(stderr, "local_fanout: NODES must be 1-%d; try 3\n", MAX_NODES);
         return 64;
     }
     localpg_server_t *servers[MAX_NODES] = {0};
@@ -85,8 +84,8 @@ int main(int argc, char **argv)
     printf("\nfan-out over %zu nodes: %zu succeeded in %.2f ms\n",
            pgcm_batch_count(batch), pgcm_batch_succeeded(batch),
            (double)pgcm_batch_elapsed_us(batch) / 1000.0);
-    printf("%-8s %-6s %-8s %-12s %-20s %s\n", "node", "status", "port", "backend",
-           "greeting", "elapsed");
+    printf("%-8s %-6s %-8s %-12s %-20s %s\n", "node", "status", "port",
+           "backend", "greeting", "elapsed");
     for (size_t i = 0; i < pgcm_batch_count(batch); i++) {
         const pgcm_result_t *r = pgcm_batch_result(batch, i);
         if (pgcm_result_status(r) != PGCM_OK) {

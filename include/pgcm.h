@@ -44,16 +44,16 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define PGCM_EXTERN __attribute__((visibility("default")))
+#define PGCM_EXTERN    __attribute__((visibility("default")))
 #define PGCM_MUSTCHECK __attribute__((warn_unused_result))
 #else
 #define PGCM_EXTERN
 #define PGCM_MUSTCHECK
 #endif
 
-#define PGCM_VERSION_MAJOR 0
-#define PGCM_VERSION_MINOR 1
-#define PGCM_VERSION_PATCH 0
+#define PGCM_VERSION_MAJOR  0
+#define PGCM_VERSION_MINOR  1
+#define PGCM_VERSION_PATCH  0
 #define PGCM_VERSION_STRING "0.1.0"
 
 /* ---------------------------------------------------------------------- */
@@ -68,7 +68,7 @@ extern "C" {
     XX(ETIMEDOUT, -3, "timed out")                                             \
     XX(ECANCELED, -4, "canceled")                                              \
     XX(ECONN, -5, "connection failed")                                         \
-    XX(EAUTH, -6, "authentication or configuration rejected by the server")   \
+    XX(EAUTH, -6, "authentication or configuration rejected by the server")    \
     XX(ESQL, -7, "the server reported an SQL error")                           \
     XX(ESHUTDOWN, -8, "the manager is shutting down or shut down")             \
     XX(EEXIST, -9, "a node with this id already exists")                       \
@@ -85,10 +85,10 @@ typedef enum pgcm_errno {
 
 /* Detailed error: filled by calls that take a pgcm_error_t *; may be NULL. */
 typedef struct pgcm_error {
-    int code;           /* PGCM_E* (PGCM_OK when nothing failed) */
-    char sqlstate[6];   /* SQLSTATE from the server, or "" */
-    char node_id[64];   /* node the error concerns, or "" (truncated) */
-    char message[512];  /* one line for a person: cause and what to do */
+    int code;          /* PGCM_E* (PGCM_OK when nothing failed) */
+    char sqlstate[6];  /* SQLSTATE from the server, or "" */
+    char node_id[64];  /* node the error concerns, or "" (truncated) */
+    char message[512]; /* one line for a person: cause and what to do */
 } pgcm_error_t;
 
 /* pgcm_strerror - description of an error code ("unknown error" if none).
@@ -127,9 +127,12 @@ typedef struct pgcm_ssl_options {
     const char *key;         /* sslkey path, or NULL */
 } pgcm_ssl_options_t;
 
+/* SSH tunnel settings, kept for the tunnel support to come: this version
+ * rejects a spec whose ssh.host is set (PGCM_EINVAL) rather than silently
+ * connecting directly. */
 typedef struct pgcm_ssh_options {
-    const char *host;        /* NULL: no tunnel */
-    int port;                /* default 22 */
+    const char *host; /* NULL: no tunnel */
+    int port;         /* default 22 */
     const char *user;
     const char *key_path;
     const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
@@ -156,10 +159,10 @@ typedef struct pgcm_pool_options {
  * variables and ~/.pgpass work as they do for psql.
  */
 typedef struct pgcm_node_spec {
-    const char *id;               /* unique, non-empty, at most 63 bytes */
-    const char *conninfo;         /* optional base connection string */
-    const char *host;             /* name, address or socket directory */
-    int port;                     /* 0: libpq default */
+    const char *id;       /* unique, non-empty, at most 63 bytes */
+    const char *conninfo; /* optional base connection string */
+    const char *host;     /* name, address or socket directory */
+    int port;             /* 0: libpq default */
     const char *database;
     const char *user;
     const char *password;         /* a secret: never logged */
@@ -253,12 +256,12 @@ PGCM_EXTERN void pgcm_manager_free(pgcm_manager_t *mgr);
 /* ---------------------------------------------------------------------- */
 
 typedef enum pgcm_node_state {
-    PGCM_NODE_CONNECTING = 0,  /* added, first attempt not decided yet */
-    PGCM_NODE_HEALTHY = 1,     /* last probe succeeded, latency fine */
-    PGCM_NODE_DEGRADED = 2,    /* failures below threshold, or slow */
-    PGCM_NODE_UNHEALTHY = 3,   /* threshold reached; waiting to retry */
-    PGCM_NODE_RECONNECTING = 4,/* a reconnect attempt is in progress */
-    PGCM_NODE_DISCONNECTED = 5 /* removed or shut down */
+    PGCM_NODE_CONNECTING = 0,   /* added, first attempt not decided yet */
+    PGCM_NODE_HEALTHY = 1,      /* last probe succeeded, latency fine */
+    PGCM_NODE_DEGRADED = 2,     /* failures below threshold, or slow */
+    PGCM_NODE_UNHEALTHY = 3,    /* threshold reached; waiting to retry */
+    PGCM_NODE_RECONNECTING = 4, /* a reconnect attempt is in progress */
+    PGCM_NODE_DISCONNECTED = 5  /* removed or shut down */
 } pgcm_node_state_t;
 
 /* pgcm_node_state_name - "connecting", "healthy", ... (static string). */
@@ -267,34 +270,34 @@ PGCM_EXTERN const char *pgcm_node_state_name(pgcm_node_state_t state);
 /* A node's health record (L3). Times are Unix epoch milliseconds, 0 = never. */
 typedef struct pgcm_health {
     pgcm_node_state_t state;
-    int64_t state_since_ms;       /* when the current state began */
-    int64_t last_check_ms;        /* last completed probe */
-    int64_t last_ok_ms;           /* last successful probe */
-    int64_t latency_us;           /* last successful probe's round trip */
+    int64_t state_since_ms; /* when the current state began */
+    int64_t last_check_ms;  /* last completed probe */
+    int64_t last_ok_ms;     /* last successful probe */
+    int64_t latency_us;     /* last successful probe's round trip */
     int consecutive_failures;
-    int retry_attempt;            /* reconnect attempts since unhealthy */
-    int64_t next_retry_ms;        /* next reconnect attempt, 0 = none */
-    int last_error_code;          /* PGCM_E* of the last failure */
+    int retry_attempt;     /* reconnect attempts since unhealthy */
+    int64_t next_retry_ms; /* next reconnect attempt, 0 = none */
+    int last_error_code;   /* PGCM_E* of the last failure */
     char last_sqlstate[6];
-    char last_error[256];         /* last failure, for a person */
-    int server_version;           /* PQserverVersion, 0 = unknown */
+    char last_error[256]; /* last failure, for a person */
+    int server_version;   /* PQserverVersion, 0 = unknown */
 } pgcm_health_t;
 
 /* Pool statistics and counters (L13). */
 typedef struct pgcm_pool_stats {
-    int total;       /* open connections, including connecting ones */
+    int total; /* open connections, including connecting ones */
     int idle;
-    int active;      /* running a query or checked out */
-    int waiting;     /* requests queued for a connection */
+    int active;  /* running a query or checked out */
+    int waiting; /* requests queued for a connection */
     int min, max;
-    uint64_t queries;           /* queries completed (success or error) */
-    uint64_t errors;            /* queries that failed */
-    uint64_t timeouts;          /* queries that hit their timeout */
+    uint64_t queries;  /* queries completed (success or error) */
+    uint64_t errors;   /* queries that failed */
+    uint64_t timeouts; /* queries that hit their timeout */
     uint64_t conns_opened;
     uint64_t conns_closed;
-    uint64_t connect_errors;    /* connection attempts that failed */
-    uint64_t acquires;          /* connections handed out */
-    uint64_t acquire_wait_us;   /* total time waited for them */
+    uint64_t connect_errors;  /* connection attempts that failed */
+    uint64_t acquires;        /* connections handed out */
+    uint64_t acquire_wait_us; /* total time waited for them */
     uint64_t acquire_wait_max_us;
     uint64_t acquire_timeouts;
     uint64_t probes;
@@ -315,32 +318,28 @@ PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_add(pgcm_manager_t *mgr,
  * complete with PGCM_ESHUTDOWN), close its pool. Returns when its
  * connections are closed. PGCM_ENOENT for an unknown id.
  * Blocking; thread: not the loop. */
-PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_remove(pgcm_manager_t *mgr,
-                                                const char *node_id,
-                                                pgcm_error_t *err);
+PGCM_EXTERN PGCM_MUSTCHECK int
+pgcm_node_remove(pgcm_manager_t *mgr, const char *node_id, pgcm_error_t *err);
 
 typedef void (*pgcm_done_cb)(int status, void *user);
 
 /* pgcm_node_remove_async - as pgcm_node_remove; done(status, user) fires on
  * the loop thread once the pool is closed. Thread: any. */
-PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_remove_async(pgcm_manager_t *mgr,
-                                                      const char *node_id,
-                                                      pgcm_done_cb done,
-                                                      void *user,
-                                                      pgcm_error_t *err);
+PGCM_EXTERN PGCM_MUSTCHECK int
+pgcm_node_remove_async(pgcm_manager_t *mgr, const char *node_id,
+                       pgcm_done_cb done, void *user, pgcm_error_t *err);
 
 /* pgcm_node_list - the current node ids, in the order they were added.
  * *ids is a NULL-terminated array the caller frees with pgcm_strv_free().
  * Reads the snapshot; thread: any. */
-PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_list(pgcm_manager_t *mgr,
-                                              char ***ids, size_t *count);
+PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_list(pgcm_manager_t *mgr, char ***ids,
+                                              size_t *count);
 PGCM_EXTERN void pgcm_strv_free(char **strv);
 
 /* pgcm_node_health / pgcm_node_stats - copy the node's published record.
  * PGCM_ENOENT for an unknown id. Never waits for the loop; thread: any. */
-PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_health(pgcm_manager_t *mgr,
-                                                const char *node_id,
-                                                pgcm_health_t *out);
+PGCM_EXTERN PGCM_MUSTCHECK int
+pgcm_node_health(pgcm_manager_t *mgr, const char *node_id, pgcm_health_t *out);
 PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_stats(pgcm_manager_t *mgr,
                                                const char *node_id,
                                                pgcm_pool_stats_t *out);
@@ -482,19 +481,16 @@ typedef struct pgcm_checkout_s pgcm_checkout_t;
  * PGCM_ETIMEDOUT when none frees up. A PGCM_EV_CHECKOUT_LEAK event fires if
  * it is held longer than the pool's leak_threshold_ms.
  * Blocking; thread: not the loop. */
-PGCM_EXTERN PGCM_MUSTCHECK int pgcm_checkout(pgcm_manager_t *mgr,
-                                             const char *node_id,
-                                             int timeout_ms,
-                                             pgcm_checkout_t **out,
-                                             pgcm_error_t *err);
+PGCM_EXTERN PGCM_MUSTCHECK int
+pgcm_checkout(pgcm_manager_t *mgr, const char *node_id, int timeout_ms,
+              pgcm_checkout_t **out, pgcm_error_t *err);
 
 /* pgcm_checkout_query - run a statement on the checked-out connection, as
  * pgcm_query. Calls on one checkout must not overlap. */
 PGCM_EXTERN PGCM_MUSTCHECK int
 pgcm_checkout_query(pgcm_checkout_t *co, const char *sql, int nparams,
-                    const char *const *params,
-                    const pgcm_query_options_t *opts, pgcm_result_t **out,
-                    pgcm_error_t *err);
+                    const char *const *params, const pgcm_query_options_t *opts,
+                    pgcm_result_t **out, pgcm_error_t *err);
 
 /* pgcm_checkout_release - give the connection back and free co. A
  * connection left inside a transaction, or with discard != 0, is closed
@@ -508,12 +504,12 @@ PGCM_EXTERN void pgcm_checkout_release(pgcm_checkout_t *co, int discard);
 typedef enum pgcm_event_type {
     PGCM_EV_NODE_ADDED = 0,
     PGCM_EV_NODE_REMOVED,
-    PGCM_EV_NODE_CONNECTED,     /* first connection after being down/new */
-    PGCM_EV_NODE_DISCONNECTED,  /* node lost (error in message) */
-    PGCM_EV_HEALTH_CHANGED,     /* old_state -> new_state */
-    PGCM_EV_THRESHOLD_REACHED,  /* consecutive failures hit the threshold */
-    PGCM_EV_POOL_STATS,         /* periodic, per node */
-    PGCM_EV_CHECKOUT_LEAK       /* a checkout held past leak threshold */
+    PGCM_EV_NODE_CONNECTED,    /* first connection after being down/new */
+    PGCM_EV_NODE_DISCONNECTED, /* node lost (error in message) */
+    PGCM_EV_HEALTH_CHANGED,    /* old_state -> new_state */
+    PGCM_EV_THRESHOLD_REACHED, /* consecutive failures hit the threshold */
+    PGCM_EV_POOL_STATS,        /* periodic, per node */
+    PGCM_EV_CHECKOUT_LEAK      /* a checkout held past leak threshold */
 } pgcm_event_type_t;
 
 /* pgcm_event_type_name - "node_added", "health_changed", ... */

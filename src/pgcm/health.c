@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+// clang-format off
 /*
  * Transition table ("fail" = HEALTH_PROBE_FAILED; n = consecutive failures
  * after counting this one; T = threshold):
@@ -30,6 +31,7 @@
  *  password, unknown database) is decisive at once: retrying fast will not
  *  fix it, so it goes straight to UNHEALTHY and the slowest retry pace.
  */
+// clang-format on
 int pgcm__health_step(health_core_t *h, health_input_t in, int threshold)
 {
     pgcm_node_state_t old = h->state;

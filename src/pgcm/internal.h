@@ -27,15 +27,14 @@ void *pgcm__malloc(size_t n);
 void *pgcm__calloc(size_t count, size_t n);
 void *pgcm__realloc(void *p, size_t n);
 void pgcm__free(void *p);
-char *pgcm__strdup(const char *s);     /* NULL -> NULL */
-void pgcm__free_secret(char *s);       /* wipe, then free */
-void pgcm__manager_count(int delta);   /* live managers, for set_allocator */
+char *pgcm__strdup(const char *s);   /* NULL -> NULL */
+void pgcm__free_secret(char *s);     /* wipe, then free */
+void pgcm__manager_count(int delta); /* live managers, for set_allocator */
 
 /* ---- errors (error.c) ------------------------------------------------ */
 /* Fill err (may be NULL) and return code. node may be NULL. */
 int pgcm__error_set(pgcm_error_t *err, int code, const char *node,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pgcm__error_clear(pgcm_error_t *err);
 /* Read a libpq error message: copy its first meaningful line without the
  * "SEVERITY:  SQLSTATE: " verbose prefix into msg and the SQLSTATE (or "")
@@ -47,8 +46,8 @@ void pgcm__pq_error_parse(const char *pqmsg, char *msg, size_t msglen,
 int pgcm__classify_connect_error(const char *sqlstate, const char *msg);
 
 /* ---- time (time.c) --------------------------------------------------- */
-int64_t pgcm__wall_ms(void);   /* Unix epoch milliseconds */
-uint64_t pgcm__mono_us(void);  /* monotonic microseconds */
+int64_t pgcm__wall_ms(void);  /* Unix epoch milliseconds */
+uint64_t pgcm__mono_us(void); /* monotonic microseconds */
 
 /* ---- backoff (backoff.c), pure ---------------------------------------- */
 /* Delay before reconnect attempt `attempt` (0-based): initial * 2^attempt
@@ -61,12 +60,12 @@ double pgcm__random01(void);
 
 /* ---- health state machine (health.c), pure --------------------------- */
 typedef enum health_input {
-    HEALTH_PROBE_OK,        /* probe succeeded within the latency limit */
-    HEALTH_PROBE_SLOW,      /* probe succeeded but slower than the limit */
-    HEALTH_PROBE_FAILED,    /* probe failed: connect error, timeout, error */
-    HEALTH_CONFIG_ERROR,    /* authentication/configuration rejected */
-    HEALTH_RETRY_STARTED,   /* a reconnect attempt begins */
-    HEALTH_REMOVED          /* removed or shut down */
+    HEALTH_PROBE_OK,      /* probe succeeded within the latency limit */
+    HEALTH_PROBE_SLOW,    /* probe succeeded but slower than the limit */
+    HEALTH_PROBE_FAILED,  /* probe failed: connect error, timeout, error */
+    HEALTH_CONFIG_ERROR,  /* authentication/configuration rejected */
+    HEALTH_RETRY_STARTED, /* a reconnect attempt begins */
+    HEALTH_REMOVED        /* removed or shut down */
 } health_input_t;
 
 typedef struct health_core {
@@ -77,10 +76,10 @@ typedef struct health_core {
 
 /* What a transition asks the caller to announce. */
 enum {
-    HEALTH_OUT_CHANGED = 1 << 0,      /* state changed */
-    HEALTH_OUT_THRESHOLD = 1 << 1,    /* failures reached the threshold */
-    HEALTH_OUT_CONNECTED = 1 << 2,    /* node became reachable */
-    HEALTH_OUT_DISCONNECTED = 1 << 3, /* node became unreachable */
+    HEALTH_OUT_CHANGED = 1 << 0,       /* state changed */
+    HEALTH_OUT_THRESHOLD = 1 << 1,     /* failures reached the threshold */
+    HEALTH_OUT_CONNECTED = 1 << 2,     /* node became reachable */
+    HEALTH_OUT_DISCONNECTED = 1 << 3,  /* node became unreachable */
     HEALTH_OUT_SCHEDULE_RETRY = 1 << 4 /* arm the backoff timer */
 };
 
@@ -105,7 +104,7 @@ int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err);
 
 /* libpq keyword/value arrays built from a spec (owned by the struct). */
 #define CONNINFO_MAX_PARAMS 64
-#define CONNINFO_MAX_OWNED (2 * CONNINFO_MAX_PARAMS)
+#define CONNINFO_MAX_OWNED  (2 * CONNINFO_MAX_PARAMS)
 typedef struct conninfo_params {
     const char *keys[CONNINFO_MAX_PARAMS + 1];
     const char *values[CONNINFO_MAX_PARAMS + 1];

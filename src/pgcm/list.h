@@ -82,7 +82,7 @@ static inline size_t list_length(const list_node_t *head)
 
 /* Iterate safely against removal of the current entry. */
 #define LIST_FOREACH_SAFE(pos, tmp, head)                                      \
-    for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);          \
+    for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);           \
          (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif /* PGCM_LIST_H */

@@ -45,9 +45,9 @@ typedef enum conn_state {
 
 typedef enum conn_op {
     OP_NONE,
-    OP_QUERY,    /* a user request */
-    OP_PROBE,    /* the health probe query */
-    OP_LIVENESS  /* the empty-query heartbeat */
+    OP_QUERY,   /* a user request */
+    OP_PROBE,   /* the health probe query */
+    OP_LIVENESS /* the empty-query heartbeat */
 } conn_op_t;
 
 /* The uv_poll_t is allocated apart from the conn: libpq may switch sockets
@@ -61,28 +61,28 @@ typedef struct poller {
 } poller_t;
 
 struct conn {
-    list_node_t link;     /* in node->connecting, ->idle or ->busy */
+    list_node_t link; /* in node->connecting, ->idle or ->busy */
     node_t *node;
     PGconn *pg;
     poller_t *poller;
-    uv_timer_t timer;     /* connect, query or cancel-grace deadline */
+    uv_timer_t timer; /* connect, query or cancel-grace deadline */
     conn_state_t state;
-    bool dedicated_probe; /* opened for probes beyond the pool's max */
-    bool probe_on_connect;/* this connect attempt is itself a probe */
+    bool dedicated_probe;  /* opened for probes beyond the pool's max */
+    bool probe_on_connect; /* this connect attempt is itself a probe */
     bool timer_closed;
     int connect_deadline_ms;
     uint64_t created_us;
-    uint64_t expires_us;  /* max lifetime with jitter */
+    uint64_t expires_us; /* max lifetime with jitter */
     uint64_t idle_since_us;
     uint64_t op_start_us;
     conn_op_t op;
-    request_t *req;       /* the request running on it (OP_QUERY) */
+    request_t *req;                   /* the request running on it (OP_QUERY) */
     struct pgcm_checkout_s *checkout; /* set while checked out */
-    int abort_status;     /* !=0: result is reported as this (timeout,
-                             cancel, shutdown) whatever the server says */
+    int abort_status; /* !=0: result is reported as this (timeout,
+                         cancel, shutdown) whatever the server says */
     bool cancel_sent;
-    PGresult *result;     /* last result of the running statement */
-    PGresult *error;      /* first error result, if any */
+    PGresult *result; /* last result of the running statement */
+    PGresult *error;  /* first error result, if any */
 };
 
 /* Open a connection for node (added to node->connecting). With
@@ -110,13 +110,13 @@ void pgcm__conn_begin(conn_t *c);
 /* ---- requests (request.c) ------------------------------------------- */
 
 typedef enum request_kind {
-    REQ_QUERY,    /* a statement on any pooled connection */
-    REQ_CHECKOUT  /* take a connection for exclusive use */
+    REQ_QUERY,   /* a statement on any pooled connection */
+    REQ_CHECKOUT /* take a connection for exclusive use */
 } request_kind_t;
 
 struct request {
-    list_node_t link;       /* node->waiters while waiting */
-    list_node_t all_link;   /* mgr->requests while not finished */
+    list_node_t link;     /* node->waiters while waiting */
+    list_node_t all_link; /* mgr->requests while not finished */
     uint64_t id;
     request_kind_t kind;
     pgcm_manager_t *mgr;
@@ -130,19 +130,19 @@ struct request {
     uint64_t submit_us;
     uint64_t acquire_deadline_us;
     conn_t *conn;
-    batch_req_t *batch;     /* set for a fan-out part */
-    size_t index;           /* position in the batch */
+    batch_req_t *batch; /* set for a fan-out part */
+    size_t index;       /* position in the batch */
     pgcm_query_cb cb;
     void *user;
-    completion_t *done;     /* blocking caller, or NULL */
-    struct pgcm_checkout_s *co; /* REQ_CHECKOUT: filled on success */
+    completion_t *done;                    /* blocking caller, or NULL */
+    struct pgcm_checkout_s *co;            /* REQ_CHECKOUT: filled on success */
     struct pgcm_checkout_s *co_conn_owner; /* query on this checkout */
     bool waiting;
     bool finished;
 };
 
 struct batch_req {
-    list_node_t all_link;   /* mgr->batches */
+    list_node_t all_link; /* mgr->batches */
     uint64_t id;
     pgcm_manager_t *mgr;
     pgcm_batch_t *out;
@@ -172,8 +172,7 @@ void pgcm__request_start(request_t *r, conn_t *c);
 pgcm_result_t *pgcm__result_from_conn(conn_t *c);
 void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
                         const pgcm_target_t *target, const char *sql,
-                        int nparams, const char *const *params,
-                        int timeout_ms);
+                        int nparams, const char *const *params, int timeout_ms);
 int pgcm__cancel_on_loop(pgcm_manager_t *mgr, uint64_t id);
 
 /* ---- nodes (node.c) and pools (pool.c) ------------------------------ */
@@ -185,43 +184,43 @@ typedef enum node_life {
 } node_life_t;
 
 struct node {
-    list_node_t link;          /* mgr->nodes, in order added */
+    list_node_t link; /* mgr->nodes, in order added */
     pgcm_manager_t *mgr;
-    pgcm_node_spec_t *spec;    /* owned copy */
-    const char *id;            /* spec->id */
+    pgcm_node_spec_t *spec; /* owned copy */
+    const char *id;         /* spec->id */
     node_life_t life;
 
     /* name resolution (never blocking the loop) */
-    char *resolve_host;        /* NULL if the host needs no lookup */
-    char hostaddr[400];        /* resolved addresses, comma-separated in
-                                  the resolver's order; "" if none */
+    char *resolve_host; /* NULL if the host needs no lookup */
+    char hostaddr[400]; /* resolved addresses, comma-separated in
+                           the resolver's order; "" if none */
     uint64_t resolved_us;
-    uv_getaddrinfo_t *gai;     /* lookup in flight, or NULL */
+    uv_getaddrinfo_t *gai; /* lookup in flight, or NULL */
 
     /* pool: each list holds conns in that state */
-    list_node_t connecting;    /* CONN_CONNECTING */
-    list_node_t idle;          /* CONN_IDLE, front = most recently used */
-    list_node_t busy;          /* CONN_ACTIVE */
+    list_node_t connecting; /* CONN_CONNECTING */
+    list_node_t idle;       /* CONN_IDLE, front = most recently used */
+    list_node_t busy;       /* CONN_ACTIVE */
     int n_connecting, n_idle, n_busy;
-    int n_dedicated;           /* dedicated probe conns among the above */
-    list_node_t waiters;       /* requests waiting for a connection, FIFO */
+    int n_dedicated;     /* dedicated probe conns among the above */
+    list_node_t waiters; /* requests waiting for a connection, FIFO */
     int n_waiters;
-    uv_timer_t waiter_timer;   /* earliest acquire deadline */
-    uint64_t waiter_due_us;    /* when it fires, 0 = not armed */
+    uv_timer_t waiter_timer; /* earliest acquire deadline */
+    uint64_t waiter_due_us;  /* when it fires, 0 = not armed */
 
     /* health */
     health_core_t hc;
-    pgcm_health_t health;      /* loop's working copy */
-    pgcm_pool_stats_t stats;   /* loop's counters */
-    uv_timer_t probe_timer;    /* next probe / heartbeat / retry */
+    pgcm_health_t health;    /* loop's working copy */
+    pgcm_pool_stats_t stats; /* loop's counters */
+    uv_timer_t probe_timer;  /* next probe / heartbeat / retry */
     bool probe_in_flight;
-    int probe_kind;            /* probe_kind_t of the probe in flight */
-    bool suspect;              /* failure seen: probe at a fast cadence */
-    uint64_t suspect_at_us;    /* next suspect probe */
-    bool retry_pending;        /* unhealthy, waiting for backoff */
-    uint64_t next_probe_us;    /* next full probe */
+    int probe_kind;         /* probe_kind_t of the probe in flight */
+    bool suspect;           /* failure seen: probe at a fast cadence */
+    uint64_t suspect_at_us; /* next suspect probe */
+    bool retry_pending;     /* unhealthy, waiting for backoff */
+    uint64_t next_probe_us; /* next full probe */
     uint64_t retry_at_us;
-    uint64_t last_heard_us;    /* last sign of life from the server */
+    uint64_t last_heard_us; /* last sign of life from the server */
     int server_version;
 
     /* published copies, read by other threads under mgr->snap_lock */
@@ -231,7 +230,7 @@ struct node {
     /* removal */
     uint64_t drain_deadline_us;
     list_node_t remove_waiters; /* cmd_t waiting for removal to finish */
-    int open_handles;          /* timers not yet closed */
+    int open_handles;           /* timers not yet closed */
 };
 
 node_t *pgcm__node_new(pgcm_manager_t *mgr, const pgcm_node_spec_t *spec);
@@ -260,7 +259,7 @@ void pgcm__node_probe_done(node_t *n, int status, uint64_t latency_us,
                            const char *msg, const char *sqlstate);
 /* The server answered something: it is alive. */
 void pgcm__node_heard(node_t *n);
-bool pgcm__node_available(const node_t *n);   /* healthy or degraded */
+bool pgcm__node_available(const node_t *n);    /* healthy or degraded */
 bool pgcm__node_accepts_work(const node_t *n); /* not unhealthy/removed */
 
 /* pool.c */
@@ -294,19 +293,19 @@ typedef struct subscriber {
 void pgcm__emit(pgcm_manager_t *mgr, pgcm_event_type_t type, node_t *n,
                 pgcm_node_state_t old_state, pgcm_node_state_t new_state,
                 int error_code, const char *message);
-int pgcm__subscribe_on_loop(pgcm_manager_t *mgr, pgcm_event_cb cb,
-                            void *user, uint64_t id);
+int pgcm__subscribe_on_loop(pgcm_manager_t *mgr, pgcm_event_cb cb, void *user,
+                            uint64_t id);
 void pgcm__unsubscribe_on_loop(pgcm_manager_t *mgr, uint64_t id);
 
 /* ---- checkout (checkout.c) ------------------------------------------ */
 
 struct pgcm_checkout_s {
     pgcm_manager_t *mgr;
-    conn_t *conn;        /* loop-owned; NULL once the node dropped it */
+    conn_t *conn; /* loop-owned; NULL once the node dropped it */
     char node_id[PGCM_ID_MAX + 1];
     uint64_t since_us;
     bool leak_warned;
-    bool released;       /* by the user */
+    bool released; /* by the user */
 };
 
 void pgcm__checkout_release_on_loop(pgcm_manager_t *mgr,
@@ -331,26 +330,26 @@ typedef enum cmd_type {
 typedef struct cmd {
     list_node_t link;
     cmd_type_t type;
-    completion_t *done;      /* blocking caller, or NULL */
-    pgcm_done_cb done_cb;    /* async remove */
+    completion_t *done;   /* blocking caller, or NULL */
+    pgcm_done_cb done_cb; /* async remove */
     void *done_user;
-    request_t *req;          /* CMD_QUERY */
-    batch_req_t *batch;      /* CMD_BATCH */
-    pgcm_target_t target;    /* CMD_BATCH (deep copy) */
-    char *sql;               /* CMD_BATCH */
+    request_t *req;       /* CMD_QUERY */
+    batch_req_t *batch;   /* CMD_BATCH */
+    pgcm_target_t target; /* CMD_BATCH (deep copy) */
+    char *sql;            /* CMD_BATCH */
     int nparams;
     char **params;
     int timeout_ms;
     pgcm_node_spec_t **specs; /* CMD_ADD/START/APPLY (owned copies) */
     size_t nspecs;
-    char *node_id;           /* CMD_REMOVE */
-    uint64_t id;             /* CANCEL, SUBSCRIBE, UNSUBSCRIBE */
+    char *node_id; /* CMD_REMOVE */
+    uint64_t id;   /* CANCEL, SUBSCRIBE, UNSUBSCRIBE */
     pgcm_event_cb event_cb;
     void *event_user;
     struct pgcm_checkout_s *co; /* CMD_RELEASE */
     int discard;
-    size_t counts[3];        /* APPLY: added, removed, replaced */
-    int pending;             /* APPLY/REMOVE: removals still running */
+    size_t counts[3]; /* APPLY: added, removed, replaced */
+    int pending;      /* APPLY/REMOVE: removals still running */
 } cmd_t;
 
 typedef enum mgr_state {
@@ -361,15 +360,15 @@ typedef enum mgr_state {
 } mgr_state_t;
 
 struct pgcm_manager_s {
-    pgcm_options_t opts;       /* strings owned */
+    pgcm_options_t opts; /* strings owned */
     uv_loop_t loop;
     uv_thread_t thread;
     uv_thread_t loop_thread_self;
     uv_async_t wakeup;
     uv_timer_t janitor;
-    uv_timer_t stats_timer;    /* PGCM_EV_POOL_STATS cadence */
+    uv_timer_t stats_timer; /* PGCM_EV_POOL_STATS cadence */
 
-    atomic_int state;          /* mgr_state_t; read by any thread */
+    atomic_int state; /* mgr_state_t; read by any thread */
     atomic_int thread_joined;
     atomic_uint_fast64_t next_id;
 
@@ -379,8 +378,8 @@ struct pgcm_manager_s {
 
     /* published state: loop writes, others read, under snap_lock */
     pthread_mutex_t snap_lock;
-    pthread_cond_t snap_cond;  /* broadcast when a node leaves CONNECTING */
-    strmap_t nodes_by_id;      /* id -> node_t (loop adds/removes) */
+    pthread_cond_t snap_cond; /* broadcast when a node leaves CONNECTING */
+    strmap_t nodes_by_id;     /* id -> node_t (loop adds/removes) */
     size_t node_count;
 
     /* loop-only */
@@ -391,7 +390,7 @@ struct pgcm_manager_s {
     list_node_t batches;       /* unfinished batches */
     subscriber_t *subs;
     size_t nsubs, subs_cap;
-    int emitting;              /* >0 while delivering events */
+    int emitting; /* >0 while delivering events */
     cmd_t *shutdown_cmd;
 
     /* cancel helper threads (shared with them, refcounted) */

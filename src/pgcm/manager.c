@@ -11,7 +11,7 @@
 
 #include "loop.h"
 
-#define JANITOR_MS 250
+#define JANITOR_MS     250
 #define CANCEL_WAIT_MS 1000 /* at shutdown, for cancels still being sent */
 
 /* ---- completions ----------------------------------------------------- */
@@ -229,8 +229,8 @@ static void do_apply(pgcm_manager_t *mgr, cmd_t *cmd)
     cmd->pending = 1; /* held while we work */
     bool *replacing = pgcm__calloc(cmd->nspecs ? cmd->nspecs : 1, 1);
     if (replacing == NULL) {
-        finish_cmd(mgr, cmd, pgcm__error_set(err, PGCM_ENOMEM, NULL,
-                                             "out of memory"));
+        finish_cmd(mgr, cmd,
+                   pgcm__error_set(err, PGCM_ENOMEM, NULL, "out of memory"));
         return;
     }
     /* Removed or changed nodes first. */
@@ -467,8 +467,7 @@ static void on_stats_timer(uv_timer_t *t)
     LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
     {
         node_t *n = LIST_ENTRY(pos, node_t, link);
-        pgcm__emit(mgr, PGCM_EV_POOL_STATS, n, n->hc.state, n->hc.state, 0,
-                   "");
+        pgcm__emit(mgr, PGCM_EV_POOL_STATS, n, n->hc.state, n->hc.state, 0, "");
     }
 }
 
@@ -584,9 +583,9 @@ int pgcm_manager_new(const pgcm_options_t *opts, pgcm_manager_t **out,
     mgr->janitor.data = mgr;
     uv_timer_init(&mgr->loop, &mgr->stats_timer);
     mgr->stats_timer.data = mgr;
-    uint64_t stats_ms = (uint64_t)(o.stats_interval_ms > 0
-                                       ? o.stats_interval_ms
-                                       : o.health_check_interval_ms);
+    uint64_t stats_ms =
+        (uint64_t)(o.stats_interval_ms > 0 ? o.stats_interval_ms
+                                           : o.health_check_interval_ms);
     uv_timer_start(&mgr->janitor, on_janitor, JANITOR_MS, JANITOR_MS);
     uv_timer_start(&mgr->stats_timer, on_stats_timer, stats_ms, stats_ms);
     pgcm__manager_count(1);
@@ -649,8 +648,8 @@ static int post_and_wait(pgcm_manager_t *mgr, cmd_t *cmd, void **out,
     return done.status;
 }
 
-static pgcm_node_spec_t **dup_specs(const pgcm_node_spec_t *nodes,
-                                    size_t count, pgcm_error_t *err, int *rc)
+static pgcm_node_spec_t **dup_specs(const pgcm_node_spec_t *nodes, size_t count,
+                                    pgcm_error_t *err, int *rc)
 {
     *rc = PGCM_OK;
     pgcm_node_spec_t **specs = pgcm__calloc(count ? count : 1, sizeof(*specs));
@@ -663,8 +662,7 @@ static pgcm_node_spec_t **dup_specs(const pgcm_node_spec_t *nodes,
         if (*rc == PGCM_OK) {
             specs[i] = pgcm__spec_dup(&nodes[i]);
             if (specs[i] == NULL)
-                *rc = pgcm__error_set(err, PGCM_ENOMEM, NULL,
-                                      "out of memory");
+                *rc = pgcm__error_set(err, PGCM_ENOMEM, NULL, "out of memory");
         }
         if (*rc != PGCM_OK) {
             for (size_t j = 0; j < i; j++)
@@ -939,8 +937,7 @@ int pgcm_node_stats(pgcm_manager_t *mgr, const char *node_id,
 
 static int check_query_args(const char *sql, int nparams,
                             const char *const *params,
-                            const pgcm_query_options_t *opts,
-                            pgcm_error_t *err)
+                            const pgcm_query_options_t *opts, pgcm_error_t *err)
 {
     if (sql == NULL)
         return pgcm__error_set(err, PGCM_EINVAL, NULL,
@@ -980,9 +977,9 @@ static int submit_query(pgcm_manager_t *mgr, const char *node_id,
         rc = check_query_args(sql, nparams, params, opts, err);
     if (rc != PGCM_OK)
         return rc;
-    request_t *r = pgcm__request_new(mgr, co ? co->node_id : node_id, sql,
-                                     nparams, params,
-                                     opts ? opts->timeout_ms : 0);
+    request_t *r =
+        pgcm__request_new(mgr, co ? co->node_id : node_id, sql, nparams, params,
+                          opts ? opts->timeout_ms : 0);
     cmd_t *cmd = r ? pgcm__cmd_new(CMD_QUERY) : NULL;
     if (cmd == NULL) {
         pgcm__request_free(r);
@@ -1049,8 +1046,7 @@ int pgcm_checkout_query(pgcm_checkout_t *co, const char *sql, int nparams,
 }
 
 static int submit_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
-                        const char *sql, int nparams,
-                        const char *const *params,
+                        const char *sql, int nparams, const char *const *params,
                         const pgcm_query_options_t *opts, pgcm_batch_cb cb,
                         void *user, uint64_t *request_id, pgcm_batch_t **out,
                         pgcm_error_t *err)
@@ -1063,8 +1059,8 @@ static int submit_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
         rc = check_query_args(sql, nparams, params, opts, err);
     if (rc != PGCM_OK)
         return rc;
-    if (target != NULL && (target->kind < PGCM_TARGET_ALL ||
-                           target->kind > PGCM_TARGET_LIST))
+    if (target != NULL &&
+        (target->kind < PGCM_TARGET_ALL || target->kind > PGCM_TARGET_LIST))
         return pgcm__error_set(err, PGCM_EINVAL, NULL,
                                "target kind %d is not ALL, HEALTHY or LIST",
                                (int)target->kind);
@@ -1102,9 +1098,8 @@ static int submit_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
                 char **ids = pgcm__calloc(k ? k : 1, sizeof(char *));
                 ok = ok && ids != NULL;
                 for (size_t i = 0; ok && i < k; i++) {
-                    ids[i] = pgcm__strdup(target->node_ids[i]
-                                              ? target->node_ids[i]
-                                              : "");
+                    ids[i] = pgcm__strdup(
+                        target->node_ids[i] ? target->node_ids[i] : "");
                     ok = ids[i] != NULL;
                 }
                 cmd->target.node_ids = (const char *const *)ids;

@@ -20,14 +20,14 @@
 
 #include "loop.h"
 
-#define SUSPECT_GAP_MS 50          /* between probes while suspect */
+#define SUSPECT_GAP_MS 50 /* between probes while suspect */
 #define RESOLVE_TTL_US (60u * 1000000u)
 
 typedef enum probe_kind {
-    PROBE_FULL,     /* the probe query, at health_check_interval */
-    PROBE_SUSPECT,  /* after a failure, fast cadence, short timeout */
-    PROBE_RETRY,    /* a reconnect attempt while unhealthy */
-    PROBE_LIVENESS  /* empty-query heartbeat on an idle connection */
+    PROBE_FULL,    /* the probe query, at health_check_interval */
+    PROBE_SUSPECT, /* after a failure, fast cadence, short timeout */
+    PROBE_RETRY,   /* a reconnect attempt while unhealthy */
+    PROBE_LIVENESS /* empty-query heartbeat on an idle connection */
 } probe_kind_t;
 
 static void node_schedule(node_t *n);
@@ -112,8 +112,7 @@ void pgcm__node_start(node_t *n)
 
 /* ---- name resolution ------------------------------------------------- */
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     node_t *n = req->data;
     n->gai = NULL;
@@ -135,8 +134,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
         if (ai->ai_family == AF_INET)
             uv_ip4_name((struct sockaddr_in *)ai->ai_addr, addr, sizeof(addr));
         else if (ai->ai_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr,
-                        sizeof(addr));
+            uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr, sizeof(addr));
         else
             continue;
         if (addr[0] == '\0' || strstr(n->hostaddr, addr) != NULL)
@@ -227,12 +225,11 @@ static void probe_send(node_t *n, conn_t *c)
     probe_kind_t kind = (probe_kind_t)n->probe_kind;
     const char *sql = kind == PROBE_LIVENESS ? "" : n->mgr->opts.probe_query;
     c->probe_on_connect = false;
-    if (pgcm__conn_send(c, kind == PROBE_LIVENESS ? OP_LIVENESS : OP_PROBE,
-                        sql, 0, NULL, probe_timeout_ms(n, kind)) != PGCM_OK) {
+    if (pgcm__conn_send(c, kind == PROBE_LIVENESS ? OP_LIVENESS : OP_PROBE, sql,
+                        0, NULL, probe_timeout_ms(n, kind)) != PGCM_OK) {
         char msg[256];
         char sqlstate[6];
-        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, sizeof(msg),
-                             sqlstate);
+        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, sizeof(msg), sqlstate);
         pgcm__conn_close(c, msg);
         pgcm__node_probe_done(n, PGCM_ECONN, 0, msg, sqlstate);
     }
@@ -311,8 +308,8 @@ static void on_probe_timer(uv_timer_t *t)
             if (flags & HEALTH_OUT_CHANGED) {
                 n->health.state_since_ms = pgcm__wall_ms();
                 pgcm__node_publish(n);
-                pgcm__emit(n->mgr, PGCM_EV_HEALTH_CHANGED, n, old,
-                           n->hc.state, 0, "reconnecting");
+                pgcm__emit(n->mgr, PGCM_EV_HEALTH_CHANGED, n, old, n->hc.state,
+                           0, "reconnecting");
             }
             if (n->life == NODE_LIVE && !n->probe_in_flight)
                 probe_start(n, PROBE_RETRY);
@@ -346,8 +343,10 @@ static void node_schedule(node_t *n)
         at = n->suspect_at_us;
     } else {
         at = n->next_probe_us;
-        if (o->liveness_interval_ms > 0 && n->hc.state != PGCM_NODE_CONNECTING) {
-            uint64_t beat = n->last_heard_us + ms_to_us(o->liveness_interval_ms);
+        if (o->liveness_interval_ms > 0 &&
+            n->hc.state != PGCM_NODE_CONNECTING) {
+            uint64_t beat =
+                n->last_heard_us + ms_to_us(o->liveness_interval_ms);
             if (beat < at)
                 at = beat;
         }
@@ -395,12 +394,11 @@ static void node_apply(node_t *n, pgcm_node_state_t old, int flags, int code,
     pgcm_manager_t *mgr = n->mgr;
     const pgcm_options_t *o = &mgr->opts;
     if (flags & HEALTH_OUT_SCHEDULE_RETRY) {
-        int64_t delay = code == PGCM_EAUTH
-                            ? o->backoff_max_ms
-                            : pgcm__backoff_ms(n->hc.retry_attempt,
-                                               pgcm__random01(),
-                                               o->backoff_initial_ms,
-                                               o->backoff_max_ms);
+        int64_t delay =
+            code == PGCM_EAUTH
+                ? o->backoff_max_ms
+                : pgcm__backoff_ms(n->hc.retry_attempt, pgcm__random01(),
+                                   o->backoff_initial_ms, o->backoff_max_ms);
         n->retry_pending = true;
         n->suspect = false;
         n->retry_at_us = pgcm__mono_us() + (uint64_t)delay * 1000;
@@ -418,8 +416,7 @@ static void node_apply(node_t *n, pgcm_node_state_t old, int flags, int code,
             pthread_cond_broadcast(&mgr->snap_cond);
             pthread_mutex_unlock(&mgr->snap_lock);
         }
-        pgcm__emit(mgr, PGCM_EV_HEALTH_CHANGED, n, old, n->hc.state, code,
-                   msg);
+        pgcm__emit(mgr, PGCM_EV_HEALTH_CHANGED, n, old, n->hc.state, code, msg);
     }
     if (n->life != NODE_LIVE)
         return;
@@ -481,8 +478,8 @@ void pgcm__node_probe_done(node_t *n, int status, uint64_t latency_us,
         n->health.last_error_code = status;
         snprintf(n->health.last_error, sizeof(n->health.last_error), "%s",
                  msg ? msg : "");
-        snprintf(n->health.last_sqlstate, sizeof(n->health.last_sqlstate),
-                 "%s", sqlstate ? sqlstate : "");
+        snprintf(n->health.last_sqlstate, sizeof(n->health.last_sqlstate), "%s",
+                 sqlstate ? sqlstate : "");
         in = status == PGCM_EAUTH ? HEALTH_CONFIG_ERROR : HEALTH_PROBE_FAILED;
         n->suspect = true;
         n->suspect_at_us = now + ms_to_us(SUSPECT_GAP_MS);
@@ -538,8 +535,8 @@ static void node_finish_close(node_t *n)
     if (old != PGCM_NODE_DISCONNECTED)
         pgcm__emit(n->mgr, PGCM_EV_HEALTH_CHANGED, n, old,
                    PGCM_NODE_DISCONNECTED, PGCM_ESHUTDOWN, "node removed");
-    pgcm__emit(n->mgr, PGCM_EV_NODE_REMOVED, n, old, PGCM_NODE_DISCONNECTED,
-               0, "");
+    pgcm__emit(n->mgr, PGCM_EV_NODE_REMOVED, n, old, PGCM_NODE_DISCONNECTED, 0,
+               "");
     uv_close((uv_handle_t *)&n->probe_timer, node_handle_closed);
     uv_close((uv_handle_t *)&n->waiter_timer, node_handle_closed);
 }

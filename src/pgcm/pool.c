@@ -277,10 +277,10 @@ void pgcm__pool_connect_failed(node_t *n, int code, const char *msg)
 {
     /* Waiters fail at once when nothing else can serve them: no idle or
      * busy connection and no other attempt under way. */
-    if (n->n_waiters > 0 && n->n_idle == 0 &&
-        n->n_busy - n->n_dedicated == 0 && conns_on_the_way(n) == 0)
-        pgcm__pool_fail_waiters(n, code, "node '%s': cannot connect: %s",
-                                n->id, msg);
+    if (n->n_waiters > 0 && n->n_idle == 0 && n->n_busy - n->n_dedicated == 0 &&
+        conns_on_the_way(n) == 0)
+        pgcm__pool_fail_waiters(n, code, "node '%s': cannot connect: %s", n->id,
+                                msg);
     pgcm__node_publish(n);
 }
 

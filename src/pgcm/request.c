@@ -221,8 +221,7 @@ void pgcm__request_start(request_t *r, conn_t *c)
     if (rc != PGCM_OK) {
         char msg[256];
         char sqlstate[6];
-        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, sizeof(msg),
-                             sqlstate);
+        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, sizeof(msg), sqlstate);
         c->req = NULL;
         r->conn = NULL;
         n->stats.queries++;
@@ -316,8 +315,8 @@ void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
     b->out = pgcm__calloc(1, sizeof(*b->out));
     b->parts = pgcm__calloc(count ? count : 1, sizeof(request_t *));
     if (b->out != NULL)
-        b->out->results = pgcm__calloc(count ? count : 1,
-                                       sizeof(pgcm_result_t *));
+        b->out->results =
+            pgcm__calloc(count ? count : 1, sizeof(pgcm_result_t *));
     if (b->out == NULL || b->parts == NULL || b->out->results == NULL) {
         if (b->out)
             pgcm__free(b->out->results);

@@ -159,8 +159,8 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
                                id, p->min);
     if (p->max < 1)
         return pgcm__error_set(err, PGCM_EINVAL, id,
-                               "node '%s': pool max %d must be at least 1",
-                               id, p->max);
+                               "node '%s': pool max %d must be at least 1", id,
+                               p->max);
     if (p->min > p->max)
         return pgcm__error_set(err, PGCM_EINVAL, id,
                                "node '%s': pool min %d is larger than max %d; "
@@ -199,10 +199,9 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
         PQconninfoOption *opts = PQconninfoParse(s->conninfo, &perr);
         if (opts == NULL) {
             char msg[256];
-            redact_conninfo_error(s->conninfo,
-                                  perr ? perr
-                                       : "out of memory parsing conninfo",
-                                  msg, sizeof(msg));
+            redact_conninfo_error(
+                s->conninfo, perr ? perr : "out of memory parsing conninfo",
+                msg, sizeof(msg));
             PQfreemem(perr);
             return pgcm__error_set(err, PGCM_EINVAL, id,
                                    "node '%s': invalid conninfo: %s", id, msg);
@@ -261,10 +260,20 @@ pgcm_node_spec_t *pgcm__spec_dup(const pgcm_node_spec_t *s)
         return NULL;
     *d = *s;
     const char **fields[] = {
-        &d->id,       &d->conninfo,      &d->host,         &d->database,
-        &d->user,     &d->password,      &d->application_name,
-        &d->ssl.ca,   &d->ssl.cert,      &d->ssl.key,      &d->ssh.host,
-        &d->ssh.user, &d->ssh.key_path,  &d->ssh.known_hosts,
+        &d->id,
+        &d->conninfo,
+        &d->host,
+        &d->database,
+        &d->user,
+        &d->password,
+        &d->application_name,
+        &d->ssl.ca,
+        &d->ssl.cert,
+        &d->ssl.key,
+        &d->ssh.host,
+        &d->ssh.user,
+        &d->ssh.key_path,
+        &d->ssh.known_hosts,
         &d->ssh.passphrase,
     };
     bool ok = true;
@@ -439,8 +448,8 @@ int pgcm__conninfo_build(const pgcm_node_spec_t *s, const char *default_app,
     int64_t cto_s = s->connect_timeout_ms > 0
                         ? ((int64_t)s->connect_timeout_ms + 999) / 1000
                         : 0;
-    if (cto_s > 0 &&
-        (rc = params_set_int(out, "connect_timeout", cto_s < 2 ? 2 : (int)cto_s)))
+    if (cto_s > 0 && (rc = params_set_int(out, "connect_timeout",
+                                          cto_s < 2 ? 2 : (int)cto_s)))
         goto fail;
 
     /* L16: TCP keepalives so that dead peers are noticed by the kernel. */

@@ -83,8 +83,8 @@ static pgcm_manager_t *start_manager(const pgcm_options_t *opts, int nodes)
     pgcm_error_t err;
     assert_int_equal(pgcm_manager_new(opts, &mgr, &err), PGCM_OK);
     track(mgr);
-    assert_int_equal(
-        pgcm_manager_start(mgr, specs, (size_t)nodes, 5000, &err), PGCM_OK);
+    assert_int_equal(pgcm_manager_start(mgr, specs, (size_t)nodes, 5000, &err),
+                     PGCM_OK);
     for (int i = 0; i < nodes; i++) {
         pgcm_health_t h;
         assert_int_equal(pgcm_node_health(mgr, ids[i], &h), PGCM_OK);
@@ -116,16 +116,15 @@ static void test_fanout_all_nodes(void **state)
     pgcm_batch_t *b = NULL;
     pgcm_error_t err;
     assert_int_equal(pgcm_query_many(mgr, NULL,
-                                     "SELECT current_setting('port')", 0,
-                                     NULL, NULL, &b, &err),
+                                     "SELECT current_setting('port')", 0, NULL,
+                                     NULL, &b, &err),
                      PGCM_OK);
     assert_int_equal(pgcm_batch_count(b), NSERVERS);
     assert_int_equal(pgcm_batch_succeeded(b), NSERVERS);
     for (int i = 0; i < NSERVERS; i++) {
         const pgcm_result_t *r = pgcm_batch_result(b, (size_t)i);
         assert_string_equal(pgcm_result_node_id(r), ids[i]);
-        assert_int_equal(atoi(pgcm_result_value(r, 0, 0)),
-                         localpg_port(pg[i]));
+        assert_int_equal(atoi(pgcm_result_value(r, 0, 0)), localpg_port(pg[i]));
         assert_true(pgcm_result_elapsed_us(r) > 0);
         assert_true(pgcm_result_server_version(r) >= 100000);
     }
@@ -135,13 +134,10 @@ static void test_fanout_all_nodes(void **state)
     const char *some[] = {"gamma", "nosuch", "alpha"};
     pgcm_target_t t = {PGCM_TARGET_LIST, some, 3};
     assert_int_equal(
-        pgcm_query_many(mgr, &t, "SELECT 1", 0, NULL, NULL, &b, &err),
-        PGCM_OK);
+        pgcm_query_many(mgr, &t, "SELECT 1", 0, NULL, NULL, &b, &err), PGCM_OK);
     assert_int_equal(pgcm_batch_count(b), 3);
-    assert_string_equal(pgcm_result_node_id(pgcm_batch_result(b, 0)),
-                        "gamma");
-    assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 1)),
-                     PGCM_ENOENT);
+    assert_string_equal(pgcm_result_node_id(pgcm_batch_result(b, 0)), "gamma");
+    assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 1)), PGCM_ENOENT);
     assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 2)), PGCM_OK);
     pgcm_batch_free(b);
     end_manager(mgr);
@@ -155,8 +151,8 @@ static void test_parameters_and_sql_errors(void **state)
     pgcm_error_t err;
     const char *params[] = {"41", NULL, "it's"};
     assert_int_equal(pgcm_query(mgr, "alpha",
-                                "SELECT $1::int + 1, $2::text IS NULL, $3",
-                                3, params, NULL, &r, &err),
+                                "SELECT $1::int + 1, $2::text IS NULL, $3", 3,
+                                params, NULL, &r, &err),
                      PGCM_OK);
     assert_string_equal(pgcm_result_value(r, 0, 0), "42");
     assert_string_equal(pgcm_result_value(r, 0, 1), "t");
@@ -172,9 +168,9 @@ static void test_parameters_and_sql_errors(void **state)
     assert_string_equal(pgcm_result_fname(r, 0), "two");
     pgcm_result_free(r);
 
-    assert_int_equal(pgcm_query(mgr, "alpha", "SELECT 1/0", 0, NULL, NULL, &r,
-                                &err),
-                     PGCM_ESQL);
+    assert_int_equal(
+        pgcm_query(mgr, "alpha", "SELECT 1/0", 0, NULL, NULL, &r, &err),
+        PGCM_ESQL);
     assert_string_equal(err.sqlstate, "22012");
     assert_non_null(strstr(err.message, "alpha"));
     assert_non_null(strstr(err.message, "division by zero"));
@@ -184,8 +180,7 @@ static void test_parameters_and_sql_errors(void **state)
 
     /* The connection is fine after an error. */
     assert_int_equal(
-        pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL, &r, &err),
-        PGCM_OK);
+        pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL, &r, &err), PGCM_OK);
     pgcm_result_free(r);
     pgcm_pool_stats_t st;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
@@ -202,9 +197,9 @@ static void test_timeout_cancels_on_server(void **state)
     pgcm_error_t err;
     pgcm_query_options_t qo = {.timeout_ms = 300};
     int64_t t0 = fixture_now_ms();
-    assert_int_equal(pgcm_query(mgr, "alpha", "SELECT pg_sleep(30)", 0, NULL,
-                                &qo, &r, &err),
-                     PGCM_ETIMEDOUT);
+    assert_int_equal(
+        pgcm_query(mgr, "alpha", "SELECT pg_sleep(30)", 0, NULL, &qo, &r, &err),
+        PGCM_ETIMEDOUT);
     int64_t took = fixture_now_ms() - t0;
     assert_true(took >= 290 && took < 2000);
     assert_non_null(strstr(err.message, "cancelled on the server"));
@@ -219,9 +214,9 @@ static void test_timeout_cancels_on_server(void **state)
 
     /* The connection came back clean: next queries work, none wedged. */
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL,
-                                    &r, &err),
-                         PGCM_OK);
+        assert_int_equal(
+            pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL, &r, &err),
+            PGCM_OK);
         pgcm_result_free(r);
     }
     pgcm_pool_stats_t st;
@@ -239,9 +234,9 @@ static void test_stopped_node_partial_failure(void **state)
     pgcm_batch_t *b = NULL;
     pgcm_error_t err;
     int64_t t0 = fixture_now_ms();
-    assert_int_equal(pgcm_query_many(mgr, NULL, "SELECT 1", 0, NULL, NULL, &b,
-                                     &err),
-                     PGCM_OK);
+    assert_int_equal(
+        pgcm_query_many(mgr, NULL, "SELECT 1", 0, NULL, NULL, &b, &err),
+        PGCM_OK);
     assert_true(fixture_now_ms() - t0 < 3000);
     assert_int_equal(pgcm_batch_count(b), 3);
     assert_int_equal(pgcm_batch_succeeded(b), 2);
@@ -261,9 +256,9 @@ static void test_stopped_node_partial_failure(void **state)
     } while (h.state != PGCM_NODE_UNHEALTHY && fixture_now_ms() < deadline);
     assert_int_equal(h.state, PGCM_NODE_UNHEALTHY);
     pgcm_target_t healthy = {PGCM_TARGET_HEALTHY, NULL, 0};
-    assert_int_equal(pgcm_query_many(mgr, &healthy, "SELECT 1", 0, NULL, NULL,
-                                     &b, &err),
-                     PGCM_OK);
+    assert_int_equal(
+        pgcm_query_many(mgr, &healthy, "SELECT 1", 0, NULL, NULL, &b, &err),
+        PGCM_OK);
     assert_int_equal(pgcm_batch_count(b), 2);
     assert_int_equal(pgcm_batch_succeeded(b), 2);
     pgcm_batch_free(b);
@@ -392,14 +387,13 @@ static void test_add_and_remove_at_runtime(void **state)
 
     pgcm_result_t *r = NULL;
     assert_int_equal(
-        pgcm_query(mgr, "beta", "SELECT 1", 0, NULL, NULL, &r, &err),
-        PGCM_OK);
+        pgcm_query(mgr, "beta", "SELECT 1", 0, NULL, NULL, &r, &err), PGCM_OK);
     pgcm_result_free(r);
 
     /* Remove beta with a long query in flight: drained for at most the
      * remove timeout (1 s), then cancelled on the server. */
-    query_wait_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                      0, 0};
+    query_wait_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+                      0};
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
@@ -439,16 +433,15 @@ static void test_shutdown_honours_timeout(void **state)
     o.shutdown_timeout_ms = 700;
     pgcm_manager_t *mgr = start_manager(&o, NSERVERS);
     pgcm_error_t err;
-    query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                         0, 0, 0};
+    query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                         0, 0};
     query_wait_t quick = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                           0, 0, 0};
     assert_int_equal(pgcm_query_async(mgr, "alpha", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(0.2)", 0,
-                                      NULL, NULL, on_query, &quick, NULL,
-                                      &err),
+                                      NULL, NULL, on_query, &quick, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 3000;
     while (active_like(pg[0], "SELECT pg_sleep(30)%") < 1 &&
@@ -591,8 +584,8 @@ static void test_waiters_in_order_and_acquire_timeout(void **state)
     assert_int_equal(st.acquire_timeouts, 2);
 
     /* Waiters are served first come, first served. */
-    order_log_t log = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                       "", 0};
+    order_log_t log = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, "",
+                       0};
     tagged_t tags[5];
     for (int i = 0; i < 5; i++) {
         tags[i] = (tagged_t){&log, (char)('A' + i)};
@@ -646,13 +639,12 @@ static void test_checkout_transaction_and_leak(void **state)
     pgcm_result_t *r = NULL;
     const char *steps[] = {"BEGIN", "CREATE TEMP TABLE t (v int)",
                            "INSERT INTO t VALUES (1), (2)",
-                           "SELECT sum(v), pg_backend_pid() FROM t",
-                           "COMMIT"};
+                           "SELECT sum(v), pg_backend_pid() FROM t", "COMMIT"};
     char pid[32] = "";
     for (size_t i = 0; i < 5; i++) {
-        assert_int_equal(pgcm_checkout_query(co, steps[i], 0, NULL, NULL, &r,
-                                             &err),
-                         PGCM_OK);
+        assert_int_equal(
+            pgcm_checkout_query(co, steps[i], 0, NULL, NULL, &r, &err),
+            PGCM_OK);
         if (i == 3) {
             assert_string_equal(pgcm_result_value(r, 0, 0), "3");
             snprintf(pid, sizeof(pid), "%s", pgcm_result_value(r, 0, 1));
@@ -675,8 +667,8 @@ static void test_checkout_transaction_and_leak(void **state)
     pgcm_pool_stats_t before, after;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &before), PGCM_OK);
     assert_int_equal(pgcm_checkout(mgr, "alpha", 0, &co, &err), PGCM_OK);
-    assert_int_equal(
-        pgcm_checkout_query(co, "BEGIN", 0, NULL, NULL, &r, &err), PGCM_OK);
+    assert_int_equal(pgcm_checkout_query(co, "BEGIN", 0, NULL, NULL, &r, &err),
+                     PGCM_OK);
     pgcm_result_free(r);
     pgcm_checkout_release(co, 0);
     fixture_sleep_ms(100);
@@ -751,8 +743,8 @@ static void log_event(const pgcm_event_t *ev, void *user)
     pthread_mutex_unlock(&l->lock);
     /* A blocking call from a callback must not deadlock. */
     pgcm_result_t *r = NULL;
-    if (pgcm_query(l->mgr, ev->node_id, "SELECT 1", 0, NULL, NULL, &r,
-                   NULL) == PGCM_EDEADLK)
+    if (pgcm_query(l->mgr, ev->node_id, "SELECT 1", 0, NULL, NULL, &r, NULL) ==
+        PGCM_EDEADLK)
         l->deadlk_seen = 1;
     pgcm_result_free(r);
 }
@@ -858,9 +850,9 @@ static void test_bad_input(void **state)
                      PGCM_EINVAL);
     assert_int_equal(pgcm_query(mgr, "alpha", NULL, 0, NULL, NULL, &r, &err),
                      PGCM_EINVAL);
-    assert_int_equal(pgcm_query(mgr, "alpha", "SELECT $1", 1, NULL, NULL, &r,
-                                &err),
-                     PGCM_EINVAL);
+    assert_int_equal(
+        pgcm_query(mgr, "alpha", "SELECT $1", 1, NULL, NULL, &r, &err),
+        PGCM_EINVAL);
     pgcm_query_options_t neg = {.timeout_ms = -1};
     assert_int_equal(
         pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, &neg, &r, &err),
@@ -900,8 +892,7 @@ int main(void)
         cmocka_unit_test_teardown(test_cancel_batch, test_teardown),
         cmocka_unit_test_teardown(test_add_and_remove_at_runtime,
                                   test_teardown),
-        cmocka_unit_test_teardown(test_shutdown_honours_timeout,
-                                  test_teardown),
+        cmocka_unit_test_teardown(test_shutdown_honours_timeout, test_teardown),
         cmocka_unit_test_teardown(test_eight_threads, test_teardown),
         cmocka_unit_test_teardown(test_waiters_in_order_and_acquire_timeout,
                                   test_teardown),
