@@ -15,12 +15,23 @@
  *   fanout_ratio_100         median(many 100, sleep) / median(one, sleep)
  *   fanout_select1_ratio_10  median(many 10, 1)      / median(one, 1)
  *
- * plus notes with the absolute medians on stderr.
+ * The same rounds also time a bare libpq client doing the same work on
+ * connections of its own to the same servers (PQsendQuery on every
+ * connection, then one poll() loop until all have answered; one thread,
+ * no pool, no hand-off): the floor this machine allows, printed as
+ * libpq_fanout_ratio_10, libpq_fanout_ratio_100 and
+ * libpq_fanout_select1_ratio_10.
+ *
+ * Notes on stderr give, per kind, the medians of the caller's time, the
+ * slowest and fastest node's own elapsed time, and the client CPU.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "common.h"
 
@@ -69,10 +80,16 @@ static void series_add(series_t *s, double wall, double cpu, double fast,
 static double series_report(series_t *s)
 {
     double wall = bench_median(s->wall, s->n);
-    bench_note("%-16s caller %8.0f us, slowest node %8.0f us, fastest "
-               "node %8.0f us, client CPU %6.0f us (medians of %zu)",
-               s->label, wall, bench_median(s->slow, s->n),
-               bench_median(s->fast, s->n), bench_median(s->cpu, s->n), s->n);
+    if (strncmp(s->label, "libpq", 5) == 0)
+        bench_note("%-18s caller %8.0f us, client CPU %6.0f us (medians of "
+                   "%zu)",
+                   s->label, wall, bench_median(s->cpu, s->n), s->n);
+    else
+        bench_note("%-18s caller %8.0f us, slowest node %8.0f us, fastest "
+                   "node %8.0f us, client CPU %6.0f us (medians of %zu)",
+                   s->label, wall, bench_median(s->slow, s->n),
+                   bench_median(s->fast, s->n), bench_median(s->cpu, s->n),
+                   s->n);
     free(s->wall);
     free(s->cpu);
     free(s->fast);
@@ -127,6 +144,100 @@ static void time_many(series_t *s, char **ids, size_t n, const char *sql)
     series_add(s, (double)(t1 - t0), (double)(c1 - c0), fast, slow);
 }
 
+/* ---- the bare libpq floor ----------------------------------------- */
+
+static PGconn **g_raw;
+
+static void raw_connect(const int *ports, int nports, size_t n)
+{
+    g_raw = calloc(n, sizeof(*g_raw));
+    if (g_raw == NULL)
+        bench_die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char ci[160];
+        snprintf(ci, sizeof(ci),
+                 "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+                 "sslmode=disable application_name=" APP_NAME "_libpq",
+                 ports[i % (size_t)nports]);
+        g_raw[i] = PQconnectdb(ci);
+        if (PQstatus(g_raw[i]) != CONNECTION_OK)
+            bench_die("libpq baseline: %s", PQerrorMessage(g_raw[i]));
+        PQsetnonblocking(g_raw[i], 1);
+    }
+}
+
+static void raw_close(size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        PQfinish(g_raw[i]);
+    free(g_raw);
+}
+
+/* Send sql on connections 0..n-1, wait for every answer; returns the
+ * wall time in us, or -1 (and a note) on failure. */
+static double raw_many(series_t *s, size_t n, const char *sql)
+{
+    struct pollfd *p = calloc(n, sizeof(*p));
+    size_t *idx = calloc(n, sizeof(*idx));
+    char *done = calloc(n, 1);
+    if (p == NULL || idx == NULL || done == NULL)
+        bench_die("out of memory");
+    uint64_t c0 = bench_cpu_us(), t0 = bench_now_us();
+    int failed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!PQsendQuery(g_raw[i], sql) || PQflush(g_raw[i]) != 0)
+            failed = 1;
+    size_t left = failed ? 0 : n;
+    while (left > 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!done[i]) {
+                p[k].fd = PQsocket(g_raw[i]);
+                p[k].events = POLLIN;
+                p[k].revents = 0;
+                idx[k++] = i;
+            }
+        }
+        if (poll(p, (nfds_t)k, 10000) <= 0) {
+            failed = 1;
+            break;
+        }
+        for (size_t j = 0; j < k; j++) {
+            size_t i = idx[j];
+            if (p[j].revents == 0)
+                continue;
+            if (!PQconsumeInput(g_raw[i])) {
+                failed = 1;
+                left = 0;
+                break;
+            }
+            while (!PQisBusy(g_raw[i])) {
+                PGresult *r = PQgetResult(g_raw[i]);
+                if (r == NULL) {
+                    done[i] = 1;
+                    left--;
+                    break;
+                }
+                if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                    failed = 1;
+                PQclear(r);
+            }
+        }
+    }
+    uint64_t t1 = bench_now_us(), c1 = bench_cpu_us();
+    free(p);
+    free(idx);
+    free(done);
+    if (failed) {
+        if (g_failures++ < 5)
+            bench_note("libpq baseline over %zu connections failed", n);
+        return -1;
+    }
+    double wall = (double)(t1 - t0);
+    series_add(s, wall, (double)(c1 - c0), wall, wall);
+    return wall;
+}
+
 int main(int argc, char **argv)
 {
     int ports[BENCH_MAX_PORTS], nports = 0, rounds = 60, opt;
@@ -176,8 +287,12 @@ int main(int argc, char **argv)
     if (bench_wait_idle(g_mgr, ids, nnodes, 1, 30000) > 0)
         bench_die("pools did not settle at one idle connection each");
 
+    raw_connect(ports, nports, nnodes);
+
     /* Warm up: every connection has run each statement once. */
     for (int i = 0; i < 3; i++) {
+        raw_many(NULL, nnodes, SLEEP_SQL);
+        raw_many(NULL, nnodes, SELECT1_SQL);
         time_many(NULL, ids, nnodes, SLEEP_SQL);
         time_many(NULL, ids, nnodes, SELECT1_SQL);
         time_one(NULL, ids[0], SLEEP_SQL);
@@ -193,6 +308,14 @@ int main(int argc, char **argv)
     series_init(&mall, label_all, (size_t)rounds);
     series_init(&s1, "select1 x1", (size_t)rounds * 10);
     series_init(&s10, "select1 x10", (size_t)rounds * 10);
+    char rlabel_all[32];
+    snprintf(rlabel_all, sizeof(rlabel_all), "libpq sleep x%zu", nnodes);
+    series_t rone, rm10, rmall, rs1, rs10;
+    series_init(&rone, "libpq sleep x1", (size_t)rounds);
+    series_init(&rm10, "libpq sleep x10", (size_t)rounds);
+    series_init(&rmall, rlabel_all, (size_t)rounds);
+    series_init(&rs1, "libpq select1 x1", (size_t)rounds * 10);
+    series_init(&rs10, "libpq select1 x10", (size_t)rounds * 10);
     uint64_t t_start = bench_now_us();
     for (int r = 0; r < rounds; r++) {
         time_one(&one, ids[0], SLEEP_SQL);
@@ -202,6 +325,13 @@ int main(int argc, char **argv)
         for (int k = 0; k < 10; k++) {
             time_one(&s1, ids[0], SELECT1_SQL);
             time_many(&s10, ids, 10, SELECT1_SQL);
+        }
+        raw_many(&rone, 1, SLEEP_SQL);
+        raw_many(&rm10, 10, SLEEP_SQL);
+        raw_many(&rmall, nnodes, SLEEP_SQL);
+        for (int k = 0; k < 10; k++) {
+            raw_many(&rs1, 1, SELECT1_SQL);
+            raw_many(&rs10, 10, SELECT1_SQL);
         }
     }
     if (g_failures > (size_t)rounds / 10)
@@ -217,6 +347,14 @@ int main(int argc, char **argv)
     snprintf(name, sizeof(name), "fanout_ratio_%zu", nnodes);
     bench_figure(name, d_mall / d_one);
     bench_figure("fanout_select1_ratio_10", d_s10 / d_s1);
+    double r_one = series_report(&rone), r_m10 = series_report(&rm10);
+    double r_mall = series_report(&rmall);
+    double r_s1 = series_report(&rs1), r_s10 = series_report(&rs10);
+    bench_figure("libpq_fanout_ratio_10", r_m10 / r_one);
+    snprintf(name, sizeof(name), "libpq_fanout_ratio_%zu", nnodes);
+    bench_figure(name, r_mall / r_one);
+    bench_figure("libpq_fanout_select1_ratio_10", r_s10 / r_s1);
+    raw_close(nnodes);
 
     pgcm_manager_free(g_mgr);
     for (size_t i = 0; i < nnodes; i++)
