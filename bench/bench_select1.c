@@ -3,11 +3,14 @@
  * bench_select1.c - P2/P3: `SELECT 1` throughput through one node's pool
  * (max 10) with 64 concurrent callers, and the client CPU it costs.
  *
- *   bench_select1 -p PORT [-t SECONDS] [-c CALLERS] [-m async|threads]
+ *   bench_select1 -p PORT [-t SECONDS] [-c CALLERS] [-m async|threads|libpq]
  *
  * async (default): 64 requests always in flight through pgcm_query_async;
  *   each callback frees its result and submits the next request.
  * threads: 64 threads, each calling the blocking pgcm_query in a loop.
+ * libpq: no libpgcm at all - the floor for one event-loop thread: 10
+ *   non-blocking libpq connections driven by one poll() loop, each sending
+ *   its next `SELECT 1` as soon as the previous answer is in.
  *
  * After one second of warm-up (the pool grows to its max), queries that
  * complete during SECONDS are counted, and the process's CPU time
@@ -17,12 +20,15 @@
  *   rate QUERIES_PER_SECOND
  *   cpu_us_per_query CPU_MICROSECONDS / QUERIES
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "common.h"
 
@@ -76,9 +82,76 @@ static void *caller_thread(void *arg)
     return NULL;
 }
 
+/* The bare libpq floor: 10 connections, one thread, one poll() loop. */
+static void run_libpq(int port, int seconds)
+{
+    enum { N = 10 };
+    PGconn *c[N];
+    struct pollfd p[N];
+    for (int i = 0; i < N; i++) {
+        char ci[160];
+        snprintf(ci, sizeof(ci),
+                 "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+                 "sslmode=disable application_name=" APP_NAME "_libpq",
+                 port);
+        c[i] = PQconnectdb(ci);
+        if (PQstatus(c[i]) != CONNECTION_OK)
+            bench_die("libpq: %s", PQerrorMessage(c[i]));
+        PQsetnonblocking(c[i], 1);
+        if (!PQsendQuery(c[i], SQL))
+            bench_die("libpq: %s", PQerrorMessage(c[i]));
+        p[i].fd = PQsocket(c[i]);
+        p[i].events = POLLIN;
+    }
+    uint64_t start = bench_now_us();
+    uint64_t t0 = start + 1000000u, t1 = t0 + (uint64_t)seconds * 1000000u;
+    uint64_t n0 = 0, c0 = 0, done = 0, errors = 0;
+    int measuring = 0;
+    for (;;) {
+        uint64_t now = bench_now_us();
+        if (!measuring && now >= t0) {
+            measuring = 1;
+            n0 = done;
+            c0 = bench_cpu_us();
+            t0 = now;
+        } else if (measuring && now >= t1) {
+            break;
+        }
+        if (poll(p, N, 1000) < 0)
+            bench_die("poll failed");
+        for (int i = 0; i < N; i++) {
+            if (p[i].revents == 0)
+                continue;
+            if (!PQconsumeInput(c[i]))
+                bench_die("libpq: %s", PQerrorMessage(c[i]));
+            while (!PQisBusy(c[i])) {
+                PGresult *r = PQgetResult(c[i]);
+                if (r == NULL) {
+                    done++;
+                    if (!PQsendQuery(c[i], SQL))
+                        bench_die("libpq: %s", PQerrorMessage(c[i]));
+                    break;
+                }
+                if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                    errors++;
+                PQclear(r);
+            }
+        }
+    }
+    uint64_t c1 = bench_cpu_us(), now = bench_now_us();
+    for (int i = 0; i < N; i++)
+        PQfinish(c[i]);
+    if (errors > 0)
+        bench_note("%llu queries failed", (unsigned long long)errors);
+    double q = (double)(done - n0);
+    printf("rate %.1f\n", q * 1e6 / (double)(now - t0));
+    printf("cpu_us_per_query %.2f\n", (double)(c1 - c0) / q);
+}
+
 int main(int argc, char **argv)
 {
     int port = 0, seconds = 5, callers = 64, opt, use_threads = 0;
+    int use_libpq = 0;
     bench_set_name("bench_select1");
     while ((opt = getopt(argc, argv, "p:t:c:m:")) != -1) {
         switch (opt) {
@@ -93,17 +166,23 @@ int main(int argc, char **argv)
             break;
         case 'm':
             use_threads = strcmp(optarg, "threads") == 0;
-            if (!use_threads && strcmp(optarg, "async") != 0)
-                bench_die("-m takes async or threads");
+            use_libpq = strcmp(optarg, "libpq") == 0;
+            if (!use_threads && !use_libpq && strcmp(optarg, "async") != 0)
+                bench_die("-m takes async, threads or libpq");
             break;
         default:
             bench_die("usage: bench_select1 -p PORT [-t SECONDS] "
-                      "[-c CALLERS] [-m async|threads]");
+                      "[-c CALLERS] [-m async|threads|libpq]");
         }
     }
     if (port <= 0 || seconds < 1 || callers < 1 || callers > MAX_CALLERS)
         bench_die("usage: bench_select1 -p PORT [-t SECONDS] [-c CALLERS] "
-                  "[-m async|threads]");
+                  "[-m async|threads|libpq]");
+
+    if (use_libpq) {
+        run_libpq(port, seconds);
+        return 0;
+    }
 
     pgcm_options_t o;
     pgcm_options_init(&o);
