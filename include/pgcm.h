@@ -285,11 +285,13 @@ typedef struct pgcm_health {
 
 /* Pool statistics and counters (L13). */
 typedef struct pgcm_pool_stats {
-    int total; /* open connections, including connecting ones */
+    int total; /* pool connections, connecting ones included (<= max) */
     int idle;
-    int active;  /* running a query or checked out */
+    int active;  /* running a query or a probe, or checked out */
     int waiting; /* requests queued for a connection */
     int min, max;
+    int probe_conns;   /* dedicated probe connections beyond max (0 or 1),
+                          opened when every pool connection is busy */
     uint64_t queries;  /* queries completed (success or error) */
     uint64_t errors;   /* queries that failed */
     uint64_t timeouts; /* queries that hit their timeout */

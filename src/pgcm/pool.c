@@ -20,9 +20,15 @@ int pgcm__node_total(const node_t *n)
 void pgcm__pool_counts(const node_t *n, pgcm_pool_stats_t *s)
 {
     *s = n->stats;
-    s->total = n->n_connecting + n->n_idle + n->n_busy;
+    s->total = pgcm__node_total(n);
     s->idle = n->n_idle;
     s->active = n->n_busy;
+    s->probe_conns = n->n_dedicated;
+    if (n->n_dedicated > 0) {
+        /* a dedicated probe connection sits on busy (or connecting) */
+        for (const list_node_t *p = n->busy.next; p != &n->busy; p = p->next)
+            s->active -= LIST_ENTRY(p, conn_t, link)->dedicated_probe;
+    }
     s->waiting = n->n_waiters;
     s->min = n->spec->pool.min;
     s->max = n->spec->pool.max;
@@ -242,15 +248,17 @@ void pgcm__pool_conn_ready(conn_t *c)
 void pgcm__pool_probe_return(conn_t *c)
 {
     node_t *n = c->node;
-    if (c->dedicated_probe || c->probe_on_connect || n->n_waiters > 0 ||
-        n->life != NODE_LIVE || c->idle_since_us == 0) {
+    if (c->dedicated_probe || n->n_waiters > 0 || n->life != NODE_LIVE ||
+        (c->expires_us != 0 && pgcm__mono_us() >= c->expires_us)) {
         pgcm__pool_conn_ready(c);
         return;
     }
-    /* A probe borrowed an idle connection: put it back at the least
-     * recently used end with its idle time intact, so that probes neither
-     * reorder the pool nor keep surplus connections from being reaped. */
-    uint64_t idle_since = c->idle_since_us;
+    /* A probe used this connection, not a user: put it at the least
+     * recently used end with its idle time intact (a new one counts as idle
+     * from now), so that probes neither reorder the pool nor keep surplus
+     * connections from being reaped. */
+    uint64_t idle_since =
+        c->idle_since_us != 0 ? c->idle_since_us : pgcm__mono_us();
     pgcm__pool_move(c, CONN_IDLE);
     list_remove(&c->link);
     list_push_back(&n->idle, &c->link);

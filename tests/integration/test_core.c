@@ -297,8 +297,9 @@ static void test_cancel_batch(void **state)
 {
     (void)state;
     pgcm_manager_t *mgr = start_manager(NULL, NSERVERS);
-    batch_wait_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                      NULL};
+    static batch_wait_t w = {PTHREAD_MUTEX_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, NULL};
+    w.batch = NULL;
     uint64_t id = 0;
     pgcm_error_t err;
     assert_int_equal(pgcm_query_many_async(mgr, NULL, "SELECT pg_sleep(30)", 0,
@@ -392,8 +393,9 @@ static void test_add_and_remove_at_runtime(void **state)
 
     /* Remove beta with a long query in flight: drained for at most the
      * remove timeout (1 s), then cancelled on the server. */
-    query_wait_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-                      0};
+    static query_wait_t w = {PTHREAD_MUTEX_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    w.done = 0;
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
@@ -433,10 +435,12 @@ static void test_shutdown_honours_timeout(void **state)
     o.shutdown_timeout_ms = 700;
     pgcm_manager_t *mgr = start_manager(&o, NSERVERS);
     pgcm_error_t err;
-    query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                         0, 0};
-    query_wait_t quick = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                          0, 0, 0};
+    static query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER,
+                                PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    slow.done = 0;
+    static query_wait_t quick = {PTHREAD_MUTEX_INITIALIZER,
+                                 PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    quick.done = 0;
     assert_int_equal(pgcm_query_async(mgr, "alpha", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
@@ -584,9 +588,12 @@ static void test_waiters_in_order_and_acquire_timeout(void **state)
     assert_int_equal(st.acquire_timeouts, 2);
 
     /* Waiters are served first come, first served. */
-    order_log_t log = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, "",
-                       0};
-    tagged_t tags[5];
+    /* Callback targets are static: if an assertion fails, the teardown's
+     * shutdown still calls back into them. */
+    static order_log_t log = {PTHREAD_MUTEX_INITIALIZER,
+                              PTHREAD_COND_INITIALIZER, "", 0};
+    static tagged_t tags[5];
+    log.count = 0;
     for (int i = 0; i < 5; i++) {
         tags[i] = (tagged_t){&log, (char)('A' + i)};
         assert_int_equal(pgcm_query_async(mgr, "alpha", "SELECT 1", 0, NULL,
@@ -754,7 +761,9 @@ static void test_events(void **state)
     (void)state;
     pgcm_manager_t *mgr = NULL;
     pgcm_error_t err;
-    event_log_t log = {PTHREAD_MUTEX_INITIALIZER, "", NULL, 0};
+    static event_log_t log = {PTHREAD_MUTEX_INITIALIZER, "", NULL, 0};
+    log.text[0] = '\0';
+    log.deadlk_seen = 0;
     assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
     track(mgr);
     log.mgr = mgr;
