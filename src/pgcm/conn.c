@@ -381,10 +381,16 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
 
 void pgcm__conn_send_cancel(conn_t *c)
 {
-    if (c->pg != NULL && !c->cancel_sent) {
-        c->cancel_sent = true;
-        pgcm__cancel_send(c->node->mgr->cancels, c->pg);
-    }
+    /* A probe or heartbeat (SELECT 1, or an empty query) needs no cancel:
+     * closing its connection ends it, and a cancel to a server that does
+     * not answer would only hold a helper thread. */
+    if (c->pg == NULL || c->cancel_sent || c->op == OP_PROBE ||
+        c->op == OP_LIVENESS || c->op == OP_NONE)
+        return;
+    c->cancel_sent = true;
+    pgcm_manager_t *mgr = c->node->mgr;
+    pgcm__cancel_send(mgr->cancels, c->node->cancel_gate, c->pg,
+                      atomic_load(&mgr->state) != MGR_RUNNING);
 }
 
 void pgcm__conn_abort(conn_t *c, int status)
@@ -447,7 +453,6 @@ static void conn_on_timer(uv_timer_t *t)
             snprintf(msg, sizeof(msg), "%s got no answer within %d ms",
                      c->op == OP_PROBE ? "health probe" : "heartbeat",
                      (int)((now_us(c) - c->op_start_us) / 1000));
-            pgcm__conn_send_cancel(c);
             pgcm__conn_close(c, msg);
             pgcm__node_probe_done(n, PGCM_ETIMEDOUT, 0, msg, "");
         } else if (c->abort_status == 0) {

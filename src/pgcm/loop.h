@@ -227,6 +227,8 @@ struct node {
     pgcm_health_t pub_health;
     pgcm_pool_stats_t pub_stats;
 
+    struct cancel_gate *cancel_gate; /* cancels in flight to this node */
+
     /* removal */
     uint64_t drain_deadline_us;
     list_node_t remove_waiters; /* cmd_t waiting for removal to finish */
@@ -414,8 +416,14 @@ uint64_t pgcm__new_id(pgcm_manager_t *mgr);
  * wait at shutdown for the ones still sending. */
 struct cancel_tracker *pgcm__cancel_tracker_new(void);
 void pgcm__cancel_tracker_release(struct cancel_tracker *t);
-void pgcm__cancel_send(struct cancel_tracker *t, PGconn *pg);
-/* Wait until no cancel is in flight, at most timeout_ms. */
+/* Per-node limit on cancels in flight (refcounted with the helpers). */
+struct cancel_gate *pgcm__cancel_gate_new(void);
+void pgcm__cancel_gate_release(struct cancel_gate *g);
+/* Send a cancel for pg's statement on a helper thread. at_shutdown: the
+ * manager's shutdown waits (bounded) for it. */
+void pgcm__cancel_send(struct cancel_tracker *t, struct cancel_gate *gate,
+                       PGconn *pg, bool at_shutdown);
+/* Wait until no shutdown cancel is in flight, at most timeout_ms. */
 void pgcm__cancel_wait(struct cancel_tracker *t, int timeout_ms);
 
 #endif /* PGCM_LOOP_H */

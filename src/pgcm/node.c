@@ -77,7 +77,10 @@ node_t *pgcm__node_new(pgcm_manager_t *mgr, const pgcm_node_spec_t *spec)
     if (n == NULL)
         return NULL;
     n->spec = pgcm__spec_dup(spec);
-    if (n->spec == NULL) {
+    n->cancel_gate = pgcm__cancel_gate_new();
+    if (n->spec == NULL || n->cancel_gate == NULL) {
+        pgcm__spec_free(n->spec);
+        pgcm__cancel_gate_release(n->cancel_gate);
         pgcm__free(n);
         return NULL;
     }
@@ -587,7 +590,6 @@ void pgcm__node_begin_remove(node_t *n, int drain_ms)
         conn_t *c = LIST_ENTRY(pos, conn_t, link);
         /* probes and parked probe connections are not user work */
         if (c->op == OP_PROBE || c->op == OP_LIVENESS) {
-            pgcm__conn_send_cancel(c);
             pgcm__conn_close(c, "node removed");
         } else if (c->op == OP_NONE && c->checkout == NULL) {
             pgcm__conn_close(c, "node removed");
@@ -612,6 +614,7 @@ void pgcm__node_discard(node_t *n)
 
 void pgcm__node_free(node_t *n)
 {
+    pgcm__cancel_gate_release(n->cancel_gate);
     pgcm__spec_free(n->spec);
     pgcm__free(n->resolve_host);
     pgcm__free(n);
