@@ -528,21 +528,7 @@ void pgcm__conn_close(conn_t *c, const char *why)
     if (c->state == CONN_CLOSING)
         return;
     node_t *n = c->node;
-    switch (c->state) {
-    case CONN_CONNECTING:
-        n->n_connecting--;
-        break;
-    case CONN_IDLE:
-        n->n_idle--;
-        break;
-    case CONN_ACTIVE:
-        n->n_busy--;
-        break;
-    default:
-        break;
-    }
-    if (list_linked(&c->link))
-        list_remove(&c->link);
+    pgcm__pool_unlink(c);
     bool was_open = c->state != CONN_CONNECTING;
     if (c->dedicated_probe)
         n->n_dedicated--;

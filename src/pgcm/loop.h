@@ -281,6 +281,8 @@ void pgcm__pool_fail_waiters(node_t *n, int code, const char *fmt, ...)
 /* Janitor work for one node: idle reaping, lifetime, leaks. */
 void pgcm__pool_maintain(node_t *n, uint64_t now_us);
 void pgcm__pool_move(conn_t *c, conn_state_t to);
+/* Take c off its node's list for its state (counts kept right). */
+void pgcm__pool_unlink(conn_t *c);
 void pgcm__pool_counts(const node_t *n, pgcm_pool_stats_t *s);
 int pgcm__node_total(const node_t *n);
 

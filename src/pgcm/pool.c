@@ -34,8 +34,7 @@ void pgcm__pool_counts(const node_t *n, pgcm_pool_stats_t *s)
     s->max = n->spec->pool.max;
 }
 
-/* Move c to the list of state `to` (CONN_IDLE pushes at the front). */
-void pgcm__pool_move(conn_t *c, conn_state_t to)
+void pgcm__pool_unlink(conn_t *c)
 {
     node_t *n = c->node;
     switch (c->state) {
@@ -53,6 +52,13 @@ void pgcm__pool_move(conn_t *c, conn_state_t to)
     }
     if (list_linked(&c->link))
         list_remove(&c->link);
+}
+
+/* Move c to the list of state `to` (CONN_IDLE pushes at the front). */
+void pgcm__pool_move(conn_t *c, conn_state_t to)
+{
+    node_t *n = c->node;
+    pgcm__pool_unlink(c);
     c->state = to;
     switch (to) {
     case CONN_IDLE:

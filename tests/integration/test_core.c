@@ -93,20 +93,6 @@ static pgcm_manager_t *start_manager(const pgcm_options_t *opts, int nodes)
     return mgr;
 }
 
-/* How many backends of ours run a statement matching `like` on s. */
-static int active_like(localpg_server_t *s, const char *like)
-{
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-             "'%s' AND state = 'active' AND query LIKE '%s'",
-             fixture_app_name(), like);
-    char *v = fixture_exec(s, sql);
-    int n = v ? atoi(v) : -1;
-    free(v);
-    return n;
-}
-
 /* ---- queries ---------------------------------------------------------- */
 
 static void test_fanout_all_nodes(void **state)
@@ -207,10 +193,10 @@ static void test_timeout_cancels_on_server(void **state)
 
     /* The statement is gone from the server quickly. */
     int64_t deadline = fixture_now_ms() + 3000;
-    while (active_like(pg[0], "SELECT pg_sleep(30)%") > 0 &&
+    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") > 0 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
-    assert_int_equal(active_like(pg[0], "SELECT pg_sleep(30)%"), 0);
+    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"), 0);
 
     /* The connection came back clean: next queries work, none wedged. */
     for (int i = 0; i < 5; i++) {
@@ -308,7 +294,7 @@ static void test_cancel_batch(void **state)
     /* wait until all three run on their servers */
     int64_t deadline = fixture_now_ms() + 3000;
     for (int i = 0; i < NSERVERS; i++) {
-        while (active_like(pg[i], "SELECT pg_sleep(30)%") < 1 &&
+        while (fixture_count_active(pg[i], "SELECT pg_sleep(30)%") < 1 &&
                fixture_now_ms() < deadline)
             fixture_sleep_ms(20);
     }
@@ -326,10 +312,11 @@ static void test_cancel_batch(void **state)
     pgcm_batch_free(w.batch);
     for (int i = 0; i < NSERVERS; i++) {
         deadline = fixture_now_ms() + 3000;
-        while (active_like(pg[i], "SELECT pg_sleep(30)%") > 0 &&
+        while (fixture_count_active(pg[i], "SELECT pg_sleep(30)%") > 0 &&
                fixture_now_ms() < deadline)
             fixture_sleep_ms(20);
-        assert_int_equal(active_like(pg[i], "SELECT pg_sleep(30)%"), 0);
+        assert_int_equal(fixture_count_active(pg[i], "SELECT pg_sleep(30)%"),
+                         0);
     }
     assert_int_equal(pgcm_cancel(mgr, id), PGCM_ENOENT);
     end_manager(mgr);
@@ -400,7 +387,7 @@ static void test_add_and_remove_at_runtime(void **state)
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 3000;
-    while (active_like(pg[1], "SELECT pg_sleep(30)%") < 1 &&
+    while (fixture_count_active(pg[1], "SELECT pg_sleep(30)%") < 1 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
     t0 = fixture_now_ms();
@@ -448,7 +435,7 @@ static void test_shutdown_honours_timeout(void **state)
                                       NULL, NULL, on_query, &quick, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 3000;
-    while (active_like(pg[0], "SELECT pg_sleep(30)%") < 1 &&
+    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < 1 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
     int64_t t0 = fixture_now_ms();

@@ -261,20 +261,6 @@ static int query_done(void *user)
     return d;
 }
 
-/* How many backends of ours run a statement matching `like` on s. */
-static int active_like(localpg_server_t *s, const char *like)
-{
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-             "'%s' AND state = 'active' AND query LIKE '%s'",
-             fixture_app_name(), like);
-    char *v = fixture_exec(s, sql);
-    int n = v ? atoi(v) : -1;
-    free(v);
-    return n;
-}
-
 #define INFLIGHT 3
 
 static void test_kill_with_queries_in_flight(void **state)
@@ -293,10 +279,11 @@ static void test_kill_with_queries_in_flight(void **state)
                          PGCM_OK);
     }
     int64_t deadline = fixture_now_ms() + 5000;
-    while (active_like(pg[0], "SELECT pg_sleep(30)%") < INFLIGHT &&
+    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < INFLIGHT &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
-    assert_int_equal(active_like(pg[0], "SELECT pg_sleep(30)%"), INFLIGHT);
+    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"),
+                     INFLIGHT);
 
     size_t mark = hrec_mark(&rec);
     int64_t fault = hwall_ms();
@@ -377,10 +364,10 @@ static void test_freeze_with_query_in_flight(void **state)
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 5000;
-    while (active_like(pg[0], "SELECT pg_sleep(30)%") < 1 &&
+    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < 1 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
-    assert_int_equal(active_like(pg[0], "SELECT pg_sleep(30)%"), 1);
+    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"), 1);
     pgcm_pool_stats_t st;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.idle, 0); /* the heartbeat has nothing idle */

@@ -341,19 +341,6 @@ static int wait_query(query_wait_t *w, int timeout_ms)
     return done;
 }
 
-static int active_like(localpg_server_t *s, const char *like)
-{
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-             "'%s' AND state = 'active' AND query LIKE '%s'",
-             fixture_app_name(), like);
-    char *v = fixture_exec(s, sql);
-    int n = v ? atoi(v) : -1;
-    free(v);
-    return n;
-}
-
 /* What must not change when an apply is rejected (or is a no-op). Every
  * pool is full by then (min == max, and at least one connection idle
  * between a load thread's queries), so it never opens or closes a
@@ -472,10 +459,10 @@ static void test_apply_while_queries_run(void **state)
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 3000;
-    while (active_like(pg[BETA], "SELECT pg_sleep(30)%") < 1 &&
+    while (fixture_count_active(pg[BETA], "SELECT pg_sleep(30)%") < 1 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(10);
-    assert_int_equal(active_like(pg[BETA], "SELECT pg_sleep(30)%"), 1);
+    assert_int_equal(fixture_count_active(pg[BETA], "SELECT pg_sleep(30)%"), 1);
 
     /* The new list: alpha as it was, beta gone, gamma changed, delta new. */
     pgcm_node_spec_t next[3] = {specs[ALPHA], specs[GAMMA], specs[DELTA]};
@@ -683,7 +670,7 @@ static void test_apply_adds_id_still_draining(void **state)
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
     int64_t deadline = fixture_now_ms() + 3000;
-    while (active_like(pg[GAMMA], "SELECT pg_sleep(30)%") < 1 &&
+    while (fixture_count_active(pg[GAMMA], "SELECT pg_sleep(30)%") < 1 &&
            fixture_now_ms() < deadline)
         fixture_sleep_ms(10);
     static done_wait_t removed_cb;

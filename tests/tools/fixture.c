@@ -197,3 +197,16 @@ int fixture_try_connect(const char *conninfo, int timeout_ms, char *err,
     PQfinish(c);
     return rc;
 }
+
+int fixture_count_active(localpg_server_t *s, const char *like)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s' AND state = 'active' AND query LIKE '%s'",
+             fixture_app_name(), like);
+    char *v = fixture_exec(s, sql);
+    int n = v ? atoi(v) : -1;
+    free(v);
+    return n;
+}

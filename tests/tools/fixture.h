@@ -62,6 +62,11 @@ void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
  * error. Returns the first column of the first row (malloc'd) or NULL. */
 char *fixture_exec(localpg_server_t *s, const char *sql);
 
+/* fixture_count_active - how many backends with fixture_app_name() run a
+ * statement whose text matches the SQL LIKE pattern `like` on s (-1 when
+ * the count cannot be read). */
+int fixture_count_active(localpg_server_t *s, const char *like);
+
 /* fixture_now_ms - a monotonic clock in milliseconds. */
 int64_t fixture_now_ms(void);
 
