@@ -272,9 +272,9 @@ static void probe_start(node_t *n, probe_kind_t kind)
             }
         }
     }
-    if (kind == PROBE_LIVENESS && c == NULL &&
-        n->n_busy + n->n_connecting == 0) {
-        /* Nothing open at all: a full probe will connect when due. */
+    if (kind == PROBE_LIVENESS && c == NULL && n->n_busy == 0) {
+        /* Nothing idle and nothing running: connections being opened have
+         * their own deadline, and a full probe connects when due. */
         pgcm__node_heard(n);
         return;
     }
