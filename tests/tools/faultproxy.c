@@ -296,8 +296,10 @@ static void *proxy_main(void *arg)
         }
         if (atomic_load(&p->stop))
             break;
-        /* The mode may have changed during poll: act on the new one. */
+        /* The mode may have changed during poll: act on the new one, with
+         * its delay (set before the mode, so read after it). */
         mode = atomic_load(&p->mode);
+        delay = atomic_load(&p->delay_ms);
         if (pfd[1].revents & POLLIN)
             accept_all(p, mode);
         if (mode != FAULTPROXY_PASS && mode != FAULTPROXY_DELAY)
