@@ -12,7 +12,9 @@
  *   (the *_async variants).
  * - Callbacks run on the manager's loop thread and must not block. A blocking
  *   call made from a callback returns PGCM_EDEADLK instead of deadlocking;
- *   use the *_async variant there.
+ *   use the *_async variant there. One exception: a request posted at the
+ *   very moment the loop finishes shutting down is answered with
+ *   PGCM_ESHUTDOWN on the thread that posted it, before the call returns.
  * - Getters (pgcm_node_health, pgcm_node_stats, pgcm_node_list) read a
  *   snapshot the loop publishes and never wait for the loop.
  *
