@@ -314,6 +314,20 @@ static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
     }
 }
 
+/* Print a section: its title, its table (or "(none)"), its notes; frees t. */
+static void print_section(FILE *out, const rm_snapshot_t *snap,
+                          const char *title, rm_table_t *t,
+                          rm_sql_section_t kind)
+{
+    fprintf(out, "%s\n", title);
+    if (rm_table_rows(t) > 0)
+        rm_table_print(t, out, "  ");
+    else
+        fprintf(out, "  (none)\n");
+    print_section_notes(out, snap, kind);
+    rm_table_free(t);
+}
+
 static void print_nodes(FILE *out, const rm_snapshot_t *snap,
                         const rm_eval_t *ev)
 {
@@ -400,13 +414,7 @@ static void print_slots(FILE *out, const rm_snapshot_t *snap)
             rm_table_add(t, cells);
         }
     }
-    fprintf(out, "\nREPLICATION SLOTS\n");
-    if (rm_table_rows(t) > 0)
-        rm_table_print(t, out, "  ");
-    else
-        fprintf(out, "  (none)\n");
-    print_section_notes(out, snap, RM_SQL_SLOTS);
-    rm_table_free(t);
+    print_section(out, snap, "\nREPLICATION SLOTS", t, RM_SQL_SLOTS);
 }
 
 static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
@@ -458,13 +466,7 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
             rm_table_add(t, cells);
         }
     }
-    fprintf(out, "\nSUBSCRIPTIONS\n");
-    if (rm_table_rows(t) > 0)
-        rm_table_print(t, out, "  ");
-    else
-        fprintf(out, "  (none)\n");
-    print_section_notes(out, snap, RM_SQL_SUBSCRIPTIONS);
-    rm_table_free(t);
+    print_section(out, snap, "\nSUBSCRIPTIONS", t, RM_SQL_SUBSCRIPTIONS);
 }
 
 static void print_standbys(FILE *out, const rm_snapshot_t *snap)
@@ -501,13 +503,8 @@ static void print_standbys(FILE *out, const rm_snapshot_t *snap)
             rm_table_add(t, cells);
         }
     }
-    fprintf(out, "\nSTANDBYS (as their primary sees them)\n");
-    if (rm_table_rows(t) > 0)
-        rm_table_print(t, out, "  ");
-    else
-        fprintf(out, "  (none)\n");
-    print_section_notes(out, snap, RM_SQL_STANDBYS);
-    rm_table_free(t);
+    print_section(out, snap, "\nSTANDBYS (as their primary sees them)", t,
+                  RM_SQL_STANDBYS);
 }
 
 static void print_receivers(FILE *out, const rm_snapshot_t *snap)
