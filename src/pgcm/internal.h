@@ -90,10 +90,6 @@ const char *pgcm__health_input_name(health_input_t in);
 /* ---- node specs and conninfo (spec.c), pure -------------------------- */
 #define PGCM_ID_MAX 63
 
-typedef struct spec_copy {
-    pgcm_node_spec_t spec; /* strings point into owned copies */
-} spec_copy_t;
-
 /* Check a spec; PGCM_OK or PGCM_EINVAL with the reason in err. */
 int pgcm__spec_validate(const pgcm_node_spec_t *spec, pgcm_error_t *err);
 /* Deep copy (all strings duplicated); NULL on ENOMEM. */

@@ -230,7 +230,6 @@ struct node {
     struct cancel_gate *cancel_gate; /* cancels in flight to this node */
 
     /* removal */
-    uint64_t drain_deadline_us;
     list_node_t remove_waiters; /* cmd_t waiting for removal to finish */
     int open_handles;           /* timers not yet closed */
 };

@@ -597,7 +597,6 @@ void pgcm__node_begin_remove(node_t *n, int drain_ms)
     }
     if (n->gai != NULL)
         uv_cancel((uv_req_t *)n->gai);
-    n->drain_deadline_us = pgcm__mono_us() + ms_to_us(drain_ms);
     pgcm__node_publish(n);
     if (n->n_busy > 0)
         uv_timer_start(&n->probe_timer, on_drain_timer,
