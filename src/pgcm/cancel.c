@@ -6,6 +6,14 @@
  * cancel runs PQcancel() on a small detached helper thread that owns its
  * PGcancel; the loop never waits.
  *
+ * A cancel that reaches the server after its statement has finished would
+ * cancel whatever runs next on that backend. So every cancel comes with a
+ * ticket that the connection holds: the helper thread marks it delivered
+ * (PQcancel returned: libpq waits until the server has processed the
+ * request and closed the socket) or failed, and wakes the loop; the
+ * connection is reused only once its statement is over AND its ticket is
+ * settled (conn.c).
+ *
  * Two counters bound what a dead server can cost:
  * - a per-node gate allows at most MAX_PER_NODE cancels in flight to one
  *   node: a server that does not answer them cannot use up the threads that
@@ -24,8 +32,14 @@
 struct cancel_tracker {
     pthread_mutex_t lock;
     pthread_cond_t idle;
-    int refs;      /* the manager + each running helper thread */
-    int in_flight; /* cancels sent during shutdown, still sending */
+    int refs;         /* the manager + each running helper thread */
+    int in_flight;    /* cancels sent during shutdown, still sending */
+    uv_async_t *wake; /* the loop's wake-up, NULL once it closes */
+};
+
+struct cancel_ticket {
+    atomic_int refs;    /* the connection + the helper thread */
+    atomic_int outcome; /* cancel_outcome_t */
 };
 
 struct cancel_gate {
@@ -34,8 +48,10 @@ struct cancel_gate {
 };
 
 typedef struct cancel_job {
-    struct cancel_tracker *tracker; /* NULL unless sent during shutdown */
+    struct cancel_tracker *tracker;
+    bool at_shutdown; /* counted in tracker->in_flight */
     struct cancel_gate *gate;
+    struct cancel_ticket *ticket;
     PGcancel *cancel;
 } cancel_job_t;
 
@@ -91,16 +107,38 @@ void pgcm__cancel_tracker_release(struct cancel_tracker *t)
         tracker_unref(t);
 }
 
-static void job_done(cancel_job_t *job)
+void pgcm__cancel_tracker_set_wake(struct cancel_tracker *t, uv_async_t *wake)
+{
+    pthread_mutex_lock(&t->lock);
+    t->wake = wake;
+    pthread_mutex_unlock(&t->lock);
+}
+
+int pgcm__cancel_outcome(const struct cancel_ticket *ticket)
+{
+    return atomic_load(&ticket->outcome);
+}
+
+void pgcm__cancel_ticket_release(struct cancel_ticket *ticket)
+{
+    if (ticket != NULL && atomic_fetch_sub(&ticket->refs, 1) == 1)
+        pgcm__free(ticket);
+}
+
+/* Settle the ticket, then wake the loop (under the lock, so the handle
+ * cannot close in between). */
+static void job_done(cancel_job_t *job, cancel_outcome_t outcome)
 {
     struct cancel_tracker *t = job->tracker;
-    if (t != NULL) {
-        pthread_mutex_lock(&t->lock);
-        if (--t->in_flight == 0)
-            pthread_cond_broadcast(&t->idle);
-        pthread_mutex_unlock(&t->lock);
-        tracker_unref(t);
-    }
+    atomic_store(&job->ticket->outcome, (int)outcome);
+    pgcm__cancel_ticket_release(job->ticket);
+    pthread_mutex_lock(&t->lock);
+    if (job->at_shutdown && --t->in_flight == 0)
+        pthread_cond_broadcast(&t->idle);
+    if (t->wake != NULL)
+        uv_async_send(t->wake);
+    pthread_mutex_unlock(&t->lock);
+    tracker_unref(t);
     atomic_fetch_sub(&job->gate->in_flight, 1);
     pgcm__cancel_gate_release(job->gate);
     pgcm__free(job);
@@ -111,45 +149,52 @@ static void *cancel_thread(void *arg)
 {
     cancel_job_t *job = arg;
     char errbuf[256];
-    (void)PQcancel(job->cancel, errbuf, sizeof(errbuf));
+    int ok = PQcancel(job->cancel, errbuf, sizeof(errbuf));
     PQfreeCancel(job->cancel);
-    job_done(job);
+    job_done(job, ok ? CANCEL_DELIVERED : CANCEL_FAILED);
     return NULL;
 }
 
-void pgcm__cancel_send(struct cancel_tracker *t, struct cancel_gate *gate,
-                       PGconn *pg, bool at_shutdown)
+struct cancel_ticket *pgcm__cancel_send(struct cancel_tracker *t,
+                                        struct cancel_gate *gate, PGconn *pg,
+                                        bool at_shutdown)
 {
-    if (gate == NULL || pg == NULL)
-        return;
+    if (t == NULL || gate == NULL || pg == NULL)
+        return NULL;
     if (atomic_fetch_add(&gate->in_flight, 1) >= MAX_PER_NODE) {
         atomic_fetch_sub(&gate->in_flight, 1);
-        return; /* the server is not answering cancels */
+        return NULL; /* the server is not answering cancels */
     }
     if (atomic_fetch_add(&running_threads, 1) >= MAX_CANCEL_THREADS) {
         atomic_fetch_sub(&running_threads, 1);
         atomic_fetch_sub(&gate->in_flight, 1);
-        return;
+        return NULL;
     }
     PGcancel *pc = PQgetCancel(pg);
     cancel_job_t *job = pc ? pgcm__calloc(1, sizeof(*job)) : NULL;
-    if (job == NULL) {
+    struct cancel_ticket *ticket =
+        job ? pgcm__calloc(1, sizeof(*ticket)) : NULL;
+    if (ticket == NULL) {
         if (pc)
             PQfreeCancel(pc);
+        pgcm__free(job);
         atomic_fetch_sub(&running_threads, 1);
         atomic_fetch_sub(&gate->in_flight, 1);
-        return;
+        return NULL;
     }
+    atomic_init(&ticket->refs, 2); /* the caller's and the job's */
+    atomic_init(&ticket->outcome, CANCEL_PENDING);
     job->cancel = pc;
     job->gate = gate;
+    job->ticket = ticket;
+    job->tracker = t;
+    job->at_shutdown = at_shutdown;
     atomic_fetch_add(&gate->refs, 1);
-    if (at_shutdown && t != NULL) {
-        job->tracker = t;
-        pthread_mutex_lock(&t->lock);
-        t->refs++;
+    pthread_mutex_lock(&t->lock);
+    t->refs++;
+    if (at_shutdown)
         t->in_flight++;
-        pthread_mutex_unlock(&t->lock);
-    }
+    pthread_mutex_unlock(&t->lock);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -160,8 +205,9 @@ void pgcm__cancel_send(struct cancel_tracker *t, struct cancel_gate *gate,
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         PQfreeCancel(pc);
-        job_done(job);
+        job_done(job, CANCEL_FAILED);
     }
+    return ticket;
 }
 
 void pgcm__cancel_wait(struct cancel_tracker *t, int timeout_ms)

@@ -76,6 +76,13 @@ void pgcm__checkout_release_on_loop(pgcm_manager_t *mgr,
         return; /* the node already closed it */
     node_t *n = c->node;
     c->checkout = NULL;
+    if (c->next_req != NULL) {
+        /* released with a statement still queued on it: an overlap */
+        discard = 1;
+    } else if (!discard && c->awaiting_cancel) {
+        /* back to the pool once its cancel settles (conn.c) */
+        return;
+    }
     if (discard || c->op != OP_NONE || c->pg == NULL ||
         PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         if (c->op != OP_NONE)

@@ -17,6 +17,7 @@ static void conn_on_poll(uv_poll_t *h, int status, int events);
 static void conn_on_timer(uv_timer_t *t);
 static void conn_connect_step(conn_t *c);
 static void conn_broken(conn_t *c, const char *pqmsg);
+static void conn_after_statement(conn_t *c);
 
 static uint64_t now_us(const conn_t *c)
 {
@@ -24,10 +25,62 @@ static uint64_t now_us(const conn_t *c)
     return pgcm__mono_us();
 }
 
-static void ignore_notice(void *arg, const char *message)
+/* "SEVERITY: primary message" from an error result's fields; false when
+ * it has none (a result libpq made up itself). */
+static bool error_fields(const PGresult *r, char *msg, size_t msglen,
+                         char sqlstate[6])
 {
-    (void)arg;
-    (void)message;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (primary == NULL || state == NULL)
+        return false;
+    snprintf(msg, msglen, "%s: %s", sev ? sev : "ERROR", primary);
+    snprintf(sqlstate, 6, "%s", state);
+    return true;
+}
+
+/* Notices are dropped, except a FATAL or PANIC sent while no statement
+ * runs (an administrator's terminate, a shutdown): kept as the reason
+ * for the close that follows. */
+static void conn_on_notice(void *arg, const PGresult *r)
+{
+    conn_t *c = arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev == NULL || (strcmp(sev, "FATAL") != 0 && strcmp(sev, "PANIC") != 0))
+        return;
+    error_fields(r, c->fatal_msg, sizeof(c->fatal_msg), c->fatal_sqlstate);
+}
+
+/* Why c failed, for a person, with the server's SQLSTATE when it sent
+ * one: a FATAL error result of the running statement, else one the
+ * server sent while idle, else libpq's own text. */
+static void conn_failure_text(conn_t *c, const char *pqmsg, char *msg,
+                              size_t msglen, char sqlstate[6])
+{
+    if (c->pg != NULL && c->state != CONN_CONNECTING &&
+        PQstatus(c->pg) == CONNECTION_BAD) {
+        /* libpq may still hold the server's last words unparsed; on a bad
+         * connection (socket dropped) PQgetResult cannot block */
+        for (int i = 0; i < 4 && c->error == NULL; i++) {
+            PGresult *r = PQgetResult(c->pg);
+            if (r == NULL)
+                break;
+            if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL)
+                c->error = r;
+            else
+                PQclear(r);
+        }
+    }
+    if (c->error != NULL && error_fields(c->error, msg, msglen, sqlstate))
+        return;
+    if (c->fatal_msg[0] != '\0') {
+        snprintf(msg, msglen, "%s", c->fatal_msg);
+        snprintf(sqlstate, 6, "%s", c->fatal_sqlstate);
+        return;
+    }
+    pgcm__pq_error_parse(pqmsg, msg, msglen, sqlstate);
 }
 
 /* ---- socket watching ------------------------------------------------- */
@@ -115,7 +168,7 @@ void pgcm__conn_begin(conn_t *c)
         conn_broken(c, "out of memory starting a connection");
         return;
     }
-    PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
+    PQsetNoticeReceiver(c->pg, conn_on_notice, c);
     /* Verbose errors carry the SQLSTATE of a failed login. */
     PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
     if (PQstatus(c->pg) == CONNECTION_BAD) {
@@ -133,6 +186,7 @@ conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe, int probe_timeout_ms)
     if (c == NULL)
         return NULL;
     list_init(&c->link);
+    list_init(&c->cancel_link);
     c->node = n;
     c->dedicated_probe = dedicated_probe;
     uv_timer_init(&n->mgr->loop, &c->timer);
@@ -261,8 +315,58 @@ static void conn_statement_done(conn_t *c)
     c->abort_status = 0;
     c->cancel_sent = false;
 
+    conn_after_statement(c);
+    if (r != NULL)
+        pgcm__request_finish(r, res);
+}
+
+/* Forget c's cancel ticket (settled, or no longer wanted). */
+static void conn_drop_ticket(conn_t *c)
+{
+    if (list_linked(&c->cancel_link))
+        list_remove(&c->cancel_link);
+    list_init(&c->cancel_link);
+    pgcm__cancel_ticket_release(c->cancel);
+    c->cancel = NULL;
+    c->awaiting_cancel = false;
+}
+
+/* The statement on c is over: reuse c only once no cancel of ours can
+ * still reach its backend. A pending cancel is waited for (within
+ * cancel_grace_ms, else c is discarded); one that could not be sent may
+ * still have reached the server, so c is discarded. */
+static void conn_after_statement(conn_t *c)
+{
+    node_t *n = c->node;
+    if (c->cancel != NULL) {
+        int outcome = pgcm__cancel_outcome(c->cancel);
+        if (outcome == CANCEL_PENDING) {
+            c->awaiting_cancel = true;
+            timer_start(c, n->mgr->opts.cancel_grace_ms);
+            if (conn_watch(c, UV_READABLE) != 0)
+                conn_broken(c, "cannot watch the connection's socket");
+            pgcm__node_publish(n);
+            return;
+        }
+        conn_drop_ticket(c);
+        if (outcome == CANCEL_FAILED) {
+            pgcm__conn_close(c, "the cancel request could not be sent; "
+                                "discarded so it cannot hit a later "
+                                "statement");
+            pgcm__pool_fill(n);
+            pgcm__node_publish(n);
+            return;
+        }
+    }
     if (c->checkout != NULL) {
-        /* stays checked out; watch for the server going away */
+        /* stays checked out; run the statement queued behind the cancel,
+         * or watch for the server going away */
+        request_t *next = c->next_req;
+        c->next_req = NULL;
+        if (next != NULL) {
+            pgcm__request_start(next, c);
+            return;
+        }
         if (conn_watch(c, UV_READABLE) != 0)
             conn_broken(c, "cannot watch the connection's socket");
         pgcm__node_publish(n);
@@ -275,8 +379,35 @@ static void conn_statement_done(conn_t *c)
     } else {
         pgcm__pool_conn_ready(c);
     }
-    if (r != NULL)
-        pgcm__request_finish(r, res);
+}
+
+void pgcm__conn_cancel_settled(conn_t *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->awaiting_cancel) {
+        uv_timer_stop(&c->timer);
+        c->awaiting_cancel = false;
+        conn_after_statement(c);
+    }
+    /* else the statement still runs: conn_after_statement reads the
+     * settled ticket when it ends */
+}
+
+int pgcm__conn_checkout_submit(conn_t *c, request_t *r)
+{
+    if (c->op == OP_NONE && !c->awaiting_cancel) {
+        pgcm__request_start(r, c);
+        return PGCM_OK;
+    }
+    /* The previous statement was answered (timed out or cancelled) but
+     * its cancel is outstanding: run this one once the connection is
+     * clean. Anything else is an overlapping call. */
+    if (c->req != NULL || c->next_req != NULL)
+        return PGCM_EINVAL;
+    c->next_req = r;
+    r->node = c->node;
+    return PGCM_OK;
 }
 
 static void conn_read(conn_t *c)
@@ -389,8 +520,16 @@ void pgcm__conn_send_cancel(conn_t *c)
         return;
     c->cancel_sent = true;
     pgcm_manager_t *mgr = c->node->mgr;
-    pgcm__cancel_send(mgr->cancels, c->node->cancel_gate, c->pg,
-                      atomic_load(&mgr->state) != MGR_RUNNING);
+    struct cancel_ticket *t =
+        pgcm__cancel_send(mgr->cancels, c->node->cancel_gate, c->pg,
+                          atomic_load(&mgr->state) != MGR_RUNNING);
+    if (t != NULL) {
+        pgcm__cancel_ticket_release(c->cancel); /* an earlier, settled one */
+        if (list_linked(&c->cancel_link))
+            list_remove(&c->cancel_link);
+        c->cancel = t;
+        list_push_back(&mgr->cancel_waits, &c->cancel_link);
+    }
 }
 
 void pgcm__conn_abort(conn_t *c, int status)
@@ -432,6 +571,16 @@ static void conn_on_timer(uv_timer_t *t)
     conn_t *c = t->data;
     node_t *n = c->node;
     char msg[160];
+    if (c->awaiting_cancel) {
+        /* The statement ended but the server never confirmed the cancel:
+         * it may still arrive, so the connection cannot be reused. */
+        snprintf(msg, sizeof(msg),
+                 "no confirmation %d ms after cancelling a statement",
+                 n->mgr->opts.cancel_grace_ms);
+        pgcm__conn_close(c, msg);
+        pgcm__pool_fill(n);
+        return;
+    }
     switch (c->state) {
     case CONN_CONNECTING:
         snprintf(msg, sizeof(msg),
@@ -479,7 +628,7 @@ static void conn_broken(conn_t *c, const char *pqmsg)
     node_t *n = c->node;
     char msg[256];
     char sqlstate[6];
-    pgcm__pq_error_parse(pqmsg, msg, sizeof(msg), sqlstate);
+    conn_failure_text(c, pqmsg, msg, sizeof(msg), sqlstate);
     if (msg[0] == '\0')
         snprintf(msg, sizeof(msg), "connection lost");
 
@@ -503,7 +652,8 @@ static void conn_broken(conn_t *c, const char *pqmsg)
         r->conn = NULL;
         n->stats.queries++;
         n->stats.errors++;
-        pgcm__request_fail(r, PGCM_ECONN, "node '%s': %s", n->id, msg);
+        pgcm__request_fail_sqlstate(r, PGCM_ECONN, sqlstate, "node '%s': %s",
+                                    n->id, msg);
     }
     pgcm__conn_close(c, msg);
     if (op == OP_PROBE || op == OP_LIVENESS) {
@@ -524,7 +674,6 @@ static void conn_timer_closed(uv_handle_t *h)
 
 void pgcm__conn_close(conn_t *c, const char *why)
 {
-    (void)why;
     if (c->state == CONN_CLOSING)
         return;
     node_t *n = c->node;
@@ -540,7 +689,16 @@ void pgcm__conn_close(conn_t *c, const char *why)
         c->checkout->conn = NULL;
         c->checkout = NULL;
     }
+    conn_drop_ticket(c);
     c->state = CONN_CLOSING;
+    if (c->next_req != NULL) {
+        request_t *r = c->next_req;
+        c->next_req = NULL;
+        pgcm__request_fail(r, PGCM_ECONN,
+                           "node '%s': the checked-out connection was closed "
+                           "(%s); release it and check out another",
+                           n->id, why ? why : "closed");
+    }
     uv_timer_stop(&c->timer);
     poller_detach(c);
     if (c->pg != NULL) {

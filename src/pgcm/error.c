@@ -95,12 +95,17 @@ static void copy_line(const char **pp, char *msg, size_t msglen, size_t *o)
             p += 2 + 6;
             while (*p == ' ')
                 p++;
-            if (*o + 1 < msglen)
+            if (*o + 1 < msglen && (*o == 0 || msg[*o - 1] != ' '))
                 msg[(*o)++] = ' ';
             continue;
         }
+        /* libpq pads ("ERROR:  text", tabs in hints): one space will do */
+        if ((*p == ' ' || *p == '\t') && *o > 0 && msg[*o - 1] == ' ') {
+            p++;
+            continue;
+        }
         if (*o + 1 < msglen)
-            msg[(*o)++] = *p;
+            msg[(*o)++] = *p == '\t' ? ' ' : *p;
         p++;
     }
     *pp = p;

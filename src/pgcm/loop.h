@@ -81,8 +81,22 @@ struct conn {
     int abort_status; /* !=0: result is reported as this (timeout,
                          cancel, shutdown) whatever the server says */
     bool cancel_sent;
-    PGresult *result; /* last result of the running statement */
-    PGresult *error;  /* first error result, if any */
+    /* A cancel sent for this connection's statement: the connection is
+     * not reused until the server has processed it (else it would cancel
+     * the next statement). cancel_link is on mgr->cancel_waits until the
+     * ticket settles; awaiting_cancel: the statement is over, only the
+     * cancel is outstanding. */
+    struct cancel_ticket *cancel;
+    list_node_t cancel_link;
+    bool awaiting_cancel;
+    request_t *next_req; /* a checkout's next statement, queued while the
+                            previous one's cancel is outstanding */
+    PGresult *result;    /* last result of the running statement */
+    PGresult *error;     /* first error result, if any */
+    /* The last FATAL or PANIC the server sent outside a statement (libpq
+     * hands those to the notice receiver): why it is closing on us. */
+    char fatal_msg[200];
+    char fatal_sqlstate[6];
 };
 
 /* Open a connection for node (added to node->connecting). With
@@ -102,6 +116,10 @@ void pgcm__conn_abort(conn_t *c, int status);
 void pgcm__conn_close(conn_t *c, const char *why);
 /* Send a cancel request for c's backend without waiting (helper thread). */
 void pgcm__conn_send_cancel(conn_t *c);
+/* Loop: c's cancel ticket settled (called from the wake-up). */
+void pgcm__conn_cancel_settled(conn_t *c);
+/* Loop: run r on checked-out c now, or after c's cancel settles. */
+int pgcm__conn_checkout_submit(conn_t *c, request_t *r);
 /* Watch an idle connection's socket for the server going away. */
 int pgcm__conn_watch_idle(conn_t *c);
 /* Begin the libpq handshake once the node has its address. */
@@ -165,6 +183,10 @@ void pgcm__request_finish(request_t *r, pgcm_result_t *res);
 /* Loop: finish r with an error. */
 void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Loop: as pgcm__request_fail, with the SQLSTATE the server sent. */
+void pgcm__request_fail_sqlstate(request_t *r, int code, const char *sqlstate,
+                                 const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Loop: a connection is ready for r: start it. */
 void pgcm__request_start(request_t *r, conn_t *c);
 /* Loop: the statement on c ended: build c->req's result (counted in the
@@ -391,6 +413,7 @@ struct pgcm_manager_s {
     list_node_t closing_nodes; /* removed, handles still closing */
     list_node_t requests;      /* unfinished single requests */
     list_node_t batches;       /* unfinished batches */
+    list_node_t cancel_waits;  /* conns whose cancel has not settled */
     subscriber_t *subs;
     size_t nsubs, subs_cap;
     int emitting; /* >0 while delivering events */
@@ -417,13 +440,27 @@ uint64_t pgcm__new_id(pgcm_manager_t *mgr);
  * wait at shutdown for the ones still sending. */
 struct cancel_tracker *pgcm__cancel_tracker_new(void);
 void pgcm__cancel_tracker_release(struct cancel_tracker *t);
+/* The helper threads wake the loop through `wake` when a cancel settles;
+ * NULL (set before the handle closes) stops that. */
+void pgcm__cancel_tracker_set_wake(struct cancel_tracker *t, uv_async_t *wake);
 /* Per-node limit on cancels in flight (refcounted with the helpers). */
 struct cancel_gate *pgcm__cancel_gate_new(void);
 void pgcm__cancel_gate_release(struct cancel_gate *g);
+typedef enum cancel_outcome {
+    CANCEL_PENDING = 0, /* the helper thread is still sending it */
+    CANCEL_DELIVERED,   /* the server processed it (and closed the socket) */
+    CANCEL_FAILED       /* it could not be sent: its effect is unknown */
+} cancel_outcome_t;
 /* Send a cancel for pg's statement on a helper thread. at_shutdown: the
- * manager's shutdown waits (bounded) for it. */
-void pgcm__cancel_send(struct cancel_tracker *t, struct cancel_gate *gate,
-                       PGconn *pg, bool at_shutdown);
+ * manager's shutdown waits (bounded) for it. Returns a ticket (release it
+ * with pgcm__cancel_ticket_release) that settles when the server has
+ * processed the cancel, or NULL when no cancel was sent (too many in flight
+ * to this node or in the process, or out of memory). */
+struct cancel_ticket *pgcm__cancel_send(struct cancel_tracker *t,
+                                        struct cancel_gate *gate, PGconn *pg,
+                                        bool at_shutdown);
+int pgcm__cancel_outcome(const struct cancel_ticket *ticket);
+void pgcm__cancel_ticket_release(struct cancel_ticket *ticket);
 /* Wait until no shutdown cancel is in flight, at most timeout_ms. */
 void pgcm__cancel_wait(struct cancel_tracker *t, int timeout_ms);
 

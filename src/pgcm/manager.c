@@ -283,6 +283,7 @@ void pgcm__manager_check_shutdown(pgcm_manager_t *mgr)
     /* Give cancel requests a moment to reach their servers, so no
      * statement of ours keeps running after we are gone. */
     pgcm__cancel_wait(mgr->cancels, CANCEL_WAIT_MS);
+    pgcm__cancel_tracker_set_wake(mgr->cancels, NULL);
     uv_close((uv_handle_t *)&mgr->janitor, on_handle_closed);
     uv_close((uv_handle_t *)&mgr->stats_timer, on_handle_closed);
     uv_close((uv_handle_t *)&mgr->wakeup, on_handle_closed);
@@ -441,9 +442,33 @@ static void drain_commands(pgcm_manager_t *mgr)
     }
 }
 
+/* Connections whose cancel settled (the helper threads wake us). */
+static void settle_cancels(pgcm_manager_t *mgr)
+{
+    list_node_t settled;
+    list_init(&settled);
+    list_node_t *pos, *tmp;
+    LIST_FOREACH_SAFE(pos, tmp, &mgr->cancel_waits)
+    {
+        conn_t *c = LIST_ENTRY(pos, conn_t, cancel_link);
+        if (pgcm__cancel_outcome(c->cancel) != CANCEL_PENDING) {
+            list_remove(&c->cancel_link);
+            list_push_back(&settled, &c->cancel_link);
+        }
+    }
+    /* One at a time: settling one may close others on the list. */
+    while (!list_empty(&settled)) {
+        conn_t *c = LIST_ENTRY(list_first(&settled), conn_t, cancel_link);
+        list_remove(&c->cancel_link);
+        list_init(&c->cancel_link);
+        pgcm__conn_cancel_settled(c);
+    }
+}
+
 static void on_wakeup(uv_async_t *a)
 {
     drain_commands(a->data);
+    settle_cancels(a->data);
 }
 
 static void on_janitor(uv_timer_t *t)
@@ -577,8 +602,10 @@ int pgcm_manager_new(const pgcm_options_t *opts, pgcm_manager_t **out,
     list_init(&mgr->closing_nodes);
     list_init(&mgr->requests);
     list_init(&mgr->batches);
+    list_init(&mgr->cancel_waits);
     uv_async_init(&mgr->loop, &mgr->wakeup, on_wakeup);
     mgr->wakeup.data = mgr;
+    pgcm__cancel_tracker_set_wake(mgr->cancels, &mgr->wakeup);
     uv_timer_init(&mgr->loop, &mgr->janitor);
     mgr->janitor.data = mgr;
     uv_timer_init(&mgr->loop, &mgr->stats_timer);
@@ -590,6 +617,7 @@ int pgcm_manager_new(const pgcm_options_t *opts, pgcm_manager_t **out,
     uv_timer_start(&mgr->stats_timer, on_stats_timer, stats_ms, stats_ms);
     pgcm__manager_count(1);
     if (uv_thread_create(&mgr->thread, loop_thread, mgr) != 0) {
+        pgcm__cancel_tracker_set_wake(mgr->cancels, NULL);
         uv_close((uv_handle_t *)&mgr->wakeup, NULL);
         uv_close((uv_handle_t *)&mgr->janitor, NULL);
         uv_close((uv_handle_t *)&mgr->stats_timer, NULL);

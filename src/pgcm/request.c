@@ -138,7 +138,8 @@ void pgcm__request_finish(request_t *r, pgcm_result_t *res)
     pgcm__request_free(r);
 }
 
-void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
+static void request_vfail(request_t *r, int code, const char *sqlstate,
+                          const char *fmt, va_list ap)
 {
     pgcm_result_t *res = pgcm__result_new(r->node_id);
     if (res != NULL) {
@@ -146,12 +147,28 @@ void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
         res->error.code = code;
         snprintf(res->error.node_id, sizeof(res->error.node_id), "%s",
                  r->node_id);
-        va_list ap;
-        va_start(ap, fmt);
+        snprintf(res->error.sqlstate, sizeof(res->error.sqlstate), "%s",
+                 sqlstate ? sqlstate : "");
         vsnprintf(res->error.message, sizeof(res->error.message), fmt, ap);
-        va_end(ap);
     }
     pgcm__request_finish(r, res);
+}
+
+void pgcm__request_fail(request_t *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    request_vfail(r, code, "", fmt, ap);
+    va_end(ap);
+}
+
+void pgcm__request_fail_sqlstate(request_t *r, int code, const char *sqlstate,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    request_vfail(r, code, sqlstate, fmt, ap);
+    va_end(ap);
 }
 
 pgcm_result_t *pgcm__result_from_conn(conn_t *c)
@@ -255,16 +272,13 @@ static void route(pgcm_manager_t *mgr, request_t *r)
                                co->node_id);
             return;
         }
-        if (c->op != OP_NONE) {
+        r->submit_us = pgcm__mono_us();
+        if (pgcm__conn_checkout_submit(c, r) != PGCM_OK)
             pgcm__request_fail(r, PGCM_EINVAL,
                                "node '%s': a statement is already running "
                                "on this checkout; calls on one checkout "
                                "must not overlap",
                                co->node_id);
-            return;
-        }
-        r->submit_us = pgcm__mono_us();
-        pgcm__request_start(r, c);
         return;
     }
     node_t *n = pgcm__find_node(mgr, r->node_id);

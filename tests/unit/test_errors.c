@@ -178,7 +178,7 @@ static const parse_case_t parse_cases[] = {
      "password authentication failed for user \"x\"",
      ""},
     {__LINE__, "ERROR:  relation \"nope\" does not exist\nLINE 1: x\n",
-     "ERROR:  relation \"nope\" does not exist", ""},
+     "ERROR: relation \"nope\" does not exist", ""},
     /* client-side failures: no SQLSTATE; hints on the next line dropped */
     {__LINE__,
      "connection to server at \"127.0.0.1\", port 1 failed: Connection "
@@ -226,8 +226,8 @@ static const parse_case_t parse_cases[] = {
     {__LINE__, "FATAL:  28P01: bad password", "FATAL: bad password", "28P01"},
     {__LINE__, "something went wrong   \n", "something went wrong", ""},
     /* things that only look a bit like a SQLSTATE stay */
-    {__LINE__, "ERROR:  abcde: lower case\n", "ERROR:  abcde: lower case", ""},
-    {__LINE__, "ERROR:  ABCDEF: six\n", "ERROR:  ABCDEF: six", ""},
+    {__LINE__, "ERROR:  abcde: lower case\n", "ERROR: abcde: lower case", ""},
+    {__LINE__, "ERROR:  ABCDEF: six\n", "ERROR: ABCDEF: six", ""},
     {__LINE__, "ERROR:  ABCD: four\n", "ERROR:  ABCD: four", ""},
     {__LINE__, "ERROR: 28P01: one space\n", "ERROR: 28P01: one space", ""},
     /* the first SQLSTATE is the one reported */
