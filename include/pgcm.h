@@ -190,6 +190,44 @@ PGCM_EXTERN int pgcm_node_spec_equal(const pgcm_node_spec_t *a,
 
 typedef struct pgcm_manager_s pgcm_manager_t;
 
+/* ---- Log hook ----------------------------------------------------------
+ * What the library does and why, one record per happening: every connection
+ * opened, failed, closed or discarded (with the reason), every health check
+ * and state change, every cancel, nodes added and removed. */
+
+typedef enum pgcm_log_level {
+    PGCM_LOG_DEBUG = 0, /* health checks, acquire/release: many per second */
+    PGCM_LOG_INFO = 1,  /* connections opened and closed, nodes, states */
+    PGCM_LOG_WARN = 2,  /* connect failures, discards, leaks, timeouts */
+    PGCM_LOG_ERROR = 3  /* a node found unhealthy */
+} pgcm_log_level_t;
+
+/* pgcm_log_level_name - "debug", "info", "warn", "error". */
+PGCM_EXTERN const char *pgcm_log_level_name(pgcm_log_level_t level);
+
+typedef struct pgcm_log_record {
+    pgcm_log_level_t level;
+    int64_t time_ms;         /* Unix epoch milliseconds */
+    const char *node_id;     /* NULL when not about one node */
+    const char *event;       /* snake_case: node_added, node_removed,
+                                connection_opened, connection_error (a connect
+                                that failed), connection_closed (reason in
+                                message), connection_discarded, connection_acquired,
+                                connection_released, health_check, state_changed,
+                                cancel_sent, query_failed, checkout_leak,
+                                retry_requested */
+    const char *message;     /* for a person; never contains a secret */
+    uint64_t correlation_id; /* the request's or batch's id (or the caller's
+                                pgcm_query_options_t.correlation_id), the
+                                probe cycle's id; 0 if none */
+    int error_code;          /* PGCM_* code, 0 when none */
+    const char *sqlstate;    /* "" when none */
+} pgcm_log_record_t;
+
+/* Fires on the loop thread; must not block and must not call pgcm
+ * functions. Every pointer in rec is borrowed for the call. */
+typedef void (*pgcm_log_cb)(const pgcm_log_record_t *rec, void *user);
+
 typedef struct pgcm_options {
     int health_check_interval_ms; /* full probe cadence (5000) */
     int health_check_timeout_ms;  /* one probe's deadline (2000) */
@@ -209,6 +247,9 @@ typedef struct pgcm_options {
     int stats_interval_ms;        /* POOL_STATS events; 0: health interval */
     const char *probe_query;      /* "SELECT 1" */
     const char *application_name; /* default for nodes ("replmon") */
+    pgcm_log_cb log_cb;           /* NULL: no log records */
+    void *log_user;
+    pgcm_log_level_t log_level; /* least level delivered (PGCM_LOG_INFO) */
 } pgcm_options_t;
 
 /* pgcm_options_init - fill *opts with the defaults shown above. */
@@ -340,6 +381,12 @@ PGCM_EXTERN PGCM_MUSTCHECK int pgcm_node_list(pgcm_manager_t *mgr, char ***ids,
                                               size_t *count);
 PGCM_EXTERN void pgcm_strv_free(char **strv);
 
+/* pgcm_node_retry - probe the node now; an unhealthy node reconnects now
+ * instead of waiting for its backoff (an operator's "retry"). PGCM_OK,
+ * PGCM_ENOENT (unknown id), PGCM_ESHUTDOWN, PGCM_EINVAL. Does not wait.
+ * Thread: any (the loop thread included). */
+PGCM_EXTERN int pgcm_node_retry(pgcm_manager_t *mgr, const char *node_id);
+
 /* pgcm_node_health / pgcm_node_stats - copy the node's published record.
  * PGCM_ENOENT for an unknown id. Never waits for the loop; thread: any. */
 PGCM_EXTERN PGCM_MUSTCHECK int
@@ -394,12 +441,38 @@ PGCM_EXTERN void pgcm_batch_free(pgcm_batch_t *b);
 /* Queries                                                                */
 /* ---------------------------------------------------------------------- */
 
-/* Per-call options; pass NULL for defaults. */
+/* pgcm_row_cb - one row of a streamed statement (see on_row below). row is
+ * a PGRES_SINGLE_TUPLE result with one row, borrowed for the call. Return 0
+ * to go on, non-zero to stop the statement (it is cancelled and the request
+ * ends PGCM_ECANCELED). */
+typedef int (*pgcm_row_cb)(const char *node_id, const PGresult *row,
+                           void *user);
+
+/* Per-call options; pass NULL for defaults. Zero-initialise, then set what
+ * you need. */
 typedef struct pgcm_query_options {
-    int timeout_ms; /* 0: the manager's query_timeout_ms. On expiry the
-                       statement is cancelled on the server and the result is
-                       PGCM_ETIMEDOUT; the connection is reused only once it
-                       is clean, else discarded. */
+    int timeout_ms;     /* 0: the manager's query_timeout_ms. On expiry the
+                           statement is cancelled on the server and the result is
+                           PGCM_ETIMEDOUT. Cancels never hit another statement:
+                           a connection whose statement was cancelled (timeout or
+                           pgcm_cancel) is reused only once the server has
+                           processed the cancel request, which costs that
+                           connection one cancel round trip (a TCP connect to the
+                           server, about a millisecond on a LAN); if the server
+                           does not confirm within cancel_grace_ms, or the cancel
+                           could not be sent, the connection is discarded. */
+    pgcm_row_cb on_row; /* NULL: rows are kept in the result. Else libpq's
+                           single-row mode: on_row(node_id, row, row_user)
+                           fires on the loop thread for every row, in order
+                           for one node (the nodes of a fan-out interleave),
+                           and the final result has 0 rows but its fields
+                           (pgcm_result_nfields/fname) and cmd_status. It
+                           must not block for long: it holds up the loop
+                           (and so every node; a slow writer is
+                           back-pressure on the servers). */
+    void *row_user;
+    uint64_t correlation_id; /* 0: the request's own id. Carried in every
+                                log record the request causes. */
 } pgcm_query_options_t;
 
 typedef void (*pgcm_query_cb)(pgcm_result_t *result, void *user);

@@ -48,6 +48,7 @@ int pgcm_checkout(pgcm_manager_t *mgr, const char *node_id, int timeout_ms,
     r->co = co;
     r->acquire_timeout_ms = timeout_ms;
     r->id = pgcm__new_id(mgr);
+    pgcm__request_set_options(r, NULL);
     cmd->req = r;
     completion_t done;
     pgcm__completion_init(&done);
@@ -87,8 +88,8 @@ void pgcm__checkout_release_on_loop(pgcm_manager_t *mgr,
         PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         if (c->op != OP_NONE)
             pgcm__conn_send_cancel(c);
-        pgcm__conn_close(c, discard ? "discarded by the user"
-                                    : "released inside a transaction");
+        pgcm__conn_discard(c, discard ? "discarded by the user"
+                                      : "released inside a transaction");
         pgcm__pool_fill(n);
         return;
     }

@@ -193,6 +193,7 @@ conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe, int probe_timeout_ms)
     c->timer.data = c;
     c->state = CONN_CONNECTING;
     c->created_us = now_us(c);
+    c->open_us = c->created_us;
     c->probe_on_connect = probe_timeout_ms > 0;
     c->connect_deadline_ms =
         probe_timeout_ms > 0 ? probe_timeout_ms : connect_timeout_ms(n);
@@ -208,6 +209,24 @@ conn_t *pgcm__conn_open(node_t *n, bool dedicated_probe, int probe_timeout_ms)
     return c;
 }
 
+/* A connect attempt failed: say so, close it, tell the pool and the
+ * node (the probe's verdict if the attempt was a probe). */
+void pgcm__conn_connect_failed(conn_t *c, int code, const char *msg,
+                               const char *sqlstate)
+{
+    node_t *n = c->node;
+    bool probe = c->probe_on_connect;
+    n->stats.connect_errors++;
+    pgcm__log(n->mgr, PGCM_LOG_WARN, n->id, "connection_error",
+              probe ? n->probe_correlation_id : 0, code, sqlstate, "%s", msg);
+    pgcm__conn_close(c, msg);
+    pgcm__pool_connect_failed(n, code, msg);
+    if (probe)
+        pgcm__node_probe_done(n, code, 0, msg, sqlstate);
+    else
+        pgcm__node_suspect(n, code, msg, sqlstate);
+}
+
 static void conn_connected(conn_t *c)
 {
     node_t *n = c->node;
@@ -220,6 +239,10 @@ static void conn_connected(conn_t *c)
     n->stats.conns_opened++;
     n->server_version = PQserverVersion(c->pg);
     pgcm__node_heard(n);
+    pgcm__log(n->mgr, PGCM_LOG_INFO, n->id, "connection_opened", 0, 0, "",
+              "connected in %llu ms, server version %d, backend pid %d",
+              (unsigned long long)((now - c->open_us) / 1000),
+              n->server_version, PQbackendPID(c->pg));
     PQsetErrorVerbosity(c->pg, PQERRORS_DEFAULT);
     if (PQsetnonblocking(c->pg, 1) != 0) {
         conn_broken(c, PQerrorMessage(c->pg));
@@ -304,6 +327,9 @@ static void conn_statement_done(conn_t *c)
      * waiters see it), then deliver the result. */
     request_t *r = c->req;
     pgcm_result_t *res = NULL;
+    pgcm__log(n->mgr, PGCM_LOG_DEBUG, n->id, "connection_released",
+              c->correlation_id, 0, "", "statement done after %llu us",
+              (unsigned long long)(now_us(c) - c->op_start_us));
     if (r != NULL) {
         res = pgcm__result_from_conn(c);
         c->req = NULL;
@@ -350,9 +376,9 @@ static void conn_after_statement(conn_t *c)
         }
         conn_drop_ticket(c);
         if (outcome == CANCEL_FAILED) {
-            pgcm__conn_close(c, "the cancel request could not be sent; "
-                                "discarded so it cannot hit a later "
-                                "statement");
+            pgcm__conn_discard(c, "the cancel request could not be sent; "
+                                  "discarded so it cannot hit a later "
+                                  "statement");
             pgcm__pool_fill(n);
             pgcm__node_publish(n);
             return;
@@ -373,7 +399,7 @@ static void conn_after_statement(conn_t *c)
     } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* left inside a transaction (a BEGIN through pgcm_query): never
          * hand that state to the next caller */
-        pgcm__conn_close(c, "left inside a transaction");
+        pgcm__conn_discard(c, "left inside a transaction");
         pgcm__pool_fill(n);
         pgcm__node_publish(n);
     } else {
@@ -428,6 +454,19 @@ static void conn_read(conn_t *c)
                 c->error = r;
             else
                 PQclear(r);
+            break;
+        case PGRES_SINGLE_TUPLE:
+            /* a streamed row (pgcm_query_options_t.on_row) */
+            if (c->req != NULL && c->req->on_row != NULL &&
+                c->abort_status == 0) {
+                request_t *req = c->req;
+                int stop = req->on_row(c->node->id, r, req->row_user);
+                PQclear(r);
+                if (stop != 0 && c->req == req)
+                    pgcm__conn_abort(c, PGCM_ECANCELED);
+            } else {
+                PQclear(r);
+            }
             break;
         case PGRES_COPY_IN:
         case PGRES_COPY_OUT:
@@ -523,6 +562,12 @@ void pgcm__conn_send_cancel(conn_t *c)
     struct cancel_ticket *t =
         pgcm__cancel_send(mgr->cancels, c->node->cancel_gate, c->pg,
                           atomic_load(&mgr->state) != MGR_RUNNING);
+    pgcm__log(mgr, t ? PGCM_LOG_INFO : PGCM_LOG_WARN, c->node->id,
+              "cancel_sent", c->correlation_id, 0, "",
+              t ? "cancel request sent for backend %d"
+                : "cancel request for backend %d not sent: too many cancels "
+                  "in flight to this node",
+              PQbackendPID(c->pg));
     if (t != NULL) {
         pgcm__cancel_ticket_release(c->cancel); /* an earlier, settled one */
         if (list_linked(&c->cancel_link))
@@ -577,7 +622,7 @@ static void conn_on_timer(uv_timer_t *t)
         snprintf(msg, sizeof(msg),
                  "no confirmation %d ms after cancelling a statement",
                  n->mgr->opts.cancel_grace_ms);
-        pgcm__conn_close(c, msg);
+        pgcm__conn_discard(c, msg);
         pgcm__pool_fill(n);
         return;
     }
@@ -586,16 +631,7 @@ static void conn_on_timer(uv_timer_t *t)
         snprintf(msg, sizeof(msg),
                  "timed out after %d ms connecting to the server",
                  c->connect_deadline_ms);
-        n->stats.connect_errors++;
-        {
-            bool probe = c->probe_on_connect;
-            pgcm__conn_close(c, msg);
-            pgcm__pool_connect_failed(n, PGCM_ETIMEDOUT, msg);
-            if (probe)
-                pgcm__node_probe_done(n, PGCM_ETIMEDOUT, 0, msg, "");
-            else
-                pgcm__node_suspect(n, PGCM_ETIMEDOUT, msg, "");
-        }
+        pgcm__conn_connect_failed(c, PGCM_ETIMEDOUT, msg, "");
         break;
     case CONN_ACTIVE:
         if (c->op == OP_PROBE || c->op == OP_LIVENESS) {
@@ -611,7 +647,7 @@ static void conn_on_timer(uv_timer_t *t)
             snprintf(msg, sizeof(msg),
                      "no answer %d ms after cancelling a statement",
                      n->mgr->opts.cancel_grace_ms);
-            pgcm__conn_close(c, msg);
+            pgcm__conn_discard(c, msg);
             pgcm__node_suspect(n, PGCM_ETIMEDOUT, msg, "");
             pgcm__pool_fill(n);
         }
@@ -633,15 +669,8 @@ static void conn_broken(conn_t *c, const char *pqmsg)
         snprintf(msg, sizeof(msg), "connection lost");
 
     if (c->state == CONN_CONNECTING) {
-        int code = pgcm__classify_connect_error(sqlstate, msg);
-        bool probe = c->probe_on_connect;
-        n->stats.connect_errors++;
-        pgcm__conn_close(c, msg);
-        pgcm__pool_connect_failed(n, code, msg);
-        if (probe)
-            pgcm__node_probe_done(n, code, 0, msg, sqlstate);
-        else
-            pgcm__node_suspect(n, code, msg, sqlstate);
+        pgcm__conn_connect_failed(
+            c, pgcm__classify_connect_error(sqlstate, msg), msg, sqlstate);
         return;
     }
 
@@ -672,11 +701,35 @@ static void conn_timer_closed(uv_handle_t *h)
     pgcm__free(c);
 }
 
+static void conn_close_as(conn_t *c, pgcm_log_level_t level, const char *event,
+                          const char *why);
+
 void pgcm__conn_close(conn_t *c, const char *why)
+{
+    conn_close_as(c, PGCM_LOG_INFO, "connection_closed", why);
+}
+
+void pgcm__conn_discard(conn_t *c, const char *why)
+{
+    conn_close_as(c, PGCM_LOG_WARN, "connection_discarded", why);
+}
+
+static void conn_close_as(conn_t *c, pgcm_log_level_t level, const char *event,
+                          const char *why)
 {
     if (c->state == CONN_CLOSING)
         return;
     node_t *n = c->node;
+    if (pgcm__log_enabled(n->mgr, level)) {
+        /* a failed connect was logged as connection_error already */
+        if (c->state != CONN_CONNECTING || c->pg != NULL)
+            pgcm__log(n->mgr,
+                      c->state == CONN_CONNECTING ? PGCM_LOG_DEBUG : level,
+                      n->id, event, c->correlation_id, 0, "",
+                      "%s (open %llu ms%s)", why ? why : "closed",
+                      (unsigned long long)((now_us(c) - c->open_us) / 1000),
+                      c->dedicated_probe ? ", probe connection" : "");
+    }
     pgcm__pool_unlink(c);
     bool was_open = c->state != CONN_CONNECTING;
     if (c->dedicated_probe)

@@ -71,10 +71,12 @@ struct conn {
     bool probe_on_connect; /* this connect attempt is itself a probe */
     bool timer_closed;
     int connect_deadline_ms;
-    uint64_t created_us;
+    uint64_t open_us;    /* when the attempt began */
+    uint64_t created_us; /* when it connected (for lifetime) */
     uint64_t expires_us; /* max lifetime with jitter */
     uint64_t idle_since_us;
     uint64_t op_start_us;
+    uint64_t correlation_id; /* of the request or probe running on it */
     conn_op_t op;
     request_t *req;                   /* the request running on it (OP_QUERY) */
     struct pgcm_checkout_s *checkout; /* set while checked out */
@@ -112,10 +114,19 @@ int pgcm__conn_send(conn_t *c, conn_op_t op, const char *sql, int nparams,
  * report the request as `status` when the server answers, or discard the
  * connection after cancel_grace_ms. */
 void pgcm__conn_abort(conn_t *c, int status);
-/* Close: stop watching, PQfinish, free after the handles close. */
+/* Close: stop watching, PQfinish, free after the handles close. `why` is
+ * logged (connection_closed). */
 void pgcm__conn_close(conn_t *c, const char *why);
+/* As pgcm__conn_close, for a connection thrown away rather than reused
+ * (logged as connection_discarded, a warning). */
+void pgcm__conn_discard(conn_t *c, const char *why);
 /* Send a cancel request for c's backend without waiting (helper thread). */
 void pgcm__conn_send_cancel(conn_t *c);
+/* A connect attempt failed (code, reason, SQLSTATE or ""): log it, close
+ * c, tell the pool, and give the node the evidence (the probe's verdict
+ * when the attempt was a probe, else suspicion). */
+void pgcm__conn_connect_failed(conn_t *c, int code, const char *msg,
+                               const char *sqlstate);
 /* Loop: c's cancel ticket settled (called from the wake-up). */
 void pgcm__conn_cancel_settled(conn_t *c);
 /* Loop: run r on checked-out c now, or after c's cancel settles. */
@@ -152,6 +163,9 @@ struct request {
     size_t index;       /* position in the batch */
     pgcm_query_cb cb;
     void *user;
+    pgcm_row_cb on_row; /* stream rows (single-row mode), or NULL */
+    void *row_user;
+    uint64_t correlation_id;               /* in its log records */
     completion_t *done;                    /* blocking caller, or NULL */
     struct pgcm_checkout_s *co;            /* REQ_CHECKOUT: filled on success */
     struct pgcm_checkout_s *co_conn_owner; /* query on this checkout */
@@ -194,7 +208,10 @@ void pgcm__request_start(request_t *r, conn_t *c);
 pgcm_result_t *pgcm__result_from_conn(conn_t *c);
 void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
                         const pgcm_target_t *target, const char *sql,
-                        int nparams, const char *const *params, int timeout_ms);
+                        int nparams, const char *const *params,
+                        const pgcm_query_options_t *qo);
+/* Copy the per-call options a request keeps (opts may be NULL). */
+void pgcm__request_set_options(request_t *r, const pgcm_query_options_t *opts);
 int pgcm__cancel_on_loop(pgcm_manager_t *mgr, uint64_t id);
 
 /* ---- nodes (node.c) and pools (pool.c) ------------------------------ */
@@ -242,7 +259,8 @@ struct node {
     bool retry_pending;     /* unhealthy, waiting for backoff */
     uint64_t next_probe_us; /* next full probe */
     uint64_t retry_at_us;
-    uint64_t last_heard_us; /* last sign of life from the server */
+    uint64_t last_heard_us;        /* last sign of life from the server */
+    uint64_t probe_correlation_id; /* of the probe in flight */
     int server_version;
 
     /* published copies, read by other threads under mgr->snap_lock */
@@ -282,6 +300,8 @@ void pgcm__node_probe_done(node_t *n, int status, uint64_t latency_us,
                            const char *msg, const char *sqlstate);
 /* The server answered something: it is alive. */
 void pgcm__node_heard(node_t *n);
+/* Probe now; an unhealthy node reconnects without waiting for backoff. */
+void pgcm__node_retry_now(node_t *n);
 bool pgcm__node_available(const node_t *n);    /* healthy or degraded */
 bool pgcm__node_accepts_work(const node_t *n); /* not unhealthy/removed */
 
@@ -349,6 +369,7 @@ typedef enum cmd_type {
     CMD_SUBSCRIBE,
     CMD_UNSUBSCRIBE,
     CMD_RELEASE,
+    CMD_RETRY,
     CMD_SHUTDOWN
 } cmd_type_t;
 
@@ -364,8 +385,8 @@ typedef struct cmd {
     char *sql;            /* CMD_BATCH */
     int nparams;
     char **params;
-    int timeout_ms;
-    pgcm_node_spec_t **specs; /* CMD_ADD/START/APPLY (owned copies) */
+    pgcm_query_options_t qopts; /* CMD_BATCH */
+    pgcm_node_spec_t **specs;   /* CMD_ADD/START/APPLY (owned copies) */
     size_t nspecs;
     char *node_id; /* CMD_REMOVE */
     uint64_t id;   /* CANCEL, SUBSCRIBE, UNSUBSCRIBE */
@@ -422,6 +443,13 @@ struct pgcm_manager_s {
     /* cancel helper threads (shared with them, refcounted) */
     struct cancel_tracker *cancels;
 };
+
+/* log.c: the log hook. Loop thread only. */
+bool pgcm__log_enabled(const pgcm_manager_t *mgr, pgcm_log_level_t level);
+void pgcm__log(pgcm_manager_t *mgr, pgcm_log_level_t level, const char *node_id,
+               const char *event, uint64_t correlation_id, int error_code,
+               const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
 
 /* Is the calling thread this manager's loop thread? */
 bool pgcm__on_loop(const pgcm_manager_t *mgr);

@@ -345,8 +345,7 @@ static void run_cmd(pgcm_manager_t *mgr, cmd_t *cmd)
             pgcm__free(b);
         } else {
             pgcm__batch_submit(mgr, b, &cmd->target, cmd->sql, cmd->nparams,
-                               (const char *const *)cmd->params,
-                               cmd->timeout_ms);
+                               (const char *const *)cmd->params, &cmd->qopts);
         }
         pgcm__cmd_free(cmd);
         return;
@@ -408,6 +407,13 @@ static void run_cmd(pgcm_manager_t *mgr, cmd_t *cmd)
         return;
     case CMD_RELEASE: {
         pgcm__checkout_release_on_loop(mgr, cmd->co, cmd->discard);
+        pgcm__cmd_free(cmd);
+        return;
+    }
+    case CMD_RETRY: {
+        node_t *n = running ? pgcm__find_node(mgr, cmd->node_id) : NULL;
+        if (n != NULL)
+            pgcm__node_retry_now(n);
         pgcm__cmd_free(cmd);
         return;
     }
@@ -898,6 +904,30 @@ int pgcm_node_remove_async(pgcm_manager_t *mgr, const char *node_id,
     return PGCM_OK;
 }
 
+int pgcm_node_retry(pgcm_manager_t *mgr, const char *node_id)
+{
+    if (mgr == NULL || node_id == NULL || node_id[0] == '\0')
+        return PGCM_EINVAL;
+    if (atomic_load(&mgr->state) != MGR_RUNNING)
+        return PGCM_ESHUTDOWN;
+    pthread_mutex_lock(&mgr->snap_lock);
+    bool known = pgcm__strmap_get(&mgr->nodes_by_id, node_id) != NULL;
+    pthread_mutex_unlock(&mgr->snap_lock);
+    if (!known)
+        return PGCM_ENOENT;
+    if (pgcm__on_loop(mgr)) {
+        pgcm__node_retry_now(pgcm__find_node(mgr, node_id));
+        return PGCM_OK;
+    }
+    cmd_t *cmd = pgcm__cmd_new(CMD_RETRY);
+    if (cmd == NULL || (cmd->node_id = pgcm__strdup(node_id)) == NULL) {
+        pgcm__cmd_free(cmd);
+        return PGCM_ENOMEM;
+    }
+    pgcm__post(mgr, cmd);
+    return PGCM_OK;
+}
+
 int pgcm_node_list(pgcm_manager_t *mgr, char ***ids, size_t *count)
 {
     if (mgr == NULL || ids == NULL)
@@ -1014,6 +1044,7 @@ static int submit_query(pgcm_manager_t *mgr, const char *node_id,
         return pgcm__error_set(err, PGCM_ENOMEM, node_id, "out of memory");
     }
     r->id = pgcm__new_id(mgr);
+    pgcm__request_set_options(r, opts);
     r->co_conn_owner = co;
     cmd->req = r;
     if (request_id != NULL)
@@ -1108,7 +1139,8 @@ static int submit_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
         cmd->batch = b;
         cmd->sql = pgcm__strdup(sql);
         cmd->nparams = nparams;
-        cmd->timeout_ms = opts ? opts->timeout_ms : 0;
+        if (opts != NULL)
+            cmd->qopts = *opts;
         ok = cmd->sql != NULL;
         if (nparams > 0) {
             cmd->params = pgcm__calloc((size_t)nparams, sizeof(char *));

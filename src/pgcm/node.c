@@ -109,6 +109,8 @@ void pgcm__node_start(node_t *n)
 {
     n->next_probe_us = pgcm__mono_us(); /* probe at once */
     pgcm__node_publish(n);
+    pgcm__log(n->mgr, PGCM_LOG_INFO, n->id, "node_added", 0, 0, "",
+              "pool min %d max %d", n->spec->pool.min, n->spec->pool.max);
     pgcm__emit(n->mgr, PGCM_EV_NODE_ADDED, n, n->hc.state, n->hc.state, 0, "");
     node_schedule(n);
 }
@@ -164,16 +166,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         conn_t *c = LIST_ENTRY(pos, conn_t, link);
         if (c->pg != NULL)
             continue;
-        if (n->hostaddr[0] != '\0') {
+        if (n->hostaddr[0] != '\0')
             pgcm__conn_begin(c);
-        } else {
-            bool probe = c->probe_on_connect;
-            n->stats.connect_errors++;
-            pgcm__conn_close(c, msg);
-            pgcm__pool_connect_failed(n, PGCM_ECONN, msg);
-            if (probe)
-                pgcm__node_probe_done(n, PGCM_ECONN, 0, msg, "");
-        }
+        else
+            pgcm__conn_connect_failed(c, PGCM_ECONN, msg, "");
         if (n->life != NODE_LIVE)
             break;
     }
@@ -228,6 +224,7 @@ static void probe_send(node_t *n, conn_t *c)
     probe_kind_t kind = (probe_kind_t)n->probe_kind;
     const char *sql = kind == PROBE_LIVENESS ? "" : n->mgr->opts.probe_query;
     c->probe_on_connect = false;
+    c->correlation_id = n->probe_correlation_id;
     if (pgcm__conn_send(c, kind == PROBE_LIVENESS ? OP_LIVENESS : OP_PROBE, sql,
                         0, NULL, probe_timeout_ms(n, kind)) != PGCM_OK) {
         char msg[256];
@@ -283,7 +280,9 @@ static void probe_start(node_t *n, probe_kind_t kind)
      * below, with its own short deadline. */
     n->probe_in_flight = true;
     n->probe_kind = kind;
+    n->probe_correlation_id = pgcm__new_id(n->mgr);
     if (c != NULL) {
+        c->correlation_id = n->probe_correlation_id;
         if (c->state != CONN_ACTIVE)
             pgcm__pool_move(c, CONN_ACTIVE);
         probe_send(n, c);
@@ -311,6 +310,9 @@ static void on_probe_timer(uv_timer_t *t)
             if (flags & HEALTH_OUT_CHANGED) {
                 n->health.state_since_ms = pgcm__wall_ms();
                 pgcm__node_publish(n);
+                pgcm__log(n->mgr, PGCM_LOG_INFO, n->id, "state_changed", 0, 0,
+                          "", "%s -> %s", pgcm_node_state_name(old),
+                          pgcm_node_state_name(n->hc.state));
                 pgcm__emit(n->mgr, PGCM_EV_HEALTH_CHANGED, n, old, n->hc.state,
                            0, "reconnecting");
             }
@@ -357,6 +359,21 @@ static void node_schedule(node_t *n)
     uint64_t now = pgcm__mono_us();
     uint64_t delay_ms = at > now ? (at - now + 999) / 1000 : 0;
     uv_timer_start(&n->probe_timer, on_probe_timer, delay_ms, 0);
+}
+
+void pgcm__node_retry_now(node_t *n)
+{
+    if (n->life != NODE_LIVE)
+        return;
+    uint64_t now = pgcm__mono_us();
+    if (n->retry_pending)
+        n->retry_at_us = now;
+    else
+        n->next_probe_us = now;
+    pgcm__log(n->mgr, PGCM_LOG_INFO, n->id, "retry_requested", 0, 0, "",
+              "%s now on request",
+              n->retry_pending ? "reconnecting" : "probing");
+    node_schedule(n);
 }
 
 /* ---- health verdicts ------------------------------------------------- */
@@ -414,6 +431,13 @@ static void node_apply(node_t *n, pgcm_node_state_t old, int flags, int code,
     if (flags & HEALTH_OUT_CHANGED) {
         n->health.state_since_ms = pgcm__wall_ms();
         pgcm__node_publish(n);
+        pgcm__log(mgr,
+                  n->hc.state == PGCM_NODE_UNHEALTHY  ? PGCM_LOG_ERROR
+                  : n->hc.state == PGCM_NODE_DEGRADED ? PGCM_LOG_WARN
+                                                      : PGCM_LOG_INFO,
+                  n->id, "state_changed", n->probe_correlation_id, code, "",
+                  "%s -> %s%s%s", pgcm_node_state_name(old),
+                  pgcm_node_state_name(n->hc.state), msg[0] ? ": " : "", msg);
         if (old == PGCM_NODE_CONNECTING) {
             pthread_mutex_lock(&mgr->snap_lock);
             pthread_cond_broadcast(&mgr->snap_cond);
@@ -462,6 +486,14 @@ void pgcm__node_probe_done(node_t *n, int status, uint64_t latency_us,
 
     n->stats.probes++;
     n->health.last_check_ms = wall;
+    static const char *const kind_names[] = {"probe", "suspect probe",
+                                             "reconnect", "heartbeat"};
+    pgcm__log(n->mgr, status == PGCM_OK ? PGCM_LOG_DEBUG : PGCM_LOG_WARN, n->id,
+              "health_check", n->probe_correlation_id, status, sqlstate,
+              "%s %s in %llu us%s%s", kind_names[kind],
+              status == PGCM_OK ? "ok" : "failed",
+              (unsigned long long)latency_us, msg && msg[0] ? ": " : "",
+              msg ? msg : "");
     if (status == PGCM_OK) {
         n->health.last_ok_ms = wall;
         n->suspect = false;
@@ -538,6 +570,8 @@ static void node_finish_close(node_t *n)
     if (old != PGCM_NODE_DISCONNECTED)
         pgcm__emit(n->mgr, PGCM_EV_HEALTH_CHANGED, n, old,
                    PGCM_NODE_DISCONNECTED, PGCM_ESHUTDOWN, "node removed");
+    pgcm__log(n->mgr, PGCM_LOG_INFO, n->id, "node_removed", 0, 0, "",
+              "every connection closed");
     pgcm__emit(n->mgr, PGCM_EV_NODE_REMOVED, n, old, PGCM_NODE_DISCONNECTED, 0,
                "");
     uv_close((uv_handle_t *)&n->probe_timer, node_handle_closed);

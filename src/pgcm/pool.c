@@ -336,6 +336,8 @@ void pgcm__pool_maintain(node_t *n, uint64_t now)
                      "pgcm_checkout_release()",
                      (int)((now - c->checkout->since_us) / 1000),
                      po->leak_threshold_ms);
+            pgcm__log(n->mgr, PGCM_LOG_WARN, n->id, "checkout_leak", 0, 0, "",
+                      "%s", msg);
             pgcm__emit(n->mgr, PGCM_EV_CHECKOUT_LEAK, n, n->health.state,
                        n->health.state, 0, msg);
         }

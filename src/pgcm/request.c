@@ -64,6 +64,17 @@ request_t *pgcm__request_new(pgcm_manager_t *mgr, const char *node_id,
     return r;
 }
 
+void pgcm__request_set_options(request_t *r, const pgcm_query_options_t *opts)
+{
+    if (opts != NULL) {
+        r->on_row = opts->on_row;
+        r->row_user = opts->row_user;
+        r->correlation_id = opts->correlation_id;
+    }
+    if (r->correlation_id == 0)
+        r->correlation_id = r->id;
+}
+
 void pgcm__request_free(request_t *r)
 {
     if (r == NULL)
@@ -98,6 +109,12 @@ static void batch_complete(batch_req_t *b)
 void pgcm__request_finish(request_t *r, pgcm_result_t *res)
 {
     r->finished = true;
+    if (res != NULL && res->status != PGCM_OK)
+        pgcm__log(r->mgr,
+                  res->status == PGCM_ESQL ? PGCM_LOG_INFO : PGCM_LOG_WARN,
+                  r->node_id, "query_failed", r->correlation_id, res->status,
+                  res->error.sqlstate, "%s: %s", pgcm_err_name(res->status),
+                  res->error.message);
     if (res != NULL) {
         res->elapsed_us = (int64_t)(pgcm__mono_us() - r->submit_us);
         if (r->node != NULL && res->server_version == 0)
@@ -208,6 +225,10 @@ void pgcm__request_start(request_t *r, conn_t *c)
     uint64_t now = pgcm__mono_us();
     uint64_t waited = now - r->submit_us;
     r->node = n;
+    pgcm__log(n->mgr, PGCM_LOG_DEBUG, n->id, "connection_acquired",
+              r->correlation_id, 0, "", "after %llu us%s",
+              (unsigned long long)waited,
+              r->kind == REQ_CHECKOUT ? " (checkout)" : "");
     n->stats.acquires++;
     n->stats.acquire_wait_us += waited;
     if (waited > n->stats.acquire_wait_max_us)
@@ -233,8 +254,11 @@ void pgcm__request_start(request_t *r, conn_t *c)
 
     r->conn = c;
     c->req = r;
+    c->correlation_id = r->correlation_id;
     int rc = pgcm__conn_send(c, OP_QUERY, r->sql, r->nparams,
                              (const char *const *)r->params, r->timeout_ms);
+    if (rc == PGCM_OK && r->on_row != NULL && !PQsetSingleRowMode(c->pg))
+        rc = PGCM_ECONN;
     if (rc != PGCM_OK) {
         char msg[256];
         char sqlstate[6];
@@ -312,8 +336,10 @@ void pgcm__request_submit(pgcm_manager_t *mgr, request_t *r)
 
 void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
                         const pgcm_target_t *target, const char *sql,
-                        int nparams, const char *const *params, int timeout_ms)
+                        int nparams, const char *const *params,
+                        const pgcm_query_options_t *qo)
 {
+    int timeout_ms = qo->timeout_ms;
     pgcm_target_kind_t kind = target ? target->kind : PGCM_TARGET_ALL;
     size_t count = 0;
     if (kind == PGCM_TARGET_LIST) {
@@ -377,6 +403,7 @@ void pgcm__batch_submit(pgcm_manager_t *mgr, batch_req_t *b,
         r->batch = b;
         r->index = i;
         r->id = b->id;
+        pgcm__request_set_options(r, qo);
         r->submit_us = b->submit_us;
         route(mgr, r);
     }

@@ -45,6 +45,9 @@ void pgcm_options_init(pgcm_options_t *o)
     o->stats_interval_ms = 0;
     o->probe_query = "SELECT 1";
     o->application_name = "replmon";
+    o->log_cb = NULL;
+    o->log_user = NULL;
+    o->log_level = PGCM_LOG_INFO;
 }
 
 static int str_eq(const char *a, const char *b)
@@ -246,6 +249,12 @@ int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err)
                                "option backoff_max_ms (%d) is below "
                                "backoff_initial_ms (%d); raise it",
                                o->backoff_max_ms, o->backoff_initial_ms);
+    if ((int)o->log_level < PGCM_LOG_DEBUG ||
+        (int)o->log_level > PGCM_LOG_ERROR)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "option log_level is %d; use PGCM_LOG_DEBUG "
+                               "(0) to PGCM_LOG_ERROR (3)",
+                               (int)o->log_level);
     if (o->probe_query != NULL && o->probe_query[0] == '\0')
         return pgcm__error_set(err, PGCM_EINVAL, NULL,
                                "option probe_query is empty; use e.g. "

@@ -170,11 +170,11 @@ static const parse_case_t parse_cases[] = {
     {__LINE__,
      "ERROR:  22012: division by zero\nLOCATION:  int4div, int.c:841\n",
      "ERROR: division by zero", "22012"},
-    /* default verbosity: no SQLSTATE in the text; kept as it is */
+    /* default verbosity: no SQLSTATE in the text; libpq's padding goes */
     {__LINE__,
      "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  "
      "password authentication failed for user \"x\"\n",
-     "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  "
+     "connection to server at \"127.0.0.1\", port 5432 failed: FATAL: "
      "password authentication failed for user \"x\"",
      ""},
     {__LINE__, "ERROR:  relation \"nope\" does not exist\nLINE 1: x\n",
@@ -228,7 +228,7 @@ static const parse_case_t parse_cases[] = {
     /* things that only look a bit like a SQLSTATE stay */
     {__LINE__, "ERROR:  abcde: lower case\n", "ERROR: abcde: lower case", ""},
     {__LINE__, "ERROR:  ABCDEF: six\n", "ERROR: ABCDEF: six", ""},
-    {__LINE__, "ERROR:  ABCD: four\n", "ERROR:  ABCD: four", ""},
+    {__LINE__, "ERROR:  ABCD: four\n", "ERROR: ABCD: four", ""},
     {__LINE__, "ERROR: 28P01: one space\n", "ERROR: 28P01: one space", ""},
     /* the first SQLSTATE is the one reported */
     {__LINE__, "FATAL:  28P01: first  53300: second\n", "FATAL: first second",
