@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "pgcm.h"
+#include "textwidth.h"
 
 static const char main_help[] =
     "Usage: replmon [OPTIONS] COMMAND [COMMAND OPTIONS]\n"
@@ -68,6 +69,9 @@ int main(int argc, char **argv)
     int cmd_at = -1, i, n, rc;
     size_t c;
 
+    /* Display widths need a UTF-8 LC_CTYPE (C.UTF-8 when the environment
+     * has none); set before any thread starts. */
+    rm_text_locale_init();
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 

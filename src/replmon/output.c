@@ -40,45 +40,10 @@ struct rm_table {
     size_t rows, cap;
 };
 
-size_t rm_display_width(const char *s)
-{
-    size_t w = 0;
-
-    for (; *s != '\0'; s++) {
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
-    }
-    return w;
-}
-
-/* A copy with control characters escaped, for a table cell. */
+/* A raw copy of a cell (NULL: ""); it is escaped when printed. */
 static char *cell_dup(const char *v)
 {
-    size_t len = 0, i;
-    const char *p;
-    char *out;
-
-    if (v == NULL)
-        v = "";
-    for (p = v; *p; p++)
-        len += ((unsigned char)*p < 0x20 || *p == 0x7f) ? 4 : 1;
-    out = malloc(len + 1);
-    if (out == NULL)
-        return NULL;
-    for (p = v, i = 0; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-
-        if (c == '\n' || c == '\t' || c == '\r') {
-            out[i++] = '\\';
-            out[i++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-        } else if (c < 0x20 || c == 0x7f) {
-            i += (size_t)snprintf(out + i, 5, "\\x%02x", c);
-        } else {
-            out[i++] = (char)c;
-        }
-    }
-    out[i] = '\0';
-    return out;
+    return strdup(v != NULL ? v : "");
 }
 
 rm_table_t *rm_table_new(size_t ncols, const char *const *headers)
@@ -154,17 +119,13 @@ static void print_line(const rm_table_t *t, FILE *out, const char *indent,
         last--;
     fputs(indent ? indent : "", out);
     for (i = 0; i < last; i++) {
-        size_t w = rm_display_width(cells[i]), pad = width[i] - w;
-        int is_last = i + 1 == last;
-
         if (i > 0)
             fputs("  ", out);
-        if (t->right[i])
-            fprintf(out, "%*s%s", (int)pad, "", cells[i]);
-        else if (is_last)
-            fputs(cells[i], out);
+        if (!t->right[i] && i + 1 == last)
+            rm_text_fputs(out, cells[i]);
         else
-            fprintf(out, "%s%*s", cells[i], (int)pad, "");
+            rm_text_put(out, cells[i], width[i],
+                        t->right[i] ? RM_ALIGN_RIGHT : RM_ALIGN_LEFT);
     }
     fputc('\n', out);
 }
@@ -309,8 +270,11 @@ static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
     for (i = 0; i < snap->count; i++) {
         const char *note = section_note(&snap->nodes[i], s);
 
-        if (note != NULL)
-            fprintf(out, "  %s: %s\n", snap->nodes[i].id, note);
+        if (note != NULL) {
+            fputs("  ", out);
+            rm_text_fputs(out, snap->nodes[i].id);
+            fprintf(out, ": %s\n", note);
+        }
     }
 }
 
@@ -612,13 +576,13 @@ void rm_print_status_table(FILE *out, const rm_snapshot_t *snap,
     size_t i;
 
     fmt_time_utc(snap->collected_ms, when, sizeof(when), 0);
-    fprintf(out,
-            "replmon status: %s - %s%s%s%zu node%s, %s, collected in "
-            "%.1f ms\n\n",
-            rm_status_name(ev->status),
-            ctx != NULL && ctx->cluster ? "cluster " : "",
-            ctx != NULL && ctx->cluster ? ctx->cluster : "",
-            ctx != NULL && ctx->cluster ? ", " : "", snap->count,
+    fprintf(out, "replmon status: %s - ", rm_status_name(ev->status));
+    if (ctx != NULL && ctx->cluster) {
+        fputs("cluster ", out);
+        rm_text_fputs(out, ctx->cluster);
+        fputs(", ", out);
+    }
+    fprintf(out, "%zu node%s, %s, collected in %.1f ms\n\n", snap->count,
             snap->count == 1 ? "" : "s", when,
             (double)snap->elapsed_us / 1000.0);
     print_nodes(out, snap, ev);
@@ -633,9 +597,12 @@ void rm_print_status_table(FILE *out, const rm_snapshot_t *snap,
     for (i = 0; i < ev->nreasons; i++) {
         const rm_reason_t *r = &ev->reasons[i];
 
-        fprintf(out, "  %-8s  %s: %s\n",
-                r->status == RM_STATUS_OK ? "NOTE" : rm_status_name(r->status),
-                r->node, r->message);
+        fprintf(out, "  %-8s  ",
+                r->status == RM_STATUS_OK ? "NOTE" : rm_status_name(r->status));
+        rm_text_fputs(out, r->node);
+        fputs(": ", out);
+        rm_text_fputs(out, r->message);
+        fputc('\n', out);
     }
 }
 
@@ -1382,10 +1349,13 @@ static void print_query_csv(FILE *out, FILE *err, const rm_query_report_t *rep)
         int row;
 
         answer_error_text(ans, text, sizeof(text));
-        fprintf(err, "replmon: node %s: %s, %d rows, %.1f ms%s%s\n",
-                ans->node_id, answer_status_text(ans),
+        fputs("replmon: node ", err);
+        rm_text_fputs(err, ans->node_id);
+        fprintf(err, ": %s, %d rows, %.1f ms%s", answer_status_text(ans),
                 res != NULL && ans->status == PGCM_OK ? PQntuples(res) : 0,
-                (double)ans->elapsed_us / 1000.0, text[0] ? ": " : "", text);
+                (double)ans->elapsed_us / 1000.0, text[0] ? ": " : "");
+        rm_text_fputs(err, text);
+        fputc('\n', err);
         if (res == NULL || ans->status != PGCM_OK)
             continue;
         for (row = 0; row < PQntuples(res); row++) {

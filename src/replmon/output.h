@@ -16,6 +16,7 @@
 
 #include "collect.h"
 #include "evaluate.h"
+#include "textwidth.h"
 
 typedef enum rm_format {
     RM_FORMAT_TABLE = 0,
@@ -38,16 +39,14 @@ rm_table_t *rm_table_new(size_t ncols, const char *const *headers);
 /* rm_table_align_right - right-align a column (numbers). */
 void rm_table_align_right(rm_table_t *t, size_t col);
 /* rm_table_add - append a row of ncols cells (copied; NULL prints as "").
- * Control characters are shown escaped (\n, \t, \r). Returns 0 or -1. */
+ * Cells are printed escaped and sized by display width (textwidth.h).
+ * Returns 0 or -1. */
 int rm_table_add(rm_table_t *t, const char *const *cells);
 size_t rm_table_rows(const rm_table_t *t);
 /* rm_table_print - headers, then rows, columns two spaces apart, each line
  * prefixed with indent (may be NULL) and without trailing blanks. */
 void rm_table_print(const rm_table_t *t, FILE *out, const char *indent);
 void rm_table_free(rm_table_t *t);
-
-/* rm_display_width - columns a UTF-8 string takes (code points). */
-size_t rm_display_width(const char *s);
 
 /* ---------------------------------------------------------------------- */
 /* CSV                                                                    */

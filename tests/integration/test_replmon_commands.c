@@ -8,7 +8,10 @@
  * role, inline flags without a file), `query` (table, JSON, CSV, $1
  * parameters, --node, --healthy, a failing node, an SQL error),
  * `check-config` (valid with a masked password, invalid with every error
- * on its own line), and usage errors of the binary itself.
+ * on its own line), usage errors of the binary itself, and terminal safety
+ * (wide and right-to-left-override node ids, an escape sequence in a
+ * subscription name and in query values: aligned by display width and
+ * shown escaped in tables, exact in JSON and CSV).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,12 +26,14 @@
 
 #include "localpg.h"
 #include "replmon_run.h"
+#include "textwidth.h"
 
 static localpg_server_t *pub, *sub, *standby, *stopped;
 static char dir[] = "/tmp/replmon-it-cfg-XXXXXX";
 static char cfg_path[PATH_MAX];
 static char bad_cfg_path[PATH_MAX];
 static char secret_cfg_path[PATH_MAX];
+static char weird_cfg_path[PATH_MAX];
 
 static void exec_or_fail(localpg_server_t *s, const char *sql)
 {
@@ -174,6 +179,8 @@ static int teardown(void **state)
     unlink(cfg_path);
     unlink(bad_cfg_path);
     unlink(secret_cfg_path);
+    if (weird_cfg_path[0] != '\0')
+        unlink(weird_cfg_path);
     rmdir(dir);
     return 0;
 }
@@ -651,6 +658,203 @@ static void test_binary_conventions(void **state)
     rm_run_free(&r);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Terminal safety: ids and server values that would misalign or spoof   */
+/* ---------------------------------------------------------------------- */
+
+#define WIDE_ID "\xe8\x8a\x82\xe7\x82\xb9\xf0\x9f\x98\x80" /* 节点😀: 6 cols */
+#define RLO_ID                                                                 \
+    "a\xe2\x80\xae"                                                            \
+    "b" /* a U+202E b */
+#define RLO "\xe2\x80\xae"
+
+static void write_weird_config(void)
+{
+    char text[1024];
+
+    snprintf(weird_cfg_path, sizeof(weird_cfg_path), "%s/weird.yaml", dir);
+    snprintf(text, sizeof(text),
+             "defaults: { host: 127.0.0.1, user: postgres, database: "
+             "postgres }\n"
+             "nodes:\n"
+             "  \"" WIDE_ID "\": { port: %d }\n"
+             "  \"" RLO_ID "\": { port: %d }\n",
+             localpg_port(pub), localpg_port(sub));
+    write_file(weird_cfg_path, text);
+}
+
+/* The line of text that starts with prefix (a copy), or fail. */
+static char *line_starting(const char *text, const char *prefix)
+{
+    const char *p = text;
+
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return strndup(p, len);
+        p = end ? end + 1 : NULL;
+    }
+    fail_msg("no line starts with '%s' in:\n%s", prefix, text);
+    return NULL;
+}
+
+/* The display column at which needle starts in line. */
+static size_t column_of_text(const char *line, const char *needle)
+{
+    const char *at = strstr(line, needle);
+    char *prefix;
+    size_t w;
+
+    if (at == NULL)
+        fail_msg("'%s' not in '%s'", needle, line);
+    prefix = strndup(line, (size_t)(at - line));
+    w = rm_display_width(prefix);
+    free(prefix);
+    return w;
+}
+
+/* Nothing a terminal would interpret: no ESC, no right-to-left override. */
+static void assert_terminal_safe(const char *text)
+{
+    if (strchr(text, '\x1b') != NULL || strstr(text, RLO) != NULL)
+        fail_msg("raw ESC or U+202E in terminal output:\n%s", text);
+}
+
+static void test_terminal_safe_status(void **state)
+{
+    char sql[512];
+    const char *args[] = {"status", "--config", weird_cfg_path, NULL};
+    const char *jargs[] = {"status",   "--config", weird_cfg_path,
+                           "--format", "json",     NULL};
+    rm_run_t r;
+    char *head, *row1, *row2, *subs, *evil, *plain;
+    json_t *doc, *su;
+    size_t i;
+    int seen = 0;
+
+    (void)state;
+    write_weird_config();
+    /* A server-sent name with an escape sequence and an override. */
+    snprintf(sql, sizeof(sql),
+             "CREATE SUBSCRIPTION U&\"\\001b[31mevil\\202e\" CONNECTION "
+             "'host=%s port=%d user=postgres dbname=postgres' PUBLICATION p "
+             "WITH (enabled = false, create_slot = false, slot_name = NONE)",
+             localpg_host(pub), localpg_port(pub));
+    exec_or_fail(sub, sql);
+    rm_run(args, 30000, &r);
+    if (r.code != 1) /* WARNING: the disabled subscription */
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_terminal_safe(r.out);
+    assert_terminal_safe(r.err);
+    /* The node table: every line ends in the same column (its last column
+     * is right-aligned), whatever the width of the ids. */
+    head = line_starting(r.out, "NODE ");
+    row1 = line_starting(r.out, WIDE_ID " ");
+    row2 = line_starting(r.out, "a\\u202eb ");
+    assert_int_equal(rm_display_width(row1), rm_display_width(head));
+    assert_int_equal(rm_display_width(row2), rm_display_width(head));
+    assert_int_equal(column_of_text(row1, "OK"),
+                     column_of_text(head, "STATUS"));
+    /* The subscriptions: the evil name shown escaped, the STATE column in
+     * line on both rows. */
+    subs = line_starting(strstr(r.out, "SUBSCRIPTIONS"), "  NODE ");
+    evil = line_starting(r.out, "  a\\u202eb  \\x1b[31mevil\\u202e ");
+    plain = line_starting(r.out, "  a\\u202eb  s ");
+    assert_int_equal(column_of_text(evil, "disabled"),
+                     column_of_text(subs, "STATE"));
+    assert_int_equal(column_of_text(plain, "streaming"),
+                     column_of_text(subs, "STATE"));
+    /* The finding names them escaped too. */
+    assert_non_null(strstr(r.out, "a\\u202eb: subscription \\x1b[31mevil"
+                                  "\\u202e is disabled"));
+    free(head);
+    free(row1);
+    free(row2);
+    free(subs);
+    free(evil);
+    free(plain);
+    rm_run_free(&r);
+
+    /* JSON keeps the exact values. */
+    rm_run(jargs, 30000, &r);
+    assert_int_equal(r.code, 1);
+    doc = parse_json(r.out);
+    json_array_foreach(
+        json_object_get(node_by_id(doc, "id", RLO_ID), "subscriptions"), i, su)
+    {
+        seen += strcmp(json_string_value(json_object_get(su, "name")),
+                       "\x1b[31mevil" RLO) == 0;
+    }
+    assert_int_equal(seen, 1);
+    json_decref(doc);
+    rm_run_free(&r);
+    exec_or_fail(sub, "DROP SUBSCRIPTION U&\"\\001b[31mevil\\202e\"");
+}
+
+#define EVIL_VALUE "x\x1b[2Jy" RLO "z\xe8\x8a\x82"
+
+static void test_terminal_safe_query(void **state)
+{
+    const char *sql = "SELECT $1::text AS app, 'end' AS after";
+    const char *args[] = {"query", "--config", weird_cfg_path,
+                          sql,     EVIL_VALUE, NULL};
+    const char *cargs[] = {"query", "--config", weird_cfg_path, "--format",
+                           "csv",   sql,        EVIL_VALUE,     NULL};
+    const char *jargs[] = {"query", "--config", weird_cfg_path, "--format",
+                           "json",  sql,        EVIL_VALUE,     NULL};
+    rm_run_t r;
+    char *head, *row1, *row2;
+    json_t *doc, *n;
+
+    (void)state;
+    write_weird_config();
+    rm_run(args, 30000, &r);
+    if (r.code != 0)
+        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    assert_terminal_safe(r.out);
+    assert_terminal_safe(r.err);
+    head = line_starting(r.out, "node ");
+    row1 = line_starting(r.out, WIDE_ID " ");
+    row2 = line_starting(r.out, "a\\u202eb ");
+    assert_non_null(strstr(row1, "x\\x1b[2Jy\\u202ez\xe8\x8a\x82"));
+    assert_int_equal(column_of_text(row1, "end"),
+                     column_of_text(head, "after"));
+    assert_int_equal(column_of_text(row2, "end"),
+                     column_of_text(head, "after"));
+    free(head);
+    free(row1);
+    free(row2);
+    /* The per-node status table too. */
+    head = line_starting(r.out, "NODE ");
+    row1 = line_starting(strstr(r.out, "\nNODE "), WIDE_ID " ");
+    assert_int_equal(column_of_text(row1, "ok"),
+                     column_of_text(head, "STATUS"));
+    free(head);
+    free(row1);
+    rm_run_free(&r);
+
+    /* CSV and JSON keep the exact bytes. */
+    rm_run(cargs, 30000, &r);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(rm_count_lines(r.out, WIDE_ID "," EVIL_VALUE ",end"), 1);
+    assert_int_equal(rm_count_lines(r.out, RLO_ID "," EVIL_VALUE ",end"), 1);
+    /* The status lines on stderr are for a person: escaped. */
+    assert_terminal_safe(r.err);
+    assert_int_equal(rm_count_lines(r.err, "node a\\u202eb: ok"), 1);
+    rm_run_free(&r);
+    rm_run(jargs, 30000, &r);
+    assert_int_equal(r.code, 0);
+    doc = parse_json(r.out);
+    n = node_by_id(doc, "node", RLO_ID);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_array_get(json_object_get(n, "rows"), 0), 0)),
+                        EVIL_VALUE);
+    json_decref(doc);
+    rm_run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +871,10 @@ int main(void)
         cmocka_unit_test(test_query_sql_error),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_binary_conventions),
+        cmocka_unit_test(test_terminal_safe_status),
+        cmocka_unit_test(test_terminal_safe_query),
     };
+
+    rm_text_locale_init();
     return cmocka_run_group_tests(tests, setup, teardown);
 }

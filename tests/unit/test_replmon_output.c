@@ -350,6 +350,34 @@ static void test_status_json_schema(void **state)
     free(buf);
 }
 
+/* Wide, combining and escaped cells keep the columns in line. */
+static void test_table_display_width(void **state)
+{
+    const char *h[] = {"NODE", "APP", "N"};
+    /* 节点: two wide characters; e + U+0301: one column; an emoji. */
+    const char *r1[] = {"\xe8\x8a\x82\xe7\x82\xb9", "e\xcc\x81", "1"};
+    const char *r2[] = {"x\xe2\x80\xaey", "\xf0\x9f\x98\x80", "22"};
+    const char *r3[] = {"\x1b[31mred", "ok", "333"};
+    rm_table_t *t = rm_table_new(3, h);
+    char *buf = NULL;
+
+    (void)state;
+    rm_table_align_right(t, 2);
+    assert_int_equal(rm_table_add(t, r1), 0);
+    assert_int_equal(rm_table_add(t, r2), 0);
+    assert_int_equal(rm_table_add(t, r3), 0);
+    CAPTURE(buf, rm_table_print(t, out, NULL));
+    /* NODE is 11 columns wide (\x1b[31mred), APP 3: the right-aligned N
+     * column ends in the same column on every line. */
+    assert_string_equal(buf,
+                        "NODE         APP    N\n"
+                        "\xe8\x8a\x82\xe7\x82\xb9         e\xcc\x81      1\n"
+                        "x\\u202ey     \xf0\x9f\x98\x80    22\n"
+                        "\\x1b[31mred  ok   333\n");
+    free(buf);
+    rm_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +389,9 @@ int main(void)
         cmocka_unit_test(test_query_json),
         cmocka_unit_test(test_query_duplicate_column_names),
         cmocka_unit_test(test_status_json_schema),
+        cmocka_unit_test(test_table_display_width),
     };
+
+    rm_text_locale_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
