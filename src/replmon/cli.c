@@ -6,13 +6,13 @@
  */
 #include "cli.h"
 
+#include "fanout_wait.h"
+
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 volatile sig_atomic_t rm_stop_signal = 0;
 
@@ -153,9 +153,7 @@ void rm_stop_handlers_install(void)
 }
 
 typedef struct batch_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
+    rm_fanout_wait_t fanout;
     pgcm_batch_t *batch;
 } batch_wait_t;
 
@@ -163,11 +161,8 @@ static void on_batch(pgcm_batch_t *batch, void *user)
 {
     batch_wait_t *w = user;
 
-    pthread_mutex_lock(&w->mu);
     w->batch = batch;
-    w->done = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    rm_fanout_wait_done(&w->fanout);
 }
 
 int rm_wait_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
@@ -177,41 +172,22 @@ int rm_wait_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
 {
     batch_wait_t w;
     uint64_t id = 0;
-    int rc, cancelled = 0;
+    int rc, cancelled;
 
     *out = NULL;
-    memset(&w, 0, sizeof(w));
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    w.batch = NULL;
+    if (rm_fanout_wait_init(&w.fanout, 1) != 0)
+        return PGCM_ENOMEM;
+    rm_fanout_wait_expect(&w.fanout);
     rc = pgcm_query_many_async(mgr, target, sql, nparams, params, opts,
                                on_batch, &w, &id, err);
+    rm_fanout_wait_submitted(&w.fanout, rc, id);
     if (rc != PGCM_OK) {
-        pthread_cond_destroy(&w.cv);
-        pthread_mutex_destroy(&w.mu);
+        rm_fanout_wait_destroy(&w.fanout);
         return rc;
     }
-    pthread_mutex_lock(&w.mu);
-    while (!w.done) {
-        struct timespec ts;
-
-        if (rm_stop_signal && !cancelled) {
-            cancelled = 1;
-            pthread_mutex_unlock(&w.mu);
-            pgcm_cancel(mgr, id);
-            pthread_mutex_lock(&w.mu);
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&w.cv, &w.mu, &ts);
-    }
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    cancelled = rm_fanout_wait_all(&w.fanout, mgr, &rm_stop_signal);
+    rm_fanout_wait_destroy(&w.fanout);
     *out = w.batch;
     return cancelled ? PGCM_ECANCELED : PGCM_OK;
 }

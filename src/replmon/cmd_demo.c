@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "evaluate.h"
-#include "output.h"
+#include "report_status.h"
 
 #define CMD                  "demo"
 #define WRITE_EVERY_MS       200

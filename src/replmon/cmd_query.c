@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "output.h"
+#include "report_query.h"
 
 #define CMD "query"
 

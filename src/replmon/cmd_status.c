@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "evaluate.h"
-#include "output.h"
+#include "report_status.h"
 
 #define CMD "status"
 

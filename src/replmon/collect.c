@@ -10,11 +10,12 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "fanout_wait.h"
 
 /* ---------------------------------------------------------------------- */
 /* LSN arithmetic                                                         */
@@ -603,15 +604,9 @@ void rm_snapshot_link(rm_snapshot_t *snap)
 /* Fan-out rounds                                                         */
 /* ---------------------------------------------------------------------- */
 
-typedef struct wait_group {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t pending;
-} wait_group_t;
-
 /* One batch in flight: the nodes it targets and, once done, its answers. */
 typedef struct batch_job {
-    wait_group_t *wg;
+    rm_fanout_wait_t *wg;
     const char *sql;
     const char **ids;
     size_t nids;
@@ -625,11 +620,8 @@ static void on_batch_done(pgcm_batch_t *batch, void *user)
 {
     batch_job_t *job = user;
 
-    pthread_mutex_lock(&job->wg->mu);
     job->batch = batch;
-    job->wg->pending--;
-    pthread_cond_broadcast(&job->wg->cv);
-    pthread_mutex_unlock(&job->wg->mu);
+    rm_fanout_wait_done(job->wg);
 }
 
 static int64_t now_ms(void)
@@ -677,10 +669,10 @@ static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
     size_t n = snap->count, i, j, njobs = 0;
     batch_job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
     const char **ids = calloc(n ? n : 1, sizeof(*ids));
-    wait_group_t wg;
-    int oom = 0, cancelled = 0;
+    rm_fanout_wait_t wg;
+    int oom = 0, cancelled;
 
-    if (jobs == NULL || ids == NULL) {
+    if (jobs == NULL || ids == NULL || rm_fanout_wait_init(&wg, n) != 0) {
         free(jobs);
         free(ids);
         return -1;
@@ -708,9 +700,6 @@ static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
             njobs++;
         }
     }
-    pthread_mutex_init(&wg.mu, NULL);
-    pthread_cond_init(&wg.cv, NULL);
-    wg.pending = 0;
     for (j = 0; j < njobs; j++) {
         pgcm_target_t target = {PGCM_TARGET_LIST, jobs[j].ids, jobs[j].nids};
         pgcm_error_t err;
@@ -718,46 +707,19 @@ static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
 
         jobs[j].wg = &wg;
         memset(&err, 0, sizeof(err));
-        pthread_mutex_lock(&wg.mu);
-        wg.pending++;
-        pthread_mutex_unlock(&wg.mu);
+        rm_fanout_wait_expect(&wg);
         rc = pgcm_query_many_async(mgr, &target, jobs[j].sql, 0, NULL, qopts,
                                    on_batch_done, &jobs[j], &jobs[j].request_id,
                                    &err);
+        rm_fanout_wait_submitted(&wg, rc, jobs[j].request_id);
         if (rc != PGCM_OK) {
-            pthread_mutex_lock(&wg.mu);
-            wg.pending--;
-            pthread_mutex_unlock(&wg.mu);
             jobs[j].submit_error = rc;
             snprintf(jobs[j].submit_message, sizeof(jobs[j].submit_message),
                      "%s", err.message[0] ? err.message : pgcm_strerror(rc));
         }
     }
-    pthread_mutex_lock(&wg.mu);
-    while (wg.pending > 0) {
-        struct timespec ts;
-
-        if (stop != NULL && *stop && !cancelled) {
-            cancelled = 1;
-            pthread_mutex_unlock(&wg.mu);
-            for (j = 0; j < njobs; j++) {
-                if (jobs[j].submit_error == 0)
-                    pgcm_cancel(mgr, jobs[j].request_id);
-            }
-            pthread_mutex_lock(&wg.mu);
-            continue;
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&wg.cv, &wg.mu, &ts);
-    }
-    pthread_mutex_unlock(&wg.mu);
-    pthread_cond_destroy(&wg.cv);
-    pthread_mutex_destroy(&wg.mu);
+    cancelled = rm_fanout_wait_all(&wg, mgr, stop);
+    rm_fanout_wait_destroy(&wg);
 
     for (j = 0; j < njobs; j++) {
         if (jobs[j].batch == NULL) {

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "output.h"
+#include "report_query.h"
+#include "report_status.h"
 #include "replmon_pgresult.h"
 
 /* Run fn(out) on a memory stream and return what it wrote (malloc'd). */

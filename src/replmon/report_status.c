@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report_status.c - the status report: for a person (header line, the
+ * node, slot, subscription, standby, receiver and cross-node lag tables,
+ * the findings) and as JSON (schema_version 1, docs/status-json.md).
+ */
+#include "report_status.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgcm.h"
+
+/* ---------------------------------------------------------------------- */
+/* Table                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static const char *yes_no(int v)
+{
+    return v < 0 ? "-" : v ? "yes" : "no";
+}
+
+static const char *or_dash(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+static void fmt_version(int v, char *buf, size_t len)
+{
+    if (v <= 0)
+        snprintf(buf, len, "-");
+    else if (v >= 100000)
+        snprintf(buf, len, "%d.%d", v / 10000, v % 10000);
+    else
+        snprintf(buf, len, "%d.%d.%d", v / 10000, (v / 100) % 100, v % 100);
+}
+
+static void fmt_time_utc(int64_t ms, char *buf, size_t len, int iso)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&secs, &tm);
+    if (iso)
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    else
+        snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d UTC",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+}
+
+static const char *node_state_text(const rm_node_t *n)
+{
+    if (n->have_health)
+        return pgcm_node_state_name(n->health.state);
+    return n->reachable ? "up" : "unknown";
+}
+
+/* The section state of a node, when it is not plainly "ok". */
+static const char *section_note(const rm_node_t *n, rm_sql_section_t s)
+{
+    switch (n->sections[s].state) {
+    case RM_SECTION_NO_PERMISSION:
+        return "no permission";
+    case RM_SECTION_ERROR:
+        return "error";
+    case RM_SECTION_SKIPPED:
+    case RM_SECTION_OK:
+        break;
+    }
+    return NULL;
+}
+
+static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
+                                rm_sql_section_t s)
+{
+    size_t i;
+
+    for (i = 0; i < snap->count; i++) {
+        const char *note = section_note(&snap->nodes[i], s);
+
+        if (note != NULL) {
+            fputs("  ", out);
+            rm_text_fputs(out, snap->nodes[i].id);
+            fprintf(out, ": %s\n", note);
+        }
+    }
+}
+
+/* Print a section: its title, its table (or "(none)"), its notes; frees t. */
+static void print_section(FILE *out, const rm_snapshot_t *snap,
+                          const char *title, rm_table_t *t,
+                          rm_sql_section_t kind)
+{
+    rm_table_print_section(out, title, t);
+    print_section_notes(out, snap, kind);
+    rm_table_free(t);
+}
+
+static void print_nodes(FILE *out, const rm_snapshot_t *snap,
+                        const rm_eval_t *ev)
+{
+    static const char *h[] = {"NODE",    "STATUS",  "STATE", "ROLE",
+                              "VERSION", "LATENCY", "LSN",   "POOL T/I/A/W",
+                              "QUERIES", "ERRORS"};
+    rm_table_t *t = rm_table_new(10, h);
+    size_t i;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 5);
+    rm_table_align_right(t, 8);
+    rm_table_align_right(t, 9);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+        char roles[64], ver[16], lat[32], pool[48], q[24], e[24];
+        const char *cells[10];
+
+        rm_roles_format(rm_node_roles(n), roles, sizeof(roles));
+        fmt_version(n->server_version, ver, sizeof(ver));
+        if (n->have_health && n->health.latency_us > 0 &&
+            n->health.state != PGCM_NODE_UNHEALTHY)
+            rm_fmt_ms(n->health.latency_us, lat, sizeof(lat));
+        else
+            snprintf(lat, sizeof(lat), "-");
+        if (n->have_stats) {
+            snprintf(pool, sizeof(pool), "%d/%d/%d/%d", n->stats.total,
+                     n->stats.idle, n->stats.active, n->stats.waiting);
+            snprintf(q, sizeof(q), "%" PRIu64, n->stats.queries);
+            snprintf(e, sizeof(e), "%" PRIu64, n->stats.errors);
+        } else {
+            snprintf(pool, sizeof(pool), "-");
+            snprintf(q, sizeof(q), "-");
+            snprintf(e, sizeof(e), "-");
+        }
+        cells[0] = n->id;
+        cells[1] = rm_status_name(ev->node_status[i]);
+        cells[2] = node_state_text(n);
+        cells[3] = n->have_facts ? roles : "-";
+        cells[4] = ver;
+        cells[5] = lat;
+        cells[6] = n->have_facts ? or_dash(n->current_lsn) : "-";
+        cells[7] = pool;
+        cells[8] = q;
+        cells[9] = e;
+        rm_table_add(t, cells);
+    }
+    rm_table_print(t, out, NULL);
+    rm_table_free(t);
+}
+
+static void print_slots(FILE *out, const rm_snapshot_t *snap)
+{
+    static const char *h[] = {"NODE",     "SLOT",     "TYPE",
+                              "ACTIVE",   "RETAINED", "WAL_STATUS",
+                              "CONSUMER", "SENDER",   "LAG_TIME"};
+    rm_table_t *t = rm_table_new(9, h);
+    size_t i, j;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 4);
+    rm_table_align_right(t, 8);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nslots; j++) {
+            const rm_slot_t *s = &n->slots[j];
+            char ret[32], lag[32];
+            const char *cells[9];
+
+            rm_format_bytes(s->retained_bytes, ret, sizeof(ret));
+            rm_format_seconds(s->replay_lag_seconds, lag, sizeof(lag));
+            cells[0] = n->id;
+            cells[1] = or_dash(s->name);
+            cells[2] = or_dash(s->type);
+            cells[3] = yes_no(s->active);
+            cells[4] = ret;
+            cells[5] = or_dash(s->wal_status);
+            cells[6] = or_dash(s->sender_application_name);
+            cells[7] = or_dash(s->sender_state);
+            cells[8] = lag;
+            rm_table_add(t, cells);
+        }
+    }
+    print_section(out, snap, "\nREPLICATION SLOTS", t, RM_SQL_SLOTS);
+}
+
+static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
+{
+    static const char *h[] = {"NODE",      "SUBSCRIPTION", "STATE",
+                              "PUBLISHER", "LAG",          "LAG_TIME",
+                              "LAST_MSG",  "TABLES",       "ERRORS"};
+    rm_table_t *t = rm_table_new(9, h);
+    size_t i, j;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 4);
+    rm_table_align_right(t, 5);
+    rm_table_align_right(t, 6);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++) {
+            const rm_subscription_t *s = &n->subs[j];
+            char lag[32], lagt[32], age[32], tables[64], errs[96];
+            const char *cells[9];
+
+            rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
+            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
+            rm_format_seconds(s->last_msg_age_seconds, age, sizeof(age));
+            if (s->tables_total != RM_NONE && s->tables_ready != RM_NONE)
+                snprintf(tables, sizeof(tables),
+                         "%" PRId64 "/%" PRId64 " ready", s->tables_ready,
+                         s->tables_total);
+            else
+                snprintf(tables, sizeof(tables), "-");
+            if (s->apply_error_count != RM_NONE)
+                snprintf(
+                    errs, sizeof(errs), "%" PRId64 " apply, %" PRId64 " sync",
+                    s->apply_error_count,
+                    s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
+            else
+                snprintf(errs, sizeof(errs), "-");
+            cells[0] = n->id;
+            cells[1] = or_dash(s->name);
+            cells[2] = rm_subscription_state(s);
+            cells[3] = or_dash(s->publisher);
+            cells[4] = lag;
+            cells[5] = lagt;
+            cells[6] = age;
+            cells[7] = tables;
+            cells[8] = errs;
+            rm_table_add(t, cells);
+        }
+    }
+    print_section(out, snap, "\nSUBSCRIPTIONS", t, RM_SQL_SUBSCRIPTIONS);
+}
+
+static void print_standbys(FILE *out, const rm_snapshot_t *snap)
+{
+    static const char *h[] = {"NODE", "STANDBY", "CLIENT",  "STATE",
+                              "SYNC", "LAG",     "LAG_TIME"};
+    rm_table_t *t = rm_table_new(7, h);
+    size_t i, j;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 5);
+    rm_table_align_right(t, 6);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nstandbys; j++) {
+            const rm_standby_t *s = &n->standbys[j];
+            char lag[32], lagt[32];
+            const char *cells[7];
+            double secs = s->replay_lag_seconds;
+
+            if (isnan(secs) && s->replay_bytes == 0)
+                secs = 0.0;
+            rm_format_bytes(s->replay_bytes, lag, sizeof(lag));
+            rm_format_seconds(secs, lagt, sizeof(lagt));
+            cells[0] = n->id;
+            cells[1] = or_dash(s->application_name);
+            cells[2] = or_dash(s->client_addr);
+            cells[3] = or_dash(s->state);
+            cells[4] = or_dash(s->sync_state);
+            cells[5] = lag;
+            cells[6] = lagt;
+            rm_table_add(t, cells);
+        }
+    }
+    print_section(out, snap, "\nSTANDBYS (as their primary sees them)", t,
+                  RM_SQL_STANDBYS);
+}
+
+static void print_receivers(FILE *out, const rm_snapshot_t *snap)
+{
+    static const char *h[] = {"NODE",     "RECEIVER", "UPSTREAM", "RECEIVED",
+                              "REPLAYED", "BACKLOG",  "DELAY",    "PAUSED"};
+    rm_table_t *t = rm_table_new(8, h);
+    size_t i;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 5);
+    rm_table_align_right(t, 6);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+        const rm_receiver_t *r = &n->receiver;
+        char backlog[32], delay[32];
+        const char *cells[8];
+
+        if (!r->present)
+            continue;
+        rm_format_bytes(r->replay_backlog_bytes, backlog, sizeof(backlog));
+        rm_format_seconds(r->replay_delay_seconds, delay, sizeof(delay));
+        cells[0] = n->id;
+        cells[1] =
+            n->sections[RM_SQL_RECEIVER].state == RM_SECTION_NO_PERMISSION
+                ? "no permission"
+            : r->status ? r->status
+                        : "not running";
+        cells[2] = or_dash(r->primary);
+        cells[3] = or_dash(r->receive_lsn);
+        cells[4] = or_dash(r->replay_lsn);
+        cells[5] = backlog;
+        cells[6] = delay;
+        cells[7] = yes_no(r->paused);
+        rm_table_add(t, cells);
+    }
+    if (rm_table_rows(t) > 0) {
+        fprintf(out, "\nSTANDBY RECEIVERS (as the standbys see themselves)\n");
+        rm_table_print(t, out, "  ");
+    }
+    rm_table_free(t);
+}
+
+static void print_cross(FILE *out, const rm_snapshot_t *snap)
+{
+    static const char *h[] = {"UPSTREAM", "DOWNSTREAM", "KIND",
+                              "VIA",      "LAG",        "LAG_TIME"};
+    rm_table_t *t = rm_table_new(6, h);
+    size_t i, j;
+
+    if (t == NULL)
+        return;
+    rm_table_align_right(t, 4);
+    rm_table_align_right(t, 5);
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++) {
+            const rm_subscription_t *s = &n->subs[j];
+            char lag[32], lagt[32];
+            const char *cells[6];
+
+            if (s->publisher[0] == '\0')
+                continue;
+            rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
+            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
+            cells[0] = s->publisher;
+            cells[1] = n->id;
+            cells[2] = "logical";
+            cells[3] = or_dash(s->name);
+            cells[4] = lag;
+            cells[5] = lagt;
+            rm_table_add(t, cells);
+        }
+        if (n->receiver.present && n->receiver.primary[0] != '\0') {
+            char lag[32], lagt[32];
+            const char *cells[6];
+
+            rm_format_bytes(n->receiver.lag_bytes, lag, sizeof(lag));
+            rm_format_seconds(n->receiver.replay_delay_seconds, lagt,
+                              sizeof(lagt));
+            cells[0] = n->receiver.primary;
+            cells[1] = n->id;
+            cells[2] = "physical";
+            cells[3] = or_dash(n->receiver.slot_name);
+            cells[4] = lag;
+            cells[5] = lagt;
+            rm_table_add(t, cells);
+        }
+    }
+    rm_table_print_section(out,
+                           "\nCROSS-NODE LAG (upstream's current LSN - what "
+                           "the downstream received)",
+                           t);
+    rm_table_free(t);
+}
+
+void rm_print_status_table(FILE *out, const rm_snapshot_t *snap,
+                           const rm_eval_t *ev, const rm_status_context_t *ctx)
+{
+    char when[48];
+    size_t i;
+
+    fmt_time_utc(snap->collected_ms, when, sizeof(when), 0);
+    fprintf(out, "replmon status: %s - ", rm_status_name(ev->status));
+    if (ctx != NULL && ctx->cluster) {
+        fputs("cluster ", out);
+        rm_text_fputs(out, ctx->cluster);
+        fputs(", ", out);
+    }
+    fprintf(out, "%zu node%s, %s, collected in %.1f ms\n\n", snap->count,
+            snap->count == 1 ? "" : "s", when,
+            (double)snap->elapsed_us / 1000.0);
+    print_nodes(out, snap, ev);
+    print_slots(out, snap);
+    print_subscriptions(out, snap);
+    print_standbys(out, snap);
+    print_receivers(out, snap);
+    print_cross(out, snap);
+    fprintf(out, "\nFINDINGS\n");
+    if (ev->nreasons == 0)
+        fprintf(out, "  none: every check passed\n");
+    for (i = 0; i < ev->nreasons; i++) {
+        const rm_reason_t *r = &ev->reasons[i];
+
+        fprintf(out, "  %-8s  ",
+                r->status == RM_STATUS_OK ? "NOTE" : rm_status_name(r->status));
+        rm_text_fputs(out, r->node);
+        fputs(": ", out);
+        rm_text_fputs(out, r->message);
+        fputc('\n', out);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static json_t *j_i64(int64_t v)
+{
+    return v == RM_NONE ? json_null() : json_integer((json_int_t)v);
+}
+
+static json_t *j_f64(double v)
+{
+    return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
+
+static json_t *j_bool(int v)
+{
+    return v < 0 ? json_null() : json_boolean(v);
+}
+
+static json_t *j_ms(int64_t epoch_ms)
+{
+    char buf[48];
+
+    if (epoch_ms <= 0)
+        return json_null();
+    fmt_time_utc(epoch_ms, buf, sizeof(buf), 1);
+    return json_string(buf);
+}
+
+/* json_object_set_new that records a failure instead of ignoring it. */
+static json_t *slot_json(const rm_slot_t *s, int *oom)
+{
+    json_t *o = json_object();
+
+    if (o == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    rm_json_put(o, "name", rm_json_text(s->name), oom);
+    rm_json_put(o, "type", rm_json_text(s->type), oom);
+    rm_json_put(o, "plugin", rm_json_text(s->plugin), oom);
+    rm_json_put(o, "database", rm_json_text(s->database), oom);
+    rm_json_put(o, "active", j_bool(s->active), oom);
+    rm_json_put(o, "temporary", j_bool(s->temporary), oom);
+    rm_json_put(o, "active_pid", j_i64(s->active_pid), oom);
+    rm_json_put(o, "restart_lsn", rm_json_text(s->restart_lsn), oom);
+    rm_json_put(o, "confirmed_flush_lsn", rm_json_text(s->confirmed_flush_lsn),
+                oom);
+    rm_json_put(o, "retained_bytes", j_i64(s->retained_bytes), oom);
+    rm_json_put(o, "unconfirmed_bytes", j_i64(s->unconfirmed_bytes), oom);
+    rm_json_put(o, "wal_status", rm_json_text(s->wal_status), oom);
+    rm_json_put(o, "safe_wal_size_bytes", j_i64(s->safe_wal_size), oom);
+    rm_json_put(o, "conflicting", j_bool(s->conflicting), oom);
+    rm_json_put(o, "inactive_seconds", j_f64(s->inactive_seconds), oom);
+    rm_json_put(o, "invalidation_reason", rm_json_text(s->invalidation_reason),
+                oom);
+    rm_json_put(o, "xmin_age", j_i64(s->xmin_age), oom);
+    rm_json_put(o, "catalog_xmin_age", j_i64(s->catalog_xmin_age), oom);
+    rm_json_put(o, "consumer", rm_json_text(s->sender_application_name), oom);
+    rm_json_put(o, "sender_state", rm_json_text(s->sender_state), oom);
+    rm_json_put(o, "unsent_bytes", j_i64(s->unsent_bytes), oom);
+    rm_json_put(o, "replay_lag_seconds", j_f64(s->replay_lag_seconds), oom);
+    return o;
+}
+
+static json_t *sub_json(const rm_subscription_t *s, int *oom)
+{
+    json_t *o = json_object();
+
+    if (o == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    rm_json_put(o, "name", rm_json_text(s->name), oom);
+    rm_json_put(o, "state", json_string(rm_subscription_state(s)), oom);
+    rm_json_put(o, "enabled", j_bool(s->enabled), oom);
+    rm_json_put(o, "slot", rm_json_text(s->slot_name), oom);
+    rm_json_put(o, "publications", rm_json_text(s->publications), oom);
+    rm_json_put(o, "worker_pid", j_i64(s->worker_pid), oom);
+    rm_json_put(o, "received_lsn", rm_json_text(s->received_lsn), oom);
+    rm_json_put(o, "latest_end_lsn", rm_json_text(s->latest_end_lsn), oom);
+    rm_json_put(o, "publisher", rm_json_text(s->publisher), oom);
+    rm_json_put(o, "publisher_note", rm_json_text(s->link_note), oom);
+    rm_json_put(o, "lag_bytes", j_i64(s->lag_bytes), oom);
+    rm_json_put(o, "lag_seconds", j_f64(s->lag_seconds), oom);
+    rm_json_put(o, "last_msg_age_seconds", j_f64(s->last_msg_age_seconds), oom);
+    rm_json_put(o, "transit_seconds", j_f64(s->transit_seconds), oom);
+    rm_json_put(o, "tables_total", j_i64(s->tables_total), oom);
+    rm_json_put(o, "tables_ready", j_i64(s->tables_ready), oom);
+    rm_json_put(o, "sync_workers", j_i64(s->sync_workers), oom);
+    rm_json_put(o, "apply_error_count", j_i64(s->apply_error_count), oom);
+    rm_json_put(o, "sync_error_count", j_i64(s->sync_error_count), oom);
+    return o;
+}
+
+static json_t *standby_json(const rm_standby_t *s, int *oom)
+{
+    json_t *o = json_object();
+
+    if (o == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    rm_json_put(o, "application_name", rm_json_text(s->application_name), oom);
+    rm_json_put(o, "client_addr", rm_json_text(s->client_addr), oom);
+    rm_json_put(o, "client_port", j_i64(s->client_port), oom);
+    rm_json_put(o, "pid", j_i64(s->pid), oom);
+    rm_json_put(o, "state", rm_json_text(s->state), oom);
+    rm_json_put(o, "sync_state", rm_json_text(s->sync_state), oom);
+    rm_json_put(o, "sent_lsn", rm_json_text(s->sent_lsn), oom);
+    rm_json_put(o, "write_lsn", rm_json_text(s->write_lsn), oom);
+    rm_json_put(o, "flush_lsn", rm_json_text(s->flush_lsn), oom);
+    rm_json_put(o, "replay_lsn", rm_json_text(s->replay_lsn), oom);
+    rm_json_put(o, "pending_bytes", j_i64(s->pending_bytes), oom);
+    rm_json_put(o, "lag_bytes", j_i64(s->replay_bytes), oom);
+    rm_json_put(o, "write_lag_seconds", j_f64(s->write_lag_seconds), oom);
+    rm_json_put(o, "flush_lag_seconds", j_f64(s->flush_lag_seconds), oom);
+    rm_json_put(o, "replay_lag_seconds", j_f64(s->replay_lag_seconds), oom);
+    rm_json_put(o, "reply_age_seconds", j_f64(s->reply_age_seconds), oom);
+    return o;
+}
+
+static json_t *receiver_json(const rm_node_t *n, int *oom)
+{
+    const rm_receiver_t *r = &n->receiver;
+    json_t *o;
+
+    if (!r->present)
+        return json_null();
+    o = json_object();
+    if (o == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    rm_json_put(o, "status", rm_json_text(r->status), oom);
+    rm_json_put(o, "upstream", rm_json_text(r->primary), oom);
+    rm_json_put(o, "sender_host", rm_json_text(r->sender_host), oom);
+    rm_json_put(o, "sender_port", j_i64(r->sender_port), oom);
+    rm_json_put(o, "slot", rm_json_text(r->slot_name), oom);
+    rm_json_put(o, "receive_lsn", rm_json_text(r->receive_lsn), oom);
+    rm_json_put(o, "replay_lsn", rm_json_text(r->replay_lsn), oom);
+    rm_json_put(o, "written_lsn", rm_json_text(r->written_lsn), oom);
+    rm_json_put(o, "flushed_lsn", rm_json_text(r->received_lsn), oom);
+    rm_json_put(o, "replay_backlog_bytes", j_i64(r->replay_backlog_bytes), oom);
+    rm_json_put(o, "replay_delay_seconds", j_f64(r->replay_delay_seconds), oom);
+    rm_json_put(o, "last_msg_age_seconds", j_f64(r->last_msg_age_seconds), oom);
+    rm_json_put(o, "paused", j_bool(r->paused), oom);
+    rm_json_put(o, "lag_bytes", j_i64(r->lag_bytes), oom);
+    return o;
+}
+
+static json_t *roles_json(int roles, int *oom)
+{
+    static const struct {
+        int flag;
+        const char *name;
+    } names[] = {{RM_ROLE_PRIMARY, "primary"},
+                 {RM_ROLE_STANDBY, "standby"},
+                 {RM_ROLE_PUBLISHER, "publisher"},
+                 {RM_ROLE_SUBSCRIBER, "subscriber"}};
+    json_t *a = json_array();
+    size_t i;
+
+    if (a == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (roles & names[i].flag)
+            rm_json_push(a, json_string(names[i].name), oom);
+    }
+    return a;
+}
+
+static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
+{
+    json_t *o = json_object(), *sec, *arr, *h;
+    size_t i;
+
+    if (o == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    rm_json_put(o, "id", json_string(n->id), oom);
+    rm_json_put(o, "status", json_string(rm_status_name(status)), oom);
+    rm_json_put(o, "state", json_string(node_state_text(n)), oom);
+    rm_json_put(o, "reachable", json_boolean(n->reachable), oom);
+    rm_json_put(o, "error",
+                n->have_facts ? json_null() : rm_json_text(n->error), oom);
+    rm_json_put(o, "roles", roles_json(rm_node_roles(n), oom), oom);
+    rm_json_put(o, "server_version",
+                n->server_version > 0 ? json_integer(n->server_version)
+                                      : json_null(),
+                oom);
+    rm_json_put(o, "sql_row",
+                n->sql_major > 0 ? json_integer(n->sql_major) : json_null(),
+                oom);
+    rm_json_put(o, "in_recovery",
+                n->have_facts ? json_boolean(n->in_recovery) : json_null(),
+                oom);
+    rm_json_put(o, "current_lsn",
+                n->have_facts ? rm_json_text(n->current_lsn) : json_null(),
+                oom);
+    rm_json_put(o, "wal_level",
+                n->have_facts ? rm_json_text(n->wal_level) : json_null(), oom);
+    rm_json_put(o, "database",
+                n->have_facts ? rm_json_text(n->database) : json_null(), oom);
+    rm_json_put(o, "latency_ms",
+                n->have_health && n->health.latency_us > 0
+                    ? json_real((double)n->health.latency_us / 1000.0)
+                    : json_null(),
+                oom);
+    if (n->have_health) {
+        h = json_object();
+        if (h != NULL) {
+            rm_json_put(h, "consecutive_failures",
+                        json_integer(n->health.consecutive_failures), oom);
+            rm_json_put(h, "retry_attempt",
+                        json_integer(n->health.retry_attempt), oom);
+            rm_json_put(h, "last_check", j_ms(n->health.last_check_ms), oom);
+            rm_json_put(h, "last_ok", j_ms(n->health.last_ok_ms), oom);
+            rm_json_put(h, "state_since", j_ms(n->health.state_since_ms), oom);
+            rm_json_put(h, "next_retry", j_ms(n->health.next_retry_ms), oom);
+            rm_json_put(h, "last_error", rm_json_text(n->health.last_error),
+                        oom);
+            rm_json_put(h, "last_sqlstate",
+                        rm_json_text(n->health.last_sqlstate), oom);
+        }
+        rm_json_put(o, "health", h, oom);
+    } else {
+        rm_json_put(o, "health", json_null(), oom);
+    }
+    if (n->have_stats) {
+        json_t *p = json_object();
+
+        if (p == NULL) {
+            *oom = 1;
+        } else {
+            rm_json_put(p, "total", json_integer(n->stats.total), oom);
+            rm_json_put(p, "idle", json_integer(n->stats.idle), oom);
+            rm_json_put(p, "active", json_integer(n->stats.active), oom);
+            rm_json_put(p, "waiting", json_integer(n->stats.waiting), oom);
+            rm_json_put(p, "min", json_integer(n->stats.min), oom);
+            rm_json_put(p, "max", json_integer(n->stats.max), oom);
+            rm_json_put(p, "queries",
+                        json_integer((json_int_t)n->stats.queries), oom);
+            rm_json_put(p, "errors", json_integer((json_int_t)n->stats.errors),
+                        oom);
+            rm_json_put(p, "timeouts",
+                        json_integer((json_int_t)n->stats.timeouts), oom);
+            rm_json_put(p, "connections_opened",
+                        json_integer((json_int_t)n->stats.conns_opened), oom);
+            rm_json_put(p, "connections_closed",
+                        json_integer((json_int_t)n->stats.conns_closed), oom);
+            rm_json_put(o, "pool", p, oom);
+        }
+    } else {
+        rm_json_put(o, "pool", json_null(), oom);
+    }
+    sec = json_object();
+    if (sec == NULL) {
+        *oom = 1;
+    } else {
+        for (i = RM_SQL_SLOTS; i < RM_SQL_SECTION_COUNT; i++) {
+            json_t *s = json_object();
+
+            if (s == NULL) {
+                *oom = 1;
+                continue;
+            }
+            rm_json_put(
+                s, "state",
+                json_string(rm_section_state_name(n->sections[i].state)), oom);
+            rm_json_put(s, "error", rm_json_text(n->sections[i].error), oom);
+            rm_json_put(sec, rm_sql_section_name((rm_sql_section_t)i), s, oom);
+        }
+        rm_json_put(o, "sections", sec, oom);
+    }
+    arr = json_array();
+    for (i = 0; arr != NULL && i < n->nslots; i++)
+        rm_json_push(arr, slot_json(&n->slots[i], oom), oom);
+    rm_json_put(o, "slots", arr, oom);
+    arr = json_array();
+    for (i = 0; arr != NULL && i < n->nsubs; i++)
+        rm_json_push(arr, sub_json(&n->subs[i], oom), oom);
+    rm_json_put(o, "subscriptions", arr, oom);
+    arr = json_array();
+    for (i = 0; arr != NULL && i < n->nstandbys; i++)
+        rm_json_push(arr, standby_json(&n->standbys[i], oom), oom);
+    rm_json_put(o, "standbys", arr, oom);
+    rm_json_put(o, "receiver", receiver_json(n, oom), oom);
+    return o;
+}
+
+static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
+{
+    json_t *arr = json_array();
+    size_t i, j;
+
+    if (arr == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++) {
+            const rm_subscription_t *s = &n->subs[j];
+            json_t *o;
+
+            if (s->publisher[0] == '\0')
+                continue;
+            o = json_object();
+            if (o == NULL) {
+                *oom = 1;
+                continue;
+            }
+            rm_json_put(o, "kind", json_string("logical"), oom);
+            rm_json_put(o, "upstream", json_string(s->publisher), oom);
+            rm_json_put(o, "downstream", json_string(n->id), oom);
+            rm_json_put(o, "via", rm_json_text(s->name), oom);
+            rm_json_put(o, "lag_bytes", j_i64(s->lag_bytes), oom);
+            rm_json_put(o, "lag_seconds", j_f64(s->lag_seconds), oom);
+            rm_json_push(arr, o, oom);
+        }
+        if (n->receiver.present && n->receiver.primary[0] != '\0') {
+            json_t *o = json_object();
+
+            if (o == NULL) {
+                *oom = 1;
+                continue;
+            }
+            rm_json_put(o, "kind", json_string("physical"), oom);
+            rm_json_put(o, "upstream", json_string(n->receiver.primary), oom);
+            rm_json_put(o, "downstream", json_string(n->id), oom);
+            rm_json_put(o, "via", rm_json_text(n->receiver.slot_name), oom);
+            rm_json_put(o, "lag_bytes", j_i64(n->receiver.lag_bytes), oom);
+            rm_json_put(o, "lag_seconds",
+                        j_f64(n->receiver.replay_delay_seconds), oom);
+            rm_json_push(arr, o, oom);
+        }
+    }
+    return arr;
+}
+
+json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
+                       const rm_status_context_t *ctx)
+{
+    json_t *doc = json_object(), *arr, *th;
+    int oom = 0;
+    size_t i;
+
+    if (doc == NULL)
+        return NULL;
+    rm_json_put(doc, "schema_version", json_integer(1), &oom);
+    rm_json_put(doc, "replmon_version", json_string(PGCM_VERSION_STRING), &oom);
+    rm_json_put(doc, "status", json_string(rm_status_name(ev->status)), &oom);
+    rm_json_put(doc, "exit_code", json_integer((int)ev->status), &oom);
+    rm_json_put(doc, "cluster",
+                ctx != NULL && ctx->cluster ? json_string(ctx->cluster)
+                                            : json_null(),
+                &oom);
+    rm_json_put(doc, "collected_at", j_ms(snap->collected_ms), &oom);
+    rm_json_put(doc, "elapsed_ms", json_real((double)snap->elapsed_us / 1000.0),
+                &oom);
+    th = json_object();
+    if (th != NULL && ctx != NULL && ctx->thresholds != NULL) {
+        const rm_thresholds_t *t = ctx->thresholds;
+
+        rm_json_put(th, "replication_lag_warning_seconds",
+                    json_real((double)t->lag_warning_ms / 1000.0), &oom);
+        rm_json_put(th, "replication_lag_critical_seconds",
+                    json_real((double)t->lag_critical_ms / 1000.0), &oom);
+        rm_json_put(th, "slot_retention_warning_bytes",
+                    json_integer((json_int_t)t->slot_warning_bytes), &oom);
+        rm_json_put(th, "slot_retention_critical_bytes",
+                    json_integer((json_int_t)t->slot_critical_bytes), &oom);
+    }
+    rm_json_put(doc, "thresholds", th, &oom);
+    arr = json_array();
+    for (i = 0; arr != NULL && i < ev->nreasons; i++) {
+        json_t *r = json_object();
+
+        if (r == NULL) {
+            oom = 1;
+            continue;
+        }
+        rm_json_put(r, "node", json_string(ev->reasons[i].node), &oom);
+        rm_json_put(r, "severity",
+                    json_string(ev->reasons[i].status == RM_STATUS_OK
+                                    ? "NOTE"
+                                    : rm_status_name(ev->reasons[i].status)),
+                    &oom);
+        rm_json_put(r, "message", json_string(ev->reasons[i].message), &oom);
+        rm_json_push(arr, r, &oom);
+    }
+    rm_json_put(doc, "findings", arr, &oom);
+    arr = json_array();
+    for (i = 0; arr != NULL && i < snap->count; i++)
+        rm_json_push(arr, node_json(&snap->nodes[i], ev->node_status[i], &oom),
+                     &oom);
+    rm_json_put(doc, "nodes", arr, &oom);
+    rm_json_put(doc, "cross_node_lag", cross_json(snap, &oom), &oom);
+    if (oom) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
