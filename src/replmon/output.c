@@ -5,6 +5,7 @@
  */
 #include "output.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int rm_format_parse(const char *text, rm_format_t *out)
@@ -71,6 +72,21 @@ void rm_json_push(json_t *arr, json_t *value, int *oom)
 json_t *rm_json_text(const char *s)
 {
     return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+json_t *rm_json_string(const char *s)
+{
+    json_t *v = json_string(s);
+    char *fixed;
+
+    if (v != NULL || s == NULL)
+        return v;
+    fixed = rm_utf8_repair(s);
+    if (fixed == NULL)
+        return NULL;
+    v = json_string(fixed);
+    free(fixed);
+    return v;
 }
 
 void rm_fmt_ms(int64_t us, char *buf, size_t len)

@@ -43,6 +43,10 @@ int rm_print_json(FILE *out, const json_t *doc, int precision);
 void rm_json_put(json_t *obj, const char *key, json_t *value, int *oom);
 void rm_json_push(json_t *arr, json_t *value, int *oom);
 json_t *rm_json_text(const char *s);
+/* rm_json_string - json_string(s), with invalid UTF-8 bytes (possible in
+ * SQL_ASCII databases and in arguments) replaced by U+FFFD instead of
+ * failing. NULL only when out of memory. */
+json_t *rm_json_string(const char *s);
 
 /* rm_fmt_ms - microseconds as "12.3 ms". */
 void rm_fmt_ms(int64_t us, char *buf, size_t len);

@@ -88,34 +88,39 @@ size_t rm_table_rows(const rm_table_t *t)
     return t->rows;
 }
 
-static void print_line(const rm_table_t *t, FILE *out, const char *indent,
-                       char *const *cells, const size_t *width)
+/* One line at these widths; returns how many cells were cut. */
+static size_t print_line(const rm_table_t *t, FILE *out, const char *indent,
+                         const char *const *cells, const size_t *width)
 {
-    size_t i, last = t->ncols;
+    size_t i, last = t->ncols, cut = 0;
 
     /* Trailing empty cells print nothing, so no trailing blanks. */
-    while (last > 0 && cells[last - 1][0] == '\0')
+    while (last > 0 && (cells[last - 1] == NULL || cells[last - 1][0] == '\0'))
         last--;
     fputs(indent ? indent : "", out);
     for (i = 0; i < last; i++) {
+        const char *cell = cells[i] != NULL ? cells[i] : "";
+
         if (i > 0)
             fputs("  ", out);
         if (!t->right[i] && i + 1 == last)
-            rm_text_fputs(out, cells[i]);
+            rm_text_fputs(out, cell);
         else
-            rm_text_put(out, cells[i], width[i],
-                        t->right[i] ? RM_ALIGN_RIGHT : RM_ALIGN_LEFT);
+            cut += (size_t)rm_text_put(out, cell, width[i],
+                                       t->right[i] ? RM_ALIGN_RIGHT
+                                                   : RM_ALIGN_LEFT);
     }
     fputc('\n', out);
+    return cut;
 }
 
-void rm_table_print(const rm_table_t *t, FILE *out, const char *indent)
+size_t *rm_table_widths(const rm_table_t *t)
 {
     size_t *width = calloc(t->ncols ? t->ncols : 1, sizeof(size_t));
     size_t r, i;
 
     if (width == NULL)
-        return;
+        return NULL;
     for (i = 0; i < t->ncols; i++)
         width[i] = rm_display_width(t->headers[i]);
     for (r = 0; r < t->rows; r++) {
@@ -126,10 +131,48 @@ void rm_table_print(const rm_table_t *t, FILE *out, const char *indent)
                 width[i] = w;
         }
     }
-    print_line(t, out, indent, t->headers, width);
+    return width;
+}
+
+void rm_table_print_with(const rm_table_t *t, FILE *out, const char *indent,
+                         const size_t *width)
+{
+    size_t r;
+
+    print_line(t, out, indent, (const char *const *)t->headers, width);
     for (r = 0; r < t->rows; r++)
-        print_line(t, out, indent, &t->cells[r * t->ncols], width);
+        print_line(t, out, indent, (const char *const *)&t->cells[r * t->ncols],
+                   width);
+}
+
+void rm_table_print(const rm_table_t *t, FILE *out, const char *indent)
+{
+    size_t *width = rm_table_widths(t);
+
+    if (width == NULL)
+        return;
+    rm_table_print_with(t, out, indent, width);
     free(width);
+}
+
+size_t rm_table_print_row(const rm_table_t *t, FILE *out, const char *indent,
+                          const char *const *cells, const size_t *width)
+{
+    return print_line(t, out, indent, cells, width);
+}
+
+size_t rm_table_cols(const rm_table_t *t)
+{
+    return t->ncols;
+}
+
+void rm_table_clear(rm_table_t *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->rows * t->ncols; i++)
+        free(t->cells[i]);
+    t->rows = 0;
 }
 
 void rm_table_free(rm_table_t *t)

@@ -255,3 +255,35 @@ int rm_text_put(FILE *out, const char *s, size_t width, rm_align_t align)
     spaces(out, width - 1 - fitted);
     return 1;
 }
+
+char *rm_utf8_repair(const char *s)
+{
+    size_t len = 0, i = 0;
+    const char *p;
+    char *out;
+    uint32_t cp;
+
+    for (p = s; *p != '\0';) {
+        size_t n = decode((const unsigned char *)p, &cp);
+
+        len += cp == INVALID_BYTE ? 3 : n;
+        p += n;
+    }
+    out = malloc(len + 1);
+    if (out == NULL)
+        return NULL;
+    for (p = s; *p != '\0';) {
+        size_t n = decode((const unsigned char *)p, &cp);
+
+        if (cp == INVALID_BYTE) {
+            memcpy(out + i, "\xef\xbf\xbd", 3);
+            i += 3;
+        } else {
+            memcpy(out + i, p, n);
+            i += n;
+        }
+        p += n;
+    }
+    out[i] = '\0';
+    return out;
+}

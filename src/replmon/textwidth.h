@@ -60,4 +60,9 @@ typedef enum rm_align { RM_ALIGN_LEFT = 0, RM_ALIGN_RIGHT } rm_align_t;
  * wide character did not fit. Returns 1 when it cut s, else 0. */
 int rm_text_put(FILE *out, const char *s, size_t width, rm_align_t align);
 
+/* rm_utf8_repair - a copy of s with each byte that is not part of
+ * well-formed UTF-8 replaced by U+FFFD (for JSON, which cannot carry
+ * such bytes), or NULL when out of memory. */
+char *rm_utf8_repair(const char *s);
+
 #endif /* REPLMON_TEXTWIDTH_H */
