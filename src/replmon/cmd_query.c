@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_query.c - `replmon query SQL [PARAM...]`: one statement on all,
- * healthy or chosen nodes in parallel (pgcm_query_many), printed as a table,
- * JSON or CSV with every row tagged with its node and each node's status and
- * time. Exit 0 when every node answered, 2 when any failed.
+ * healthy or chosen nodes in parallel (pgcm_query_many with rows streamed
+ * through on_row into the report printer, so memory stays bounded
+ * whatever the size of the result), printed as a table, JSON or CSV with
+ * every row tagged with its node and each node's status and time. Exit 0
+ * when every node answered, 2 when any failed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,8 @@ static const char query_help[] =
     "\n"
     "Run one statement on many nodes at once and print every node's rows,\n"
     "status and time. PARAMs are the text values of $1, $2, ...; put '--'\n"
-    "before a parameter that starts with '-'.\n"
+    "before a parameter that starts with '-'. Rows are printed as they\n"
+    "arrive, node after node, in bounded memory.\n"
     "\n"
     "Options:\n"
     "  --healthy              only the nodes that are healthy (or degraded)\n"
@@ -34,6 +37,45 @@ static const char query_help[] =
     "query could not be run, 64 usage error, 78 configuration error.\n";
 
 enum { OPT_FORMAT = RM_OPT_FIRST_COMMAND, OPT_HEALTHY, OPT_NODE };
+
+/* Each row as it arrives (loop thread): to the printer. Non-zero stops
+ * the statement (the output failed). */
+static int on_row(const char *node_id, const PGresult *row, void *user)
+{
+    return rm_query_printer_row(user, node_id, row, 0) != 0;
+}
+
+/* The nodes in the order the batch will list them (pgcm.h: the target
+ * list, else the manager's node order), so that the printer streams the
+ * first one's rows at once. For --healthy, the nodes healthy or degraded
+ * right now: a node whose state changes meanwhile only moves in the
+ * output. A new array of borrowed ids, or NULL when out of memory. */
+static const char **print_order(const rm_session_t *s,
+                                const pgcm_target_t *target, size_t *count)
+{
+    const char **ids = calloc(s->count + target->node_count + 1, sizeof(*ids));
+    size_t i, n = 0;
+
+    if (ids == NULL)
+        return NULL;
+    if (target->kind == PGCM_TARGET_LIST) {
+        for (i = 0; i < target->node_count; i++)
+            ids[n++] = target->node_ids[i];
+    } else {
+        for (i = 0; i < s->count; i++) {
+            pgcm_health_t h;
+
+            if (target->kind == PGCM_TARGET_HEALTHY &&
+                (pgcm_node_health(s->mgr, s->specs[i].id, &h) != PGCM_OK ||
+                 (h.state != PGCM_NODE_HEALTHY &&
+                  h.state != PGCM_NODE_DEGRADED)))
+                continue;
+            ids[n++] = s->specs[i].id;
+        }
+    }
+    *count = n;
+    return ids;
+}
 
 int rm_cmd_query(int argc, char **argv)
 {
@@ -58,6 +100,10 @@ int rm_cmd_query(int argc, char **argv)
     pgcm_error_t err;
     rm_query_answer_t *answers;
     rm_query_report_t rep;
+    rm_query_printer_t *printer;
+    const char **order;
+    size_t norder = 0;
+    int interrupted, output_error;
 
     rm_common_init(&common);
     rm_getopt_reset();
@@ -145,30 +191,48 @@ int rm_cmd_query(int argc, char **argv)
     } else {
         target.kind = healthy ? PGCM_TARGET_HEALTHY : PGCM_TARGET_ALL;
     }
+    order = print_order(&session, &target, &norder);
+    memset(&rep, 0, sizeof(rep));
+    rep.sql = sql;
+    rep.params = params;
+    rep.nparams = nparams;
+    rep.target = nnodes > 0 ? "list" : healthy ? "healthy" : "all";
+    printer = order != NULL ? rm_query_printer_new(stdout, stderr, format, &rep,
+                                                   order, norder)
+                            : NULL;
+    free(order);
+    if (printer == NULL) {
+        free(node_ids);
+        rm_session_close(&session);
+        fprintf(stderr, "replmon query: out of memory\n");
+        return RM_EXIT_FAILURE;
+    }
     memset(&qopts, 0, sizeof(qopts));
     qopts.timeout_ms = (int)common.timeout_ms;
+    qopts.on_row = on_row;
+    qopts.row_user = printer;
     memset(&err, 0, sizeof(err));
     rc = rm_wait_batch(session.mgr, &target, sql, nparams, params, &qopts,
                        &batch, &err);
     if (rc != PGCM_OK && rc != PGCM_ECANCELED) {
         fprintf(stderr, "replmon query: cannot run the query: %s\n",
                 err.message[0] ? err.message : pgcm_strerror(rc));
+        rm_query_printer_free(printer);
         free(node_ids);
         rm_session_close(&session);
         return RM_EXIT_FAILURE;
     }
-    if (rc == PGCM_ECANCELED) {
+    interrupted = rc == PGCM_ECANCELED;
+    if (batch == NULL || pgcm_batch_count(batch) == 0) {
         pgcm_batch_free(batch);
+        rm_query_printer_free(printer);
         free(node_ids);
         rm_session_close(&session);
-        fprintf(stderr, "replmon query: interrupted; the query was "
-                        "cancelled on every node\n");
-        return RM_EXIT_INTERRUPTED;
-    }
-    if (pgcm_batch_count(batch) == 0) {
-        pgcm_batch_free(batch);
-        free(node_ids);
-        rm_session_close(&session);
+        if (interrupted) {
+            fprintf(stderr, "replmon query: interrupted; the query was "
+                            "cancelled on every node\n");
+            return RM_EXIT_INTERRUPTED;
+        }
         fprintf(stderr, "replmon query: no node to run the query on%s\n",
                 healthy ? " (none is healthy); check them with 'replmon "
                           "status'"
@@ -178,6 +242,7 @@ int rm_cmd_query(int argc, char **argv)
     answers = calloc(pgcm_batch_count(batch), sizeof(*answers));
     if (answers == NULL) {
         pgcm_batch_free(batch);
+        rm_query_printer_free(printer);
         free(node_ids);
         rm_session_close(&session);
         fprintf(stderr, "replmon query: out of memory\n");
@@ -196,19 +261,31 @@ int rm_cmd_query(int argc, char **argv)
         answers[i].res =
             answers[i].status == PGCM_OK ? pgcm_result_pg(r) : NULL;
     }
-    memset(&rep, 0, sizeof(rep));
-    rep.sql = sql;
-    rep.params = params;
-    rep.nparams = nparams;
-    rep.target = nnodes > 0 ? "list" : healthy ? "healthy" : "all";
     rep.elapsed_us = pgcm_batch_elapsed_us(batch);
     rep.answers = answers;
     rep.count = pgcm_batch_count(batch);
-    failed = rm_print_query(stdout, stderr, format, &rep);
+    /* Rows already went out as they came: finish the report, also when
+     * interrupted, so that a JSON document is always whole. */
+    failed = rm_query_printer_finish(printer, &rep);
+    output_error = rm_query_printer_error(printer) != NULL;
+    if (output_error) {
+        fputs("replmon query: ", stderr);
+        rm_text_fputs(stderr, rm_query_printer_error(printer));
+        fputc('\n', stderr);
+    }
+    rm_query_printer_free(printer);
     free(answers);
     pgcm_batch_free(batch);
     free(node_ids);
     rm_session_close(&session);
+    if (interrupted) {
+        fflush(stdout);
+        fprintf(stderr, "replmon query: interrupted; the query was "
+                        "cancelled on every node\n");
+        return RM_EXIT_INTERRUPTED;
+    }
+    if (output_error)
+        return RM_EXIT_FAILURE;
     if (fflush(stdout) != 0)
         return RM_EXIT_FAILURE;
     return failed > 0 ? RM_EXIT_PARTIAL : RM_EXIT_OK;

@@ -13,6 +13,7 @@
 #include "report_query.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,8 +158,10 @@ static int occurrence_of(char *const *names, int i)
 static void set_error(rm_query_printer_t *p, const char *fmt, const char *a,
                       const char *b)
 {
-    if (p->error[0] == '\0')
-        snprintf(p->error, sizeof(p->error), fmt, a, b);
+    /* The first error is the one to report; a long one may be cut. */
+    if (p->error[0] == '\0' &&
+        snprintf(p->error, sizeof(p->error), fmt, a, b) < 0)
+        p->error[0] = '\0';
 }
 
 /* Record a write error on out, once. */
@@ -735,14 +738,14 @@ static int route(rm_query_printer_t *p, size_t idx, int kind, int nvals,
         return consume(p, idx, kind, nvals, vals, lens);
     if (rm_row_spool_put(p->file, &n->spool, (uint32_t)(idx * 2 + kind), nvals,
                          vals, lens) != 0) {
-        char where[600];
+        char why[PATH_MAX + 200];
 
-        snprintf(where, sizeof(where), "%s (in %s): %s", n->id,
-                 rm_spool_file_dir(p->file), strerror(errno));
+        snprintf(why, sizeof(why), "%s: %s", rm_spool_file_dir(p->file),
+                 strerror(errno));
         set_error(p,
-                  "cannot keep the rows of node %s until their turn; set "
-                  "TMPDIR to a directory with room%s",
-                  where, "");
+                  "cannot keep the rows of node %s until their turn (%s); "
+                  "set TMPDIR to a writable directory with room",
+                  n->id, why);
         return -1;
     }
     return 0;
@@ -872,27 +875,37 @@ static void rows_text(const node_out_t *n, char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
+/* One line per node whose columns did not all fit the fixed ones. */
+static void print_dropped(rm_query_printer_t *p, FILE *f, const char *lead,
+                          const char *where, const char *end)
+{
+    size_t k;
+
+    for (k = 0; k < p->nnodes; k++) {
+        size_t n = p->nodes[k].dropped;
+
+        if (n == 0)
+            continue;
+        fputs(lead, f);
+        rm_text_fputs(f, p->nodes[k].id);
+        fprintf(f,
+                ": %zu column%s not in %s, whose columns the first %d rows "
+                "set; --format json prints every column%s\n",
+                n, n == 1 ? "" : "s", where, RM_QUERY_SAMPLE_ROWS, end);
+    }
+}
+
 static void print_table_tail(rm_query_printer_t *p,
                              const rm_query_report_t *rep, size_t failed)
 {
     static const char *sh[] = {"NODE", "STATUS", "ROWS", "TIME", "RESULT"};
     rm_table_t *summary;
-    size_t a, k;
+    size_t a;
 
     if (p->ncols > 0) {
         fprintf(p->out, "(%zu row%s)\n", p->printed_rows,
                 p->printed_rows == 1 ? "" : "s");
-        for (k = 0; k < p->nnodes; k++) {
-            if (p->nodes[k].dropped == 0)
-                continue;
-            fputs("(node ", p->out);
-            rm_text_fputs(p->out, p->nodes[k].id);
-            fprintf(p->out,
-                    ": %zu column%s not in this table, whose columns the "
-                    "first %d rows set; --format json shows them)\n",
-                    p->nodes[k].dropped, p->nodes[k].dropped == 1 ? "" : "s",
-                    RM_QUERY_SAMPLE_ROWS);
-        }
+        print_dropped(p, p->out, "(node ", "this table", ")");
         fputc('\n', p->out);
     }
     summary = rm_table_new(5, sh);
@@ -929,7 +942,7 @@ static void print_table_tail(rm_query_printer_t *p,
 static void print_csv_status(rm_query_printer_t *p,
                              const rm_query_report_t *rep)
 {
-    size_t a, k;
+    size_t a;
 
     for (a = 0; a < rep->count; a++) {
         const rm_query_answer_t *ans = &rep->answers[a];
@@ -944,17 +957,7 @@ static void print_csv_status(rm_query_printer_t *p,
         rm_text_fputs(p->err, text);
         fputc('\n', p->err);
     }
-    for (k = 0; k < p->nnodes; k++) {
-        if (p->nodes[k].dropped == 0)
-            continue;
-        fputs("replmon: node ", p->err);
-        rm_text_fputs(p->err, p->nodes[k].id);
-        fprintf(p->err,
-                ": %zu column%s not in the CSV header, whose columns the "
-                "first %d rows set; --format json prints every column\n",
-                p->nodes[k].dropped, p->nodes[k].dropped == 1 ? "" : "s",
-                RM_QUERY_SAMPLE_ROWS);
-    }
+    print_dropped(p, p->err, "replmon: node ", "the CSV header", "");
 }
 
 size_t rm_query_printer_finish(rm_query_printer_t *p,
@@ -1082,7 +1085,9 @@ size_t rm_print_query(FILE *out, FILE *err, rm_format_t format,
     }
     failed = rm_query_printer_finish(p, rep);
     if (rm_query_printer_error(p) != NULL) {
-        fprintf(err, "replmon: %s\n", rm_query_printer_error(p));
+        fputs("replmon: ", err);
+        rm_text_fputs(err, rm_query_printer_error(p));
+        fputc('\n', err);
         failed = failed ? failed : 1;
     }
     rm_query_printer_free(p);

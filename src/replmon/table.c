@@ -161,11 +161,6 @@ size_t rm_table_print_row(const rm_table_t *t, FILE *out, const char *indent,
     return print_line(t, out, indent, cells, width);
 }
 
-size_t rm_table_cols(const rm_table_t *t)
-{
-    return t->ncols;
-}
-
 void rm_table_clear(rm_table_t *t)
 {
     size_t i;

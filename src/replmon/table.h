@@ -28,7 +28,6 @@ size_t rm_table_rows(const rm_table_t *t);
  * prefixed with indent (may be NULL) and without trailing blanks. */
 void rm_table_print(const rm_table_t *t, FILE *out, const char *indent);
 void rm_table_free(rm_table_t *t);
-size_t rm_table_cols(const rm_table_t *t);
 
 /* For a table printed while its rows arrive: widths fixed from a sample
  * (the rows added so far), then each further row printed at them. */
@@ -41,7 +40,7 @@ void rm_table_print_with(const rm_table_t *t, FILE *out, const char *indent,
                          const size_t *width);
 /* rm_table_print_row - one line of ncols cells (NULL: "") at the widths,
  * not kept: a cell wider than its column is cut with a marker
- * (rm_text_put), but the last cell of a line is printed whole (nothing
+ * (rm_text_put), but a left-aligned last cell is printed whole (nothing
  * follows it to misalign). Returns how many cells were cut. */
 size_t rm_table_print_row(const rm_table_t *t, FILE *out, const char *indent,
                           const char *const *cells, const size_t *width);
