@@ -393,11 +393,9 @@ static void json_open_node(rm_query_printer_t *p, node_out_t *n)
     if (n->opened)
         return;
     json_begin(p);
-    fputs(p->json_nodes++ > 0 ? ",\n    {\n      \"node\": "
-                              : "\n    {\n"
-                                "      "
-                                "\"node\": ",
-          p->out);
+    if (p->json_nodes++ > 0)
+        fputc(',', p->out);
+    fputs("\n    {\n      \"node\": ", p->out);
     put_json(p, rm_json_string(n->id));
     fputs(",\n      \"rows\": [", p->out);
     n->opened = 1;
@@ -645,6 +643,8 @@ static void fix_columns(rm_query_printer_t *p, int complete)
         }
     }
     p->replaying = 0;
+    if (rc < 0)
+        oom_error(p);
     rm_row_spool_free(&p->sample);
     if (p->table == NULL)
         return;
@@ -1000,6 +1000,8 @@ size_t rm_query_printer_finish(rm_query_printer_t *p,
         }
         if (p->format == RM_FORMAT_JSON && n->answer != NULL)
             json_close_node(p, n);
+        else if (p->format == RM_FORMAT_JSON && n->opened)
+            fputs("\n      ]\n    }", p->out); /* rows, but no answer */
     }
     if (p->error[0] != '\0')
         return failed;
