@@ -87,6 +87,63 @@ enum {
 int pgcm__health_step(health_core_t *h, health_input_t in, int threshold);
 const char *pgcm__health_input_name(health_input_t in);
 
+/* ---- probe schedule (schedule.c), pure --------------------------------- */
+typedef enum sched_kind {
+    SCHED_NONE = 0,
+    SCHED_FULL,          /* the probe query, every health_check_interval */
+    SCHED_SUSPECT_PROBE, /* after a failure: fast cadence, short deadline */
+    SCHED_RETRY_PROBE,   /* a reconnect attempt while unhealthy */
+    SCHED_LIVENESS       /* the empty-query heartbeat */
+} sched_kind_t;
+
+typedef enum sched_phase {
+    SCHED_NORMAL,  /* full probes and heartbeats */
+    SCHED_SUSPECT, /* a failure was seen: suspect probes until decided */
+    SCHED_RETRY    /* unhealthy: waiting for the backoff */
+} sched_phase_t;
+
+typedef struct sched_state {
+    sched_phase_t phase;
+    uint64_t next_full_us;
+    uint64_t suspect_at_us;
+    uint64_t retry_at_us;
+    uint64_t last_heard_us; /* last sign of life from the server */
+    sched_kind_t check;     /* full/suspect/retry probe in flight, or NONE */
+    bool beat_in_flight;
+    bool connecting; /* never connected yet: no heartbeats */
+} sched_state_t;
+
+typedef struct sched_timing {
+    int health_check_interval_ms;
+    int liveness_interval_ms; /* 0: no heartbeats */
+    int suspect_gap_ms;       /* between suspect probes */
+} sched_timing_t;
+
+typedef struct sched_next {
+    sched_kind_t kind; /* due now, or NONE */
+    uint64_t at_us;    /* NONE: when to look again (UINT64_MAX: never) */
+} sched_next_t;
+
+enum { SCHED_ABANDON_CHECK = 1 << 0 }; /* close the full probe in flight */
+
+void pgcm__sched_init(sched_state_t *s, uint64_t now);
+sched_next_t pgcm__sched_next(const sched_state_t *s, const sched_timing_t *t,
+                              uint64_t now);
+void pgcm__sched_started(sched_state_t *s, sched_kind_t kind);
+/* A probe of `kind` ended; returns SCHED_* flags. */
+int pgcm__sched_done(sched_state_t *s, const sched_timing_t *t,
+                     sched_kind_t kind, bool ok, uint64_t now);
+/* A failure seen outside a probe (a user connection broke). */
+int pgcm__sched_suspect(sched_state_t *s, uint64_t now);
+/* The health machine asked for a reconnect attempt at `at`. */
+void pgcm__sched_retry_at(sched_state_t *s, uint64_t at);
+/* The node became reachable (first time or again). */
+void pgcm__sched_connected(sched_state_t *s);
+void pgcm__sched_heard(sched_state_t *s, uint64_t now);
+/* Whatever is next in the current phase is due now (pgcm_node_retry). */
+void pgcm__sched_now(sched_state_t *s, uint64_t now);
+const char *pgcm__sched_kind_name(sched_kind_t kind);
+
 /* ---- node specs and conninfo (spec.c), pure -------------------------- */
 #define PGCM_ID_MAX 63
 
