@@ -27,7 +27,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "loop.h"
+#include "env.h"
 
 struct cancel_tracker {
     pthread_mutex_t lock;

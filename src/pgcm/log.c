@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 
-#include "loop.h"
+#include "env.h"
 
 const char *pgcm_log_level_name(pgcm_log_level_t level)
 {
@@ -24,16 +24,16 @@ const char *pgcm_log_level_name(pgcm_log_level_t level)
     return "unknown";
 }
 
-bool pgcm__log_enabled(const pgcm_manager_t *mgr, pgcm_log_level_t level)
+bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level)
 {
-    return mgr->opts.log_cb != NULL && level >= mgr->opts.log_level;
+    return opts->log_cb != NULL && level >= opts->log_level;
 }
 
-void pgcm__log(pgcm_manager_t *mgr, pgcm_log_level_t level, const char *node_id,
-               const char *event, uint64_t correlation_id, int error_code,
-               const char *sqlstate, const char *fmt, ...)
+void pgcm__log(const pgcm_options_t *opts, pgcm_log_level_t level,
+               const char *node_id, const char *event, uint64_t correlation_id,
+               int error_code, const char *sqlstate, const char *fmt, ...)
 {
-    if (!pgcm__log_enabled(mgr, level))
+    if (!pgcm__log_enabled(opts, level))
         return;
     char message[512];
     va_list ap;
@@ -50,5 +50,5 @@ void pgcm__log(pgcm_manager_t *mgr, pgcm_log_level_t level, const char *node_id,
         .error_code = error_code,
         .sqlstate = sqlstate ? sqlstate : "",
     };
-    mgr->opts.log_cb(&rec, mgr->opts.log_user);
+    opts->log_cb(&rec, opts->log_user);
 }

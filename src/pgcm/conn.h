@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - one non-blocking libpq connection on the loop: the leaf of the
+ * loop side. It connects, runs one statement at a time, cancels, watches
+ * an idle socket and closes, and tells its owner what happened through one
+ * upcall (conn_report_t). It calls nothing above it.
+ */
+#ifndef PGCM_CONN_H
+#define PGCM_CONN_H
+
+#include "env.h"
+
+typedef struct conn conn_t;
+
+typedef enum conn_event {
+    CONN_EV_CONNECTED,      /* the handshake finished: ready for statements */
+    CONN_EV_CONNECT_FAILED, /* code, msg, sqlstate; c is closing */
+    CONN_EV_ROW,            /* a streamed row (row, borrowed) */
+    CONN_EV_DONE,           /* the statement ended: result/error (owned) */
+    CONN_EV_TIMEOUT,        /* the statement's deadline passed */
+    CONN_EV_CLEAN,          /* after a cancel: statement over, cancel settled */
+    CONN_EV_FAILED,         /* broken or discarded: code, msg, sqlstate;
+                               discard: thrown away by us, not the server */
+    CONN_EV_CLOSED          /* handles closed: the owner frees it now */
+} conn_event_t;
+
+typedef struct conn_report {
+    conn_event_t event;
+    int code;             /* FAILED, CONNECT_FAILED */
+    const char *msg;      /* for a person, never a secret */
+    const char *sqlstate; /* "" when none */
+    bool discard;         /* FAILED: our decision (cancel unconfirmed...) */
+    PGresult *result;     /* DONE: the last result, owned by the receiver */
+    PGresult *error;      /* DONE: the first error result, owned, or NULL */
+    const PGresult *row;  /* ROW: borrowed for the call */
+    uint64_t elapsed_us;  /* DONE, TIMEOUT: since the statement was sent */
+} conn_report_t;
+
+typedef void (*conn_upcall_fn)(conn_t *c, const conn_report_t *rep);
+
+typedef enum conn_phase {
+    CONN_WAITING,    /* created, waiting for its parameters */
+    CONN_HANDSHAKE,  /* PQconnectPoll in progress */
+    CONN_READY,      /* connected, no statement: socket watched */
+    CONN_RUNNING,    /* a statement is in flight */
+    CONN_CANCELLING, /* cancelled: waiting for its end and the ticket */
+    CONN_SHUT        /* closing or closed */
+} conn_phase_t;
+
+/* The uv_poll_t is allocated apart from the conn: libpq may switch sockets
+ * during PQconnectPoll, and a poll handle is bound to one fd. */
+typedef struct poller poller_t;
+
+struct conn {
+    /* the owner's: a list link and its data */
+    list_node_t link;
+    void *owner;
+    /* conn.c's own */
+    loop_env_t *env;
+    conn_upcall_fn upcall;
+    struct cancel_gate *gate;
+    const char *node_id; /* borrowed from the owner, for logs */
+    PGconn *pg;
+    poller_t *poller;
+    uv_timer_t timer; /* connect, statement or cancel-grace deadline */
+    conn_phase_t phase;
+    bool statement_over; /* CANCELLING: the server answered */
+    int connect_deadline_ms;
+    uint64_t open_us;
+    uint64_t op_start_us;
+    uint64_t correlation_id;
+    struct cancel_ticket *cancel;
+    list_node_t cancel_link; /* on env->cancel_waits while unsettled */
+    PGresult *result;
+    PGresult *error;
+    bool single_row;
+    /* a FATAL/PANIC the server sent outside a statement: its last words */
+    char fatal_msg[200];
+    char fatal_sqlstate[6];
+};
+
+/* Set c up (the owner allocated it, maybe inside a bigger struct) with
+ * its connect deadline armed; the connection starts with
+ * pgcm__conn_start(). */
+void pgcm__conn_init(conn_t *c, loop_env_t *env, struct cancel_gate *gate,
+                     const char *node_id, int connect_deadline_ms,
+                     conn_upcall_fn upcall, void *owner);
+/* Begin the libpq handshake with these parameters (PQconnectStartParams).
+ * Failures are reported (CONNECT_FAILED), never returned. */
+void pgcm__conn_start(conn_t *c, const char *const *keys,
+                      const char *const *values);
+/* Fail a connection still waiting for its parameters (a name lookup that
+ * failed): reported as CONNECT_FAILED. */
+void pgcm__conn_fail_start(conn_t *c, int code, const char *msg);
+/* Send a statement on a READY connection. timeout_ms > 0 arms the
+ * deadline (reported as TIMEOUT). single_row: libpq single-row mode.
+ * PGCM_OK, or PGCM_ECONN with the reason in msg (c stays as it was). */
+int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
+                    const char *const *params, int timeout_ms, bool single_row,
+                    uint64_t correlation_id, char *msg, size_t msglen);
+/* Cancel the running statement on the server. Its answer is swallowed; the
+ * connection reports CLEAN once the statement is over and the cancel has
+ * been processed by the server, or FAILED (discard) if the server does not
+ * confirm within grace_ms or the cancel could not be sent. send_cancel
+ * false: only wait for the statement's end (probes: closing ends them). */
+void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown);
+/* Close: stop watching, PQfinish; CLOSED is reported when the handles are
+ * closed (never from inside this call). why is logged. */
+void pgcm__conn_close(conn_t *c, const char *why, bool discard);
+/* Loop: report CLEAN or FAILED for the connections whose cancel settled
+ * (the cancel helpers wake the loop). */
+void pgcm__conn_settle_cancels(loop_env_t *env);
+
+/* Accessors. */
+static inline bool pgcm__conn_ready(const conn_t *c)
+{
+    return c->phase == CONN_READY;
+}
+int pgcm__conn_server_version(const conn_t *c);
+/* PQTRANS_IDLE, PQTRANS_INTRANS, ... (PQTRANS_UNKNOWN if not connected). */
+int pgcm__conn_transaction_status(const conn_t *c);
+
+#endif /* PGCM_CONN_H */

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * env.h - what every layer on a manager's loop thread shares, as data: the
+ * loop, the options, the cancel helpers, the id counter and the delivery
+ * queue. Each layer's header includes this one and the one of the layer
+ * below, nothing above: calls go one way (api -> manager -> request ->
+ * node -> pool -> conn), and a lower layer reports upward only through
+ * the callback its owner gave it.
+ */
+#ifndef PGCM_ENV_H
+#define PGCM_ENV_H
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "internal.h"
+#include "list.h"
+
+struct deliver_queue;
+
+typedef struct loop_env {
+    uv_loop_t *loop;
+    const pgcm_options_t *opts;     /* the manager's copy */
+    struct cancel_tracker *cancels; /* cancel.c */
+    list_node_t cancel_waits;       /* conns whose cancel has not settled */
+    atomic_uint_fast64_t *next_id;  /* request, batch and probe ids */
+    struct deliver_queue *deliver;  /* deliver.c: calls into user code */
+} loop_env_t;
+
+static inline uint64_t pgcm__env_new_id(loop_env_t *env)
+{
+    return atomic_fetch_add(env->next_id, 1);
+}
+
+/* log.c: the log hook (pgcm_options_t.log_cb). Loop thread only. */
+bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level);
+void pgcm__log(const pgcm_options_t *opts, pgcm_log_level_t level,
+               const char *node_id, const char *event, uint64_t correlation_id,
+               int error_code, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* cancel.c: fire-and-forget cancel requests on helper threads, each with a
+ * ticket that settles when the server has processed it, and the wait at
+ * shutdown for the ones still sending. */
+struct cancel_tracker *pgcm__cancel_tracker_new(void);
+void pgcm__cancel_tracker_release(struct cancel_tracker *t);
+/* The helper threads wake the loop through `wake` when a cancel settles;
+ * NULL (set before the handle closes) stops that. */
+void pgcm__cancel_tracker_set_wake(struct cancel_tracker *t, uv_async_t *wake);
+/* Per-node limit on cancels in flight (refcounted with the helpers). */
+struct cancel_gate *pgcm__cancel_gate_new(void);
+void pgcm__cancel_gate_release(struct cancel_gate *g);
+typedef enum cancel_outcome {
+    CANCEL_PENDING = 0, /* the helper thread is still sending it */
+    CANCEL_DELIVERED,   /* the server processed it (and closed the socket) */
+    CANCEL_FAILED       /* it could not be sent: its effect is unknown */
+} cancel_outcome_t;
+/* Send a cancel for pg's statement on a helper thread. at_shutdown: the
+ * manager's shutdown waits (bounded) for it. Returns a ticket (release it
+ * with pgcm__cancel_ticket_release) that settles when the server has
+ * processed the cancel, or NULL when no cancel was sent (too many in flight
+ * to this node or in the process, or out of memory). */
+struct cancel_ticket *pgcm__cancel_send(struct cancel_tracker *t,
+                                        struct cancel_gate *gate, PGconn *pg,
+                                        bool at_shutdown);
+int pgcm__cancel_outcome(const struct cancel_ticket *ticket);
+void pgcm__cancel_ticket_release(struct cancel_ticket *ticket);
+/* Wait until no shutdown cancel is in flight, at most timeout_ms. */
+void pgcm__cancel_wait(struct cancel_tracker *t, int timeout_ms);
+
+#endif /* PGCM_ENV_H */
