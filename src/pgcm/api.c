@@ -162,14 +162,7 @@ int pgcm_manager_start(pgcm_manager_t *mgr, const pgcm_node_spec_t *nodes,
         return rc;
 
     /* Wait until none of these nodes is still in its first attempt. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = pgcm__mono_deadline(wait_ms);
     pthread_mutex_lock(&mgr->snap_lock);
     for (;;) {
         bool pending = false;
@@ -364,30 +357,32 @@ void pgcm_strv_free(char **strv)
     pgcm__free(strv);
 }
 
-int pgcm_node_health(pgcm_manager_t *mgr, const char *node_id,
-                     pgcm_health_t *out)
+/* Copy a node's published record and/or stats. */
+static int node_snapshot(pgcm_manager_t *mgr, const char *node_id,
+                         pgcm_health_t *health, pgcm_pool_stats_t *stats)
 {
-    if (mgr == NULL || node_id == NULL || out == NULL)
+    if (mgr == NULL || node_id == NULL || (health == NULL && stats == NULL))
         return PGCM_EINVAL;
     pthread_mutex_lock(&mgr->snap_lock);
     node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, node_id);
-    if (n != NULL)
-        *out = n->pub_health;
+    if (n != NULL && health != NULL)
+        *health = n->pub_health;
+    if (n != NULL && stats != NULL)
+        *stats = n->pub_stats;
     pthread_mutex_unlock(&mgr->snap_lock);
     return n ? PGCM_OK : PGCM_ENOENT;
+}
+
+int pgcm_node_health(pgcm_manager_t *mgr, const char *node_id,
+                     pgcm_health_t *out)
+{
+    return out ? node_snapshot(mgr, node_id, out, NULL) : PGCM_EINVAL;
 }
 
 int pgcm_node_stats(pgcm_manager_t *mgr, const char *node_id,
                     pgcm_pool_stats_t *out)
 {
-    if (mgr == NULL || node_id == NULL || out == NULL)
-        return PGCM_EINVAL;
-    pthread_mutex_lock(&mgr->snap_lock);
-    node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, node_id);
-    if (n != NULL)
-        *out = n->pub_stats;
-    pthread_mutex_unlock(&mgr->snap_lock);
-    return n ? PGCM_OK : PGCM_ENOENT;
+    return out ? node_snapshot(mgr, node_id, NULL, out) : PGCM_EINVAL;
 }
 
 /* ---- queries --------------------------------------------------------------

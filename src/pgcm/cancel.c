@@ -214,14 +214,7 @@ void pgcm__cancel_wait(struct cancel_tracker *t, int timeout_ms)
 {
     if (t == NULL)
         return;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = pgcm__mono_deadline(timeout_ms);
     pthread_mutex_lock(&t->lock);
     while (t->in_flight > 0) {
         if (pthread_cond_timedwait(&t->idle, &t->lock, &deadline) != 0)

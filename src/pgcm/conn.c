@@ -95,21 +95,6 @@ static void timer_start(conn_t *c, int ms)
 
 /* ---- the server's words ------------------------------------------------ */
 
-/* "SEVERITY: primary message" from an error result's fields; false when
- * it has none (a result libpq made up itself). */
-static bool error_fields(const PGresult *r, char *msg, size_t msglen,
-                         char sqlstate[6])
-{
-    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
-    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    if (primary == NULL || state == NULL)
-        return false;
-    snprintf(msg, msglen, "%s: %s", sev ? sev : "ERROR", primary);
-    snprintf(sqlstate, 6, "%s", state);
-    return true;
-}
-
 /* Notices are dropped, except a FATAL or PANIC sent while no statement
  * runs (an administrator's terminate, a shutdown): kept as the reason
  * for the close that follows. */
@@ -119,7 +104,8 @@ static void conn_on_notice(void *arg, const PGresult *r)
     const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (sev == NULL || (strcmp(sev, "FATAL") != 0 && strcmp(sev, "PANIC") != 0))
         return;
-    error_fields(r, c->fatal_msg, sizeof(c->fatal_msg), c->fatal_sqlstate);
+    pgcm__pq_result_error(r, c->fatal_msg, sizeof(c->fatal_msg),
+                          c->fatal_sqlstate);
 }
 
 /* Why c failed, for a person, with the server's SQLSTATE when it sent
@@ -143,7 +129,8 @@ static void failure_text(conn_t *c, const char *pqmsg, char *msg, size_t msglen,
                 PQclear(r);
         }
     }
-    if (c->error != NULL && error_fields(c->error, msg, msglen, sqlstate))
+    if (c->error != NULL &&
+        pgcm__pq_result_error(c->error, msg, msglen, sqlstate))
         return;
     if (c->fatal_msg[0] != '\0') {
         snprintf(msg, msglen, "%s", c->fatal_msg);

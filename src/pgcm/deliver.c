@@ -207,63 +207,53 @@ void pgcm__deliver_free(deliver_queue_t *q)
 
 /* ---- queueing ---------------------------------------------------------- */
 
-/* Out of memory for the item itself: deliver now rather than never (the
- * caller is between transitions, which is all the queue protects). */
-#define ENQUEUE_OR_RUN(q, it)                                                  \
-    do {                                                                       \
-        if ((it) != &fallback)                                                 \
-            enqueue((q), (it));                                                \
-        else                                                                   \
-            run_item((q), (it));                                               \
-    } while (0)
+/* Queue it, or, when out of memory for the item itself, run it now
+ * rather than never (the caller is between transitions, which is all the
+ * queue protects). */
+static void deliver(deliver_queue_t *q, const item_t *proto)
+{
+    item_t *it = item_new(proto->kind);
+    if (it == NULL) {
+        item_t now = *proto;
+        run_item(q, &now);
+        return;
+    }
+    it->u = proto->u;
+    enqueue(q, it);
+}
 
 void pgcm__deliver_result(deliver_queue_t *q, pgcm_query_cb cb, void *user,
                           pgcm_result_t *res)
 {
-    item_t fallback, *it = item_new(ITEM_RESULT);
-    if (it == NULL) {
-        memset(&fallback, 0, sizeof(fallback));
-        fallback.kind = ITEM_RESULT;
-        it = &fallback;
-    }
-    it->u.result.cb = cb;
-    it->u.result.user = user;
-    it->u.result.res = res;
-    ENQUEUE_OR_RUN(q, it);
+    item_t it = {.kind = ITEM_RESULT};
+    it.u.result.cb = cb;
+    it.u.result.user = user;
+    it.u.result.res = res;
+    deliver(q, &it);
 }
 
 void pgcm__deliver_batch(deliver_queue_t *q, pgcm_batch_cb cb, void *user,
                          pgcm_batch_t *batch)
 {
-    item_t fallback, *it = item_new(ITEM_BATCH);
-    if (it == NULL) {
-        memset(&fallback, 0, sizeof(fallback));
-        fallback.kind = ITEM_BATCH;
-        it = &fallback;
-    }
-    it->u.batch.cb = cb;
-    it->u.batch.user = user;
-    it->u.batch.batch = batch;
-    ENQUEUE_OR_RUN(q, it);
+    item_t it = {.kind = ITEM_BATCH};
+    it.u.batch.cb = cb;
+    it.u.batch.user = user;
+    it.u.batch.batch = batch;
+    deliver(q, &it);
 }
 
 void pgcm__deliver_completion(deliver_queue_t *q, completion_t *c, int status,
                               void *out, const pgcm_error_t *err)
 {
-    item_t fallback, *it = item_new(ITEM_COMPLETION);
-    if (it == NULL) {
-        memset(&fallback, 0, sizeof(fallback));
-        fallback.kind = ITEM_COMPLETION;
-        it = &fallback;
-    }
-    it->u.completion.c = c;
-    it->u.completion.status = status;
-    it->u.completion.out = out;
+    item_t it = {.kind = ITEM_COMPLETION};
+    it.u.completion.c = c;
+    it.u.completion.status = status;
+    it.u.completion.out = out;
     if (err != NULL) {
-        it->u.completion.err = *err;
-        it->u.completion.has_err = true;
+        it.u.completion.err = *err;
+        it.u.completion.has_err = true;
     }
-    ENQUEUE_OR_RUN(q, it);
+    deliver(q, &it);
 }
 
 void pgcm__deliver_done(deliver_queue_t *q, pgcm_done_cb cb, void *user,
@@ -271,16 +261,11 @@ void pgcm__deliver_done(deliver_queue_t *q, pgcm_done_cb cb, void *user,
 {
     if (cb == NULL)
         return;
-    item_t fallback, *it = item_new(ITEM_DONE);
-    if (it == NULL) {
-        memset(&fallback, 0, sizeof(fallback));
-        fallback.kind = ITEM_DONE;
-        it = &fallback;
-    }
-    it->u.done.cb = cb;
-    it->u.done.user = user;
-    it->u.done.status = status;
-    ENQUEUE_OR_RUN(q, it);
+    item_t it = {.kind = ITEM_DONE};
+    it.u.done.cb = cb;
+    it.u.done.user = user;
+    it.u.done.status = status;
+    deliver(q, &it);
 }
 
 void pgcm__deliver_event(deliver_queue_t *q, const pgcm_event_t *ev)

@@ -140,6 +140,19 @@ void pgcm__pq_error_parse(const char *pqmsg, char *msg, size_t msglen,
     msg[o] = '\0';
 }
 
+bool pgcm__pq_result_error(const PGresult *r, char *msg, size_t msglen,
+                           char sqlstate[6])
+{
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (primary == NULL || state == NULL)
+        return false;
+    snprintf(msg, msglen, "%s: %s", sev ? sev : "ERROR", primary);
+    snprintf(sqlstate, 6, "%s", state);
+    return true;
+}
+
 int pgcm__classify_connect_error(const char *sqlstate, const char *msg)
 {
     if (sqlstate != NULL && sqlstate[0] != '\0') {

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pgcm.h"
 #include "list.h"
@@ -41,6 +42,10 @@ void pgcm__error_clear(pgcm_error_t *err);
  * into sqlstate. */
 void pgcm__pq_error_parse(const char *pqmsg, char *msg, size_t msglen,
                           char sqlstate[6]);
+/* "SEVERITY: primary message" and the SQLSTATE from an error result's
+ * fields; false when it has none (a result libpq made up itself). */
+bool pgcm__pq_result_error(const PGresult *r, char *msg, size_t msglen,
+                           char sqlstate[6]);
 /* Classify a failed connection attempt: PGCM_EAUTH for authentication and
  * configuration errors that retrying will not fix, else PGCM_ECONN. */
 int pgcm__classify_connect_error(const char *sqlstate, const char *msg);
@@ -48,6 +53,9 @@ int pgcm__classify_connect_error(const char *sqlstate, const char *msg);
 /* ---- time (time.c) --------------------------------------------------- */
 int64_t pgcm__wall_ms(void);  /* Unix epoch milliseconds */
 uint64_t pgcm__mono_us(void); /* monotonic microseconds */
+/* CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on a monotonic
+ * condition variable. */
+struct timespec pgcm__mono_deadline(int ms);
 
 /* ---- backoff (backoff.c), pure ---------------------------------------- */
 /* Delay before reconnect attempt `attempt` (0-based): initial * 2^attempt

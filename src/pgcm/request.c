@@ -189,21 +189,14 @@ static pgcm_result_t *result_from(const request_t *r, const job_outcome_t *out)
     res->server_version = out->server_version;
     snprintf(res->error.node_id, sizeof(res->error.node_id), "%s", node_id);
     if (out->error != NULL) {
-        const char *state = PQresultErrorField(out->error, PG_DIAG_SQLSTATE);
-        const char *primary =
-            PQresultErrorField(out->error, PG_DIAG_MESSAGE_PRIMARY);
-        const char *sev = PQresultErrorField(out->error, PG_DIAG_SEVERITY);
-        char tidy[400];
-        char ignored[6];
-        if (primary == NULL)
-            pgcm__pq_error_parse(PQresultErrorMessage(out->error), tidy,
-                                 sizeof(tidy), ignored);
+        char text[400];
         res->status = res->error.code = PGCM_ESQL;
-        snprintf(res->error.sqlstate, sizeof(res->error.sqlstate), "%s",
-                 state ? state : "");
+        if (!pgcm__pq_result_error(out->error, text, sizeof(text),
+                                   res->error.sqlstate))
+            pgcm__pq_error_parse(PQresultErrorMessage(out->error), text,
+                                 sizeof(text), res->error.sqlstate);
         snprintf(res->error.message, sizeof(res->error.message),
-                 "node '%s': %s: %s", node_id, sev ? sev : "ERROR",
-                 primary ? primary : tidy);
+                 "node '%s': %s", node_id, text);
         PQclear(out->error);
         PQclear(out->result);
     } else if (out->status == PGCM_OK) {

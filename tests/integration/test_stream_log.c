@@ -68,6 +68,18 @@ static pgcm_manager_t *start(const pgcm_options_t *o)
     assert_int_equal(pgcm_manager_new(o, &current, &err), PGCM_OK);
     assert_int_equal(pgcm_manager_start(current, specs, NSERVERS, 5000, &err),
                      PGCM_OK);
+    /* a loaded machine may need a retry or two for the first connect */
+    for (int i = 0; i < NSERVERS; i++) {
+        pgcm_health_t h;
+        int64_t deadline = fixture_now_ms() + 20000;
+        do {
+            assert_int_equal(pgcm_node_health(current, ids[i], &h), PGCM_OK);
+            if (h.state == PGCM_NODE_HEALTHY)
+                break;
+            fixture_sleep_ms(20);
+        } while (fixture_now_ms() < deadline);
+        assert_int_equal(h.state, PGCM_NODE_HEALTHY);
+    }
     return current;
 }
 
