@@ -101,7 +101,9 @@ typedef enum sched_kind {
     SCHED_FULL,          /* the probe query, every health_check_interval */
     SCHED_SUSPECT_PROBE, /* after a failure: fast cadence, short deadline */
     SCHED_RETRY_PROBE,   /* a reconnect attempt while unhealthy */
-    SCHED_LIVENESS       /* the empty-query heartbeat */
+    SCHED_LIVENESS,      /* the empty-query heartbeat */
+    SCHED_BEAT_MISSED    /* a full probe in flight stood in for the
+                            heartbeat and went unanswered: a failure now */
 } sched_kind_t;
 
 typedef enum sched_phase {
@@ -124,7 +126,8 @@ typedef struct sched_state {
 typedef struct sched_timing {
     int health_check_interval_ms;
     int liveness_interval_ms; /* 0: no heartbeats */
-    int suspect_gap_ms;       /* between suspect probes */
+    int liveness_timeout_ms;
+    int suspect_gap_ms; /* between suspect probes */
 } sched_timing_t;
 
 typedef struct sched_next {

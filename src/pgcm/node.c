@@ -39,7 +39,7 @@ static sched_timing_t timing(const node_t *n)
 {
     const pgcm_options_t *o = n->env->opts;
     sched_timing_t t = {o->health_check_interval_ms, o->liveness_interval_ms,
-                        SUSPECT_GAP_MS};
+                        o->liveness_timeout_ms, SUSPECT_GAP_MS};
     return t;
 }
 
@@ -251,13 +251,10 @@ static void record_error(node_t *n, int code, const char *msg,
              sqlstate ? sqlstate : "");
 }
 
-static void probe_done(node_t *n, int slot, int status, uint64_t latency_us,
-                       const char *msg, const char *sqlstate)
+/* A probe of `kind` ended with status: both machines decide. */
+static void verdict(node_t *n, sched_kind_t kind, int status,
+                    uint64_t latency_us, const char *msg, const char *sqlstate)
 {
-    sched_kind_t kind = n->slot_kind[slot];
-    n->slot_kind[slot] = SCHED_NONE;
-    if (n->life != NODE_LIVE || kind == SCHED_NONE)
-        return;
     const pgcm_options_t *o = n->env->opts;
     uint64_t now = now_us();
     int64_t wall = pgcm__wall_ms();
@@ -298,6 +295,15 @@ static void probe_done(node_t *n, int slot, int status, uint64_t latency_us,
     node_schedule(n);
 }
 
+static void probe_done(node_t *n, int slot, int status, uint64_t latency_us,
+                       const char *msg, const char *sqlstate)
+{
+    sched_kind_t kind = n->slot_kind[slot];
+    n->slot_kind[slot] = SCHED_NONE;
+    if (n->life == NODE_LIVE && kind != SCHED_NONE)
+        verdict(n, kind, status, latency_us, msg, sqlstate);
+}
+
 /* Evidence from outside a probe: a connection failed. */
 static void suspect(node_t *n, int code, const char *msg, const char *sqlstate)
 {
@@ -332,6 +338,17 @@ static int probe_timeout_ms(const node_t *n, sched_kind_t kind)
 static bool probe_start(node_t *n, sched_kind_t kind)
 {
     const pgcm_options_t *o = n->env->opts;
+    if (kind == SCHED_BEAT_MISSED) {
+        /* The full probe in flight stood in for the heartbeat and nothing
+         * came back in time: a heartbeat sent then would have failed. */
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "heartbeat got no answer within %d ms (the health probe "
+                 "is unanswered)",
+                 o->liveness_timeout_ms);
+        verdict(n, SCHED_LIVENESS, PGCM_ETIMEDOUT, 0, msg, "");
+        return true;
+    }
     if (kind == SCHED_RETRY_PROBE) {
         pgcm_node_state_t old = n->hc.state;
         int flags = pgcm__health_step(&n->hc, HEALTH_RETRY_STARTED,

@@ -23,11 +23,16 @@
  *            |                                          | CONNECTING, nor when the
  *            |                                          | interval is 0)
  *
- * A heartbeat may run while a FULL probe is in flight: a server frozen just
- * before the full probe went out is then still noticed by the heartbeat's
- * short deadline, not the full probe's long one.
+ * While a FULL probe is in flight it stands in for the heartbeat: when
+ * nothing has been heard for liveness_interval + liveness_timeout, the
+ * heartbeat counts as missed (SCHED_BEAT_MISSED: a failure, and the full
+ * probe is abandoned), as a heartbeat sent then would have timed out. So a
+ * server frozen just before the full probe went out is noticed within the
+ * heartbeat's short deadline, not the full probe's long one, and no second
+ * connection is opened beside every full probe.
  *
- * Outcomes (pgcm__sched_done):
+ * Outcomes (pgcm__sched_done; a BEAT_MISSED is reported as a failed
+ * LIVENESS):
  *  - OK from CHECK: phase NORMAL, next_full = now + interval (LIVENESS OK:
  *    only last_heard).
  *  - failure from any slot: phase SUSPECT, suspect_at = now + gap (now if it
@@ -81,17 +86,24 @@ sched_next_t pgcm__sched_next(const sched_state_t *s, const sched_timing_t *t,
         }
     }
     uint64_t beat_at = UINT64_MAX;
+    bool beat_is_miss = false;
     if (!s->beat_in_flight && s->phase == SCHED_NORMAL && !s->connecting &&
-        t->liveness_interval_ms > 0 &&
-        (s->check == SCHED_NONE || s->check == SCHED_FULL))
-        beat_at = s->last_heard_us + us(t->liveness_interval_ms);
+        t->liveness_interval_ms > 0) {
+        if (s->check == SCHED_NONE) {
+            beat_at = s->last_heard_us + us(t->liveness_interval_ms);
+        } else if (s->check == SCHED_FULL) {
+            beat_at = s->last_heard_us + us(t->liveness_interval_ms) +
+                      us(t->liveness_timeout_ms);
+            beat_is_miss = true;
+        }
+    }
 
     /* What is due now, the check first; else the earliest wake-up. */
     if (check_kind != SCHED_NONE && check_at <= now) {
         out.kind = check_kind;
         out.at_us = now;
     } else if (beat_at <= now) {
-        out.kind = SCHED_LIVENESS;
+        out.kind = beat_is_miss ? SCHED_BEAT_MISSED : SCHED_LIVENESS;
         out.at_us = now;
     } else {
         out.at_us = check_at < beat_at ? check_at : beat_at;
@@ -103,7 +115,7 @@ void pgcm__sched_started(sched_state_t *s, sched_kind_t kind)
 {
     if (kind == SCHED_LIVENESS)
         s->beat_in_flight = true;
-    else if (kind != SCHED_NONE)
+    else if (kind != SCHED_NONE && kind != SCHED_BEAT_MISSED)
         s->check = kind;
 }
 
@@ -191,6 +203,8 @@ const char *pgcm__sched_kind_name(sched_kind_t kind)
         return "reconnect";
     case SCHED_LIVENESS:
         return "heartbeat";
+    case SCHED_BEAT_MISSED:
+        return "heartbeat (probe unanswered)";
     }
     return "unknown";
 }

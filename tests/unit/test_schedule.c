@@ -21,7 +21,7 @@
 
 #define MS 1000u
 
-static const sched_timing_t timing = {5000, 500, 50};
+static const sched_timing_t timing = {5000, 500, 400, 50};
 
 /* ---- the pure function ------------------------------------------------- */
 
@@ -47,24 +47,32 @@ static void test_first_probe_at_once_no_heartbeat_while_connecting(void **st)
     assert_int_equal(n.kind, SCHED_LIVENESS);
 }
 
-static void test_heartbeat_runs_beside_a_full_probe(void **st)
+static void test_full_probe_stands_in_for_the_heartbeat(void **st)
 {
     (void)st;
     sched_state_t s;
     pgcm__sched_init(&s, 0);
     pgcm__sched_connected(&s);
+    pgcm__sched_done(&s, &timing, SCHED_FULL, true, 0);
+    /* a heartbeat answered at 4.6 s, the full probe goes out at 5 s and
+     * stands in for the next heartbeat: no second probe beside it */
+    pgcm__sched_heard(&s, 4600 * MS);
+    sched_next_t n = pgcm__sched_next(&s, &timing, 5000 * MS);
+    assert_int_equal(n.kind, SCHED_FULL);
     pgcm__sched_started(&s, SCHED_FULL);
-    sched_next_t n = pgcm__sched_next(&s, &timing, 600 * MS);
-    assert_int_equal(n.kind, SCHED_LIVENESS);
-    pgcm__sched_started(&s, SCHED_LIVENESS);
-    /* the heartbeat fails: the full probe is abandoned, suspect follows */
-    int f = pgcm__sched_done(&s, &timing, SCHED_LIVENESS, false, 1000 * MS);
+    n = pgcm__sched_next(&s, &timing, 5001 * MS);
+    assert_int_equal(n.kind, SCHED_NONE);
+    assert_true(n.at_us == 5500 * MS); /* 4600 + 500 + 400 */
+    /* unanswered that long: the heartbeat is missed */
+    n = pgcm__sched_next(&s, &timing, 5500 * MS);
+    assert_int_equal(n.kind, SCHED_BEAT_MISSED);
+    int f = pgcm__sched_done(&s, &timing, SCHED_LIVENESS, false, 5500 * MS);
     assert_true(f & SCHED_ABANDON_CHECK);
     assert_int_equal(s.phase, SCHED_SUSPECT);
-    n = pgcm__sched_next(&s, &timing, 1000 * MS);
+    n = pgcm__sched_next(&s, &timing, 5500 * MS);
     assert_int_equal(n.kind, SCHED_NONE);
-    assert_true(n.at_us == 1050 * MS);
-    n = pgcm__sched_next(&s, &timing, 1050 * MS);
+    assert_true(n.at_us == 5550 * MS);
+    n = pgcm__sched_next(&s, &timing, 5550 * MS);
     assert_int_equal(n.kind, SCHED_SUSPECT_PROBE);
 }
 
@@ -178,6 +186,16 @@ static int64_t simulate(fault_t fault, uint64_t f)
             sched_next_t n = pgcm__sched_next(&s, &timing, now);
             if (n.kind == SCHED_NONE)
                 break;
+            if (n.kind == SCHED_BEAT_MISSED) {
+                /* as the node does: a failed heartbeat, probe abandoned */
+                if (pgcm__sched_done(&s, &timing, SCHED_LIVENESS, false, now) &
+                    SCHED_ABANDON_CHECK)
+                    check.kind = SCHED_NONE;
+                int hf = pgcm__health_step(&h, HEALTH_PROBE_FAILED, 3);
+                if (hf & HEALTH_OUT_SCHEDULE_RETRY)
+                    pgcm__sched_retry_at(&s, now + 1000 * MS);
+                continue;
+            }
             pgcm__sched_started(&s, n.kind);
             probe_outcome(fault, f, now, n.kind,
                           n.kind == SCHED_LIVENESS ? &beat : &check);
@@ -232,7 +250,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
             test_first_probe_at_once_no_heartbeat_while_connecting),
-        cmocka_unit_test(test_heartbeat_runs_beside_a_full_probe),
+        cmocka_unit_test(test_full_probe_stands_in_for_the_heartbeat),
         cmocka_unit_test(test_suspect_retry_and_now),
         cmocka_unit_test(test_crash_found_within_1s_at_every_phase),
         cmocka_unit_test(test_freeze_found_within_2s_at_every_phase),
