@@ -52,6 +52,10 @@ void rm__config_defaults(rm_config_t *cfg)
     cfg->thresholds.conflict_rate_critical = 20;
     cfg->pglogical = 0;
     cfg->theme.name = "dark";
+    cfg->serve.listen = "127.0.0.1:9187";
+    cfg->serve.interval_ms = 5000;
+    cfg->event_log.node = NULL;
+    cfg->event_log.queue_size = 1000;
 }
 
 char *rm__config_strndup(rm_config_t *cfg, const char *s, size_t len)

@@ -155,6 +155,20 @@ typedef struct rm_env_view {
     int password_set;     /* PGPASSWORD is set (its value is not kept) */
 } rm_env_view_t;
 
+/* serve: section (replmon serve and the metrics endpoint). */
+typedef struct rm_serve_settings {
+    const char *listen;  /* serve.listen, "ADDR:PORT" ("127.0.0.1:9187") */
+    int64_t interval_ms; /* serve.interval: one collection round per (5s) */
+} rm_serve_settings_t;
+
+/* event_log: section (S5): connection events recorded in a table. */
+typedef struct rm_event_log_settings {
+    const char *node;   /* event_log.node: id of the node holding the
+                           connection_logs table; NULL: no event table */
+    int64_t queue_size; /* event_log.queue_size: events kept while that
+                           node cannot take them; more are dropped (1000) */
+} rm_event_log_settings_t;
+
 /* A loaded configuration. All fields are read-only for the caller; every
  * pointer is owned by the object and valid until rm_config_free(). */
 typedef struct rm_config {
@@ -172,6 +186,8 @@ typedef struct rm_config {
     rm_thresholds_t thresholds;
     int pglogical; /* pglogical: (false) */
     rm_theme_t theme;
+    rm_serve_settings_t serve;
+    rm_event_log_settings_t event_log;
 
     rm_env_view_t env; /* PG* variables at load time, for printing */
 
@@ -321,6 +337,14 @@ int rm_config_parse_duration(const char *text, int64_t plain_unit_ms,
  * number is bytes. Returns 0 and *bytes_out, or -1 with *why. */
 int rm_config_parse_size(const char *text, int64_t *bytes_out,
                          const char **why);
+
+/* rm_config_parse_listen - "ADDR:PORT" of a listening socket: an IPv4
+ * address or a host name ("127.0.0.1:9187", "localhost:9187"), or an IPv6
+ * address in brackets ("[::1]:9187"); port 0-65535 (0: any free port).
+ * Writes ADDR without brackets to host_out (host_len bytes). Returns 0, or
+ * -1 with a static reason in *why. */
+int rm_config_parse_listen(const char *text, char *host_out, size_t host_len,
+                           int *port_out, const char **why);
 
 #ifdef __cplusplus
 }

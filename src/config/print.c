@@ -351,6 +351,12 @@ static void print_yaml(const rm_config_t *cfg, FILE *f)
             fputc('\n', f);
         }
     }
+    fputs("serve:\n", f);
+    y_str(f, 2, "listen", cfg->serve.listen, NULL, NULL, NULL);
+    y_ms(f, 2, "interval", cfg->serve.interval_ms);
+    fputs("event_log:\n", f);
+    y_str(f, 2, "node", cfg->event_log.node, NULL, NULL, "no event table");
+    fprintf(f, "  queue_size: %lld\n", (long long)cfg->event_log.queue_size);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -565,6 +571,12 @@ static json_t *config_json(const rm_config_t *cfg)
                    jstr(cfg->theme.colors[i].color));
     rc |= jset(theme, "colors", colors);
     rc |= jset(root, "theme", theme);
+    rc |= jset(root, "serve",
+               json_pack("{s:o,s:I}", "listen", jstr(cfg->serve.listen),
+                         "interval_ms", (json_int_t)cfg->serve.interval_ms));
+    rc |= jset(root, "event_log",
+               json_pack("{s:o,s:I}", "node", jstr(cfg->event_log.node),
+                         "queue_size", (json_int_t)cfg->event_log.queue_size));
 
     const rm_env_view_t *e = &cfg->env;
     rc |= jset(env, "PGHOST", jstr(e->host));

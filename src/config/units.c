@@ -4,7 +4,8 @@
  * durations ("500ms", "5s", "1m", "1h", "1m30s", "1.5s"; a plain number in
  * a caller-chosen unit) and sizes ("512", "1KB" .. "1TB", 1024-based,
  * KiB..TiB accepted as the same, case-insensitive; a plain number is
- * bytes). Pure functions, no allocation.
+ * bytes) and listen addresses ("127.0.0.1:9187", "[::1]:9187"). Pure
+ * functions, no allocation.
  */
 #include <math.h>
 #include <stdint.h>
@@ -282,4 +283,66 @@ int rm_config_parse_size(const char *text, int64_t *bytes_out, const char **why)
     }
     *why = "unknown size unit; use B, KB, MB, GB or TB (1024-based)";
     return -1;
+}
+
+int rm_config_parse_listen(const char *text, char *host_out, size_t host_len,
+                           int *port_out, const char **why)
+{
+    const char *dummy;
+    if (why == NULL)
+        why = &dummy;
+    if (text == NULL || text[0] == '\0') {
+        *why = "no address given; write ADDR:PORT such as 127.0.0.1:9187";
+        return -1;
+    }
+    const char *host = text, *host_end, *colon;
+    if (text[0] == '[') {
+        host = text + 1;
+        host_end = strchr(host, ']');
+        if (host_end == NULL || host_end[1] != ':') {
+            *why = "an IPv6 address goes in brackets before the port, as "
+                   "[::1]:9187";
+            return -1;
+        }
+        colon = host_end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL) {
+            *why = "no port; write ADDR:PORT such as 127.0.0.1:9187";
+            return -1;
+        }
+        host_end = colon;
+        if (memchr(text, ':', (size_t)(colon - text)) != NULL) {
+            *why = "put an IPv6 address in brackets, as [::1]:9187";
+            return -1;
+        }
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0) {
+        *why = "no address before the port; write 127.0.0.1:PORT for this "
+               "machine only or 0.0.0.0:PORT for every interface";
+        return -1;
+    }
+    for (const char *h = host; h < host_end; h++) {
+        if ((unsigned char)*h <= 0x20 || *h == 0x7f || *h == '/') {
+            *why = "the address holds a space, '/' or a control character";
+            return -1;
+        }
+    }
+    if (hlen >= host_len) {
+        *why = "the address is too long";
+        return -1;
+    }
+    int64_t port = 0;
+    const char *p = colon + 1;
+    for (; is_digit(*p) && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    if (p == colon + 1 || *p != '\0' || port > 65535) {
+        *why = "the port is not a number from 0 to 65535";
+        return -1;
+    }
+    memcpy(host_out, host, hlen);
+    host_out[hlen] = '\0';
+    *port_out = (int)port;
+    return 0;
 }

@@ -1532,12 +1532,103 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
     }
 }
 
+/* ---- serve and event_log ---------------------------------------------------
+ */
+
+static void do_serve(vctx_t *c, const rm_ynode_t *v)
+{
+    static const char *const keys[] = {"listen", "interval"};
+    const char *path = "serve";
+    if (rm__yaml_is_null(v))
+        return;
+    if (expect_map(c, v, path,
+                   "write serve: { listen: 127.0.0.1:9187, interval: 5s }"))
+        return;
+    check_keys(c, v, path, keys, NKEYS(keys));
+    for (size_t i = 0; i < v->npairs; i++) {
+        const char *k = key_text(v->pairs[i].key);
+        const rm_ynode_t *val = v->pairs[i].value;
+        if (k == NULL)
+            continue;
+        char p[PATH_MAX_LEN];
+        join(p, path, k);
+        if (strcmp(k, "listen") == 0) {
+            const char *s = NULL, *why;
+            char host[256], b[128];
+            int port;
+            if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
+                continue;
+            if (rm_config_parse_listen(s, host, sizeof(host), &port, &why) !=
+                0) {
+                verr(c, val, p, "%s: %s", val_shown(val, 0, b, sizeof(b)), why);
+                continue;
+            }
+            c->cfg->serve.listen = s;
+        } else if (strcmp(k, "interval") == 0) {
+            get_duration64(c, val, p, &c->cfg->serve.interval_ms, 1, 86400000);
+        }
+    }
+}
+
+static void do_event_log(vctx_t *c, const rm_ynode_t *v)
+{
+    static const char *const keys[] = {"node", "queue_size"};
+    const char *path = "event_log";
+    if (rm__yaml_is_null(v))
+        return;
+    if (expect_map(c, v, path,
+                   "write event_log: { node: ID } naming the node that "
+                   "holds the connection_logs table"))
+        return;
+    check_keys(c, v, path, keys, NKEYS(keys));
+    for (size_t i = 0; i < v->npairs; i++) {
+        const char *k = key_text(v->pairs[i].key);
+        const rm_ynode_t *val = v->pairs[i].value;
+        if (k == NULL)
+            continue;
+        char p[PATH_MAX_LEN];
+        join(p, path, k);
+        if (strcmp(k, "node") == 0) {
+            const char *s = NULL;
+            if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
+                continue;
+            if (rm_config_find_node(c->cfg, s) == NULL) {
+                const char **ids = calloc(c->cfg->node_count + 1, sizeof(*ids));
+                const char *near = NULL;
+                char b[128];
+                if (ids != NULL) {
+                    for (size_t j = 0; j < c->cfg->node_count; j++)
+                        ids[j] = c->cfg->nodes[j].id;
+                    near = rm__suggest(s, ids, c->cfg->node_count);
+                }
+                if (near != NULL)
+                    verr(c, val, p,
+                         "%s is not a node of nodes:; did you mean '%s'?",
+                         val_shown(val, 0, b, sizeof(b)), near);
+                else
+                    verr(c, val, p,
+                         "%s is not a node of nodes:; name the node that "
+                         "holds the connection_logs table",
+                         val_shown(val, 0, b, sizeof(b)));
+                free(ids);
+                continue;
+            }
+            c->cfg->event_log.node = s;
+        } else if (strcmp(k, "queue_size") == 0) {
+            int n;
+            if (get_int(c, val, p, &n, 1, 1000000,
+                        "use a number of events from 1 to 1000000") > 0)
+                c->cfg->event_log.queue_size = n;
+        }
+    }
+}
+
 /* ---- root ------------------------------------------------------------------
  */
 
 static const char *const root_keys[] = {"nodes",     "clusters", "thresholds",
                                         "pglogical", "theme",    "manager",
-                                        "defaults"};
+                                        "defaults",  "serve",    "event_log"};
 
 static const rm_ynode_t *find_key(const rm_ynode_t *map, const char *key)
 {
@@ -1615,6 +1706,10 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
     }
     if ((v = find_key(root, "theme")) != NULL)
         do_theme(&c, v);
+    if ((v = find_key(root, "serve")) != NULL)
+        do_serve(&c, v);
+    if ((v = find_key(root, "event_log")) != NULL)
+        do_event_log(&c, v);
     if (!c.oom && rm__config_finish_clusters(cfg) != 0)
         c.oom = 1;
     return c.oom ? -2 : 0;

@@ -2,8 +2,8 @@
 /*
  * test_config.c - the YAML configuration format (C1): the original tool's
  * format and ours, defaults merging, both node forms, clusters, thresholds,
- * theme, the example file, and every validation error with its exact
- * file:line:column, all reported at once.
+ * theme, serve and event_log, the example file, and every validation error with
+ * its exact file:line:column, all reported at once.
  */
 #include "test_config_util.h"
 
@@ -540,7 +540,47 @@ static void test_unknown_keys_and_suggestions(void **state)
            "t.yaml:6:1: nodez: unknown key; did you mean 'nodes'?",
            "t.yaml:7:1: something_else: unknown key; the keys allowed here "
            "are: nodes, clusters, thresholds, pglogical, theme, manager, "
-           "defaults");
+           "defaults, serve, event_log");
+}
+
+static void test_serve_and_event_log(void **state)
+{
+    (void)state;
+    env_clear();
+    rm_config_t *cfg = load_ok("nodes: { a: {}, ops: {} }\n");
+    assert_string_equal(cfg->serve.listen, "127.0.0.1:9187");
+    assert_int_equal(cfg->serve.interval_ms, 5000);
+    assert_null(cfg->event_log.node);
+    assert_int_equal(cfg->event_log.queue_size, 1000);
+    rm_config_free(cfg);
+
+    env_set("LISTEN", "[::1]:9300");
+    cfg = load_ok("nodes: { a: {}, ops: {} }\n"
+                  "serve: { listen: ${LISTEN}, interval: 1.5 }\n"
+                  "event_log: { node: ops, queue_size: 20 }\n");
+    assert_string_equal(cfg->serve.listen, "[::1]:9300");
+    assert_int_equal(cfg->serve.interval_ms, 1500);
+    assert_string_equal(cfg->event_log.node, "ops");
+    assert_int_equal(cfg->event_log.queue_size, 20);
+    rm_config_free(cfg);
+
+    EXPECT("nodes: { a: {}, ops: {} }\n"
+           "serve: { listen: 9187, interval: 0, port: 1 }\n"
+           "event_log: { node: opz, queue_size: 0 }\n",
+           "t.yaml:2:18: serve.listen: '9187': no port; write ADDR:PORT such "
+           "as 127.0.0.1:9187",
+           "t.yaml:2:34: serve.interval: '0' is zero; give a positive "
+           "duration such as 500ms or 5s",
+           "t.yaml:2:37: serve.port: unknown key; the keys allowed here are: "
+           "listen, interval",
+           "t.yaml:3:20: event_log.node: 'opz' is not a node of nodes:; did "
+           "you mean 'ops'?",
+           "t.yaml:3:37: event_log.queue_size: 0 is out of range; use a "
+           "number of events from 1 to 1000000");
+    EXPECT("nodes: { a: {} }\n"
+           "event_log: { node: elsewhere }\n",
+           "t.yaml:2:20: event_log.node: 'elsewhere' is not a node of nodes:; "
+           "name the node that holds the connection_logs table");
 }
 
 static void test_duplicates(void **state)
@@ -988,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_flow_braces_in_values),
         cmocka_unit_test(test_anchors_and_merge_keys),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_serve_and_event_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

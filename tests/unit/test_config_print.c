@@ -136,7 +136,9 @@ static void test_print_yaml_reads_back(void **state)
         "thresholds: { replication_lag: { warning: 1s, critical: 2s }, "
         "conflict_rate: { warning: 0.5, critical: 1.25 } }\n"
         "pglogical: true\n"
-        "theme: { name: light, colors: { warning: \"#FFD700\" } }\n";
+        "theme: { name: light, colors: { warning: \"#FFD700\" } }\n"
+        "serve: { listen: \"[::1]:9300\", interval: 2s }\n"
+        "event_log: { node: e, queue_size: 50 }\n";
     rm_config_t *c1 = load_ok(text);
     char *out = print_to_string(c1, RM_PRINT_YAML);
     rm_config_t *c2 = NULL;
@@ -167,6 +169,10 @@ static void test_print_yaml_reads_back(void **state)
     assert_int_equal(c2->cluster_count, 2);
     assert_string_equal(rm_config_find_cluster(c2, NULL)->name, "main");
     assert_string_equal(c2->theme.colors[0].color, "#FFD700");
+    assert_string_equal(c2->serve.listen, "[::1]:9300");
+    assert_int_equal(c2->serve.interval_ms, 2000);
+    assert_string_equal(c2->event_log.node, "e");
+    assert_int_equal(c2->event_log.queue_size, 50);
     free(out);
     rm_config_free(c1);
     rm_config_free(c2);

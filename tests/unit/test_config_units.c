@@ -114,6 +114,59 @@ static void test_sizes(void **state)
     assert_int_equal(rm_config_parse_size(NULL, &b, NULL), -1);
 }
 
+static void test_listen(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *host;
+        int port;
+    } good[] = {{"127.0.0.1:9187", "127.0.0.1", 9187},
+                {"0.0.0.0:0", "0.0.0.0", 0},
+                {"localhost:65535", "localhost", 65535},
+                {"[::1]:9300", "::1", 9300},
+                {"[::]:80", "::", 80}};
+    static const struct {
+        const char *text;
+        const char *why;
+    } bad[] = {
+        {"", "no address given; write ADDR:PORT such as 127.0.0.1:9187"},
+        {"9187", "no port; write ADDR:PORT such as 127.0.0.1:9187"},
+        {":9187", "no address before the port; write 127.0.0.1:PORT for "
+                  "this machine only or 0.0.0.0:PORT for every interface"},
+        {"127.0.0.1:", "the port is not a number from 0 to 65535"},
+        {"127.0.0.1:65536", "the port is not a number from 0 to 65535"},
+        {"127.0.0.1: 80", "the port is not a number from 0 to 65535"},
+        {"127.0.0.1:+80", "the port is not a number from 0 to 65535"},
+        {"::1:9187", "put an IPv6 address in brackets, as [::1]:9187"},
+        {"[::1]9187", "an IPv6 address goes in brackets before the port, as "
+                      "[::1]:9187"},
+        {"a b:1", "the address holds a space, '/' or a control character"},
+    };
+    char host[64];
+    const char *why;
+    int port;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+        port = -1;
+        assert_int_equal(rm_config_parse_listen(good[i].text, host,
+                                                sizeof(host), &port, &why),
+                         0);
+        assert_string_equal(host, good[i].host);
+        assert_int_equal(port, good[i].port);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        why = NULL;
+        assert_int_equal(rm_config_parse_listen(bad[i].text, host, sizeof(host),
+                                                &port, &why),
+                         -1);
+        assert_string_equal(why, bad[i].why);
+    }
+    assert_int_equal(
+        rm_config_parse_listen("127.0.0.1:1", host, 4, &port, &why), -1);
+    assert_string_equal(why, "the address is too long");
+}
+
 static void test_numbers_and_booleans(void **state)
 {
     (void)state;
@@ -366,6 +419,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_listen),
         cmocka_unit_test(test_numbers_and_booleans),
         cmocka_unit_test(test_interpolation),
         cmocka_unit_test(test_suggestions),
