@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli.c - the plumbing every subcommand shares: common flags, usage errors,
- * configuration loading and cluster selection, the manager session and the
- * SIGINT/SIGTERM stop flag.
+ * cli.c - the plumbing every subcommand shares: common flags (the log flags
+ * among them), usage errors, configuration loading and cluster selection,
+ * the manager session and the SIGINT/SIGTERM stop flag.
  */
 #include "cli.h"
 
@@ -20,6 +20,23 @@ void rm_common_init(rm_common_t *c)
 {
     memset(c, 0, sizeof(*c));
     c->timeout_ms = 5000;
+    c->log.format = RM_LOG_TEXT;
+    c->log.level = PGCM_LOG_ERROR;
+}
+
+int rm_common_log_open(rm_common_t *c, const char *cmd,
+                       pgcm_log_level_t default_level)
+{
+    char err[512];
+
+    if (!c->log_level_given)
+        c->log.level = default_level;
+    if (rm_log_open(&c->log, err, sizeof(err)) != 0) {
+        fprintf(stderr, "replmon %s: %s; give a writable --log-file\n", cmd,
+                err);
+        return RM_EXIT_FAILURE;
+    }
+    return 0;
 }
 
 int rm_usage_error(const char *cmd, const char *fmt, ...)
@@ -122,6 +139,29 @@ int rm_common_option(rm_common_t *c, const char *cmd, int opt, const char *arg)
         }
         c->timeout_ms = ms;
         return 1;
+    case RM_OPT_LOG_FORMAT:
+        if (rm_log_parse_format(arg, &c->log.format) != 0) {
+            rm_usage_error(cmd, "--log-format '%s' is not text or json", arg);
+            return -1;
+        }
+        return 1;
+    case RM_OPT_LOG_LEVEL:
+        if (rm_log_parse_level(arg, &c->log.level) != 0) {
+            rm_usage_error(cmd,
+                           "--log-level '%s' is not debug, info, warn or "
+                           "error",
+                           arg);
+            return -1;
+        }
+        c->log_level_given = 1;
+        return 1;
+    case RM_OPT_LOG_FILE:
+        if (arg[0] == '\0') {
+            rm_usage_error(cmd, "--log-file needs a file name");
+            return -1;
+        }
+        c->log.path = arg;
+        return 1;
     default:
         return 0;
     }
@@ -196,6 +236,29 @@ int rm_wait_batch(pgcm_manager_t *mgr, const pgcm_target_t *target,
 /* Configuration                                                          */
 /* ---------------------------------------------------------------------- */
 
+void rm_register_secrets(const rm_config_t *cfg)
+{
+    size_t i;
+
+    rm_log_add_secret(getenv("PGPASSWORD"));
+    for (i = 0; cfg != NULL && i < cfg->node_count; i++) {
+        const pgcm_node_spec_t *n = &cfg->nodes[i];
+
+        rm_log_add_secret(n->password);
+        rm_log_add_secret(n->ssh.passphrase);
+        if (n->conninfo != NULL) {
+            PQconninfoOption *opts = PQconninfoParse(n->conninfo, NULL);
+            PQconninfoOption *o;
+
+            for (o = opts; o != NULL && o->keyword != NULL; o++) {
+                if (strcmp(o->keyword, "password") == 0)
+                    rm_log_add_secret(o->val);
+            }
+            PQconninfoFree(opts);
+        }
+    }
+}
+
 void rm_fill_targets(const pgcm_node_spec_t *specs, size_t n,
                      rm_target_node_t *targets)
 {
@@ -249,6 +312,7 @@ int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd)
                     cmd);
         return RM_EXIT_CONFIG;
     }
+    rm_register_secrets(s->cfg);
     if (inline_flags(c)) {
         rm_overrides_t ov;
 
@@ -352,6 +416,9 @@ int rm_session_start(rm_session_t *s, int wait_ms, const char *cmd)
     memset(&err, 0, sizeof(err));
     if (opts.connect_timeout_ms <= 0 || opts.connect_timeout_ms > wait_ms)
         opts.connect_timeout_ms = wait_ms;
+    opts.log_cb = s->log_cb != NULL ? s->log_cb : rm_log_pgcm;
+    opts.log_user = s->log_cb != NULL ? s->log_user : NULL;
+    opts.log_level = s->log_cb != NULL ? s->log_level : rm_log_level();
     rc = pgcm_manager_new(&opts, &s->mgr, &err);
     if (rc != PGCM_OK) {
         fprintf(stderr,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what the subcommands share: the common flags (--config,
- * --cluster, --host, --port, --database, --user, --timeout), one-line usage
- * errors (exit 64), loading the configuration and selecting a cluster, the
- * manager session, and the stop flag set by SIGINT/SIGTERM.
+ * --cluster, --host, --port, --database, --user, --timeout and the log
+ * flags --log-format, --log-level, --log-file), one-line usage errors
+ * (exit 64), opening the structured log, loading the configuration and
+ * selecting a cluster, the manager session (its log hook feeds the log),
+ * and the stop flag set by SIGINT/SIGTERM.
  */
 #ifndef REPLMON_CLI_H
 #define REPLMON_CLI_H
@@ -16,6 +18,7 @@
 
 #include "collect.h"
 #include "config.h"
+#include "log.h"
 #include "pgcm.h"
 
 #define RM_EXIT_OK          0
@@ -34,8 +37,19 @@ enum {
     RM_OPT_DATABASE,
     RM_OPT_USER,
     RM_OPT_TIMEOUT,
+    RM_OPT_LOG_FORMAT,
+    RM_OPT_LOG_LEVEL,
+    RM_OPT_LOG_FILE,
     RM_OPT_FIRST_COMMAND /* subcommands number theirs from here */
 };
+
+/* The log flags alone (for commands without the connection flags). */
+#define RM_LOG_LONG_OPTIONS                                                    \
+    {"log-format", required_argument, NULL, RM_OPT_LOG_FORMAT},                \
+        {"log-level", required_argument, NULL, RM_OPT_LOG_LEVEL},              \
+    {                                                                          \
+        "log-file", required_argument, NULL, RM_OPT_LOG_FILE                   \
+    }
 
 #define RM_COMMON_LONG_OPTIONS                                                 \
     {"config", required_argument, NULL, RM_OPT_CONFIG},                        \
@@ -44,9 +58,8 @@ enum {
         {"port", required_argument, NULL, RM_OPT_PORT},                        \
         {"database", required_argument, NULL, RM_OPT_DATABASE},                \
         {"user", required_argument, NULL, RM_OPT_USER},                        \
-    {                                                                          \
-        "timeout", required_argument, NULL, RM_OPT_TIMEOUT                     \
-    }
+        {"timeout", required_argument, NULL, RM_OPT_TIMEOUT},                  \
+        RM_LOG_LONG_OPTIONS
 
 /* The --help text of the common flags. */
 #define RM_COMMON_HELP                                                         \
@@ -62,7 +75,17 @@ enum {
     "  --database NAME    database for that node\n"                            \
     "  --user NAME        user for that node\n"                                \
     "  --timeout DURATION connect and per-query timeout (default 5s; "         \
-    "500ms, 5s, 1m)\n"
+    "500ms, 5s, 1m)\n"                                                         \
+    "\n" RM_LOG_HELP
+
+/* The --help text of the log flags. */
+#define RM_LOG_HELP                                                            \
+    "Logging (lines of the library and of replmon, secrets masked):\n"         \
+    "  --log-format text|json  one line per event (default text)\n"            \
+    "  --log-level LEVEL  debug, info, warn or error (default: error; info "   \
+    "for\n"                                                                    \
+    "                     serve)\n"                                            \
+    "  --log-file FILE    append to FILE (default: stderr)\n"
 
 typedef struct rm_common {
     const char *config_path;
@@ -72,6 +95,8 @@ typedef struct rm_common {
     const char *database;
     const char *user;
     int64_t timeout_ms; /* 5000 unless --timeout */
+    rm_log_options_t log;
+    int log_level_given; /* --log-level was given */
 } rm_common_t;
 
 void rm_common_init(rm_common_t *c);
@@ -79,6 +104,12 @@ void rm_common_init(rm_common_t *c);
 /* rm_common_option - handle a common option code. Returns 1 if handled, 0
  * if opt is not a common option, -1 after printing a usage error. */
 int rm_common_option(rm_common_t *c, const char *cmd, int opt, const char *arg);
+
+/* rm_common_log_open - open the structured log as the log flags say, at
+ * default_level unless --log-level was given. Returns 0, or RM_EXIT_FAILURE
+ * after printing why (a log file that cannot be opened). */
+int rm_common_log_open(rm_common_t *c, const char *cmd,
+                       pgcm_log_level_t default_level);
 
 /* rm_usage_error - print "replmon CMD: MESSAGE; run 'replmon CMD --help'"
  * as one line on stderr and return RM_EXIT_USAGE. */
@@ -123,12 +154,18 @@ typedef struct rm_session {
     rm_target_node_t *targets;     /* count entries, for rm_collect */
     pgcm_node_spec_t *owned_specs; /* specs after rm_session_restrict */
     pgcm_manager_t *mgr;
+    /* The manager's log hook, set between load and start: NULL means
+     * rm_log_pgcm at rm_log_level(); else log_cb(log_user) at log_level. */
+    pgcm_log_cb log_cb;
+    void *log_user;
+    pgcm_log_level_t log_level;
 } rm_session_t;
 
 /* rm_session_load - load the configuration the flags select (a file, the
  * default file, or the environment when --host/--port/--database/--user
  * are given without --config), print its diagnostics, apply the flag
- * overrides and select the cluster. Returns 0, or an exit code
+ * overrides and select the cluster. Every password of the configuration is
+ * registered with rm_log_add_secret. Returns 0, or an exit code
  * (RM_EXIT_CONFIG, RM_EXIT_USAGE) after printing why. */
 int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd);
 
@@ -145,6 +182,10 @@ int rm_session_start(rm_session_t *s, int wait_ms, const char *cmd);
 
 /* rm_session_close - shut the manager down and free everything. */
 void rm_session_close(rm_session_t *s);
+
+/* rm_register_secrets - rm_log_add_secret for every password and SSH
+ * passphrase of cfg (a conninfo's password included). */
+void rm_register_secrets(const rm_config_t *cfg);
 
 /* rm_fill_targets - targets[i] for specs[i]: id, host and port (spec, else
  * PGHOST/PGPORT, else 5432). */

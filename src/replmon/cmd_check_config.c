@@ -69,6 +69,8 @@ int rm_cmd_check_config(int argc, char **argv)
     if (optind < argc)
         return rm_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 
+    if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
+        return RM_EXIT_FAILURE;
     inline_flags = common.host != NULL || common.port != 0 ||
                    common.database != NULL || common.user != NULL;
     rm_diags_init(&diags);

@@ -44,7 +44,7 @@ static const char demo_help[] =
     "  --interval DURATION  time between snapshots (default 2s)\n"
     "  --no-standby         do not create the physical standby\n"
     "  -h, --help           show this help\n"
-    "\n"
+    "\n" RM_LOG_HELP "\n"
     "Exit status: 0 after the duration or a stop request, 1 when the\n"
     "cluster cannot be created, 64 usage error.\n";
 
@@ -237,6 +237,8 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
     pgcm_options_init(&opts);
     opts.application_name = "replmon-demo";
     opts.health_check_interval_ms = 1000;
+    opts.log_cb = rm_log_pgcm;
+    opts.log_level = rm_log_level();
     memset(&err, 0, sizeof(err));
     if (pgcm_manager_new(&opts, &mgr, &err) != PGCM_OK) {
         fprintf(stderr,
@@ -276,6 +278,7 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
             rm_eval_t ev;
             char why[256];
 
+            copts.correlation_id = rm_log_correlation_id();
             if (rm_collect(mgr, targets, n, &copts, &snap, why, sizeof(why)) !=
                 0) {
                 if (rm_stop_signal)
@@ -333,16 +336,19 @@ int rm_cmd_demo(int argc, char **argv)
         {"interval", required_argument, NULL, OPT_INTERVAL},
         {"no-standby", no_argument, NULL, OPT_NO_STANDBY},
         {"help", no_argument, NULL, 'h'},
+        RM_LOG_LONG_OPTIONS,
         {NULL, 0, NULL, 0}};
     int64_t duration_ms = 0, interval_ms = 2000;
     rm_demo_options_t dopts;
     rm_demo_t *demo = NULL;
+    rm_common_t common;
     char err[768];
     int opt, tty, rc;
     size_t stopped;
 
     memset(&dopts, 0, sizeof(dopts));
     dopts.with_standby = 1;
+    rm_common_init(&common);
     rm_getopt_reset();
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -360,6 +366,12 @@ int rm_cmd_demo(int argc, char **argv)
         case OPT_NO_STANDBY:
             dopts.with_standby = 0;
             break;
+        case RM_OPT_LOG_FORMAT:
+        case RM_OPT_LOG_LEVEL:
+        case RM_OPT_LOG_FILE:
+            if (rm_common_option(&common, CMD, opt, optarg) < 0)
+                return RM_EXIT_USAGE;
+            break;
         default:
             return rm_getopt_error(CMD, opt, argv);
         }
@@ -367,6 +379,8 @@ int rm_cmd_demo(int argc, char **argv)
     if (optind < argc)
         return rm_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     tty = isatty(STDOUT_FILENO) && duration_ms == 0;
+    if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
+        return RM_EXIT_FAILURE;
 
     /* Installed before localpg's, which then leaves these signals to us:
      * a stop request ends the loop and the cleanup below runs. */

@@ -166,6 +166,10 @@ int rm_cmd_query(int argc, char **argv)
     params = (const char *const *)&argv[optind + 1];
     nparams = argc - optind - 1;
 
+    if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0) {
+        free(node_ids);
+        return RM_EXIT_FAILURE;
+    }
     rm_stop_handlers_install();
     rc = rm_session_load(&session, &common, CMD);
     if (rc != 0) {
@@ -211,6 +215,17 @@ int rm_cmd_query(int argc, char **argv)
     qopts.timeout_ms = (int)common.timeout_ms;
     qopts.on_row = on_row;
     qopts.row_user = printer;
+    qopts.correlation_id = rm_log_correlation_id();
+    rm_log(PGCM_LOG_INFO, "query_started", NULL, qopts.correlation_id,
+           json_pack("{s:s,s:i}", "target",
+                     nnodes > 0 ? "list"
+                     : healthy  ? "healthy"
+                                : "all",
+                     "params", nparams),
+           "fan-out query on %s nodes",
+           nnodes > 0 ? "the listed"
+           : healthy  ? "the healthy"
+                      : "all");
     memset(&err, 0, sizeof(err));
     rc = rm_wait_batch(session.mgr, &target, sql, nparams, params, &qopts,
                        &batch, &err);
@@ -274,6 +289,12 @@ int rm_cmd_query(int argc, char **argv)
         fputc('\n', stderr);
     }
     rm_query_printer_free(printer);
+    rm_log(PGCM_LOG_INFO, "query_finished", NULL, qopts.correlation_id,
+           json_pack("{s:I,s:I,s:f}", "nodes", (json_int_t)rep.count, "failed",
+                     (json_int_t)failed, "duration_seconds",
+                     (double)rep.elapsed_us / 1e6),
+           "%zu nodes answered, %zu failed, in %.1f ms", rep.count, failed,
+           (double)rep.elapsed_us / 1000.0);
     free(answers);
     pgcm_batch_free(batch);
     free(node_ids);

@@ -72,6 +72,8 @@ int rm_cmd_status(int argc, char **argv)
     if (optind < argc)
         return rm_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 
+    if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
+        return (int)RM_STATUS_UNKNOWN;
     rm_stop_handlers_install();
     rc = rm_session_load(&session, &common, CMD);
     if (rc == RM_EXIT_CONFIG)
@@ -85,6 +87,9 @@ int rm_cmd_status(int argc, char **argv)
     memset(&copts, 0, sizeof(copts));
     copts.query_timeout_ms = (int)common.timeout_ms;
     copts.stop = &rm_stop_signal;
+    copts.correlation_id = rm_log_correlation_id();
+    rm_log(PGCM_LOG_INFO, "collect_started", NULL, copts.correlation_id, NULL,
+           "collection round over %zu nodes", session.count);
     if (rm_collect(session.mgr, session.targets, session.count, &copts, &snap,
                    err, sizeof(err)) != 0) {
         rm_session_close(&session);
@@ -101,6 +106,11 @@ int rm_cmd_status(int argc, char **argv)
         fprintf(stderr, "replmon status: out of memory\n");
         return (int)RM_STATUS_UNKNOWN;
     }
+    rm_log(PGCM_LOG_INFO, "collect_finished", NULL, copts.correlation_id,
+           json_pack("{s:s,s:f}", "status", rm_status_name(ev.status),
+                     "duration_seconds", (double)snap->elapsed_us / 1e6),
+           "collection round done in %.1f ms: %s",
+           (double)snap->elapsed_us / 1000.0, rm_status_name(ev.status));
     ctx.cluster = session.cluster;
     ctx.thresholds = &session.cfg->thresholds;
     if (format == RM_FORMAT_JSON) {

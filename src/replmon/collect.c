@@ -931,6 +931,7 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
     qopts.timeout_ms = opts != NULL && opts->query_timeout_ms > 0
                            ? opts->query_timeout_ms
                            : 5000;
+    qopts.correlation_id = opts != NULL ? opts->correlation_id : 0;
     for (i = 0; i < count; i++) {
         rm_node_t *n = &snap->nodes[i];
 

@@ -208,6 +208,8 @@ typedef struct rm_collect_options {
     int query_timeout_ms;        /* per statement; 0: 5000 */
     volatile sig_atomic_t *stop; /* when it turns non-zero, cancel the
                                     queries in flight and give up */
+    uint64_t correlation_id;     /* carried by every query of the round
+                                    (pgcm_query_options_t); 0: none */
 } rm_collect_options_t;
 
 /* rm_collect - one round: the facts query on every node in parallel, then

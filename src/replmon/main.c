@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "log.h"
 #include "pgcm.h"
 #include "textwidth.h"
 
@@ -49,9 +50,10 @@ static const struct {
 static int takes_value(const char *arg)
 {
     static const char *const with_value[] = {
-        "--config",   "--cluster",  "--host",    "--port",
-        "--database", "--user",     "--timeout", "--format",
-        "--node",     "--interval", "--duration"};
+        "--config",    "--cluster",  "--host",     "--port",
+        "--database",  "--user",     "--timeout",  "--format",
+        "--node",      "--interval", "--duration", "--log-format",
+        "--log-level", "--log-file", "--listen",   "--shard"};
     size_t i;
 
     if (strchr(arg, '=') != NULL)
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
         args[n++] = argv[i];
     args[n] = NULL;
     rc = commands[c].fn(n, args);
+    rm_log_close();
+    rm_log_forget_secrets();
     free(args);
     return rc;
 }
