@@ -283,33 +283,25 @@ static int inline_flags(const rm_common_t *c)
            c->user != NULL;
 }
 
-int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd)
+int rm_session_load_into(rm_session_t *s, const rm_common_t *c,
+                         rm_diags_t *diags, char *err, size_t errlen)
 {
-    rm_diags_t diags;
-    pgcm_error_t err;
+    pgcm_error_t perr;
     int rc;
 
     memset(s, 0, sizeof(*s));
-    rm_diags_init(&diags);
     if (c->config_path != NULL)
-        rc = rm_config_parse_file(c->config_path, NULL, &s->cfg, &diags);
+        rc = rm_config_parse_file(c->config_path, NULL, &s->cfg, diags);
     else if (inline_flags(c))
-        rc = rm_config_from_env(NULL, &s->cfg, &diags);
+        rc = rm_config_from_env(NULL, &s->cfg, diags);
     else
-        rc = rm_config_load(NULL, NULL, &s->cfg, &diags);
-    rm_diags_print(&diags, stderr);
-    rm_diags_free(&diags);
+        rc = rm_config_load(NULL, NULL, &s->cfg, diags);
     if (rc != PGCM_OK) {
-        if (rc == PGCM_ENOMEM)
-            fprintf(stderr,
-                    "replmon %s: out of memory while loading the "
-                    "configuration\n",
-                    cmd);
-        else
-            fprintf(stderr,
-                    "replmon %s: the configuration has errors (listed "
-                    "above); fix them and check with 'replmon check-config'\n",
-                    cmd);
+        snprintf(err, errlen, "%s",
+                 rc == PGCM_ENOMEM
+                     ? "out of memory while loading the configuration"
+                     : "the configuration has errors (listed above); fix "
+                       "them and check with 'replmon check-config'");
         return RM_EXIT_CONFIG;
     }
     rm_register_secrets(s->cfg);
@@ -321,26 +313,22 @@ int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd)
         ov.port = c->port;
         ov.database = c->database;
         ov.user = c->user;
-        rm_diags_init(&diags);
-        rc = rm_config_apply_overrides(s->cfg, &ov, &diags);
-        rm_diags_print(&diags, stderr);
-        rm_diags_free(&diags);
+        rc = rm_config_apply_overrides(s->cfg, &ov, diags);
         if (rc != PGCM_OK) {
             rm_session_close(s);
-            return rm_usage_error(cmd, "the connection flags are invalid "
-                                       "(see above)");
+            snprintf(err, errlen,
+                     "the connection flags are invalid (see above)");
+            return RM_EXIT_USAGE;
         }
     }
-    memset(&err, 0, sizeof(err));
-    rc =
-        rm_config_cluster_nodes(s->cfg, c->cluster, &s->specs, &s->count, &err);
+    memset(&perr, 0, sizeof(perr));
+    rc = rm_config_cluster_nodes(s->cfg, c->cluster, &s->specs, &s->count,
+                                 &perr);
     if (rc != PGCM_OK) {
-        char msg[600];
-
-        snprintf(msg, sizeof(msg), "%s",
-                 err.message[0] ? err.message : pgcm_strerror(rc));
+        snprintf(err, errlen, "%s",
+                 perr.message[0] ? perr.message : pgcm_strerror(rc));
         rm_session_close(s);
-        return rm_usage_error(cmd, "%s", msg);
+        return RM_EXIT_USAGE;
     }
     {
         const rm_cluster_t *cl = rm_config_find_cluster(s->cfg, c->cluster);
@@ -350,11 +338,28 @@ int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd)
     s->targets = calloc(s->count ? s->count : 1, sizeof(*s->targets));
     if (s->targets == NULL) {
         rm_session_close(s);
-        fprintf(stderr, "replmon %s: out of memory\n", cmd);
+        snprintf(err, errlen, "out of memory");
         return RM_EXIT_FAILURE;
     }
     rm_fill_targets(s->specs, s->count, s->targets);
     return 0;
+}
+
+int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd)
+{
+    rm_diags_t diags;
+    char err[640];
+    int rc;
+
+    rm_diags_init(&diags);
+    rc = rm_session_load_into(s, c, &diags, err, sizeof(err));
+    rm_diags_print(&diags, stderr);
+    rm_diags_free(&diags);
+    if (rc == RM_EXIT_USAGE)
+        return rm_usage_error(cmd, "%s", err);
+    if (rc != 0)
+        fprintf(stderr, "replmon %s: %s\n", cmd, err);
+    return rc;
 }
 
 int rm_session_restrict(rm_session_t *s, const char *const *ids, size_t n,
@@ -427,6 +432,8 @@ int rm_session_start(rm_session_t *s, int wait_ms, const char *cmd)
                 cmd, err.message[0] ? err.message : pgcm_strerror(rc));
         return RM_EXIT_FAILURE;
     }
+    if (s->before_start != NULL)
+        s->before_start(s->mgr, s->before_start_user);
     rc = pgcm_manager_start(s->mgr, s->specs, s->count, wait_ms, &err);
     if (rc != PGCM_OK) {
         fprintf(stderr, "replmon %s: cannot start the nodes: %s\n", cmd,

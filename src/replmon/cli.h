@@ -159,6 +159,10 @@ typedef struct rm_session {
     pgcm_log_cb log_cb;
     void *log_user;
     pgcm_log_level_t log_level;
+    /* Called by rm_session_start between creating the manager and starting
+     * its nodes (e.g. to subscribe to their first events); may be NULL. */
+    void (*before_start)(pgcm_manager_t *mgr, void *user);
+    void *before_start_user;
 } rm_session_t;
 
 /* rm_session_load - load the configuration the flags select (a file, the
@@ -168,6 +172,12 @@ typedef struct rm_session {
  * registered with rm_log_add_secret. Returns 0, or an exit code
  * (RM_EXIT_CONFIG, RM_EXIT_USAGE) after printing why. */
 int rm_session_load(rm_session_t *s, const rm_common_t *c, const char *cmd);
+
+/* rm_session_load_into - as rm_session_load, printing nothing: the
+ * configuration's problems go to diags and the one-line reason into err.
+ * Returns 0, RM_EXIT_CONFIG, RM_EXIT_USAGE or RM_EXIT_FAILURE. */
+int rm_session_load_into(rm_session_t *s, const rm_common_t *c,
+                         rm_diags_t *diags, char *err, size_t errlen);
 
 /* rm_session_restrict - keep only the nodes named in ids (from the whole
  * configuration, in the order given). Returns 0 or RM_EXIT_USAGE after
@@ -200,5 +210,6 @@ int rm_cmd_demo(int argc, char **argv);
 int rm_cmd_status(int argc, char **argv);
 int rm_cmd_query(int argc, char **argv);
 int rm_cmd_check_config(int argc, char **argv);
+int rm_cmd_serve(int argc, char **argv);
 
 #endif /* REPLMON_CLI_H */

@@ -142,8 +142,7 @@ char *rm_log_mask(char *s, const char *secret)
     return s;
 }
 
-/* A JSON string of s; bytes that are not UTF-8 become '?'. */
-static json_t *json_text(const char *s)
+json_t *rm_log_json_text(const char *s)
 {
     json_t *j;
     char *copy, *p;
@@ -178,14 +177,15 @@ static char *format_json(const rm_log_line_t *l)
     bad = bad ||
           json_object_set_new(o, "level",
                               json_string(pgcm_log_level_name(l->level))) != 0;
-    bad = bad || json_object_set_new(o, "event", json_text(l->event)) != 0;
-    bad = bad || json_object_set_new(o, "node", json_text(l->node)) != 0;
+    bad =
+        bad || json_object_set_new(o, "event", rm_log_json_text(l->event)) != 0;
+    bad = bad || json_object_set_new(o, "node", rm_log_json_text(l->node)) != 0;
     bad = bad || json_object_set_new(o, "correlation_id",
                                      l->correlation_id != 0 ? json_string(cid)
                                                             : json_null()) != 0;
-    bad = bad ||
-          json_object_set_new(o, "message",
-                              json_text(l->message ? l->message : "")) != 0;
+    bad = bad || json_object_set_new(
+                     o, "message",
+                     rm_log_json_text(l->message ? l->message : "")) != 0;
     bad = bad ||
           json_object_set_new(o, "data",
                               l->data != NULL ? json_incref((json_t *)l->data)
@@ -561,20 +561,26 @@ void rm_log(pgcm_log_level_t level, const char *event, const char *node,
 
 void rm_log_pgcm(const pgcm_log_record_t *rec, void *user)
 {
+    (void)user;
+    rm_log_pgcm_from(rec, "pgcm");
+}
+
+void rm_log_pgcm_from(const pgcm_log_record_t *rec, const char *source)
+{
     rm_log_line_t l;
     json_t *data;
 
-    (void)user;
     if (!rm_log_enabled(rec->level))
         return;
     data = json_object();
     if (data != NULL) {
-        json_object_set_new(data, "source", json_string("pgcm"));
+        json_object_set_new(data, "source", json_string(source));
         if (rec->error_code != 0)
             json_object_set_new(data, "error",
                                 json_string(pgcm_err_name(rec->error_code)));
         if (rec->sqlstate != NULL && rec->sqlstate[0] != '\0')
-            json_object_set_new(data, "sqlstate", json_text(rec->sqlstate));
+            json_object_set_new(data, "sqlstate",
+                                rm_log_json_text(rec->sqlstate));
     }
     l.time_ms = rec->time_ms;
     l.level = rec->level;

@@ -89,6 +89,13 @@ void rm_log(pgcm_log_level_t level, const char *event, const char *node,
  * "source":"pgcm" and the error code's name and SQLSTATE when set).
  * user is ignored. */
 void rm_log_pgcm(const pgcm_log_record_t *rec, void *user);
+/* rm_log_pgcm_from - as rm_log_pgcm with another "source" in data (e.g.
+ * "eventlog" for the event table's own connection manager). */
+void rm_log_pgcm_from(const pgcm_log_record_t *rec, const char *source);
+
+/* rm_log_json_text - a JSON string of s with bytes that are not UTF-8
+ * shown as '?' (json_null() for NULL); NULL only when out of memory. */
+json_t *rm_log_json_text(const char *s);
 
 /* ---- formatting (pure, for tests) ------------------------------------ */
 

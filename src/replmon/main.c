@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * main.c - replmon's entry point: global --help and --version, and dispatch
- * to the subcommands (demo, status, query, check-config). Options may come
- * before the subcommand (`replmon --config f.yaml status`) or after it.
+ * to the subcommands (demo, status, query, check-config, serve). Options may
+ * come before the subcommand (`replmon --config f.yaml status`) or after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,8 @@ static const char main_help[] =
     "                2 CRITICAL, 3 UNKNOWN\n"
     "  query         run one statement on all, healthy or chosen nodes\n"
     "  check-config  validate and print the configuration, secrets masked\n"
+    "  serve         run as a daemon: Prometheus /metrics, health endpoints\n"
+    "                (/healthz, /readyz, /node/ID, /status), JSON logs\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help ('replmon COMMAND --help' for a "
@@ -43,7 +45,8 @@ static const struct {
 } commands[] = {{"demo", rm_cmd_demo},
                 {"status", rm_cmd_status},
                 {"query", rm_cmd_query},
-                {"check-config", rm_cmd_check_config}};
+                {"check-config", rm_cmd_check_config},
+                {"serve", rm_cmd_serve}};
 
 /* Options before the command that take a value, so that their value is not
  * mistaken for the command. */
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
     }
     if (cmd_at < 0)
         return rm_usage_error(NULL, "a command is needed (demo, status, "
-                                    "query or check-config)");
+                                    "query, check-config or serve)");
     for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
         if (strcmp(argv[cmd_at], commands[c].name) == 0)
             break;
@@ -105,7 +108,7 @@ int main(int argc, char **argv)
     if (c == sizeof(commands) / sizeof(commands[0]))
         return rm_usage_error(NULL,
                               "unknown command '%s' (commands: demo, status, "
-                              "query, check-config)",
+                              "query, check-config, serve)",
                               argv[cmd_at]);
     /* The command sees: NAME, the options given before it, the rest. */
     args = calloc((size_t)argc + 1, sizeof(*args));
