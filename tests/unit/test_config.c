@@ -2,8 +2,8 @@
 /*
  * test_config.c - the YAML configuration format (C1): the original tool's
  * format and ours, defaults merging, both node forms, clusters, thresholds,
- * theme, serve and event_log, the example file, and every validation error with
- * its exact file:line:column, all reported at once.
+ * theme, serve and event_log, the example file, and every validation error
+ * with its exact file:line:column, all reported at once.
  */
 #include "test_config_util.h"
 
