@@ -36,6 +36,7 @@
 
 #include "common.h"
 #include "http_get.h"
+#include "replmon_run.h"
 
 #define APP_NAME "bench_serve"
 
@@ -52,7 +53,7 @@ static uint64_t process_cpu_ns(pid_t pid)
     if (d == NULL)
         bench_die("cannot read %s: %s", path, strerror(errno));
     while ((e = readdir(d)) != NULL) {
-        char stat[128];
+        char stat[320];
         unsigned long long ns = 0;
         FILE *f;
 
@@ -69,37 +70,6 @@ static uint64_t process_cpu_ns(pid_t pid)
     }
     closedir(d);
     return total;
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long len;
-
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    rewind(f);
-    buf = malloc((size_t)len + 1);
-    if (buf == NULL)
-        bench_die("out of memory");
-    len = (long)fread(buf, 1, (size_t)len, f);
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* The value of an unlabelled sample (e.g. replmon_collect_rounds_total). */
-static double plain_sample(const char *text, const char *name)
-{
-    char want[128];
-    const char *at;
-
-    snprintf(want, sizeof(want), "\n%s ", name);
-    at = strstr(text, want);
-    return at != NULL ? strtod(at + strlen(want), NULL) : -1;
 }
 
 static int count_up(const char *text)
@@ -120,10 +90,10 @@ static int count_up(const char *text)
 static double scrape_metric(int port, const char *name)
 {
     http_reply_t r;
-    double v = -1;
+    double v = NAN;
 
     if (http_get(port, "/metrics", 5000, &r) == 0 && r.status == 200)
-        v = plain_sample(r.body, name);
+        v = prom_sample(r.body, name);
     http_reply_free(&r);
     return v;
 }
@@ -200,14 +170,14 @@ int main(int argc, char **argv)
                (int)pid, nodes, nports);
     /* The port it chose, from its log. */
     for (t0 = bench_now_us(); port == 0;) {
-        char *text = read_all(logf), *at = strstr(text, " port=");
+        char *text = rm_read_file(logf), *at = strstr(text, " port=");
 
         if (at != NULL && strstr(text, "serve_listening") != NULL)
             port = atoi(at + 6);
         free(text);
         if (port == 0) {
             if (waitpid(pid, &status, WNOHANG) == pid)
-                bench_die("replmon serve exited: %s", read_all(errf));
+                bench_die("replmon serve exited: %s", rm_read_file(errf));
             if (bench_now_us() - t0 > 30000000u)
                 bench_die("replmon serve did not listen within 30 s");
             bench_sleep_ms(50);

@@ -3,7 +3,8 @@
  * http_get.h - a minimal HTTP/1.0 GET client for the integration tests
  * (replmon serve's endpoints, Prometheus' API): one request per TCP
  * connection to 127.0.0.1, read until the server closes, with a deadline;
- * the status code and the body are returned and the time it took.
+ * the status code and the body are returned and the time it took. Also
+ * reading one sample out of a Prometheus text exposition.
  */
 #ifndef HTTP_GET_H
 #define HTTP_GET_H
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -141,6 +143,21 @@ static inline int http_free_port(void)
     if (fd >= 0)
         close(fd);
     return port;
+}
+
+/* The value of the sample whose name and labels are exactly `series`
+ * (e.g. replmon_node_up{node="pub"}, or replmon_nodes) in a Prometheus
+ * text exposition, or NAN when there is none. */
+static inline double prom_sample(const char *text, const char *series)
+{
+    char want[512];
+    const char *at;
+
+    snprintf(want, sizeof(want), "\n%s ", series);
+    at = strstr(text, want);
+    if (at == NULL)
+        return NAN;
+    return strtod(at + strlen(want), NULL);
 }
 
 #endif /* HTTP_GET_H */

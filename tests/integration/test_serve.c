@@ -56,21 +56,10 @@ static int serve_port;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static void exec_sql(localpg_server_t *s, const char *sql)
+/* Run SQL that returns nothing of interest (fails the test on error). */
+static void free_exec(localpg_server_t *s, const char *sql)
 {
-    char err[512];
-
-    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-}
-
-static char *value_of(localpg_server_t *s, const char *sql)
-{
-    char err[512], *out = NULL;
-
-    if (localpg_exec(s, NULL, sql, &out, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-    return out;
+    free(fixture_exec(s, sql));
 }
 
 static void write_file(const char *path, const char *text)
@@ -174,24 +163,10 @@ static int get_status(int port, const char *path)
     return status;
 }
 
-/* The value of the sample whose name and labels are exactly `series`
- * (e.g. replmon_node_up{node="pub"}) in an exposition, or NAN. */
-static double sample(const char *text, const char *series)
-{
-    char want[512];
-    const char *at;
-
-    snprintf(want, sizeof(want), "\n%s ", series);
-    at = strstr(text, want);
-    if (at == NULL)
-        return NAN;
-    return strtod(at + strlen(want), NULL);
-}
-
 static double metric(int port, const char *series)
 {
     http_reply_t r = get(port, "/metrics");
-    double v = r.status == 200 ? sample(r.body, series) : NAN;
+    double v = r.status == 200 ? prom_sample(r.body, series) : NAN;
 
     http_reply_free(&r);
     return v;
@@ -275,16 +250,16 @@ static int group_setup(void **state)
         if (pg[i] == NULL)
             fail_msg("%s: %s", ids[i], err);
     }
-    exec_sql(pg[PUB], "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                      "INSERT INTO t SELECT g, 'x' FROM "
-                      "generate_series(1, 10) g;"
-                      "CREATE PUBLICATION p FOR TABLE t");
-    exec_sql(pg[SUB], "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    free_exec(pg[PUB], "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                       "INSERT INTO t SELECT g, 'x' FROM "
+                       "generate_series(1, 10) g;"
+                       "CREATE PUBLICATION p FOR TABLE t");
+    free_exec(pg[SUB], "CREATE TABLE t (id int PRIMARY KEY, v text)");
     snprintf(sql, sizeof(sql),
              "CREATE SUBSCRIPTION s CONNECTION 'host=127.0.0.1 port=%d "
              "user=postgres dbname=postgres' PUBLICATION p",
              localpg_port(pg[PUB]));
-    exec_sql(pg[SUB], sql);
+    free_exec(pg[SUB], sql);
     assert_non_null(mkdtemp(dir));
     snprintf(cfg_path, sizeof(cfg_path), "%s/replmon.yaml", dir);
     snprintf(log_path, sizeof(log_path), "%s/serve.log", dir);
@@ -373,19 +348,23 @@ static void test_metrics_promtool(void **state)
 
         snprintf(series, sizeof(series), "replmon_node_up{node=\"%s\"}",
                  ids[i]);
-        assert_true(sample(r.body, series) == 1.0);
+        assert_true(prom_sample(r.body, series) == 1.0);
     }
-    assert_true(sample(r.body, "replmon_subscription_lag_bytes{node=\"sub\","
-                               "subscription=\"s\",upstream=\"pub\"}") >= 0);
-    assert_true(sample(r.body, "replmon_slot_active{node=\"pub\",slot=\"s\","
-                               "slot_type=\"logical\"}") == 1.0);
-    assert_true(sample(r.body, "replmon_cross_node_lag_bytes{upstream=\"pub\","
-                               "downstream=\"sub\",type=\"logical\","
-                               "subscription=\"s\"}") >= 0);
-    assert_true(sample(r.body, "replmon_event_log_enabled") == 1.0);
+    assert_true(prom_sample(r.body,
+                            "replmon_subscription_lag_bytes{node=\"sub\","
+                            "subscription=\"s\",upstream=\"pub\"}") >= 0);
+    assert_true(prom_sample(r.body,
+                            "replmon_slot_active{node=\"pub\",slot=\"s\","
+                            "slot_type=\"logical\"}") == 1.0);
+    assert_true(prom_sample(r.body,
+                            "replmon_cross_node_lag_bytes{upstream=\"pub\","
+                            "downstream=\"sub\",type=\"logical\","
+                            "subscription=\"s\"}") >= 0);
+    assert_true(prom_sample(r.body, "replmon_event_log_enabled") == 1.0);
     /* Acquisitions were counted one by one, as the pool counted them. */
-    assert_true(sample(r.body, "replmon_connection_acquire_seconds_count{node="
-                               "\"pub\"}") > 0);
+    assert_true(prom_sample(r.body,
+                            "replmon_connection_acquire_seconds_count{node="
+                            "\"pub\"}") > 0);
     assert_null(strstr(r.body, password));
     http_reply_free(&r);
 }
@@ -494,15 +473,15 @@ static void test_max_lag(void **state)
 {
     (void)state;
     assert_int_equal(get_status(serve_port, "/node/sub?max_lag=16MB"), 200);
-    exec_sql(pg[SUB], "ALTER SUBSCRIPTION s DISABLE");
-    exec_sql(pg[PUB], "INSERT INTO t SELECT g, repeat('y', 500) FROM "
-                      "generate_series(100, 2100) g");
+    free_exec(pg[SUB], "ALTER SUBSCRIPTION s DISABLE");
+    free_exec(pg[PUB], "INSERT INTO t SELECT g, repeat('y', 500) FROM "
+                       "generate_series(100, 2100) g");
     /* The next rounds see the lag: 503 with a small max_lag only. */
     wait_for_status(serve_port, "/node/sub?max_lag=64kB", 503, 15000);
     assert_int_equal(get_status(serve_port, "/node/sub"), 200);
     assert_int_equal(get_status(serve_port, "/node/sub?max_lag=1GB"), 200);
     assert_int_equal(get_status(serve_port, "/node/pub?max_lag=64kB"), 200);
-    exec_sql(pg[SUB], "ALTER SUBSCRIPTION s ENABLE");
+    free_exec(pg[SUB], "ALTER SUBSCRIPTION s ENABLE");
     wait_for_status(serve_port, "/node/sub?max_lag=64kB", 200, 30000);
 }
 
@@ -513,7 +492,7 @@ static int count_rows(const char *where)
 
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM connection_logs WHERE %s",
              where);
-    v = value_of(pg[EVENTS], sql);
+    v = fixture_exec(pg[EVENTS], sql);
     n = v != NULL ? atoi(v) : -1;
     free(v);
     return n;
@@ -546,16 +525,16 @@ static void test_kill_restart_and_event_rows(void **state)
 
     (void)state;
     /* The table and the function are the seed's. */
-    def = value_of(pg[EVENTS], "SELECT string_agg(column_name || ' ' || "
-                               "data_type, ', ' ORDER BY ordinal_position) "
-                               "FROM information_schema.columns WHERE "
-                               "table_name = 'connection_logs'");
+    def = fixture_exec(pg[EVENTS], "SELECT string_agg(column_name || ' ' || "
+                                   "data_type, ', ' ORDER BY ordinal_position) "
+                                   "FROM information_schema.columns WHERE "
+                                   "table_name = 'connection_logs'");
     assert_string_equal(def, "id integer, connection_id text, status text, "
                              "created_at timestamp with time zone, "
                              "error_message text, metadata jsonb");
     free(def);
-    def = value_of(pg[EVENTS], "SELECT pg_get_function_arguments("
-                               "'log_connection_event'::regproc)");
+    def = fixture_exec(pg[EVENTS], "SELECT pg_get_function_arguments("
+                                   "'log_connection_event'::regproc)");
     assert_string_equal(def, "p_connection_id text, p_status text, "
                              "p_error_message text DEFAULT NULL::text, "
                              "p_metadata jsonb DEFAULT '{}'::jsonb");
@@ -574,9 +553,9 @@ static void test_kill_restart_and_event_rows(void **state)
     wait_for_status(serve_port, "/node/victim", 200, 40000);
     if (!fixture_wait_for(rows_exist, &up, 10000))
         fail_msg("no connection_logs row for the recovery");
-    def = value_of(pg[EVENTS], "SELECT metadata->>'event' FROM "
-                               "connection_logs WHERE connection_id = "
-                               "'victim' AND status = 'unhealthy' LIMIT 1");
+    def = fixture_exec(pg[EVENTS], "SELECT metadata->>'event' FROM "
+                                   "connection_logs WHERE connection_id = "
+                                   "'victim' AND status = 'unhealthy' LIMIT 1");
     assert_string_equal(def, "health_changed");
     free(def);
 }
@@ -963,11 +942,11 @@ static void test_three_shards(void **state)
         assert_int_equal(r.status, 200);
         snprintf(series, sizeof(series),
                  "replmon_shard_info{shard=\"%d\",shards=\"3\"}", k + 1);
-        assert_true(sample(r.body, series) == 1.0);
+        assert_true(prom_sample(r.body, series) == 1.0);
         for (i = 0; i < SHARD_NODES; i++) {
             snprintf(series, sizeof(series), "replmon_node_up{node=\"n%02d\"}",
                      i);
-            if (!isnan(sample(r.body, series))) {
+            if (!isnan(prom_sample(r.body, series))) {
                 char id[8];
 
                 snprintf(id, sizeof(id), "n%02d", i);
