@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "nodecheck.h"
 #include "output.h"
+#include "report_status.h"
 
 /* One published round: the snapshot, its verdict and /status's text. */
 typedef struct round {
