@@ -222,6 +222,13 @@ typedef struct pgcm_log_record {
                                 probe cycle's id; 0 if none */
     int error_code;          /* PGCM_* code, 0 when none */
     const char *sqlstate;    /* "" when none */
+    int64_t duration_us;     /* how long it took, -1 when it has no duration:
+                                connection_acquired: the wait for a
+                                connection; connection_released: the
+                                statement; connection_opened: the connect;
+                                connection_closed/_discarded: the
+                                connection's age; health_check: the
+                                probe's latency */
 } pgcm_log_record_t;
 
 /* Fires on the loop thread; must not block and must not call pgcm

@@ -166,11 +166,12 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
                              : discard ? PGCM_LOG_WARN
                                        : PGCM_LOG_INFO;
     if (pgcm__log_enabled(o, level))
-        pgcm__log(o, level, c->node_id,
-                  discard ? "connection_discarded" : "connection_closed",
-                  c->correlation_id, 0, "", "%s (open %llu ms)",
-                  why ? why : "closed",
-                  (unsigned long long)((now_us() - c->open_us) / 1000));
+        pgcm__log_timed(o, level, c->node_id,
+                        discard ? "connection_discarded" : "connection_closed",
+                        c->correlation_id, 0, "",
+                        (int64_t)(now_us() - c->open_us), "%s (open %llu ms)",
+                        why ? why : "closed",
+                        (unsigned long long)((now_us() - c->open_us) / 1000));
     c->phase = CONN_SHUT;
     drop_ticket(c);
     uv_timer_stop(&c->timer);
@@ -273,11 +274,12 @@ static void conn_connected(conn_t *c)
         return;
     }
     c->phase = CONN_READY;
-    pgcm__log(c->env->opts, PGCM_LOG_INFO, c->node_id, "connection_opened",
-              c->correlation_id, 0, "",
-              "connected in %llu ms, server version %d, backend pid %d",
-              (unsigned long long)((now_us() - c->open_us) / 1000),
-              PQserverVersion(c->pg), PQbackendPID(c->pg));
+    pgcm__log_timed(c->env->opts, PGCM_LOG_INFO, c->node_id,
+                    "connection_opened", c->correlation_id, 0, "",
+                    (int64_t)(now_us() - c->open_us),
+                    "connected in %llu ms, server version %d, backend pid %d",
+                    (unsigned long long)((now_us() - c->open_us) / 1000),
+                    PQserverVersion(c->pg), PQbackendPID(c->pg));
     report(c, CONN_EV_CONNECTED);
 }
 

@@ -34,10 +34,15 @@ static inline uint64_t pgcm__env_new_id(loop_env_t *env)
 
 /* log.c: the log hook (pgcm_options_t.log_cb). Loop thread only. */
 bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level);
-void pgcm__log(const pgcm_options_t *opts, pgcm_log_level_t level,
-               const char *node_id, const char *event, uint64_t correlation_id,
-               int error_code, const char *sqlstate, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
+/* One record; duration_us -1 when the happening has none. */
+void pgcm__log_timed(const pgcm_options_t *opts, pgcm_log_level_t level,
+                     const char *node_id, const char *event,
+                     uint64_t correlation_id, int error_code,
+                     const char *sqlstate, int64_t duration_us, const char *fmt,
+                     ...) __attribute__((format(printf, 9, 10)));
+#define pgcm__log(opts, level, node_id, event, corr, code, sqlstate, ...)      \
+    pgcm__log_timed(opts, level, node_id, event, corr, code, sqlstate, -1,     \
+                    __VA_ARGS__)
 
 /* cancel.c: fire-and-forget cancel requests on helper threads, each with a
  * ticket that settles when the server has processed it, and the wait at

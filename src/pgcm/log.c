@@ -29,9 +29,11 @@ bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level)
     return opts->log_cb != NULL && level >= opts->log_level;
 }
 
-void pgcm__log(const pgcm_options_t *opts, pgcm_log_level_t level,
-               const char *node_id, const char *event, uint64_t correlation_id,
-               int error_code, const char *sqlstate, const char *fmt, ...)
+void pgcm__log_timed(const pgcm_options_t *opts, pgcm_log_level_t level,
+                     const char *node_id, const char *event,
+                     uint64_t correlation_id, int error_code,
+                     const char *sqlstate, int64_t duration_us, const char *fmt,
+                     ...)
 {
     if (!pgcm__log_enabled(opts, level))
         return;
@@ -49,6 +51,7 @@ void pgcm__log(const pgcm_options_t *opts, pgcm_log_level_t level,
         .correlation_id = correlation_id,
         .error_code = error_code,
         .sqlstate = sqlstate ? sqlstate : "",
+        .duration_us = duration_us,
     };
     opts->log_cb(&rec, opts->log_user);
 }

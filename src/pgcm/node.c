@@ -260,10 +260,12 @@ static void verdict(node_t *n, sched_kind_t kind, int status,
     int64_t wall = pgcm__wall_ms();
     n->pool.stats.probes++;
     n->health.last_check_ms = wall;
-    pgcm__log(o, status == PGCM_OK ? PGCM_LOG_DEBUG : PGCM_LOG_WARN, n->id,
-              "health_check", 0, status, sqlstate, "%s %s in %llu us%s%s",
-              pgcm__sched_kind_name(kind), status == PGCM_OK ? "ok" : "failed",
-              (unsigned long long)latency_us, msg[0] ? ": " : "", msg);
+    pgcm__log_timed(o, status == PGCM_OK ? PGCM_LOG_DEBUG : PGCM_LOG_WARN,
+                    n->id, "health_check", 0, status, sqlstate,
+                    status == PGCM_OK ? (int64_t)latency_us : -1,
+                    "%s %s in %llu us%s%s", pgcm__sched_kind_name(kind),
+                    status == PGCM_OK ? "ok" : "failed",
+                    (unsigned long long)latency_us, msg[0] ? ": " : "", msg);
     sched_timing_t t = timing(n);
     int sf = pgcm__sched_done(&n->sched, &t, kind, status == PGCM_OK, now);
     if (sf & SCHED_ABANDON_CHECK) {

@@ -226,10 +226,11 @@ static void count_acquire(pool_t *p, pool_job_t *job)
     p->stats.acquire_wait_us += waited;
     if (waited > p->stats.acquire_wait_max_us)
         p->stats.acquire_wait_max_us = waited;
-    pgcm__log(p->env->opts, PGCM_LOG_DEBUG, p->node_id, "connection_acquired",
-              job->correlation_id, 0, "", "after %llu us%s",
-              (unsigned long long)waited,
-              job->kind == JOB_CHECKOUT ? " (checkout)" : "");
+    pgcm__log_timed(p->env->opts, PGCM_LOG_DEBUG, p->node_id,
+                    "connection_acquired", job->correlation_id, 0, "",
+                    (int64_t)waited, "after %llu us%s",
+                    (unsigned long long)waited,
+                    job->kind == JOB_CHECKOUT ? " (checkout)" : "");
 }
 
 /* Send job's statement on c (IDLE or checked out, ready). */
@@ -696,9 +697,10 @@ static void on_done(pconn_t *c, const conn_report_t *rep)
         return;
     }
     pool_job_t *job = c->job;
-    pgcm__log(p->env->opts, PGCM_LOG_DEBUG, p->node_id, "connection_released",
-              c->conn.correlation_id, 0, "", "statement done after %llu us",
-              (unsigned long long)rep->elapsed_us);
+    pgcm__log_timed(p->env->opts, PGCM_LOG_DEBUG, p->node_id,
+                    "connection_released", c->conn.correlation_id, 0, "",
+                    (int64_t)rep->elapsed_us, "statement done after %llu us",
+                    (unsigned long long)rep->elapsed_us);
     /* Count it and give the connection back first (so stats and waiters
      * see it), then tell the job. */
     if (job != NULL) {
@@ -805,6 +807,7 @@ static void on_row(pconn_t *c, const conn_report_t *rep)
 {
     pool_t *p = c->pool;
     pool_job_t *job = c->job;
+    up(p, POOL_EV_HEARD); /* rows flowing: the server is alive */
     if (job == NULL || job->on_row == NULL)
         return;
     int stop = job->on_row(p->node_id, rep->row, job->row_user);

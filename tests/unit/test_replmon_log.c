@@ -176,7 +176,8 @@ static void test_writer(void **state)
                              "password hunter2secret rejected",
                              42,
                              PGCM_EAUTH,
-                             "28P01"};
+                             "28P01",
+                             -1};
     char err[256], line[4096];
     FILE *f;
     int n = 0;

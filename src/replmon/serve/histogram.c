@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * histogram.c - bucket counting, the two parsers of libpgcm's acquire and
- * close records, and the node-id -> histograms table (open hashing).
+ * histogram.c - bucket counting, the values taken from libpgcm's acquire and
+ * close records (their duration_us), and the node-id -> histograms table
+ * (open hashing).
  */
 #include "histogram.h"
 
@@ -34,50 +35,25 @@ void rm_histogram_observe(rm_histogram_t *h, const double *bounds,
     h->sum += v;
 }
 
-/* The unsigned number right after prefix in s, or -1. */
-static int number_after(const char *s, const char *prefix, uint64_t *out)
-{
-    const char *at = s != NULL ? strstr(s, prefix) : NULL;
-    uint64_t v = 0;
-    int digits = 0;
-
-    if (at == NULL)
-        return -1;
-    for (at += strlen(prefix); *at >= '0' && *at <= '9'; at++, digits++) {
-        if (v > UINT64_MAX / 10 - 1)
-            return -1;
-        v = v * 10 + (uint64_t)(*at - '0');
-    }
-    if (digits == 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int rm_histo_parse_acquire(const pgcm_log_record_t *rec, double *seconds)
 {
-    uint64_t us;
-
     if (rec->event == NULL || strcmp(rec->event, "connection_acquired") != 0 ||
-        rec->message == NULL || strncmp(rec->message, "after ", 6) != 0 ||
-        number_after(rec->message, "after ", &us) != 0)
+        rec->duration_us < 0)
         return 0;
-    *seconds = (double)us / 1e6;
+    *seconds = (double)rec->duration_us / 1e6;
     return 1;
 }
 
 int rm_histo_parse_lifetime(const pgcm_log_record_t *rec, double *seconds)
 {
-    uint64_t ms;
-
     /* A connection still connecting is closed at debug level (and its
      * failure was a connection_error); only open ones count. */
     if (rec->event == NULL || rec->level < PGCM_LOG_INFO ||
         (strcmp(rec->event, "connection_closed") != 0 &&
          strcmp(rec->event, "connection_discarded") != 0) ||
-        number_after(rec->message, "(open ", &ms) != 0)
+        rec->duration_us < 0)
         return 0;
-    *seconds = (double)ms / 1e3;
+    *seconds = (double)rec->duration_us / 1e6;
     return 1;
 }
 
