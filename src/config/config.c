@@ -50,7 +50,7 @@ void rm__config_defaults(rm_config_t *cfg)
     cfg->thresholds.slot_critical_bytes = 5LL * 1024 * 1024 * 1024;
     cfg->thresholds.conflict_rate_warning = 5;
     cfg->thresholds.conflict_rate_critical = 20;
-    cfg->pglogical = 0;
+    cfg->pglogical = RM_PGLOGICAL_AUTO;
     cfg->theme.name = "dark";
     cfg->serve.listen = "127.0.0.1:9187";
     cfg->serve.interval_ms = 5000;
@@ -183,6 +183,18 @@ int rm__config_env_view(rm_config_t *cfg, rm_getenv_fn getenv_fn)
 }
 
 /* ---- clusters and lookups ------------------------------------------------ */
+
+const char *rm_pglogical_mode_name(int mode)
+{
+    switch (mode) {
+    case RM_PGLOGICAL_OFF:
+        return "false";
+    case RM_PGLOGICAL_ON:
+        return "true";
+    default:
+        return "auto";
+    }
+}
 
 const pgcm_node_spec_t *rm_config_find_node(const rm_config_t *cfg,
                                             const char *id)

@@ -130,6 +130,16 @@ typedef struct rm_thresholds {
     double conflict_rate_critical; /* conflict_rate.critical (20) */
 } rm_thresholds_t;
 
+/* pglogical: whether to read pglogical's catalogs. OFF never; ON on every
+ * node (a node without the extension gets a note saying so); AUTO where a
+ * round finds the extension installed (checked again every round). */
+#define RM_PGLOGICAL_OFF  0 /* pglogical: false */
+#define RM_PGLOGICAL_ON   1 /* pglogical: true */
+#define RM_PGLOGICAL_AUTO 2 /* pglogical: auto (the default) */
+
+/* rm_pglogical_mode_name - "false", "true" or "auto". */
+const char *rm_pglogical_mode_name(int mode);
+
 /* One colour override of the theme: role name -> colour text as written
  * ("#FFD700", "#fd0" or a curses colour name such as "yellow"). */
 typedef struct rm_theme_color {
@@ -184,7 +194,7 @@ typedef struct rm_config {
     size_t cluster_count;
 
     rm_thresholds_t thresholds;
-    int pglogical; /* pglogical: (false) */
+    int pglogical; /* pglogical: RM_PGLOGICAL_* (auto) */
     rm_theme_t theme;
     rm_serve_settings_t serve;
     rm_event_log_settings_t event_log;

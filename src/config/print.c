@@ -337,7 +337,7 @@ static void print_yaml(const rm_config_t *cfg, FILE *f)
         (long long)t->slot_warning_bytes, (long long)t->slot_critical_bytes);
     fprintf(f, "  conflict_rate: { warning: %.15g, critical: %.15g }\n",
             t->conflict_rate_warning, t->conflict_rate_critical);
-    y_bool(f, 0, "pglogical", cfg->pglogical);
+    fprintf(f, "pglogical: %s\n", rm_pglogical_mode_name(cfg->pglogical));
     fputs("theme:\n  name: ", f);
     yq(f, cfg->theme.name ? cfg->theme.name : "dark", 1);
     fputc('\n', f);
@@ -564,7 +564,10 @@ static json_t *config_json(const rm_config_t *cfg)
                json_pack("{s:f,s:f}", "warning", t->conflict_rate_warning,
                          "critical", t->conflict_rate_critical));
     rc |= jset(root, "thresholds", th);
-    rc |= jset(root, "pglogical", json_boolean(cfg->pglogical));
+    rc |= jset(root, "pglogical",
+               cfg->pglogical == RM_PGLOGICAL_AUTO
+                   ? json_string("auto")
+                   : json_boolean(cfg->pglogical == RM_PGLOGICAL_ON));
     rc |= jset(theme, "name", jstr(cfg->theme.name));
     for (size_t i = 0; i < cfg->theme.color_count; i++)
         rc |= jset(colors, cfg->theme.colors[i].role,

@@ -1403,6 +1403,28 @@ static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
     }
 }
 
+/* pglogical: true, false (any boolean spelling) or auto. */
+static void get_pglogical(vctx_t *c, const rm_ynode_t *v, int *dst)
+{
+    char *t;
+    int refs = 0, b;
+    char shown[128];
+
+    if (scalar_text(c, v, "pglogical", "true, false or auto", &t, &refs) <= 0)
+        return;
+    if (strcasecmp(t, "auto") == 0)
+        *dst = RM_PGLOGICAL_AUTO;
+    else if (rm__parse_bool(t, &b) == 0)
+        *dst = b ? RM_PGLOGICAL_ON : RM_PGLOGICAL_OFF;
+    else
+        verr(c, v, "pglogical",
+             "%s is not true, false or auto; write one "
+             "of them (auto, the default, reads pglogical where it is "
+             "installed)",
+             val_shown(v, refs, shown, sizeof(shown)));
+    free(t);
+}
+
 static int color_ok(const char *s)
 {
     static const char *const names[] = {"default", "black", "red",     "green",
@@ -1699,11 +1721,8 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
         do_clusters(&c, v);
     if ((v = find_key(root, "thresholds")) != NULL)
         do_thresholds(&c, v);
-    if ((v = find_key(root, "pglogical")) != NULL) {
-        int b;
-        if (get_bool(&c, v, "pglogical", &b) > 0)
-            cfg->pglogical = b;
-    }
+    if ((v = find_key(root, "pglogical")) != NULL)
+        get_pglogical(&c, v, &cfg->pglogical);
     if ((v = find_key(root, "theme")) != NULL)
         do_theme(&c, v);
     if ((v = find_key(root, "serve")) != NULL)

@@ -308,13 +308,19 @@ static void test_interpolation_before_typing(void **state)
     assert_int_equal(cfg->nodes[0].ssl.enabled, PGCM_SSL_ENABLED);
     assert_int_equal(cfg->options.health_check_interval_ms, 750);
     assert_int_equal(cfg->options.unhealthy_threshold, 7);
-    assert_int_equal(cfg->pglogical, 0);
+    assert_int_equal(cfg->pglogical, RM_PGLOGICAL_OFF);
+    rm_config_free(cfg);
+
+    env_set("PGL", "AUTO");
+    cfg = load_ok(text);
+    assert_int_equal(cfg->pglogical, RM_PGLOGICAL_AUTO);
     rm_config_free(cfg);
 
     /* Empty after interpolation: not given. */
     env_set("PORT", "");
     cfg = load_ok("nodes:\n  a: { port: \"${PORT}\", host: ${PORT} }\n");
     assert_int_equal(cfg->nodes[0].port, 0);
+    assert_int_equal(cfg->pglogical, RM_PGLOGICAL_AUTO); /* the default */
     assert_null(cfg->nodes[0].host);
     rm_config_free(cfg);
 
@@ -781,8 +787,9 @@ static void test_threshold_and_theme_errors(void **state)
            "number; write a number such as 5 or 0.5",
            "t.yaml:6:3: thresholds.lag: unknown key; the keys allowed here "
            "are: replication_lag, slot_retention, conflict_rate",
-           "t.yaml:7:12: pglogical: 'maybe' is not a boolean; write true or "
-           "false",
+           "t.yaml:7:12: pglogical: 'maybe' is not true, false or auto; "
+           "write one of them (auto, the default, reads pglogical where it "
+           "is installed)",
            "t.yaml:8:16: theme.name: 'dark mode' is not a theme name; use "
            "dark or light (letters, digits, '-' and '_')",
            "t.yaml:8:48: theme.colors.warning: 'purple' is not a colour; "

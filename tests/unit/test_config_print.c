@@ -197,10 +197,12 @@ static void test_print_env_only(void **state)
     assert_non_null(
         strstr(out, "      enabled: null  # libpq uses PGSSLMODE=require\n"));
     assert_null(strstr(out, "pg-env-secret"));
+    assert_non_null(strstr(out, "\npglogical: auto\n")); /* the default */
     free(out);
     out = print_to_string(cfg, RM_PRINT_JSON);
     assert_null(strstr(out, "pg-env-secret"));
     assert_non_null(strstr(out, "\"env_only\": true"));
+    assert_non_null(strstr(out, "\"pglogical\": \"auto\""));
     free(out);
     rm_config_free(cfg);
 }
