@@ -256,6 +256,7 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
         goto out;
     }
     rm_thresholds_default(&thresholds);
+    memset(&ctx, 0, sizeof(ctx));
     ctx.cluster = "demo";
     ctx.thresholds = &thresholds;
     memset(&copts, 0, sizeof(copts));

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_status.c - `replmon status`: one collection round over the selected
- * cluster, judged against the thresholds, printed as a table or JSON; the
- * exit code is the overall status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+ * cluster (two with --sample, for the rates between them), judged against
+ * the thresholds, printed as a table or JSON; the exit code is the overall
+ * status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "conflicts.h"
 #include "evaluate.h"
 #include "report_status.h"
 
@@ -23,18 +27,35 @@ static const char status_help[] =
     "Options:\n"
     "  --format table|json  output format (default table; JSON schema in\n"
     "                       docs/status-json.md)\n"
+    "  --sample DURATION    collect twice, DURATION apart (e.g. 5s), and\n"
+    "                       judge the conflict and error rate between the\n"
+    "                       two rounds against thresholds.conflict_rate\n"
     "  -h, --help           show this help\n"
     "\n" RM_COMMON_HELP "\n"
     "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when the\n"
     "configuration cannot be used), 64 usage error.\n";
 
-enum { OPT_FORMAT = RM_OPT_FIRST_COMMAND };
+enum { OPT_FORMAT = RM_OPT_FIRST_COMMAND, OPT_SAMPLE };
+
+/* Sleep ms, ending early on a stop request. Returns 0, or -1 if stopped. */
+static int sleep_unless_stopped(int64_t ms)
+{
+    while (ms > 0 && !rm_stop_signal) {
+        int64_t step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return rm_stop_signal ? -1 : 0;
+}
 
 int rm_cmd_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         RM_COMMON_LONG_OPTIONS,
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"sample", required_argument, NULL, OPT_SAMPLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     rm_format_t format = RM_FORMAT_TABLE;
@@ -42,8 +63,10 @@ int rm_cmd_status(int argc, char **argv)
     rm_status_context_t ctx;
     rm_common_t common;
     rm_session_t session;
-    rm_snapshot_t *snap = NULL;
+    rm_snapshot_t *snap = NULL, *first = NULL;
     rm_eval_t ev;
+    int64_t sample_ms = 0;
+    const char *why = NULL;
     char err[256];
     int opt, rc;
 
@@ -61,6 +84,15 @@ int rm_cmd_status(int argc, char **argv)
                 format == RM_FORMAT_CSV)
                 return rm_usage_error(CMD, "--format '%s' is not table or json",
                                       optarg);
+            continue;
+        }
+        if (opt == OPT_SAMPLE) {
+            if (rm_config_parse_duration(optarg, 1000, &sample_ms, &why) != 0 ||
+                sample_ms < 100 || sample_ms > INT_MAX)
+                return rm_usage_error(CMD,
+                                      "--sample '%s' is not a duration of "
+                                      "100ms or more (%s)",
+                                      optarg, why ? why : "use e.g. 5s");
             continue;
         }
         if (opt == '?' || opt == ':')
@@ -88,10 +120,28 @@ int rm_cmd_status(int argc, char **argv)
     copts.query_timeout_ms = (int)common.timeout_ms;
     copts.stop = &rm_stop_signal;
     copts.correlation_id = rm_log_correlation_id();
+    copts.pglogical = session.cfg->pglogical;
     rm_log(PGCM_LOG_INFO, "collect_started", NULL, copts.correlation_id, NULL,
-           "collection round over %zu nodes", session.count);
-    if (rm_collect(session.mgr, session.targets, session.count, &copts, &snap,
-                   err, sizeof(err)) != 0) {
+           "collection round%s over %zu nodes",
+           sample_ms > 0 ? "s (sampled)" : "", session.count);
+    rc = 0;
+    if (sample_ms > 0) {
+        rc = rm_collect(session.mgr, session.targets, session.count, &copts,
+                        &first, err, sizeof(err));
+        if (rc == 0 && sleep_unless_stopped(sample_ms) != 0) {
+            snprintf(err, sizeof(err), "interrupted");
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = rm_collect(session.mgr, session.targets, session.count, &copts,
+                        &snap, err, sizeof(err));
+    if (rc == 0 && first != NULL) {
+        rm_snapshot_rates(first, snap);
+        sample_ms = snap->collected_ms - first->collected_ms;
+    }
+    rm_snapshot_free(first);
+    if (rc != 0) {
         rm_session_close(&session);
         if (rm_stop_signal) {
             fprintf(stderr, "replmon status: interrupted\n");
@@ -111,8 +161,10 @@ int rm_cmd_status(int argc, char **argv)
                      "duration_seconds", (double)snap->elapsed_us / 1e6),
            "collection round done in %.1f ms: %s",
            (double)snap->elapsed_us / 1000.0, rm_status_name(ev.status));
+    memset(&ctx, 0, sizeof(ctx));
     ctx.cluster = session.cluster;
     ctx.thresholds = &session.cfg->thresholds;
+    ctx.sample_ms = sample_ms;
     if (format == RM_FORMAT_JSON) {
         json_t *doc = rm_status_json(snap, &ev, &ctx);
 

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "fanout_wait.h"
+#include "pglogical.h"
 
 /* ---------------------------------------------------------------------- */
 /* LSN arithmetic                                                         */
@@ -93,8 +95,15 @@ const char *rm_section_state_name(rm_section_state_t s)
     return "unknown";
 }
 
+const char *rm_sub_kind_name(rm_sub_kind_t kind)
+{
+    return kind == RM_SUB_PGLOGICAL ? "pglogical" : "native";
+}
+
 const char *rm_subscription_state(const rm_subscription_t *s)
 {
+    if (s->kind == RM_SUB_PGLOGICAL)
+        return rm_pglogical_state(s->pglogical_status);
     if (s->enabled == 0)
         return "disabled";
     if (s->worker_pid == RM_NONE)
@@ -114,7 +123,10 @@ int rm_node_roles(const rm_node_t *n)
     roles |= n->in_recovery ? RM_ROLE_STANDBY : RM_ROLE_PRIMARY;
     if ((n->publications > 0 || n->logical_slots > 0) && !n->in_recovery)
         roles |= RM_ROLE_PUBLISHER;
-    if (n->subscription_count > 0)
+    /* Native subscriptions are counted by the facts, pglogical's are the
+     * section's rows. */
+    if (n->subscription_count > 0 ||
+        (n->nsubs > 0 && n->subs[n->nsubs - 1].kind == RM_SUB_PGLOGICAL))
         roles |= RM_ROLE_SUBSCRIBER;
     return roles;
 }
@@ -163,6 +175,8 @@ static void free_sub(rm_subscription_t *s)
     free(s->name);
     free(s->slot_name);
     free(s->publications);
+    free(s->provider_node);
+    free(s->pglogical_status);
 }
 
 static void free_standby(rm_standby_t *s)
@@ -299,6 +313,8 @@ int rm_parse_facts(const PGresult *res, rm_node_t *n)
     copy_val(res, 0, "current_lsn", n->current_lsn, sizeof(n->current_lsn));
     copy_val(res, 0, "wal_level", n->wal_level, sizeof(n->wal_level));
     copy_val(res, 0, "database", n->database, sizeof(n->database));
+    copy_val(res, 0, "pglogical_version", n->pglogical_version,
+             sizeof(n->pglogical_version));
     n->publications = i64_val(res, 0, "publications");
     n->subscription_count = i64_val(res, 0, "subscriptions");
     n->slot_count = i64_val(res, 0, "slots");
@@ -356,19 +372,58 @@ int rm_parse_slots(const PGresult *res, rm_node_t *n)
     return ok ? 0 : -1;
 }
 
+/* Room for rows more subscriptions after the node's (native ones come
+ * first, pglogical's after them); each starts "not reported". */
+static rm_subscription_t *subs_append(rm_node_t *n, int rows)
+{
+    rm_subscription_t *grown;
+    size_t i, j;
+
+    grown = realloc(n->subs, (n->nsubs + (size_t)rows) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    n->subs = grown;
+    for (i = n->nsubs; i < n->nsubs + (size_t)rows; i++) {
+        rm_subscription_t *s = &grown[i];
+
+        memset(s, 0, sizeof(*s));
+        s->enabled = -1;
+        s->worker_pid = s->tables_total = s->tables_ready = RM_NONE;
+        s->sync_workers = s->apply_error_count = s->sync_error_count = RM_NONE;
+        for (j = 0; j < RM_CONFL_COUNT; j++)
+            s->confl[j] = RM_NONE;
+        s->last_msg_age_seconds = s->transit_seconds = NAN;
+        s->latest_end_age_seconds = s->conflict_rate_per_min = NAN;
+        s->lag_bytes = RM_NONE;
+        s->lag_seconds = NAN;
+    }
+    grown = &n->subs[n->nsubs];
+    n->nsubs += (size_t)rows;
+    return grown;
+}
+
 int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
 {
+    static const char *const confl_cols[RM_CONFL_COUNT] = {
+        "confl_insert_exists",
+        "confl_update_origin_differs",
+        "confl_update_exists",
+        "confl_update_missing",
+        "confl_delete_origin_differs",
+        "confl_delete_missing",
+        "confl_multiple_unique_conflicts"};
     int rows = PQntuples(res), i, ok = 1;
+    rm_subscription_t *subs;
+    size_t k;
 
     if (rows == 0)
         return 0;
-    n->subs = calloc((size_t)rows, sizeof(*n->subs));
-    if (n->subs == NULL)
+    if ((subs = subs_append(n, rows)) == NULL)
         return -1;
-    n->nsubs = (size_t)rows;
     for (i = 0; i < rows; i++) {
-        rm_subscription_t *s = &n->subs[i];
+        rm_subscription_t *s = &subs[i];
 
+        s->kind = RM_SUB_NATIVE;
         s->name = dup_val(res, i, "subname", &ok);
         s->slot_name = dup_val(res, i, "slot_name", &ok);
         s->publications = dup_val(res, i, "publications", &ok);
@@ -386,8 +441,34 @@ int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
         s->sync_workers = i64_val(res, i, "sync_workers");
         s->apply_error_count = i64_val(res, i, "apply_error_count");
         s->sync_error_count = i64_val(res, i, "sync_error_count");
-        s->lag_bytes = RM_NONE;
-        s->lag_seconds = NAN;
+        for (k = 0; k < RM_CONFL_COUNT; k++)
+            s->confl[k] = i64_val(res, i, confl_cols[k]);
+    }
+    return ok ? 0 : -1;
+}
+
+int rm_parse_pglogical(const PGresult *res, rm_node_t *n)
+{
+    int rows = PQntuples(res), i, ok = 1;
+    rm_subscription_t *subs;
+
+    if (rows == 0)
+        return 0;
+    if ((subs = subs_append(n, rows)) == NULL)
+        return -1;
+    for (i = 0; i < rows; i++) {
+        rm_subscription_t *s = &subs[i];
+
+        s->kind = RM_SUB_PGLOGICAL;
+        s->name = dup_val(res, i, "subname", &ok);
+        s->slot_name = dup_val(res, i, "slot_name", &ok);
+        s->publications = dup_val(res, i, "publications", &ok);
+        s->provider_node = dup_val(res, i, "provider_node", &ok);
+        s->pglogical_status = dup_val(res, i, "pglogical_status", &ok);
+        s->enabled = bool_val(res, i, "enabled");
+        s->worker_pid = i64_val(res, i, "worker_pid");
+        s->tables_total = i64_val(res, i, "tables_total");
+        s->tables_ready = i64_val(res, i, "tables_ready");
     }
     return ok ? 0 : -1;
 }
@@ -825,6 +906,9 @@ static void on_section(rm_snapshot_t *snap, rm_node_t *node,
     case RM_SQL_STANDBYS:
         rc = rm_parse_standbys(res, node);
         break;
+    case RM_SQL_PGLOGICAL:
+        rc = rm_parse_pglogical(res, node);
+        break;
     case RM_SQL_RECEIVER:
         rc = rm_parse_receiver(res, node);
         /* Without pg_read_all_stats the receiver's row is masked; the
@@ -891,6 +975,12 @@ static const char *plan_section(rm_node_t *n, rm_sql_section_t section)
             return NULL;
         }
         break;
+    case RM_SQL_PGLOGICAL:
+        if (!rm_pglogical_planned(n)) {
+            sec->state = RM_SECTION_SKIPPED;
+            return NULL;
+        }
+        break;
     case RM_SQL_FACTS:
     case RM_SQL_SLOTS:
     case RM_SQL_SECTION_COUNT:
@@ -903,7 +993,9 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
                size_t count, const rm_collect_options_t *opts,
                rm_snapshot_t **out, char *err, size_t errlen)
 {
-    static const rm_sql_section_t order[] = {RM_SQL_SUBSCRIPTIONS, RM_SQL_SLOTS,
+    /* pglogical's subscriptions are appended to the native ones. */
+    static const rm_sql_section_t order[] = {RM_SQL_SUBSCRIPTIONS,
+                                             RM_SQL_PGLOGICAL, RM_SQL_SLOTS,
                                              RM_SQL_STANDBYS, RM_SQL_RECEIVER};
     pgcm_query_options_t qopts;
     rm_snapshot_t *snap;
@@ -939,6 +1031,7 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
         snprintf(n->host, sizeof(n->host), "%s",
                  targets[i].host != NULL ? targets[i].host : "");
         n->port = targets[i].port;
+        n->pglogical_mode = opts != NULL ? opts->pglogical : RM_PGLOGICAL_OFF;
         n->receiver.lag_bytes = RM_NONE;
         snprintf(n->error, sizeof(n->error), "no answer from the node");
         sql[i] = rm_sql_facts();

@@ -74,14 +74,47 @@ typedef struct rm_slot {
     double replay_lag_seconds; /* the walsender's replay_lag */
 } rm_slot_t;
 
+/* Which replication a subscription belongs to: the native one
+ * (pg_subscription) or pglogical's (pglogical.subscription). Operations
+ * pick their SQL by this, never by whether the extension is installed. */
+typedef enum rm_sub_kind {
+    RM_SUB_NATIVE = 0,
+    RM_SUB_PGLOGICAL = 1
+} rm_sub_kind_t;
+
+/* "native" or "pglogical". */
+const char *rm_sub_kind_name(rm_sub_kind_t kind);
+
+/* PostgreSQL 18's conflict counters (pg_stat_subscription_stats.confl_*),
+ * in the view's order; conflicts.h says which of them raise an error. */
+typedef enum rm_confl {
+    RM_CONFL_INSERT_EXISTS = 0,
+    RM_CONFL_UPDATE_ORIGIN_DIFFERS,
+    RM_CONFL_UPDATE_EXISTS,
+    RM_CONFL_UPDATE_MISSING,
+    RM_CONFL_DELETE_ORIGIN_DIFFERS,
+    RM_CONFL_DELETE_MISSING,
+    RM_CONFL_MULTIPLE_UNIQUE_CONFLICTS,
+    RM_CONFL_COUNT
+} rm_confl_t;
+
 typedef struct rm_subscription {
-    char *name, *slot_name, *publications;
-    int enabled;        /* -1 unknown */
-    int64_t worker_pid; /* RM_NONE: no apply worker */
+    char *name, *slot_name;
+    char *publications; /* native: publications; pglogical: replication
+                           sets; comma-separated */
+    rm_sub_kind_t kind;
+    char *provider_node;    /* pglogical: the provider's pglogical node */
+    char *pglogical_status; /* pglogical: replicating, initializing, down,
+                               disabled or unknown */
+    int enabled;            /* -1 unknown */
+    int64_t worker_pid;     /* RM_NONE: no apply worker */
     char received_lsn[24], latest_end_lsn[24];
     double last_msg_age_seconds, transit_seconds, latest_end_age_seconds;
     int64_t tables_total, tables_ready, sync_workers;
     int64_t apply_error_count, sync_error_count; /* 15+ */
+    int64_t confl[RM_CONFL_COUNT];               /* 18+, by rm_confl_t */
+    /* Filled by rm_snapshot_rates() (conflicts.h) from an earlier round. */
+    double conflict_rate_per_min; /* NAN: unknown */
     /* Filled by rm_snapshot_link(). */
     char publisher[64];  /* node id of the publisher, "" unknown */
     char link_note[128]; /* why the publisher is unknown */
@@ -91,7 +124,8 @@ typedef struct rm_subscription {
 } rm_subscription_t;
 
 /* "disabled", "down" (enabled, no apply worker), "syncing" (tables not yet
- * ready) or "streaming". */
+ * ready) or "streaming"; for pglogical from its own status (replicating:
+ * streaming, initializing: syncing), "unknown" when it reports that. */
 const char *rm_subscription_state(const rm_subscription_t *s);
 
 typedef struct rm_standby {
@@ -143,6 +177,10 @@ typedef struct rm_node {
     int64_t walsenders, walreceivers;
     int can_read_stats;
     double server_epoch;
+    /* pglogical (the facts tell whether the extension is installed in the
+     * node's database; its section then reads the subscriptions). */
+    int pglogical_mode;         /* RM_PGLOGICAL_* (config.h) for this round */
+    char pglogical_version[16]; /* the extension's version, "" none */
     /* Sections. */
     rm_section_t sections[RM_SQL_SECTION_COUNT]; /* by rm_sql_section_t */
     rm_slot_t *slots;
@@ -183,6 +221,9 @@ int rm_parse_slots(const PGresult *res, rm_node_t *node);
 int rm_parse_subscriptions(const PGresult *res, rm_node_t *node);
 int rm_parse_standbys(const PGresult *res, rm_node_t *node);
 int rm_parse_receiver(const PGresult *res, rm_node_t *node);
+/* rm_parse_pglogical - pglogical's subscriptions (pglogical.h's statement),
+ * appended to node->subs after the native ones. */
+int rm_parse_pglogical(const PGresult *res, rm_node_t *node);
 
 /* rm_snapshot_link - compute cross-node facts: for every subscription the
  * node that holds its slot (a logical slot of that name on exactly one
@@ -210,6 +251,8 @@ typedef struct rm_collect_options {
                                     queries in flight and give up */
     uint64_t correlation_id;     /* carried by every query of the round
                                     (pgcm_query_options_t); 0: none */
+    int pglogical;               /* RM_PGLOGICAL_* (the config's
+                                    pglogical:); 0 is off */
 } rm_collect_options_t;
 
 /* rm_collect - one round: the facts query on every node in parallel, then

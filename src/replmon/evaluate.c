@@ -7,6 +7,9 @@
  */
 #include "evaluate.h"
 
+#include "conflicts.h"
+#include "pglogical.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -207,6 +210,55 @@ static void judge_slot(judge_t *j, const rm_thresholds_t *t, const rm_slot_t *s)
     }
 }
 
+/* The conflict_rate threshold on a rate measured between two rounds; the
+ * counts since the statistics were reset only warn when no rate is known
+ * (an error long ago says nothing about now once a rate says so). */
+static void judge_conflicts(judge_t *j, const rm_thresholds_t *t,
+                            const rm_subscription_t *s, const char *what)
+{
+    int64_t apply = s->apply_error_count == RM_NONE ? 0 : s->apply_error_count;
+    int64_t sync = s->sync_error_count == RM_NONE ? 0 : s->sync_error_count;
+    int64_t others = 0;
+    double rate = s->conflict_rate_per_min;
+    char counts[160];
+    size_t i;
+
+    for (i = 0; i < RM_CONFL_COUNT; i++) {
+        if (s->confl[i] != RM_NONE && !rm_confl_raises_error((rm_confl_t)i))
+            others += s->confl[i];
+    }
+    if (others > 0)
+        snprintf(counts, sizeof(counts),
+                 "%" PRId64 " apply and %" PRId64 " sync errors and %" PRId64
+                 " conflicts without error",
+                 apply, sync, others);
+    else
+        snprintf(counts, sizeof(counts),
+                 "%" PRId64 " apply and %" PRId64 " sync errors", apply, sync);
+    if (!isnan(rate)) {
+        if (t->conflict_rate_critical > 0 && rate >= t->conflict_rate_critical)
+            add(j, RM_STATUS_CRITICAL,
+                "%s has %.1f conflicts and errors a minute (critical at %g; "
+                "%s since its statistics were reset)",
+                what, rate, t->conflict_rate_critical, counts);
+        else if (t->conflict_rate_warning > 0 &&
+                 rate >= t->conflict_rate_warning)
+            add(j, RM_STATUS_WARNING,
+                "%s has %.1f conflicts and errors a minute (warning at %g; "
+                "%s since its statistics were reset)",
+                what, rate, t->conflict_rate_warning, counts);
+        else if (apply + sync + others > 0)
+            add(j, RM_STATUS_OK,
+                "%s: %.1f conflicts and errors a minute now; %s since its "
+                "statistics were reset",
+                what, rate, counts);
+        return;
+    }
+    if (apply + sync + others > 0)
+        add(j, RM_STATUS_WARNING, "%s has %s since its statistics were reset",
+            what, counts);
+}
+
 static void judge_subscription(judge_t *j, const rm_thresholds_t *t,
                                const rm_subscription_t *s)
 {
@@ -214,26 +266,23 @@ static void judge_subscription(judge_t *j, const rm_thresholds_t *t,
     const char *state = rm_subscription_state(s);
     char what[128];
 
+    snprintf(what, sizeof(what), "%ssubscription %s",
+             s->kind == RM_SUB_PGLOGICAL ? "pglogical " : "", name);
     if (strcmp(state, "disabled") == 0) {
-        add(j, RM_STATUS_WARNING, "subscription %s is disabled", name);
+        add(j, RM_STATUS_WARNING, "%s is disabled", what);
         return;
     }
     if (strcmp(state, "down") == 0)
         add(j, RM_STATUS_CRITICAL,
-            "subscription %s is enabled but its apply worker is not running",
-            name);
-    snprintf(what, sizeof(what), "subscription %s", name);
+            "%s is enabled but its apply worker is not running", what);
+    else if (strcmp(state, "unknown") == 0)
+        add(j, RM_STATUS_WARNING, "%s: pglogical reports its status as %s",
+            what, s->pglogical_status ? s->pglogical_status : "unknown");
     judge_lag(j, t, s->lag_seconds, what);
-    if ((s->apply_error_count != RM_NONE && s->apply_error_count > 0) ||
-        (s->sync_error_count != RM_NONE && s->sync_error_count > 0))
-        add(j, RM_STATUS_WARNING,
-            "subscription %s has %" PRId64 " apply and %" PRId64
-            " sync errors since its statistics were reset",
-            name, s->apply_error_count == RM_NONE ? 0 : s->apply_error_count,
-            s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
+    judge_conflicts(j, t, s, what);
     if (s->publisher[0] == '\0' && s->link_note[0] != '\0')
-        add(j, RM_STATUS_OK, "subscription %s: cross-node lag unknown (%s)",
-            name, s->link_note);
+        add(j, RM_STATUS_OK, "%s: cross-node lag unknown (%s)", what,
+            s->link_note);
 }
 
 static void judge_standby(judge_t *j, const rm_thresholds_t *t,
@@ -312,6 +361,11 @@ static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)
             add(j, RM_STATUS_OK, "%s: no permission (%s)",
                 rm_sql_section_name((rm_sql_section_t)i), sec->error);
     }
+    if (rm_pglogical_missing(n))
+        add(j, RM_STATUS_OK,
+            "pglogical: the extension is not installed in database %s "
+            "(the configuration says pglogical: true)",
+            n->database[0] ? n->database : "?");
     for (i = 0; i < n->nslots; i++)
         judge_slot(j, t, &n->slots[i]);
     for (i = 0; i < n->nsubs; i++)

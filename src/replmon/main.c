@@ -53,10 +53,10 @@ static const struct {
 static int takes_value(const char *arg)
 {
     static const char *const with_value[] = {
-        "--config",    "--cluster",  "--host",     "--port",
-        "--database",  "--user",     "--timeout",  "--format",
-        "--node",      "--interval", "--duration", "--log-format",
-        "--log-level", "--log-file", "--listen",   "--shard"};
+        "--config",   "--cluster",    "--host",      "--port",     "--database",
+        "--user",     "--timeout",    "--format",    "--node",     "--interval",
+        "--duration", "--log-format", "--log-level", "--log-file", "--listen",
+        "--shard",    "--sample"};
     size_t i;
 
     if (strchr(arg, '=') != NULL)

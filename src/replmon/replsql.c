@@ -17,6 +17,8 @@
  */
 #include "replsql.h"
 
+#include "pglogical.h"
+
 /* ---------------------------------------------------------------------- */
 /* Fragments                                                              */
 /* ---------------------------------------------------------------------- */
@@ -45,6 +47,8 @@
     "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "                 \
     "AS can_read_stats, "                                                      \
     "current_database() AS database, "                                         \
+    "(SELECT extversion FROM pg_extension WHERE extname = 'pglogical') "       \
+    "AS pglogical_version, "                                                   \
     "extract(epoch FROM now())::float8 AS server_epoch"
 
 /* Slots: the walsender serving an active slot gives its replay lag. */
@@ -114,6 +118,12 @@
         "s.oid") " FROM pg_subscription s LEFT JOIN pg_stat_subscription w "   \
                  "ON w.subid = s.oid AND w.relid IS NULL" SUBS_TAIL
 #define SUBS_STATS_COLS ", e.apply_error_count, e.sync_error_count"
+/* 18: the conflict counters (rm_confl_t's order). */
+#define SUBS_CONFL_COLS                                                        \
+    ", e.confl_insert_exists, e.confl_update_origin_differs, "                 \
+    "e.confl_update_exists, e.confl_update_missing, "                          \
+    "e.confl_delete_origin_differs, e.confl_delete_missing, "                  \
+    "e.confl_multiple_unique_conflicts"
 #define SUBS_STATS_JOIN                                                        \
     " LEFT JOIN pg_stat_subscription_stats e ON e.subid = s.oid"
 #define SQL_SUBS_15                                                            \
@@ -127,6 +137,12 @@
         "NULL" SUBS_STATS_JOIN SUBS_TAIL
 #define SQL_SUBS_17                                                            \
     SUBS_COMMON SUBS_TABLES("s.oid") SUBS_STATS_COLS                           \
+        " FROM pg_subscription s LEFT JOIN pg_stat_subscription w "            \
+        "ON w.subid = s.oid AND w.worker_type = 'apply'" SUBS_STATS_JOIN       \
+            SUBS_TAIL
+
+#define SQL_SUBS_18                                                            \
+    SUBS_COMMON SUBS_TABLES("s.oid") SUBS_STATS_COLS SUBS_CONFL_COLS           \
         " FROM pg_subscription s LEFT JOIN pg_stat_subscription w "            \
         "ON w.subid = s.oid AND w.worker_type = 'apply'" SUBS_STATS_JOIN       \
             SUBS_TAIL
@@ -185,24 +201,37 @@
 /* The table                                                              */
 /* ---------------------------------------------------------------------- */
 
+#define PGL RM_PGLOGICAL_SQL /* the same on every version */
+
 static const rm_sql_row_t sql_table[] = {
-    /* major, facts, slots, subscriptions, standbys, receiver */
+    /* major, facts, slots, subscriptions, standbys, receiver, pglogical */
     {10,
-     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_10}},
+     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_10,
+      PGL}},
     {11,
-     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_11}},
+     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_11,
+      PGL}},
     {12,
-     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_11}},
+     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_11,
+      PGL}},
     {13,
-     {SQL_FACTS, SQL_SLOTS_13, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13}},
+     {SQL_FACTS, SQL_SLOTS_13, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
     {14,
-     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13}},
+     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
     {15,
-     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_15, SQL_STANDBYS_12, SQL_RECEIVER_13}},
+     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_15, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
     {16,
-     {SQL_FACTS, SQL_SLOTS_16, SQL_SUBS_16, SQL_STANDBYS_12, SQL_RECEIVER_13}},
+     {SQL_FACTS, SQL_SLOTS_16, SQL_SUBS_16, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
     {17,
-     {SQL_FACTS, SQL_SLOTS_17, SQL_SUBS_17, SQL_STANDBYS_12, SQL_RECEIVER_13}},
+     {SQL_FACTS, SQL_SLOTS_17, SQL_SUBS_17, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
+    {18,
+     {SQL_FACTS, SQL_SLOTS_17, SQL_SUBS_18, SQL_STANDBYS_12, SQL_RECEIVER_13,
+      PGL}},
 };
 
 #define SQL_TABLE_LEN (sizeof(sql_table) / sizeof(sql_table[0]))
@@ -249,6 +278,8 @@ const char *rm_sql_section_name(rm_sql_section_t section)
         return "standbys";
     case RM_SQL_RECEIVER:
         return "receiver";
+    case RM_SQL_PGLOGICAL:
+        return "pglogical";
     case RM_SQL_SECTION_COUNT:
         break;
     }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * replsql.h - every version-specific SQL statement replmon sends, in one
- * table with one row per PostgreSQL major version (10 to 17). A row is chosen
+ * table with one row per PostgreSQL major version (10 to 18). A row is chosen
  * from the server's PQserverVersion(); a newer server uses the newest row.
  * Statements never use CASE over a column that may not exist: a column that a
  * version lacks is simply absent from that version's statement, and the
@@ -22,12 +22,13 @@ typedef enum rm_sql_section {
     RM_SQL_SUBSCRIPTIONS, /* pg_subscription + apply worker + errors */
     RM_SQL_STANDBYS,      /* physical walsenders (pg_stat_replication) */
     RM_SQL_RECEIVER,      /* a standby's own WAL receiver and replay */
+    RM_SQL_PGLOGICAL,     /* pglogical's subscriptions (pglogical.h) */
     RM_SQL_SECTION_COUNT
 } rm_sql_section_t;
 
 /* One row of the table: the statements for one major version. */
 typedef struct rm_sql_row {
-    int major;                             /* 10 .. 17 */
+    int major;                             /* 10 .. 18 */
     const char *sql[RM_SQL_SECTION_COUNT]; /* never NULL */
 } rm_sql_row_t;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conflicts.h"
 #include "pgcm.h"
 
 /* ---------------------------------------------------------------------- */
@@ -77,7 +78,7 @@ static const char *section_note(const rm_node_t *n, rm_sql_section_t s)
 }
 
 static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
-                                rm_sql_section_t s)
+                                rm_sql_section_t s, const char *label)
 {
     size_t i;
 
@@ -87,7 +88,7 @@ static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
         if (note != NULL) {
             fputs("  ", out);
             rm_text_fputs(out, snap->nodes[i].id);
-            fprintf(out, ": %s\n", note);
+            fprintf(out, ": %s%s\n", label, note);
         }
     }
 }
@@ -98,7 +99,9 @@ static void print_section(FILE *out, const rm_snapshot_t *snap,
                           rm_sql_section_t kind)
 {
     rm_table_print_section(out, title, t);
-    print_section_notes(out, snap, kind);
+    print_section_notes(out, snap, kind, "");
+    if (kind == RM_SQL_SUBSCRIPTIONS)
+        print_section_notes(out, snap, RM_SQL_PGLOGICAL, "pglogical ");
     rm_table_free(t);
 }
 
@@ -193,10 +196,10 @@ static void print_slots(FILE *out, const rm_snapshot_t *snap)
 
 static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
 {
-    static const char *h[] = {"NODE",      "SUBSCRIPTION", "STATE",
-                              "PUBLISHER", "LAG",          "LAG_TIME",
-                              "LAST_MSG",  "TABLES",       "ERRORS"};
-    rm_table_t *t = rm_table_new(9, h);
+    static const char *h[] = {"NODE",   "SUBSCRIPTION", "STATE",    "PUBLISHER",
+                              "LAG",    "LAG_TIME",     "LAST_MSG", "TABLES",
+                              "ERRORS", "PER_MIN",      "KIND"};
+    rm_table_t *t = rm_table_new(11, h);
     size_t i, j;
 
     if (t == NULL)
@@ -204,13 +207,16 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
     rm_table_align_right(t, 4);
     rm_table_align_right(t, 5);
     rm_table_align_right(t, 6);
+    rm_table_align_right(t, 9);
     for (i = 0; i < snap->count; i++) {
         const rm_node_t *n = &snap->nodes[i];
 
         for (j = 0; j < n->nsubs; j++) {
             const rm_subscription_t *s = &n->subs[j];
-            char lag[32], lagt[32], age[32], tables[64], errs[96];
-            const char *cells[9];
+            char lag[32], lagt[32], age[32], tables[64], errs[128], rate[32];
+            const char *cells[11];
+            int64_t confl = RM_NONE;
+            size_t k;
 
             rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
             rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
@@ -221,13 +227,29 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
                          s->tables_total);
             else
                 snprintf(tables, sizeof(tables), "-");
-            if (s->apply_error_count != RM_NONE)
+            for (k = 0; k < RM_CONFL_COUNT; k++) {
+                if (s->confl[k] != RM_NONE)
+                    confl = (confl == RM_NONE ? 0 : confl) + s->confl[k];
+            }
+            if (s->apply_error_count != RM_NONE && confl != RM_NONE)
+                snprintf(errs, sizeof(errs),
+                         "%" PRId64 " apply, %" PRId64 " sync, %" PRId64
+                         " conflicts",
+                         s->apply_error_count,
+                         s->sync_error_count == RM_NONE ? 0
+                                                        : s->sync_error_count,
+                         confl);
+            else if (s->apply_error_count != RM_NONE)
                 snprintf(
                     errs, sizeof(errs), "%" PRId64 " apply, %" PRId64 " sync",
                     s->apply_error_count,
                     s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
             else
                 snprintf(errs, sizeof(errs), "-");
+            if (isnan(s->conflict_rate_per_min))
+                snprintf(rate, sizeof(rate), "-");
+            else
+                snprintf(rate, sizeof(rate), "%.1f", s->conflict_rate_per_min);
             cells[0] = n->id;
             cells[1] = or_dash(s->name);
             cells[2] = rm_subscription_state(s);
@@ -237,6 +259,8 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
             cells[6] = age;
             cells[7] = tables;
             cells[8] = errs;
+            cells[9] = rate;
+            cells[10] = rm_sub_kind_name(s->kind);
             rm_table_add(t, cells);
         }
     }
@@ -348,7 +372,7 @@ static void print_cross(FILE *out, const rm_snapshot_t *snap)
             rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
             cells[0] = s->publisher;
             cells[1] = n->id;
-            cells[2] = "logical";
+            cells[2] = s->kind == RM_SUB_PGLOGICAL ? "pglogical" : "logical";
             cells[3] = or_dash(s->name);
             cells[4] = lag;
             cells[5] = lagt;
@@ -481,17 +505,27 @@ static json_t *slot_json(const rm_slot_t *s, int *oom)
 
 static json_t *sub_json(const rm_subscription_t *s, int *oom)
 {
-    json_t *o = json_object();
+    json_t *o = json_object(), *confl;
+    size_t k;
 
     if (o == NULL) {
         *oom = 1;
         return NULL;
     }
     rm_json_put(o, "name", rm_json_text(s->name), oom);
+    rm_json_put(o, "kind", json_string(rm_sub_kind_name(s->kind)), oom);
     rm_json_put(o, "state", json_string(rm_subscription_state(s)), oom);
     rm_json_put(o, "enabled", j_bool(s->enabled), oom);
     rm_json_put(o, "slot", rm_json_text(s->slot_name), oom);
-    rm_json_put(o, "publications", rm_json_text(s->publications), oom);
+    if (s->kind == RM_SUB_PGLOGICAL) {
+        rm_json_put(o, "publications", json_null(), oom);
+        rm_json_put(o, "replication_sets", rm_json_text(s->publications), oom);
+    } else {
+        rm_json_put(o, "publications", rm_json_text(s->publications), oom);
+        rm_json_put(o, "replication_sets", json_null(), oom);
+    }
+    rm_json_put(o, "provider_node", rm_json_text(s->provider_node), oom);
+    rm_json_put(o, "pglogical_status", rm_json_text(s->pglogical_status), oom);
     rm_json_put(o, "worker_pid", j_i64(s->worker_pid), oom);
     rm_json_put(o, "received_lsn", rm_json_text(s->received_lsn), oom);
     rm_json_put(o, "latest_end_lsn", rm_json_text(s->latest_end_lsn), oom);
@@ -506,6 +540,14 @@ static json_t *sub_json(const rm_subscription_t *s, int *oom)
     rm_json_put(o, "sync_workers", j_i64(s->sync_workers), oom);
     rm_json_put(o, "apply_error_count", j_i64(s->apply_error_count), oom);
     rm_json_put(o, "sync_error_count", j_i64(s->sync_error_count), oom);
+    confl = json_object();
+    for (k = 0; confl != NULL && k < RM_CONFL_COUNT; k++)
+        rm_json_put(confl, rm_confl_name((rm_confl_t)k), j_i64(s->confl[k]),
+                    oom);
+    rm_json_put(o, "conflicts", confl, oom);
+    rm_json_put(o, "conflict_count", j_i64(rm_subscription_conflicts(s)), oom);
+    rm_json_put(o, "conflict_rate_per_min", j_f64(s->conflict_rate_per_min),
+                oom);
     return o;
 }
 
@@ -621,6 +663,11 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
                 n->have_facts ? rm_json_text(n->wal_level) : json_null(), oom);
     rm_json_put(o, "database",
                 n->have_facts ? rm_json_text(n->database) : json_null(), oom);
+    rm_json_put(o, "pglogical_version",
+                n->have_facts && n->pglogical_version[0]
+                    ? rm_json_text(n->pglogical_version)
+                    : json_null(),
+                oom);
     rm_json_put(o, "latency_ms",
                 n->have_health && n->health.latency_us > 0
                     ? json_real((double)n->health.latency_us / 1000.0)
@@ -731,7 +778,10 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
                 *oom = 1;
                 continue;
             }
-            rm_json_put(o, "kind", json_string("logical"), oom);
+            rm_json_put(o, "kind",
+                        json_string(s->kind == RM_SUB_PGLOGICAL ? "pglogical"
+                                                                : "logical"),
+                        oom);
             rm_json_put(o, "upstream", json_string(s->publisher), oom);
             rm_json_put(o, "downstream", json_string(n->id), oom);
             rm_json_put(o, "via", rm_json_text(s->name), oom);
@@ -779,6 +829,11 @@ json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
     rm_json_put(doc, "collected_at", j_ms(snap->collected_ms), &oom);
     rm_json_put(doc, "elapsed_ms", json_real((double)snap->elapsed_us / 1000.0),
                 &oom);
+    rm_json_put(doc, "sample_seconds",
+                ctx != NULL && ctx->sample_ms > 0
+                    ? json_real((double)ctx->sample_ms / 1000.0)
+                    : json_null(),
+                &oom);
     th = json_object();
     if (th != NULL && ctx != NULL && ctx->thresholds != NULL) {
         const rm_thresholds_t *t = ctx->thresholds;
@@ -791,6 +846,10 @@ json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
                     json_integer((json_int_t)t->slot_warning_bytes), &oom);
         rm_json_put(th, "slot_retention_critical_bytes",
                     json_integer((json_int_t)t->slot_critical_bytes), &oom);
+        rm_json_put(th, "conflict_rate_warning_per_min",
+                    json_real(t->conflict_rate_warning), &oom);
+        rm_json_put(th, "conflict_rate_critical_per_min",
+                    json_real(t->conflict_rate_critical), &oom);
     }
     rm_json_put(doc, "thresholds", th, &oom);
     arr = json_array();

@@ -6,6 +6,7 @@
 #ifndef REPLMON_REPORT_STATUS_H
 #define REPLMON_REPORT_STATUS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -17,6 +18,8 @@
 typedef struct rm_status_context {
     const char *cluster;               /* NULL: none */
     const rm_thresholds_t *thresholds; /* the thresholds used */
+    int64_t sample_ms; /* status --sample: time between the two rounds the
+                          rates come from; 0: one round, no rates */
 } rm_status_context_t;
 
 /* rm_print_status_table - the report for a person: a header line with the

@@ -66,10 +66,10 @@ static void test_parse_facts(void **state)
     const char *names = "version_num,in_recovery,current_lsn,wal_level,"
                         "publications,subscriptions,slots,logical_slots,"
                         "walsenders,walreceivers,can_read_stats,database,"
-                        "server_epoch";
-    const char *row[] = {"150004", "f",   "0/3000148",   "logical", "1",
-                         "0",      "2",   "2",           "3",       "0",
-                         "t",      "app", "1700000000.5"};
+                        "pglogical_version,server_epoch";
+    const char *row[] = {"150004", "f",   "0/3000148", "logical",     "1",
+                         "0",      "2",   "2",         "3",           "0",
+                         "t",      "app", "2.4.2",     "1700000000.5"};
     PGresult *res = pgres_new(names, NULL);
     rm_node_t n;
     char roles[64];
@@ -88,6 +88,7 @@ static void test_parse_facts(void **state)
     assert_true(n.walsenders == 3);
     assert_true(n.can_read_stats);
     assert_string_equal(n.database, "app");
+    assert_string_equal(n.pglogical_version, "2.4.2");
     assert_int_equal(rm_node_roles(&n), RM_ROLE_PRIMARY | RM_ROLE_PUBLISHER);
     rm_roles_format(rm_node_roles(&n), roles, sizeof(roles));
     assert_string_equal(roles, "primary,publisher");
@@ -367,6 +368,89 @@ static void test_link_physical(void **state)
     rm_snapshot_free(snap);
 }
 
+/* Native subscriptions first (PG 18 with conflict counters), then
+ * pglogical's appended; the pglogical one links through its slot on the
+ * provider, its lag from the slot's confirmed_flush_lsn. */
+static void test_parse_pglogical_and_confl(void **state)
+{
+    const char *native[] = {"ns", "t", "ns", "pub", "5", "0/1", "0/1", "0",
+                            "0",  "0", "1",  "1",   "0", "4",   "1",   "4",
+                            NULL, "0", "2",  "0",   "0", "0"};
+    const char *pl_names = "subname,pglogical_status,provider_node,slot_name,"
+                           "publications,enabled,worker_pid,tables_total,"
+                           "tables_ready";
+    const char *pl_ok[] = {"pgsub",
+                           "replicating",
+                           "provider",
+                           "pgl_postgres_provider_pgsub",
+                           "default,ddl",
+                           "t",
+                           "4242",
+                           "2",
+                           "2"};
+    const char *pl_init[] = {
+        "pginit", "initializing", "provider", "pgl_x", "default",
+        "t",      "4243",         "2",        "1"};
+    const char *pl_down[] = {"pgdown", "down", "provider", "pgl_y", "default",
+                             "t",      NULL,   "0",        "0"};
+    PGresult *res = pgres_new(
+        "subname,enabled,slot_name,publications,worker_pid,received_lsn,"
+        "latest_end_lsn,last_msg_age_seconds,transit_seconds,"
+        "latest_end_age_seconds,tables_total,tables_ready,sync_workers,"
+        "apply_error_count,sync_error_count,confl_insert_exists,"
+        "confl_update_origin_differs,confl_update_exists,confl_update_missing,"
+        "confl_delete_origin_differs,confl_delete_missing,"
+        "confl_multiple_unique_conflicts",
+        NULL);
+    PGresult *pl = pgres_new(pl_names, NULL);
+    rm_snapshot_t *snap = calloc(1, sizeof(*snap));
+    rm_node_t *prov, *n;
+
+    (void)state;
+    prov = add_node(snap, "prov", 5432, 0, "0/3000000");
+    give_slot(prov, "pgl_postgres_provider_pgsub", "logical", "0/3000000",
+              "0.25");
+    snprintf(prov->slots[0].confirmed_flush_lsn, 24, "0/2FFFF00");
+    n = add_node(snap, "sub", 5433, 0, "0/100");
+    n->have_facts = 1;
+    pgres_row(res, native);
+    assert_int_equal(rm_parse_subscriptions(res, n), 0);
+    pgres_row(pl, pl_ok);
+    pgres_row(pl, pl_init);
+    pgres_row(pl, pl_down);
+    assert_int_equal(rm_parse_pglogical(pl, n), 0);
+    assert_int_equal(n->nsubs, 4);
+    assert_int_equal(n->subs[0].kind, RM_SUB_NATIVE);
+    assert_string_equal(rm_sub_kind_name(n->subs[0].kind), "native");
+    assert_true(n->subs[0].confl[RM_CONFL_INSERT_EXISTS] == 4);
+    assert_true(n->subs[0].confl[RM_CONFL_UPDATE_ORIGIN_DIFFERS] == RM_NONE);
+    assert_true(n->subs[0].confl[RM_CONFL_UPDATE_EXISTS] == 0);
+    assert_true(n->subs[0].confl[RM_CONFL_UPDATE_MISSING] == 2);
+    assert_true(isnan(n->subs[0].conflict_rate_per_min));
+    assert_int_equal(n->subs[1].kind, RM_SUB_PGLOGICAL);
+    assert_string_equal(rm_sub_kind_name(n->subs[1].kind), "pglogical");
+    assert_string_equal(n->subs[1].provider_node, "provider");
+    assert_string_equal(n->subs[1].publications, "default,ddl");
+    assert_true(n->subs[1].worker_pid == 4242);
+    assert_true(n->subs[1].apply_error_count == RM_NONE);
+    assert_true(n->subs[1].confl[RM_CONFL_INSERT_EXISTS] == RM_NONE);
+    assert_true(isnan(n->subs[1].last_msg_age_seconds));
+    assert_string_equal(rm_subscription_state(&n->subs[1]), "streaming");
+    assert_string_equal(rm_subscription_state(&n->subs[2]), "syncing");
+    assert_string_equal(rm_subscription_state(&n->subs[3]), "down");
+    /* A subscriber through pglogical alone, too. */
+    n->subscription_count = 0;
+    assert_true(rm_node_roles(n) & RM_ROLE_SUBSCRIBER);
+    rm_snapshot_link(snap);
+    n = &snap->nodes[1];
+    assert_string_equal(n->subs[1].publisher, "prov");
+    assert_true(n->subs[1].lag_bytes == 0x100);
+    assert_true(fabs(n->subs[1].lag_seconds - 0.25) < 1e-9);
+    PQclear(res);
+    PQclear(pl);
+    rm_snapshot_free(snap); /* frees the pglogical strings too (ASan) */
+}
+
 static void test_section_state_names(void **state)
 {
     (void)state;
@@ -388,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_link_logical),
         cmocka_unit_test(test_link_ambiguous_and_standby_slots),
         cmocka_unit_test(test_link_physical),
+        cmocka_unit_test(test_parse_pglogical_and_confl),
         cmocka_unit_test(test_section_state_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

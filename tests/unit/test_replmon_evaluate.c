@@ -2,7 +2,8 @@
 /*
  * test_replmon_evaluate.c - the status rules: unreachable nodes, slot
  * retention and wal_status, inactive slots, disabled and down
- * subscriptions, lag thresholds, error counters, sections the role may not
+ * subscriptions (native and pglogical), lag thresholds, error counters and
+ * the conflict rate, pglogical expected but missing, sections the role may not
  * read, the order of severities, and the human formats of bytes and time.
  */
 #include <stdarg.h>
@@ -78,6 +79,9 @@ static rm_subscription_t *sub_add(rm_node_t *n, const char *name, int enabled,
     s->tables_ready = 1;
     s->apply_error_count = 0;
     s->sync_error_count = 0;
+    for (size_t k = 0; k < RM_CONFL_COUNT; k++)
+        s->confl[k] = RM_NONE;
+    s->conflict_rate_per_min = NAN;
     s->lag_seconds = lag_seconds;
     s->lag_bytes = 0;
     snprintf(s->publisher, sizeof(s->publisher), "pub");
@@ -246,6 +250,92 @@ static void test_subscription_rules(void **state)
     rm_snapshot_free(s);
 }
 
+static void test_conflict_rate_rules(void **state)
+{
+    rm_snapshot_t *s = snap_new(1);
+    rm_thresholds_t t;
+    rm_eval_t ev;
+    rm_node_t *n = &s->nodes[0];
+    rm_subscription_t *sub;
+
+    (void)state;
+    rm_thresholds_default(&t); /* 5 and 20 a minute */
+    sub = sub_add(n, "calm", 1, 10, 0.0);
+    sub->apply_error_count = 7; /* long ago: no new error in the sample */
+    sub->conflict_rate_per_min = 0.0;
+    sub = sub_add(n, "busy", 1, 11, 0.0);
+    sub->apply_error_count = 9;
+    sub->conflict_rate_per_min = 6.0;
+    sub = sub_add(n, "storm", 1, 12, 0.0);
+    sub->apply_error_count = 40;
+    sub->sync_error_count = 2;
+    sub->confl[RM_CONFL_UPDATE_MISSING] = 5;
+    sub->confl[RM_CONFL_INSERT_EXISTS] = 40;
+    sub->conflict_rate_per_min = 120.0;
+    assert_int_equal(rm_evaluate(s, &t, &ev), 0);
+    assert_int_equal(ev.status, RM_STATUS_CRITICAL);
+    assert_true(found(&ev, "n0", RM_STATUS_OK,
+                      "subscription calm: 0.0 conflicts and errors a minute "
+                      "now; 7 apply and 0 sync errors since"));
+    assert_false(found(&ev, "n0", RM_STATUS_WARNING, "subscription calm"));
+    assert_true(found(&ev, "n0", RM_STATUS_WARNING,
+                      "subscription busy has 6.0 conflicts and errors a "
+                      "minute (warning at 5;"));
+    assert_true(found(&ev, "n0", RM_STATUS_CRITICAL,
+                      "subscription storm has 120.0 conflicts and errors a "
+                      "minute (critical at 20; 40 apply and 2 sync errors "
+                      "and 5 conflicts without error since"));
+    rm_eval_free(&ev);
+
+    /* A threshold of 0 disables its check. */
+    t.conflict_rate_warning = 0;
+    t.conflict_rate_critical = 0;
+    assert_int_equal(rm_evaluate(s, &t, &ev), 0);
+    assert_int_equal(ev.status, RM_STATUS_OK);
+    rm_eval_free(&ev);
+    rm_snapshot_free(s);
+}
+
+static void test_pglogical_rules(void **state)
+{
+    rm_snapshot_t *s = snap_new(2);
+    rm_thresholds_t t;
+    rm_eval_t ev;
+    rm_subscription_t *sub;
+
+    (void)state;
+    rm_thresholds_default(&t);
+    s->nodes[0].pglogical_mode = RM_PGLOGICAL_ON; /* expected, missing */
+    snprintf(s->nodes[0].database, sizeof(s->nodes[0].database), "app");
+    s->nodes[1].pglogical_mode = RM_PGLOGICAL_ON;
+    snprintf(s->nodes[1].pglogical_version, 16, "2.4.2");
+    sub = sub_add(&s->nodes[1], "pl_down", 1, RM_NONE, NAN);
+    sub->kind = RM_SUB_PGLOGICAL;
+    sub->pglogical_status = strdup("down");
+    sub->apply_error_count = sub->sync_error_count = RM_NONE;
+    sub = sub_add(&s->nodes[1], "pl_off", 0, RM_NONE, NAN);
+    sub->kind = RM_SUB_PGLOGICAL;
+    sub->pglogical_status = strdup("disabled");
+    sub = sub_add(&s->nodes[1], "pl_odd", 1, 5, 0.0);
+    sub->kind = RM_SUB_PGLOGICAL;
+    sub->pglogical_status = strdup("unknown");
+    assert_int_equal(rm_evaluate(s, &t, &ev), 0);
+    assert_true(found(&ev, "n0", RM_STATUS_OK,
+                      "pglogical: the extension is not installed in database "
+                      "app (the configuration says pglogical: true)"));
+    assert_true(found(&ev, "n1", RM_STATUS_CRITICAL,
+                      "pglogical subscription pl_down is enabled but its "
+                      "apply worker is not running"));
+    assert_true(found(&ev, "n1", RM_STATUS_WARNING,
+                      "pglogical subscription pl_off is disabled"));
+    assert_true(found(&ev, "n1", RM_STATUS_WARNING,
+                      "pglogical subscription pl_odd: pglogical reports its "
+                      "status as unknown"));
+    assert_false(found(&ev, "n1", RM_STATUS_OK, "pglogical: the extension"));
+    rm_eval_free(&ev);
+    rm_snapshot_free(s);
+}
+
 static void test_standby_and_receiver_rules(void **state)
 {
     rm_snapshot_t *s = snap_new(2);
@@ -385,6 +475,8 @@ int main(void)
         cmocka_unit_test(test_answered_without_facts_is_unknown),
         cmocka_unit_test(test_slot_rules),
         cmocka_unit_test(test_subscription_rules),
+        cmocka_unit_test(test_conflict_rate_rules),
+        cmocka_unit_test(test_pglogical_rules),
         cmocka_unit_test(test_standby_and_receiver_rules),
         cmocka_unit_test(test_section_error_unknown_and_degraded),
         cmocka_unit_test(test_status_order_and_names),

@@ -3,7 +3,8 @@
  * test_replmon_sql.c - the per-version SQL table: which row each server
  * version gets, and that each row asks only for what its version has
  * (wal_status from 13, error counts from 15, leader_pid in 16, worker_type
- * from 17, flushed_lsn from 13, no pg_subscription.oid before 12, ...).
+ * from 17, conflict counters from 18, flushed_lsn from 13, no
+ * pg_subscription.oid before 12, ...), and pglogical's statement.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,9 +34,10 @@ static void test_row_selection(void **state)
     assert_int_equal(rm_sql_row_for_version(110022)->major, 11);
     assert_int_equal(rm_sql_row_for_version(150004)->major, 15);
     assert_int_equal(rm_sql_row_for_version(170002)->major, 17);
+    assert_int_equal(rm_sql_row_for_version(180001)->major, 18);
     /* Newer than the table: its newest row. */
-    assert_int_equal(rm_sql_row_for_version(180000)->major, 17);
-    assert_int_equal(rm_sql_newest_major(), 17);
+    assert_int_equal(rm_sql_row_for_version(190000)->major, 18);
+    assert_int_equal(rm_sql_newest_major(), 18);
     assert_null(rm_sql_for(90600, RM_SQL_SLOTS));
     assert_null(rm_sql_for(150000, RM_SQL_SECTION_COUNT));
 }
@@ -46,7 +48,7 @@ static void test_one_row_per_major(void **state)
     const rm_sql_row_t *rows = rm_sql_table(&n);
 
     (void)state;
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 9);
     for (i = 0; i < n; i++) {
         assert_int_equal(rows[i].major, (int)(10 + i));
         for (s = 0; s < RM_SQL_SECTION_COUNT; s++) {
@@ -87,6 +89,12 @@ static void test_subscription_worker_filter(void **state)
     assert_true(has(150000, RM_SQL_SUBSCRIPTIONS, "apply_error_count"));
     assert_true(
         has(150000, RM_SQL_SUBSCRIPTIONS, "pg_stat_subscription_stats"));
+    /* Conflict counters from 18, all of them. */
+    assert_false(has(170000, RM_SQL_SUBSCRIPTIONS, "confl_"));
+    assert_true(has(180000, RM_SQL_SUBSCRIPTIONS, "e.confl_insert_exists"));
+    assert_true(
+        has(180000, RM_SQL_SUBSCRIPTIONS, "e.confl_multiple_unique_conflicts"));
+    assert_true(has(180000, RM_SQL_SUBSCRIPTIONS, "worker_type = 'apply'"));
     /* pg_subscription.oid is not granted to public before 12. */
     assert_false(has(100000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
     assert_false(has(110000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
@@ -130,6 +138,20 @@ static void test_recovery_aware_lsn(void **state)
         strstr(rm_sql_for(150000, RM_SQL_RECEIVER), "pg_current_wal_lsn"));
 }
 
+static void test_pglogical_statement(void **state)
+{
+    (void)state;
+    /* Detection is in the facts, re-read every round. */
+    assert_non_null(strstr(rm_sql_facts(), "extname = 'pglogical'"));
+    /* The same statement on every version; never the provider's DSN (it
+     * may hold a password). */
+    assert_string_equal(rm_sql_for(100000, RM_SQL_PGLOGICAL),
+                        rm_sql_for(180000, RM_SQL_PGLOGICAL));
+    assert_true(has(150000, RM_SQL_PGLOGICAL, "show_subscription_status()"));
+    assert_false(has(150000, RM_SQL_PGLOGICAL, "dsn"));
+    assert_true(has(150000, RM_SQL_PGLOGICAL, "'pglogical apply '"));
+}
+
 static void test_section_names(void **state)
 {
     (void)state;
@@ -139,6 +161,7 @@ static void test_section_names(void **state)
                         "subscriptions");
     assert_string_equal(rm_sql_section_name(RM_SQL_STANDBYS), "standbys");
     assert_string_equal(rm_sql_section_name(RM_SQL_RECEIVER), "receiver");
+    assert_string_equal(rm_sql_section_name(RM_SQL_PGLOGICAL), "pglogical");
     assert_string_equal(rm_sql_section_name(RM_SQL_SECTION_COUNT), "unknown");
 }
 
@@ -151,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_subscription_worker_filter),
         cmocka_unit_test(test_receiver_columns),
         cmocka_unit_test(test_recovery_aware_lsn),
+        cmocka_unit_test(test_pglogical_statement),
         cmocka_unit_test(test_section_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
