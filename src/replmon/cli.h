@@ -211,5 +211,7 @@ int rm_cmd_status(int argc, char **argv);
 int rm_cmd_query(int argc, char **argv);
 int rm_cmd_check_config(int argc, char **argv);
 int rm_cmd_serve(int argc, char **argv);
+int rm_cmd_subscription(int argc, char **argv); /* cmd_ops.c */
+int rm_cmd_slot(int argc, char **argv);         /* cmd_ops.c */
 
 #endif /* REPLMON_CLI_H */

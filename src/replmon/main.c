@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * main.c - replmon's entry point: global --help and --version, and dispatch
- * to the subcommands (demo, status, query, check-config, serve). Options may
- * come before the subcommand (`replmon --config f.yaml status`) or after it.
+ * to the subcommands (demo, status, query, check-config, serve,
+ * subscription, slot). Options may come before the subcommand
+ * (`replmon --config f.yaml status`) or after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@ static const char main_help[] =
     "  check-config  validate and print the configuration, secrets masked\n"
     "  serve         run as a daemon: Prometheus /metrics, health endpoints\n"
     "                (/healthz, /readyz, /node/ID, /status), JSON logs\n"
+    "  subscription  pause, resume or refresh a subscription, resync a\n"
+    "                pglogical table\n"
+    "  slot          create or drop a replication slot\n"
     "\n"
     "Options:\n"
     "  -h, --help     show this help ('replmon COMMAND --help' for a "
@@ -42,11 +46,10 @@ typedef int (*command_fn)(int argc, char **argv);
 static const struct {
     const char *name;
     command_fn fn;
-} commands[] = {{"demo", rm_cmd_demo},
-                {"status", rm_cmd_status},
-                {"query", rm_cmd_query},
-                {"check-config", rm_cmd_check_config},
-                {"serve", rm_cmd_serve}};
+} commands[] = {{"demo", rm_cmd_demo},   {"status", rm_cmd_status},
+                {"query", rm_cmd_query}, {"check-config", rm_cmd_check_config},
+                {"serve", rm_cmd_serve}, {"subscription", rm_cmd_subscription},
+                {"slot", rm_cmd_slot}};
 
 /* Options before the command that take a value, so that their value is not
  * mistaken for the command. */
@@ -56,7 +59,7 @@ static int takes_value(const char *arg)
         "--config",   "--cluster",    "--host",      "--port",     "--database",
         "--user",     "--timeout",    "--format",    "--node",     "--interval",
         "--duration", "--log-format", "--log-level", "--log-file", "--listen",
-        "--shard",    "--sample"};
+        "--shard",    "--sample",     "--kind",      "--logical"};
     size_t i;
 
     if (strchr(arg, '=') != NULL)
@@ -100,7 +103,8 @@ int main(int argc, char **argv)
     }
     if (cmd_at < 0)
         return rm_usage_error(NULL, "a command is needed (demo, status, "
-                                    "query, check-config or serve)");
+                                    "query, check-config, serve, "
+                                    "subscription or slot)");
     for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
         if (strcmp(argv[cmd_at], commands[c].name) == 0)
             break;
@@ -108,7 +112,8 @@ int main(int argc, char **argv)
     if (c == sizeof(commands) / sizeof(commands[0]))
         return rm_usage_error(NULL,
                               "unknown command '%s' (commands: demo, status, "
-                              "query, check-config, serve)",
+                              "query, check-config, serve, subscription, "
+                              "slot)",
                               argv[cmd_at]);
     /* The command sees: NAME, the options given before it, the rest. */
     args = calloc((size_t)argc + 1, sizeof(*args));
