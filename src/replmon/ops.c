@@ -280,25 +280,64 @@ int rm_op_confirmed(const rm_op_plan_t *plan, const char *typed)
 /* Finding the object                                                     */
 /* ---------------------------------------------------------------------- */
 
-/* Why a node cannot be searched for this kind of object, or NULL. */
-static const char *unsearchable(const rm_node_t *n, int subs, int sub_kind)
+/* A server message without libpgcm's "node 'X': " and libpq's "ERROR:"
+ * in front (the lines that show it name the node). */
+static const char *server_text(const char *message)
 {
-    if (!n->reachable)
-        return "unreachable";
-    if (!n->have_facts)
-        return "its role could not be read";
-    if (!subs)
-        return n->sections[RM_SQL_SLOTS].state == RM_SECTION_OK
-                   ? NULL
-                   : "its slots could not be read";
-    if (sub_kind != RM_SUB_PGLOGICAL &&
-        n->sections[RM_SQL_SUBSCRIPTIONS].state != RM_SECTION_OK)
-        return "its subscriptions could not be read";
-    if (sub_kind != RM_SUB_NATIVE &&
-        (n->sections[RM_SQL_PGLOGICAL].state == RM_SECTION_ERROR ||
-         n->sections[RM_SQL_PGLOGICAL].state == RM_SECTION_NO_PERMISSION))
-        return "its pglogical subscriptions could not be read";
-    return NULL;
+    if (message != NULL && strncmp(message, "node '", 6) == 0 &&
+        strstr(message, "': ") != NULL)
+        message = strstr(message, "': ") + 3;
+    if (message != NULL && strncmp(message, "ERROR:", 6) == 0)
+        message += 6;
+    while (message != NULL && *message == ' ')
+        message++;
+    return message;
+}
+
+/* What of a node is searched: its slots, its native or its pglogical
+ * subscriptions. */
+enum { PART_SLOTS = 0, PART_NATIVE, PART_PGLOGICAL };
+
+/* Why that part of a node cannot be searched (into why, and 1), or 0. */
+static int unsearchable(const rm_node_t *n, int part, char *why, size_t len)
+{
+    const rm_section_t *sec = NULL;
+    const char *what = NULL, *need = "";
+
+    if (!n->reachable) {
+        snprintf(why, len, "unreachable (%.120s)", server_text(n->error));
+        return 1;
+    }
+    if (!n->have_facts) {
+        snprintf(why, len, "its role could not be read (%.120s)",
+                 server_text(n->error));
+        return 1;
+    }
+    if (part == PART_SLOTS &&
+        n->sections[RM_SQL_SLOTS].state != RM_SECTION_OK) {
+        sec = &n->sections[RM_SQL_SLOTS];
+        what = "slots";
+    } else if (part == PART_NATIVE &&
+               n->sections[RM_SQL_SUBSCRIPTIONS].state != RM_SECTION_OK) {
+        sec = &n->sections[RM_SQL_SUBSCRIPTIONS];
+        what = "subscriptions";
+    } else if (part == PART_PGLOGICAL &&
+               (n->sections[RM_SQL_PGLOGICAL].state == RM_SECTION_ERROR ||
+                n->sections[RM_SQL_PGLOGICAL].state ==
+                    RM_SECTION_NO_PERMISSION)) {
+        sec = &n->sections[RM_SQL_PGLOGICAL];
+        what = "pglogical subscriptions";
+        if (sec->state == RM_SECTION_NO_PERMISSION)
+            need = "; reading them needs USAGE on schema pglogical and "
+                   "SELECT on its tables";
+    }
+    if (sec == NULL)
+        return 0;
+    snprintf(why, len, "its %s could not be read (%.120s%s)", what,
+             sec->error[0] ? server_text(sec->error)
+                           : rm_section_state_name(sec->state),
+             need);
+    return 1;
 }
 
 typedef struct match {
@@ -351,7 +390,7 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
 {
     int subs = is_sub_op(req->kind);
     const char *what = what_name(req);
-    char where[256] = "", lost[256] = "", others[256] = "";
+    char where[256] = "", lost[512] = "", others[256] = "";
     size_t from, to, i, j, found = 0, nodes_with = 0;
 
     if (pick_nodes(snap, req, &from, &to, err, errlen) != 0)
@@ -359,20 +398,31 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
     memset(out, 0, sizeof(*out));
     for (i = from; i < to; i++) {
         const rm_node_t *n = &snap->nodes[i];
-        const char *why = unsearchable(n, subs, req->sub_kind);
+        int readable[3] = {0, 0, 0}, part, p;
         size_t here = 0;
 
-        if (why != NULL) {
-            char item[128];
+        /* Search what can be read; say what could not. */
+        for (p = PART_SLOTS; p <= PART_PGLOGICAL; p++) {
+            char why[320], item[400];
 
+            if ((p == PART_SLOTS) == subs ||
+                (p == PART_NATIVE && req->sub_kind == RM_SUB_PGLOGICAL) ||
+                (p == PART_PGLOGICAL && req->sub_kind == RM_SUB_NATIVE))
+                continue;
+            if (!unsearchable(n, p, why, sizeof(why))) {
+                readable[p] = 1;
+                continue;
+            }
             snprintf(item, sizeof(item), "%s: %s", n->id, why);
             list_add(lost, sizeof(lost), item);
-            continue;
+            if (!n->reachable || !n->have_facts)
+                break; /* the same reason for every part */
         }
         for (j = 0; subs && j < n->nsubs; j++) {
             const rm_subscription_t *s = &n->subs[j];
 
-            if (s->name == NULL ||
+            part = s->kind == RM_SUB_PGLOGICAL ? PART_PGLOGICAL : PART_NATIVE;
+            if (s->name == NULL || !readable[part] ||
                 (req->sub_kind >= 0 && (int)s->kind != req->sub_kind))
                 continue;
             if (strcmp(s->name, req->name) != 0) {
@@ -386,7 +436,7 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
             out->sub = s;
             here++;
         }
-        for (j = 0; !subs && j < n->nslots; j++) {
+        for (j = 0; !subs && readable[PART_SLOTS] && j < n->nslots; j++) {
             const rm_slot_t *s = &n->slots[j];
 
             if (s->name == NULL)
@@ -432,11 +482,14 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
                       others[0] ? " (there are: " : "", others[0] ? others : "",
                       others[0] ? ")" : "");
     if (lost[0] != '\0' && req->node == NULL)
-        return refuse(err, errlen,
-                      "%s %s is on node %s, but a node that could not be "
-                      "searched may have one too (%s): name the node with "
-                      "--node %s",
-                      what, req->name, out->node->id, lost, out->node->id);
+        return refuse(
+            err, errlen,
+            "%s %s is on node %s, but a node that could not be "
+            "searched may have one too (%s): name the node with "
+            "--node %s%s%s",
+            what, req->name, out->node->id, lost, out->node->id,
+            subs && req->sub_kind < 0 ? " or the kind with --kind " : "",
+            subs && req->sub_kind < 0 ? rm_sub_kind_name(out->sub->kind) : "");
     return 0;
 }
 
@@ -445,7 +498,7 @@ static int find_create_node(const rm_snapshot_t *snap,
                             const rm_op_request_t *req, const rm_node_t **out,
                             char *err, size_t errlen)
 {
-    char ids[256] = "";
+    char ids[256] = "", why[320];
     size_t from, to, i;
     const rm_node_t *n;
 
@@ -460,11 +513,10 @@ static int find_create_node(const rm_snapshot_t *snap,
                       snap->count, ids[0] ? ids : "none");
     }
     n = &snap->nodes[from];
-    if (unsearchable(n, 0, -1) != NULL)
+    if (unsearchable(n, PART_SLOTS, why, sizeof(why)))
         return refuse(err, errlen,
-                      "node %s: %s; a slot can be created once "
-                      "it answers",
-                      n->id, unsearchable(n, 0, -1));
+                      "node %s: %s; a slot can be created once it answers",
+                      n->id, why);
     for (i = 0; i < n->nslots; i++) {
         if (n->slots[i].name != NULL &&
             strcmp(n->slots[i].name, req->name) == 0)
@@ -905,8 +957,8 @@ static void privilege_for(const rm_op_plan_t *p, const char *role,
     } else if (p->sub_kind == RM_SUB_PGLOGICAL) {
         snprintf(need, nlen,
                  "pglogical's functions need USAGE on schema pglogical and "
-                 "access to its tables (in practice a superuser)");
-        snprintf(fix, flen, "run it as a superuser");
+                 "the privileges on the tables they change");
+        snprintf(fix, flen, "GRANT USAGE ON SCHEMA pglogical TO %s", r);
     } else {
         snprintf(need, nlen,
                  "ALTER SUBSCRIPTION needs the subscription's owner (or a "
@@ -924,13 +976,8 @@ void rm_op_error_line(const rm_op_plan_t *plan, const char *role,
     size_t i, k;
     int terminate = 0;
 
-    /* The server's message on one line, without libpgcm's "node 'X': "
-     * and libpq's "ERROR:" in front (the line names the node). */
-    if (message != NULL && strncmp(message, "node '", 6) == 0 &&
-        strstr(message, "': ") != NULL)
-        message = strstr(message, "': ") + 3;
-    if (message != NULL && strncmp(message, "ERROR:", 6) == 0)
-        message += 6;
+    /* The server's message on one line. */
+    message = server_text(message);
     for (i = 0, k = 0;
          message != NULL && message[i] != '\0' && k + 1 < sizeof(msg); i++) {
         char c = message[i];
