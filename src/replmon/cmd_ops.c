@@ -274,6 +274,7 @@ static void log_op(const op_args_t *a, const rm_op_plan_t *plan,
 
 static void print_dry_run(const rm_op_plan_t *plan)
 {
+    const char *line, *next;
     size_t i;
 
     fputs("-- dry run: ", stdout);
@@ -290,10 +291,24 @@ static void print_dry_run(const rm_op_plan_t *plan)
             continue;
         if (st->kind == RM_STEP_WAIT)
             printf("-- repeated every 100 ms until true (at most 5 s):\n");
-        /* The exact SQL; only characters a terminal would act on (none
-         * in a plain name) are shown escaped. */
-        rm_text_fputs(stdout, st->sql);
-        fputs(";\n", stdout);
+        if (st->retry_in_use)
+            printf("-- one request, sent again while the slot is in use "
+                   "again (at most 5 s):\n");
+        /* The exact SQL, a statement a line (the statements of a step
+         * but the last end with ';' already); only characters a terminal
+         * would act on (none in a plain name) are shown escaped. */
+        for (line = st->sql; line != NULL; line = next) {
+            char *copy;
+
+            next = strchr(line, '\n');
+            copy = next != NULL ? strndup(line, (size_t)(next - line))
+                                : strdup(line);
+            if (next != NULL)
+                next++;
+            rm_text_fputs(stdout, copy != NULL ? copy : "");
+            fputs(next == NULL ? ";\n" : "\n", stdout);
+            free(copy);
+        }
     }
 }
 

@@ -238,6 +238,7 @@ static int add_step(rm_op_plan_t *p, rm_op_step_kind_t kind, char *sql,
     p->steps[p->nsteps].kind = kind;
     p->steps[p->nsteps].sql = sql;
     p->steps[p->nsteps].refusal = refusal;
+    p->steps[p->nsteps].retry_in_use = 0;
     p->nsteps++;
     return 0;
 }
@@ -717,6 +718,14 @@ static int plan_slot_drop(rm_op_plan_t *p, const rm_snapshot_t *snap,
         snprintf(pid, sizeof(pid), " (walsender pid %" PRId64 "%s%s)",
                  s->active_pid, s->sender_application_name ? ", " : "",
                  s->sender_application_name ? s->sender_application_name : "");
+    if (s->temporary == 1 && !req->force) {
+        free(lit);
+        return refuse(err, errlen,
+                      "slot %s on node %s is temporary: it goes away with the "
+                      "session that made it%s; pass --force to end that "
+                      "session",
+                      s->name, n->id, pid);
+    }
     if (s->active == 1 && !req->force) {
         free(lit);
         return refuse(err, errlen,
@@ -730,25 +739,40 @@ static int plan_slot_drop(rm_op_plan_t *p, const rm_snapshot_t *snap,
     p->force = req->force && s->active == 1;
     if (p->force) {
         /* By slot name, not by the pid seen earlier: the walsender may
-         * have changed since. From 14 the call waits for it to exit. */
-        rc = add_step(p, RM_STEP_ACTION,
-                      fmt("SELECT pg_terminate_backend(active_pid%s) FROM "
-                          "pg_replication_slots WHERE slot_name = %s AND "
-                          "active_pid IS NOT NULL",
-                          p->server_version >= 140000 ? ", 5000" : "", lit),
-                      NULL);
-        if (rc == 0)
+         * have changed since. From 14 the call waits for it to exit. The
+         * drop goes in the same request, so that a consumer that
+         * reconnects at once (a subscription retries after
+         * wal_retrieve_retry_interval) finds no slot; if it was quicker
+         * still, the request runs again. */
+        char *terminate = fmt("SELECT pg_terminate_backend(active_pid%s) FROM "
+                              "pg_replication_slots WHERE slot_name = %s AND "
+                              "active_pid IS NOT NULL",
+                              p->server_version >= 140000 ? ", 5000" : "", lit);
+
+        if (terminate == NULL)
+            rc = -2;
+        else if (s->temporary == 1)
+            /* A temporary slot goes away with its session. */
+            rc = add_step(p, RM_STEP_ACTION, terminate, NULL);
+        else {
+            rc = add_step(
+                p, RM_STEP_ACTION,
+                fmt("%s;\nSELECT pg_drop_replication_slot(%s)", terminate, lit),
+                NULL);
+            free(terminate);
+            if (rc == 0)
+                p->steps[p->nsteps - 1].retry_in_use = 1;
+        }
+        if (rc == 0 && s->temporary == 1)
             rc = add_step(p, RM_STEP_WAIT,
                           fmt("SELECT NOT EXISTS (SELECT 1 FROM "
-                              "pg_replication_slots WHERE slot_name = %s AND "
-                              "active)",
+                              "pg_replication_slots WHERE slot_name = %s)",
                               lit),
                           NULL);
-    }
-    /* A temporary slot goes away with its session: ending it is all. */
-    if (rc == 0 && s->temporary != 1)
+    } else {
         rc = add_step(p, RM_STEP_ACTION,
                       fmt("SELECT pg_drop_replication_slot(%s)", lit), NULL);
+    }
     free(lit);
     if (rc != 0)
         return rc;

@@ -83,7 +83,8 @@ typedef enum rm_op_step_kind {
                           must say ok, else the plan is refused with
                           refusal (RM_OP_DETAIL in it: the detail); runs
                           before the confirmation, and in a dry run */
-    RM_STEP_ACTION,    /* changes the server */
+    RM_STEP_ACTION,    /* changes the server; one request, which may hold
+                          several statements (one a line) */
     RM_STEP_WAIT       /* read-only; run again every 100 ms (up to 5 s)
                           until its one value is true */
 } rm_op_step_kind_t;
@@ -91,7 +92,10 @@ typedef enum rm_op_step_kind {
 typedef struct rm_op_step {
     rm_op_step_kind_t kind;
     char *sql;
-    char *refusal; /* CHECK: why, with RM_OP_DETAIL once */
+    char *refusal;    /* CHECK: why, with RM_OP_DETAIL once */
+    int retry_in_use; /* ACTION: run again (every 50 ms, up to 5 s) while
+                         it fails with 55006 object_in_use (a slot's
+                         consumer came back between the statements) */
 } rm_op_step_t;
 
 #define RM_OP_MAX_STEPS 4
@@ -122,9 +126,9 @@ typedef struct rm_op_plan {
  * naming the cause and the fix: an unknown or ambiguous object (the
  * message lists the nodes that have it: use --node), a node that could
  * not be searched, an operation the object's kind does not have, a slot
- * name PostgreSQL would reject, an existing slot, an active slot without
- * force, a refresh of a disabled subscription. Returns 0 and *plan (free
- * with rm_op_plan_free), -1 refused (err; plan->node still names the node
+ * name PostgreSQL would reject, an existing slot, an active or temporary
+ * slot without force, a refresh of a disabled subscription. Returns 0 and *plan
+ * (free with rm_op_plan_free), -1 refused (err; plan->node still names the node
  * when the object was found, else ""), -2 out of memory. Pure. */
 int rm_op_plan(const rm_snapshot_t *snap, const rm_op_request_t *req,
                rm_op_plan_t *plan, char *err, size_t errlen);

@@ -196,13 +196,35 @@ static int wait_step(pgcm_manager_t *mgr, const rm_op_plan_t *plan,
         if (mono_ms() > deadline) {
             res->outcome = RM_OP_FAILED;
             snprintf(res->message, sizeof(res->message),
-                     "%s failed: slot %s is still active 5 s after its "
-                     "walsender was told to end",
+                     "%s failed: slot %s is still there 5 s after its "
+                     "session was told to end",
                      plan->summary ? plan->summary : "the operation",
                      plan->object ? plan->object : "?");
             return -1;
         }
         sleep_ms(100);
+    }
+}
+
+/* Run an ACTION step, again while it meets an object in use when it may. */
+static int action_step(pgcm_manager_t *mgr, const rm_op_plan_t *plan,
+                       const rm_op_step_t *st, int timeout_ms,
+                       rm_op_result_t *res)
+{
+    int64_t deadline = mono_ms() + 5000;
+
+    for (;;) {
+        pgcm_result_t *r = NULL;
+        int rc = run(mgr, plan, st->sql, timeout_ms, &r, res);
+
+        pgcm_result_free(r);
+        if (rc == 0 || !st->retry_in_use ||
+            strcmp(res->sqlstate, "55006") != 0 || mono_ms() > deadline)
+            return rc;
+        res->outcome = RM_OP_OK;
+        res->sqlstate[0] = '\0';
+        res->message[0] = '\0';
+        sleep_ms(50);
     }
 }
 
@@ -218,15 +240,13 @@ int rm_op_execute(pgcm_manager_t *mgr, const rm_op_plan_t *plan, int timeout_ms,
         rc = -1;
     for (i = 0; rc == 0 && i < plan->nsteps; i++) {
         const rm_op_step_t *st = &plan->steps[i];
-        pgcm_result_t *r = NULL;
 
         if (st->kind == RM_STEP_CHECK)
             continue;
         if (st->kind == RM_STEP_WAIT)
             rc = wait_step(mgr, plan, st, timeout_ms, res);
         else
-            rc = run(mgr, plan, st->sql, timeout_ms, &r, res);
-        pgcm_result_free(r);
+            rc = action_step(mgr, plan, st, timeout_ms, res);
         if (rc == 0)
             res->steps_done++;
     }
