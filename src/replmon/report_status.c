@@ -778,10 +778,9 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
                 *oom = 1;
                 continue;
             }
-            rm_json_put(o, "kind",
-                        json_string(s->kind == RM_SUB_PGLOGICAL ? "pglogical"
-                                                                : "logical"),
-                        oom);
+            rm_json_put(o, "kind", json_string("logical"), oom);
+            rm_json_put(o, "subscription_kind",
+                        json_string(rm_sub_kind_name(s->kind)), oom);
             rm_json_put(o, "upstream", json_string(s->publisher), oom);
             rm_json_put(o, "downstream", json_string(n->id), oom);
             rm_json_put(o, "via", rm_json_text(s->name), oom);
@@ -797,6 +796,7 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
                 continue;
             }
             rm_json_put(o, "kind", json_string("physical"), oom);
+            rm_json_put(o, "subscription_kind", json_null(), oom);
             rm_json_put(o, "upstream", json_string(n->receiver.primary), oom);
             rm_json_put(o, "downstream", json_string(n->id), oom);
             rm_json_put(o, "via", rm_json_text(n->receiver.slot_name), oom);

@@ -365,8 +365,10 @@ static void test_status_shows_pglogical(void **state)
         json_object_get(json_node(doc, "pub"), "pglogical_version")));
     json_array_foreach(json_object_get(doc, "cross_node_lag"), i, x)
     {
-        if (strcmp(json_string_value(json_object_get(x, "kind")),
+        if (strcmp(json_string_value(json_object_get(x, "subscription_kind")),
                    "pglogical") == 0) {
+            assert_string_equal(json_string_value(json_object_get(x, "kind")),
+                                "logical");
             seen = 1;
             assert_string_equal(
                 json_string_value(json_object_get(x, "upstream")), "pub");
