@@ -18,6 +18,14 @@
 #include "ops_exec.h"
 #include "textwidth.h"
 
+/* The end of both commands' help. */
+#define OPS_HELP_TAIL                                                          \
+    "  -h, --help         show this help\n"                                    \
+    "\n" RM_COMMON_HELP "\n"                                                   \
+    "Each operation is logged on stderr (who, what, where, the SQL, the\n"     \
+    "outcome). Exit status: 0 done (or printed with --dry-run), 1 refused,\n"  \
+    "failed or not confirmed, 64 usage error, 78 configuration error.\n"
+
 static const char subscription_help[] =
     "Usage: replmon subscription pause|resume|refresh NAME [OPTIONS]\n"
     "       replmon subscription resync NAME TABLE [OPTIONS]\n"
@@ -37,12 +45,7 @@ static const char subscription_help[] =
     "  --dry-run          print the exact SQL; change nothing\n"
     "  --yes              do not ask: resync asks you to type the table's\n"
     "                     name on a terminal, and is refused without --yes\n"
-    "                     elsewhere\n"
-    "  -h, --help         show this help\n"
-    "\n" RM_COMMON_HELP "\n"
-    "Each operation is logged on stderr (who, what, where, the SQL, the\n"
-    "outcome). Exit status: 0 done (or printed with --dry-run), 1 refused,\n"
-    "failed or not confirmed, 64 usage error, 78 configuration error.\n";
+    "                     elsewhere\n" OPS_HELP_TAIL;
 
 static const char slot_help[] =
     "Usage: replmon slot create NAME --logical PLUGIN | --physical "
@@ -64,12 +67,7 @@ static const char slot_help[] =
     "  --dry-run          print the exact SQL; change nothing\n"
     "  --yes              do not ask: drop asks you to type the slot's name\n"
     "                     on a terminal, and is refused without --yes\n"
-    "                     elsewhere\n"
-    "  -h, --help         show this help\n"
-    "\n" RM_COMMON_HELP "\n"
-    "Each operation is logged on stderr (who, what, where, the SQL, the\n"
-    "outcome). Exit status: 0 done (or printed with --dry-run), 1 refused,\n"
-    "failed or not confirmed, 64 usage error, 78 configuration error.\n";
+    "                     elsewhere\n" OPS_HELP_TAIL;
 
 enum {
     OPT_NODE = RM_OPT_FIRST_COMMAND,

@@ -402,7 +402,8 @@ static rm_subscription_t *subs_append(rm_node_t *n, int rows)
     return grown;
 }
 
-int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
+/* Either kind's rows, appended to the node's subscriptions. */
+static int parse_subs(const PGresult *res, rm_node_t *n, rm_sub_kind_t kind)
 {
     static const char *const confl_cols[RM_CONFL_COUNT] = {
         "confl_insert_exists",
@@ -423,12 +424,19 @@ int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
     for (i = 0; i < rows; i++) {
         rm_subscription_t *s = &subs[i];
 
-        s->kind = RM_SUB_NATIVE;
+        s->kind = kind;
         s->name = dup_val(res, i, "subname", &ok);
         s->slot_name = dup_val(res, i, "slot_name", &ok);
         s->publications = dup_val(res, i, "publications", &ok);
         s->enabled = bool_val(res, i, "enabled");
         s->worker_pid = i64_val(res, i, "worker_pid");
+        s->tables_total = i64_val(res, i, "tables_total");
+        s->tables_ready = i64_val(res, i, "tables_ready");
+        if (kind == RM_SUB_PGLOGICAL) {
+            s->provider_node = dup_val(res, i, "provider_node", &ok);
+            s->pglogical_status = dup_val(res, i, "pglogical_status", &ok);
+            continue;
+        }
         copy_val(res, i, "received_lsn", s->received_lsn,
                  sizeof(s->received_lsn));
         copy_val(res, i, "latest_end_lsn", s->latest_end_lsn,
@@ -436,8 +444,6 @@ int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
         s->last_msg_age_seconds = f64_val(res, i, "last_msg_age_seconds");
         s->transit_seconds = f64_val(res, i, "transit_seconds");
         s->latest_end_age_seconds = f64_val(res, i, "latest_end_age_seconds");
-        s->tables_total = i64_val(res, i, "tables_total");
-        s->tables_ready = i64_val(res, i, "tables_ready");
         s->sync_workers = i64_val(res, i, "sync_workers");
         s->apply_error_count = i64_val(res, i, "apply_error_count");
         s->sync_error_count = i64_val(res, i, "sync_error_count");
@@ -447,30 +453,14 @@ int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
     return ok ? 0 : -1;
 }
 
+int rm_parse_subscriptions(const PGresult *res, rm_node_t *n)
+{
+    return parse_subs(res, n, RM_SUB_NATIVE);
+}
+
 int rm_parse_pglogical(const PGresult *res, rm_node_t *n)
 {
-    int rows = PQntuples(res), i, ok = 1;
-    rm_subscription_t *subs;
-
-    if (rows == 0)
-        return 0;
-    if ((subs = subs_append(n, rows)) == NULL)
-        return -1;
-    for (i = 0; i < rows; i++) {
-        rm_subscription_t *s = &subs[i];
-
-        s->kind = RM_SUB_PGLOGICAL;
-        s->name = dup_val(res, i, "subname", &ok);
-        s->slot_name = dup_val(res, i, "slot_name", &ok);
-        s->publications = dup_val(res, i, "publications", &ok);
-        s->provider_node = dup_val(res, i, "provider_node", &ok);
-        s->pglogical_status = dup_val(res, i, "pglogical_status", &ok);
-        s->enabled = bool_val(res, i, "enabled");
-        s->worker_pid = i64_val(res, i, "worker_pid");
-        s->tables_total = i64_val(res, i, "tables_total");
-        s->tables_ready = i64_val(res, i, "tables_ready");
-    }
-    return ok ? 0 : -1;
+    return parse_subs(res, n, RM_SUB_PGLOGICAL);
 }
 
 int rm_parse_standbys(const PGresult *res, rm_node_t *n)

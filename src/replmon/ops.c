@@ -381,6 +381,22 @@ static const char *what_name(const rm_op_request_t *req)
     return is_sub_op(req->kind) ? "subscription" : "slot";
 }
 
+/* Whether an object of node n is the one wanted; if not, its name joins
+ * the list of the others (for the message when nothing matches). */
+static int named(const char *name, const char *wanted, const rm_node_t *n,
+                 char *others, size_t len)
+{
+    char item[160];
+
+    if (name == NULL)
+        return 0;
+    if (strcmp(name, wanted) == 0)
+        return 1;
+    snprintf(item, sizeof(item), "%s on %s", name, n->id);
+    list_add(others, len, item);
+    return 0;
+}
+
 /*
  * Find the one subscription or slot req names. Refuses when there is none,
  * when several nodes (or both kinds on one node) have it, and when a node
@@ -423,16 +439,10 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
             const rm_subscription_t *s = &n->subs[j];
 
             part = s->kind == RM_SUB_PGLOGICAL ? PART_PGLOGICAL : PART_NATIVE;
-            if (s->name == NULL || !readable[part] ||
-                (req->sub_kind >= 0 && (int)s->kind != req->sub_kind))
+            if (!readable[part] ||
+                (req->sub_kind >= 0 && (int)s->kind != req->sub_kind) ||
+                !named(s->name, req->name, n, others, sizeof(others)))
                 continue;
-            if (strcmp(s->name, req->name) != 0) {
-                char item[160];
-
-                snprintf(item, sizeof(item), "%s on %s", s->name, n->id);
-                list_add(others, sizeof(others), item);
-                continue;
-            }
             out->node = n;
             out->sub = s;
             here++;
@@ -440,15 +450,8 @@ static int find_object(const rm_snapshot_t *snap, const rm_op_request_t *req,
         for (j = 0; !subs && readable[PART_SLOTS] && j < n->nslots; j++) {
             const rm_slot_t *s = &n->slots[j];
 
-            if (s->name == NULL)
+            if (!named(s->name, req->name, n, others, sizeof(others)))
                 continue;
-            if (strcmp(s->name, req->name) != 0) {
-                char item[160];
-
-                snprintf(item, sizeof(item), "%s on %s", s->name, n->id);
-                list_add(others, sizeof(others), item);
-                continue;
-            }
             out->node = n;
             out->slot = s;
             here++;
@@ -576,31 +579,21 @@ static int plan_subscription(rm_op_plan_t *p, const rm_op_request_t *req,
     }
     switch (req->kind) {
     case RM_OP_SUB_PAUSE:
+    case RM_OP_SUB_RESUME: {
+        int pause = req->kind == RM_OP_SUB_PAUSE;
+
         rc = add_step(p, RM_STEP_ACTION,
-                      pgl ? fmt("SELECT pglogical.alter_subscription_disable("
-                                "%s)",
-                                lit)
-                          : fmt("ALTER SUBSCRIPTION %s DISABLE", id),
+                      pgl ? fmt("SELECT pglogical.alter_subscription_%s(%s)",
+                                pause ? "disable" : "enable", lit)
+                          : fmt("ALTER SUBSCRIPTION %s %s", id,
+                                pause ? "DISABLE" : "ENABLE"),
                       NULL);
-        if (s->enabled == 0)
+        if (s->enabled == (pause ? 0 : 1))
             snprintf(p->note, sizeof(p->note),
-                     "subscription %s was already disabled at the last "
-                     "collection",
-                     s->name);
+                     "subscription %s was already %s at the last collection",
+                     s->name, pause ? "disabled" : "enabled");
         break;
-    case RM_OP_SUB_RESUME:
-        rc = add_step(p, RM_STEP_ACTION,
-                      pgl ? fmt("SELECT pglogical.alter_subscription_enable("
-                                "%s)",
-                                lit)
-                          : fmt("ALTER SUBSCRIPTION %s ENABLE", id),
-                      NULL);
-        if (s->enabled == 1)
-            snprintf(p->note, sizeof(p->note),
-                     "subscription %s was already enabled at the last "
-                     "collection",
-                     s->name);
-        break;
+    }
     case RM_OP_SUB_REFRESH:
         rc = add_step(p, RM_STEP_ACTION,
                       fmt("ALTER SUBSCRIPTION %s REFRESH PUBLICATION", id),

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 
 #include "localpg.h"
+#include "replmon_json.h"
 #include "replmon_run.h"
 #include "textwidth.h"
 
@@ -71,15 +72,6 @@ static void wait_value(localpg_server_t *s, const char *sql, const char *want)
         free(v);
         usleep(100000);
     }
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static int setup(void **state)
@@ -184,30 +176,6 @@ static int teardown(void **state)
         unlink(weird_cfg_path);
     rmdir(dir);
     return 0;
-}
-
-static json_t *parse_json(const char *text)
-{
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-
-    if (doc == NULL)
-        fail_msg("not JSON (line %d: %s): %.300s", jerr.line, jerr.text, text);
-    return doc;
-}
-
-static json_t *node_by_id(json_t *doc, const char *key, const char *id)
-{
-    size_t i;
-    json_t *n;
-
-    json_array_foreach(json_object_get(doc, "nodes"), i, n)
-    {
-        if (strcmp(json_string_value(json_object_get(n, key)), id) == 0)
-            return n;
-    }
-    fail_msg("no node %s in the output", id);
-    return NULL;
 }
 
 /* ---------------------------------------------------------------------- */

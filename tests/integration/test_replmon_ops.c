@@ -31,7 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "localpg.h"
+#include "fixture.h"
+#include "replmon_json.h"
 #include "replmon_run.h"
 
 static localpg_server_t *pub, *sub;
@@ -40,24 +41,12 @@ static char cfg_path[PATH_MAX], nopgl_cfg_path[PATH_MAX];
 
 static void exec_on(localpg_server_t *s, const char *sql)
 {
-    char err[512];
-
-    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-}
-
-static char *value_of(localpg_server_t *s, const char *sql)
-{
-    char err[512], *out = NULL;
-
-    if (localpg_exec(s, NULL, sql, &out, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-    return out;
+    free(fixture_exec(s, sql));
 }
 
 static int value_is(localpg_server_t *s, const char *sql, const char *want)
 {
-    char *v = value_of(s, sql);
+    char *v = fixture_exec(s, sql);
     int ok = v != NULL && strcmp(v, want) == 0;
 
     free(v);
@@ -71,21 +60,12 @@ static void wait_value(localpg_server_t *s, const char *sql, const char *want)
 
     while (!value_is(s, sql, want)) {
         if (rm_run_now_ms() > deadline) {
-            char *v = value_of(s, sql);
+            char *v = fixture_exec(s, sql);
 
             fail_msg("%s returned %s, want %s", sql, v ? v : "NULL", want);
         }
         usleep(100000);
     }
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static int setup(void **state)
@@ -188,30 +168,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *parse_json(const char *text)
-{
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-
-    if (doc == NULL)
-        fail_msg("not JSON (line %d: %s): %.300s", jerr.line, jerr.text, text);
-    return doc;
-}
-
-static json_t *json_node(json_t *doc, const char *id)
-{
-    size_t i;
-    json_t *n;
-
-    json_array_foreach(json_object_get(doc, "nodes"), i, n)
-    {
-        if (strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
-            return n;
-    }
-    fail_msg("no node %s in the output", id);
-    return NULL;
-}
-
 static json_t *json_sub(json_t *node, const char *name, const char *kind)
 {
     size_t i;
@@ -238,8 +194,8 @@ static char *status_state(const char *name, const char *kind)
 
     rm_run(args, 30000, &r);
     doc = parse_json(r.out);
-    state = strdup(json_string_value(
-        json_object_get(json_sub(json_node(doc, "sub"), name, kind), "state")));
+    state = strdup(json_string_value(json_object_get(
+        json_sub(node_by_id(doc, "id", "sub"), name, kind), "state")));
     json_decref(doc);
     rm_run_free(&r);
     return state;
@@ -348,7 +304,7 @@ static void test_status_shows_pglogical(void **state)
     rm_run_free(&r);
     run_expect(json, 0, &r);
     doc = parse_json(r.out);
-    s = json_sub(json_node(doc, "sub"), "pgsub", "pglogical");
+    s = json_sub(node_by_id(doc, "id", "sub"), "pgsub", "pglogical");
     assert_string_equal(json_string_value(json_object_get(s, "provider_node")),
                         "prov");
     assert_string_equal(
@@ -362,7 +318,7 @@ static void test_status_shows_pglogical(void **state)
     assert_true(json_integer_value(json_object_get(s, "lag_bytes")) >= 0);
     assert_true(json_is_null(json_object_get(s, "apply_error_count")));
     assert_non_null(json_string_value(
-        json_object_get(json_node(doc, "pub"), "pglogical_version")));
+        json_object_get(node_by_id(doc, "id", "pub"), "pglogical_version")));
     json_array_foreach(json_object_get(doc, "cross_node_lag"), i, x)
     {
         if (strcmp(json_string_value(json_object_get(x, "subscription_kind")),
@@ -382,8 +338,8 @@ static void test_status_shows_pglogical(void **state)
     /* pglogical: false reads none of it. */
     run_expect(off, 0, &r);
     doc = parse_json(r.out);
-    assert_int_equal(json_array_size(json_object_get(json_node(doc, "sub"),
-                                                     "subscriptions")),
+    assert_int_equal(json_array_size(json_object_get(
+                         node_by_id(doc, "id", "sub"), "subscriptions")),
                      1);
     json_decref(doc);
     rm_run_free(&r);
@@ -754,7 +710,7 @@ static void test_conflict_counted_and_rate_judged(void **state)
         fail_msg("exit %d, want 2 (CRITICAL)\n%s\n%s", r.code, r.out, r.err);
     doc = parse_json(r.out);
     assert_true(json_real_value(json_object_get(doc, "sample_seconds")) >= 3.0);
-    s = json_sub(json_node(doc, "sub"), "s", "native");
+    s = json_sub(node_by_id(doc, "id", "sub"), "s", "native");
     assert_true(json_integer_value(json_object_get(s, "apply_error_count")) >=
                 2);
     assert_true(json_integer_value(json_object_get(s, "conflict_count")) >= 2);
