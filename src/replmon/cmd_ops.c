@@ -22,9 +22,11 @@
 #define OPS_HELP_TAIL                                                          \
     "  -h, --help         show this help\n"                                    \
     "\n" RM_COMMON_HELP "\n"                                                   \
-    "Each operation is logged on stderr (who, what, where, the SQL, the\n"     \
-    "outcome). Exit status: 0 done (or printed with --dry-run), 1 refused,\n"  \
-    "failed or not confirmed, 64 usage error, 78 configuration error.\n"
+    "Each operation is one line of the log (stderr unless --log-file: who,\n"  \
+    "what, where, the SQL, the outcome), whatever --log-level, which sets\n"   \
+    "the library's lines. Exit status: 0 done (or printed with --dry-run),\n"  \
+    "1 refused, failed or not confirmed, 64 usage error, 78 configuration\n"   \
+    "error.\n"
 
 static const char subscription_help[] =
     "Usage: replmon subscription pause|resume|refresh NAME [OPTIONS]\n"
@@ -256,7 +258,6 @@ static void log_op(const op_args_t *a, const rm_op_plan_t *plan,
 
     rm_op_os_user(os_user, sizeof(os_user));
     memset(&rec, 0, sizeof(rec));
-    rec.time_ms = now_ms();
     rec.req = &a->req;
     rec.plan = plan;
     rec.node = node != NULL && node[0] ? node : NULL;
@@ -264,8 +265,8 @@ static void log_op(const op_args_t *a, const rm_op_plan_t *plan,
     rec.role = role != NULL && role[0] ? role : NULL;
     rec.outcome = outcome;
     rec.detail = detail;
-    rec.elapsed_ms = rec.time_ms - started;
-    if (rm_op_log(stderr, &rec) != 0)
+    rec.elapsed_ms = now_ms() - started;
+    if (rm_op_log(&rec) != 0)
         fprintf(stderr, "replmon %s: cannot write the operation's log line\n",
                 a->cmd);
 }
@@ -340,6 +341,7 @@ static int run_op(int argc, char **argv, int slot)
     op_args_t a;
     char err[768];
     int64_t started = now_ms();
+    pgcm_log_level_t lib_level;
     int rc, c;
 
     rc = parse(argc, argv, slot, &a);
@@ -347,10 +349,22 @@ static int run_op(int argc, char **argv, int slot)
         return RM_EXIT_OK;
     if (rc != 0)
         return rc;
+    /* Operations are always logged (info); --log-level sets what the
+     * library's own lines are (error by default, as for status). */
+    lib_level = a.common.log_level_given ? a.common.log.level : PGCM_LOG_ERROR;
+    if (!a.common.log_level_given || a.common.log.level > PGCM_LOG_INFO) {
+        a.common.log.level = PGCM_LOG_INFO;
+        a.common.log_level_given = 1;
+    }
+    if (rm_common_log_open(&a.common, a.cmd, PGCM_LOG_INFO) != 0)
+        return RM_EXIT_FAILURE;
     rm_stop_handlers_install();
     rc = rm_session_load(&session, &a.common, a.cmd);
     if (rc != 0)
         return rc;
+    session.log_cb = rm_log_pgcm;
+    session.log_user = NULL;
+    session.log_level = lib_level;
     if (a.req.node != NULL &&
         (rc = rm_session_restrict(&session, &a.req.node, 1, a.cmd)) != 0) {
         rm_session_close(&session);

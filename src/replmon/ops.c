@@ -1029,41 +1029,6 @@ void rm_op_error_line(const rm_op_plan_t *plan, const char *role,
              sqlstate != NULL && sqlstate[0] ? "]" : "");
 }
 
-/* A growing string for the log line. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        char *grown;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* A code point a terminal would act on or reorder text by: C0 and C1
  * controls, DEL, the bidirectional controls. */
 static int cp_unsafe(uint32_t cp)
@@ -1073,138 +1038,165 @@ static int cp_unsafe(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* key=value, the value quoted when it holds a blank, '=', a quote or a
- * backslash, and escaped (\" \\ \n \xNN \uXXXX) so that the line stays one
- * line and a terminal shows it as it is. */
-static void sb_kv(sbuf_t *b, const char *key, const char *value)
+/* A copy of s in which what a terminal would act on is written out
+ * (\n, \xNN, \uXXXX; invalid UTF-8 as \xNN), so a log line stays one
+ * line and shows as it is, in text and in JSON alike. NULL: NULL. */
+static char *safe_text(const char *s)
 {
-    const unsigned char *v = (const unsigned char *)(value ? value : "-");
-    int plain = *v != '\0';
-    size_t i, n;
+    const unsigned char *v = (const unsigned char *)s;
+    size_t i, n, len = 0, cap;
+    char *out;
     uint32_t cp;
 
+    if (s == NULL)
+        return NULL;
+    cap = strlen(s) * 6 + 1; /* at most \u202e (6) for 3 bytes */
+    out = malloc(cap);
+    if (out == NULL)
+        return NULL;
     for (i = 0; v[i] != '\0'; i += n ? n : 1) {
         n = utf8_decode(&v[i], &cp);
-        if (n == 0 || cp <= ' ' || cp == '"' || cp == '\\' || cp == '=' ||
-            cp_unsafe(cp))
-            plain = 0;
-    }
-    sb_str(b, " ");
-    sb_str(b, key);
-    sb_str(b, "=");
-    if (plain) {
-        sb_str(b, (const char *)v);
-        return;
-    }
-    sb_str(b, "\"");
-    for (i = 0; v[i] != '\0'; i += n ? n : 1) {
-        char esc[16];
-
-        n = utf8_decode(&v[i], &cp);
-        if (n == 0) {
-            snprintf(esc, sizeof(esc), "\\x%02x", v[i]);
-            sb_str(b, esc);
-        } else if (cp == '"' || cp == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)cp;
-            sb_put(b, esc, 2);
-        } else if (cp == '\n') {
-            sb_str(b, "\\n");
-        } else if (cp < 0x80 && cp_unsafe(cp)) {
-            snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
-            sb_str(b, esc);
-        } else if (cp_unsafe(cp)) {
-            snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
-            sb_str(b, esc);
-        } else {
-            sb_put(b, (const char *)&v[i], n);
+        if (n == 0)
+            len += (size_t)snprintf(out + len, cap - len, "\\x%02x", v[i]);
+        else if (cp == '\n')
+            len += (size_t)snprintf(out + len, cap - len, "\\n");
+        else if (cp < 0x80 && cp_unsafe(cp))
+            len +=
+                (size_t)snprintf(out + len, cap - len, "\\x%02x", (unsigned)cp);
+        else if (cp_unsafe(cp))
+            len +=
+                (size_t)snprintf(out + len, cap - len, "\\u%04x", (unsigned)cp);
+        else {
+            memcpy(out + len, &v[i], n);
+            len += n;
         }
     }
-    sb_str(b, "\"");
+    out[len] = '\0';
+    return out;
 }
 
-static void format_time(int64_t ms, char *buf, size_t len)
+/* obj[key] = the safe copy of value (nothing when value is NULL). */
+static void put_text(json_t *obj, const char *key, const char *value, int *oom)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
+    char *safe;
 
-    gmtime_r(&secs, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(ms % 1000));
+    if (value == NULL || *oom)
+        return;
+    safe = safe_text(value);
+    if (safe == NULL || json_object_set_new(obj, key, json_string(safe)) != 0)
+        *oom = 1;
+    free(safe);
 }
 
-char *rm_op_log_line(const rm_op_record_t *rec)
+pgcm_log_level_t rm_op_log_level(rm_op_outcome_t outcome)
+{
+    switch (outcome) {
+    case RM_OP_OK:
+    case RM_OP_DRY_RUN:
+        return PGCM_LOG_INFO;
+    case RM_OP_FAILED:
+        return PGCM_LOG_ERROR;
+    default:
+        return PGCM_LOG_WARN;
+    }
+}
+
+const char *rm_op_log_node(const rm_op_record_t *rec)
+{
+    if (rec->plan != NULL && rec->plan->node[0] != '\0')
+        return rec->plan->node;
+    if (rec->node != NULL)
+        return rec->node;
+    return rec->req != NULL ? rec->req->node : NULL;
+}
+
+char *rm_op_log_message(const rm_op_record_t *rec)
+{
+    const rm_op_plan_t *p = rec->plan;
+    char *what, *line;
+
+    if (p != NULL && p->summary != NULL)
+        what = safe_text(p->summary);
+    else
+        what = safe_text(
+            rec->req != NULL && rec->req->name != NULL ? rec->req->name : "?");
+    if (what == NULL)
+        return NULL;
+    if (p != NULL && p->summary != NULL)
+        line = fmt("%s: %s", what, rm_op_outcome_name(rec->outcome));
+    else
+        line = fmt("%s %s: %s",
+                   rm_op_kind_name(rec->req != NULL ? rec->req->kind
+                                                    : RM_OP_KIND_COUNT),
+                   what, rm_op_outcome_name(rec->outcome));
+    free(what);
+    return line;
+}
+
+json_t *rm_op_log_data(const rm_op_record_t *rec)
 {
     const rm_op_plan_t *p = rec->plan;
     const rm_op_request_t *q = rec->req;
-    sbuf_t b = {0};
-    char when[32], where[400], num[32];
-    const char *level;
+    json_t *d = json_object();
+    char where[400], *sql = NULL;
+    int oom = d == NULL;
     size_t i;
 
-    switch (rec->outcome) {
-    case RM_OP_OK:
-    case RM_OP_DRY_RUN:
-        level = "info";
-        break;
-    case RM_OP_FAILED:
-        level = "error";
-        break;
-    default:
-        level = "warn";
-        break;
-    }
-    format_time(rec->time_ms, when, sizeof(when));
-    sb_str(&b, when);
-    sb_str(&b, " ");
-    sb_str(&b, level);
-    sb_str(&b, " operation");
-    sb_kv(&b, "node",
-          p != NULL              ? p->node
-          : rec->node != NULL    ? rec->node
-          : q != NULL && q->node ? q->node
-                                 : NULL);
-    sb_str(&b, ":");
-    sb_kv(&b, "op", rm_op_kind_id(p != NULL ? p->kind : q->kind));
-    sb_kv(&b, "object", p != NULL ? p->object : q != NULL ? q->name : NULL);
-    if ((p != NULL && p->table != NULL) || (q != NULL && q->table != NULL))
-        sb_kv(&b, "table", p != NULL && p->table ? p->table : q->table);
+    if (oom)
+        return NULL;
+    put_text(d, "op",
+             rm_op_kind_id(p != NULL   ? p->kind
+                           : q != NULL ? q->kind
+                                       : RM_OP_KIND_COUNT),
+             &oom);
+    put_text(d, "object",
+             p != NULL && p->object ? p->object
+             : q                    ? q->name
+                                    : NULL,
+             &oom);
+    put_text(d, "table",
+             p != NULL && p->table ? p->table
+             : q                   ? q->table
+                                   : NULL,
+             &oom);
     if (p != NULL && p->sub_kind >= 0)
-        sb_kv(&b, "kind", rm_sub_kind_name((rm_sub_kind_t)p->sub_kind));
-    if (p != NULL && p->force)
-        sb_kv(&b, "force", "yes");
-    if (p != NULL) {
+        put_text(d, "kind", rm_sub_kind_name((rm_sub_kind_t)p->sub_kind), &oom);
+    if (p != NULL && p->force && !oom &&
+        json_object_set_new(d, "force", json_true()) != 0)
+        oom = 1;
+    if (p != NULL && p->host[0] != '\0') {
         snprintf(where, sizeof(where), "%s:%d/%s", p->host, p->port,
                  p->database);
-        sb_kv(&b, "where", where);
+        put_text(d, "where", where, &oom);
     }
-    sb_kv(&b, "os_user", rec->os_user);
-    sb_kv(&b, "role", rec->role);
-    sb_kv(&b, "outcome", rm_op_outcome_name(rec->outcome));
-    if (p != NULL) {
-        sbuf_t sql = {0};
+    put_text(d, "os_user", rec->os_user, &oom);
+    put_text(d, "role", rec->role, &oom);
+    put_text(d, "outcome", rm_op_outcome_name(rec->outcome), &oom);
+    for (i = 0; p != NULL && i < p->nsteps && !oom; i++) {
+        char *grown;
 
-        for (i = 0; i < p->nsteps; i++) {
-            if (p->steps[i].kind == RM_STEP_CHECK)
-                continue;
-            if (sql.len > 0)
-                sb_str(&sql, "; ");
-            sb_str(&sql, p->steps[i].sql);
-        }
-        if (sql.oom)
-            b.oom = 1;
-        sb_kv(&b, "sql", sql.p);
-        free(sql.p);
+        if (p->steps[i].kind == RM_STEP_CHECK)
+            continue;
+        grown = fmt("%s%s%s", sql ? sql : "", sql ? "; " : "", p->steps[i].sql);
+        free(sql);
+        sql = grown;
+        if (sql == NULL)
+            oom = 1;
     }
-    if (rec->detail != NULL)
-        sb_kv(&b, "detail", rec->detail);
-    snprintf(num, sizeof(num), "%" PRId64, rec->elapsed_ms);
-    sb_kv(&b, "elapsed_ms", num);
-    sb_str(&b, "\n");
-    if (b.oom) {
-        free(b.p);
+    for (i = 0; sql != NULL && sql[i] != '\0'; i++) {
+        if (sql[i] == '\n') /* a step's statements: one line */
+            sql[i] = ' ';
+    }
+    put_text(d, "sql", sql, &oom);
+    free(sql);
+    put_text(d, "detail", rec->detail, &oom);
+    if (!oom &&
+        json_object_set_new(d, "elapsed_ms",
+                            json_integer((json_int_t)rec->elapsed_ms)) != 0)
+        oom = 1;
+    if (oom) {
+        json_decref(d);
         return NULL;
     }
-    return b.p;
+    return d;
 }

@@ -13,9 +13,10 @@
  *     installed), what is unsafe refused (an active slot without force, a
  *     table the subscription does not replicate), and the exact SQL;
  *   - rm_sql_quote_ident / rm_sql_quote_literal: quoting for the SQL;
- *   - rm_op_error_line, rm_op_log_line: one line for a person when it
- *     fails (naming the privilege when one is missing), one line for the
- *     log for every operation (who, what, where, the SQL, the outcome).
+ *   - rm_op_error_line: one line for a person when it fails (naming the
+ *     privilege when one is missing); rm_op_log_message / _data / _level:
+ *     what the structured log (log.h) gets for every operation (who,
+ *     what, where, the SQL, the outcome).
  *
  * ops_exec.h runs a plan through a libpgcm manager.
  *
@@ -36,7 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "collect.h"
+#include "pgcm.h"
 
 typedef enum rm_op_kind {
     RM_OP_SUB_PAUSE = 0, /* native ALTER SUBSCRIPTION DISABLE, pglogical
@@ -211,7 +215,6 @@ const char *rm_op_outcome_name(rm_op_outcome_t o);
  * request refused before it had one (then req says what, and node where
  * when known). */
 typedef struct rm_op_record {
-    int64_t time_ms; /* Unix epoch ms */
     const rm_op_request_t *req;
     const rm_op_plan_t *plan;
     const char *node;    /* without a plan: the node, NULL unknown */
@@ -222,13 +225,18 @@ typedef struct rm_op_record {
     int64_t elapsed_ms;
 } rm_op_record_t;
 
-/* rm_op_log_line - the record as one line in the structured log's text
- * form: "TIME LEVEL operation node=ID: op=... object=... kind=...
- * where=HOST:PORT/DB os_user=... role=... outcome=... sql=\"...\"
- * detail=\"...\" elapsed_ms=N", with values holding blanks, quotes or
- * control characters quoted and escaped. Level: info for ok and dry-run,
- * warn for refused and abandoned, error for failed. Returns a malloc'd
- * line with its newline, or NULL when out of memory. */
-char *rm_op_log_line(const rm_op_record_t *rec);
+/* The record as the structured log takes it (event "operation"): its
+ * level (info for ok and dry-run, warn for refused and abandoned, error
+ * for failed), its node (NULL: none known), its message ("pause native
+ * subscription s on node sub: ok", malloc'd) and its data (a new JSON
+ * object: op, object, table, kind, force, where "HOST:PORT/DB", os_user,
+ * role, outcome, sql (the ACTION and WAIT steps, "; "-separated), detail,
+ * elapsed_ms). Strings in both have what a terminal would act on written
+ * out (\n, \xNN, \uXXXX), so a line stays one line. NULL when out of
+ * memory. */
+pgcm_log_level_t rm_op_log_level(rm_op_outcome_t outcome);
+const char *rm_op_log_node(const rm_op_record_t *rec);
+char *rm_op_log_message(const rm_op_record_t *rec);
+json_t *rm_op_log_data(const rm_op_record_t *rec);
 
 #endif /* REPLMON_OPS_H */

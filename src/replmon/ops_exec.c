@@ -8,6 +8,8 @@
  */
 #include "ops_exec.h"
 
+#include "log.h"
+
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,14 +274,18 @@ void rm_op_os_user(char *buf, size_t len)
         snprintf(buf, len, "%u", (unsigned)geteuid());
 }
 
-int rm_op_log(FILE *out, const rm_op_record_t *rec)
+int rm_op_log(const rm_op_record_t *rec)
 {
-    char *line = rm_op_log_line(rec);
-    int rc;
+    char *message = rm_op_log_message(rec);
+    json_t *data = rm_op_log_data(rec);
 
-    if (line == NULL)
+    if (message == NULL || data == NULL) {
+        free(message);
+        json_decref(data);
         return -1;
-    rc = fputs(line, out) < 0 || fflush(out) != 0 ? -1 : 0;
-    free(line);
-    return rc;
+    }
+    rm_log(rm_op_log_level(rec->outcome), "operation", rm_op_log_node(rec), 0,
+           data, "%s", message);
+    free(message);
+    return 0;
 }

@@ -48,8 +48,10 @@ int rm_op_execute(pgcm_manager_t *mgr, const rm_op_plan_t *plan, int timeout_ms,
  * database, else $USER, else the uid as digits), in buf. */
 void rm_op_os_user(char *buf, size_t len);
 
-/* rm_op_log - write rec's line (rm_op_log_line) to out. Returns 0, or -1
- * when out of memory or the write failed. */
-int rm_op_log(FILE *out, const rm_op_record_t *rec);
+/* rm_op_log - rec into the structured log (log.h; event "operation", at
+ * rm_op_log_level: the log must be open at info or below for every
+ * operation to be written, as cmd_ops.c opens it). Returns 0, or -1 when
+ * out of memory. */
+int rm_op_log(const rm_op_record_t *rec);
 
 #endif /* REPLMON_OPS_EXEC_H */

@@ -230,7 +230,8 @@ static void test_pause_resume_native_and_pglogical(void **state)
     run_expect(pause_s, 0, &r);
     assert_non_null(
         strstr(r.out, "done: pause native subscription s on node sub"));
-    assert_non_null(strstr(r.err, "info operation node=sub: "
+    assert_non_null(strstr(r.err, "info operation node=sub: pause native "
+                                  "subscription s on node sub: ok "
                                   "op=subscription.pause object=s "
                                   "kind=native"));
     assert_non_null(
@@ -549,7 +550,7 @@ static void test_drop_active_slot(void **state)
     run_expect(force, 0, &r);
     assert_non_null(strstr(r.out, "done: drop logical slot s_drop on node "
                                   "pub, ending its walsender first"));
-    assert_non_null(strstr(r.err, "force=yes"));
+    assert_non_null(strstr(r.err, "force=true"));
     rm_run_free(&r);
     assert_false(slot_exists(pub, "s_drop"));
     exec_on(sub, "ALTER SUBSCRIPTION s_drop DISABLE");

@@ -7,7 +7,8 @@
  * be searched, an active slot without --force, the wrong kind, a disabled
  * subscription to refresh, an existing slot, wal_level), --force's steps on
  * 13 and 14+, the typed confirmation, the menus the dashboard shows, the
- * error line naming the missing privilege and the log line.
+ * error line naming the missing privilege and the log record (as the
+ * structured log writes it).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
 #include "ops.h"
 
 /* ---------------------------------------------------------------------- */
@@ -577,55 +579,80 @@ static void test_error_lines(void **state)
     rm_snapshot_free(snap);
 }
 
-static void test_log_line(void **state)
+static void test_log_record(void **state)
 {
     rm_snapshot_t *snap = cluster();
     rm_op_request_t r = req_for(RM_OP_SLOT_DROP, "busy");
+    rm_log_line_t line;
     rm_op_record_t rec;
     rm_op_plan_t p;
-    char *line;
+    json_t *data;
+    char *msg, *text;
 
     (void)state;
     r.force = 1;
     plan_ok(snap, &r, &p);
     memset(&rec, 0, sizeof(rec));
-    rec.time_ms = 1704890096789; /* 2024-01-10T12:34:56.789Z */
     rec.req = &r;
     rec.plan = &p;
     rec.os_user = "alice";
     rec.role = "postgres";
     rec.outcome = RM_OP_OK;
     rec.elapsed_ms = 12;
-    line = rm_op_log_line(&rec);
+    assert_int_equal(rm_op_log_level(RM_OP_OK), PGCM_LOG_INFO);
+    assert_string_equal(rm_op_log_node(&rec), "pub");
+    msg = rm_op_log_message(&rec);
+    data = rm_op_log_data(&rec);
+    /* As the structured log writes it (log.h's text form). */
+    memset(&line, 0, sizeof(line));
+    line.time_ms = 1704890096789; /* 2024-01-10T12:34:56.789Z */
+    line.level = rm_op_log_level(rec.outcome);
+    line.event = "operation";
+    line.node = rm_op_log_node(&rec);
+    line.message = msg;
+    line.data = data;
+    text = rm_log_format_line(RM_LOG_TEXT, &line);
     assert_string_equal(
-        line, "2024-01-10T12:34:56.789Z info operation node=pub: op=slot.drop "
-              "object=busy force=yes where=127.0.0.1:5432/app os_user=alice "
-              "role=postgres outcome=ok sql=\"SELECT pg_terminate_backend("
-              "active_pid, 5000) FROM pg_replication_slots WHERE slot_name = "
-              "'busy' AND active_pid IS NOT NULL;\\nSELECT "
-              "pg_drop_replication_slot('busy')\" elapsed_ms=12\n");
-    free(line);
+        text,
+        "2024-01-10T12:34:56.789Z info operation node=pub: drop physical "
+        "slot busy on node pub, ending its walsender first: ok "
+        "op=slot.drop object=busy force=true where=127.0.0.1:5432/app "
+        "os_user=alice role=postgres outcome=ok sql=\"SELECT "
+        "pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots "
+        "WHERE slot_name = 'busy' AND active_pid IS NOT NULL; SELECT "
+        "pg_drop_replication_slot('busy')\" elapsed_ms=12\n");
+    free(text);
+    free(msg);
+    json_decref(data);
     rm_op_plan_free(&p);
 
-    /* Refused before a plan; what came from outside is escaped. */
+    /* Refused before a plan; what came from outside is written out. */
     r = req_for(RM_OP_SUB_PAUSE, "evil\x1b[2J\"x\xe2\x80\xae");
     rec.plan = NULL;
     rec.node = NULL;
     rec.role = NULL;
     rec.outcome = RM_OP_REFUSED;
     rec.detail = "no subscription\nnamed that";
-    line = rm_op_log_line(&rec);
-    assert_string_equal(
-        line, "2024-01-10T12:34:56.789Z warn operation node=-: "
-              "op=subscription.pause object=\"evil\\x1b[2J\\\"x\\u202e\" "
-              "os_user=alice role=- outcome=refused detail=\"no "
-              "subscription\\nnamed that\" elapsed_ms=12\n");
-    free(line);
+    assert_int_equal(rm_op_log_level(RM_OP_REFUSED), PGCM_LOG_WARN);
+    assert_null(rm_op_log_node(&rec));
+    msg = rm_op_log_message(&rec);
+    assert_string_equal(msg,
+                        "subscription pause evil\\x1b[2J\"x\\u202e: refused");
+    free(msg);
+    data = rm_op_log_data(&rec);
+    assert_string_equal(json_string_value(json_object_get(data, "object")),
+                        "evil\\x1b[2J\"x\\u202e");
+    assert_string_equal(json_string_value(json_object_get(data, "detail")),
+                        "no subscription\\nnamed that");
+    assert_null(json_object_get(data, "role"));
+    assert_null(json_object_get(data, "where"));
+    assert_string_equal(json_string_value(json_object_get(data, "outcome")),
+                        "refused");
+    json_decref(data);
     rec.outcome = RM_OP_FAILED;
     rec.node = "sub1";
-    line = rm_op_log_line(&rec);
-    assert_non_null(strstr(line, " error operation node=sub1: "));
-    free(line);
+    assert_int_equal(rm_op_log_level(RM_OP_FAILED), PGCM_LOG_ERROR);
+    assert_string_equal(rm_op_log_node(&rec), "sub1");
     assert_string_equal(rm_op_outcome_name(RM_OP_DRY_RUN), "dry-run");
     assert_string_equal(rm_op_outcome_name(RM_OP_ABANDONED), "abandoned");
     rm_snapshot_free(snap);
@@ -644,7 +671,7 @@ int main(void)
         cmocka_unit_test(test_slot_create),
         cmocka_unit_test(test_menus),
         cmocka_unit_test(test_error_lines),
-        cmocka_unit_test(test_log_line),
+        cmocka_unit_test(test_log_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
