@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "http_get.h"
 #include "replmon_json.h"
 #include "replmon_run.h"
 
@@ -677,6 +678,49 @@ static void test_role_without_privileges(void **state)
     assert_false(slot_exists(pub, "nopriv_slot"));
 }
 
+/* Start `replmon serve` (1 s rounds) and poll its /status until a finding
+ * holds text (30 s at most); stop it. Returns 1 if one did. */
+static int serve_reports(const char *text)
+{
+    char log[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
+    const char *args[] = {"serve",       "--config",   cfg_path, "--listen",
+                          "127.0.0.1:0", "--interval", "1s",     "--log-file",
+                          log,           NULL};
+    int64_t deadline;
+    int port = 0, seen = 0;
+    pid_t pid;
+
+    snprintf(log, sizeof(log), "%s/serve.log", dir);
+    snprintf(out, sizeof(out), "%s/serve.out", dir);
+    snprintf(err, sizeof(err), "%s/serve.err", dir);
+    pid = rm_spawn(args, out, err, NULL);
+    assert_true(pid > 0);
+    deadline = rm_run_now_ms() + 30000;
+    while (port == 0 && rm_run_now_ms() < deadline) {
+        char *t = rm_read_file(log), *at = strstr(t, "serve_listening");
+
+        if (at != NULL && (at = strstr(at, " port=")) != NULL)
+            port = atoi(at + 6);
+        free(t);
+        usleep(50000);
+    }
+    while (port > 0 && !seen && rm_run_now_ms() < deadline) {
+        http_reply_t h;
+
+        if (http_get(port, "/status", 5000, &h) == 0 && h.status == 200)
+            seen = strstr(h.body, text) != NULL;
+        http_reply_free(&h);
+        if (!seen)
+            usleep(200000);
+    }
+    kill(pid, SIGTERM);
+    assert_int_equal(rm_wait(pid, 15000), 0);
+    unlink(log);
+    unlink(out);
+    unlink(err);
+    return seen;
+}
+
 static void test_conflict_counted_and_rate_judged(void **state)
 {
     const char *sample[] = {"status", "--config", cfg_path, "--sample",
@@ -737,6 +781,9 @@ static void test_conflict_counted_and_rate_judged(void **state)
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.out, "CRITICAL  sub: subscription s has "));
     rm_run_free(&r);
+    /* serve judges the rate between its rounds. */
+    assert_true(
+        serve_reports("conflicts and errors a minute (critical at 20;"));
     /* Resolved: the apply goes on, the rate falls to 0 and stops raising
      * the finding (the old count is only a note). */
     exec_on(sub, "DELETE FROM t WHERE id = 500");

@@ -184,6 +184,7 @@ static void *collector_main(void *arg)
         copts.query_timeout_ms = (int)sv->common->timeout_ms;
         copts.stop = &sv->stop;
         copts.correlation_id = rm_log_correlation_id();
+        copts.pglogical = g->session.cfg->pglogical;
         rm_log(PGCM_LOG_DEBUG, "collect_started", NULL, copts.correlation_id,
                NULL, "collection round over %zu nodes", g->session.count);
         if (rm_collect(sv->mgr, g->session.targets, g->session.count, &copts,

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "conflicts.h"
 #include "evaluate.h"
 #include "http.h"
 #include "log.h"
@@ -280,7 +281,7 @@ static int render_status(round_t *r, const rm_thresholds_t *t,
 int rm_serve_publish(rm_serve_t *s, rm_snapshot_t *snap,
                      const rm_thresholds_t *t, const char *cluster)
 {
-    round_t *r = calloc(1, sizeof(*r));
+    round_t *r = calloc(1, sizeof(*r)), *prev;
     view_t *v, *old;
     char **ids;
 
@@ -290,6 +291,14 @@ int rm_serve_publish(rm_serve_t *s, rm_snapshot_t *snap,
     }
     atomic_init(&r->refs, 1);
     r->snap = snap;
+    /* Conflict rates since the round published before this one. */
+    pthread_mutex_lock(&s->mu);
+    prev = s->view->round;
+    if (prev != NULL)
+        atomic_fetch_add(&prev->refs, 1);
+    pthread_mutex_unlock(&s->mu);
+    rm_snapshot_rates(prev != NULL ? prev->snap : NULL, snap);
+    round_unref(prev);
     if (rm_evaluate(snap, t, &r->ev) != 0) {
         rm_snapshot_free(snap);
         free(r);

@@ -55,7 +55,8 @@ void rm_serve_set_event_log(rm_serve_t *s, rm_eventlog_t *el);
  * (copied). Returns 0, or -1 when out of memory (nothing changed). */
 int rm_serve_set_nodes(rm_serve_t *s, const char *const *ids, size_t n);
 
-/* rm_serve_publish - a finished round: judged against t, its status
+/* rm_serve_publish - a finished round: its conflict rates taken against
+ * the round published before it (conflicts.h), judged against t, its status
  * document rendered for /status (cluster may be NULL). Takes snap (also
  * on failure). Returns 0, or -1 when out of memory (the previous round
  * stays). */
