@@ -5,6 +5,7 @@
  * a bounded queue of formatted lines into stderr or the log file.
  */
 #include "log.h"
+#include "textwidth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,8 +204,9 @@ static char *format_json(const rm_log_line_t *l)
     return out;
 }
 
-/* Text lines show data as key=value: strings as they are (quoted when
- * they hold a blank or a quote), other values as JSON. */
+/* Text lines show data as key=value: strings as a terminal may show them
+ * (textwidth.c's rule: control, escape and bidi characters escaped; quoted
+ * when they hold a blank or a quote), other values as JSON. */
 static void text_data(FILE *f, const json_t *data)
 {
     const char *key;
@@ -222,7 +224,7 @@ static void text_data(FILE *f, const json_t *data)
                 fputs(q != NULL ? q : "\"\"", f);
                 free(q);
             } else {
-                fputs(t, f);
+                rm_text_fputs(f, t);
             }
         } else {
             char *j = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
@@ -246,18 +248,17 @@ static char *format_text(const rm_log_line_t *l)
         return NULL;
     fprintf(f, "%s %s %s", ts, pgcm_log_level_name(l->level),
             l->event ? l->event : "-");
-    if (l->node != NULL)
-        fprintf(f, " node=%s", l->node);
+    if (l->node != NULL) {
+        fputs(" node=", f);
+        rm_text_fputs(f, l->node);
+    }
     if (l->correlation_id != 0) {
         rm_log_format_cid(l->correlation_id, cid, sizeof(cid));
         fprintf(f, " cid=%s", cid);
     }
     if (l->message != NULL && l->message[0] != '\0') {
-        const char *p;
-
-        fputs(": ", f);
-        for (p = l->message; *p; p++) /* one line per record */
-            fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+        fputs(": ", f); /* escaped: one line per record, nothing spoofed */
+        rm_text_fputs(f, l->message);
     }
     if (l->data != NULL)
         text_data(f, l->data);

@@ -107,10 +107,19 @@ static void test_text_line(void **state)
     char *line = rm_log_format_line(RM_LOG_TEXT, &l);
 
     (void)state;
+    /* one line per record: a newline is shown escaped, as are control,
+     * escape and bidi characters (textwidth.c's rule) */
     assert_string_equal(line, "2024-01-10T12:34:56.789Z info state_changed "
-                              "node=sub cid=0000000000000010: healthy -> "
+                              "node=sub cid=0000000000000010: healthy\\n-> "
                               "unhealthy error=ECONN why=\"two words\" n=2\n");
     free(line);
+    l.message = "evil\x1b[2J\xe2\x80\xaename";
+    line = rm_log_format_line(RM_LOG_TEXT, &l);
+    assert_null(strchr(line, '\x1b'));
+    assert_null(strstr(line, "\xe2\x80\xae"));
+    assert_non_null(strstr(line, "evil\\x1b[2J\\u202ename"));
+    free(line);
+    l.message = "healthy\n-> unhealthy";
     l.node = NULL;
     l.correlation_id = 0;
     l.message = "";
