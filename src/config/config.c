@@ -60,21 +60,11 @@ void rm__config_defaults(rm_config_t *cfg)
 
 char *rm__config_strndup(rm_config_t *cfg, const char *s, size_t len)
 {
-    struct rm_config_priv *p = cfg->priv;
-    if (p->nstrings == p->capstrings) {
-        size_t cap = p->capstrings ? p->capstrings * 2 : 32;
-        char **a = realloc(p->strings, cap * sizeof(*a));
-        if (a == NULL)
-            return NULL;
-        p->strings = a;
-        p->capstrings = cap;
-    }
-    char *c = malloc(len + 1);
+    char *c = rm__arena_alloc(&cfg->priv->strings, len + 1);
     if (c == NULL)
         return NULL;
     memcpy(c, s, len);
     c[len] = '\0';
-    p->strings[p->nstrings++] = c;
     return c;
 }
 
@@ -107,15 +97,11 @@ void rm_config_free(rm_config_t *cfg)
         return;
     struct rm_config_priv *p = cfg->priv;
     if (p != NULL) {
-        for (size_t i = 0; i < p->nstrings; i++) {
-            /* Any string may be a password: wipe them all. */
-            explicit_bzero(p->strings[i], strlen(p->strings[i]));
-            free(p->strings[i]);
-        }
-        free(p->strings);
+        rm__arena_free(&p->strings); /* wiped: any may be a password */
         for (size_t i = 0; i < p->nblocks; i++)
             free(p->blocks[i]);
         free(p->blocks);
+        rm__index_free(&p->node_index);
         free(p);
     }
     free(cfg);
@@ -196,16 +182,35 @@ const char *rm_pglogical_mode_name(int mode)
     }
 }
 
+int rm__config_index_nodes(rm_config_t *cfg)
+{
+    rm_index_t *ix = &cfg->priv->node_index;
+    rm__index_free(ix);
+    if (rm__index_reserve(ix, cfg->node_count) != 0)
+        return -2;
+    for (size_t i = 0; i < cfg->node_count; i++) {
+        const char *id = cfg->nodes[i].id;
+        if (rm__index_add(ix, id, strlen(id), i, NULL) < 0)
+            return -2;
+    }
+    return 0;
+}
+
+size_t rm__config_node_pos(const rm_config_t *cfg, const char *id)
+{
+    size_t pos;
+    if (rm__index_get(&cfg->priv->node_index, id, strlen(id), &pos) == 1)
+        return pos;
+    return (size_t)-1;
+}
+
 const pgcm_node_spec_t *rm_config_find_node(const rm_config_t *cfg,
                                             const char *id)
 {
     if (cfg == NULL || id == NULL)
         return NULL;
-    for (size_t i = 0; i < cfg->node_count; i++) {
-        if (strcmp(cfg->nodes[i].id, id) == 0)
-            return &cfg->nodes[i];
-    }
-    return NULL;
+    size_t pos = rm__config_node_pos(cfg, id);
+    return pos < cfg->node_count ? &cfg->nodes[pos] : NULL;
 }
 
 /* Copy the current node specs into every cluster's spec array. */
@@ -214,17 +219,20 @@ static void refresh_cluster_specs(rm_config_t *cfg)
     for (size_t c = 0; c < cfg->cluster_count; c++) {
         rm_cluster_t *cl = &cfg->clusters[c];
         pgcm_node_spec_t *specs = (pgcm_node_spec_t *)cl->specs;
-        for (size_t i = 0; i < cl->node_count; i++) {
-            const pgcm_node_spec_t *s =
-                rm_config_find_node(cfg, cl->node_ids[i]);
-            if (s != NULL)
-                specs[i] = *s;
-        }
+        if (specs == cfg->nodes)
+            continue; /* the implicit cluster: nodes[] itself */
+        const size_t *pos =
+            cfg->priv->cluster_pos ? cfg->priv->cluster_pos[c] : NULL;
+        for (size_t i = 0; i < cl->node_count; i++)
+            specs[i] = cfg->nodes[pos ? pos[i] : i];
     }
 }
 
 int rm__config_finish_clusters(rm_config_t *cfg)
 {
+    if (cfg->priv->node_index.count != cfg->node_count &&
+        rm__config_index_nodes(cfg) != 0)
+        return -2;
     if (cfg->cluster_count == 0) {
         rm_cluster_t *cl = rm__config_alloc(cfg, sizeof(*cl));
         const char **ids =
@@ -235,6 +243,7 @@ int rm__config_finish_clusters(rm_config_t *cfg)
             ids[i] = cfg->nodes[i].id;
         cl->name = "default";
         cl->node_ids = ids;
+        cl->specs = cfg->nodes; /* the same nodes, in the same order */
         cl->node_count = cfg->node_count;
         cl->is_default = 1;
         cl->implicit = 1;
@@ -410,6 +419,11 @@ int rm_config_apply_overrides(rm_config_t *cfg, const rm_overrides_t *ov,
     if (cfg->env_only && cfg->priv->id_from_env_default && host != NULL &&
         cfg->node_count == 1 && rm__id_problem(host, strlen(host)) == NULL &&
         host[0] != '/') {
+        rm_index_t renamed = {0};
+        if (rm__index_add(&renamed, host, strlen(host), 0, NULL) < 0)
+            return PGCM_ENOMEM;
+        rm__index_free(&cfg->priv->node_index);
+        cfg->priv->node_index = renamed;
         cfg->nodes[0].id = host;
         for (size_t c = 0; c < cfg->cluster_count; c++) {
             rm_cluster_t *cl = &cfg->clusters[c];

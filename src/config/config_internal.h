@@ -41,7 +41,7 @@ typedef struct rm_ypair {
 /*
  * One node of the document. Aliases (*name) point to the anchored node, so
  * a node may be shared by several parents; the tree is freed through the
- * `next` allocation list, never by walking it.
+ * document's arena, never by walking it.
  */
 struct rm_ynode {
     rm_ykind_t kind;
@@ -57,14 +57,17 @@ struct rm_ynode {
     /* RM_Y_SEQ */
     rm_ynode_t **items;
     size_t nitems;
-    size_t cap;       /* of pairs or items */
-    int complete;     /* end event seen (an alias to an open node: a cycle) */
-    rm_ynode_t *next; /* allocation list */
+    size_t cap;   /* of pairs or items */
+    int complete; /* end event seen (an alias to an open node: a cycle) */
+    int merges;   /* RM_Y_MAP: holds a merge key (<<), to be resolved */
 };
 
+/* Where a document's nodes and texts live (yaml_load.c). */
+typedef struct rm_yarena rm_yarena_t;
+
 typedef struct rm_ydoc {
-    rm_ynode_t *root; /* NULL for an empty document */
-    rm_ynode_t *all;  /* every node, for freeing */
+    rm_ynode_t *root;   /* NULL for an empty document */
+    rm_yarena_t *arena; /* every node and text, for freeing */
 } rm_ydoc_t;
 
 /* rm__yaml_load - parse len bytes into *doc. `${...}` braces in flow
@@ -93,6 +96,9 @@ int rm__diag_add(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
 int rm__diag_vadd(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
                   int line, int column, const char *key, const char *fmt,
                   va_list ap);
+/* rm__diags_full - whether a further error would only be counted (the
+ * cap is reached), so that its message need not be composed. */
+int rm__diags_full(const rm_diags_t *d);
 /* rm__diags_sort - stable sort by (file, line, column). */
 void rm__diags_sort(rm_diags_t *d, size_t from);
 
@@ -133,16 +139,55 @@ size_t rm__levenshtein(const char *a, const char *b);
 const char *rm__suggest(const char *word, const char *const *candidates,
                         size_t n);
 
+/* ---- byte arena (arena.c) -------------------------------------------- */
+
+/* Storage for many small strings, freed (and wiped) all at once.
+ * Initialise with = {0}. */
+typedef struct rm_arena {
+    struct rm_arena_block *blocks;
+} rm_arena_t;
+
+/* rm__arena_alloc - n bytes (no alignment), or NULL when out of memory. */
+char *rm__arena_alloc(rm_arena_t *a, size_t n);
+/* rm__arena_free - wipe and free everything; a is empty again. */
+void rm__arena_free(rm_arena_t *a);
+
+/* ---- string index (index.c) ------------------------------------------ */
+
+/* A hash index from borrowed byte strings to size_t values (node ids to
+ * their position, anchors to their node...). Initialise with = {0}. */
+typedef struct rm_index {
+    struct rm_index_slot *slots;
+    size_t cap, count;
+} rm_index_t;
+
+/* rm__index_get - 1 and *value (may be NULL) when key is in ix, else 0. */
+int rm__index_get(const rm_index_t *ix, const char *key, size_t len,
+                  size_t *value);
+/* rm__index_add - insert key -> value unless key is there already. Returns
+ * 0 (inserted), 1 (already there: *existing, may be NULL, holds its value,
+ * which is kept), -1 (out of memory). The key must outlive the index. */
+int rm__index_add(rm_index_t *ix, const char *key, size_t len, size_t value,
+                  size_t *existing);
+/* rm__index_set - insert or replace key -> value. 0 or -1 (OOM). */
+int rm__index_set(rm_index_t *ix, const char *key, size_t len, size_t value);
+/* rm__index_reserve - room for n keys without rehashing. 0 or -1 (OOM). */
+int rm__index_reserve(rm_index_t *ix, size_t n);
+void rm__index_free(rm_index_t *ix);
+
 /* ---- the configuration object (config.c) ----------------------------- */
 
 /* Where a node's settings came from, for cross-field checks. */
 struct rm_config_priv {
-    char **strings; /* every string the config owns (wiped at free) */
-    size_t nstrings, capstrings;
-    void **blocks; /* arrays the config owns */
+    rm_arena_t strings; /* every string the config owns (wiped at free) */
+    void **blocks;      /* arrays the config owns */
     size_t nblocks, capblocks;
     rm_getenv_fn getenv_fn;
     int id_from_env_default; /* env-only node named "default" */
+    rm_index_t node_index;   /* node id -> position in nodes[] */
+    /* Per cluster, the positions in nodes[] of its node_ids; NULL (the
+     * implicit cluster) means nodes[] itself. */
+    size_t **cluster_pos;
 };
 
 /* rm__config_new - an empty configuration with pgcm defaults. */
@@ -156,8 +201,15 @@ void *rm__config_alloc(rm_config_t *cfg, size_t size);
 void rm__config_defaults(rm_config_t *cfg);
 /* rm__config_env_view - record PG* variables for printing. */
 int rm__config_env_view(rm_config_t *cfg, rm_getenv_fn getenv_fn);
-/* rm__config_build_implicit_cluster - the "default" cluster of all nodes;
- * also fills every cluster's specs. Returns 0 or -2 (OOM). */
+/* rm__config_index_nodes - (re)build priv->node_index from cfg->nodes
+ * (the first of duplicate ids wins). Returns 0 or -2 (OOM). */
+int rm__config_index_nodes(rm_config_t *cfg);
+/* rm__config_node_pos - the position of node id in cfg->nodes, or
+ * (size_t)-1. */
+size_t rm__config_node_pos(const rm_config_t *cfg, const char *id);
+/* rm__config_finish_clusters - the implicit "default" cluster of all
+ * nodes when there is no cluster; indexes the nodes and fills every
+ * cluster's specs. Returns 0 or -2 (OOM). */
 int rm__config_finish_clusters(rm_config_t *cfg);
 /* rm__id_problem - NULL when s is a usable node id / cluster name, else
  * a static "what is wrong" text. */

@@ -113,6 +113,11 @@ int rm__diag_add(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
     return rc;
 }
 
+int rm__diags_full(const rm_diags_t *d)
+{
+    return d == NULL || d->errors >= RM_DIAGS_MAX_ERRORS;
+}
+
 static int diag_cmp(const rm_diag_t *a, const rm_diag_t *b)
 {
     int c = strcmp(a->file, b->file);

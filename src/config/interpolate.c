@@ -105,9 +105,14 @@ static void expand(interp_ctx_t *c, sbuf_t *out, int in_braces, int evaluate,
             continue;
         }
         if (ch != '$' || c->pos + 1 >= c->len || c->in[c->pos + 1] != '{') {
+            /* Plain text up to the next '$' or '}', in one piece. */
+            size_t run = 1;
+            while (c->pos + run < c->len && c->in[c->pos + run] != '$' &&
+                   c->in[c->pos + run] != '}')
+                run++;
             if (out)
-                sb_add(out, &c->in[c->pos], 1);
-            c->pos++;
+                sb_add(out, &c->in[c->pos], run);
+            c->pos += run;
             continue;
         }
         /* A reference: ${NAME...} */

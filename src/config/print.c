@@ -4,7 +4,9 @@
  * check-config, R5): YAML that reads back with every default filled in,
  * or JSON (jansson). Every password, SSH passphrase and conninfo password
  * is printed as "********". Fields left to libpq are printed as null with
- * what the PG* environment says.
+ * what the PG* environment says. Both formats are written through one
+ * buffer, node by node, so that printing stays linear in time and flat in
+ * memory however many nodes there are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,226 +84,337 @@ char *rm_config_mask_conninfo(const char *conninfo)
 
 /* ---- YAML -------------------------------------------------------------- */
 
+/*
+ * The YAML text goes through a buffer of our own: a configuration of
+ * 370,000 nodes prints 240 MB in about 9 million lines, and stdio's
+ * formatting (one fprintf per line) would take longer than checking it.
+ */
+typedef struct yout {
+    FILE *f;
+    size_t len;
+    int failed; /* a write failed */
+    char buf[1 << 16];
+} yout_t;
+
+static void y_flush(yout_t *o)
+{
+    if (o->len > 0 && fwrite(o->buf, 1, o->len, o->f) != o->len)
+        o->failed = 1;
+    o->len = 0;
+}
+
+static void y_put(yout_t *o, const char *s, size_t n)
+{
+    if (n > sizeof(o->buf) - o->len) {
+        y_flush(o);
+        if (n > sizeof(o->buf)) {
+            if (fwrite(s, 1, n, o->f) != n)
+                o->failed = 1;
+            return;
+        }
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void y_puts(yout_t *o, const char *s)
+{
+    y_put(o, s, strlen(s));
+}
+
+static void y_char(yout_t *o, char c)
+{
+    if (o->len == sizeof(o->buf))
+        y_flush(o);
+    o->buf[o->len++] = c;
+}
+
+static void y_int(yout_t *o, long long v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        digits[--n] = '-';
+    y_put(o, digits + n, sizeof(digits) - n);
+}
+
+/* "<ind spaces>key: " */
+static void y_key(yout_t *o, int ind, const char *key)
+{
+    static const char spaces[] = "        ";
+    y_put(o, spaces,
+          (size_t)ind < sizeof(spaces) - 1 ? (size_t)ind : sizeof(spaces) - 1);
+    y_puts(o, key);
+    y_put(o, ": ", 2);
+}
+
 /* A double-quoted YAML string; values (not keys) escape "${" as "$${"
  * since the reader interpolates values. */
-static void yq(FILE *f, const char *s, int is_value)
+static void yq(yout_t *o, const char *s, int is_value)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else if (is_value && *p == '$' && p[1] == '{')
-            fputs("$$", f);
-        else
-            fputc(*p, f);
+    static const char hex[] = "0123456789abcdef";
+    y_char(o, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        /* The run of characters that need no escape, in one piece. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\' &&
+               !(is_value && *p == '$' && p[1] == '{'))
+            p++;
+        y_put(o, (const char *)run, (size_t)(p - run));
+        if (*p == '\0')
+            break;
+        if (*p == '"' || *p == '\\') {
+            y_char(o, '\\');
+            y_char(o, (char)*p);
+        } else if (*p == '\n') {
+            y_put(o, "\\n", 2);
+        } else if (*p == '\t') {
+            y_put(o, "\\t", 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            char esc[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
+            y_put(o, esc, 4);
+        } else { /* "${" in a value */
+            y_put(o, "$$", 2);
+        }
+        p++;
     }
-    fputc('"', f);
+    y_char(o, '"');
 }
 
 /* A comment-safe copy of an environment value. */
-static void comment_text(FILE *f, const char *s)
+static void comment_text(yout_t *o, const char *s)
 {
     for (size_t i = 0; s[i] && i < 200; i++) {
         unsigned char ch = (unsigned char)s[i];
-        fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+        y_char(o, ch < 0x20 || ch == 0x7f ? '?' : (char)ch);
     }
 }
 
-static void y_str(FILE *f, int ind, const char *key, const char *v,
+static void y_str(yout_t *o, int ind, const char *key, const char *v,
                   const char *env_name, const char *env_value,
                   const char *libpq_default)
 {
-    fprintf(f, "%*s%s: ", ind, "", key);
+    y_key(o, ind, key);
     if (v != NULL) {
-        yq(f, v, 1);
-        fputc('\n', f);
+        yq(o, v, 1);
+        y_char(o, '\n');
         return;
     }
-    fputs("null", f);
+    y_puts(o, "null");
     if (env_name != NULL && env_value != NULL) {
-        fprintf(f, "  # libpq uses %s=", env_name);
-        comment_text(f, env_value);
+        y_puts(o, "  # libpq uses ");
+        y_puts(o, env_name);
+        y_char(o, '=');
+        comment_text(o, env_value);
     } else if (libpq_default != NULL) {
-        fprintf(f, "  # %s", libpq_default);
+        y_puts(o, "  # ");
+        y_puts(o, libpq_default);
     }
-    fputc('\n', f);
+    y_char(o, '\n');
 }
 
-static void y_secret(FILE *f, int ind, const char *key, const char *v)
+static void y_secret(yout_t *o, int ind, const char *key, const char *v)
 {
-    fprintf(f, "%*s%s: %s\n", ind, "", key,
-            v != NULL ? "\"" RM_CONFIG_MASK "\"" : "null");
+    y_key(o, ind, key);
+    y_puts(o, v != NULL ? "\"" RM_CONFIG_MASK "\"\n" : "null\n");
 }
 
-static void y_ms(FILE *f, int ind, const char *key, long long ms)
+static void y_num(yout_t *o, int ind, const char *key, long long v)
 {
-    fprintf(f, "%*s%s: %lldms\n", ind, "", key, ms);
+    y_key(o, ind, key);
+    y_int(o, v);
+    y_char(o, '\n');
 }
 
-static void y_bool(FILE *f, int ind, const char *key, int b)
+static void y_ms(yout_t *o, int ind, const char *key, long long ms)
 {
-    fprintf(f, "%*s%s: %s\n", ind, "", key, b ? "true" : "false");
+    y_key(o, ind, key);
+    y_int(o, ms);
+    y_put(o, "ms\n", 3);
 }
 
-/* Whether a conninfo gives a value for keyword. */
-static int conninfo_sets(const char *conninfo, const char *keyword)
+static void y_bool(yout_t *o, int ind, const char *key, int b)
 {
+    y_key(o, ind, key);
+    y_puts(o, b ? "true\n" : "false\n");
+}
+
+/* Which connection fields a node's conninfo sets (one parse for all). */
+typedef struct conninfo_sets {
+    int host, port, dbname, user, password;
+} conninfo_sets_t;
+
+static conninfo_sets_t conninfo_sets(const char *conninfo)
+{
+    conninfo_sets_t set = {0};
     if (conninfo == NULL)
-        return 0;
+        return set;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     PQfreemem(perr);
     if (opts == NULL)
-        return 0;
-    int set = 0;
+        return set;
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        if (strcmp(o->keyword, keyword) == 0 && o->val != NULL)
-            set = 1;
+        if (o->val == NULL)
+            continue;
+        const char *k = o->keyword;
+        set.host |= strcmp(k, "host") == 0 || strcmp(k, "hostaddr") == 0;
+        set.port |= strcmp(k, "port") == 0;
+        set.dbname |= strcmp(k, "dbname") == 0;
+        set.user |= strcmp(k, "user") == 0;
+        set.password |= strcmp(k, "password") == 0;
     }
     PQconninfoFree(opts);
     return set;
 }
 
 static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
-                            FILE *f)
+                            yout_t *o)
 {
     const rm_env_view_t *e = &cfg->env;
-    fprintf(f, "  ");
-    yq(f, s->id, 0);
-    fputs(":\n", f);
+    y_put(o, "  ", 2);
+    yq(o, s->id, 0);
+    y_put(o, ":\n", 2);
     /* A field the node's conninfo sets comes from there, not from PG*. */
-    int ci_host = conninfo_sets(s->conninfo, "host") ||
-                  conninfo_sets(s->conninfo, "hostaddr");
-    int ci_port = conninfo_sets(s->conninfo, "port");
-    int ci_db = conninfo_sets(s->conninfo, "dbname");
-    int ci_user = conninfo_sets(s->conninfo, "user");
-    int ci_pw = conninfo_sets(s->conninfo, "password");
+    conninfo_sets_t ci = conninfo_sets(s->conninfo);
     static const char from_ci[] = "from conninfo";
-    if (ci_host)
-        y_str(f, 4, "host", s->host, NULL, NULL, from_ci);
+    if (ci.host)
+        y_str(o, 4, "host", s->host, NULL, NULL, from_ci);
     else
-        y_str(f, 4, "host", s->host, "PGHOST", e->host,
+        y_str(o, 4, "host", s->host, "PGHOST", e->host,
               "libpq default (local socket)");
     if (s->port > 0)
-        fprintf(f, "    port: %d\n", s->port);
-    else if (ci_port)
-        y_str(f, 4, "port", NULL, NULL, NULL, from_ci);
+        y_num(o, 4, "port", s->port);
+    else if (ci.port)
+        y_str(o, 4, "port", NULL, NULL, NULL, from_ci);
     else if (e->port != NULL)
-        y_str(f, 4, "port", NULL, "PGPORT", e->port, NULL);
+        y_str(o, 4, "port", NULL, "PGPORT", e->port, NULL);
     else
-        y_str(f, 4, "port", NULL, NULL, NULL, "libpq default (5432)");
-    if (ci_db)
-        y_str(f, 4, "database", s->database, NULL, NULL, from_ci);
+        y_str(o, 4, "port", NULL, NULL, NULL, "libpq default (5432)");
+    if (ci.dbname)
+        y_str(o, 4, "database", s->database, NULL, NULL, from_ci);
     else
-        y_str(f, 4, "database", s->database, "PGDATABASE", e->database,
+        y_str(o, 4, "database", s->database, "PGDATABASE", e->database,
               "libpq default (the user name)");
-    if (ci_user)
-        y_str(f, 4, "user", s->user, NULL, NULL, from_ci);
+    if (ci.user)
+        y_str(o, 4, "user", s->user, NULL, NULL, from_ci);
     else
-        y_str(f, 4, "user", s->user, "PGUSER", e->user,
+        y_str(o, 4, "user", s->user, "PGUSER", e->user,
               "libpq default (the login name)");
     if (s->password != NULL)
-        y_secret(f, 4, "password", s->password);
-    else if (ci_pw)
-        y_str(f, 4, "password", NULL, NULL, NULL, from_ci);
+        y_secret(o, 4, "password", s->password);
+    else if (ci.password)
+        y_str(o, 4, "password", NULL, NULL, NULL, from_ci);
     else if (e->password_set)
-        y_str(f, 4, "password", NULL, "PGPASSWORD", RM_CONFIG_MASK, NULL);
+        y_str(o, 4, "password", NULL, "PGPASSWORD", RM_CONFIG_MASK, NULL);
     else
-        y_str(f, 4, "password", NULL, NULL, NULL, "libpq: ~/.pgpass or none");
-    y_str(f, 4, "application_name", s->application_name, NULL, NULL,
+        y_str(o, 4, "password", NULL, NULL, NULL, "libpq: ~/.pgpass or none");
+    y_str(o, 4, "application_name", s->application_name, NULL, NULL,
           cfg->options.application_name ? "the manager's application_name"
                                         : NULL);
-    if (s->connect_timeout_ms > 0)
-        y_ms(f, 4, "connect_timeout", s->connect_timeout_ms);
-    else
-        fprintf(f, "    connect_timeout: null  # the manager's (%dms)\n",
-                cfg->options.connect_timeout_ms);
+    if (s->connect_timeout_ms > 0) {
+        y_ms(o, 4, "connect_timeout", s->connect_timeout_ms);
+    } else {
+        y_puts(o, "    connect_timeout: null  # the manager's (");
+        y_int(o, cfg->options.connect_timeout_ms);
+        y_put(o, "ms)\n", 4);
+    }
     if (s->conninfo != NULL) {
         char *m = rm_config_mask_conninfo(s->conninfo);
-        fputs("    conninfo: ", f);
+        y_puts(o, "    conninfo: ");
         if (m != NULL && strstr(m, "password=") == NULL) {
             /* Nothing to hide: print it as written. */
             free(m);
             m = strdup(s->conninfo);
         }
         if (m != NULL)
-            yq(f, m, 1);
+            yq(o, m, 1);
         else
-            fputs("\"" RM_CONFIG_MASK "\"", f);
-        fputc('\n', f);
+            y_puts(o, "\"" RM_CONFIG_MASK "\"");
+        y_char(o, '\n');
         free(m);
     } else {
-        fputs("    conninfo: null\n", f);
+        y_puts(o, "    conninfo: null\n");
     }
-    fputs("    ssl:\n", f);
+    y_puts(o, "    ssl:\n");
     if (s->ssl.enabled == PGCM_SSL_DEFAULT)
-        y_str(f, 6, "enabled", NULL, "PGSSLMODE", e->sslmode,
+        y_str(o, 6, "enabled", NULL, "PGSSLMODE", e->sslmode,
               "libpq decides (sslmode=prefer)");
     else
-        y_bool(f, 6, "enabled", s->ssl.enabled == PGCM_SSL_ENABLED);
-    y_bool(f, 6, "reject_unauthorized", s->ssl.reject_unauthorized);
-    y_str(f, 6, "ca", s->ssl.ca, NULL, NULL, NULL);
-    y_str(f, 6, "cert", s->ssl.cert, NULL, NULL, NULL);
-    y_str(f, 6, "key", s->ssl.key, NULL, NULL, NULL);
+        y_bool(o, 6, "enabled", s->ssl.enabled == PGCM_SSL_ENABLED);
+    y_bool(o, 6, "reject_unauthorized", s->ssl.reject_unauthorized);
+    y_str(o, 6, "ca", s->ssl.ca, NULL, NULL, NULL);
+    y_str(o, 6, "cert", s->ssl.cert, NULL, NULL, NULL);
+    y_str(o, 6, "key", s->ssl.key, NULL, NULL, NULL);
     if (s->ssh.host == NULL) {
-        fputs("    ssh: false\n", f);
+        y_puts(o, "    ssh: false\n");
     } else {
-        fputs("    ssh:\n", f);
-        y_str(f, 6, "host", s->ssh.host, NULL, NULL, NULL);
-        fprintf(f, "      port: %d\n", s->ssh.port);
-        y_str(f, 6, "user", s->ssh.user, NULL, NULL, "the login name");
-        y_str(f, 6, "key_path", s->ssh.key_path, NULL, NULL, NULL);
-        y_str(f, 6, "known_hosts", s->ssh.known_hosts, NULL, NULL,
+        y_puts(o, "    ssh:\n");
+        y_str(o, 6, "host", s->ssh.host, NULL, NULL, NULL);
+        y_num(o, 6, "port", s->ssh.port);
+        y_str(o, 6, "user", s->ssh.user, NULL, NULL, "the login name");
+        y_str(o, 6, "key_path", s->ssh.key_path, NULL, NULL, NULL);
+        y_str(o, 6, "known_hosts", s->ssh.known_hosts, NULL, NULL,
               "~/.ssh/known_hosts");
-        y_secret(f, 6, "passphrase", s->ssh.passphrase);
+        y_secret(o, 6, "passphrase", s->ssh.passphrase);
     }
-    fputs("    pool:\n", f);
-    fprintf(f, "      min: %d\n      max: %d\n", s->pool.min, s->pool.max);
-    y_ms(f, 6, "idle_timeout", s->pool.idle_timeout_ms);
-    y_ms(f, 6, "acquire_timeout", s->pool.acquire_timeout_ms);
-    y_ms(f, 6, "lifetime", s->pool.max_lifetime_ms);
-    y_ms(f, 6, "leak_threshold", s->pool.leak_threshold_ms);
+    y_puts(o, "    pool:\n");
+    y_num(o, 6, "min", s->pool.min);
+    y_num(o, 6, "max", s->pool.max);
+    y_ms(o, 6, "idle_timeout", s->pool.idle_timeout_ms);
+    y_ms(o, 6, "acquire_timeout", s->pool.acquire_timeout_ms);
+    y_ms(o, 6, "lifetime", s->pool.max_lifetime_ms);
+    y_ms(o, 6, "leak_threshold", s->pool.leak_threshold_ms);
 }
 
-static void print_yaml(const rm_config_t *cfg, FILE *f)
+/* A number as %.15g writes it (the thresholds' rates). */
+static void y_double(yout_t *o, double v)
+{
+    char b[64];
+    int n = snprintf(b, sizeof(b), "%.15g", v);
+    if (n > 0)
+        y_put(o, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
+}
+
+static void print_yaml(const rm_config_t *cfg, yout_t *f)
 {
     const pgcm_options_t *o = &cfg->options;
     if (cfg->env_only) {
-        fputs("# replmon configuration from the environment (no file); "
-              "secrets masked\n",
-              f);
+        y_puts(f, "# replmon configuration from the environment (no file); "
+                  "secrets masked\n");
     } else {
-        fputs("# replmon configuration resolved from ", f);
+        y_puts(f, "# replmon configuration resolved from ");
         comment_text(f, cfg->path ? cfg->path : "memory");
-        fputs("; secrets masked\n", f);
+        y_puts(f, "; secrets masked\n");
     }
-    fputs("manager:\n", f);
+    y_puts(f, "manager:\n");
     y_ms(f, 2, "health_check_interval", o->health_check_interval_ms);
     y_ms(f, 2, "health_check_timeout", o->health_check_timeout_ms);
     y_ms(f, 2, "liveness_interval", o->liveness_interval_ms);
     y_ms(f, 2, "liveness_timeout", o->liveness_timeout_ms);
     y_ms(f, 2, "suspect_probe_timeout", o->suspect_probe_timeout_ms);
-    fprintf(f, "  unhealthy_threshold: %d\n", o->unhealthy_threshold);
+    y_num(f, 2, "unhealthy_threshold", o->unhealthy_threshold);
     y_ms(f, 2, "degraded_latency", o->degraded_latency_ms);
     y_ms(f, 2, "query_timeout", o->query_timeout_ms);
     y_ms(f, 2, "connect_timeout", o->connect_timeout_ms);
     y_ms(f, 2, "shutdown_timeout", o->shutdown_timeout_ms);
     y_ms(f, 2, "remove_timeout", o->remove_timeout_ms);
     y_ms(f, 2, "cancel_grace", o->cancel_grace_ms);
-    fputs("  backoff:\n", f);
+    y_puts(f, "  backoff:\n");
     y_ms(f, 4, "initial", o->backoff_initial_ms);
     y_ms(f, 4, "max", o->backoff_max_ms);
     y_ms(f, 2, "stats_interval", o->stats_interval_ms);
     y_str(f, 2, "probe_query", o->probe_query, NULL, NULL, NULL);
     y_str(f, 2, "application_name", o->application_name, NULL, NULL, NULL);
 
-    fputs("nodes:\n", f);
+    y_puts(f, "nodes:\n");
     for (size_t i = 0; i < cfg->node_count; i++)
         print_node_yaml(cfg, &cfg->nodes[i], f);
 
@@ -309,54 +422,60 @@ static void print_yaml(const rm_config_t *cfg, FILE *f)
     for (size_t i = 0; i < cfg->cluster_count; i++)
         explicit_clusters |= !cfg->clusters[i].implicit;
     if (explicit_clusters) {
-        fputs("clusters:\n", f);
+        y_puts(f, "clusters:\n");
         for (size_t i = 0; i < cfg->cluster_count; i++) {
             const rm_cluster_t *cl = &cfg->clusters[i];
-            fputs("  ", f);
+            y_puts(f, "  ");
             yq(f, cl->name, 0);
-            fputs(":\n    nodes: [", f);
+            y_puts(f, ":\n    nodes: [");
             for (size_t k = 0; k < cl->node_count; k++) {
                 if (k)
-                    fputs(", ", f);
+                    y_puts(f, ", ");
                 yq(f, cl->node_ids[k], 1);
             }
-            fputs("]\n", f);
+            y_puts(f, "]\n");
             y_bool(f, 4, "default", cl->is_default);
         }
     } else {
-        fputs("# clusters: none; every node is in the implicit cluster "
-              "\"default\"\n",
-              f);
+        y_puts(f, "# clusters: none; every node is in the implicit cluster "
+                  "\"default\"\n");
     }
     const rm_thresholds_t *t = &cfg->thresholds;
-    fputs("thresholds:\n", f);
-    fprintf(f, "  replication_lag: { warning: %lldms, critical: %lldms }\n",
-            (long long)t->lag_warning_ms, (long long)t->lag_critical_ms);
-    fprintf(
-        f, "  slot_retention: { warning: %lldB, critical: %lldB }  # bytes\n",
-        (long long)t->slot_warning_bytes, (long long)t->slot_critical_bytes);
-    fprintf(f, "  conflict_rate: { warning: %.15g, critical: %.15g }\n",
-            t->conflict_rate_warning, t->conflict_rate_critical);
-    fprintf(f, "pglogical: %s\n", rm_pglogical_mode_name(cfg->pglogical));
-    fputs("theme:\n  name: ", f);
+    y_puts(f, "thresholds:\n  replication_lag: { warning: ");
+    y_int(f, t->lag_warning_ms);
+    y_puts(f, "ms, critical: ");
+    y_int(f, t->lag_critical_ms);
+    y_puts(f, "ms }\n  slot_retention: { warning: ");
+    y_int(f, t->slot_warning_bytes);
+    y_puts(f, "B, critical: ");
+    y_int(f, t->slot_critical_bytes);
+    y_puts(f, "B }  # bytes\n  conflict_rate: { warning: ");
+    y_double(f, t->conflict_rate_warning);
+    y_puts(f, ", critical: ");
+    y_double(f, t->conflict_rate_critical);
+    y_puts(f, " }\n");
+    y_puts(f, "pglogical: ");
+    y_puts(f, rm_pglogical_mode_name(cfg->pglogical));
+    y_char(f, '\n');
+    y_puts(f, "theme:\n  name: ");
     yq(f, cfg->theme.name ? cfg->theme.name : "dark", 1);
-    fputc('\n', f);
+    y_char(f, '\n');
     if (cfg->theme.color_count > 0) {
-        fputs("  colors:\n", f);
+        y_puts(f, "  colors:\n");
         for (size_t i = 0; i < cfg->theme.color_count; i++) {
-            fputs("    ", f);
+            y_puts(f, "    ");
             yq(f, cfg->theme.colors[i].role, 0);
-            fputs(": ", f);
+            y_puts(f, ": ");
             yq(f, cfg->theme.colors[i].color, 1);
-            fputc('\n', f);
+            y_char(f, '\n');
         }
     }
-    fputs("serve:\n", f);
+    y_puts(f, "serve:\n");
     y_str(f, 2, "listen", cfg->serve.listen, NULL, NULL, NULL);
     y_ms(f, 2, "interval", cfg->serve.interval_ms);
-    fputs("event_log:\n", f);
+    y_puts(f, "event_log:\n");
     y_str(f, 2, "node", cfg->event_log.node, NULL, NULL, "no event table");
-    fprintf(f, "  queue_size: %lld\n", (long long)cfg->event_log.queue_size);
+    y_num(f, 2, "queue_size", cfg->event_log.queue_size);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -470,34 +589,16 @@ static json_t *node_json(const rm_config_t *cfg, const pgcm_node_spec_t *s)
     return n;
 }
 
-static json_t *config_json(const rm_config_t *cfg)
+static json_t *manager_json(const pgcm_options_t *o)
 {
-    const pgcm_options_t *o = &cfg->options;
-    json_t *root = json_object();
     json_t *mgr = json_object();
     json_t *backoff = json_object();
-    json_t *nodes = json_array();
-    json_t *clusters = json_array();
-    json_t *th = json_object();
-    json_t *theme = json_object();
-    json_t *colors = json_object();
-    json_t *env = json_object();
-    int rc = 0;
-    if (!root || !mgr || !backoff || !nodes || !clusters || !th || !theme ||
-        !colors || !env) {
-        json_decref(root);
+    if (mgr == NULL || backoff == NULL) {
         json_decref(mgr);
         json_decref(backoff);
-        json_decref(nodes);
-        json_decref(clusters);
-        json_decref(th);
-        json_decref(theme);
-        json_decref(colors);
-        json_decref(env);
         return NULL;
     }
-    rc |= jset(root, "source", jstr(cfg->path));
-    rc |= jset(root, "env_only", json_boolean(cfg->env_only));
+    int rc = 0;
     struct {
         const char *k;
         int v;
@@ -523,35 +624,42 @@ static json_t *config_json(const rm_config_t *cfg)
     rc |= jset(mgr, "backoff", backoff);
     rc |= jset(mgr, "probe_query", jstr(o->probe_query));
     rc |= jset(mgr, "application_name", jstr(o->application_name));
-    rc |= jset(root, "manager", mgr);
-
-    for (size_t i = 0; i < cfg->node_count; i++) {
-        json_t *n = node_json(cfg, &cfg->nodes[i]);
-        rc |= n ? json_array_append_new(nodes, n) : -1;
+    if (rc != 0) {
+        json_decref(mgr);
+        return NULL;
     }
-    rc |= jset(root, "nodes", nodes);
+    return mgr;
+}
 
-    for (size_t i = 0; i < cfg->cluster_count; i++) {
-        const rm_cluster_t *cl = &cfg->clusters[i];
-        json_t *c = json_object();
-        json_t *ids = json_array();
-        if (c == NULL || ids == NULL) {
-            json_decref(c);
-            json_decref(ids);
-            rc = -1;
-            continue;
-        }
-        for (size_t k = 0; k < cl->node_count; k++)
-            rc |= json_array_append_new(ids, jstr(cl->node_ids[k]));
-        rc |= jset(c, "name", jstr(cl->name));
-        rc |= jset(c, "nodes", ids);
-        rc |= jset(c, "default", json_boolean(cl->is_default));
-        rc |= jset(c, "implicit", json_boolean(cl->implicit));
-        rc |= json_array_append_new(clusters, c);
+static json_t *cluster_json(const rm_cluster_t *cl)
+{
+    json_t *c = json_object();
+    json_t *ids = json_array();
+    if (c == NULL || ids == NULL) {
+        json_decref(c);
+        json_decref(ids);
+        return NULL;
     }
-    rc |= jset(root, "clusters", clusters);
+    int rc = 0;
+    for (size_t k = 0; k < cl->node_count; k++)
+        rc |= json_array_append_new(ids, jstr(cl->node_ids[k]));
+    rc |= jset(c, "name", jstr(cl->name));
+    rc |= jset(c, "nodes", ids);
+    rc |= jset(c, "default", json_boolean(cl->is_default));
+    rc |= jset(c, "implicit", json_boolean(cl->implicit));
+    if (rc != 0) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
 
-    const rm_thresholds_t *t = &cfg->thresholds;
+static json_t *thresholds_json(const rm_thresholds_t *t)
+{
+    json_t *th = json_object();
+    if (th == NULL)
+        return NULL;
+    int rc = 0;
     rc |=
         jset(th, "replication_lag",
              json_pack("{s:I,s:I}", "warning_ms", (json_int_t)t->lag_warning_ms,
@@ -563,25 +671,39 @@ static json_t *config_json(const rm_config_t *cfg)
     rc |= jset(th, "conflict_rate",
                json_pack("{s:f,s:f}", "warning", t->conflict_rate_warning,
                          "critical", t->conflict_rate_critical));
-    rc |= jset(root, "thresholds", th);
-    rc |= jset(root, "pglogical",
-               cfg->pglogical == RM_PGLOGICAL_AUTO
-                   ? json_string("auto")
-                   : json_boolean(cfg->pglogical == RM_PGLOGICAL_ON));
-    rc |= jset(theme, "name", jstr(cfg->theme.name));
-    for (size_t i = 0; i < cfg->theme.color_count; i++)
-        rc |= jset(colors, cfg->theme.colors[i].role,
-                   jstr(cfg->theme.colors[i].color));
-    rc |= jset(theme, "colors", colors);
-    rc |= jset(root, "theme", theme);
-    rc |= jset(root, "serve",
-               json_pack("{s:o,s:I}", "listen", jstr(cfg->serve.listen),
-                         "interval_ms", (json_int_t)cfg->serve.interval_ms));
-    rc |= jset(root, "event_log",
-               json_pack("{s:o,s:I}", "node", jstr(cfg->event_log.node),
-                         "queue_size", (json_int_t)cfg->event_log.queue_size));
+    if (rc != 0) {
+        json_decref(th);
+        return NULL;
+    }
+    return th;
+}
 
-    const rm_env_view_t *e = &cfg->env;
+static json_t *theme_json(const rm_theme_t *theme)
+{
+    json_t *j = json_object();
+    json_t *colors = json_object();
+    if (j == NULL || colors == NULL) {
+        json_decref(j);
+        json_decref(colors);
+        return NULL;
+    }
+    int rc = jset(j, "name", jstr(theme->name));
+    for (size_t i = 0; i < theme->color_count; i++)
+        rc |= jset(colors, theme->colors[i].role, jstr(theme->colors[i].color));
+    rc |= jset(j, "colors", colors);
+    if (rc != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static json_t *env_json(const rm_env_view_t *e)
+{
+    json_t *env = json_object();
+    if (env == NULL)
+        return NULL;
+    int rc = 0;
     rc |= jset(env, "PGHOST", jstr(e->host));
     rc |= jset(env, "PGPORT", jstr(e->port));
     rc |= jset(env, "PGUSER", jstr(e->user));
@@ -589,29 +711,115 @@ static json_t *config_json(const rm_config_t *cfg)
     rc |= jset(env, "PGSSLMODE", jstr(e->sslmode));
     rc |= jset(env, "PGPASSWORD",
                e->password_set ? json_string(RM_CONFIG_MASK) : json_null());
-    rc |= jset(root, "env", env);
     if (rc != 0) {
-        json_decref(root);
+        json_decref(env);
         return NULL;
     }
-    return root;
+    return env;
+}
+
+/*
+ * The JSON document is written piece by piece, as jansson's JSON_INDENT(2)
+ * lays out the whole object, so that a large configuration never exists
+ * twice in memory (a JSON tree of 370,000 nodes takes over a gigabyte).
+ */
+
+/* Write v (taken over) as jansson does at nesting depth `depth`: every
+ * line after the first is indented by 2 * depth more spaces (strings hold
+ * no raw newline: jansson escapes it). Returns 0 or -1. */
+static int j_value(yout_t *o, json_t *v, int depth)
+{
+    if (v == NULL)
+        return -1;
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    json_decref(v);
+    if (s == NULL)
+        return -1;
+    static const char spaces[] = "        ";
+    for (const char *p = s;;) {
+        const char *nl = strchr(p, '\n');
+        if (nl == NULL) {
+            y_puts(o, p);
+            break;
+        }
+        y_put(o, p, (size_t)(nl - p) + 1);
+        y_put(o, spaces, (size_t)(2 * depth));
+        p = nl + 1;
+    }
+    free(s);
+    return 0;
+}
+
+/* A member of the root object: `  "key": VALUE`, after a comma unless it
+ * is the first. */
+static int j_member(yout_t *o, const char *key, json_t *v, int first)
+{
+    y_puts(o, first ? "\n  \"" : ",\n  \"");
+    y_puts(o, key);
+    y_puts(o, "\": ");
+    return j_value(o, v, 1);
+}
+
+static int print_json(const rm_config_t *cfg, yout_t *o)
+{
+    int rc = 0;
+    y_char(o, '{');
+    rc |= j_member(o, "source", jstr(cfg->path), 1);
+    rc |= j_member(o, "env_only", json_boolean(cfg->env_only), 0);
+    rc |= j_member(o, "manager", manager_json(&cfg->options), 0);
+    y_puts(o, ",\n  \"nodes\": [");
+    for (size_t i = 0; i < cfg->node_count && rc == 0; i++) {
+        y_puts(o, i ? ",\n    " : "\n    ");
+        rc |= j_value(o, node_json(cfg, &cfg->nodes[i]), 2);
+    }
+    y_puts(o, cfg->node_count ? "\n  ]" : "]");
+    y_puts(o, ",\n  \"clusters\": [");
+    for (size_t i = 0; i < cfg->cluster_count && rc == 0; i++) {
+        y_puts(o, i ? ",\n    " : "\n    ");
+        rc |= j_value(o, cluster_json(&cfg->clusters[i]), 2);
+    }
+    y_puts(o, cfg->cluster_count ? "\n  ]" : "]");
+    rc |= j_member(o, "thresholds", thresholds_json(&cfg->thresholds), 0);
+    rc |= j_member(o, "pglogical",
+                   cfg->pglogical == RM_PGLOGICAL_AUTO
+                       ? json_string("auto")
+                       : json_boolean(cfg->pglogical == RM_PGLOGICAL_ON),
+                   0);
+    rc |= j_member(o, "theme", theme_json(&cfg->theme), 0);
+    rc |= j_member(o, "serve",
+                   json_pack("{s:o,s:I}", "listen", jstr(cfg->serve.listen),
+                             "interval_ms", (json_int_t)cfg->serve.interval_ms),
+                   0);
+    rc |=
+        j_member(o, "event_log",
+                 json_pack("{s:o,s:I}", "node", jstr(cfg->event_log.node),
+                           "queue_size", (json_int_t)cfg->event_log.queue_size),
+                 0);
+    rc |= j_member(o, "env", env_json(&cfg->env), 0);
+    y_puts(o, "\n}\n");
+    return rc;
 }
 
 int rm_config_print(const rm_config_t *cfg, rm_print_format_t format, FILE *out)
 {
     if (cfg == NULL || out == NULL)
         return PGCM_EINVAL;
+    yout_t *y = malloc(sizeof(*y));
+    if (y == NULL)
+        return PGCM_ENOMEM;
+    y->f = out;
+    y->len = 0;
+    y->failed = 0;
+    int rc = PGCM_OK;
     if (format == RM_PRINT_JSON) {
-        json_t *j = config_json(cfg);
-        if (j == NULL)
-            return PGCM_ENOMEM;
-        int rc = json_dumpf(j, out, JSON_INDENT(2));
-        json_decref(j);
-        fputc('\n', out);
-        if (rc != 0)
-            return PGCM_EINVAL;
+        if (print_json(cfg, y) != 0)
+            rc = PGCM_ENOMEM;
     } else {
-        print_yaml(cfg, out);
+        print_yaml(cfg, y);
     }
-    return ferror(out) ? PGCM_EINVAL : PGCM_OK;
+    y_flush(y);
+    if (rc == PGCM_OK && (y->failed || ferror(out)))
+        rc = PGCM_EINVAL;
+    free(y);
+    return rc;
 }

@@ -28,6 +28,13 @@ typedef struct vctx {
     const struct section_hint *hints;
     size_t nhints;
     int allow_x_keys; /* the root allows x-... keys (anchors) */
+    /* For the clusters' node lists, made once for the whole file: every
+     * node id (suggestions), and per node the cluster that last listed it
+     * (stamp, 1-based) and where (a node listed twice in one cluster). */
+    const char **node_ids;
+    size_t *listed_by;
+    const rm_ynode_t **listed_at;
+    size_t cluster_stamp;
 } vctx_t;
 
 typedef struct section_hint {
@@ -73,15 +80,28 @@ static const char *val_shown(const rm_ynode_t *v, int refs, char *buf,
     return buf;
 }
 
+/* Append n bytes of s to out[0..*o), cut at PATH_MAX_LEN - 1. */
+static void path_add(char *out, size_t *o, const char *s, size_t n)
+{
+    if (n > PATH_MAX_LEN - 1 - *o)
+        n = PATH_MAX_LEN - 1 - *o;
+    memcpy(out + *o, s, n);
+    *o += n;
+}
+
+/* out = parent.key (every key path is made this way, so it is cheap).
+ * Paths longer than PATH_MAX_LEN are cut; they stay recognisable. */
 static void join(char *out, const char *parent, const char *key)
 {
     char k[80];
     shown(key, k, sizeof(k));
-    /* Paths longer than PATH_MAX_LEN are cut; they stay recognisable. */
-    int n = parent[0] == '\0' ? snprintf(out, PATH_MAX_LEN, "%s", k)
-                              : snprintf(out, PATH_MAX_LEN, "%s.%s", parent, k);
-    if (n < 0)
-        out[0] = '\0';
+    size_t o = 0;
+    if (parent[0] != '\0') {
+        path_add(out, &o, parent, strlen(parent));
+        path_add(out, &o, ".", 1);
+    }
+    path_add(out, &o, k, strlen(k));
+    out[o] = '\0';
 }
 
 static const char *key_text(const rm_ynode_t *k)
@@ -131,15 +151,13 @@ static void check_duplicates(vctx_t *c, const rm_ynode_t *map, const char *path,
         n++;
     }
     qsort(refs, n, sizeof(*refs), key_ref_cmp);
+    size_t f = 0; /* the first of the current run of equal keys */
     for (size_t i = 1; i < n; i++) {
-        if (refs[i].len != refs[i - 1].len ||
-            memcmp(refs[i].text, refs[i - 1].text, refs[i].len) != 0)
+        if (refs[i].len != refs[f].len ||
+            memcmp(refs[i].text, refs[f].text, refs[i].len) != 0) {
+            f = i;
             continue;
-        /* Find the first of this run. */
-        size_t f = i - 1;
-        while (f > 0 && refs[f - 1].len == refs[i].len &&
-               memcmp(refs[f - 1].text, refs[i].text, refs[i].len) == 0)
-            f--;
+        }
         const rm_ynode_t *first = map->pairs[refs[f].idx].key;
         const rm_ynode_t *dup = map->pairs[refs[i].idx].key;
         char p[PATH_MAX_LEN];
@@ -167,6 +185,11 @@ static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
     };
     char p[PATH_MAX_LEN];
     join(p, path, k->text);
+    if (rm__diags_full(c->d)) {
+        /* Counted, not shown: spare the suggestions. */
+        verr(c, k, p, "unknown key");
+        return;
+    }
     const char *s = rm__suggest(k->text, known, nknown);
     for (size_t i = 0; s == NULL && i < sizeof(hints) / sizeof(*hints); i++) {
         if (strcasecmp(k->text, hints[i].alias) == 0) {
@@ -936,6 +959,8 @@ static void check_node(vctx_t *c, const pgcm_node_spec_t *s, const marks_t *m,
 
 /* ---- nodes ----------------------------------------------------------- */
 
+/* The nodes taken so far, in room for every entry of the nodes: section
+ * (specs is owned by the configuration). */
 typedef struct node_list {
     pgcm_node_spec_t *specs;
     const rm_ynode_t **where; /* the id's node, for duplicate messages */
@@ -954,23 +979,28 @@ static void add_node(vctx_t *c, node_list_t *nl, const pgcm_node_spec_t *tmpl,
              problem);
         return;
     }
-    for (size_t i = 0; i < nl->n; i++) {
-        if (strcmp(nl->specs[i].id, id) == 0) {
-            verr(c, id_at, path,
-                 "duplicate node '%s' (first defined at %d:%d); node ids "
-                 "must be unique: rename one",
-                 id, nl->where[i]->line, nl->where[i]->column);
-            return;
-        }
+    /* The id is copied first: the index keeps it. A duplicate's copy
+     * stays unused in the configuration's arena. */
+    const char *own_id = rm__config_strdup(c->cfg, id);
+    size_t first;
+    int seen = own_id == NULL ? -1
+                              : rm__index_add(&c->cfg->priv->node_index, own_id,
+                                              strlen(own_id), nl->n, &first);
+    if (seen < 0) {
+        c->oom = 1;
+        return;
+    }
+    if (seen) {
+        verr(c, id_at, path,
+             "duplicate node '%s' (first defined at %d:%d); node ids "
+             "must be unique: rename one",
+             id, nl->where[first]->line, nl->where[first]->column);
+        return;
     }
     pgcm_node_spec_t spec = *tmpl;
     marks_t m = *tmarks;
     m.min_local = m.max_local = m.ssh_local = 0;
-    spec.id = rm__config_strdup(c->cfg, id);
-    if (spec.id == NULL) {
-        c->oom = 1;
-        return;
-    }
+    spec.id = own_id;
     if (settings != NULL && settings->kind == RM_Y_MAP) {
         /* A node with its own conninfo takes its connection from it: the
          * connection fields of defaults: would silently override it. */
@@ -1001,22 +1031,6 @@ static void add_node(vctx_t *c, node_list_t *nl, const pgcm_node_spec_t *tmpl,
         }
     }
     check_node(c, &spec, &m, 0);
-    if (nl->n == nl->cap) {
-        size_t cap = nl->cap ? nl->cap * 2 : 8;
-        pgcm_node_spec_t *s = realloc(nl->specs, cap * sizeof(*s));
-        if (s == NULL) {
-            c->oom = 1;
-            return;
-        }
-        nl->specs = s;
-        const rm_ynode_t **w = realloc(nl->where, cap * sizeof(*w));
-        if (w == NULL) {
-            c->oom = 1;
-            return;
-        }
-        nl->where = w;
-        nl->cap = cap;
-    }
     nl->specs[nl->n] = spec;
     nl->where[nl->n] = id_at;
     nl->n++;
@@ -1031,6 +1045,20 @@ static void do_nodes(vctx_t *c, const rm_ynode_t *v, const rm_ynode_t *root,
              "no nodes defined; add a nodes: section mapping each node id "
              "to its settings, e.g. nodes: { primary: { host: db1 } }");
         return;
+    }
+    size_t entries = v->kind == RM_Y_MAP   ? v->npairs
+                     : v->kind == RM_Y_SEQ ? v->nitems
+                                           : 0;
+    if (entries > 0) {
+        nl.specs = rm__config_alloc(c->cfg, entries * sizeof(*nl.specs));
+        nl.where = malloc(entries * sizeof(*nl.where));
+        if (nl.specs == NULL || nl.where == NULL ||
+            rm__index_reserve(&c->cfg->priv->node_index, entries) != 0) {
+            free(nl.where);
+            c->oom = 1;
+            return;
+        }
+        nl.cap = entries;
     }
     if (v->kind == RM_Y_MAP) {
         for (size_t i = 0; i < v->npairs; i++) {
@@ -1117,24 +1145,18 @@ static void do_nodes(vctx_t *c, const rm_ynode_t *v, const rm_ynode_t *root,
              "host: db1 }");
     }
     if (nl.n > 0) {
-        pgcm_node_spec_t *specs =
-            rm__config_alloc(c->cfg, nl.n * sizeof(*specs));
-        if (specs == NULL) {
-            c->oom = 1;
-        } else {
-            memcpy(specs, nl.specs, nl.n * sizeof(*specs));
-            c->cfg->nodes = specs;
-            c->cfg->node_count = nl.n;
-        }
+        c->cfg->nodes = nl.specs;
+        c->cfg->node_count = nl.n;
     }
-    free(nl.specs);
     free(nl.where);
 }
 
 /* ---- clusters ---------------------------------------------------------- */
 
+/* The node list of cluster cl: its ids, and their positions in the
+ * configuration's nodes into *pos. */
 static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
-                          rm_cluster_t *cl)
+                          rm_cluster_t *cl, size_t **pos_out)
 {
     if (seq->kind != RM_Y_SEQ) {
         verr(c, seq, path,
@@ -1149,16 +1171,17 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
         return;
     }
     const char **ids = rm__config_alloc(c->cfg, seq->nitems * sizeof(*ids));
-    const rm_ynode_t **at = malloc(seq->nitems * sizeof(*at));
-    const char **known = malloc((c->cfg->node_count + 1) * sizeof(*known));
-    if (ids == NULL || at == NULL || known == NULL) {
-        free(at);
-        free(known);
+    size_t *positions =
+        rm__config_alloc(c->cfg, seq->nitems * sizeof(*positions));
+    size_t nodes = c->cfg->node_count;
+    if (ids == NULL || positions == NULL ||
+        (c->listed_by == NULL && nodes > 0 &&
+         ((c->listed_by = calloc(nodes, sizeof(size_t))) == NULL ||
+          (c->listed_at = calloc(nodes, sizeof(void *))) == NULL))) {
         c->oom = 1;
         return;
     }
-    for (size_t i = 0; i < c->cfg->node_count; i++)
-        known[i] = c->cfg->nodes[i].id;
+    size_t stamp = ++c->cluster_stamp;
     size_t n = 0;
     for (size_t i = 0; i < seq->nitems; i++) {
         const rm_ynode_t *item = seq->items[i];
@@ -1173,10 +1196,18 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
             verr(c, item, p, "an empty node id; write the id of a node");
             continue;
         }
-        const pgcm_node_spec_t *node = rm_config_find_node(c->cfg, id);
+        size_t pos = rm__config_node_pos(c->cfg, id);
         char b[128];
-        if (node == NULL) {
-            const char *s = rm__suggest(id, known, c->cfg->node_count);
+        if (pos >= nodes) {
+            const char *s = NULL;
+            if (!rm__diags_full(c->d) && c->node_ids == NULL &&
+                (c->node_ids = malloc((nodes + 1) * sizeof(char *))) != NULL) {
+                for (size_t j = 0; j < nodes; j++)
+                    c->node_ids[j] = c->cfg->nodes[j].id;
+            }
+            /* Only for a message that is kept: each search reads every id. */
+            if (!rm__diags_full(c->d) && c->node_ids != NULL)
+                s = rm__suggest(id, c->node_ids, nodes);
             if (s != NULL)
                 verr(c, item, p, "unknown node %s; did you mean '%s'?",
                      val_shown(item, refs, b, sizeof(b)), s);
@@ -1188,25 +1219,22 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
             free(id);
             continue;
         }
-        int dup = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (ids[j] == node->id) {
-                verr(c, item, p,
-                     "node '%s' is listed twice (first at %d:%d); remove one",
-                     node->id, at[j]->line, at[j]->column);
-                dup = 1;
-                break;
-            }
-        }
         free(id);
-        if (dup)
+        const pgcm_node_spec_t *node = &c->cfg->nodes[pos];
+        if (c->listed_by[pos] == stamp) {
+            const rm_ynode_t *first = c->listed_at[pos];
+            verr(c, item, p,
+                 "node '%s' is listed twice (first at %d:%d); remove one",
+                 node->id, first->line, first->column);
             continue;
+        }
+        c->listed_by[pos] = stamp;
+        c->listed_at[pos] = item;
         ids[n] = node->id;
-        at[n] = item;
+        positions[n] = pos;
         n++;
     }
-    free(at);
-    free(known);
+    *pos_out = positions;
     cl->node_ids = ids;
     cl->node_count = n;
 }
@@ -1225,13 +1253,15 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
     if (v->npairs == 0)
         return;
     rm_cluster_t *cls = rm__config_alloc(c->cfg, v->npairs * sizeof(*cls));
-    if (cls == NULL) {
+    size_t **pos = rm__config_alloc(c->cfg, v->npairs * sizeof(*pos));
+    if (cls == NULL || pos == NULL) {
         c->oom = 1;
         return;
     }
     size_t n = 0;
     const rm_ynode_t *default_at = NULL;
     const char *default_name = NULL;
+    rm_index_t names = {0}; /* the names taken so far */
     for (size_t i = 0; i < v->npairs; i++) {
         const rm_ynode_t *k = v->pairs[i].key;
         const rm_ynode_t *val = v->pairs[i].value;
@@ -1252,19 +1282,21 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
                  problem);
             continue;
         }
-        int dup = 0;
-        for (size_t j = 0; j < n; j++)
-            dup |= strcmp(cls[j].name, k->text) == 0;
-        if (dup)
+        int seen = rm__index_add(&names, k->text, k->len, n, NULL);
+        if (seen < 0) {
+            c->oom = 1;
+            break;
+        }
+        if (seen)
             continue; /* reported by check_duplicates */
         rm_cluster_t *cl = &cls[n];
         cl->name = rm__config_strdup(c->cfg, k->text);
         if (cl->name == NULL) {
             c->oom = 1;
-            return;
+            break;
         }
         if (val->kind == RM_Y_SEQ) {
-            cluster_nodes(c, val, p, cl); /* shorthand: name: [a, b] */
+            cluster_nodes(c, val, p, cl, &pos[n]); /* shorthand: [a, b] */
         } else if (expect_map(c, val, p,
                               "write { nodes: [primary, replica], default: "
                               "true } or a list of node ids") == 0) {
@@ -1279,7 +1311,7 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
                 join(pp, p, kk);
                 if (strcmp(kk, "nodes") == 0 && nodes == NULL) {
                     nodes = vv;
-                    cluster_nodes(c, vv, pp, cl);
+                    cluster_nodes(c, vv, pp, cl, &pos[n]);
                 } else if (strcmp(kk, "default") == 0) {
                     int b = 0;
                     if (get_bool(c, vv, pp, &b) > 0 && b) {
@@ -1305,6 +1337,8 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
         }
         n++;
     }
+    rm__index_free(&names);
+    c->cfg->priv->cluster_pos = pos;
     c->cfg->clusters = cls;
     c->cfg->cluster_count = n;
 }
@@ -1729,6 +1763,9 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
         do_serve(&c, v);
     if ((v = find_key(root, "event_log")) != NULL)
         do_event_log(&c, v);
+    free(c.node_ids);
+    free(c.listed_by);
+    free(c.listed_at);
     if (!c.oom && rm__config_finish_clusters(cfg) != 0)
         c.oom = 1;
     return c.oom ? -2 : 0;

@@ -29,12 +29,7 @@
 
 static int contains(const char *data, size_t len, const char *needle)
 {
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++) {
-        if (memcmp(data + i, needle, n) == 0)
-            return 1;
-    }
-    return 0;
+    return memmem(data, len, needle, strlen(needle)) != NULL;
 }
 
 static int ref_name_start(char c)
@@ -94,17 +89,21 @@ found:
 }
 
 /* A copy of data with the braces of ${...} references replaced, or NULL
- * (out of memory). When the text cannot be protected safely (UTF-16, or it
- * already holds the placeholder characters) it is copied unchanged. */
-static char *protect_braces(const char *data, size_t len, size_t *out_len)
+ * (out of memory). When the text has no reference or cannot be protected
+ * safely (UTF-16, or it already holds the placeholder characters) it is
+ * copied unchanged and *changed is 0. */
+static char *protect_braces(const char *data, size_t len, size_t *out_len,
+                            int *changed)
 {
     int skip =
         (len >= 2 &&
          (((unsigned char)data[0] == 0xFE && (unsigned char)data[1] == 0xFF) ||
           ((unsigned char)data[0] == 0xFF &&
            (unsigned char)data[1] == 0xFE))) ||
-        contains(data, len, PH_OPEN) || contains(data, len, PH_CLOSE);
-    char *out = malloc(len * 3 + 1);
+        contains(data, len, PH_OPEN) || contains(data, len, PH_CLOSE) ||
+        !contains(data, len, "${");
+    *changed = !skip;
+    char *out = malloc((skip ? len : len * 3) + 1);
     unsigned char *mark = skip ? NULL : calloc(len + 1, 1);
     if (out == NULL || (!skip && mark == NULL)) {
         free(out);
@@ -118,7 +117,11 @@ static char *protect_braces(const char *data, size_t len, size_t *out_len)
         return out;
     }
     for (size_t i = 0; i + 1 < len; i++) {
-        if (data[i] == '$' && data[i + 1] == '{' && !mark[i + 1]) {
+        const char *dollar = memchr(data + i, '$', len - 1 - i);
+        if (dollar == NULL)
+            break;
+        i = (size_t)(dollar - data);
+        if (data[i + 1] == '{' && !mark[i + 1]) {
             size_t end = match_ref(data, len, i + 1, mark, 0);
             if (end != 0)
                 i = end;
@@ -145,8 +148,11 @@ static char *protect_braces(const char *data, size_t len, size_t *out_len)
 /* Put the braces back, in place. */
 static void restore_braces(char *s, size_t *len)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < *len; i++) {
+    const char *first = memchr(s, 0xEE, *len);
+    if (first == NULL)
+        return;
+    size_t o = (size_t)(first - s);
+    for (size_t i = o; i < *len; i++) {
         if (i + 2 < *len && (unsigned char)s[i] == 0xEE &&
             (unsigned char)s[i + 1] == 0x80 &&
             ((unsigned char)s[i + 2] == 0x80 ||
@@ -161,22 +167,58 @@ static void restore_braces(char *s, size_t *len)
     *len = o;
 }
 
+/* ---- arena ------------------------------------------------------------- */
+
+/* Nodes are carved out of large blocks and their texts out of a byte
+ * arena: a big file has millions of them, and one allocation each (and a
+ * list to free them by) cost more than the parsing. */
+#define ARENA_NODES 1024 /* nodes per block */
+
+typedef struct node_block {
+    struct node_block *next;
+    size_t used;
+    rm_ynode_t nodes[ARENA_NODES];
+} node_block_t;
+
+struct rm_yarena {
+    node_block_t *nodes; /* newest first */
+    rm_arena_t texts;
+};
+
+static rm_ynode_t *arena_node(rm_yarena_t *a)
+{
+    node_block_t *b = a->nodes;
+    if (b == NULL || b->used == ARENA_NODES) {
+        b = malloc(sizeof(*b));
+        if (b == NULL)
+            return NULL;
+        b->used = 0;
+        b->next = a->nodes;
+        a->nodes = b;
+    }
+    rm_ynode_t *n = &b->nodes[b->used++];
+    memset(n, 0, sizeof(*n));
+    return n;
+}
+
 /* ---- tree ---------------------------------------------------------------- */
 
 void rm__yaml_free(rm_ydoc_t *doc)
 {
-    if (doc == NULL)
+    if (doc == NULL || doc->arena == NULL)
         return;
-    rm_ynode_t *n = doc->all;
-    while (n != NULL) {
-        rm_ynode_t *next = n->next;
-        free(n->text);
-        free(n->pairs);
-        free(n->items);
-        free(n);
-        n = next;
+    rm_yarena_t *a = doc->arena;
+    for (node_block_t *b = a->nodes, *next; b != NULL; b = next) {
+        next = b->next;
+        for (size_t i = 0; i < b->used; i++) {
+            free(b->nodes[i].pairs);
+            free(b->nodes[i].items);
+        }
+        free(b);
     }
-    doc->all = NULL;
+    rm__arena_free(&a->texts); /* wiped: values may be passwords */
+    free(a);
+    doc->arena = NULL;
     doc->root = NULL;
 }
 
@@ -222,6 +264,9 @@ typedef struct loader {
     size_t depth;
     anchor_t *anchors;
     size_t nanchors, capanchors;
+    rm_index_t anchor_index; /* name -> the latest anchor of that name */
+    rm_ynode_t **merge_maps; /* mappings holding <<, in the order met */
+    size_t nmerge_maps, capmerge_maps;
     const char *file;
     rm_diags_t *d;
     int oom;
@@ -229,7 +274,7 @@ typedef struct loader {
 
 static rm_ynode_t *new_node(loader_t *l, rm_ykind_t kind, yaml_mark_t mark)
 {
-    rm_ynode_t *n = calloc(1, sizeof(*n));
+    rm_ynode_t *n = arena_node(l->doc->arena);
     if (n == NULL) {
         l->oom = 1;
         return NULL;
@@ -237,8 +282,6 @@ static rm_ynode_t *new_node(loader_t *l, rm_ykind_t kind, yaml_mark_t mark)
     n->kind = kind;
     n->line = (int)mark.line + 1;
     n->column = (int)mark.column + 1;
-    n->next = l->doc->all;
-    l->doc->all = n;
     return n;
 }
 
@@ -255,6 +298,12 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     *arr = p;
     *cap = c;
     return 0;
+}
+
+static int is_merge_key(const rm_ynode_t *k)
+{
+    return k->kind == RM_Y_SCALAR && k->plain && k->len == 2 &&
+           memcmp(k->text, "<<", 2) == 0;
 }
 
 /* Attach n to the open collection (or make it the root). */
@@ -284,6 +333,15 @@ static int attach(loader_t *l, rm_ynode_t *n)
     p->pairs[p->npairs].key = f->pending_key;
     p->pairs[p->npairs].value = n;
     p->npairs++;
+    if (!p->merges && is_merge_key(f->pending_key)) {
+        /* A source is complete before it is aliased, so its own merges
+         * are met (and resolved) before those of the mappings using it. */
+        if (grow((void **)&l->merge_maps, &l->capmerge_maps, l->nmerge_maps + 1,
+                 sizeof(*l->merge_maps)) != 0)
+            return -1;
+        p->merges = 1;
+        l->merge_maps[l->nmerge_maps++] = p;
+    }
     f->last_key = f->pending_key;
     f->pending_key = NULL;
     return 0;
@@ -301,16 +359,22 @@ static int add_anchor(loader_t *l, const yaml_char_t *name, rm_ynode_t *n)
         return -1;
     l->anchors[l->nanchors].name = copy;
     l->anchors[l->nanchors].node = n;
+    if (rm__index_set(&l->anchor_index, copy, strlen(copy), l->nanchors) != 0) {
+        free(copy);
+        return -1;
+    }
     l->nanchors++;
     return 0;
 }
 
+/* The node of the latest anchor called name (YAML lets an anchor be
+ * redefined), or NULL. */
 static rm_ynode_t *find_anchor(loader_t *l, const yaml_char_t *name)
 {
-    for (size_t i = l->nanchors; i > 0; i--) {
-        if (strcmp(l->anchors[i - 1].name, (const char *)name) == 0)
-            return l->anchors[i - 1].node;
-    }
+    size_t i;
+    if (rm__index_get(&l->anchor_index, (const char *)name,
+                      strlen((const char *)name), &i) == 1)
+        return l->anchors[i].node;
     return NULL;
 }
 
@@ -405,56 +469,37 @@ static void report_parser_error(loader_t *l, yaml_parser_t *p, const char *buf,
 #define MERGE_MAX_KEYS  5000    /* keys of one map built by merging */
 #define MERGE_MAX_TOTAL 100000u /* merged pairs in a whole document */
 
-static int is_merge_key(const rm_ynode_t *k)
+/* Add the scalar key k to the keys of a mapping being merged. Returns 1
+ * when it is there already, 0 when added (or not a scalar: such keys never
+ * match), -1 out of memory. */
+static int note_key(rm_index_t *keys, const rm_ynode_t *k)
 {
-    return k->kind == RM_Y_SCALAR && k->plain && k->len == 2 &&
-           memcmp(k->text, "<<", 2) == 0;
-}
-
-static int same_key(const rm_ynode_t *a, const rm_ynode_t *b)
-{
-    return a->kind == RM_Y_SCALAR && b->kind == RM_Y_SCALAR &&
-           a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
-}
-
-static int has_key(const rm_ypair_t *pairs, size_t n, const rm_ynode_t *k)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (same_key(pairs[i].key, k))
-            return 1;
-    }
-    return 0;
+    if (k->kind != RM_Y_SCALAR)
+        return 0;
+    return rm__index_add(keys, k->text, k->len, 0, NULL);
 }
 
 /*
  * Resolve YAML merge keys, as js-yaml (which the original tool's users
  * wrote for) does: "<<: *a" or "<<: [*a, *b]" inserts, where the "<<"
  * stands, the pairs of those mappings whose keys the mapping does not
- * give itself (earlier sources win). Nodes are handled oldest first, so a
- * source (always complete, thus older) is already resolved.
+ * give itself (earlier sources win). maps[0..n) are the mappings holding
+ * a merge key, each source before the mappings that use it, so a source
+ * is already resolved when it is merged.
  */
-static int flatten_merges(rm_ydoc_t *doc, const char *file, rm_diags_t *d)
+static int flatten_merges(rm_ynode_t *const *maps, size_t n, const char *file,
+                          rm_diags_t *d)
 {
-    size_t n = 0;
-    for (rm_ynode_t *x = doc->all; x != NULL; x = x->next)
-        n++;
-    rm_ynode_t **order = malloc((n ? n : 1) * sizeof(*order));
-    if (order == NULL)
-        return -2;
-    size_t k = n;
-    for (rm_ynode_t *x = doc->all; x != NULL; x = x->next)
-        order[--k] = x;
     size_t total = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rm_ynode_t *m = order[i];
-        if (m->kind != RM_Y_MAP)
-            continue;
-        int merges = 0;
-        for (size_t j = 0; j < m->npairs; j++)
-            merges |= is_merge_key(m->pairs[j].key);
-        if (!merges)
-            continue;
+        rm_ynode_t *m = maps[i];
+        /* Every key the mapping has so far: its own, then those merged. */
+        rm_index_t keys = {0};
+        for (size_t j = 0; j < m->npairs && rc == 0; j++) {
+            if (note_key(&keys, m->pairs[j].key) < 0)
+                rc = -2;
+        }
         rm_ypair_t *out = NULL;
         size_t nout = 0, cap = 0;
         for (size_t j = 0; j < m->npairs && rc == 0; j++) {
@@ -482,8 +527,12 @@ static int flatten_merges(rm_ydoc_t *doc, const char *file, rm_diags_t *d)
                 }
                 for (size_t q = 0; q < src->npairs; q++) {
                     rm_ypair_t sp = src->pairs[q];
-                    if (has_key(m->pairs, m->npairs, sp.key) ||
-                        has_key(out, nout, sp.key))
+                    int known = note_key(&keys, sp.key);
+                    if (known < 0) {
+                        rc = -2;
+                        break;
+                    }
+                    if (known)
                         continue;
                     if (nout >= MERGE_MAX_KEYS || ++total > MERGE_MAX_TOTAL) {
                         rm__diag_add(d, RM_DIAG_ERROR, file, m->line, m->column,
@@ -502,6 +551,7 @@ static int flatten_merges(rm_ydoc_t *doc, const char *file, rm_diags_t *d)
                 }
             }
         }
+        rm__index_free(&keys);
         if (rc != 0) {
             free(out);
             break;
@@ -511,7 +561,6 @@ static int flatten_merges(rm_ydoc_t *doc, const char *file, rm_diags_t *d)
         m->npairs = nout;
         m->cap = cap;
     }
-    free(order);
     return rc;
 }
 
@@ -519,10 +568,16 @@ int rm__yaml_load(const char *data, size_t len, const char *file,
                   rm_ydoc_t *doc, rm_diags_t *d)
 {
     memset(doc, 0, sizeof(*doc));
-    size_t plen = 0;
-    char *buf = protect_braces(data, len, &plen);
-    if (buf == NULL)
+    doc->arena = calloc(1, sizeof(*doc->arena));
+    if (doc->arena == NULL)
         return -2;
+    size_t plen = 0;
+    int protected = 0;
+    char *buf = protect_braces(data, len, &plen, &protected);
+    if (buf == NULL) {
+        rm__yaml_free(doc);
+        return -2;
+    }
 
     loader_t l;
     memset(&l, 0, sizeof(l));
@@ -533,6 +588,7 @@ int rm__yaml_load(const char *data, size_t len, const char *file,
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         free(buf);
+        rm__yaml_free(doc);
         return -2;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, plen);
@@ -574,14 +630,15 @@ int rm__yaml_load(const char *data, size_t len, const char *file,
             if (n == NULL)
                 break;
             n->len = ev.data.scalar.length;
-            n->text = malloc(n->len + 1);
+            n->text = rm__arena_alloc(&doc->arena->texts, n->len + 1);
             if (n->text == NULL) {
                 l.oom = 1;
                 break;
             }
             memcpy(n->text, ev.data.scalar.value, n->len);
             n->text[n->len] = '\0';
-            restore_braces(n->text, &n->len);
+            if (protected)
+                restore_braces(n->text, &n->len);
             n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             n->complete = 1;
             if (attach(&l, n) != 0 ||
@@ -671,9 +728,12 @@ int rm__yaml_load(const char *data, size_t len, const char *file,
     for (size_t i = 0; i < l.nanchors; i++)
         free(l.anchors[i].name);
     free(l.anchors);
+    rm__index_free(&l.anchor_index);
+    explicit_bzero(buf, plen);
     free(buf);
     if (rc == 0)
-        rc = flatten_merges(doc, file, d);
+        rc = flatten_merges(l.merge_maps, l.nmerge_maps, file, d);
+    free(l.merge_maps);
     if (rc != 0)
         rm__yaml_free(doc);
     return rc;

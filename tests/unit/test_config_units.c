@@ -355,6 +355,142 @@ static void test_suggestions(void **state)
     assert_null(rm__suggest("host", keys, 0));
 }
 
+/* The edit distance as the textbook does it (optimal string alignment,
+ * ASCII case folded, '-' as '_'), to check the bit-vector one against. */
+static char ref_fold(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c == '-' ? '_' : c;
+}
+
+static size_t ref_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    static size_t d[70][70];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = ref_fold(a[i - 1]) == ref_fold(b[j - 1]) ? 0 : 1;
+            size_t best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ref_fold(a[i - 1]) == ref_fold(b[j - 2]) &&
+                ref_fold(a[i - 2]) == ref_fold(b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+static void random_word(char *out, size_t max_len, unsigned *seed)
+{
+    static const char alphabet[] = "abcAB_-x1";
+    size_t n = (size_t)rand_r(seed) % (max_len + 1);
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[(size_t)rand_r(seed) % (sizeof(alphabet) - 1)];
+    out[n] = '\0';
+}
+
+static void test_distance_matches_reference(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    char a[65], b[65];
+    for (int round = 0; round < 20000; round++) {
+        /* Mostly short words (many ties and transpositions), some long. */
+        size_t max = round % 10 == 0 ? 64 : 9;
+        random_word(a, max, &seed);
+        random_word(b, max, &seed);
+        size_t want = ref_distance(a, b), got = rm__levenshtein(a, b);
+        if (want != got) {
+            print_message("distance('%s', '%s'): %zu, want %zu\n", a, b, got,
+                          want);
+            fail();
+        }
+    }
+    memset(a, 'a', 64);
+    a[64] = '\0';
+    assert_int_equal(rm__levenshtein(a, a), 0);
+    assert_int_equal(rm__levenshtein(a, ""), 64);
+    char longer[70];
+    memset(longer, 'a', 65);
+    longer[65] = '\0';
+    assert_true(rm__levenshtein(longer, "a") > 1000);
+}
+
+/* The suggestion as it was specified: the first candidate that differs
+ * only in case, '_' and '-', else the first closest one if close enough. */
+static const char *ref_suggest(const char *word, const char *const *cands,
+                               size_t n)
+{
+    char sw[65], sc[65];
+    size_t len = strlen(word);
+    if (len == 0 || len > 64)
+        return NULL;
+    size_t o = 0;
+    for (const char *p = word; *p; p++) {
+        char f = ref_fold(*p);
+        if (f != '_' && f != ' ' && f != '.')
+            sw[o++] = f;
+    }
+    sw[o] = '\0';
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        o = 0;
+        for (const char *p = cands[i]; *p && o < 64; p++) {
+            char f = ref_fold(*p);
+            if (f != '_' && f != ' ' && f != '.')
+                sc[o++] = f;
+        }
+        sc[o] = '\0';
+        if (sw[0] != '\0' && strcmp(sw, sc) == 0)
+            return cands[i];
+        size_t d = ref_distance(word, cands[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    size_t limit = len / 3 < 1 ? 1 : len / 3 > 4 ? 4 : len / 3;
+    if (best == NULL)
+        return NULL;
+    size_t longest = len > strlen(best) ? len : strlen(best);
+    return best_d <= limit && best_d < longest ? best : NULL;
+}
+
+static void test_suggest_matches_reference(void **state)
+{
+    (void)state;
+    unsigned seed = 777;
+    char words[40][65];
+    const char *cands[40];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)rand_r(&seed) % 40;
+        for (size_t i = 0; i < n; i++) {
+            random_word(words[i], 10, &seed);
+            cands[i] = words[i];
+        }
+        char w[65];
+        random_word(w, 10, &seed);
+        const char *want = ref_suggest(w, cands, n);
+        const char *got = rm__suggest(w, cands, n);
+        if (want != got) {
+            print_message("suggest('%s'): %s, want %s\n", w,
+                          got ? got : "(none)", want ? want : "(none)");
+            fail();
+        }
+    }
+}
+
 /* ---- diagnostics ------------------------------------------------------- */
 
 static void test_diag_format(void **state)
@@ -423,6 +559,8 @@ int main(void)
         cmocka_unit_test(test_numbers_and_booleans),
         cmocka_unit_test(test_interpolation),
         cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_distance_matches_reference),
+        cmocka_unit_test(test_suggest_matches_reference),
         cmocka_unit_test(test_diag_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
