@@ -630,13 +630,28 @@ int rm_config_parse_buffer(const char *data, size_t len, const char *name,
                         getenv_fn, out, diags, &secret);
 }
 
+static int not_regular(const char *path, rm_diags_t *diags)
+{
+    rm__diag_add(diags, RM_DIAG_ERROR, path, 0, 0, "",
+                 "not a regular file; give the path of a YAML file");
+    return PGCM_ENOENT;
+}
+
 int rm_config_parse_file(const char *path, rm_getenv_fn getenv_fn,
                          rm_config_t **out, rm_diags_t *diags)
 {
     if (out == NULL || path == NULL)
         return PGCM_EINVAL;
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Only a regular file is read: opening a FIFO blocks until a writer
+     * comes, a device may do anything, a socket cannot be opened. So the
+     * path is looked at before it is opened, and opened without blocking
+     * (should it have been replaced by a FIFO in between), and what was
+     * opened is looked at again. Symbolic links are followed, as ever. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return not_regular(path, diags);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         rm__diag_add(diags, RM_DIAG_ERROR, path, 0, 0, "",
@@ -646,13 +661,13 @@ int rm_config_parse_file(const char *path, rm_getenv_fn getenv_fn,
                                  : "check the file's permissions");
         return PGCM_ENOENT;
     }
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rm__diag_add(diags, RM_DIAG_ERROR, path, 0, 0, "",
-                     "not a regular file; give the path of a YAML file");
         close(fd);
-        return PGCM_ENOENT;
+        return not_regular(path, diags);
     }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags != -1)
+        (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     if ((unsigned long long)st.st_size > RM_CONFIG_MAX_FILE) {
         rm__diag_add(diags, RM_DIAG_ERROR, path, 0, 0, "",
                      "the file is larger than 16 MiB; is it really a "

@@ -3,8 +3,15 @@
  * test_config.c - the YAML configuration format (C1): the original tool's
  * format and ours, defaults merging, both node forms, clusters, thresholds,
  * theme, serve and event_log, the example file, and every validation error
- * with its exact file:line:column, all reported at once.
+ * with its exact file:line:column, all reported at once; files that are not
+ * regular files (FIFOs, sockets, devices, directories) refused at once.
  */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "test_config_util.h"
 
 /* ---- accepted formats ---------------------------------------------------- */
@@ -1009,6 +1016,103 @@ static void test_file_errors(void **state)
     rm_config_free(NULL);
 }
 
+/* ---- files that are not regular files (issue 8, defect 3) -------------- */
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_config: a configuration file check "
+                              "blocked for 5 s; it must refuse at once\n";
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+        _exit(3);
+    _exit(2);
+}
+
+/* Check path as --config would: it must fail at once, with the one-line
+ * error that directories get. */
+static void expect_not_regular(const char *path)
+{
+    rm_config_t *cfg = (rm_config_t *)1;
+    rm_diags_t d;
+    rm_diags_init(&d);
+    alarm(5); /* a regression blocks: end the test rather than hang */
+    int rc = rm_config_parse_file(path, fake_getenv, &cfg, &d);
+    alarm(0);
+    assert_int_equal(rc, PGCM_ENOENT);
+    assert_null(cfg);
+    char want[600];
+    snprintf(want, sizeof(want),
+             "%s: not a regular file; give the path of a YAML file", path);
+    assert_int_equal(d.count, 1);
+    assert_diag(&d, want);
+    rm_diags_free(&d);
+}
+
+static void test_special_files(void **state)
+{
+    (void)state;
+    env_clear();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+
+    char dir[] = "/tmp/test_config_files.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[256], sock[256], link_fifo[256], regular[256], link_reg[256];
+    snprintf(fifo, sizeof(fifo), "%s/f.yaml", dir);
+    snprintf(sock, sizeof(sock), "%s/s.yaml", dir);
+    snprintf(link_fifo, sizeof(link_fifo), "%s/to-fifo.yaml", dir);
+    snprintf(regular, sizeof(regular), "%s/ok.yaml", dir);
+    snprintf(link_reg, sizeof(link_reg), "%s/to-ok.yaml", dir);
+
+    /* A FIFO nobody writes to: opening it for reading would block. */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_not_regular(fifo);
+    assert_int_equal(symlink(fifo, link_fifo), 0);
+    expect_not_regular(link_fifo);
+
+    /* A listening unix socket. */
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    assert_true(strlen(sock) < sizeof(sun.sun_path));
+    memcpy(sun.sun_path, sock, strlen(sock) + 1);
+    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(s, 1), 0);
+    expect_not_regular(sock);
+    close(s);
+
+    /* Character devices (an endless one too) and a directory. */
+    expect_not_regular("/dev/null");
+    expect_not_regular("/dev/zero");
+    expect_not_regular(dir);
+
+    /* A symbolic link to a regular file is still followed. */
+    FILE *f = fopen(regular, "w");
+    assert_non_null(f);
+    fputs("nodes: { a: { host: h } }\n", f);
+    fclose(f);
+    assert_int_equal(symlink(regular, link_reg), 0);
+    rm_config_t *cfg = NULL;
+    rm_diags_t d;
+    rm_diags_init(&d);
+    assert_int_equal(rm_config_parse_file(link_reg, fake_getenv, &cfg, &d),
+                     PGCM_OK);
+    assert_int_equal(cfg->node_count, 1);
+    rm_config_free(cfg);
+    rm_diags_free(&d);
+
+    unlink(link_reg);
+    unlink(regular);
+    unlink(link_fifo);
+    unlink(fifo);
+    unlink(sock);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1036,6 +1140,7 @@ int main(void)
         cmocka_unit_test(test_anchors_and_merge_keys),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_serve_and_event_log),
+        cmocka_unit_test(test_special_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
