@@ -43,19 +43,14 @@ rm_config_t *rm__config_new(rm_getenv_fn getenv_fn)
 
 void rm__config_defaults(rm_config_t *cfg)
 {
+    /* The manager's defaults are pgcm's own (the schema's agree: see
+     * test_config_schema.c); the rest are the schema's. */
     pgcm_options_init(&cfg->options);
-    cfg->thresholds.lag_warning_ms = 10000;
-    cfg->thresholds.lag_critical_ms = 60000;
-    cfg->thresholds.slot_warning_bytes = 1024LL * 1024 * 1024;
-    cfg->thresholds.slot_critical_bytes = 5LL * 1024 * 1024 * 1024;
-    cfg->thresholds.conflict_rate_warning = 5;
-    cfg->thresholds.conflict_rate_critical = 20;
-    cfg->pglogical = RM_PGLOGICAL_AUTO;
-    cfg->theme.name = "dark";
-    cfg->serve.listen = "127.0.0.1:9187";
-    cfg->serve.interval_ms = 5000;
-    cfg->event_log.node = NULL;
-    cfg->event_log.queue_size = 1000;
+    rm__schema_set_defaults(&rm_schema_thresholds, &cfg->thresholds);
+    cfg->pglogical = (int)rm__schema_field(&rm_schema_root, "pglogical")->def;
+    cfg->theme.name = rm__schema_field(&rm_schema_theme, "name")->def_text;
+    rm__schema_set_defaults(&rm_schema_serve, &cfg->serve);
+    rm__schema_set_defaults(&rm_schema_event_log, &cfg->event_log);
 }
 
 char *rm__config_strndup(rm_config_t *cfg, const char *s, size_t len)
@@ -145,26 +140,20 @@ char *rm__expand_home(const char *path, rm_getenv_fn getenv_fn)
 
 int rm__config_env_view(rm_config_t *cfg, rm_getenv_fn getenv_fn)
 {
-    struct {
-        const char *var;
-        const char **dst;
-    } map[] = {
-        {"PGHOST", &cfg->env.host},       {"PGPORT", &cfg->env.port},
-        {"PGUSER", &cfg->env.user},       {"PGDATABASE", &cfg->env.database},
-        {"PGSSLMODE", &cfg->env.sslmode},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
-        const char *v = rm__getenv(getenv_fn, map[i].var);
-        if (v == NULL && strcmp(map[i].var, "PGHOST") == 0)
+    for (int i = RM_LIBPQ_NONE + 1; i < RM_LIBPQ_COUNT; i++) {
+        rm_libpq_var_t var = (rm_libpq_var_t)i;
+        const char *v = rm__getenv(getenv_fn, rm_schema_libpq_names[var]);
+        if (v == NULL && var == RM_LIBPQ_HOST)
             v = rm__getenv(getenv_fn, "PGHOSTADDR");
-        *map[i].dst = NULL;
-        if (v != NULL) {
-            *map[i].dst = rm__config_strdup(cfg, v);
-            if (*map[i].dst == NULL)
-                return -2;
+        const char **dst = rm__libpq_env_slot(&cfg->env, var);
+        if (dst == NULL) { /* PGPASSWORD: its value is not kept */
+            cfg->env.password_set = v != NULL;
+            continue;
         }
+        *dst = NULL;
+        if (v != NULL && (*dst = rm__config_strdup(cfg, v)) == NULL)
+            return -2;
     }
-    cfg->env.password_set = rm__getenv(getenv_fn, "PGPASSWORD") != NULL;
     return 0;
 }
 

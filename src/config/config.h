@@ -15,6 +15,10 @@
  * hands its node list to pgcm_manager_apply(); pgcm_node_spec_equal()
  * compares nodes of the two configurations one by one.
  *
+ * The keys of every section, their types, bounds, defaults and how they
+ * print are data: the schema tables of schema.c (config_internal.h), which
+ * the checks, the printing and the environment-only mode all read.
+ *
  * Precedence: command-line flags > file > environment. In file mode the
  * environment reaches the configuration only through ${VAR} references and
  * through libpq, which reads PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD,
@@ -120,14 +124,15 @@ typedef struct rm_cluster {
     int implicit;   /* 1 for the implicit "default" cluster */
 } rm_cluster_t;
 
-/* thresholds: section (status exit codes and dashboard colours). */
+/* thresholds: section (status exit codes and dashboard colours); the
+ * defaults are the schema's (docs/configuration.md). */
 typedef struct rm_thresholds {
-    int64_t lag_warning_ms;        /* replication_lag.warning (10s) */
-    int64_t lag_critical_ms;       /* replication_lag.critical (1m) */
-    int64_t slot_warning_bytes;    /* slot_retention.warning (1GB) */
-    int64_t slot_critical_bytes;   /* slot_retention.critical (5GB) */
-    double conflict_rate_warning;  /* conflict_rate.warning (5) */
-    double conflict_rate_critical; /* conflict_rate.critical (20) */
+    int64_t lag_warning_ms;        /* replication_lag.warning */
+    int64_t lag_critical_ms;       /* replication_lag.critical */
+    int64_t slot_warning_bytes;    /* slot_retention.warning */
+    int64_t slot_critical_bytes;   /* slot_retention.critical */
+    double conflict_rate_warning;  /* conflict_rate.warning, per minute */
+    double conflict_rate_critical; /* conflict_rate.critical */
 } rm_thresholds_t;
 
 /* pglogical: whether to read pglogical's catalogs. OFF never; ON on every
@@ -224,11 +229,11 @@ int rm_config_parse_buffer(const char *data, size_t len, const char *name,
 
 /* rm_config_from_env - environment-only mode (S2): one node, with host,
  * port, user, database, password and sslmode left NULL/default for libpq to
- * read from PG* variables (recorded in cfg->env for printing), plus
- * POSTGRES_MAX_CONNECTIONS (pool.max), POSTGRES_IDLE_TIMEOUT
- * (pool.idle_timeout_ms; plain number = milliseconds),
- * POSTGRES_HEALTH_CHECK_INTERVAL (options.health_check_interval_ms; plain
- * number = milliseconds), SSH_HOST, SSH_USER, SSH_KEY_PATH (ssh tunnel).
+ * read from PG* variables (recorded in cfg->env for printing), plus the
+ * ChatGenius seed's variables (POSTGRES_MAX_CONNECTIONS, ..., SSH_KEY_PATH),
+ * each setting the field the schema binds it to, with that field's type
+ * and bounds (a plain duration is milliseconds); docs/configuration.md
+ * lists them.
  * The node's id is PGHOST when that is a usable id (at most 63 bytes, not a
  * socket directory, a single host), else "default"; its cluster is the
  * implicit "default". Returns as rm_config_parse_file (PGCM_EINVAL when a

@@ -175,6 +175,131 @@ int rm__index_set(rm_index_t *ix, const char *key, size_t len, size_t value);
 int rm__index_reserve(rm_index_t *ix, size_t n);
 void rm__index_free(rm_index_t *ix);
 
+/* ---- the schema (schema.c) ------------------------------------------- */
+
+/* How a value is written and kept. */
+typedef enum rm_ftype {
+    RM_F_DURATION,   /* int milliseconds: 500ms, 5s, 1m30s; plain: seconds */
+    RM_F_DURATION64, /* int64_t milliseconds (thresholds) */
+    RM_F_SIZE,       /* int64_t bytes: 512, 1KB, 1.5GB (1024-based) */
+    RM_F_NUMBER,     /* double, 0 or more */
+    RM_F_INT,        /* int */
+    RM_F_INT64,      /* int64_t, a whole number within int's range */
+    RM_F_BOOL,       /* int, 0 or 1 */
+    RM_F_TRISTATE,   /* int: 1 true, 0 false, -1 null (libpq decides) */
+    RM_F_STRING,     /* const char * */
+    RM_F_PATH,       /* const char *, a leading ~/ expanded */
+    RM_F_SECRET,     /* const char *, printed masked */
+    RM_F_SECTION,    /* a mapping of its own: .section */
+    RM_F_OWN         /* read and printed by code of its own */
+} rm_ftype_t;
+
+/* null (or empty) means "not set": the value becomes 0 / NULL and the level
+ * below decides (libpq, the manager). Without it null keeps the default. */
+#define RM_FIELD_UNSET 1u
+/* Another spelling of the field before it: read, listed, never printed. */
+#define RM_FIELD_ALIAS 2u
+/* RM_F_OWN: a libpq conninfo, printed with its password masked (other own
+ * fields print as strings). */
+#define RM_FIELD_CONNINFO 4u
+
+/* The PG* variable libpq reads for an unset connection field. */
+typedef enum rm_libpq_var {
+    RM_LIBPQ_NONE = 0,
+    RM_LIBPQ_HOST, /* PGHOST, else PGHOSTADDR */
+    RM_LIBPQ_PORT,
+    RM_LIBPQ_USER,
+    RM_LIBPQ_DATABASE,
+    RM_LIBPQ_SSLMODE,
+    RM_LIBPQ_PASSWORD, /* only whether it is set is kept */
+    RM_LIBPQ_COUNT
+} rm_libpq_var_t;
+
+/* The variables' names ("PGHOST"), by rm_libpq_var_t. */
+extern const char *const rm_schema_libpq_names[RM_LIBPQ_COUNT];
+/* rm__libpq_env_slot - where the view keeps variable v's value; NULL for
+ * PGPASSWORD (kept as password_set) and RM_LIBPQ_NONE. */
+const char **rm__libpq_env_slot(rm_env_view_t *e, rm_libpq_var_t v);
+/* rm__libpq_env_value - variable v's value as recorded in e (PGPASSWORD:
+ * RM_CONFIG_MASK when set), or NULL when unset. */
+const char *rm__libpq_env_value(const rm_env_view_t *e, rm_libpq_var_t v);
+
+/* Conninfo keywords that set a connection field (bits). */
+#define RM_CI_HOST     1u /* host or hostaddr */
+#define RM_CI_PORT     2u
+#define RM_CI_DBNAME   4u
+#define RM_CI_USER     8u
+#define RM_CI_PASSWORD 16u
+
+typedef struct rm_section rm_section_t;
+
+/* One key of a section. */
+typedef struct rm_field {
+    const char *key;
+    rm_ftype_t type;
+    size_t offset;    /* of the value in the section's object: pgcm_options_t,
+                         pgcm_node_spec_t, rm_thresholds_t, rm_config_t */
+    unsigned flags;   /* RM_FIELD_* */
+    int64_t min, max; /* accepted (numbers, durations, sizes) */
+    int64_t def;      /* the default (ms, bytes, count, 0/1) */
+    const char *def_text;        /* the default of a string */
+    const char *hint;            /* RM_F_INT: what to write when out of range */
+    const char *const *also;     /* what people write instead ("dbname"),
+                                    suggested as this key; NULL-terminated */
+    const rm_section_t *section; /* RM_F_SECTION */
+    /* Printing an unset value: "null  # ..." */
+    rm_libpq_var_t libpq;            /* "libpq uses PGHOST=..." */
+    unsigned conninfo;               /* RM_CI_*: "from conninfo" */
+    const struct rm_field *inherits; /* "the manager's ..." */
+    const char *unset_note;          /* otherwise */
+} rm_field_t;
+
+struct rm_section {
+    const char *name;
+    const rm_field_t *fields; /* in the order of messages and printing */
+    size_t count;
+    const rm_section_t *more; /* keys accepted after these */
+    /* The sections an unknown key here may belong to ("did you mean 'ca'
+     * under ssl:?"), in the order they are tried. */
+    const rm_field_t *const *hints;
+    size_t nhints;
+    const rm_field_t *present_if; /* unset: printed as false / null */
+    int flow;                     /* printed on one line: { a: 1, b: 2 } */
+    const char *note;             /* comment after a flow line */
+};
+
+extern const rm_section_t rm_schema_root, rm_schema_manager, rm_schema_backoff,
+    rm_schema_node, rm_schema_node_list, rm_schema_ssl, rm_schema_ssh,
+    rm_schema_pool, rm_schema_thresholds, rm_schema_cluster, rm_schema_theme,
+    rm_schema_serve, rm_schema_event_log;
+
+/* A variable of the environment-only mode and the field it sets. */
+typedef struct rm_env_binding {
+    const char *var;
+    int manager; /* the field is the manager's (else the node's) */
+    const rm_field_t *field;
+    const char *what;       /* RM_F_INT: "a connection count" */
+    const char *needs;      /* ignored (with a warning) unless this is set */
+    const char *needs_hint; /* why that one is needed */
+} rm_env_binding_t;
+
+extern const rm_env_binding_t rm_schema_env[];
+extern const size_t rm_schema_env_count;
+
+/* rm__schema_field - the field called key in s (or s->more), or NULL. */
+const rm_field_t *rm__schema_field(const rm_section_t *s, const char *key);
+/* rm__schema_keys - the keys of s (and s->more) into keys[0..max). */
+size_t rm__schema_keys(const rm_section_t *s, const char **keys, size_t max);
+/* rm__schema_spelling_of - the first spelling of the setting f is one of,
+ * or NULL when it has only one (pool lifetime / max_lifetime). */
+const rm_field_t *rm__schema_spelling_of(const rm_section_t *s,
+                                         const rm_field_t *f);
+/* rm__schema_set_defaults - write the default of every field of s (and
+ * of its sections) into the object at base. */
+void rm__schema_set_defaults(const rm_section_t *s, void *base);
+/* At most this many keys in a section (with its more). */
+#define RM_SCHEMA_MAX_KEYS 32
+
 /* ---- the configuration object (config.c) ----------------------------- */
 
 /* Where a node's settings came from, for cross-field checks. */

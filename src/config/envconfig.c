@@ -3,10 +3,10 @@
  * envconfig.c - environment-only mode (S2): with no configuration file,
  * one node whose connection fields stay NULL so that libpq reads PGHOST,
  * PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE and ~/.pgpass itself,
- * plus the ChatGenius seed's variables: POSTGRES_MAX_CONNECTIONS,
- * POSTGRES_IDLE_TIMEOUT and POSTGRES_HEALTH_CHECK_INTERVAL (plain numbers
- * are milliseconds, as in the seed; "30s" works too), SSH_HOST, SSH_USER
- * and SSH_KEY_PATH.
+ * plus the ChatGenius seed's variables, which the schema binds to fields
+ * (rm_schema_env in schema.c: POSTGRES_MAX_CONNECTIONS, ..., SSH_KEY_PATH;
+ * their types and bounds are the fields'; a plain duration is
+ * milliseconds, as in the seed, and "30s" works too).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,28 +22,61 @@ static const char *env(rm_getenv_fn fn, const char *name)
     return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
-static int env_duration(rm_diags_t *d, rm_getenv_fn fn, const char *name,
-                        int *dst)
+/* Set binding b's field in base from the variable's value v. Returns 0
+ * (set, or a problem reported), -2 out of memory. */
+static int env_set_field(rm_config_t *cfg, rm_diags_t *d, rm_getenv_fn fn,
+                         const rm_env_binding_t *b, const char *v, void *base)
 {
-    const char *v = env(fn, name);
-    if (v == NULL)
-        return 0;
-    int64_t ms;
+    const rm_field_t *f = b->field;
+    char *at = (char *)base + f->offset;
+    int64_t n;
     const char *why;
-    if (rm_config_parse_duration(v, 1, &ms, &why) != 0) {
-        rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0, name,
-                     "'%.40s': %s (a plain number means milliseconds)", v, why);
-        return -1;
+    switch (f->type) {
+    case RM_F_INT:
+        if (rm__parse_int(v, &n, &why) != 0 || n < f->min || n > f->max) {
+            rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0, b->var,
+                         "'%.40s' is not %s; use a whole number from %lld to "
+                         "%lld",
+                         v, b->what, (long long)f->min, (long long)f->max);
+            return 0;
+        }
+        *(int *)(void *)at = (int)n;
+        return 0;
+    case RM_F_DURATION:
+        /* A plain number is milliseconds here, as in the seed. */
+        if (rm_config_parse_duration(v, 1, &n, &why) != 0) {
+            rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0, b->var,
+                         "'%.40s': %s (a plain number means milliseconds)", v,
+                         why);
+            return 0;
+        }
+        if (n < f->min || n > f->max) {
+            rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0, b->var,
+                         "'%.40s' is out of range; give a positive number of "
+                         "milliseconds such as 30000, or a duration such as "
+                         "30s",
+                         v);
+            return 0;
+        }
+        *(int *)(void *)at = (int)n;
+        return 0;
+    case RM_F_STRING:
+    case RM_F_PATH:
+    case RM_F_SECRET: {
+        char *e = f->type == RM_F_PATH ? rm__expand_home(v, fn) : strdup(v);
+        if (e == NULL)
+            return -2;
+        const char *s = rm__config_strdup(cfg, e);
+        explicit_bzero(e, strlen(e));
+        free(e);
+        if (s == NULL)
+            return -2;
+        *(const char **)(void *)at = s;
+        return 0;
     }
-    if (ms <= 0 || ms > 0x7fffffff) {
-        rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0, name,
-                     "'%.40s' is out of range; give a positive number of "
-                     "milliseconds such as 30000, or a duration such as 30s",
-                     v);
-        return -1;
+    default:
+        return 0; /* no variable is bound to other types */
     }
-    *dst = (int)ms;
-    return 0;
 }
 
 int rm_config_from_env(rm_getenv_fn getenv_fn, rm_config_t **out,
@@ -78,56 +111,24 @@ int rm_config_from_env(rm_getenv_fn getenv_fn, rm_config_t **out,
     if (spec->id == NULL)
         goto oom;
 
-    const char *v = env(getenv_fn, "POSTGRES_MAX_CONNECTIONS");
-    if (v != NULL) {
-        int64_t n;
-        const char *why;
-        if (rm__parse_int(v, &n, &why) != 0 || n < 1 || n > 10000) {
-            rm__diag_add(d, RM_DIAG_ERROR, where, 0, 0,
-                         "POSTGRES_MAX_CONNECTIONS",
-                         "'%.40s' is not a connection count; use a whole "
-                         "number from 1 to 10000",
-                         v);
-        } else {
-            spec->pool.max = (int)n;
-            if (spec->pool.min > spec->pool.max)
-                spec->pool.min = spec->pool.max;
+    /* The variables of the schema, in its order. */
+    for (size_t i = 0; i < rm_schema_env_count; i++) {
+        const rm_env_binding_t *b = &rm_schema_env[i];
+        const char *v = env(getenv_fn, b->var);
+        if (v == NULL)
+            continue;
+        if (b->needs != NULL && env(getenv_fn, b->needs) == NULL) {
+            rm__diag_add(d, RM_DIAG_WARNING, where, 0, 0, b->var,
+                         "ignored because %s is not set; set %s %s", b->needs,
+                         b->needs, b->needs_hint);
+            continue;
         }
-    }
-    env_duration(d, getenv_fn, "POSTGRES_IDLE_TIMEOUT",
-                 &spec->pool.idle_timeout_ms);
-    env_duration(d, getenv_fn, "POSTGRES_HEALTH_CHECK_INTERVAL",
-                 &cfg->options.health_check_interval_ms);
-
-    const char *ssh_host = env(getenv_fn, "SSH_HOST");
-    if (ssh_host != NULL) {
-        spec->ssh.host = rm__config_strdup(cfg, ssh_host);
-        if (spec->ssh.host == NULL)
+        void *base = b->manager ? (void *)&cfg->options : (void *)spec;
+        if (env_set_field(cfg, d, getenv_fn, b, v, base) != 0)
             goto oom;
-        const char *user = env(getenv_fn, "SSH_USER");
-        if (user != NULL &&
-            (spec->ssh.user = rm__config_strdup(cfg, user)) == NULL)
-            goto oom;
-        const char *key = env(getenv_fn, "SSH_KEY_PATH");
-        if (key != NULL) {
-            char *e = rm__expand_home(key, getenv_fn);
-            if (e == NULL)
-                goto oom;
-            spec->ssh.key_path = rm__config_strdup(cfg, e);
-            free(e);
-            if (spec->ssh.key_path == NULL)
-                goto oom;
-        }
-    } else {
-        const char *orphans[] = {"SSH_USER", "SSH_KEY_PATH"};
-        for (size_t i = 0; i < 2; i++) {
-            if (env(getenv_fn, orphans[i]) != NULL)
-                rm__diag_add(d, RM_DIAG_WARNING, where, 0, 0, orphans[i],
-                             "ignored because SSH_HOST is not set; set "
-                             "SSH_HOST to reach the server through an SSH "
-                             "tunnel");
-        }
     }
+    if (spec->pool.min > spec->pool.max)
+        spec->pool.min = spec->pool.max;
     cfg->nodes = spec;
     cfg->node_count = 1;
     if (rm__config_env_view(cfg, getenv_fn) != 0 ||

@@ -4,9 +4,10 @@
  * check-config, R5): YAML that reads back with every default filled in,
  * or JSON (jansson). Every password, SSH passphrase and conninfo password
  * is printed as "********". Fields left to libpq are printed as null with
- * what the PG* environment says. Both formats are written through one
- * buffer, node by node, so that printing stays linear in time and flat in
- * memory however many nodes there are.
+ * what the PG* environment says. The sections print from the tables of
+ * schema.c (keys, types, how an unset value is explained). Both formats
+ * are written through one buffer, node by node, so that printing stays
+ * linear in time and flat in memory however many nodes there are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,181 +198,10 @@ static void comment_text(yout_t *o, const char *s)
     }
 }
 
-static void y_str(yout_t *o, int ind, const char *key, const char *v,
-                  const char *env_name, const char *env_value,
-                  const char *libpq_default)
-{
-    y_key(o, ind, key);
-    if (v != NULL) {
-        yq(o, v, 1);
-        y_char(o, '\n');
-        return;
-    }
-    y_puts(o, "null");
-    if (env_name != NULL && env_value != NULL) {
-        y_puts(o, "  # libpq uses ");
-        y_puts(o, env_name);
-        y_char(o, '=');
-        comment_text(o, env_value);
-    } else if (libpq_default != NULL) {
-        y_puts(o, "  # ");
-        y_puts(o, libpq_default);
-    }
-    y_char(o, '\n');
-}
-
-static void y_secret(yout_t *o, int ind, const char *key, const char *v)
-{
-    y_key(o, ind, key);
-    y_puts(o, v != NULL ? "\"" RM_CONFIG_MASK "\"\n" : "null\n");
-}
-
-static void y_num(yout_t *o, int ind, const char *key, long long v)
-{
-    y_key(o, ind, key);
-    y_int(o, v);
-    y_char(o, '\n');
-}
-
-static void y_ms(yout_t *o, int ind, const char *key, long long ms)
-{
-    y_key(o, ind, key);
-    y_int(o, ms);
-    y_put(o, "ms\n", 3);
-}
-
 static void y_bool(yout_t *o, int ind, const char *key, int b)
 {
     y_key(o, ind, key);
     y_puts(o, b ? "true\n" : "false\n");
-}
-
-/* Which connection fields a node's conninfo sets (one parse for all). */
-typedef struct conninfo_sets {
-    int host, port, dbname, user, password;
-} conninfo_sets_t;
-
-static conninfo_sets_t conninfo_sets(const char *conninfo)
-{
-    conninfo_sets_t set = {0};
-    if (conninfo == NULL)
-        return set;
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
-    PQfreemem(perr);
-    if (opts == NULL)
-        return set;
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        if (o->val == NULL)
-            continue;
-        const char *k = o->keyword;
-        set.host |= strcmp(k, "host") == 0 || strcmp(k, "hostaddr") == 0;
-        set.port |= strcmp(k, "port") == 0;
-        set.dbname |= strcmp(k, "dbname") == 0;
-        set.user |= strcmp(k, "user") == 0;
-        set.password |= strcmp(k, "password") == 0;
-    }
-    PQconninfoFree(opts);
-    return set;
-}
-
-static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
-                            yout_t *o)
-{
-    const rm_env_view_t *e = &cfg->env;
-    y_put(o, "  ", 2);
-    yq(o, s->id, 0);
-    y_put(o, ":\n", 2);
-    /* A field the node's conninfo sets comes from there, not from PG*. */
-    conninfo_sets_t ci = conninfo_sets(s->conninfo);
-    static const char from_ci[] = "from conninfo";
-    if (ci.host)
-        y_str(o, 4, "host", s->host, NULL, NULL, from_ci);
-    else
-        y_str(o, 4, "host", s->host, "PGHOST", e->host,
-              "libpq default (local socket)");
-    if (s->port > 0)
-        y_num(o, 4, "port", s->port);
-    else if (ci.port)
-        y_str(o, 4, "port", NULL, NULL, NULL, from_ci);
-    else if (e->port != NULL)
-        y_str(o, 4, "port", NULL, "PGPORT", e->port, NULL);
-    else
-        y_str(o, 4, "port", NULL, NULL, NULL, "libpq default (5432)");
-    if (ci.dbname)
-        y_str(o, 4, "database", s->database, NULL, NULL, from_ci);
-    else
-        y_str(o, 4, "database", s->database, "PGDATABASE", e->database,
-              "libpq default (the user name)");
-    if (ci.user)
-        y_str(o, 4, "user", s->user, NULL, NULL, from_ci);
-    else
-        y_str(o, 4, "user", s->user, "PGUSER", e->user,
-              "libpq default (the login name)");
-    if (s->password != NULL)
-        y_secret(o, 4, "password", s->password);
-    else if (ci.password)
-        y_str(o, 4, "password", NULL, NULL, NULL, from_ci);
-    else if (e->password_set)
-        y_str(o, 4, "password", NULL, "PGPASSWORD", RM_CONFIG_MASK, NULL);
-    else
-        y_str(o, 4, "password", NULL, NULL, NULL, "libpq: ~/.pgpass or none");
-    y_str(o, 4, "application_name", s->application_name, NULL, NULL,
-          cfg->options.application_name ? "the manager's application_name"
-                                        : NULL);
-    if (s->connect_timeout_ms > 0) {
-        y_ms(o, 4, "connect_timeout", s->connect_timeout_ms);
-    } else {
-        y_puts(o, "    connect_timeout: null  # the manager's (");
-        y_int(o, cfg->options.connect_timeout_ms);
-        y_put(o, "ms)\n", 4);
-    }
-    if (s->conninfo != NULL) {
-        char *m = rm_config_mask_conninfo(s->conninfo);
-        y_puts(o, "    conninfo: ");
-        if (m != NULL && strstr(m, "password=") == NULL) {
-            /* Nothing to hide: print it as written. */
-            free(m);
-            m = strdup(s->conninfo);
-        }
-        if (m != NULL)
-            yq(o, m, 1);
-        else
-            y_puts(o, "\"" RM_CONFIG_MASK "\"");
-        y_char(o, '\n');
-        free(m);
-    } else {
-        y_puts(o, "    conninfo: null\n");
-    }
-    y_puts(o, "    ssl:\n");
-    if (s->ssl.enabled == PGCM_SSL_DEFAULT)
-        y_str(o, 6, "enabled", NULL, "PGSSLMODE", e->sslmode,
-              "libpq decides (sslmode=prefer)");
-    else
-        y_bool(o, 6, "enabled", s->ssl.enabled == PGCM_SSL_ENABLED);
-    y_bool(o, 6, "reject_unauthorized", s->ssl.reject_unauthorized);
-    y_str(o, 6, "ca", s->ssl.ca, NULL, NULL, NULL);
-    y_str(o, 6, "cert", s->ssl.cert, NULL, NULL, NULL);
-    y_str(o, 6, "key", s->ssl.key, NULL, NULL, NULL);
-    if (s->ssh.host == NULL) {
-        y_puts(o, "    ssh: false\n");
-    } else {
-        y_puts(o, "    ssh:\n");
-        y_str(o, 6, "host", s->ssh.host, NULL, NULL, NULL);
-        y_num(o, 6, "port", s->ssh.port);
-        y_str(o, 6, "user", s->ssh.user, NULL, NULL, "the login name");
-        y_str(o, 6, "key_path", s->ssh.key_path, NULL, NULL, NULL);
-        y_str(o, 6, "known_hosts", s->ssh.known_hosts, NULL, NULL,
-              "~/.ssh/known_hosts");
-        y_secret(o, 6, "passphrase", s->ssh.passphrase);
-    }
-    y_puts(o, "    pool:\n");
-    y_num(o, 6, "min", s->pool.min);
-    y_num(o, 6, "max", s->pool.max);
-    y_ms(o, 6, "idle_timeout", s->pool.idle_timeout_ms);
-    y_ms(o, 6, "acquire_timeout", s->pool.acquire_timeout_ms);
-    y_ms(o, 6, "lifetime", s->pool.max_lifetime_ms);
-    y_ms(o, 6, "leak_threshold", s->pool.leak_threshold_ms);
 }
 
 /* A number as %.15g writes it (the thresholds' rates). */
@@ -383,9 +213,233 @@ static void y_double(yout_t *o, double v)
         y_put(o, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
 }
 
+/* Which connection fields a node's conninfo sets (RM_CI_* bits). */
+static unsigned conninfo_sets(const char *conninfo)
+{
+    unsigned set = 0;
+    if (conninfo == NULL)
+        return set;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr);
+    if (opts == NULL)
+        return set;
+    static const struct {
+        const char *keyword;
+        unsigned bit;
+    } keywords[] = {{"host", RM_CI_HOST}, {"hostaddr", RM_CI_HOST},
+                    {"port", RM_CI_PORT}, {"dbname", RM_CI_DBNAME},
+                    {"user", RM_CI_USER}, {"password", RM_CI_PASSWORD}};
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        for (size_t i = 0;
+             o->val != NULL && i < sizeof(keywords) / sizeof(*keywords); i++) {
+            if (strcmp(o->keyword, keywords[i].keyword) == 0)
+                set |= keywords[i].bit;
+        }
+    }
+    PQconninfoFree(opts);
+    return set;
+}
+
+/* How a conninfo is shown: masked in libpq's key=value form when it holds
+ * a password, else as written. Returns a malloc'd string, or NULL. */
+static char *conninfo_shown(const char *conninfo)
+{
+    char *m = rm_config_mask_conninfo(conninfo);
+    if (m != NULL && strstr(m, "password=") == NULL) {
+        /* Nothing to hide: print it as written. */
+        free(m);
+        m = strdup(conninfo);
+    }
+    return m;
+}
+
+#define FIELD_AT(base, f, type)                                                \
+    ((const type *)(const void *)((const char *)(base) + (f)->offset))
+
+/* What a printed field needs besides its value. */
+typedef struct pctx {
+    const rm_config_t *cfg;
+    unsigned conninfo; /* RM_CI_* set by the node's conninfo */
+} pctx_t;
+
+/* "null", and what decides instead, as a comment. */
+static void y_unset(yout_t *o, const pctx_t *x, const rm_field_t *f)
+{
+    y_puts(o, "null");
+    const char *env_value = NULL;
+    if (f->libpq != RM_LIBPQ_NONE)
+        env_value = rm__libpq_env_value(&x->cfg->env, f->libpq);
+    if (f->conninfo & x->conninfo) {
+        y_puts(o, "  # from conninfo");
+    } else if (env_value != NULL) {
+        y_puts(o, "  # libpq uses ");
+        y_puts(o, rm_schema_libpq_names[f->libpq]);
+        y_char(o, '=');
+        comment_text(o, env_value);
+    } else if (f->inherits != NULL && f->inherits->type == RM_F_DURATION) {
+        y_puts(o, "  # the manager's (");
+        y_int(o, *FIELD_AT(&x->cfg->options, f->inherits, int));
+        y_puts(o, "ms)");
+    } else if (f->inherits != NULL) {
+        if (*FIELD_AT(&x->cfg->options, f->inherits, char *) != NULL) {
+            y_puts(o, "  # the manager's ");
+            y_puts(o, f->inherits->key);
+        }
+    } else if (f->unset_note != NULL) {
+        y_puts(o, "  # ");
+        y_puts(o, f->unset_note);
+    }
+    y_char(o, '\n');
+}
+
+/* A value of a flow line: 10000ms, 1073741824B, 0.5. */
+static void y_flow_value(yout_t *o, const rm_field_t *f, const void *base)
+{
+    if (f->type == RM_F_NUMBER) {
+        y_double(o, *FIELD_AT(base, f, double));
+        return;
+    }
+    y_int(o, *FIELD_AT(base, f, int64_t));
+    y_puts(o, f->type == RM_F_DURATION64 ? "ms" : "B");
+}
+
+static void y_field(yout_t *o, const pctx_t *x, int ind, const rm_field_t *f,
+                    const void *base);
+
+/* A section: "key:" and its fields one level down, or on one line, or
+ * "key: false" when the field it needs is unset. */
+static void y_section(yout_t *o, const pctx_t *x, int ind, const char *key,
+                      const rm_section_t *s, const void *base)
+{
+    if (s->present_if != NULL &&
+        *FIELD_AT(base, s->present_if, char *) == NULL) {
+        y_key(o, ind, key);
+        y_puts(o, "false\n");
+        return;
+    }
+    if (s->flow) {
+        y_key(o, ind, key);
+        y_puts(o, "{ ");
+        for (size_t i = 0; i < s->count; i++) {
+            if (i > 0)
+                y_puts(o, ", ");
+            y_puts(o, s->fields[i].key);
+            y_puts(o, ": ");
+            y_flow_value(o, &s->fields[i], base);
+        }
+        y_puts(o, " }");
+        if (s->note != NULL) {
+            y_puts(o, "  # ");
+            y_puts(o, s->note);
+        }
+        y_char(o, '\n');
+        return;
+    }
+    y_key(o, ind, key);
+    o->len--; /* "key:" ends the line */
+    y_char(o, '\n');
+    for (size_t i = 0; i < s->count; i++) {
+        if (!(s->fields[i].flags & RM_FIELD_ALIAS))
+            y_field(o, x, ind + 2, &s->fields[i], base);
+    }
+}
+
+static void y_field(yout_t *o, const pctx_t *x, int ind, const rm_field_t *f,
+                    const void *base)
+{
+    int unset = (f->flags & RM_FIELD_UNSET) != 0;
+    if (f->type == RM_F_SECTION) {
+        y_section(o, x, ind, f->key, f->section, base);
+        return;
+    }
+    y_key(o, ind, f->key);
+    switch (f->type) {
+    case RM_F_DURATION:
+    case RM_F_INT: {
+        int v = *FIELD_AT(base, f, int);
+        if (v == 0 && unset) {
+            y_unset(o, x, f);
+            return;
+        }
+        y_int(o, v);
+        y_puts(o, f->type == RM_F_DURATION ? "ms\n" : "\n");
+        return;
+    }
+    case RM_F_BOOL:
+        y_puts(o, *FIELD_AT(base, f, int) ? "true\n" : "false\n");
+        return;
+    case RM_F_TRISTATE: {
+        int v = *FIELD_AT(base, f, int);
+        if (v < 0)
+            y_unset(o, x, f);
+        else
+            y_puts(o, v ? "true\n" : "false\n");
+        return;
+    }
+    case RM_F_STRING:
+    case RM_F_PATH:
+    case RM_F_SECRET:
+    case RM_F_OWN: {
+        const char *s = *FIELD_AT(base, f, char *);
+        if (s == NULL) {
+            y_unset(o, x, f);
+            return;
+        }
+        if (f->type == RM_F_SECRET) {
+            y_puts(o, "\"" RM_CONFIG_MASK "\"");
+        } else if (f->flags & RM_FIELD_CONNINFO) {
+            char *shown = conninfo_shown(s);
+            if (shown != NULL)
+                yq(o, shown, 1);
+            else
+                y_puts(o, "\"" RM_CONFIG_MASK "\"");
+            free(shown);
+        } else {
+            yq(o, s, 1);
+        }
+        y_char(o, '\n');
+        return;
+    }
+    case RM_F_INT64:
+        y_int(o, *FIELD_AT(base, f, int64_t));
+        y_char(o, '\n');
+        return;
+    case RM_F_DURATION64:
+    case RM_F_SIZE:
+    case RM_F_NUMBER:
+        y_flow_value(o, f, base);
+        y_char(o, '\n');
+        return;
+    case RM_F_SECTION:
+        return;
+    }
+}
+
+/* The fields of s, one level below the section's name. */
+static void y_fields(yout_t *o, const pctx_t *x, int ind, const rm_section_t *s,
+                     const void *base)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        if (!(s->fields[i].flags & RM_FIELD_ALIAS))
+            y_field(o, x, ind, &s->fields[i], base);
+    }
+}
+
+static void print_node_yaml(const rm_config_t *cfg, const pgcm_node_spec_t *s,
+                            yout_t *o)
+{
+    y_put(o, "  ", 2);
+    yq(o, s->id, 0);
+    y_put(o, ":\n", 2);
+    /* A field the node's conninfo sets comes from there, not from PG*. */
+    pctx_t x = {.cfg = cfg, .conninfo = conninfo_sets(s->conninfo)};
+    y_fields(o, &x, 4, &rm_schema_node, s);
+}
+
 static void print_yaml(const rm_config_t *cfg, yout_t *f)
 {
-    const pgcm_options_t *o = &cfg->options;
+    pctx_t x = {.cfg = cfg};
     if (cfg->env_only) {
         y_puts(f, "# replmon configuration from the environment (no file); "
                   "secrets masked\n");
@@ -395,24 +449,7 @@ static void print_yaml(const rm_config_t *cfg, yout_t *f)
         y_puts(f, "; secrets masked\n");
     }
     y_puts(f, "manager:\n");
-    y_ms(f, 2, "health_check_interval", o->health_check_interval_ms);
-    y_ms(f, 2, "health_check_timeout", o->health_check_timeout_ms);
-    y_ms(f, 2, "liveness_interval", o->liveness_interval_ms);
-    y_ms(f, 2, "liveness_timeout", o->liveness_timeout_ms);
-    y_ms(f, 2, "suspect_probe_timeout", o->suspect_probe_timeout_ms);
-    y_num(f, 2, "unhealthy_threshold", o->unhealthy_threshold);
-    y_ms(f, 2, "degraded_latency", o->degraded_latency_ms);
-    y_ms(f, 2, "query_timeout", o->query_timeout_ms);
-    y_ms(f, 2, "connect_timeout", o->connect_timeout_ms);
-    y_ms(f, 2, "shutdown_timeout", o->shutdown_timeout_ms);
-    y_ms(f, 2, "remove_timeout", o->remove_timeout_ms);
-    y_ms(f, 2, "cancel_grace", o->cancel_grace_ms);
-    y_puts(f, "  backoff:\n");
-    y_ms(f, 4, "initial", o->backoff_initial_ms);
-    y_ms(f, 4, "max", o->backoff_max_ms);
-    y_ms(f, 2, "stats_interval", o->stats_interval_ms);
-    y_str(f, 2, "probe_query", o->probe_query, NULL, NULL, NULL);
-    y_str(f, 2, "application_name", o->application_name, NULL, NULL, NULL);
+    y_fields(f, &x, 2, &rm_schema_manager, &cfg->options);
 
     y_puts(f, "nodes:\n");
     for (size_t i = 0; i < cfg->node_count; i++)
@@ -440,20 +477,8 @@ static void print_yaml(const rm_config_t *cfg, yout_t *f)
         y_puts(f, "# clusters: none; every node is in the implicit cluster "
                   "\"default\"\n");
     }
-    const rm_thresholds_t *t = &cfg->thresholds;
-    y_puts(f, "thresholds:\n  replication_lag: { warning: ");
-    y_int(f, t->lag_warning_ms);
-    y_puts(f, "ms, critical: ");
-    y_int(f, t->lag_critical_ms);
-    y_puts(f, "ms }\n  slot_retention: { warning: ");
-    y_int(f, t->slot_warning_bytes);
-    y_puts(f, "B, critical: ");
-    y_int(f, t->slot_critical_bytes);
-    y_puts(f, "B }  # bytes\n  conflict_rate: { warning: ");
-    y_double(f, t->conflict_rate_warning);
-    y_puts(f, ", critical: ");
-    y_double(f, t->conflict_rate_critical);
-    y_puts(f, " }\n");
+    y_puts(f, "thresholds:\n");
+    y_fields(f, &x, 2, &rm_schema_thresholds, &cfg->thresholds);
     y_puts(f, "pglogical: ");
     y_puts(f, rm_pglogical_mode_name(cfg->pglogical));
     y_char(f, '\n');
@@ -471,11 +496,9 @@ static void print_yaml(const rm_config_t *cfg, yout_t *f)
         }
     }
     y_puts(f, "serve:\n");
-    y_str(f, 2, "listen", cfg->serve.listen, NULL, NULL, NULL);
-    y_ms(f, 2, "interval", cfg->serve.interval_ms);
+    y_fields(f, &x, 2, &rm_schema_serve, &cfg->serve);
     y_puts(f, "event_log:\n");
-    y_str(f, 2, "node", cfg->event_log.node, NULL, NULL, "no event table");
-    y_num(f, 2, "queue_size", cfg->event_log.queue_size);
+    y_fields(f, &x, 2, &rm_schema_event_log, &cfg->event_log);
 }
 
 /* ---- JSON ------------------------------------------------------------- */
@@ -500,11 +523,6 @@ static json_t *jstr(const char *s)
     return j;
 }
 
-static json_t *jsecret(const char *s)
-{
-    return s ? json_string(RM_CONFIG_MASK) : json_null();
-}
-
 static int jset(json_t *o, const char *k, json_t *v)
 {
     if (v == NULL)
@@ -512,123 +530,101 @@ static int jset(json_t *o, const char *k, json_t *v)
     return json_object_set_new(o, k, v);
 }
 
-static json_t *node_json(const rm_config_t *cfg, const pgcm_node_spec_t *s)
+static json_t *j_section(const rm_section_t *s, const void *base);
+
+/* A conninfo as shown: masked when it holds a password. */
+static json_t *j_conninfo(const char *ci)
 {
-    (void)cfg;
-    json_t *n = json_object();
-    json_t *ssl = json_object();
-    json_t *pool = json_object();
+    if (ci == NULL)
+        return json_null();
+    char *shown = conninfo_shown(ci);
+    json_t *j = jstr(shown ? shown : RM_CONFIG_MASK);
+    free(shown);
+    return j;
+}
+
+/* A field's value; durations, sizes and unset numbers as the JSON names
+ * them (*_ms, *_bytes, null). */
+static json_t *j_field(const rm_field_t *f, const void *base)
+{
+    int unset = (f->flags & RM_FIELD_UNSET) != 0;
+    switch (f->type) {
+    case RM_F_DURATION:
+    case RM_F_INT: {
+        int v = *FIELD_AT(base, f, int);
+        return v == 0 && unset ? json_null() : json_integer(v);
+    }
+    case RM_F_DURATION64:
+    case RM_F_SIZE:
+    case RM_F_INT64:
+        return json_integer((json_int_t)*FIELD_AT(base, f, int64_t));
+    case RM_F_NUMBER:
+        return json_real(*FIELD_AT(base, f, double));
+    case RM_F_BOOL:
+        return json_boolean(*FIELD_AT(base, f, int));
+    case RM_F_TRISTATE: {
+        int v = *FIELD_AT(base, f, int);
+        return v < 0 ? json_null() : json_boolean(v);
+    }
+    case RM_F_STRING:
+    case RM_F_PATH:
+        return jstr(*FIELD_AT(base, f, char *));
+    case RM_F_OWN:
+        if (!(f->flags & RM_FIELD_CONNINFO))
+            return jstr(*FIELD_AT(base, f, char *));
+        return j_conninfo(*FIELD_AT(base, f, char *));
+    case RM_F_SECRET:
+        return *FIELD_AT(base, f, char *) ? json_string(RM_CONFIG_MASK)
+                                          : json_null();
+    case RM_F_SECTION:
+        if (f->section->present_if != NULL &&
+            *FIELD_AT(base, f->section->present_if, char *) == NULL)
+            return json_null();
+        return j_section(f->section, base);
+    }
+    return NULL;
+}
+
+/* The fields of s into o (an object). Returns 0 or -1. */
+static int j_fields(json_t *o, const rm_section_t *s, const void *base)
+{
     int rc = 0;
-    if (n == NULL || ssl == NULL || pool == NULL) {
-        json_decref(n);
-        json_decref(ssl);
-        json_decref(pool);
+    for (size_t i = 0; i < s->count; i++) {
+        const rm_field_t *f = &s->fields[i];
+        if (f->flags & RM_FIELD_ALIAS)
+            continue;
+        char name[80];
+        const char *suffix =
+            f->type == RM_F_DURATION || f->type == RM_F_DURATION64 ? "_ms"
+            : f->type == RM_F_SIZE                                 ? "_bytes"
+                                                                   : "";
+        snprintf(name, sizeof(name), "%s%s", f->key, suffix);
+        rc |= jset(o, name, j_field(f, base));
+    }
+    return rc;
+}
+
+static json_t *j_section(const rm_section_t *s, const void *base)
+{
+    json_t *o = json_object();
+    if (o != NULL && j_fields(o, s, base) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static json_t *node_json(const pgcm_node_spec_t *s)
+{
+    json_t *n = json_object();
+    if (n == NULL)
         return NULL;
-    }
-    rc |= jset(n, "id", jstr(s->id));
-    rc |= jset(n, "host", jstr(s->host));
-    rc |= jset(n, "port", s->port > 0 ? json_integer(s->port) : json_null());
-    rc |= jset(n, "database", jstr(s->database));
-    rc |= jset(n, "user", jstr(s->user));
-    rc |= jset(n, "password", jsecret(s->password));
-    rc |= jset(n, "application_name", jstr(s->application_name));
-    rc |= jset(n, "connect_timeout_ms",
-               s->connect_timeout_ms > 0 ? json_integer(s->connect_timeout_ms)
-                                         : json_null());
-    if (s->conninfo != NULL) {
-        char *m = rm_config_mask_conninfo(s->conninfo);
-        if (m != NULL && strstr(m, "password=") == NULL) {
-            free(m);
-            m = strdup(s->conninfo);
-        }
-        rc |= jset(n, "conninfo", jstr(m ? m : RM_CONFIG_MASK));
-        free(m);
-    } else {
-        rc |= jset(n, "conninfo", json_null());
-    }
-    rc |= jset(ssl, "enabled",
-               s->ssl.enabled == PGCM_SSL_DEFAULT
-                   ? json_null()
-                   : json_boolean(s->ssl.enabled == PGCM_SSL_ENABLED));
-    rc |= jset(ssl, "reject_unauthorized",
-               json_boolean(s->ssl.reject_unauthorized));
-    rc |= jset(ssl, "ca", jstr(s->ssl.ca));
-    rc |= jset(ssl, "cert", jstr(s->ssl.cert));
-    rc |= jset(ssl, "key", jstr(s->ssl.key));
-    rc |= jset(n, "ssl", ssl);
-    if (s->ssh.host != NULL) {
-        json_t *ssh = json_object();
-        if (ssh == NULL) {
-            json_decref(n);
-            json_decref(pool);
-            return NULL;
-        }
-        rc |= jset(ssh, "host", jstr(s->ssh.host));
-        rc |= jset(ssh, "port", json_integer(s->ssh.port));
-        rc |= jset(ssh, "user", jstr(s->ssh.user));
-        rc |= jset(ssh, "key_path", jstr(s->ssh.key_path));
-        rc |= jset(ssh, "known_hosts", jstr(s->ssh.known_hosts));
-        rc |= jset(ssh, "passphrase", jsecret(s->ssh.passphrase));
-        rc |= jset(n, "ssh", ssh);
-    } else {
-        rc |= jset(n, "ssh", json_null());
-    }
-    rc |= jset(pool, "min", json_integer(s->pool.min));
-    rc |= jset(pool, "max", json_integer(s->pool.max));
-    rc |= jset(pool, "idle_timeout_ms", json_integer(s->pool.idle_timeout_ms));
-    rc |= jset(pool, "acquire_timeout_ms",
-               json_integer(s->pool.acquire_timeout_ms));
-    rc |= jset(pool, "lifetime_ms", json_integer(s->pool.max_lifetime_ms));
-    rc |= jset(pool, "leak_threshold_ms",
-               json_integer(s->pool.leak_threshold_ms));
-    rc |= jset(n, "pool", pool);
-    if (rc != 0) {
+    if (jset(n, "id", jstr(s->id)) != 0 ||
+        j_fields(n, &rm_schema_node, s) != 0) {
         json_decref(n);
         return NULL;
     }
     return n;
-}
-
-static json_t *manager_json(const pgcm_options_t *o)
-{
-    json_t *mgr = json_object();
-    json_t *backoff = json_object();
-    if (mgr == NULL || backoff == NULL) {
-        json_decref(mgr);
-        json_decref(backoff);
-        return NULL;
-    }
-    int rc = 0;
-    struct {
-        const char *k;
-        int v;
-    } m[] = {
-        {"health_check_interval_ms", o->health_check_interval_ms},
-        {"health_check_timeout_ms", o->health_check_timeout_ms},
-        {"liveness_interval_ms", o->liveness_interval_ms},
-        {"liveness_timeout_ms", o->liveness_timeout_ms},
-        {"suspect_probe_timeout_ms", o->suspect_probe_timeout_ms},
-        {"unhealthy_threshold", o->unhealthy_threshold},
-        {"degraded_latency_ms", o->degraded_latency_ms},
-        {"query_timeout_ms", o->query_timeout_ms},
-        {"connect_timeout_ms", o->connect_timeout_ms},
-        {"shutdown_timeout_ms", o->shutdown_timeout_ms},
-        {"remove_timeout_ms", o->remove_timeout_ms},
-        {"cancel_grace_ms", o->cancel_grace_ms},
-        {"stats_interval_ms", o->stats_interval_ms},
-    };
-    for (size_t i = 0; i < sizeof(m) / sizeof(*m); i++)
-        rc |= jset(mgr, m[i].k, json_integer(m[i].v));
-    rc |= jset(backoff, "initial_ms", json_integer(o->backoff_initial_ms));
-    rc |= jset(backoff, "max_ms", json_integer(o->backoff_max_ms));
-    rc |= jset(mgr, "backoff", backoff);
-    rc |= jset(mgr, "probe_query", jstr(o->probe_query));
-    rc |= jset(mgr, "application_name", jstr(o->application_name));
-    if (rc != 0) {
-        json_decref(mgr);
-        return NULL;
-    }
-    return mgr;
 }
 
 static json_t *cluster_json(const rm_cluster_t *cl)
@@ -652,30 +648,6 @@ static json_t *cluster_json(const rm_cluster_t *cl)
         return NULL;
     }
     return c;
-}
-
-static json_t *thresholds_json(const rm_thresholds_t *t)
-{
-    json_t *th = json_object();
-    if (th == NULL)
-        return NULL;
-    int rc = 0;
-    rc |=
-        jset(th, "replication_lag",
-             json_pack("{s:I,s:I}", "warning_ms", (json_int_t)t->lag_warning_ms,
-                       "critical_ms", (json_int_t)t->lag_critical_ms));
-    rc |= jset(th, "slot_retention",
-               json_pack("{s:I,s:I}", "warning_bytes",
-                         (json_int_t)t->slot_warning_bytes, "critical_bytes",
-                         (json_int_t)t->slot_critical_bytes));
-    rc |= jset(th, "conflict_rate",
-               json_pack("{s:f,s:f}", "warning", t->conflict_rate_warning,
-                         "critical", t->conflict_rate_critical));
-    if (rc != 0) {
-        json_decref(th);
-        return NULL;
-    }
-    return th;
 }
 
 static json_t *theme_json(const rm_theme_t *theme)
@@ -704,13 +676,9 @@ static json_t *env_json(const rm_env_view_t *e)
     if (env == NULL)
         return NULL;
     int rc = 0;
-    rc |= jset(env, "PGHOST", jstr(e->host));
-    rc |= jset(env, "PGPORT", jstr(e->port));
-    rc |= jset(env, "PGUSER", jstr(e->user));
-    rc |= jset(env, "PGDATABASE", jstr(e->database));
-    rc |= jset(env, "PGSSLMODE", jstr(e->sslmode));
-    rc |= jset(env, "PGPASSWORD",
-               e->password_set ? json_string(RM_CONFIG_MASK) : json_null());
+    for (int v = RM_LIBPQ_NONE + 1; v < RM_LIBPQ_COUNT; v++)
+        rc |= jset(env, rm_schema_libpq_names[v],
+                   jstr(rm__libpq_env_value(e, (rm_libpq_var_t)v)));
     if (rc != 0) {
         json_decref(env);
         return NULL;
@@ -766,11 +734,12 @@ static int print_json(const rm_config_t *cfg, yout_t *o)
     y_char(o, '{');
     rc |= j_member(o, "source", jstr(cfg->path), 1);
     rc |= j_member(o, "env_only", json_boolean(cfg->env_only), 0);
-    rc |= j_member(o, "manager", manager_json(&cfg->options), 0);
+    rc |=
+        j_member(o, "manager", j_section(&rm_schema_manager, &cfg->options), 0);
     y_puts(o, ",\n  \"nodes\": [");
     for (size_t i = 0; i < cfg->node_count && rc == 0; i++) {
         y_puts(o, i ? ",\n    " : "\n    ");
-        rc |= j_value(o, node_json(cfg, &cfg->nodes[i]), 2);
+        rc |= j_value(o, node_json(&cfg->nodes[i]), 2);
     }
     y_puts(o, cfg->node_count ? "\n  ]" : "]");
     y_puts(o, ",\n  \"clusters\": [");
@@ -779,22 +748,17 @@ static int print_json(const rm_config_t *cfg, yout_t *o)
         rc |= j_value(o, cluster_json(&cfg->clusters[i]), 2);
     }
     y_puts(o, cfg->cluster_count ? "\n  ]" : "]");
-    rc |= j_member(o, "thresholds", thresholds_json(&cfg->thresholds), 0);
+    rc |= j_member(o, "thresholds",
+                   j_section(&rm_schema_thresholds, &cfg->thresholds), 0);
     rc |= j_member(o, "pglogical",
                    cfg->pglogical == RM_PGLOGICAL_AUTO
                        ? json_string("auto")
                        : json_boolean(cfg->pglogical == RM_PGLOGICAL_ON),
                    0);
     rc |= j_member(o, "theme", theme_json(&cfg->theme), 0);
-    rc |= j_member(o, "serve",
-                   json_pack("{s:o,s:I}", "listen", jstr(cfg->serve.listen),
-                             "interval_ms", (json_int_t)cfg->serve.interval_ms),
-                   0);
-    rc |=
-        j_member(o, "event_log",
-                 json_pack("{s:o,s:I}", "node", jstr(cfg->event_log.node),
-                           "queue_size", (json_int_t)cfg->event_log.queue_size),
-                 0);
+    rc |= j_member(o, "serve", j_section(&rm_schema_serve, &cfg->serve), 0);
+    rc |= j_member(o, "event_log",
+                   j_section(&rm_schema_event_log, &cfg->event_log), 0);
     rc |= j_member(o, "env", env_json(&cfg->env), 0);
     y_puts(o, "\n}\n");
     return rc;

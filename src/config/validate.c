@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * validate.c - the schema: walks the YAML tree of a configuration file,
+ * validate.c - the checks: walks the YAML tree of a configuration file,
  * interpolates every value before typing it, fills the rm_config_t
  * (manager options, node defaults merged into every node, clusters,
  * thresholds, pglogical, theme) and reports every problem it finds, with
- * its line:column and key path, without stopping at the first.
+ * its line:column and key path, without stopping at the first. Which keys
+ * a section has, their types, bounds and hints come from the tables of
+ * schema.c; what is here is how values are read and the rules that tie
+ * several together.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -24,9 +27,6 @@ typedef struct vctx {
     rm_getenv_fn getenv_fn;
     rm_secret_note_t *secret;
     int oom;
-    /* Sections whose keys an unknown key may belong to ("under ssl:"). */
-    const struct section_hint *hints;
-    size_t nhints;
     int allow_x_keys; /* the root allows x-... keys (anchors) */
     /* For the clusters' node lists, made once for the whole file: every
      * node id (suggestions), and per node the cluster that last listed it
@@ -36,12 +36,6 @@ typedef struct vctx {
     const rm_ynode_t **listed_at;
     size_t cluster_stamp;
 } vctx_t;
-
-typedef struct section_hint {
-    const char *section;
-    const char *const *keys;
-    size_t n;
-} section_hint_t;
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
@@ -170,19 +164,25 @@ static void check_duplicates(vctx_t *c, const rm_ynode_t *map, const char *path,
     free(refs);
 }
 
-static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
-                        const char *const *known, size_t nknown)
+/* The key of sec (or of sec->more) that people write word for, or NULL
+ * ("dbname" is written for database). */
+static const char *also_known_as(const rm_section_t *sec, const char *word)
 {
-    static const struct {
-        const char *alias;
-        const char *key;
-    } hints[] = {
-        {"dbname", "database"}, {"db", "database"},
-        {"username", "user"},   {"hostname", "host"},
-        {"pass", "password"},   {"sslmode", "ssl"},
-        {"tls", "ssl"},         {"passwd", "password"},
-        {"tunnel", "ssh"},      {"max_connections", "pool"},
-    };
+    for (; sec != NULL; sec = sec->more) {
+        for (size_t i = 0; i < sec->count; i++) {
+            const rm_field_t *f = &sec->fields[i];
+            for (size_t j = 0; f->also != NULL && f->also[j] != NULL; j++) {
+                if (strcasecmp(word, f->also[j]) == 0)
+                    return f->key;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
+                        const rm_section_t *sec)
+{
     char p[PATH_MAX_LEN];
     join(p, path, k->text);
     if (rm__diags_full(c->d)) {
@@ -190,25 +190,23 @@ static void unknown_key(vctx_t *c, const rm_ynode_t *k, const char *path,
         verr(c, k, p, "unknown key");
         return;
     }
+    const char *known[RM_SCHEMA_MAX_KEYS];
+    size_t nknown = rm__schema_keys(sec, known, RM_SCHEMA_MAX_KEYS);
     const char *s = rm__suggest(k->text, known, nknown);
-    for (size_t i = 0; s == NULL && i < sizeof(hints) / sizeof(*hints); i++) {
-        if (strcasecmp(k->text, hints[i].alias) == 0) {
-            for (size_t j = 0; j < nknown; j++) {
-                if (strcmp(known[j], hints[i].key) == 0)
-                    s = known[j];
-            }
-        }
-    }
+    if (s == NULL)
+        s = also_known_as(sec, k->text);
     if (s != NULL) {
         verr(c, k, p, "unknown key; did you mean '%s'?", s);
         return;
     }
-    for (size_t i = 0; i < c->nhints; i++) {
-        const section_hint_t *h = &c->hints[i];
-        s = rm__suggest(k->text, h->keys, h->n);
+    for (size_t i = 0; i < sec->nhints; i++) {
+        const rm_field_t *h = sec->hints[i];
+        const char *below[RM_SCHEMA_MAX_KEYS];
+        size_t nbelow = rm__schema_keys(h->section, below, RM_SCHEMA_MAX_KEYS);
+        s = rm__suggest(k->text, below, nbelow);
         if (s != NULL) {
             verr(c, k, p, "unknown key here; did you mean '%s' under %s:?", s,
-                 h->section);
+                 h->key);
             return;
         }
     }
@@ -237,20 +235,11 @@ static int expect_map(vctx_t *c, const rm_ynode_t *v, const char *path,
     return -1;
 }
 
-static int is_known(const char *k, const char *const *known, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(k, known[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Report every key of map that is not a plain known name (with a
- * suggestion), and duplicate keys. The callers then look up known keys
- * only, so an unknown key is reported once and otherwise ignored. */
+/* Report every key of map that is not a plain key of sec (with a
+ * suggestion), and duplicate keys. The readers then take known keys only,
+ * so an unknown key is reported once and otherwise ignored. */
 static void check_keys(vctx_t *c, const rm_ynode_t *map, const char *path,
-                       const char *const *known, size_t nknown)
+                       const rm_section_t *sec)
 {
     for (size_t i = 0; i < map->npairs; i++) {
         const rm_ynode_t *k = map->pairs[i].key;
@@ -262,8 +251,8 @@ static void check_keys(vctx_t *c, const rm_ynode_t *map, const char *path,
         }
         if (c->allow_x_keys && strncmp(k->text, "x-", 2) == 0)
             continue; /* x-...: free for anchors, ignored */
-        if (strlen(k->text) != k->len || !is_known(k->text, known, nknown))
-            unknown_key(c, k, path, known, nknown);
+        if (strlen(k->text) != k->len || rm__schema_field(sec, k->text) == NULL)
+            unknown_key(c, k, path, sec);
     }
     check_duplicates(c, map, path, "key");
 }
@@ -528,61 +517,138 @@ static int get_number(vctx_t *c, const rm_ynode_t *v, const char *path,
     return 1;
 }
 
+/* ---- reading a section from its table ------------------------------------ */
+
+#define AT(base, f, type) ((type *)(void *)((char *)(base) + (f)->offset))
+
+/*
+ * Read the value v of field f (key path `path`) into the object at base.
+ * Returns 1 (set), 0 (null or empty: unset or default kept, as the field
+ * says), -1 (wrong, reported).
+ */
+static int read_value(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
+                      const char *path, void *base)
+{
+    int unset = (f->flags & RM_FIELD_UNSET) != 0;
+    int rc = -1;
+    switch (f->type) {
+    case RM_F_DURATION:
+    case RM_F_INT: {
+        int n = 0;
+        rc = f->type == RM_F_INT
+                 ? get_int(c, v, path, &n, (int)f->min, (int)f->max, f->hint)
+                 : get_duration(c, v, path, &n, (int)f->min);
+        if (rc > 0 || (rc == 0 && unset))
+            *AT(base, f, int) = n;
+        break;
+    }
+    case RM_F_INT64: {
+        int n = 0;
+        rc = get_int(c, v, path, &n, (int)f->min, (int)f->max, f->hint);
+        if (rc > 0)
+            *AT(base, f, int64_t) = n;
+        break;
+    }
+    case RM_F_DURATION64:
+        rc = get_duration64(c, v, path, AT(base, f, int64_t), f->min, f->max);
+        break;
+    case RM_F_SIZE:
+        rc = get_size(c, v, path, AT(base, f, int64_t));
+        break;
+    case RM_F_NUMBER:
+        rc = get_number(c, v, path, AT(base, f, double));
+        break;
+    case RM_F_BOOL:
+    case RM_F_TRISTATE: {
+        int b = 0;
+        rc = get_bool(c, v, path, &b);
+        if (rc > 0)
+            *AT(base, f, int) = b;
+        else if (rc == 0 && f->type == RM_F_TRISTATE)
+            *AT(base, f, int) = -1;
+        break;
+    }
+    case RM_F_STRING:
+    case RM_F_PATH:
+    case RM_F_SECRET: {
+        const char *s = NULL;
+        if (get_str(c, v, path, &s, f->type == RM_F_SECRET,
+                    f->type == RM_F_PATH) != 0)
+            break;
+        rc = s != NULL;
+        if (s != NULL || unset)
+            *AT(base, f, const char *) = s;
+        break;
+    }
+    case RM_F_SECTION:
+    case RM_F_OWN:
+        break; /* the caller's */
+    }
+    return rc;
+}
+
+/* Reads a field of type RM_F_SECTION or RM_F_OWN. */
+typedef void (*read_own_fn)(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
+                            const char *path, void *base, void *arg);
+
+/*
+ * Read the pairs of map (its keys checked already) whose key is a field of
+ * sec into base, in file order (a key given twice: the last wins). given
+ * (may be NULL) receives, per field of sec, the value node taken. Sections
+ * and fields of their own go to own.
+ */
+static void read_section(vctx_t *c, const rm_ynode_t *map, const char *path,
+                         const rm_section_t *sec, void *base,
+                         const rm_ynode_t **given, read_own_fn own, void *arg)
+{
+    /* The key node that first gave a setting with several spellings. */
+    const rm_ynode_t *spelled[RM_SCHEMA_MAX_KEYS] = {0};
+    for (size_t i = 0; i < map->npairs; i++) {
+        const char *k = key_text(map->pairs[i].key);
+        const rm_ynode_t *v = map->pairs[i].value;
+        if (k == NULL)
+            continue;
+        const rm_field_t *f = rm__schema_field(sec, k);
+        if (f == NULL || f < sec->fields || f >= sec->fields + sec->count)
+            continue; /* unknown (reported), or not this section's */
+        char p[PATH_MAX_LEN];
+        join(p, path, k);
+        const rm_field_t *first = rm__schema_spelling_of(sec, f);
+        if (first != NULL) {
+            size_t g = (size_t)(first - sec->fields);
+            if (spelled[g] != NULL) {
+                verr(c, map->pairs[i].key, p,
+                     "%s and %s are the same setting (first given at %d:%d); "
+                     "keep one",
+                     first->key, first[1].key, spelled[g]->line,
+                     spelled[g]->column);
+                continue;
+            }
+            spelled[g] = map->pairs[i].key;
+        }
+        if (f->type == RM_F_SECTION || f->type == RM_F_OWN) {
+            if (own != NULL)
+                own(c, f, v, p, base, arg);
+            continue;
+        }
+        if (read_value(c, f, v, p, base) > 0 && given != NULL)
+            given[f - sec->fields] = v;
+    }
+}
+
 /* ---- manager ------------------------------------------------------------- */
 
-static const char *const ssl_keys[] = {"enabled", "reject_unauthorized", "ca",
-                                       "cert", "key"};
-static const char *const ssh_keys[] = {"host",     "port",        "user",
-                                       "key_path", "known_hosts", "passphrase"};
-static const char *const pool_keys[] = {
-    "min",      "max",          "idle_timeout",   "acquire_timeout",
-    "lifetime", "max_lifetime", "leak_threshold",
-};
-static const char *const manager_keys[] = {
-    "health_check_interval",
-    "health_check_timeout",
-    "liveness_interval",
-    "liveness_timeout",
-    "suspect_probe_timeout",
-    "unhealthy_threshold",
-    "degraded_latency",
-    "query_timeout",
-    "connect_timeout",
-    "shutdown_timeout",
-    "remove_timeout",
-    "cancel_grace",
-    "backoff",
-    "stats_interval",
-    "probe_query",
-    "application_name",
-};
-
-static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path)
+static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path,
+                       pgcm_options_t *o)
 {
-    static const char *const keys[] = {"initial", "max"};
     if (rm__yaml_is_null(v))
         return;
     if (expect_map(c, v, path, "write backoff: { initial: 1s, max: 30s }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
-    pgcm_options_t *o = &c->cfg->options;
-    const rm_ynode_t *max_at = NULL;
-    int got = 0;
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        char p[PATH_MAX_LEN];
-        if (k == NULL)
-            continue;
-        join(p, path, k);
-        if (strcmp(k, "initial") == 0) {
-            got |= get_duration(c, val, p, &o->backoff_initial_ms, 1) > 0;
-        } else if (strcmp(k, "max") == 0) {
-            if (get_duration(c, val, p, &o->backoff_max_ms, 1) > 0)
-                max_at = val;
-        }
-    }
-    (void)got;
+    check_keys(c, v, path, &rm_schema_backoff);
+    const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
+    read_section(c, v, path, &rm_schema_backoff, o, given, NULL, NULL);
+    const rm_ynode_t *max_at = given[1];
     if (o->backoff_max_ms < o->backoff_initial_ms) {
         char p[PATH_MAX_LEN];
         join(p, path, max_at ? "max" : "initial");
@@ -590,6 +656,15 @@ static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path)
              "max (%dms) is below initial (%dms); raise max or lower initial",
              o->backoff_max_ms, o->backoff_initial_ms);
     }
+}
+
+static void read_manager_own(vctx_t *c, const rm_field_t *f,
+                             const rm_ynode_t *v, const char *path, void *base,
+                             void *arg)
+{
+    (void)arg;
+    if (f->section == &rm_schema_backoff)
+        do_backoff(c, v, path, base);
 }
 
 static void do_manager(vctx_t *c, const rm_ynode_t *v)
@@ -601,57 +676,9 @@ static void do_manager(vctx_t *c, const rm_ynode_t *v)
                    "write manager: followed by indented settings such as "
                    "health_check_interval: 5s"))
         return;
-    check_keys(c, v, path, manager_keys, NKEYS(manager_keys));
-    pgcm_options_t *o = &c->cfg->options;
-    struct {
-        const char *key;
-        int *dst;
-        int min;
-    } durations[] = {
-        {"health_check_interval", &o->health_check_interval_ms, 1},
-        {"health_check_timeout", &o->health_check_timeout_ms, 1},
-        {"liveness_interval", &o->liveness_interval_ms, 0},
-        {"liveness_timeout", &o->liveness_timeout_ms, 1},
-        {"suspect_probe_timeout", &o->suspect_probe_timeout_ms, 1},
-        {"degraded_latency", &o->degraded_latency_ms, 1},
-        {"query_timeout", &o->query_timeout_ms, 1},
-        {"connect_timeout", &o->connect_timeout_ms, 1},
-        {"shutdown_timeout", &o->shutdown_timeout_ms, 0},
-        {"remove_timeout", &o->remove_timeout_ms, 0},
-        {"cancel_grace", &o->cancel_grace_ms, 1},
-        {"stats_interval", &o->stats_interval_ms, 0},
-    };
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        int handled = 0;
-        for (size_t j = 0; j < NKEYS(durations); j++) {
-            if (strcmp(k, durations[j].key) == 0) {
-                get_duration(c, val, p, durations[j].dst, durations[j].min);
-                handled = 1;
-            }
-        }
-        if (handled)
-            continue;
-        if (strcmp(k, "unhealthy_threshold") == 0) {
-            get_int(c, val, p, &o->unhealthy_threshold, 1, 1000,
-                    "use a count of consecutive failures between 1 and 1000");
-        } else if (strcmp(k, "backoff") == 0) {
-            do_backoff(c, val, p);
-        } else if (strcmp(k, "probe_query") == 0) {
-            const char *s = NULL;
-            if (get_str(c, val, p, &s, 0, 0) == 0 && s != NULL)
-                o->probe_query = s;
-        } else if (strcmp(k, "application_name") == 0) {
-            const char *s = NULL;
-            if (get_str(c, val, p, &s, 0, 0) == 0 && s != NULL)
-                o->application_name = s;
-        }
-    }
+    check_keys(c, v, path, &rm_schema_manager);
+    read_section(c, v, path, &rm_schema_manager, &c->cfg->options, NULL,
+                 read_manager_own, NULL);
 }
 
 /* ---- node settings ---------------------------------------------------- */
@@ -664,89 +691,34 @@ typedef struct marks {
     int min_local, max_local, ssh_local; /* set in this node, not defaults */
 } marks_t;
 
-static const char *const node_keys[] = {
-    "host",
-    "port",
-    "database",
-    "user",
-    "password",
-    "application_name",
-    "connect_timeout",
-    "conninfo",
-    "ssl",
-    "ssh",
-    "pool",
-};
-static const char *const node_seq_keys[] = {
-    "id",
-    "name",
-    "host",
-    "port",
-    "database",
-    "user",
-    "password",
-    "application_name",
-    "connect_timeout",
-    "conninfo",
-    "ssl",
-    "ssh",
-    "pool",
-};
-
 static void do_pool(vctx_t *c, const rm_ynode_t *v, const char *path,
-                    pgcm_pool_options_t *pool, marks_t *m)
+                    pgcm_node_spec_t *spec, marks_t *m)
 {
     if (rm__yaml_is_null(v))
         return;
     if (expect_map(c, v, path, "write pool: { min: 1, max: 10 }"))
         return;
-    check_keys(c, v, path, pool_keys, NKEYS(pool_keys));
-    const rm_ynode_t *lifetime_at = NULL;
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "min") == 0) {
-            if (get_int(c, val, p, &pool->min, 0, 10000,
-                        "use 0 to 10000 connections") > 0) {
-                m->min = val;
-                m->min_local = 1;
-                snprintf(m->min_path, sizeof(m->min_path), "%s", p);
-            }
-        } else if (strcmp(k, "max") == 0) {
-            if (get_int(c, val, p, &pool->max, 1, 10000,
-                        "use 1 to 10000 connections") > 0) {
-                m->max = val;
-                m->max_local = 1;
-                snprintf(m->max_path, sizeof(m->max_path), "%s", p);
-            }
-        } else if (strcmp(k, "idle_timeout") == 0) {
-            get_duration(c, val, p, &pool->idle_timeout_ms, 1);
-        } else if (strcmp(k, "acquire_timeout") == 0) {
-            get_duration(c, val, p, &pool->acquire_timeout_ms, 1);
-        } else if (strcmp(k, "lifetime") == 0 ||
-                   strcmp(k, "max_lifetime") == 0) {
-            if (lifetime_at != NULL) {
-                verr(c, v->pairs[i].key, p,
-                     "lifetime and max_lifetime are the same setting (first "
-                     "given at %d:%d); keep one",
-                     lifetime_at->line, lifetime_at->column);
-                continue;
-            }
-            lifetime_at = v->pairs[i].key;
-            get_duration(c, val, p, &pool->max_lifetime_ms, 1);
-        } else if (strcmp(k, "leak_threshold") == 0) {
-            get_duration(c, val, p, &pool->leak_threshold_ms, 1);
-        }
+    check_keys(c, v, path, &rm_schema_pool);
+    const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
+    read_section(c, v, path, &rm_schema_pool, spec, given, NULL, NULL);
+    const rm_field_t *min = rm__schema_field(&rm_schema_pool, "min");
+    const rm_field_t *max = rm__schema_field(&rm_schema_pool, "max");
+    if (given[min - rm_schema_pool.fields] != NULL) {
+        m->min = given[min - rm_schema_pool.fields];
+        m->min_local = 1;
+        join(m->min_path, path, min->key);
+    }
+    if (given[max - rm_schema_pool.fields] != NULL) {
+        m->max = given[max - rm_schema_pool.fields];
+        m->max_local = 1;
+        join(m->max_path, path, max->key);
     }
 }
 
 static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
-                   pgcm_ssl_options_t *ssl)
+                   pgcm_node_spec_t *spec)
 {
+    pgcm_ssl_options_t *ssl = &spec->ssl;
     if (v->kind == RM_Y_SCALAR) {
         /* ssl: true / false / null */
         int b;
@@ -760,46 +732,24 @@ static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
     if (expect_map(c, v, path,
                    "write ssl: true, or ssl: { enabled: true, ca: FILE }"))
         return;
-    check_keys(c, v, path, ssl_keys, NKEYS(ssl_keys));
+    check_keys(c, v, path, &rm_schema_ssl);
     /* A mapping turns TLS on unless it says enabled: false (as pg does). */
     ssl->enabled = PGCM_SSL_ENABLED;
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        int b;
-        if (strcmp(k, "enabled") == 0) {
-            int rc = get_bool(c, val, p, &b);
-            if (rc > 0)
-                ssl->enabled = b ? PGCM_SSL_ENABLED : PGCM_SSL_DISABLED;
-            else if (rc == 0)
-                ssl->enabled = PGCM_SSL_DEFAULT;
-        } else if (strcmp(k, "reject_unauthorized") == 0) {
-            if (get_bool(c, val, p, &b) > 0)
-                ssl->reject_unauthorized = b;
-        } else if (strcmp(k, "ca") == 0) {
-            get_str(c, val, p, &ssl->ca, 0, 1);
-        } else if (strcmp(k, "cert") == 0) {
-            get_str(c, val, p, &ssl->cert, 0, 1);
-        } else if (strcmp(k, "key") == 0) {
-            get_str(c, val, p, &ssl->key, 0, 1);
-        }
-    }
+    read_section(c, v, path, &rm_schema_ssl, spec, NULL, NULL, NULL);
 }
 
 static void do_ssh(vctx_t *c, const rm_ynode_t *v, const char *path,
-                   pgcm_ssh_options_t *ssh, marks_t *m)
+                   pgcm_node_spec_t *spec, marks_t *m)
 {
+    pgcm_ssh_options_t *ssh = &spec->ssh;
     if (v->kind == RM_Y_SCALAR) {
         int b;
         /* ssh: null / false: no tunnel (overrides defaults:). */
         if (rm__yaml_is_null(v) ||
             (rm__parse_bool(v->text, &b) == 0 && b == 0)) {
-            memset(ssh, 0, sizeof(*ssh));
-            ssh->port = 22;
+            pgcm_node_spec_t fresh;
+            pgcm_node_spec_init(&fresh);
+            *ssh = fresh.ssh;
             m->ssh = NULL;
             return;
         }
@@ -812,32 +762,11 @@ static void do_ssh(vctx_t *c, const rm_ynode_t *v, const char *path,
     if (expect_map(c, v, path,
                    "write ssh: { host: bastion, user: me, key_path: FILE }"))
         return;
-    check_keys(c, v, path, ssh_keys, NKEYS(ssh_keys));
+    check_keys(c, v, path, &rm_schema_ssh);
     m->ssh = v;
     m->ssh_local = 1;
     snprintf(m->ssh_path, sizeof(m->ssh_path), "%s", path);
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "host") == 0) {
-            get_str(c, val, p, &ssh->host, 0, 0);
-        } else if (strcmp(k, "port") == 0) {
-            get_int(c, val, p, &ssh->port, 1, 65535,
-                    "use a port between 1 and 65535");
-        } else if (strcmp(k, "user") == 0) {
-            get_str(c, val, p, &ssh->user, 0, 0);
-        } else if (strcmp(k, "key_path") == 0) {
-            get_str(c, val, p, &ssh->key_path, 0, 1);
-        } else if (strcmp(k, "known_hosts") == 0) {
-            get_str(c, val, p, &ssh->known_hosts, 0, 1);
-        } else if (strcmp(k, "passphrase") == 0) {
-            get_str(c, val, p, &ssh->passphrase, 1, 0);
-        }
-    }
+    read_section(c, v, path, &rm_schema_ssh, spec, NULL, NULL, NULL);
 }
 
 static void do_conninfo(vctx_t *c, const rm_ynode_t *v, const char *path,
@@ -875,65 +804,26 @@ static void do_conninfo(vctx_t *c, const rm_ynode_t *v, const char *path,
     free(t);
 }
 
+static void read_node_own(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
+                          const char *path, void *base, void *marks)
+{
+    pgcm_node_spec_t *spec = base;
+    if (f->section == &rm_schema_ssl)
+        do_ssl(c, v, path, spec);
+    else if (f->section == &rm_schema_ssh)
+        do_ssh(c, v, path, spec, marks);
+    else if (f->section == &rm_schema_pool)
+        do_pool(c, v, path, spec, marks);
+    else if (strcmp(f->key, "conninfo") == 0)
+        do_conninfo(c, v, path, spec);
+}
+
 /* Apply one settings mapping (defaults:, or one node) onto spec. */
 static void apply_settings(vctx_t *c, const rm_ynode_t *map, const char *path,
                            pgcm_node_spec_t *spec, marks_t *m, int seq_form)
 {
-    static const section_hint_t hints[] = {
-        {"ssl", ssl_keys, NKEYS(ssl_keys)},
-        {"ssh", ssh_keys, NKEYS(ssh_keys)},
-        {"pool", pool_keys, NKEYS(pool_keys)},
-    };
-    c->hints = hints;
-    c->nhints = NKEYS(hints);
-    if (seq_form)
-        check_keys(c, map, path, node_seq_keys, NKEYS(node_seq_keys));
-    else
-        check_keys(c, map, path, node_keys, NKEYS(node_keys));
-    c->hints = NULL;
-    c->nhints = 0;
-    for (size_t i = 0; i < map->npairs; i++) {
-        const char *k = key_text(map->pairs[i].key);
-        const rm_ynode_t *v = map->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "host") == 0) {
-            get_str(c, v, p, &spec->host, 0, 0);
-        } else if (strcmp(k, "port") == 0) {
-            int port = spec->port;
-            int rc = get_int(c, v, p, &port, 1, 65535,
-                             "use a port between 1 and 65535");
-            if (rc > 0)
-                spec->port = port;
-            else if (rc == 0)
-                spec->port = 0;
-        } else if (strcmp(k, "database") == 0) {
-            get_str(c, v, p, &spec->database, 0, 0);
-        } else if (strcmp(k, "user") == 0) {
-            get_str(c, v, p, &spec->user, 0, 0);
-        } else if (strcmp(k, "password") == 0) {
-            get_str(c, v, p, &spec->password, 1, 0);
-        } else if (strcmp(k, "application_name") == 0) {
-            get_str(c, v, p, &spec->application_name, 0, 0);
-        } else if (strcmp(k, "connect_timeout") == 0) {
-            int ms = 0;
-            int rc = get_duration(c, v, p, &ms, 1);
-            if (rc > 0)
-                spec->connect_timeout_ms = ms;
-            else if (rc == 0)
-                spec->connect_timeout_ms = 0;
-        } else if (strcmp(k, "conninfo") == 0) {
-            do_conninfo(c, v, p, spec);
-        } else if (strcmp(k, "ssl") == 0) {
-            do_ssl(c, v, p, &spec->ssl);
-        } else if (strcmp(k, "ssh") == 0) {
-            do_ssh(c, v, p, &spec->ssh, m);
-        } else if (strcmp(k, "pool") == 0) {
-            do_pool(c, v, p, &spec->pool, m);
-        }
-    }
+    check_keys(c, map, path, seq_form ? &rm_schema_node_list : &rm_schema_node);
+    read_section(c, map, path, &rm_schema_node, spec, NULL, read_node_own, m);
 }
 
 /* Cross-field checks on a merged node (or on defaults:). */
@@ -1241,7 +1131,6 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
 
 static void do_clusters(vctx_t *c, const rm_ynode_t *v)
 {
-    static const char *const keys[] = {"nodes", "default"};
     const char *path = "clusters";
     if (rm__yaml_is_null(v))
         return;
@@ -1300,7 +1189,7 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
         } else if (expect_map(c, val, p,
                               "write { nodes: [primary, replica], default: "
                               "true } or a list of node ids") == 0) {
-            check_keys(c, val, p, keys, NKEYS(keys));
+            check_keys(c, val, p, &rm_schema_cluster);
             const rm_ynode_t *nodes = NULL;
             for (size_t j = 0; j < val->npairs; j++) {
                 const char *kk = key_text(val->pairs[j].key);
@@ -1345,64 +1234,42 @@ static void do_clusters(vctx_t *c, const rm_ynode_t *v)
 
 /* ---- thresholds, pglogical, theme --------------------------------------- */
 
-static const char *const threshold_keys[] = {"replication_lag",
-                                             "slot_retention", "conflict_rate"};
-
-static void threshold_pair(vctx_t *c, const rm_ynode_t *v, const char *path,
-                           int kind, void *warn, void *crit)
+/* One threshold, { warning: VALUE, critical: VALUE } (the fields of pair,
+ * in that order): critical must be at least warning. */
+static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
+                           const rm_ynode_t *v, const char *path, void *base,
+                           void *arg)
 {
-    static const char *const keys[] = {"warning", "critical"};
+    (void)arg;
+    const rm_section_t *pair = pair_field->section;
     if (rm__yaml_is_null(v))
         return;
     if (expect_map(c, v, path, "write { warning: VALUE, critical: VALUE }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
-    const rm_ynode_t *crit_at = NULL, *warn_at = NULL;
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        int is_warn = strcmp(k, "warning") == 0;
-        if (!is_warn && strcmp(k, "critical") != 0)
-            continue;
-        void *dst = is_warn ? warn : crit;
-        int rc;
-        if (kind == 0)
-            rc = get_duration64(c, val, p, dst, 1, INT64_C(1) << 50);
-        else if (kind == 1)
-            rc = get_size(c, val, p, dst);
-        else
-            rc = get_number(c, val, p, dst);
-        if (rc > 0) {
-            if (is_warn)
-                warn_at = val;
-            else
-                crit_at = val;
-        }
-    }
+    check_keys(c, v, path, pair);
+    const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
+    read_section(c, v, path, pair, base, given, NULL, NULL);
+    const rm_field_t *warn = &pair->fields[0], *crit = &pair->fields[1];
+    const rm_ynode_t *warn_at = given[0], *crit_at = given[1];
     int bad;
     char msg[128];
-    if (kind == 2) {
-        double w = *(double *)warn, cr = *(double *)crit;
+    if (warn->type == RM_F_NUMBER) {
+        double w = *AT(base, warn, double), cr = *AT(base, crit, double);
         bad = w > cr;
         snprintf(msg, sizeof(msg), "critical (%g) is below warning (%g)", cr,
                  w);
     } else {
-        int64_t w = *(int64_t *)warn, cr = *(int64_t *)crit;
+        int64_t w = *AT(base, warn, int64_t), cr = *AT(base, crit, int64_t);
+        const char *unit = warn->type == RM_F_DURATION64 ? "ms" : " bytes";
         bad = w > cr;
         snprintf(msg, sizeof(msg),
-                 "critical (%lld%s) is below warning "
-                 "(%lld%s)",
-                 (long long)cr, kind == 0 ? "ms" : " bytes", (long long)w,
-                 kind == 0 ? "ms" : " bytes");
+                 "critical (%lld%s) is below warning (%lld%s)", (long long)cr,
+                 unit, (long long)w, unit);
     }
     if (bad) {
         const rm_ynode_t *at = crit_at ? crit_at : warn_at ? warn_at : v;
         char p[PATH_MAX_LEN];
-        join(p, path, crit_at ? "critical" : "warning");
+        join(p, path, crit_at ? crit->key : warn->key);
         verr(c, at, p, "%s; make critical at least warning", msg);
     }
 }
@@ -1416,25 +1283,9 @@ static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
                    "write thresholds: { replication_lag: { warning: 10s, "
                    "critical: 1m } }"))
         return;
-    check_keys(c, v, path, threshold_keys, NKEYS(threshold_keys));
-    rm_thresholds_t *t = &c->cfg->thresholds;
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "replication_lag") == 0)
-            threshold_pair(c, v->pairs[i].value, p, 0, &t->lag_warning_ms,
-                           &t->lag_critical_ms);
-        else if (strcmp(k, "slot_retention") == 0)
-            threshold_pair(c, v->pairs[i].value, p, 1, &t->slot_warning_bytes,
-                           &t->slot_critical_bytes);
-        else if (strcmp(k, "conflict_rate") == 0)
-            threshold_pair(c, v->pairs[i].value, p, 2,
-                           &t->conflict_rate_warning,
-                           &t->conflict_rate_critical);
-    }
+    check_keys(c, v, path, &rm_schema_thresholds);
+    read_section(c, v, path, &rm_schema_thresholds, &c->cfg->thresholds, NULL,
+                 threshold_pair, NULL);
 }
 
 /* pglogical: true, false (any boolean spelling) or auto. */
@@ -1518,7 +1369,6 @@ static void theme_name(vctx_t *c, const rm_ynode_t *v, const char *path)
 
 static void do_theme(vctx_t *c, const rm_ynode_t *v)
 {
-    static const char *const keys[] = {"name", "colors"};
     const char *path = "theme";
     if (rm__yaml_is_null(v))
         return;
@@ -1530,7 +1380,7 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
                    "write theme: dark, or theme: { name: dark, colors: { "
                    "warning: \"#FFD700\" } }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
+    check_keys(c, v, path, &rm_schema_theme);
     for (size_t i = 0; i < v->npairs; i++) {
         const char *k = key_text(v->pairs[i].key);
         const rm_ynode_t *val = v->pairs[i].value;
@@ -1591,44 +1441,84 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
 /* ---- serve and event_log ---------------------------------------------------
  */
 
+/* serve.listen: an ADDR:PORT to listen on. */
+static void serve_listen(vctx_t *c, const rm_ynode_t *val, const char *p,
+                         rm_serve_settings_t *serve)
+{
+    const char *s = NULL, *why;
+    char host[256], b[128];
+    int port;
+    if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
+        return;
+    if (rm_config_parse_listen(s, host, sizeof(host), &port, &why) != 0) {
+        verr(c, val, p, "%s: %s", val_shown(val, 0, b, sizeof(b)), why);
+        return;
+    }
+    serve->listen = s;
+}
+
+static void read_serve_own(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
+                           const char *path, void *base, void *arg)
+{
+    (void)arg;
+    if (strcmp(f->key, "listen") == 0)
+        serve_listen(c, v, path, base);
+}
+
 static void do_serve(vctx_t *c, const rm_ynode_t *v)
 {
-    static const char *const keys[] = {"listen", "interval"};
     const char *path = "serve";
     if (rm__yaml_is_null(v))
         return;
     if (expect_map(c, v, path,
                    "write serve: { listen: 127.0.0.1:9187, interval: 5s }"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "listen") == 0) {
-            const char *s = NULL, *why;
-            char host[256], b[128];
-            int port;
-            if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
-                continue;
-            if (rm_config_parse_listen(s, host, sizeof(host), &port, &why) !=
-                0) {
-                verr(c, val, p, "%s: %s", val_shown(val, 0, b, sizeof(b)), why);
-                continue;
-            }
-            c->cfg->serve.listen = s;
-        } else if (strcmp(k, "interval") == 0) {
-            get_duration64(c, val, p, &c->cfg->serve.interval_ms, 1, 86400000);
-        }
+    check_keys(c, v, path, &rm_schema_serve);
+    read_section(c, v, path, &rm_schema_serve, &c->cfg->serve, NULL,
+                 read_serve_own, NULL);
+}
+
+/* event_log.node: one of the nodes (the one holding connection_logs). */
+static void event_log_node(vctx_t *c, const rm_ynode_t *val, const char *p,
+                           rm_event_log_settings_t *log)
+{
+    const char *s = NULL;
+    if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
+        return;
+    if (rm_config_find_node(c->cfg, s) != NULL) {
+        log->node = s;
+        return;
     }
+    const char **ids = calloc(c->cfg->node_count + 1, sizeof(*ids));
+    const char *near = NULL;
+    char b[128];
+    if (ids != NULL) {
+        for (size_t j = 0; j < c->cfg->node_count; j++)
+            ids[j] = c->cfg->nodes[j].id;
+        near = rm__suggest(s, ids, c->cfg->node_count);
+    }
+    if (near != NULL)
+        verr(c, val, p, "%s is not a node of nodes:; did you mean '%s'?",
+             val_shown(val, 0, b, sizeof(b)), near);
+    else
+        verr(c, val, p,
+             "%s is not a node of nodes:; name the node that holds the "
+             "connection_logs table",
+             val_shown(val, 0, b, sizeof(b)));
+    free(ids);
+}
+
+static void read_event_log_own(vctx_t *c, const rm_field_t *f,
+                               const rm_ynode_t *v, const char *path,
+                               void *base, void *arg)
+{
+    (void)arg;
+    if (strcmp(f->key, "node") == 0)
+        event_log_node(c, v, path, base);
 }
 
 static void do_event_log(vctx_t *c, const rm_ynode_t *v)
 {
-    static const char *const keys[] = {"node", "queue_size"};
     const char *path = "event_log";
     if (rm__yaml_is_null(v))
         return;
@@ -1636,55 +1526,13 @@ static void do_event_log(vctx_t *c, const rm_ynode_t *v)
                    "write event_log: { node: ID } naming the node that "
                    "holds the connection_logs table"))
         return;
-    check_keys(c, v, path, keys, NKEYS(keys));
-    for (size_t i = 0; i < v->npairs; i++) {
-        const char *k = key_text(v->pairs[i].key);
-        const rm_ynode_t *val = v->pairs[i].value;
-        if (k == NULL)
-            continue;
-        char p[PATH_MAX_LEN];
-        join(p, path, k);
-        if (strcmp(k, "node") == 0) {
-            const char *s = NULL;
-            if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
-                continue;
-            if (rm_config_find_node(c->cfg, s) == NULL) {
-                const char **ids = calloc(c->cfg->node_count + 1, sizeof(*ids));
-                const char *near = NULL;
-                char b[128];
-                if (ids != NULL) {
-                    for (size_t j = 0; j < c->cfg->node_count; j++)
-                        ids[j] = c->cfg->nodes[j].id;
-                    near = rm__suggest(s, ids, c->cfg->node_count);
-                }
-                if (near != NULL)
-                    verr(c, val, p,
-                         "%s is not a node of nodes:; did you mean '%s'?",
-                         val_shown(val, 0, b, sizeof(b)), near);
-                else
-                    verr(c, val, p,
-                         "%s is not a node of nodes:; name the node that "
-                         "holds the connection_logs table",
-                         val_shown(val, 0, b, sizeof(b)));
-                free(ids);
-                continue;
-            }
-            c->cfg->event_log.node = s;
-        } else if (strcmp(k, "queue_size") == 0) {
-            int n;
-            if (get_int(c, val, p, &n, 1, 1000000,
-                        "use a number of events from 1 to 1000000") > 0)
-                c->cfg->event_log.queue_size = n;
-        }
-    }
+    check_keys(c, v, path, &rm_schema_event_log);
+    read_section(c, v, path, &rm_schema_event_log, &c->cfg->event_log, NULL,
+                 read_event_log_own, NULL);
 }
 
 /* ---- root ------------------------------------------------------------------
  */
-
-static const char *const root_keys[] = {"nodes",     "clusters", "thresholds",
-                                        "pglogical", "theme",    "manager",
-                                        "defaults",  "serve",    "event_log"};
 
 static const rm_ynode_t *find_key(const rm_ynode_t *map, const char *key)
 {
@@ -1720,18 +1568,9 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
              rm__yaml_kind_name(root));
         return c.oom ? -2 : 0;
     }
-    static const section_hint_t root_hints[] = {
-        {"manager", manager_keys, NKEYS(manager_keys)},
-        {"defaults", node_keys, NKEYS(node_keys)},
-        {"thresholds", threshold_keys, NKEYS(threshold_keys)},
-    };
-    c.hints = root_hints;
-    c.nhints = NKEYS(root_hints);
     c.allow_x_keys = 1;
-    check_keys(&c, root, "", root_keys, NKEYS(root_keys));
+    check_keys(&c, root, "", &rm_schema_root);
     c.allow_x_keys = 0;
-    c.hints = NULL;
-    c.nhints = 0;
 
     const rm_ynode_t *v;
     if ((v = find_key(root, "manager")) != NULL)
