@@ -636,16 +636,28 @@ static void read_section(vctx_t *c, const rm_ynode_t *map, const char *path,
     }
 }
 
+/* Whether v is a mapping of section sec to read: 1 (its keys checked), 0
+ * (null: nothing to read), -1 (not a mapping: reported, with what to
+ * write instead). */
+static int section_map(vctx_t *c, const rm_ynode_t *v, const char *path,
+                       const rm_section_t *sec, const char *what_to_do)
+{
+    if (rm__yaml_is_null(v))
+        return 0;
+    if (expect_map(c, v, path, what_to_do) != 0)
+        return -1;
+    check_keys(c, v, path, sec);
+    return 1;
+}
+
 /* ---- manager ------------------------------------------------------------- */
 
 static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path,
                        pgcm_options_t *o)
 {
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_backoff,
+                    "write backoff: { initial: 1s, max: 30s }") <= 0)
         return;
-    if (expect_map(c, v, path, "write backoff: { initial: 1s, max: 30s }"))
-        return;
-    check_keys(c, v, path, &rm_schema_backoff);
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
     read_section(c, v, path, &rm_schema_backoff, o, given, NULL, NULL);
     const rm_ynode_t *max_at = given[1];
@@ -670,13 +682,10 @@ static void read_manager_own(vctx_t *c, const rm_field_t *f,
 static void do_manager(vctx_t *c, const rm_ynode_t *v)
 {
     const char *path = "manager";
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_manager,
+                    "write manager: followed by indented settings such as "
+                    "health_check_interval: 5s") <= 0)
         return;
-    if (expect_map(c, v, path,
-                   "write manager: followed by indented settings such as "
-                   "health_check_interval: 5s"))
-        return;
-    check_keys(c, v, path, &rm_schema_manager);
     read_section(c, v, path, &rm_schema_manager, &c->cfg->options, NULL,
                  read_manager_own, NULL);
 }
@@ -694,11 +703,9 @@ typedef struct marks {
 static void do_pool(vctx_t *c, const rm_ynode_t *v, const char *path,
                     pgcm_node_spec_t *spec, marks_t *m)
 {
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_pool,
+                    "write pool: { min: 1, max: 10 }") <= 0)
         return;
-    if (expect_map(c, v, path, "write pool: { min: 1, max: 10 }"))
-        return;
-    check_keys(c, v, path, &rm_schema_pool);
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
     read_section(c, v, path, &rm_schema_pool, spec, given, NULL, NULL);
     const rm_field_t *min = rm__schema_field(&rm_schema_pool, "min");
@@ -729,10 +736,10 @@ static void do_ssl(vctx_t *c, const rm_ynode_t *v, const char *path,
             ssl->enabled = PGCM_SSL_DEFAULT;
         return;
     }
-    if (expect_map(c, v, path,
-                   "write ssl: true, or ssl: { enabled: true, ca: FILE }"))
+    if (section_map(c, v, path, &rm_schema_ssl,
+                    "write ssl: true, or ssl: { enabled: true, ca: FILE }") <=
+        0)
         return;
-    check_keys(c, v, path, &rm_schema_ssl);
     /* A mapping turns TLS on unless it says enabled: false (as pg does). */
     ssl->enabled = PGCM_SSL_ENABLED;
     read_section(c, v, path, &rm_schema_ssl, spec, NULL, NULL, NULL);
@@ -759,10 +766,10 @@ static void do_ssh(vctx_t *c, const rm_ynode_t *v, const char *path,
              "false for no tunnel");
         return;
     }
-    if (expect_map(c, v, path,
-                   "write ssh: { host: bastion, user: me, key_path: FILE }"))
+    if (section_map(c, v, path, &rm_schema_ssh,
+                    "write ssh: { host: bastion, user: me, key_path: FILE }") <=
+        0)
         return;
-    check_keys(c, v, path, &rm_schema_ssh);
     m->ssh = v;
     m->ssh_local = 1;
     snprintf(m->ssh_path, sizeof(m->ssh_path), "%s", path);
@@ -1242,11 +1249,9 @@ static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
 {
     (void)arg;
     const rm_section_t *pair = pair_field->section;
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, pair,
+                    "write { warning: VALUE, critical: VALUE }") <= 0)
         return;
-    if (expect_map(c, v, path, "write { warning: VALUE, critical: VALUE }"))
-        return;
-    check_keys(c, v, path, pair);
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
     read_section(c, v, path, pair, base, given, NULL, NULL);
     const rm_field_t *warn = &pair->fields[0], *crit = &pair->fields[1];
@@ -1277,13 +1282,10 @@ static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
 static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
 {
     const char *path = "thresholds";
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_thresholds,
+                    "write thresholds: { replication_lag: { warning: 10s, "
+                    "critical: 1m } }") <= 0)
         return;
-    if (expect_map(c, v, path,
-                   "write thresholds: { replication_lag: { warning: 10s, "
-                   "critical: 1m } }"))
-        return;
-    check_keys(c, v, path, &rm_schema_thresholds);
     read_section(c, v, path, &rm_schema_thresholds, &c->cfg->thresholds, NULL,
                  threshold_pair, NULL);
 }
