@@ -147,7 +147,8 @@ static void test_manager_fields_agree_with_pgcm(void **state)
             checked++;
         }
     }
-    /* Every option of pgcm_options_t: 15 numbers and 2 strings. */
+    /* Every option of pgcm_options_t a file can set: 15 numbers and 2
+     * strings (the log hook is for programs). */
     assert_int_equal(checked, 17);
 }
 
