@@ -44,22 +44,31 @@ typedef struct rm_ypair {
  * document's arena, never by walking it.
  */
 struct rm_ynode {
-    rm_ykind_t kind;
-    int line;   /* 1-based start mark */
-    int column; /* 1-based */
-    /* RM_Y_SCALAR */
-    char *text; /* NUL-terminated; may hold NUL bytes before len */
-    size_t len;
-    int plain; /* plain style (unquoted): "", ~ and null mean no value */
-    /* RM_Y_MAP */
-    rm_ypair_t *pairs;
-    size_t npairs;
-    /* RM_Y_SEQ */
-    rm_ynode_t **items;
-    size_t nitems;
-    size_t cap;   /* of pairs or items */
-    int complete; /* end event seen (an alias to an open node: a cycle) */
-    int merges;   /* RM_Y_MAP: holds a merge key (<<), to be resolved */
+    unsigned char kind;     /* rm_ykind_t */
+    unsigned char plain;    /* RM_Y_SCALAR, plain style (unquoted): "", ~ and
+                               null mean no value */
+    unsigned char complete; /* end event seen (an alias to an open node: a
+                               cycle) */
+    unsigned char merges;   /* RM_Y_MAP: holds a merge key (<<), to resolve */
+    int line;               /* 1-based start mark */
+    int column;             /* 1-based */
+    /* One of these by kind (a file has millions of nodes: they share the
+     * room; read a field only after checking the kind). */
+    union {
+        struct {        /* RM_Y_SCALAR */
+            char *text; /* NUL-terminated; may hold NUL bytes before len */
+            size_t len;
+        };
+        struct { /* RM_Y_MAP */
+            rm_ypair_t *pairs;
+            size_t npairs;
+        };
+        struct { /* RM_Y_SEQ */
+            rm_ynode_t **items;
+            size_t nitems;
+        };
+    };
+    size_t cap; /* of pairs or items */
 };
 
 /* Where a document's nodes and texts live (yaml_load.c). */

@@ -27,9 +27,20 @@
 
 /* ---- brace protection -------------------------------------------------- */
 
-static int contains(const char *data, size_t len, const char *needle)
+/* Whether data holds byte `first` followed by `second`, and then (when
+ * third is not 0) by third or third + 1: "${", or the placeholders. */
+static int contains(const char *data, size_t len, unsigned char first,
+                    unsigned char second, unsigned char third)
 {
-    return memmem(data, len, needle, strlen(needle)) != NULL;
+    const char *end = data + len;
+    for (const char *p = data; (p = memchr(p, first, (size_t)(end - p))); p++) {
+        if (end - p < (third ? 3 : 2) || (unsigned char)p[1] != second)
+            continue;
+        if (third == 0 || (unsigned char)p[2] == third ||
+            (unsigned char)p[2] == third + 1)
+            return 1;
+    }
+    return 0;
 }
 
 static int ref_name_start(char c)
@@ -100,8 +111,9 @@ static char *protect_braces(const char *data, size_t len, size_t *out_len,
          (((unsigned char)data[0] == 0xFE && (unsigned char)data[1] == 0xFF) ||
           ((unsigned char)data[0] == 0xFF &&
            (unsigned char)data[1] == 0xFE))) ||
-        contains(data, len, PH_OPEN) || contains(data, len, PH_CLOSE) ||
-        !contains(data, len, "${");
+        /* U+E000 or U+E001 already there */
+        contains(data, len, 0xEE, 0x80, 0x80) ||
+        !contains(data, len, '$', '{', 0);
     *changed = !skip;
     char *out = malloc((skip ? len : len * 3) + 1);
     unsigned char *mark = skip ? NULL : calloc(len + 1, 1);
@@ -211,8 +223,10 @@ void rm__yaml_free(rm_ydoc_t *doc)
     for (node_block_t *b = a->nodes, *next; b != NULL; b = next) {
         next = b->next;
         for (size_t i = 0; i < b->used; i++) {
-            free(b->nodes[i].pairs);
-            free(b->nodes[i].items);
+            if (b->nodes[i].kind == RM_Y_MAP)
+                free(b->nodes[i].pairs);
+            else if (b->nodes[i].kind == RM_Y_SEQ)
+                free(b->nodes[i].items);
         }
         free(b);
     }

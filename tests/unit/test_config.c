@@ -953,6 +953,11 @@ static void test_flow_braces_in_values(void **state)
     assert_string_equal(cfg->nodes[1].host, "${lit}");
     assert_string_equal(cfg->nodes[2].application_name, "{braces}");
     rm_config_free(cfg);
+    /* The private-use characters that stand for braces while parsing are
+     * left alone when the file holds them itself. */
+    cfg = load_ok("nodes: { a: { application_name: \"x\xEE\x80\x80y\" } }\n");
+    assert_string_equal(cfg->nodes[0].application_name, "x\xEE\x80\x80y");
+    rm_config_free(cfg);
 }
 
 static void test_anchors_and_merge_keys(void **state)
