@@ -1470,12 +1470,10 @@ static void read_serve_own(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
 static void do_serve(vctx_t *c, const rm_ynode_t *v)
 {
     const char *path = "serve";
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_serve,
+                    "write serve: { listen: 127.0.0.1:9187, interval: 5s }") <=
+        0)
         return;
-    if (expect_map(c, v, path,
-                   "write serve: { listen: 127.0.0.1:9187, interval: 5s }"))
-        return;
-    check_keys(c, v, path, &rm_schema_serve);
     read_section(c, v, path, &rm_schema_serve, &c->cfg->serve, NULL,
                  read_serve_own, NULL);
 }
@@ -1522,13 +1520,10 @@ static void read_event_log_own(vctx_t *c, const rm_field_t *f,
 static void do_event_log(vctx_t *c, const rm_ynode_t *v)
 {
     const char *path = "event_log";
-    if (rm__yaml_is_null(v))
+    if (section_map(c, v, path, &rm_schema_event_log,
+                    "write event_log: { node: ID } naming the node that "
+                    "holds the connection_logs table") <= 0)
         return;
-    if (expect_map(c, v, path,
-                   "write event_log: { node: ID } naming the node that "
-                   "holds the connection_logs table"))
-        return;
-    check_keys(c, v, path, &rm_schema_event_log);
     read_section(c, v, path, &rm_schema_event_log, &c->cfg->event_log, NULL,
                  read_event_log_own, NULL);
 }
