@@ -195,7 +195,7 @@ static void free_receiver(rm_receiver_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void node_clear_sections(rm_node_t *n)
+void rm_node_clear(rm_node_t *n)
 {
     size_t i;
 
@@ -224,7 +224,7 @@ void rm_snapshot_free(rm_snapshot_t *snap)
     if (snap == NULL)
         return;
     for (i = 0; i < snap->count; i++)
-        node_clear_sections(&snap->nodes[i]);
+        rm_node_clear(&snap->nodes[i]);
     free(snap->nodes);
     free(snap);
 }
@@ -722,20 +722,16 @@ static rm_node_t *find_node(rm_snapshot_t *snap, const char *id)
     return NULL;
 }
 
-typedef void (*answer_fn)(rm_snapshot_t *snap, rm_node_t *node,
-                          rm_sql_section_t section, const pgcm_result_t *r,
-                          int *oom);
-
 /*
  * Run one section on every node that has a statement for it (sql[i] not
  * NULL): nodes sharing a statement form one batch, all batches run at once.
- * Each answer is handed to fn; a batch that cannot be submitted marks its
- * nodes' section as failed.
+ * Each answer goes to rm_node_take; a batch that cannot be submitted marks
+ * its nodes' section as failed.
  */
 static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
                        rm_sql_section_t section, const char **sql,
                        const pgcm_query_options_t *qopts,
-                       volatile sig_atomic_t *stop, answer_fn fn)
+                       volatile sig_atomic_t *stop)
 {
     size_t n = snap->count, i, j, njobs = 0;
     batch_job_t *jobs = calloc(n ? n : 1, sizeof(*jobs));
@@ -797,15 +793,8 @@ static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
             for (i = 0; i < jobs[j].nids; i++) {
                 rm_node_t *node = find_node(snap, jobs[j].ids[i]);
 
-                if (node == NULL)
-                    continue;
-                node->sections[section].state = RM_SECTION_ERROR;
-                snprintf(node->sections[section].error,
-                         sizeof(node->sections[section].error), "%s",
-                         jobs[j].submit_message);
-                if (section == RM_SQL_FACTS)
-                    snprintf(node->error, sizeof(node->error), "%s",
-                             jobs[j].submit_message);
+                if (node != NULL)
+                    rm_node_fail(node, section, jobs[j].submit_message);
             }
             continue;
         }
@@ -813,8 +802,8 @@ static int run_section(pgcm_manager_t *mgr, rm_snapshot_t *snap,
             const pgcm_result_t *r = pgcm_batch_result(jobs[j].batch, i);
             rm_node_t *node = find_node(snap, pgcm_result_node_id(r));
 
-            if (node != NULL)
-                fn(snap, node, section, r, &oom);
+            if (node != NULL && rm_node_take(node, section, r) != 0)
+                oom = 1;
         }
         pgcm_batch_free(jobs[j].batch);
     }
@@ -843,12 +832,10 @@ static int is_permission_error(const pgcm_result_t *r)
     return e != NULL && strcmp(e->sqlstate, "42501") == 0;
 }
 
-static void on_facts(rm_snapshot_t *snap, rm_node_t *node,
-                     rm_sql_section_t section, const pgcm_result_t *r, int *oom)
+static int take_facts(rm_node_t *node, const pgcm_result_t *r)
 {
-    rm_section_t *sec = &node->sections[section];
+    rm_section_t *sec = &node->sections[RM_SQL_FACTS];
 
-    (void)snap;
     node->elapsed_us = pgcm_result_elapsed_us(r);
     if (pgcm_result_status(r) != PGCM_OK) {
         /* An SQL error means the server answered: it is reachable, but
@@ -859,30 +846,29 @@ static void on_facts(rm_snapshot_t *snap, rm_node_t *node,
                                             : RM_SECTION_ERROR;
         result_error_text(r, node->error, sizeof(node->error));
         snprintf(sec->error, sizeof(sec->error), "%s", node->error);
-        return;
+        return 0;
     }
     node->reachable = 1;
     node->have_facts = 1;
     node->server_version = pgcm_result_server_version(r);
     sec->state = RM_SECTION_OK;
-    if (rm_parse_facts(pgcm_result_pg(r), node) != 0)
-        *oom = 1;
+    return rm_parse_facts(pgcm_result_pg(r), node);
 }
 
-static void on_section(rm_snapshot_t *snap, rm_node_t *node,
-                       rm_sql_section_t section, const pgcm_result_t *r,
-                       int *oom)
+int rm_node_take(rm_node_t *node, rm_sql_section_t section,
+                 const pgcm_result_t *r)
 {
     rm_section_t *sec = &node->sections[section];
     const PGresult *res;
     int rc = 0;
 
-    (void)snap;
+    if (section == RM_SQL_FACTS)
+        return take_facts(node, r);
     if (pgcm_result_status(r) != PGCM_OK) {
         sec->state = is_permission_error(r) ? RM_SECTION_NO_PERMISSION
                                             : RM_SECTION_ERROR;
         result_error_text(r, sec->error, sizeof(sec->error));
-        return;
+        return 0;
     }
     res = pgcm_result_pg(r);
     sec->state = RM_SECTION_OK;
@@ -914,13 +900,21 @@ static void on_section(rm_snapshot_t *snap, rm_node_t *node,
     case RM_SQL_SECTION_COUNT:
         break;
     }
-    if (rc != 0)
-        *oom = 1;
+    return rc;
 }
 
-/* Which statement a node gets for a section, or NULL (the section is then
- * settled here as skipped, empty or not permitted). */
-static const char *plan_section(rm_node_t *n, rm_sql_section_t section)
+void rm_node_fail(rm_node_t *node, rm_sql_section_t section,
+                  const char *message)
+{
+    rm_section_t *sec = &node->sections[section];
+
+    sec->state = RM_SECTION_ERROR;
+    snprintf(sec->error, sizeof(sec->error), "%s", message);
+    if (section == RM_SQL_FACTS)
+        snprintf(node->error, sizeof(node->error), "%s", message);
+}
+
+const char *rm_node_plan(rm_node_t *n, rm_sql_section_t section)
 {
     rm_section_t *sec = &n->sections[section];
     const char *sql;
@@ -979,14 +973,35 @@ static const char *plan_section(rm_node_t *n, rm_sql_section_t section)
     return sql;
 }
 
+/* pglogical's subscriptions are appended to the native ones. */
+const rm_sql_section_t rm_collect_order[RM_COLLECT_STEPS] = {
+    RM_SQL_SUBSCRIPTIONS, RM_SQL_PGLOGICAL, RM_SQL_SLOTS, RM_SQL_STANDBYS,
+    RM_SQL_RECEIVER};
+
+void rm_node_begin(rm_node_t *n, const rm_target_node_t *t)
+{
+    memset(n, 0, sizeof(*n));
+    snprintf(n->id, sizeof(n->id), "%s", t->id);
+    snprintf(n->host, sizeof(n->host), "%s", t->host != NULL ? t->host : "");
+    n->port = t->port;
+    n->receiver.lag_bytes = RM_NONE;
+    snprintf(n->error, sizeof(n->error), "no answer from the node");
+}
+
+void rm_node_end(pgcm_manager_t *mgr, rm_node_t *n)
+{
+    if (n->have_facts)
+        n->error[0] = '\0';
+    n->have_health = pgcm_node_health(mgr, n->id, &n->health) == PGCM_OK;
+    n->have_stats = pgcm_node_stats(mgr, n->id, &n->stats) == PGCM_OK;
+    if (n->have_health && n->server_version == 0)
+        n->server_version = n->health.server_version;
+}
+
 int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
                size_t count, const rm_collect_options_t *opts,
                rm_snapshot_t **out, char *err, size_t errlen)
 {
-    /* pglogical's subscriptions are appended to the native ones. */
-    static const rm_sql_section_t order[] = {RM_SQL_SUBSCRIPTIONS,
-                                             RM_SQL_PGLOGICAL, RM_SQL_SLOTS,
-                                             RM_SQL_STANDBYS, RM_SQL_RECEIVER};
     pgcm_query_options_t qopts;
     rm_snapshot_t *snap;
     const char **sql = NULL;
@@ -1015,22 +1030,16 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
                            : 5000;
     qopts.correlation_id = opts != NULL ? opts->correlation_id : 0;
     for (i = 0; i < count; i++) {
-        rm_node_t *n = &snap->nodes[i];
-
-        snprintf(n->id, sizeof(n->id), "%s", targets[i].id);
-        snprintf(n->host, sizeof(n->host), "%s",
-                 targets[i].host != NULL ? targets[i].host : "");
-        n->port = targets[i].port;
-        n->pglogical_mode = opts != NULL ? opts->pglogical : RM_PGLOGICAL_OFF;
-        n->receiver.lag_bytes = RM_NONE;
-        snprintf(n->error, sizeof(n->error), "no answer from the node");
+        rm_node_begin(&snap->nodes[i], &targets[i]);
+        snap->nodes[i].pglogical_mode =
+            opts != NULL ? opts->pglogical : RM_PGLOGICAL_OFF;
         sql[i] = rm_sql_facts();
     }
-    rc = run_section(mgr, snap, RM_SQL_FACTS, sql, &qopts, stop, on_facts);
-    for (k = 0; rc == 0 && k < sizeof(order) / sizeof(order[0]); k++) {
+    rc = run_section(mgr, snap, RM_SQL_FACTS, sql, &qopts, stop);
+    for (k = 0; rc == 0 && k < RM_COLLECT_STEPS; k++) {
         for (i = 0; i < count; i++)
-            sql[i] = plan_section(&snap->nodes[i], order[k]);
-        rc = run_section(mgr, snap, order[k], sql, &qopts, stop, on_section);
+            sql[i] = rm_node_plan(&snap->nodes[i], rm_collect_order[k]);
+        rc = run_section(mgr, snap, rm_collect_order[k], sql, &qopts, stop);
     }
     if (rc != 0) {
         free(sql);
@@ -1039,16 +1048,8 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
                  rc > 0 ? "interrupted" : "out of memory while collecting");
         return -1;
     }
-    for (i = 0; i < count; i++) {
-        rm_node_t *n = &snap->nodes[i];
-
-        if (n->have_facts)
-            n->error[0] = '\0';
-        n->have_health = pgcm_node_health(mgr, n->id, &n->health) == PGCM_OK;
-        n->have_stats = pgcm_node_stats(mgr, n->id, &n->stats) == PGCM_OK;
-        if (n->have_health && n->server_version == 0)
-            n->server_version = n->health.server_version;
-    }
+    for (i = 0; i < count; i++)
+        rm_node_end(mgr, &snap->nodes[i]);
     rm_snapshot_link(snap);
     snap->elapsed_us = mono_us() - start;
     free(sql);

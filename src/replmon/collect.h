@@ -255,6 +255,41 @@ typedef struct rm_collect_options {
                                     pglogical:); 0 is off */
 } rm_collect_options_t;
 
+/* ---- One node's round, step by step ----------------------------------
+ * For a caller that runs its own queries (the dashboard collects every
+ * node on its own, so that a hung node delays nobody else):
+ *     rm_node_begin(n, target);
+ *     run rm_sql_facts() on the node, rm_node_take(n, RM_SQL_FACTS, r);
+ *     for each rm_collect_order[k]: sql = rm_node_plan(n, section); when
+ *         not NULL run it and rm_node_take(n, section, r) (or
+ *         rm_node_fail(n, section, why) when it could not be submitted);
+ *     rm_node_end(mgr, n);
+ * then put the node into a snapshot and call rm_snapshot_link(). */
+
+#define RM_COLLECT_STEPS 5 /* sections after the facts */
+extern const rm_sql_section_t rm_collect_order[RM_COLLECT_STEPS];
+
+/* rm_node_begin - start a round on target t: n (holding nothing) gets the
+ * id, host and port and "not reported" values; set n->pglogical_mode
+ * (RM_PGLOGICAL_OFF after this) before planning. */
+void rm_node_begin(rm_node_t *n, const rm_target_node_t *t);
+/* rm_node_plan - the statement n needs for section, given its facts; NULL
+ * when the section is settled without a query (skipped, empty, not
+ * permitted, unsupported version). */
+const char *rm_node_plan(rm_node_t *n, rm_sql_section_t section);
+/* rm_node_take - record the node's answer to the section's statement.
+ * Returns 0, or -1 when out of memory. */
+int rm_node_take(rm_node_t *n, rm_sql_section_t section,
+                 const pgcm_result_t *r);
+/* rm_node_fail - the section's statement could not be submitted. */
+void rm_node_fail(rm_node_t *n, rm_sql_section_t section, const char *message);
+/* rm_node_end - finish the round: health record and pool stats from mgr
+ * (getters, safe on any thread). */
+void rm_node_end(pgcm_manager_t *mgr, rm_node_t *n);
+/* rm_node_clear - free the slots, subscriptions, standbys and receiver n
+ * owns (the other fields stay). */
+void rm_node_clear(rm_node_t *n);
+
 /* rm_collect - one round: the facts query on every node in parallel, then
  * one fan-out per section (grouped by the SQL each node's version needs,
  * groups in parallel), then health and pool stats, then rm_snapshot_link().
