@@ -239,7 +239,11 @@ int rm__config_finish_clusters(rm_config_t *cfg)
         cfg->clusters = cl;
         cfg->cluster_count = 1;
     }
-    if (cfg->cluster_count == 1)
+    /* None marked default: the first one is, as in the original replmon. */
+    int have_default = 0;
+    for (size_t c = 0; c < cfg->cluster_count; c++)
+        have_default |= cfg->clusters[c].is_default;
+    if (!have_default)
         cfg->clusters[0].is_default = 1;
     for (size_t c = 0; c < cfg->cluster_count; c++) {
         rm_cluster_t *cl = &cfg->clusters[c];
@@ -304,14 +308,6 @@ int rm_config_cluster_nodes(const rm_config_t *cfg, const char *name,
             o += (size_t)n;
         }
         char msg[512];
-        if (name == NULL) {
-            snprintf(msg, sizeof(msg),
-                     "no default cluster among %s; pass --cluster NAME or "
-                     "mark one cluster with default: true",
-                     names);
-            set_err(err, PGCM_EINVAL, msg);
-            return PGCM_EINVAL;
-        }
         const char *s = rm__suggest(name, cands, nc);
         if (s != NULL)
             snprintf(msg, sizeof(msg),

@@ -120,7 +120,7 @@ typedef struct rm_cluster {
     const char *const *node_ids;   /* node_count ids, in file order */
     const pgcm_node_spec_t *specs; /* node_count specs, same order */
     size_t node_count;
-    int is_default; /* default: true, or the only / implicit cluster */
+    int is_default; /* default: true, else the first / implicit cluster */
     int implicit;   /* 1 for the implicit "default" cluster */
 } rm_cluster_t;
 
@@ -288,11 +288,11 @@ int rm_config_apply_overrides(rm_config_t *cfg, const rm_overrides_t *ov,
 
 /* rm_config_cluster_nodes - the nodes of a cluster, ready for
  * pgcm_manager_start()/pgcm_manager_apply(). name NULL selects the default
- * cluster (default: true, else the only cluster, else the implicit one).
- * *specs points into cfg (valid until rm_config_free). Returns PGCM_OK,
- * PGCM_ENOENT (no such cluster; err->message suggests the closest name) or
- * PGCM_EINVAL (NULL with several clusters and none marked default; the
- * message lists them). err may be NULL. */
+ * cluster (default: true, else the first cluster of the file, as the
+ * original replmon does, else the implicit one). *specs points into cfg
+ * (valid until rm_config_free). Returns PGCM_OK, PGCM_ENOENT (no such
+ * cluster; err->message suggests the closest name) or PGCM_EINVAL (no
+ * configuration). err may be NULL. */
 int rm_config_cluster_nodes(const rm_config_t *cfg, const char *name,
                             const pgcm_node_spec_t **specs, size_t *count,
                             pgcm_error_t *err);

@@ -436,14 +436,14 @@ static void test_clusters(void **state)
                         "no cluster named 'on'; did you mean 'one'?");
     rm_config_free(cfg);
 
-    /* Several clusters, none marked default: NULL is an error. */
+    /* Several clusters, none marked default: the first one is used. */
     cfg = load_ok("nodes: { a: {}, b: {} }\n"
-                  "clusters: { x: [a], y: [b] }\n");
+                  "clusters: { x: [b], y: [a] }\n");
     assert_int_equal(rm_config_cluster_nodes(cfg, NULL, &specs, &n, &err),
-                     PGCM_EINVAL);
-    assert_string_equal(err.message,
-                        "no default cluster among x, y; pass --cluster NAME "
-                        "or mark one cluster with default: true");
+                     PGCM_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(specs[0].id, "b");
+    assert_string_equal(rm_config_find_cluster(cfg, NULL)->name, "x");
     rm_config_free(cfg);
 
     /* One cluster: it is the default. */
