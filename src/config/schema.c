@@ -280,17 +280,19 @@ const rm_section_t rm_schema_node_list = {.name = "node",
 
 /* ---- thresholds: rm_thresholds_t -------------------------------------- */
 
+/* A threshold of 0 switches its check off (docs/replmon.1, STATUS RULES):
+ * the minimum is 0, and a critical of 0 may be below the warning. */
 static const rm_field_t lag_fields[] = {
     {.key = "warning",
      .type = RM_F_DURATION64,
      .offset = TH(lag_warning_ms),
-     .min = 1,
+     .min = 0,
      .max = INT64_C(1) << 50,
      .def = 10000},
     {.key = "critical",
      .type = RM_F_DURATION64,
      .offset = TH(lag_critical_ms),
-     .min = 1,
+     .min = 0,
      .max = INT64_C(1) << 50,
      .def = 60000},
 };
@@ -299,13 +301,13 @@ static const rm_field_t slot_fields[] = {
     {.key = "warning",
      .type = RM_F_SIZE,
      .offset = TH(slot_warning_bytes),
-     .min = 1,
+     .min = 0,
      .max = INT64_MAX,
      .def = INT64_C(1) << 30},
     {.key = "critical",
      .type = RM_F_SIZE,
      .offset = TH(slot_critical_bytes),
-     .min = 1,
+     .min = 0,
      .max = INT64_MAX,
      .def = INT64_C(5) << 30},
 };

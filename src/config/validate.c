@@ -464,8 +464,10 @@ static int get_duration(vctx_t *c, const rm_ynode_t *v, const char *path,
     return rc;
 }
 
+/* A size in bytes; 0 is allowed only with allow_zero (a threshold that is
+ * switched off). */
 static int get_size(vctx_t *c, const rm_ynode_t *v, const char *path,
-                    int64_t *dst)
+                    int64_t *dst, int allow_zero)
 {
     char *t;
     int refs = 0;
@@ -480,7 +482,7 @@ static int get_size(vctx_t *c, const rm_ynode_t *v, const char *path,
         free(t);
         return -1;
     }
-    if (bytes <= 0) {
+    if (bytes < 0 || (bytes == 0 && !allow_zero)) {
         verr(c, v, path, "%s is zero; give a positive size such as 1GB",
              val_shown(v, refs, b, sizeof(b)));
         free(t);
@@ -553,7 +555,7 @@ static int read_value(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
         rc = get_duration64(c, v, path, AT(base, f, int64_t), f->min, f->max);
         break;
     case RM_F_SIZE:
-        rc = get_size(c, v, path, AT(base, f, int64_t));
+        rc = get_size(c, v, path, AT(base, f, int64_t), f->min <= 0);
         break;
     case RM_F_NUMBER:
         rc = get_number(c, v, path, AT(base, f, double));
@@ -1260,13 +1262,13 @@ static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
     char msg[128];
     if (warn->type == RM_F_NUMBER) {
         double w = *AT(base, warn, double), cr = *AT(base, crit, double);
-        bad = w > cr;
+        bad = w > cr && cr > 0; /* 0 switches the check off */
         snprintf(msg, sizeof(msg), "critical (%g) is below warning (%g)", cr,
                  w);
     } else {
         int64_t w = *AT(base, warn, int64_t), cr = *AT(base, crit, int64_t);
         const char *unit = warn->type == RM_F_DURATION64 ? "ms" : " bytes";
-        bad = w > cr;
+        bad = w > cr && cr > 0; /* 0 switches the check off */
         snprintf(msg, sizeof(msg),
                  "critical (%lld%s) is below warning (%lld%s)", (long long)cr,
                  unit, (long long)w, unit);

@@ -786,8 +786,6 @@ static void test_threshold_and_theme_errors(void **state)
            "warning",
            "t.yaml:4:30: thresholds.slot_retention.warning: '1XB': unknown "
            "size unit; use B, KB, MB, GB or TB (1024-based)",
-           "t.yaml:4:45: thresholds.slot_retention.critical: '0' is zero; "
-           "give a positive size such as 1GB",
            "t.yaml:5:29: thresholds.conflict_rate.warning: '-1' is negative; "
            "use 0 or more",
            "t.yaml:5:43: thresholds.conflict_rate.critical: 'lots' is not a "
@@ -806,10 +804,24 @@ static void test_threshold_and_theme_errors(void **state)
            "\"#RRGGBB\" (quoted), a curses colour name such as yellow, or "
            "0-255");
 
-    rm_config_t *cfg = load_ok("nodes: { a: {} }\n"
-                               "theme: { name: light, colors: { warning: "
-                               "\"#FFD700\", critical: bright-red, ok: 34, "
-                               "muted: \"#abc\" } }\n");
+    /* 0 switches a check off, also below the other level. */
+    rm_config_t *cfg =
+        load_ok("nodes: { a: {} }\n"
+                "thresholds:\n"
+                "  replication_lag: { warning: 10s, critical: 0 }\n"
+                "  slot_retention: { warning: 0, critical: 0 }\n"
+                "  conflict_rate: { warning: 5, critical: 0 }\n");
+    assert_int_equal(cfg->thresholds.lag_warning_ms, 10000);
+    assert_int_equal(cfg->thresholds.lag_critical_ms, 0);
+    assert_int_equal(cfg->thresholds.slot_warning_bytes, 0);
+    assert_int_equal(cfg->thresholds.slot_critical_bytes, 0);
+    assert_true(cfg->thresholds.conflict_rate_critical == 0);
+    rm_config_free(cfg);
+
+    cfg = load_ok("nodes: { a: {} }\n"
+                  "theme: { name: light, colors: { warning: "
+                  "\"#FFD700\", critical: bright-red, ok: 34, "
+                  "muted: \"#abc\" } }\n");
     assert_string_equal(cfg->theme.name, "light");
     assert_int_equal(cfg->theme.color_count, 4);
     assert_string_equal(cfg->theme.colors[1].role, "critical");
