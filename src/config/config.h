@@ -145,15 +145,17 @@ typedef struct rm_thresholds {
 /* rm_pglogical_mode_name - "false", "true" or "auto". */
 const char *rm_pglogical_mode_name(int mode);
 
-/* One colour override of the theme: role name -> colour text as written
- * ("#FFD700", "#fd0" or a curses colour name such as "yellow"). */
+/* One colour override of the theme: role -> colour text as written
+ * ("#FFD700", "#fd0", a curses colour name such as "yellow", or 0-255).
+ * The roles are the original replmon's eight: background, foreground,
+ * primary, secondary, success, warning, critical, muted. */
 typedef struct rm_theme_color {
     const char *role;
     const char *color;
 } rm_theme_color_t;
 
 typedef struct rm_theme {
-    const char *name;               /* "dark" (default) or as written */
+    const char *name;               /* "dark" (default) or "light" */
     const rm_theme_color_t *colors; /* color_count overrides, file order */
     size_t color_count;
 } rm_theme_t;

@@ -51,6 +51,20 @@ verr(vctx_t *c, const rm_ynode_t *at, const char *path, const char *fmt, ...)
     va_end(ap);
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+vwarn(vctx_t *c, const rm_ynode_t *at, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (rm__diag_vadd(c->d, RM_DIAG_WARNING, c->file, at ? at->line : 0,
+                      at ? at->column : 0, path, fmt, ap) != 0)
+        c->oom = 1;
+    va_end(ap);
+}
+
 /* A printable, bounded copy of s for messages. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
@@ -1355,6 +1369,12 @@ static int theme_name_ok(const char *s)
     return 1;
 }
 
+/* The dashboard's themes and colour roles (those of the original replmon). */
+static const char *const theme_names[] = {"dark", "light"};
+static const char *const theme_roles[] = {"background", "foreground", "primary",
+                                          "secondary",  "success",    "warning",
+                                          "critical",   "muted"};
+
 static void theme_name(vctx_t *c, const rm_ynode_t *v, const char *path)
 {
     const char *name = NULL;
@@ -1368,7 +1388,28 @@ static void theme_name(vctx_t *c, const rm_ynode_t *v, const char *path)
              val_shown(v, 0, b, sizeof(b)));
         return;
     }
-    c->cfg->theme.name = name;
+    for (size_t i = 0; i < NKEYS(theme_names); i++) {
+        if (strcmp(name, theme_names[i]) == 0) {
+            c->cfg->theme.name = theme_names[i];
+            return;
+        }
+    }
+    /* The original replmon falls back to dark with a warning: its files
+     * must load unchanged. */
+    vwarn(c, v, path,
+          "%s is not a theme; dark is used (the themes are dark "
+          "and light)",
+          val_shown(v, 0, b, sizeof(b)));
+    c->cfg->theme.name = "dark";
+}
+
+static int theme_role_ok(const char *role)
+{
+    for (size_t i = 0; i < NKEYS(theme_roles); i++) {
+        if (strcmp(role, theme_roles[i]) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static void do_theme(vctx_t *c, const rm_ynode_t *v)
@@ -1416,6 +1457,19 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
                 }
                 char cp[PATH_MAX_LEN];
                 join(cp, p, ck->text);
+                if (!theme_role_ok(ck->text)) {
+                    const char *near =
+                        rm__suggest(ck->text, theme_roles, NKEYS(theme_roles));
+                    char b[128];
+                    verr(c, ck, cp,
+                         "'%s' is not a colour role; %s%s%sthe roles are "
+                         "background, foreground, primary, secondary, "
+                         "success, warning, critical and muted",
+                         shown(ck->text, b, sizeof(b)),
+                         near ? "did you mean " : "", near ? near : "",
+                         near ? "? " : "");
+                    continue;
+                }
                 const char *colr = NULL;
                 if (get_str(c, val->pairs[j].value, cp, &colr, 0, 0) != 0 ||
                     colr == NULL)

@@ -779,8 +779,8 @@ static void test_threshold_and_theme_errors(void **state)
            "  conflict_rate: { warning: -1, critical: lots }\n"
            "  lag: {}\n"
            "pglogical: maybe\n"
-           "theme: { name: \"dark mode\", colors: { warning: purple, ok: "
-           "\"#12345\" } }\n",
+           "theme: { name: \"dark mode\", colors: { warning: purple, muted: "
+           "\"#12345\", ok: red } }\n",
            "t.yaml:3:45: thresholds.replication_lag.critical: critical "
            "(10000ms) is below warning (60000ms); make critical at least "
            "warning",
@@ -800,9 +800,12 @@ static void test_threshold_and_theme_errors(void **state)
            "t.yaml:8:48: theme.colors.warning: 'purple' is not a colour; "
            "write \"#RRGGBB\" (quoted), a curses colour name such as yellow, "
            "or 0-255",
-           "t.yaml:8:60: theme.colors.ok: '#12345' is not a colour; write "
+           "t.yaml:8:63: theme.colors.muted: '#12345' is not a colour; write "
            "\"#RRGGBB\" (quoted), a curses colour name such as yellow, or "
-           "0-255");
+           "0-255",
+           "t.yaml:8:73: theme.colors.ok: 'ok' is not a colour role; the "
+           "roles are background, foreground, primary, secondary, success, "
+           "warning, critical and muted");
 
     /* 0 switches a check off, also below the other level. */
     rm_config_t *cfg =
@@ -820,12 +823,23 @@ static void test_threshold_and_theme_errors(void **state)
 
     cfg = load_ok("nodes: { a: {} }\n"
                   "theme: { name: light, colors: { warning: "
-                  "\"#FFD700\", critical: bright-red, ok: 34, "
+                  "\"#FFD700\", critical: bright-red, success: 34, "
                   "muted: \"#abc\" } }\n");
     assert_string_equal(cfg->theme.name, "light");
     assert_int_equal(cfg->theme.color_count, 4);
     assert_string_equal(cfg->theme.colors[1].role, "critical");
     assert_string_equal(cfg->theme.colors[1].color, "bright-red");
+    rm_config_free(cfg);
+
+    /* An unknown theme loads with a warning and dark, as in the original. */
+    rm_diags_t d;
+    assert_int_equal(
+        parse_text("nodes: { a: {} }\ntheme: solarized\n", &cfg, &d), PGCM_OK);
+    assert_int_equal(d.errors, 0);
+    assert_diag(&d, "t.yaml:2:8: warning: theme: 'solarized' is not a theme; "
+                    "dark is used (the themes are dark and light)");
+    assert_string_equal(cfg->theme.name, "dark");
+    rm_diags_free(&d);
     rm_config_free(cfg);
 }
 

@@ -65,16 +65,17 @@ static void test_print_json(void **state)
     (void)state;
     env_clear();
     env_set("PGHOST", "envhost");
-    rm_config_t *cfg = load_ok("manager: { query_timeout: 2s }\n"
-                               "nodes:\n"
-                               "  a: { host: h1, port: 5433, password: p }\n"
-                               "  b: { ssl: true }\n"
-                               "clusters: { x: { nodes: [a, b], default: "
-                               "true } }\n"
-                               "thresholds: { slot_retention: { warning: "
-                               "1KB, critical: 2KB } }\n"
-                               "theme: { name: light, colors: { ok: green } "
-                               "}\n");
+    rm_config_t *cfg =
+        load_ok("manager: { query_timeout: 2s }\n"
+                "nodes:\n"
+                "  a: { host: h1, port: 5433, password: p }\n"
+                "  b: { ssl: true }\n"
+                "clusters: { x: { nodes: [a, b], default: "
+                "true } }\n"
+                "thresholds: { slot_retention: { warning: "
+                "1KB, critical: 2KB } }\n"
+                "theme: { name: light, colors: { success: green } "
+                "}\n");
     char *out = print_to_string(cfg, RM_PRINT_JSON);
     json_error_t jerr;
     json_t *j = json_loads(out, 0, &jerr);
@@ -109,7 +110,7 @@ static void test_print_json(void **state)
         "envhost");
     assert_string_equal(
         json_string_value(json_object_get(
-            json_object_get(json_object_get(j, "theme"), "colors"), "ok")),
+            json_object_get(json_object_get(j, "theme"), "colors"), "success")),
         "green");
     json_decref(j);
     free(out);
