@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * text.h - the dashboard's view of terminal text: UTF-8 decoding, which
+ * code points must be shown escaped (control, escape and bidirectional
+ * override characters: `\x1b`, `\u202e`, never interpreted), and how many
+ * columns a code point takes. Everything that reaches the screen goes
+ * through rm_tui_glyphs(), so this file is the one place that decides.
+ */
+#ifndef REPLMON_TUI_TEXT_H
+#define REPLMON_TUI_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* rm_tui_utf8_next - decode the code point at s (NUL-terminated). Returns
+ * the bytes it takes (>= 1; 0 at the end); a malformed sequence is one
+ * byte decoded as U+FFFD. */
+size_t rm_tui_utf8_next(const char *s, uint32_t *cp);
+
+/* rm_tui_utf8_put - encode cp into out (4 bytes at least); returns the
+ * length. */
+size_t rm_tui_utf8_put(uint32_t cp, char *out);
+
+/* One screen glyph: a code point, the columns it takes (1 or 2; 0 for a
+ * combining mark that joins the glyph before it). */
+typedef struct rm_glyph {
+    uint32_t cp;
+    int width;
+} rm_glyph_t;
+
+/* rm_tui_glyphs - the glyphs that show text: a code point that must not
+ * reach the terminal is replaced by its escape (`\n`, `\t`, `\r`, `\xHH`
+ * for the other C0 controls and DEL, `\uXXXX` for C1 controls, bidi
+ * controls, separators and code points the terminal cannot show). With
+ * utf8 == 0 (the locale is not UTF-8) every non-ASCII code point is
+ * escaped. Calls fn(glyph, user) for each; returns the total width. fn may
+ * be NULL (width only). */
+size_t rm_tui_glyphs(const char *text, int utf8,
+                     void (*fn)(const rm_glyph_t *g, void *user), void *user);
+
+/* rm_tui_width - columns text takes once escaped. */
+size_t rm_tui_width(const char *text, int utf8);
+
+#endif /* REPLMON_TUI_TEXT_H */
