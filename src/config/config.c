@@ -372,8 +372,9 @@ int rm_config_apply_overrides(rm_config_t *cfg, const rm_overrides_t *ov,
         const char *value;
     } strs[] = {{"--host", ov->host},
                 {"--database", ov->database},
-                {"--user", ov->user}};
-    for (size_t i = 0; i < 3; i++) {
+                {"--user", ov->user},
+                {"--password", ov->password}};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strs[i].value != NULL && strs[i].value[0] == '\0') {
             rm__diag_add(diags, RM_DIAG_ERROR, where, 0, 0, strs[i].flag,
                          "empty value; give a value or leave the flag out");
@@ -382,10 +383,11 @@ int rm_config_apply_overrides(rm_config_t *cfg, const rm_overrides_t *ov,
     }
     if (bad)
         return PGCM_EINVAL;
-    const char *host = NULL, *db = NULL, *user = NULL;
+    const char *host = NULL, *db = NULL, *user = NULL, *pw = NULL;
     if ((ov->host && (host = rm__config_strdup(cfg, ov->host)) == NULL) ||
         (ov->database && (db = rm__config_strdup(cfg, ov->database)) == NULL) ||
-        (ov->user && (user = rm__config_strdup(cfg, ov->user)) == NULL))
+        (ov->user && (user = rm__config_strdup(cfg, ov->user)) == NULL) ||
+        (ov->password && (pw = rm__config_strdup(cfg, ov->password)) == NULL))
         return PGCM_ENOMEM;
     for (size_t i = 0; i < cfg->node_count; i++) {
         pgcm_node_spec_t *s = &cfg->nodes[i];
@@ -399,6 +401,8 @@ int rm_config_apply_overrides(rm_config_t *cfg, const rm_overrides_t *ov,
             s->database = db;
         if (user)
             s->user = user;
+        if (pw)
+            s->password = pw;
     }
     /* Env-only mode: "default" becomes the host the user named. */
     if (cfg->env_only && cfg->priv->id_from_env_default && host != NULL &&

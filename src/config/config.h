@@ -272,6 +272,7 @@ typedef struct rm_overrides {
     int port;             /* --port, 1..65535; 0: not given */
     const char *database; /* --database */
     const char *user;     /* --user */
+    const char *password; /* --password (a secret, copied and wiped) */
 } rm_overrides_t;
 
 /* rm_config_apply_overrides - set the given fields on the selected nodes,

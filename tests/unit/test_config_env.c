@@ -321,6 +321,12 @@ static void test_precedence_flags_over_file(void **state)
     assert_string_equal(cfg->nodes[1].user, "u2");
     assert_string_equal(cfg->nodes[0].database, "d");
 
+    /* --password (the original replmon's flag) wins over the file. */
+    rm_overrides_t pw = {.password = "flagsecret"};
+    assert_int_equal(rm_config_apply_overrides(cfg, &pw, &d), PGCM_OK);
+    assert_string_equal(cfg->nodes[0].password, "flagsecret");
+    assert_string_equal(cfg->nodes[1].password, "flagsecret");
+
     /* Bad overrides change nothing. */
     rm_overrides_t bad = {.node_id = "bb"};
     assert_int_equal(rm_config_apply_overrides(cfg, &bad, &d), PGCM_ENOENT);
