@@ -103,6 +103,7 @@ int rm_common_option(rm_common_t *c, const char *cmd, int opt, const char *arg)
     const char *why = NULL;
 
     switch (opt) {
+    case 'c':
     case RM_OPT_CONFIG:
         c->config_path = arg;
         return 1;
@@ -124,11 +125,26 @@ int rm_common_option(rm_common_t *c, const char *cmd, int opt, const char *arg)
             return -1;
         }
         return 1;
+    case 'd':
     case RM_OPT_DATABASE:
         c->database = arg;
         return 1;
+    case 'u':
     case RM_OPT_USER:
         c->user = arg;
+        return 1;
+    case RM_OPT_PASSWORD:
+        if (c->password == NULL)
+            fprintf(stderr,
+                    "replmon%s%s: warning: --password shows in 'ps' to every "
+                    "user of this machine; PGPASSWORD or ~/.pgpass keep it "
+                    "private\n",
+                    cmd ? " " : "", cmd ? cmd : "");
+        c->password = arg;
+        rm_log_add_secret(arg);
+        return 1;
+    case RM_OPT_PGLOGICAL:
+        c->pglogical = 1;
         return 1;
     case RM_OPT_TIMEOUT:
         if (rm_config_parse_duration(arg, 1000, &ms, &why) != 0 || ms <= 0 ||
@@ -283,6 +299,41 @@ static int inline_flags(const rm_common_t *c)
            c->user != NULL;
 }
 
+int rm_common_load_config(const rm_common_t *c, rm_config_t **out,
+                          rm_diags_t *diags)
+{
+    int rc;
+
+    *out = NULL;
+    if (c->config_path != NULL)
+        rc = rm_config_parse_file(c->config_path, NULL, out, diags);
+    else if (inline_flags(c))
+        rc = rm_config_from_env(NULL, out, diags);
+    else
+        rc = rm_config_load(NULL, NULL, out, diags);
+    if (rc != PGCM_OK)
+        return rc;
+    if (inline_flags(c) || c->password != NULL) {
+        rm_overrides_t ov;
+
+        memset(&ov, 0, sizeof(ov));
+        ov.host = c->host;
+        ov.port = c->port;
+        ov.database = c->database;
+        ov.user = c->user;
+        ov.password = c->password;
+        rc = rm_config_apply_overrides(*out, &ov, diags);
+        if (rc != PGCM_OK) {
+            rm_config_free(*out);
+            *out = NULL;
+            return rc == PGCM_ENOMEM ? rc : RM_LOAD_EOVERRIDE;
+        }
+    }
+    if (c->pglogical)
+        (*out)->pglogical = 1;
+    return PGCM_OK;
+}
+
 int rm_session_load_into(rm_session_t *s, const rm_common_t *c,
                          rm_diags_t *diags, char *err, size_t errlen)
 {
@@ -290,12 +341,11 @@ int rm_session_load_into(rm_session_t *s, const rm_common_t *c,
     int rc;
 
     memset(s, 0, sizeof(*s));
-    if (c->config_path != NULL)
-        rc = rm_config_parse_file(c->config_path, NULL, &s->cfg, diags);
-    else if (inline_flags(c))
-        rc = rm_config_from_env(NULL, &s->cfg, diags);
-    else
-        rc = rm_config_load(NULL, NULL, &s->cfg, diags);
+    rc = rm_common_load_config(c, &s->cfg, diags);
+    if (rc == RM_LOAD_EOVERRIDE) {
+        snprintf(err, errlen, "the connection flags are invalid (see above)");
+        return RM_EXIT_USAGE;
+    }
     if (rc != PGCM_OK) {
         snprintf(err, errlen, "%s",
                  rc == PGCM_ENOMEM
@@ -305,22 +355,6 @@ int rm_session_load_into(rm_session_t *s, const rm_common_t *c,
         return RM_EXIT_CONFIG;
     }
     rm_register_secrets(s->cfg);
-    if (inline_flags(c)) {
-        rm_overrides_t ov;
-
-        memset(&ov, 0, sizeof(ov));
-        ov.host = c->host;
-        ov.port = c->port;
-        ov.database = c->database;
-        ov.user = c->user;
-        rc = rm_config_apply_overrides(s->cfg, &ov, diags);
-        if (rc != PGCM_OK) {
-            rm_session_close(s);
-            snprintf(err, errlen,
-                     "the connection flags are invalid (see above)");
-            return RM_EXIT_USAGE;
-        }
-    }
     memset(&perr, 0, sizeof(perr));
     rc = rm_config_cluster_nodes(s->cfg, c->cluster, &s->specs, &s->count,
                                  &perr);
@@ -434,7 +468,8 @@ int rm_session_start(rm_session_t *s, int wait_ms, const char *cmd)
     }
     if (s->before_start != NULL)
         s->before_start(s->mgr, s->before_start_user);
-    rc = pgcm_manager_start(s->mgr, s->specs, s->count, wait_ms, &err);
+    rc = pgcm_manager_start(s->mgr, s->specs, s->count,
+                            s->no_wait ? 0 : wait_ms, &err);
     if (rc != PGCM_OK) {
         fprintf(stderr, "replmon %s: cannot start the nodes: %s\n", cmd,
                 err.message[0] ? err.message : pgcm_strerror(rc));

@@ -40,6 +40,8 @@ enum {
     RM_OPT_LOG_FORMAT,
     RM_OPT_LOG_LEVEL,
     RM_OPT_LOG_FILE,
+    RM_OPT_PASSWORD,
+    RM_OPT_PGLOGICAL,
     RM_OPT_FIRST_COMMAND /* subcommands number theirs from here */
 };
 
@@ -59,12 +61,18 @@ enum {
         {"database", required_argument, NULL, RM_OPT_DATABASE},                \
         {"user", required_argument, NULL, RM_OPT_USER},                        \
         {"timeout", required_argument, NULL, RM_OPT_TIMEOUT},                  \
+        {"password", required_argument, NULL, RM_OPT_PASSWORD},                \
+        {"pglogical", no_argument, NULL, RM_OPT_PGLOGICAL},                    \
         RM_LOG_LONG_OPTIONS
+
+/* getopt_long's optstring for a command with the common flags: -h, and
+ * the original replmon's -c, -d, -u for --config, --database, --user. */
+#define RM_COMMON_SHORT ":hc:d:u:"
 
 /* The --help text of the common flags. */
 #define RM_COMMON_HELP                                                         \
     "Selection and connection:\n"                                              \
-    "  --config FILE      configuration file (default: "                       \
+    "  -c, --config FILE  configuration file (default: "                       \
     "$XDG_CONFIG_HOME/replmon/\n"                                              \
     "                     config.yaml, else the PG* environment)\n"            \
     "  --cluster NAME     cluster of the file (default: the default "          \
@@ -72,8 +80,12 @@ enum {
     "  --host HOST        one-node run without a file (or override every "     \
     "node)\n"                                                                  \
     "  --port PORT        port for that node\n"                                \
-    "  --database NAME    database for that node\n"                            \
-    "  --user NAME        user for that node\n"                                \
+    "  -d, --database NAME  database for that node\n"                          \
+    "  -u, --user NAME    user for that node\n"                                \
+    "  --password PW      password for every node (shows in ps: prefer "       \
+    "PGPASSWORD\n"                                                             \
+    "                     or ~/.pgpass)\n"                                     \
+    "  --pglogical        as pglogical: true in the file\n"                    \
     "  --timeout DURATION connect and per-query timeout (default 5s; "         \
     "500ms, 5s, 1m)\n"                                                         \
     "\n" RM_LOG_HELP
@@ -94,15 +106,18 @@ typedef struct rm_common {
     int port; /* 0: not given */
     const char *database;
     const char *user;
-    int64_t timeout_ms; /* 5000 unless --timeout */
+    const char *password; /* --password, or NULL */
+    int pglogical;        /* --pglogical */
+    int64_t timeout_ms;   /* 5000 unless --timeout */
     rm_log_options_t log;
     int log_level_given; /* --log-level was given */
 } rm_common_t;
 
 void rm_common_init(rm_common_t *c);
 
-/* rm_common_option - handle a common option code. Returns 1 if handled, 0
- * if opt is not a common option, -1 after printing a usage error. */
+/* rm_common_option - handle a common option code (the long ones' codes,
+ * or 'c', 'd', 'u'). Returns 1 if handled, 0 if opt is not a common
+ * option, -1 after printing a usage error. */
 int rm_common_option(rm_common_t *c, const char *cmd, int opt, const char *arg);
 
 /* rm_common_log_open - open the structured log as the log flags say, at
@@ -163,7 +178,18 @@ typedef struct rm_session {
      * its nodes (e.g. to subscribe to their first events); may be NULL. */
     void (*before_start)(pgcm_manager_t *mgr, void *user);
     void *before_start_user;
+    int no_wait; /* start the nodes without waiting for them */
 } rm_session_t;
+
+/* rm_common_load_config - the configuration the flags select (a file, the
+ * default file, or the environment when --host/--port/--database/--user
+ * are given without --config) with the flag overrides (--password
+ * included) and --pglogical applied. Problems go to diags. Returns
+ * PGCM_OK and *out, RM_LOAD_EOVERRIDE when a flag's value is invalid, or
+ * what rm_config_load returns. */
+#define RM_LOAD_EOVERRIDE (-100)
+int rm_common_load_config(const rm_common_t *c, rm_config_t **out,
+                          rm_diags_t *diags);
 
 /* rm_session_load - load the configuration the flags select (a file, the
  * default file, or the environment when --host/--port/--database/--user
@@ -186,7 +212,8 @@ int rm_session_restrict(rm_session_t *s, const char *const *ids, size_t n,
                         const char *cmd);
 
 /* rm_session_start - create the manager and start the selected nodes,
- * waiting up to wait_ms for their first connection attempts. Returns 0 or
+ * waiting up to wait_ms for their first connection attempts (not at all
+ * with s->no_wait; wait_ms still bounds the connect timeout). Returns 0 or
  * RM_EXIT_FAILURE after printing why. */
 int rm_session_start(rm_session_t *s, int wait_ms, const char *cmd);
 
@@ -206,6 +233,7 @@ void rm_fill_targets(const pgcm_node_spec_t *specs, size_t n,
 /* Subcommands (argv[0] is the subcommand's name)                         */
 /* ---------------------------------------------------------------------- */
 
+int rm_cmd_watch(int argc, char **argv);
 int rm_cmd_demo(int argc, char **argv);
 int rm_cmd_status(int argc, char **argv);
 int rm_cmd_query(int argc, char **argv);

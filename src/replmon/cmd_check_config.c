@@ -41,12 +41,13 @@ int rm_cmd_check_config(int argc, char **argv)
     rm_diags_t diags;
     const rm_cluster_t *cluster;
     const char *source;
-    int opt, rc, inline_flags;
+    int opt, rc;
     size_t i;
 
     rm_common_init(&common);
     rm_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, RM_COMMON_SHORT, longopts, NULL)) !=
+           -1) {
         if (opt == 'h') {
             fputs(check_help, stdout);
             return RM_EXIT_OK;
@@ -71,25 +72,8 @@ int rm_cmd_check_config(int argc, char **argv)
 
     if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
         return RM_EXIT_FAILURE;
-    inline_flags = common.host != NULL || common.port != 0 ||
-                   common.database != NULL || common.user != NULL;
     rm_diags_init(&diags);
-    if (common.config_path != NULL)
-        rc = rm_config_parse_file(common.config_path, NULL, &cfg, &diags);
-    else if (inline_flags)
-        rc = rm_config_from_env(NULL, &cfg, &diags);
-    else
-        rc = rm_config_load(NULL, NULL, &cfg, &diags);
-    if (rc == PGCM_OK && inline_flags) {
-        rm_overrides_t ov;
-
-        memset(&ov, 0, sizeof(ov));
-        ov.host = common.host;
-        ov.port = common.port;
-        ov.database = common.database;
-        ov.user = common.user;
-        rc = rm_config_apply_overrides(cfg, &ov, &diags);
-    }
+    rc = rm_common_load_config(&common, &cfg, &diags);
     rm_diags_print(&diags, stderr);
     if (rc != PGCM_OK) {
         if (rc == PGCM_ENOMEM)

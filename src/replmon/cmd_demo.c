@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_demo.c - `replmon demo`: create the demo cluster, monitor it through
- * libpgcm with a small write load on the publisher (one statement every
- * 200 ms), and show the status every interval: redrawn in place on a
- * terminal, printed as successive snapshots otherwise. Ends after
- * --duration, or on Ctrl-C / SIGTERM / SIGHUP, and always shuts the manager
- * down and removes the cluster.
+ * cmd_demo.c - `replmon demo`: create the demo cluster and monitor it
+ * through libpgcm with a small write load on the publisher (one statement
+ * every 200 ms): on a terminal with the dashboard (`replmon watch` on the
+ * demo's configuration file), otherwise (or with --duration) by printing
+ * the status every interval. Ends after --duration, on q in the dashboard,
+ * or on Ctrl-C / SIGTERM (SIGHUP too when printing), and always shuts the
+ * manager down and removes the cluster.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "demo.h"
 #include "evaluate.h"
 #include "report_status.h"
+#include "tui/dashboard.h"
 
 #define CMD                  "demo"
 #define WRITE_EVERY_MS       200
@@ -32,16 +34,17 @@ static const char demo_help[] =
     "Start a throwaway local cluster in a temporary folder - a publisher, two\n"
     "subscribers with logical replication of three tables, a physical\n"
     "standby of the publisher and a small write load - and monitor it. On a\n"
-    "terminal the status is redrawn every interval; otherwise (or with\n"
-    "--duration) a snapshot is printed every interval. Everything is\n"
-    "stopped and removed on exit, Ctrl-C, SIGTERM and errors; leftovers of a\n"
-    "crashed run are removed by the next one. As root the servers run as\n"
-    "the postgres user.\n"
+    "terminal it is the dashboard of 'replmon watch' (q quits); otherwise\n"
+    "(or with --duration) a status snapshot is printed every interval.\n"
+    "Everything is stopped and removed on exit, Ctrl-C, SIGTERM and errors;\n"
+    "leftovers of a crashed run are removed by the next one. As root the\n"
+    "servers run as the postgres user.\n"
     "\n"
     "Options:\n"
     "  --duration DURATION  stop after this long (e.g. 20, 20s, 2m; a plain\n"
     "                       number is seconds); default: until Ctrl-C\n"
-    "  --interval DURATION  time between snapshots (default 2s)\n"
+    "  --interval DURATION  refresh interval (default: 1s on the dashboard,\n"
+    "                       2s between snapshots)\n"
     "  --no-standby         do not create the physical standby\n"
     "  -h, --help           show this help\n"
     "\n" RM_LOG_HELP "\n"
@@ -166,24 +169,19 @@ static int parse_seconds_flag(const char *flag, const char *arg,
     return 0;
 }
 
-static void render(FILE *out, int tty, const rm_demo_t *demo,
-                   const rm_snapshot_t *snap, const rm_eval_t *ev,
-                   const rm_status_context_t *ctx, load_t *load,
-                   events_t *events, int64_t elapsed_ms, int64_t duration_ms)
+static void render(FILE *out, const rm_demo_t *demo, const rm_snapshot_t *snap,
+                   const rm_eval_t *ev, const rm_status_context_t *ctx,
+                   load_t *load, events_t *events, int64_t elapsed_ms,
+                   int64_t duration_ms)
 {
     size_t i, n;
     char last_error[512];
 
-    if (tty)
-        fputs("\033[H\033[2J", out);
     fprintf(out, "replmon demo - %zu nodes in %s - running %" PRId64 " s",
             rm_demo_count(demo), rm_demo_dir(demo), elapsed_ms / 1000);
     if (duration_ms > 0)
         fprintf(out, " of %" PRId64 " s", duration_ms / 1000);
-    fprintf(out, " - %s\n", tty ? "Ctrl-C to stop" : "snapshot");
-    if (tty)
-        fprintf(out, "other commands: replmon --config %s status|query\n",
-                rm_demo_config_path(demo));
+    fprintf(out, " - snapshot\n");
     pthread_mutex_lock(&load->mu);
     snprintf(last_error, sizeof(last_error), "%s", load->last_error);
     pthread_mutex_unlock(&load->mu);
@@ -202,15 +200,55 @@ static void render(FILE *out, int tty, const rm_demo_t *demo,
     if (n == 0)
         fprintf(out, "  (none)\n");
     pthread_mutex_unlock(&events->mu);
-    if (!tty)
-        fputs("\n", out);
+    fputs("\n", out);
     fflush(out);
+}
+
+static void dashboard_tick(void *user, pgcm_manager_t *mgr)
+{
+    load_t *l = user;
+
+    submit_write(mgr, l, atomic_load(&l->ok) + atomic_load(&l->failed));
+}
+
+/* The dashboard on the demo's cluster, through its configuration file (so
+ * that R reloads it). Returns an exit code. */
+static int watch_demo(const rm_demo_t *demo, int64_t interval_ms)
+{
+    rm_common_t common;
+    rm_session_t session;
+    rm_dashboard_t d;
+    load_t load;
+    int rc;
+
+    rm_common_init(&common);
+    common.config_path = rm_demo_config_path(demo);
+    rc = rm_session_load(&session, &common, CMD);
+    if (rc != 0)
+        return rc;
+    memset(&load, 0, sizeof(load));
+    pthread_mutex_init(&load.mu, NULL);
+    memset(&d, 0, sizeof(d));
+    d.session = &session;
+    d.common = &common;
+    d.title = "demo";
+    d.interval_ms = interval_ms;
+    d.query_timeout_ms = 5000;
+    d.tick = dashboard_tick;
+    d.tick_ms = WRITE_EVERY_MS;
+    d.tick_user = &load;
+    d.application_name = "replmon-demo";
+    d.health_check_interval_ms = 1000;
+    rc = rm_dashboard_run(&d);
+    rm_session_close(&session);
+    pthread_mutex_destroy(&load.mu);
+    return rc;
 }
 
 /* Monitor until the duration ends or a stop is requested. Returns 0, or 1
  * when monitoring could not run. */
 static int monitor(const rm_demo_t *demo, int64_t duration_ms,
-                   int64_t interval_ms, int tty)
+                   int64_t interval_ms)
 {
     pgcm_node_spec_t specs[RM_DEMO_MAX_NODES];
     rm_target_node_t targets[RM_DEMO_MAX_NODES];
@@ -294,7 +332,7 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
                 rc = 1;
                 break;
             }
-            render(stdout, tty, demo, snap, &ev, &ctx, &load, &events,
+            render(stdout, demo, snap, &ev, &ctx, &load, &events,
                    mono_ms() - start, duration_ms);
             rm_eval_free(&ev);
             rm_snapshot_free(snap);
@@ -339,7 +377,7 @@ int rm_cmd_demo(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         RM_LOG_LONG_OPTIONS,
         {NULL, 0, NULL, 0}};
-    int64_t duration_ms = 0, interval_ms = 2000;
+    int64_t duration_ms = 0, interval_ms = 0;
     rm_demo_options_t dopts;
     rm_demo_t *demo = NULL;
     rm_common_t common;
@@ -379,8 +417,11 @@ int rm_cmd_demo(int argc, char **argv)
     }
     if (optind < argc)
         return rm_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    tty = isatty(STDOUT_FILENO) && duration_ms == 0;
-    if (rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
+    tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && duration_ms == 0;
+    /* On the dashboard the terminal is the screen's: log lines go to a
+     * --log-file or nowhere. */
+    if ((!tty || common.log.path != NULL) &&
+        rm_common_log_open(&common, CMD, PGCM_LOG_ERROR) != 0)
         return RM_EXIT_FAILURE;
 
     /* Installed before localpg's, which then leaves these signals to us:
@@ -400,7 +441,10 @@ int rm_cmd_demo(int argc, char **argv)
     printf("replmon demo: while it runs, try: replmon --config %s status\n",
            rm_demo_config_path(demo));
     fflush(stdout);
-    rc = monitor(demo, duration_ms, interval_ms, tty);
+    if (tty)
+        rc = watch_demo(demo, interval_ms > 0 ? interval_ms : 1000);
+    else
+        rc = monitor(demo, duration_ms, interval_ms > 0 ? interval_ms : 2000);
     {
         char dir[4096];
 

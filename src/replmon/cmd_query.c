@@ -112,7 +112,8 @@ int rm_cmd_query(int argc, char **argv)
         fprintf(stderr, "replmon query: out of memory\n");
         return RM_EXIT_FAILURE;
     }
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, RM_COMMON_SHORT, longopts, NULL)) !=
+           -1) {
         int handled;
 
         switch (opt) {

@@ -72,7 +72,8 @@ int rm_cmd_status(int argc, char **argv)
 
     rm_common_init(&common);
     rm_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, RM_COMMON_SHORT, longopts, NULL)) !=
+           -1) {
         int handled;
 
         if (opt == 'h') {

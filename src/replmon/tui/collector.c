@@ -148,8 +148,8 @@ static void advance(cnode_t *n)
         if (sql == NULL)
             continue;
         memset(&err, 0, sizeof(err));
-        rc = pgcm_query_async(c->mgr, n->id, sql, 0, NULL, &c->qopts,
-                              on_result, n, &id, &err);
+        rc = pgcm_query_async(c->mgr, n->id, sql, 0, NULL, &c->qopts, on_result,
+                              n, &id, &err);
         if (rc == PGCM_OK) {
             /* The answer may already have come back (and the round moved
              * on); a stale id only makes a cancel at stop miss. */
@@ -167,8 +167,8 @@ static void advance(cnode_t *n)
 static void on_result(pgcm_result_t *r, void *user)
 {
     cnode_t *n = user;
-    rm_sql_section_t sec = n->step < 0 ? RM_SQL_FACTS
-                                       : rm_collect_order[n->step];
+    rm_sql_section_t sec =
+        n->step < 0 ? RM_SQL_FACTS : rm_collect_order[n->step];
 
     pthread_mutex_lock(&n->c->mu);
     n->request_id = 0;

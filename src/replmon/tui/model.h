@@ -73,7 +73,7 @@ typedef struct rm_node_meta {
     int64_t round_us;   /* how long that round took */
     int in_flight;      /* a round is running now */
     int64_t in_flight_since_ms;
-    char error[256]; /* why the last round failed, "" when it did not */
+    char error[512]; /* why the last round failed, "" when it did not */
 } rm_node_meta_t;
 
 typedef struct rm_view_input {

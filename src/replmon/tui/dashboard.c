@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dashboard.c - the UI thread's loop (see dashboard.h): poll, collect,
+ * evaluate, build the view, draw; keys, signals, reloads and retries.
+ */
+#include "tui/dashboard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evaluate.h"
+#include "tui/collector.h"
+#include "tui/history.h"
+#include "tui/model.h"
+#include "tui/term.h"
+#include "tui/theme.h"
+
+#define HISTORY_SAMPLES 720 /* 6 min at 0.5 s, 12 min at 1 s */
+#define EVENTS_KEPT     500
+#define MESSAGE_MS      8000 /* how long a message stays on the key bar */
+#define DRAW_EVERY_MS   100  /* at most this often for data alone */
+
+static volatile sig_atomic_t g_quit, g_reload;
+static int g_wake_fd = -1;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    char b = 's';
+
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_quit = sig;
+    if (g_wake_fd >= 0 && write(g_wake_fd, &b, 1) < 0) {
+        /* full: the loop wakes anyway */
+    }
+    errno = saved;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A second SIGINT or SIGTERM kills at once, in case shutting down
+     * hangs. */
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int64_t epoch_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reload on a helper thread                                              */
+/* ---------------------------------------------------------------------- */
+
+typedef struct reload {
+    pthread_t thread;
+    int running;
+    /* Set by the helper, read after it wrote to the wake pipe. */
+    volatile int done;
+    rm_session_t next;
+    int rc;
+    size_t added, removed, replaced;
+    pgcm_error_t err;
+    pgcm_manager_t *mgr;
+    int wake_fd;
+} reload_t;
+
+static void *apply_thread(void *arg)
+{
+    reload_t *r = arg;
+    char b = 'r';
+
+    memset(&r->err, 0, sizeof(r->err));
+    r->rc = pgcm_manager_apply(r->mgr, r->next.specs, r->next.count, &r->added,
+                               &r->removed, &r->replaced, &r->err);
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    if (write(r->wake_fd, &b, 1) < 0) {
+        /* full: the loop wakes anyway */
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The loop                                                               */
+/* ---------------------------------------------------------------------- */
+
+typedef struct dash {
+    const rm_dashboard_t *d;
+    rm_session_t *s;
+    rm_term_t *term;
+    rm_collector_t *col;
+    rm_eventlog_t *log;
+    rm_history_t *hist;
+    rm_thresholds_t thresholds;
+    rm_palette_t palette;
+    rm_ui_t ui;
+    rm_eval_t ev;
+    int have_ev;
+    rm_event_entry_t *events;
+    size_t nevents;
+    reload_t reload;
+    int wake[2];
+    int64_t started_ms;
+    int64_t paused_at_ms;
+    char message[512];
+    rm_event_level_t message_level;
+    int64_t message_until;
+} dash_t;
+
+static void say(dash_t *x, rm_event_level_t level, const char *node,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A message on the key bar, also logged in the events pane. */
+static void say(dash_t *x, rm_event_level_t level, const char *node,
+                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(x->message, sizeof(x->message), fmt, ap);
+    va_end(ap);
+    x->message_level = level;
+    x->message_until = mono_ms() + MESSAGE_MS;
+    rm_eventlog_add(x->log, epoch_ms(), level, node, "%s", x->message);
+}
+
+static void on_pgcm_event(const pgcm_event_t *ev, void *user);
+
+/* Before the nodes start: their first events go to the events pane. */
+static void subscribe(pgcm_manager_t *mgr, void *user)
+{
+    uint64_t sub_id;
+
+    if (pgcm_subscribe(mgr, on_pgcm_event, user, &sub_id) != PGCM_OK)
+        rm_eventlog_add(((dash_t *)user)->log, epoch_ms(), RM_EVL_WARNING, NULL,
+                        "cannot subscribe to libpgcm's events");
+}
+
+static void on_pgcm_event(const pgcm_event_t *ev, void *user)
+{
+    dash_t *x = user;
+    char b = 'e';
+
+    if (ev->type == PGCM_EV_POOL_STATS)
+        return;
+    rm_eventlog_pgcm(x->log, ev);
+    if (write(x->wake[1], &b, 1) < 0) {
+        /* full: the loop wakes anyway */
+    }
+}
+
+/* The one line a failed reload shows: the first problem of the file (and
+ * how many more there are), or the reason the load gives. */
+static void reload_problem(const rm_diags_t *d, const char *err, char *why,
+                           size_t len)
+{
+    size_t i;
+
+    snprintf(why, len, "%s", err);
+    for (i = 0; i < d->count; i++) {
+        char line[600];
+
+        if (d->items[i].severity != RM_DIAG_ERROR)
+            continue;
+        rm_diag_format(&d->items[i], line, sizeof(line));
+        if (d->errors > 1)
+            snprintf(why, len, "%s (and %zu more problems)", line,
+                     d->errors - 1);
+        else
+            snprintf(why, len, "%s", line);
+        return;
+    }
+}
+
+static void start_reload(dash_t *x)
+{
+    char why[700], err[640];
+    rm_diags_t diags;
+    int rc;
+
+    if (x->d->common == NULL) {
+        say(x, RM_EVL_WARNING, NULL, "nothing to reload");
+        return;
+    }
+    if (x->reload.running) {
+        say(x, RM_EVL_WARNING, NULL,
+            "a reload is still being applied; try again in a moment");
+        return;
+    }
+    rm_diags_init(&diags);
+    rc = rm_session_load_into(&x->reload.next, x->d->common, &diags, err,
+                              sizeof(err));
+    if (rc != 0)
+        reload_problem(&diags, err, why, sizeof(why));
+    rm_diags_free(&diags);
+    if (rc != 0) {
+        say(x, RM_EVL_CRITICAL, NULL,
+            "reload failed, the old configuration keeps running: %s", why);
+        return;
+    }
+    x->reload.mgr = x->s->mgr;
+    x->reload.wake_fd = x->wake[1];
+    x->reload.done = 0;
+    if (pthread_create(&x->reload.thread, NULL, apply_thread, &x->reload) !=
+        0) {
+        rm_session_close(&x->reload.next);
+        say(x, RM_EVL_CRITICAL, NULL,
+            "reload failed: cannot start a thread to apply it");
+        return;
+    }
+    x->reload.running = 1;
+    say(x, RM_EVL_INFO, NULL, "reloading %s",
+        x->reload.next.cfg->path != NULL ? x->reload.next.cfg->path
+                                         : "the environment");
+}
+
+static void finish_reload(dash_t *x)
+{
+    reload_t *r = &x->reload;
+    rm_session_t *s = x->s;
+
+    if (!r->running || !__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+        return;
+    pthread_join(r->thread, NULL);
+    r->running = 0;
+    if (r->rc != PGCM_OK) {
+        say(x, RM_EVL_CRITICAL, NULL,
+            "reload failed, the old configuration keeps running: %s",
+            r->err.message[0] ? r->err.message : pgcm_strerror(r->rc));
+        rm_session_close(&r->next);
+        return;
+    }
+    if (rm_collector_set_targets(x->col, r->next.targets, r->next.count) != 0) {
+        say(x, RM_EVL_CRITICAL, NULL,
+            "reload applied, but the dashboard ran out of memory to show "
+            "it");
+        rm_session_close(&r->next);
+        return;
+    }
+    /* The manager copied the specs: the old configuration can go. */
+    r->next.mgr = s->mgr;
+    s->mgr = NULL;
+    rm_session_close(s);
+    *s = r->next;
+    memset(&r->next, 0, sizeof(r->next));
+    x->thresholds = s->cfg->thresholds;
+    rm_palette_resolve(&s->cfg->theme, &x->palette);
+    rm_term_palette(x->term, &x->palette);
+    say(x, RM_EVL_INFO, NULL,
+        "configuration reloaded: %zu node%s added, %zu removed, %zu "
+        "replaced",
+        r->added, r->added == 1 ? "" : "s", r->removed, r->replaced);
+}
+
+static void collect(dash_t *x)
+{
+    const rm_snapshot_t *snap;
+
+    if (rm_collector_update(x->col) > 0 || !x->have_ev) {
+        snap = rm_collector_snapshot(x->col);
+        rm_history_sample(x->hist, snap, rm_collector_meta(x->col),
+                          rm_collector_changed(x->col));
+    }
+    snap = rm_collector_snapshot(x->col);
+    if (x->have_ev)
+        rm_eval_free(&x->ev);
+    x->have_ev = rm_evaluate(snap, &x->thresholds, &x->ev) == 0;
+    x->nevents = rm_eventlog_copy(x->log, x->events, EVENTS_KEPT);
+}
+
+static void drain(int fd)
+{
+    char buf[256];
+
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static int draw(dash_t *x, rm_view_t *view, rm_canvas_t *canvas)
+{
+    rm_view_input_t in;
+    int w, h;
+
+    memset(&in, 0, sizeof(in));
+    in.snap = rm_collector_snapshot(x->col);
+    in.ev = x->have_ev ? &x->ev : NULL;
+    in.meta = rm_collector_meta(x->col);
+    in.thresholds = &x->thresholds;
+    in.history = x->hist;
+    in.events = x->events;
+    in.nevents = x->nevents;
+    in.cluster = x->d->title != NULL ? x->d->title : x->s->cluster;
+    in.now_ms = x->ui.paused ? x->paused_at_ms : epoch_ms();
+    in.started_ms = x->started_ms;
+    in.interval_ms = x->ui.interval_ms;
+    in.paused = x->ui.paused;
+    in.utf8 = rm_term_utf8(x->term);
+    if (x->message[0] != '\0' && mono_ms() < x->message_until) {
+        in.message = x->message;
+        in.message_level = x->message_level;
+    }
+    rm_view_free(view);
+    if (rm_view_build(view, &in, x->ui.filtering ? x->ui.edit : x->ui.filter) !=
+        0)
+        return -1;
+    rm_ui_sync(&x->ui, view);
+    rm_term_size(x->term, &w, &h);
+    if (canvas->w != w || canvas->h != h || canvas->cells == NULL) {
+        rm_canvas_free(canvas);
+        if (rm_canvas_init(canvas, w, h, in.utf8) != 0)
+            return -1;
+    }
+    rm_screen_render(canvas, view, &in, &x->ui);
+    rm_term_draw(x->term, canvas);
+    return 0;
+}
+
+/* Carry out what a key asks for. Returns 1 to quit. */
+static int act(dash_t *x, const rm_action_t *a)
+{
+    int rc;
+
+    switch (a->kind) {
+    case RM_ACT_QUIT:
+        return 1;
+    case RM_ACT_RELOAD:
+        start_reload(x);
+        break;
+    case RM_ACT_RETRY:
+        rc = pgcm_node_retry(x->s->mgr, a->node);
+        rm_collector_run_now(x->col, a->node);
+        if (rc == PGCM_OK)
+            say(x, RM_EVL_INFO, a->node, "retrying %s now", a->node);
+        else
+            say(x, RM_EVL_WARNING, a->node, "cannot retry %s: %s", a->node,
+                pgcm_strerror(rc));
+        break;
+    case RM_ACT_INTERVAL:
+        say(x, RM_EVL_INFO, NULL, "refreshing every %.1f s",
+            (double)x->ui.interval_ms / 1000.0);
+        break;
+    case RM_ACT_PAUSE:
+        if (x->ui.paused)
+            x->paused_at_ms = epoch_ms();
+        say(x, RM_EVL_INFO, NULL, "%s",
+            x->ui.paused ? "paused: the screen keeps what it shows; p "
+                           "resumes"
+                         : "resumed");
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int loop(dash_t *x)
+{
+    rm_view_t view;
+    rm_canvas_t canvas;
+    int64_t next_tick = 0, last_draw = 0, next_second;
+    int quit = 0, dirty = 1, rc = RM_EXIT_OK;
+
+    memset(&view, 0, sizeof(view));
+    memset(&canvas, 0, sizeof(canvas));
+    while (!quit && !g_quit) {
+        struct pollfd fds[2];
+        int64_t now = mono_ms(), timeout, due;
+        rm_key_t k;
+
+        if (g_reload) {
+            g_reload = 0;
+            start_reload(x);
+            dirty = 1;
+        }
+        if (x->reload.running && x->reload.done) {
+            finish_reload(x);
+            dirty = 1;
+        }
+        due = x->ui.interval_ms;
+        if (!x->ui.paused) {
+            due = rm_collector_tick(x->col, x->ui.interval_ms);
+            collect(x);
+        }
+        if (x->d->tick != NULL && now >= next_tick) {
+            x->d->tick(x->d->tick_user, x->s->mgr);
+            next_tick = now + x->d->tick_ms;
+        }
+        now = mono_ms();
+        if (dirty || now - last_draw >= DRAW_EVERY_MS) {
+            if (draw(x, &view, &canvas) != 0) {
+                rc = RM_EXIT_FAILURE;
+                break;
+            }
+            last_draw = now;
+            dirty = 0;
+        }
+        /* Sleep until a key, a finished round, an event or a signal, or
+         * until the next round, the next second (clock and ages) or the
+         * demo's next write. */
+        next_second = 1000 - epoch_ms() % 1000;
+        timeout = due < next_second ? due : next_second;
+        if (x->d->tick != NULL && next_tick - now < timeout)
+            timeout = next_tick - now;
+        if (timeout < 1)
+            timeout = 1;
+        fds[0].fd = STDIN_FILENO;
+        fds[0].events = POLLIN;
+        fds[1].fd = x->wake[0];
+        fds[1].events = POLLIN;
+        if (poll(fds, 2, (int)timeout) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN)
+            drain(x->wake[0]);
+        /* Keys first, each drawn at once. */
+        while (!quit && rm_term_key(x->term, &k)) {
+            rm_action_t a;
+
+            if (k.code == RM_K_NONE)
+                continue;
+            a = rm_ui_key(&x->ui, k, &view);
+            quit = act(x, &a);
+            if (!quit && a.kind != RM_ACT_NONE) {
+                if (a.kind == RM_ACT_PAUSE && !x->ui.paused)
+                    collect(x);
+                if (draw(x, &view, &canvas) != 0) {
+                    rc = RM_EXIT_FAILURE;
+                    quit = 1;
+                }
+                last_draw = mono_ms();
+            }
+        }
+        if (!(fds[1].revents & POLLIN) && !(fds[0].revents & POLLIN))
+            dirty = 1; /* a timeout: the clock or a round is due */
+    }
+    rm_view_free(&view);
+    rm_canvas_free(&canvas);
+    return rc;
+}
+
+int rm_dashboard_run(const rm_dashboard_t *d)
+{
+    dash_t x;
+    char err[256];
+    int rc = RM_EXIT_FAILURE, flags, i;
+
+    memset(&x, 0, sizeof(x));
+    x.d = d;
+    x.s = d->session;
+    x.wake[0] = x.wake[1] = -1;
+    x.started_ms = epoch_ms();
+    x.thresholds = x.s->cfg->thresholds;
+    rm_palette_resolve(&x.s->cfg->theme, &x.palette);
+    rm_ui_init(&x.ui, d->interval_ms);
+    if (pipe(x.wake) != 0) {
+        fprintf(stderr, "replmon watch: cannot create a pipe: %s\n",
+                strerror(errno));
+        return RM_EXIT_FAILURE;
+    }
+    for (i = 0; i < 2; i++) {
+        flags = fcntl(x.wake[i], F_GETFL);
+        fcntl(x.wake[i], F_SETFL, flags | O_NONBLOCK);
+        fcntl(x.wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    x.log = rm_eventlog_new(EVENTS_KEPT);
+    x.hist = rm_history_new(HISTORY_SAMPLES);
+    x.events = calloc(EVENTS_KEPT, sizeof(*x.events));
+    if (x.log == NULL || x.hist == NULL || x.events == NULL) {
+        fprintf(stderr, "replmon watch: out of memory\n");
+        goto out;
+    }
+    g_quit = 0;
+    g_reload = 0;
+    g_wake_fd = x.wake[1];
+    install_signals();
+    /* The manager: events subscribed before the nodes start, which are
+     * not waited for (the screen shows them connecting). */
+    if (d->application_name != NULL)
+        x.s->cfg->options.application_name = d->application_name;
+    if (d->health_check_interval_ms > 0)
+        x.s->cfg->options.health_check_interval_ms =
+            d->health_check_interval_ms;
+    x.s->before_start = subscribe;
+    x.s->before_start_user = &x;
+    x.s->no_wait = 1;
+    if (rm_session_start(x.s, d->query_timeout_ms, "watch") != 0)
+        goto out;
+    x.col = rm_collector_new(x.s->mgr, d->query_timeout_ms, x.wake[1]);
+    if (x.col == NULL ||
+        rm_collector_set_targets(x.col, x.s->targets, x.s->count) != 0) {
+        fprintf(stderr, "replmon watch: out of memory\n");
+        goto out;
+    }
+    x.term = rm_term_open(
+        &x.palette, getenv("NO_COLOR") != NULL && getenv("NO_COLOR")[0] != '\0',
+        err, sizeof(err));
+    if (x.term == NULL) {
+        fprintf(stderr, "replmon watch: %s\n", err);
+        goto out;
+    }
+    rc = loop(&x);
+out:
+    /* The terminal first, so that it is back at once even when the
+     * shutdown waits for a hung node. */
+    rm_term_close(x.term);
+    if (x.col != NULL)
+        rm_collector_stop(x.col);
+    if (x.reload.running) {
+        pthread_join(x.reload.thread, NULL);
+        rm_session_close(&x.reload.next);
+    }
+    if (x.s->mgr != NULL)
+        pgcm_manager_shutdown(x.s->mgr);
+    rm_collector_free(x.col);
+    g_wake_fd = -1;
+    if (x.have_ev)
+        rm_eval_free(&x.ev);
+    rm_history_free(x.hist);
+    rm_eventlog_free(x.log);
+    free(x.events);
+    close(x.wake[0]);
+    close(x.wake[1]);
+    if (rc == RM_EXIT_OK && g_quit != 0 && g_quit != SIGINT &&
+        g_quit != SIGTERM)
+        rc = RM_EXIT_FAILURE;
+    return rc;
+}
