@@ -244,8 +244,8 @@ double rm_series_rate_per_min(const rm_series_t *s, int64_t now_ms,
     return grown * 60000.0 / (double)(last_t - first_t);
 }
 
-void rm_sparkline(const rm_series_t *s, int width, int utf8, char *out,
-                  size_t outlen)
+void rm_sparkline(const rm_series_t *s, int width, int utf8, double floor,
+                  char *out, size_t outlen)
 {
     static const char *const blocks[8] = {"\u2581", "\u2582", "\u2583",
                                           "\u2584", "\u2585", "\u2586",
@@ -273,6 +273,8 @@ void rm_sparkline(const rm_series_t *s, int width, int utf8, char *out,
     }
     if (lo > 0)
         lo = 0;
+    if (hi - lo < floor)
+        hi = lo + floor;
     for (k = 0; k < width - (int)(n - from); k++) {
         if (o + 1 < outlen)
             out[o++] = ' ';

@@ -55,10 +55,12 @@ double rm_series_rate_per_min(const rm_series_t *s, int64_t now_ms,
                               int64_t window_ms);
 
 /* rm_sparkline - the last `width` samples as one glyph each, scaled from 0
- * (or the minimum, when all are negative) to the maximum of those samples;
- * a gap is a blank; fewer samples are right-aligned. s may be NULL (all
- * blank). Writes UTF-8 (or ASCII) to out, NUL-terminated. */
-void rm_sparkline(const rm_series_t *s, int width, int utf8, char *out,
-                  size_t outlen);
+ * (or the minimum, when one is negative) to the maximum of those samples,
+ * or to floor when that is larger (so that a few bytes of jitter do not
+ * draw full bars); a gap is a blank; fewer samples are right-aligned. s
+ * may be NULL (all blank). Writes UTF-8 (or ASCII) to out,
+ * NUL-terminated. */
+void rm_sparkline(const rm_series_t *s, int width, int utf8, double floor,
+                  char *out, size_t outlen);
 
 #endif /* REPLMON_TUI_HISTORY_H */

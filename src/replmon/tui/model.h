@@ -127,6 +127,7 @@ typedef struct rm_vcell {
     const char *text;
     rm_style_t style;
     const rm_series_t *series; /* SPARK */
+    double floor;              /* SPARK: the least full scale */
     double fraction;           /* BAR */
 } rm_vcell_t;
 
@@ -206,7 +207,8 @@ size_t rm_header_build(rm_view_t *v, const rm_view_input_t *in,
                        size_t max);
 
 /* rm_keybar_build - the key hints, the focused panel's highlighted; level
- * 0 names everything, 1 shortens the panel names, 2 keeps the keys only. */
+ * 0 names everything, 1 shortens the other keys' names, 2 leaves the panel
+ * names out, 3 keeps the keys only. */
 size_t rm_keybar_build(rm_view_t *v, rm_panel_t focus, int level,
                        rm_seg_t *segs, size_t max);
 

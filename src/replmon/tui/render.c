@@ -157,7 +157,7 @@ static void draw_cell(rm_canvas_t *c, int x, int y, int w, const rm_vcol_t *col,
 
     switch (cell->kind) {
     case RM_VCELL_SPARK:
-        rm_sparkline(cell->series, w, c->utf8, buf, sizeof(buf));
+        rm_sparkline(cell->series, w, c->utf8, cell->floor, buf, sizeof(buf));
         rm_canvas_field(c, x, y, w, buf, cell->style | extra, 0);
         break;
     case RM_VCELL_BAR:
@@ -398,7 +398,8 @@ static void draw_modal(rm_canvas_t *c, rm_ui_t *ui, const rm_vtable_t *t,
         if (l->cell != NULL) {
             char buf[1024];
 
-            rm_sparkline(l->cell->series, vw, c->utf8, buf, sizeof(buf));
+            rm_sparkline(l->cell->series, vw, c->utf8, l->cell->floor, buf,
+                         sizeof(buf));
             rm_canvas_field(c, x + 2 + lw + GAP, y + 1 + (int)i, vw, buf,
                             l->style, 0);
         } else {
@@ -442,7 +443,7 @@ static void bottom_line(rm_canvas_t *c, rm_view_t *v, const rm_view_input_t *in,
         draw_segs(c, 0, y, c->w, m, 2, RM_UI_FG);
         return;
     }
-    for (level = 0; level < 3; level++) {
+    for (level = 0; level < 4; level++) {
         n = rm_keybar_build(v, ui->focus, level, segs, RM_MAX_SEGS);
         if (segs_width(segs, n, c->utf8) <= c->w)
             break;

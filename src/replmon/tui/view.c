@@ -190,13 +190,20 @@ static void tcell(rm_view_t *v, rm_vrow_t *r, size_t col, const char *text,
     r->cells[col].style = style;
 }
 
-static void tspark(rm_vrow_t *r, size_t col, const rm_series_t *s,
+/* Full scales below which a sparkline stays low: jitter is not news. */
+#define FLOOR_BYTES   (1024.0 * 1024.0)
+#define FLOOR_SECONDS 1.0
+#define FLOOR_MS      1.0
+#define FLOOR_COUNT   10.0
+
+static void tspark(rm_vrow_t *r, size_t col, const rm_series_t *s, double floor,
                    rm_style_t style)
 {
     if (r == NULL)
         return;
     r->cells[col].kind = RM_VCELL_SPARK;
     r->cells[col].series = s;
+    r->cells[col].floor = floor;
     r->cells[col].style = style;
 }
 
@@ -286,6 +293,8 @@ static const char *flatency(rm_view_t *v, int64_t us)
 {
     if (us < 0)
         return "-";
+    if (us < 1000)
+        return afmt(v, "%.2f ms", (double)us / 1000.0);
     if (us < 1000000)
         return afmt(v, "%.1f ms", (double)us / 1000.0);
     return afmt(v, "%.1f s", (double)us / 1e6);
@@ -633,7 +642,8 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
                                : RM_UI_FG));
             else
                 tcell(v, r, 8, "-", RM_UI_MUTED);
-            tspark(r, 9, series(in, key), grey(stale, RM_UI_PRIMARY));
+            tspark(r, 9, series(in, key), FLOOR_BYTES,
+                   grey(stale, RM_UI_PRIMARY));
             tdone(t, filter, in->utf8);
         }
     }
@@ -720,19 +730,18 @@ static void build_standbys(rm_view_t *v, const rm_view_input_t *in,
                            const char *filter)
 {
     rm_vtable_t *t = &v->t[RM_PANEL_STANDBYS];
-    const char *arrow_to = in->utf8 ? "\u2192 to" : "-> to";
-    const char *arrow_from = in->utf8 ? "\u2190 from" : "<- from";
+    const char *to = in->utf8 ? "\u2192" : "->";
+    const char *from = in->utf8 ? "\u2190" : "<-";
     size_t i, j;
 
     tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "SIDE", 4, 0, 2, 0);
-    tcol(t, "PEER", 4, 0, 0, 0);
+    tcol(t, "SENDS TO / RECEIVES FROM", 8, 0, 0, 0);
     tcol(t, "STATE", 5, 0, 0, 0);
     tcol(t, "SYNC", 4, 0, 4, 0);
     tcol(t, "LAG", 5, 1, 0, 0);
     tcol(t, "TIME", 5, 1, 1, 0);
     tcol(t, "BACKLOG", 7, 1, 5, 0);
-    tcol(t, "HISTORY", 8, 0, 3, 1);
+    tcol(t, "HISTORY", 8, 0, 2, 1);
     t->empty = "no standbys: no walsender and no WAL receiver on the "
                "monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
@@ -754,23 +763,23 @@ static void build_standbys(rm_view_t *v, const rm_view_input_t *in,
             if (r == NULL)
                 return;
             tcell(v, r, 0, n->id, grey(stale, RM_UI_FG));
-            tcell(v, r, 1, arrow_to, grey(stale, RM_UI_MUTED));
-            tcell(v, r, 2,
-                  afmt(v, "%s@%s", sval(s->application_name),
+            tcell(v, r, 1,
+                  afmt(v, "%s %s@%s", to, sval(s->application_name),
                        sval(s->client_addr)),
                   grey(stale, RM_UI_FG));
-            tcell(v, r, 3, sval(s->state),
+            tcell(v, r, 2, sval(s->state),
                   grey(stale,
                        s->state != NULL && strcmp(s->state, "streaming") == 0
                            ? RM_UI_SUCCESS
                            : RM_UI_WARNING));
-            tcell(v, r, 4, sval(s->sync_state), grey(stale, RM_UI_FG));
-            tcell(v, r, 5, fbytes(v, s->replay_bytes),
+            tcell(v, r, 3, sval(s->sync_state), grey(stale, RM_UI_FG));
+            tcell(v, r, 4, fbytes(v, s->replay_bytes),
                   grey(stale, lag_style(in->thresholds, lag)));
-            tcell(v, r, 6, fsecs(v, lag),
+            tcell(v, r, 5, fsecs(v, lag),
                   grey(stale, lag_style(in->thresholds, lag)));
-            tcell(v, r, 7, fbytes(v, s->pending_bytes), grey(stale, RM_UI_FG));
-            tspark(r, 8, series(in, key), grey(stale, RM_UI_PRIMARY));
+            tcell(v, r, 6, fbytes(v, s->pending_bytes), grey(stale, RM_UI_FG));
+            tspark(r, 7, series(in, key), FLOOR_BYTES,
+                   grey(stale, RM_UI_PRIMARY));
             tdone(t, filter, in->utf8);
         }
         if (rc->present) {
@@ -782,31 +791,33 @@ static void build_standbys(rm_view_t *v, const rm_view_input_t *in,
             if (r == NULL)
                 return;
             tcell(v, r, 0, n->id, grey(stale, RM_UI_FG));
-            tcell(v, r, 1, arrow_from, grey(stale, RM_UI_MUTED));
             if (rc->primary[0] != '\0')
-                tcell(v, r, 2, rc->primary, grey(stale, RM_UI_FG));
+                tcell(v, r, 1, afmt(v, "%s %s", from, rc->primary),
+                      grey(stale, RM_UI_FG));
             else if (rc->sender_host != NULL)
-                tcell(v, r, 2,
+                tcell(v, r, 1,
                       rc->sender_port != RM_NONE
-                          ? afmt(v, "%s:%" PRId64, rc->sender_host,
-                                 rc->sender_port)
-                          : rc->sender_host,
+                          ? afmt(v, "%s %s:%" PRId64 " (not monitored)", from,
+                                 rc->sender_host, rc->sender_port)
+                          : afmt(v, "%s %s (not monitored)", from,
+                                 rc->sender_host),
                       grey(stale, RM_UI_MUTED));
             else
-                tcell(v, r, 2, "?", RM_UI_MUTED);
-            tcell(v, r, 3, sval(rc->status),
+                tcell(v, r, 1, afmt(v, "%s ?", from), RM_UI_MUTED);
+            tcell(v, r, 2, sval(rc->status),
                   grey(stale, streaming ? RM_UI_SUCCESS : RM_UI_WARNING));
-            tcell(v, r, 4, rc->paused == 1 ? "PAUSED" : "",
+            tcell(v, r, 3, rc->paused == 1 ? "PAUSED" : "",
                   grey(stale, RM_UI_WARNING));
-            tcell(v, r, 5, fbytes(v, rc->lag_bytes),
+            tcell(v, r, 4, fbytes(v, rc->lag_bytes),
                   grey(stale,
                        lag_style(in->thresholds, rc->replay_delay_seconds)));
-            tcell(v, r, 6, fsecs(v, rc->replay_delay_seconds),
+            tcell(v, r, 5, fsecs(v, rc->replay_delay_seconds),
                   grey(stale,
                        lag_style(in->thresholds, rc->replay_delay_seconds)));
-            tcell(v, r, 7, fbytes(v, rc->replay_backlog_bytes),
+            tcell(v, r, 6, fbytes(v, rc->replay_backlog_bytes),
                   grey(stale, RM_UI_FG));
-            tspark(r, 8, series(in, key), grey(stale, RM_UI_PRIMARY));
+            tspark(r, 7, series(in, key), FLOOR_BYTES,
+                   grey(stale, RM_UI_PRIMARY));
             tdone(t, filter, in->utf8);
         }
     }
@@ -915,7 +926,8 @@ static void build_lag(rm_view_t *v, const rm_view_input_t *in,
               grey(e[i].stale, lag_style(in->thresholds, e[i].secs)));
         tcell(v, r, 5, fsecs(v, e[i].secs),
               grey(e[i].stale, lag_style(in->thresholds, e[i].secs)));
-        tspark(r, 6, series(in, e[i].key), grey(e[i].stale, RM_UI_PRIMARY));
+        tspark(r, 6, series(in, e[i].key), FLOOR_BYTES,
+               grey(e[i].stale, RM_UI_PRIMARY));
         tdone(t, filter, in->utf8);
     }
 }
@@ -1111,7 +1123,7 @@ static void build_conflicts(rm_view_t *v, const rm_view_input_t *in,
             }
             tcell(v, r, 5, sub_state_label(state, in->utf8),
                   grey(stale, sub_state_style(state)));
-            tspark(r, 6, es, grey(stale, RM_UI_WARNING));
+            tspark(r, 6, es, FLOOR_COUNT, grey(stale, RM_UI_WARNING));
             tdone(t, filter, in->utf8);
         }
     }
@@ -1352,10 +1364,10 @@ static void dspark(dt_t *d, const char *label, const rm_series_t *s, int bytes,
     }
     dline(d, label,
           afmt(d->v, "min %s, max %s over the last %s (%zu samples)", a, b,
-               fms(d->v, now_ms - rm_series_time(s, 0)), used),
+               fage(d->v, now_ms - rm_series_time(s, 0)), used),
           RM_UI_FG);
     r = dline(d, "", "", RM_UI_FG);
-    tspark(r, 1, s, RM_UI_PRIMARY);
+    tspark(r, 1, s, bytes ? FLOOR_BYTES : FLOOR_SECONDS, RM_UI_PRIMARY);
 }
 
 static void dlatency(dt_t *d, const rm_series_t *s, int64_t now_ms)
@@ -1367,11 +1379,11 @@ static void dlatency(dt_t *d, const rm_series_t *s, int64_t now_ms)
     if (used == 0)
         return;
     dline(d, "latency history",
-          afmt(d->v, "min %.1f ms, max %.1f ms over the last %s", lo, hi,
-               fms(d->v, now_ms - rm_series_time(s, 0))),
+          afmt(d->v, "min %.2f ms, max %.2f ms over the last %s", lo, hi,
+               fage(d->v, now_ms - rm_series_time(s, 0))),
           RM_UI_FG);
     r = dline(d, "", "", RM_UI_FG);
-    tspark(r, 1, s, RM_UI_PRIMARY);
+    tspark(r, 1, s, FLOOR_MS, RM_UI_PRIMARY);
 }
 
 static void details_node(dt_t *d, const rm_view_input_t *in, size_t i)
@@ -1841,17 +1853,20 @@ size_t rm_keybar_build(rm_view_t *v, rm_panel_t focus, int level,
          "[?]help", "[q]uit"},
         {"/filter", "p:pause", "+-:interval", "r:retry", "R:reload", "?:help",
          "q:quit"},
-        {"/", "p", "+-", "r", "R", "?", "q"}};
+        {"/", "p", "+-", "r", "R", "?help", "q"}};
+    /* By level: whether the panels are named, and the tail's form. */
+    static const int names[4] = {1, 1, 0, 0}, form[4] = {0, 2, 1, 2};
     size_t n = 0, i;
 
     if (level < 0)
         level = 0;
-    if (level > 2)
-        level = 2;
+    if (level > 3)
+        level = 3;
     n = seg(segs, n, max, " ", RM_UI_SECONDARY);
     for (i = 0; i < RM_PANEL_COUNT; i++) {
-        const char *text =
-            level == 0 ? labels[i] : afmt(v, "%c", rm_panel_key((rm_panel_t)i));
+        const char *text = names[level]
+                               ? labels[i]
+                               : afmt(v, "%c", rm_panel_key((rm_panel_t)i));
 
         n = seg(segs, n, max, text,
                 i == (size_t)focus ? RM_UI_PRIMARY | RM_ST_REVERSE
@@ -1860,7 +1875,7 @@ size_t rm_keybar_build(rm_view_t *v, rm_panel_t focus, int level,
     }
     n = seg(segs, n, max, " ", RM_UI_SECONDARY);
     for (i = 0; i < 7; i++) {
-        n = seg(segs, n, max, tail[level][i], RM_UI_SECONDARY);
+        n = seg(segs, n, max, tail[form[level]][i], RM_UI_SECONDARY);
         n = seg(segs, n, max, " ", RM_UI_SECONDARY);
     }
     return n;
