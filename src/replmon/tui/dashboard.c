@@ -440,6 +440,8 @@ static int loop(dash_t *x)
         fds[1].events = POLLIN;
         if (poll(fds, 2, (int)timeout) < 0 && errno != EINTR)
             break;
+        if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+            break; /* the terminal went away */
         if (fds[1].revents & POLLIN)
             drain(x->wake[0]);
         /* Keys first, each drawn at once. */

@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_replmon_watch.c - `replmon watch` in a real terminal (tmux) against
+ * real servers: a publisher, a subscriber with logical replication and a
+ * spare node. The node rows and every panel appear; each panel key,
+ * details, help, the filter, pause, the interval keys and a resize to 80x24
+ * and back; a killed server's row turns unhealthy within 3 s and healthy
+ * again after a restart and r; a frozen server does not delay a key (each
+ * switches the panel within 1 s); SIGHUP with a valid and an invalid file
+ * (and R); colour, and none with NO_COLOR; q exits 0, gives the terminal
+ * back as it was and leaves no connection on the servers. Also bare
+ * `replmon` with and without a terminal, the original tool's flags, and
+ * `replmon demo` on a terminal.
+ *
+ * The screen is polled with deadlines, never read after fixed sleeps.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "localpg.h"
+#include "replmon_run.h"
+#include "tmuxterm.h"
+
+#define APPEAR_MS 30000 /* first rows (servers and tmux on a busy machine) */
+#define KEY_MS    5000  /* a key's effect, when nothing is broken */
+
+static localpg_server_t *pub, *sub, *spare;
+static char dir[] = "/tmp/replmon-it-watch-XXXXXX";
+
+static void exec_or_fail(localpg_server_t *s, const char *sql)
+{
+    char err[512];
+
+    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", sql, err);
+}
+
+/* Write a configuration naming the given nodes (of pub, sub, spare). */
+static void write_config(const char *path, int with_spare, const char *extra)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fprintf(f,
+            "manager: { application_name: %s, health_check_interval: 1s }\n"
+            "defaults: { host: 127.0.0.1, user: postgres, database: postgres "
+            "}\n"
+            "nodes:\n"
+            "  pub: { port: %d }\n"
+            "  sub: { port: %d }\n",
+            fixture_app_name(), localpg_port(pub), localpg_port(sub));
+    if (with_spare)
+        fprintf(f, "  spare: { port: %d }\n", localpg_port(spare));
+    if (extra != NULL)
+        fputs(extra, f);
+    fclose(f);
+}
+
+static void config_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s.yaml", dir, name);
+}
+
+static int setup(void **state)
+{
+    localpg_options_t o;
+    char err[512], sql[512];
+
+    (void)state;
+    if (mkdtemp(dir) == NULL)
+        fail_msg("mkdtemp: %s", strerror(errno));
+    localpg_options_init(&o);
+    o.name = "watch_pub";
+    o.logical = 1;
+    pub = localpg_start(&o, err, sizeof(err));
+    if (pub == NULL)
+        fail_msg("publisher: %s", err);
+    exec_or_fail(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                      "INSERT INTO t SELECT g, 'x' FROM "
+                      "generate_series(1, 10) g;"
+                      "CREATE PUBLICATION p FOR TABLE t");
+    localpg_options_init(&o);
+    o.name = "watch_sub";
+    sub = localpg_start(&o, err, sizeof(err));
+    if (sub == NULL)
+        fail_msg("subscriber: %s", err);
+    exec_or_fail(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    snprintf(sql, sizeof(sql),
+             "CREATE SUBSCRIPTION s1 CONNECTION 'host=%s port=%d "
+             "user=postgres dbname=postgres' PUBLICATION p",
+             localpg_host(pub), localpg_port(pub));
+    exec_or_fail(sub, sql);
+    localpg_options_init(&o);
+    o.name = "watch_spare";
+    spare = localpg_start(&o, err, sizeof(err));
+    if (spare == NULL)
+        fail_msg("spare: %s", err);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[600];
+
+    (void)state;
+    if (spare != NULL && localpg_is_running(spare))
+        localpg_thaw(spare);
+    localpg_destroy(spare);
+    localpg_destroy(sub);
+    localpg_destroy(pub);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        print_message("could not remove %s\n", dir);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The dashboard in tmux                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Start `replmon ARGS` in a w x h terminal. After it ends, the pane
+ * shows its exit status and the terminal's modes. */
+static tmuxterm_t *start_watch(const char *args, int w, int h, int no_color)
+{
+    static const char *env_color[] = {"LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+                                      "TZ=UTC", NULL};
+    static const char *env_mono[] = {"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC",
+                                     "NO_COLOR=1", NULL};
+    char cmd[2048], err[256];
+    tmuxterm_t *t;
+
+    snprintf(cmd, sizeof(cmd),
+             "%s %s; echo \"replmon-exit=$?\"; printf 'modes:'; "
+             "stty -a | tr ' ;' '\\n\\n' | "
+             "grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; "
+             "echo; exec sleep 600",
+             replmon_binary(), args);
+    t = tmuxterm_start(cmd, w, h, no_color ? env_mono : env_color, err,
+                       sizeof(err));
+    if (t == NULL)
+        fail_msg("%s", err);
+    return t;
+}
+
+static void dump(tmuxterm_t *t)
+{
+    char *screen = tmuxterm_capture(t);
+
+    print_message("---- screen ----\n%s\n----------------\n",
+                  screen ? screen : "(none)");
+    free(screen);
+}
+
+static void expect(tmuxterm_t *t, const char *text, int timeout_ms)
+{
+    if (!tmuxterm_wait(t, text, timeout_ms)) {
+        dump(t);
+        tmuxterm_stop(t);
+        fail_msg("the screen did not show \"%s\" within %d ms", text,
+                 timeout_ms);
+    }
+}
+
+static void expect_gone(tmuxterm_t *t, const char *text, int timeout_ms)
+{
+    if (!tmuxterm_wait_gone(t, text, timeout_ms)) {
+        dump(t);
+        tmuxterm_stop(t);
+        fail_msg("the screen still shows \"%s\" after %d ms", text, timeout_ms);
+    }
+}
+
+/* Whether a row of the nodes panel (starting "│ ID " or "│▶ID ") shows
+ * text. */
+static int row_shows(tmuxterm_t *t, const char *id, const char *text)
+{
+    char *screen = tmuxterm_capture(t), *line, *save = NULL;
+    char a[96], b[96];
+    int found = 0;
+
+    if (screen == NULL)
+        return 0;
+    snprintf(a, sizeof(a), "\u2502 %s ", id);
+    snprintf(b, sizeof(b), "\u2502\u25b6%s ", id);
+    for (line = strtok_r(screen, "\n", &save); line != NULL && !found;
+         line = strtok_r(NULL, "\n", &save)) {
+        if ((strncmp(line, a, strlen(a)) == 0 ||
+             strncmp(line, b, strlen(b)) == 0) &&
+            strstr(line, text) != NULL)
+            found = 1;
+    }
+    free(screen);
+    return found;
+}
+
+/* Wait until the row of node id shows text; returns the ms it took or -1
+ * after timeout_ms. */
+static int64_t wait_row(tmuxterm_t *t, const char *id, const char *text,
+                        int timeout_ms)
+{
+    int64_t start = fixture_now_ms();
+
+    while (fixture_now_ms() - start < timeout_ms) {
+        if (row_shows(t, id, text))
+            return fixture_now_ms() - start;
+        fixture_sleep_ms(10);
+    }
+    return -1;
+}
+
+static void expect_row(tmuxterm_t *t, const char *id, const char *text,
+                       int timeout_ms)
+{
+    if (wait_row(t, id, text, timeout_ms) < 0) {
+        dump(t);
+        tmuxterm_stop(t);
+        fail_msg("row %s did not show \"%s\" within %d ms", id, text,
+                 timeout_ms);
+    }
+}
+
+/* q: exit 0, the terminal's modes back (line editing, echo), no
+ * connection of ours left on the servers. */
+static void quit_cleanly(tmuxterm_t *t)
+{
+    localpg_server_t *all[3] = {pub, sub, spare};
+
+    tmuxterm_keys(t, "q");
+    expect(t, "replmon-exit=", 20000);
+    expect(t, "modes:", 5000);
+    if (tmuxterm_wait(t, "replmon-exit=0", 1000) == 0 ||
+        tmuxterm_wait(t, "modes:icanon echo", 1000) == 0) {
+        dump(t);
+        tmuxterm_stop(t);
+        fail_msg("replmon did not exit 0 with the terminal restored");
+    }
+    /* The alternate screen is gone: the dashboard is no longer shown. */
+    expect_gone(t, "Nodes [n]", 2000);
+    tmuxterm_stop(t);
+    fixture_assert_no_connections(all, 3, fixture_app_name());
+}
+
+/* Whether an SGR sequence of the screen sets a foreground or background
+ * colour (30-38, 40-48, 90-97, 100-107); 39 and 49 are the defaults. */
+static int has_colour(const char *styled)
+{
+    const char *p = styled;
+
+    while ((p = strstr(p, "\033[")) != NULL) {
+        const char *q = p + 2;
+
+        while (*q != '\0' && *q != 'm' &&
+               (*q == ';' || (*q >= '0' && *q <= '9'))) {
+            long v = strtol(q, (char **)&q, 10);
+
+            if ((v >= 30 && v <= 38) || (v >= 40 && v <= 48) ||
+                (v >= 90 && v <= 97) || (v >= 100 && v <= 107))
+                return 1;
+            if (*q == ';')
+                q++;
+        }
+        p = q;
+    }
+    return 0;
+}
+
+static void wait_all_healthy(tmuxterm_t *t, int with_spare)
+{
+    expect_row(t, "pub", "\u25cf healthy", APPEAR_MS);
+    expect_row(t, "sub", "\u25cf healthy", APPEAR_MS);
+    if (with_spare)
+        expect_row(t, "spare", "\u25cf healthy", APPEAR_MS);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static void test_panels_keys_and_resize(void **state)
+{
+    static const struct {
+        const char *key, *title;
+    } panels[] = {{"t", "Topology [t]"},       {"s", "Subscriptions [s]"},
+                  {"l", "Slots [l]"},          {"b", "Standbys [b]"},
+                  {"x", "Cross-node lag [x]"}, {"c", "Conflicts [c]"},
+                  {"f", "Findings [f]"},       {"e", "Events [e]"},
+                  {"n", "Nodes [n]"},          {"o", "Events [e]"},
+                  {"Tab", "Nodes [n]"},        {"BTab", "Events [e]"}};
+    char cfg[PATH_MAX], args[PATH_MAX + 64], title[96], *styled;
+    tmuxterm_t *t;
+    size_t i;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "panels");
+    write_config(cfg, 1, NULL);
+    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
+    t = start_watch(args, 120, 40, 0);
+    wait_all_healthy(t, 1);
+    /* The wide layout: every main panel at once, the summary on top. */
+    expect(t, "3 nodes: 3 ok", KEY_MS);
+    expect(t, "\u25cf live", KEY_MS);
+    expect(t, "Topology [t]", KEY_MS);
+    expect(t, "Subscriptions [s]", KEY_MS);
+    expect(t, "Slots [l]", KEY_MS);
+    expect(t, "Findings [f]", KEY_MS);
+    expect(t, "Events [e]", KEY_MS);
+    expect(t, "\u2500\u2500 logical s1", KEY_MS);
+    expect(t, "streaming", KEY_MS);
+    expect(t, "primary,publisher", KEY_MS);
+    /* States in colour: 256-colour escapes on the screen. */
+    styled = tmuxterm_capture_styled(t);
+    assert_non_null(styled);
+    assert_true(has_colour(styled));
+    assert_non_null(strstr(styled, "\033[38;5;"));
+    free(styled);
+
+    /* 80x24: one panel at a time, every one a key away. */
+    tmuxterm_resize(t, 80, 24);
+    expect_gone(t, "Topology [t]", KEY_MS);
+    expect(t, "\u250c Nodes [n]", KEY_MS);
+    for (i = 0; i < sizeof(panels) / sizeof(panels[0]); i++) {
+        tmuxterm_keys(t, panels[i].key);
+        snprintf(title, sizeof(title), "\u250c %s", panels[i].title);
+        expect(t, title, KEY_MS);
+    }
+    /* Details of the selected node, live; help; Esc closes both. */
+    tmuxterm_keys(t, "n");
+    expect(t, "\u250c Nodes [n]", KEY_MS);
+    tmuxterm_keys(t, "Enter");
+    expect(t, "Node pub", KEY_MS);
+    expect(t, "last probe ok", KEY_MS);
+    tmuxterm_keys(t, "Escape");
+    expect_gone(t, "Node pub", KEY_MS);
+    tmuxterm_keys(t, "?");
+    expect(t, "replmon watch - keys", KEY_MS);
+    tmuxterm_keys(t, "Escape");
+    expect_gone(t, "replmon watch - keys", KEY_MS);
+    /* The filter. */
+    tmuxterm_keys(t, "/");
+    expect(t, "filter: /", KEY_MS);
+    tmuxterm_type(t, "spare");
+    tmuxterm_keys(t, "Enter");
+    expect(t, "filter: spare", KEY_MS);
+    expect(t, "2 hidden by the filter", KEY_MS);
+    tmuxterm_keys(t, "Escape");
+    expect_gone(t, "hidden by the filter", KEY_MS);
+    /* Pause, interval. */
+    tmuxterm_keys(t, "p");
+    expect(t, "paused", KEY_MS);
+    tmuxterm_keys(t, "p");
+    expect(t, "\u25cf live", KEY_MS);
+    tmuxterm_keys(t, "+");
+    expect(t, "refreshing every 2.0 s", KEY_MS);
+    expect(t, " 2s ", KEY_MS);
+    tmuxterm_keys(t, "-");
+    expect(t, "refreshing every 1.0 s", KEY_MS);
+    /* Back to 120x40: the wide layout again. */
+    tmuxterm_resize(t, 120, 40);
+    expect(t, "Topology [t]", KEY_MS);
+    expect(t, "Slots [l]", KEY_MS);
+    quit_cleanly(t);
+}
+
+static void test_killed_node_turns_unhealthy_and_back(void **state)
+{
+    char cfg[PATH_MAX], args[PATH_MAX + 64];
+    tmuxterm_t *t;
+    int64_t start, took;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "kill");
+    write_config(cfg, 1, NULL);
+    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
+    t = start_watch(args, 120, 40, 0);
+    wait_all_healthy(t, 1);
+    start = fixture_now_ms();
+    if (localpg_kill(spare) != 0)
+        fail_msg("kill: %s", localpg_last_error(spare));
+    /* Unhealthy (or already trying again) within 3 s. */
+    while ((took = fixture_now_ms() - start) < 3000) {
+        if (row_shows(t, "spare", "UNHEALTHY") ||
+            row_shows(t, "spare", "reconnecting"))
+            break;
+        fixture_sleep_ms(10);
+    }
+    if (took >= 3000) {
+        dump(t);
+        tmuxterm_stop(t);
+        fail_msg("the killed node's row did not turn unhealthy within 3 s");
+    }
+    print_message("killed node shown unhealthy after %lld ms\n",
+                  (long long)took);
+    expect(t, "CRIT", KEY_MS);
+    if (localpg_restart(spare) != 0)
+        fail_msg("restart: %s", localpg_last_error(spare));
+    /* r on its row retries now instead of after the backoff. */
+    tmuxterm_keys(t, "G");
+    tmuxterm_keys(t, "r");
+    expect(t, "retrying spare now", KEY_MS);
+    expect_row(t, "spare", "\u25cf healthy", 15000);
+    quit_cleanly(t);
+}
+
+static void test_frozen_node_does_not_freeze_keys(void **state)
+{
+    static const char *const keys[] = {"s", "l", "e", "n"};
+    static const char *const titles[] = {
+        "\u250c Subscriptions [s]", "\u250c Slots [l]", "\u250c Events [e]",
+        "\u250c Nodes [n]"};
+    char cfg[PATH_MAX], args[PATH_MAX + 64];
+    tmuxterm_t *t;
+    int64_t worst = 0, start;
+    int i;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "freeze");
+    write_config(cfg, 1, NULL);
+    snprintf(args, sizeof(args), "watch --config %s --timeout 3s", cfg);
+    t = start_watch(args, 80, 24, 0);
+    wait_all_healthy(t, 1);
+    if (localpg_freeze(spare) != 0)
+        fail_msg("freeze: %s", localpg_last_error(spare));
+    /* Keys while the node hangs, over longer than the query timeout. */
+    start = fixture_now_ms();
+    for (i = 0; fixture_now_ms() - start < 7000 || i < 8; i++) {
+        int64_t sent = fixture_now_ms(), took;
+
+        tmuxterm_keys(t, keys[i % 4]);
+        if (!tmuxterm_wait(t, titles[i % 4], 1000)) {
+            dump(t);
+            localpg_thaw(spare);
+            tmuxterm_stop(t);
+            fail_msg("key %s did not switch the panel within 1 s while a "
+                     "node was frozen",
+                     keys[i % 4]);
+        }
+        took = fixture_now_ms() - sent;
+        if (took > worst)
+            worst = took;
+        fixture_sleep_ms(200);
+    }
+    print_message("slowest key while frozen: %lld ms\n", (long long)worst);
+    /* The frozen node is marked (stale or unhealthy); the others stay
+     * fresh. */
+    tmuxterm_keys(t, "n");
+    expect(t, "\u250c Nodes [n]", KEY_MS);
+    if (wait_row(t, "spare", "stale", 10000) < 0 &&
+        wait_row(t, "spare", "UNHEALTHY", 1000) < 0) {
+        dump(t);
+        localpg_thaw(spare);
+        tmuxterm_stop(t);
+        fail_msg("the frozen node is shown neither stale nor unhealthy");
+    }
+    assert_false(row_shows(t, "pub", "stale"));
+    assert_false(row_shows(t, "sub", "stale"));
+    if (localpg_thaw(spare) != 0)
+        fail_msg("thaw: %s", localpg_last_error(spare));
+    tmuxterm_keys(t, "G");
+    tmuxterm_keys(t, "r");
+    expect_row(t, "spare", "\u25cf healthy", 20000);
+    quit_cleanly(t);
+}
+
+static void test_sighup_reload(void **state)
+{
+    char cfg[PATH_MAX], args[PATH_MAX + 64];
+    tmuxterm_t *t;
+    pid_t pid;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "reload");
+    write_config(cfg, 0, NULL);
+    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
+    t = start_watch(args, 120, 40, 0);
+    wait_all_healthy(t, 0);
+    expect(t, "2 nodes", KEY_MS);
+    pid = tmuxterm_pid(t);
+    assert_true(pid > 0);
+    /* A valid file with one more node: added, the others untouched. */
+    write_config(cfg, 1, NULL);
+    assert_int_equal(kill(pid, SIGHUP), 0);
+    expect(t, "configuration reloaded: 1 node added, 0 removed, 0 replaced",
+           KEY_MS * 2);
+    expect_row(t, "spare", "\u25cf healthy", APPEAR_MS);
+    expect(t, "3 nodes", KEY_MS);
+    /* An invalid file: the error is shown, the old one keeps running. */
+    write_config(cfg, 1, "colour: blue\n");
+    assert_int_equal(kill(pid, SIGHUP), 0);
+    expect(t, "reload failed, the old configuration keeps running", KEY_MS);
+    expect(t, "colour", KEY_MS);
+    expect(t, "3 nodes", KEY_MS);
+    assert_true(row_shows(t, "spare", "healthy"));
+    /* R does the same. */
+    tmuxterm_keys(t, "Escape");
+    write_config(cfg, 0, NULL);
+    tmuxterm_keys(t, "R");
+    expect(t, "configuration reloaded: 0 nodes added, 1 removed", KEY_MS * 2);
+    expect(t, "2 nodes", KEY_MS);
+    quit_cleanly(t);
+}
+
+static void test_no_colour(void **state)
+{
+    char cfg[PATH_MAX], args[PATH_MAX + 64], *styled;
+    tmuxterm_t *t;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "mono");
+    write_config(cfg, 1, "theme: light\n");
+    snprintf(args, sizeof(args), "-c %s --timeout 2s", cfg);
+    /* Bare replmon on a terminal is the dashboard; -c is --config. */
+    t = start_watch(args, 100, 30, 1);
+    wait_all_healthy(t, 1);
+    styled = tmuxterm_capture_styled(t);
+    assert_non_null(styled);
+    assert_false(has_colour(styled));
+    /* States still stand out: bold, underline, dim. */
+    assert_non_null(strstr(styled, "\033[1m"));
+    free(styled);
+    /* Ctrl-C quits too, with exit 0. */
+    tmuxterm_keys(t, "C-c");
+    expect(t, "replmon-exit=0", 20000);
+    expect(t, "modes:icanon echo", 5000);
+    tmuxterm_stop(t);
+}
+
+static void test_without_a_terminal(void **state)
+{
+    char cfg[PATH_MAX];
+    rm_run_t r;
+
+    (void)state;
+    config_path(cfg, sizeof(cfg), "plain");
+    write_config(cfg, 0, NULL);
+    /* Bare replmon: the status report, and a note saying so. */
+    {
+        const char *args[] = {"--config", cfg, NULL};
+
+        rm_run(args, 60000, &r);
+        assert_int_equal(r.code, 0);
+        assert_non_null(strstr(r.err, "no command and no terminal, so this "
+                                      "is 'replmon status'"));
+        assert_non_null(strstr(r.out, "replmon status: OK"));
+        rm_run_free(&r);
+    }
+    {
+        const char *args[] = {"watch", "-c", cfg, NULL};
+
+        rm_run(args, 60000, &r);
+        assert_int_equal(r.code, 1);
+        assert_non_null(strstr(r.err, "replmon watch: the dashboard needs a "
+                                      "terminal"));
+        rm_run_free(&r);
+    }
+    /* The original tool's flags. */
+    {
+        const char *args[] = {"-v", NULL};
+
+        rm_run(args, 10000, &r);
+        assert_int_equal(r.code, 0);
+        assert_non_null(strstr(r.out, "replmon 0."));
+        rm_run_free(&r);
+    }
+    {
+        char port[16];
+        const char *args[] = {
+            "status",     "--host",      "127.0.0.1", "--port",   port,
+            "-d",         "postgres",    "-u",        "postgres", "--password",
+            "not-needed", "--pglogical", NULL};
+
+        snprintf(port, sizeof(port), "%d", localpg_port(pub));
+        rm_run(args, 60000, &r);
+        assert_int_equal(r.code, 0);
+        assert_non_null(strstr(r.err, "warning: --password shows in 'ps'"));
+        assert_null(strstr(r.out, "not-needed"));
+        assert_null(strstr(r.err, "not-needed"));
+        rm_run_free(&r);
+    }
+    {
+        const char *args[] = {"watch", "--interval", "0", NULL};
+
+        rm_run(args, 10000, &r);
+        assert_int_equal(r.code, 64);
+        assert_non_null(strstr(r.err, "--interval '0' is not a duration"));
+        rm_run_free(&r);
+    }
+}
+
+static void test_demo_on_a_terminal(void **state)
+{
+    tmuxterm_t *t;
+
+    (void)state;
+    t = start_watch("demo --no-standby", 120, 40, 0);
+    expect(t, "cluster demo", 120000);
+    expect_row(t, "publisher", "\u25cf healthy", APPEAR_MS);
+    expect_row(t, "subscriber2", "\u25cf healthy", APPEAR_MS);
+    expect(t, "demo_sub_2", KEY_MS);
+    tmuxterm_keys(t, "q");
+    expect(t, "replmon demo: stopped 3 servers and removed", 60000);
+    expect(t, "replmon-exit=0", 10000);
+    tmuxterm_stop(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_panels_keys_and_resize),
+        cmocka_unit_test(test_killed_node_turns_unhealthy_and_back),
+        cmocka_unit_test(test_frozen_node_does_not_freeze_keys),
+        cmocka_unit_test(test_sighup_reload),
+        cmocka_unit_test(test_no_colour),
+        cmocka_unit_test(test_without_a_terminal),
+        cmocka_unit_test(test_demo_on_a_terminal),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
