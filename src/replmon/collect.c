@@ -965,8 +965,15 @@ const char *rm_node_plan(rm_node_t *n, rm_sql_section_t section)
             return NULL;
         }
         break;
-    case RM_SQL_FACTS:
     case RM_SQL_SLOTS:
+        /* The facts counted them: no slot, no query (a node without
+         * replication costs one statement a round). */
+        if (n->slot_count == 0) {
+            sec->state = RM_SECTION_OK;
+            return NULL;
+        }
+        break;
+    case RM_SQL_FACTS:
     case RM_SQL_SECTION_COUNT:
         break;
     }

@@ -461,6 +461,47 @@ static void test_section_state_names(void **state)
     assert_string_equal(rm_section_state_name(RM_SECTION_ERROR), "error");
 }
 
+/* Which sections a node's facts ask for (the dashboard's per-node
+ * rounds and rm_collect both plan this way). */
+static void test_plan_by_facts(void **state)
+{
+    rm_target_node_t t = {"n1", "127.0.0.1", 5432};
+    rm_node_t n;
+
+    (void)state;
+    rm_node_begin(&n, &t);
+    assert_string_equal(n.id, "n1");
+    assert_int_equal(n.receiver.lag_bytes, RM_NONE);
+    /* No facts: nothing more is asked. */
+    assert_null(rm_node_plan(&n, RM_SQL_SLOTS));
+    assert_int_equal(n.sections[RM_SQL_SLOTS].state, RM_SECTION_SKIPPED);
+    n.reachable = 1;
+    n.have_facts = 1;
+    n.server_version = 150004;
+    n.slot_count = 0;
+    n.subscription_count = 0;
+    n.walsenders = 0;
+    n.can_read_stats = 1;
+    /* A primary without slots, subscriptions or walsenders: one
+     * statement a round, the facts. */
+    assert_null(rm_node_plan(&n, RM_SQL_SLOTS));
+    assert_int_equal(n.sections[RM_SQL_SLOTS].state, RM_SECTION_OK);
+    assert_null(rm_node_plan(&n, RM_SQL_SUBSCRIPTIONS));
+    assert_null(rm_node_plan(&n, RM_SQL_STANDBYS));
+    assert_null(rm_node_plan(&n, RM_SQL_RECEIVER));
+    assert_int_equal(n.sections[RM_SQL_RECEIVER].state, RM_SECTION_SKIPPED);
+    n.slot_count = 2;
+    n.walsenders = 1;
+    assert_non_null(rm_node_plan(&n, RM_SQL_SLOTS));
+    assert_non_null(rm_node_plan(&n, RM_SQL_STANDBYS));
+    n.in_recovery = 1;
+    assert_non_null(rm_node_plan(&n, RM_SQL_RECEIVER));
+    rm_node_fail(&n, RM_SQL_FACTS, "cannot submit");
+    assert_string_equal(n.error, "cannot submit");
+    assert_int_equal(n.sections[RM_SQL_FACTS].state, RM_SECTION_ERROR);
+    rm_node_clear(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_link_physical),
         cmocka_unit_test(test_parse_pglogical_and_confl),
         cmocka_unit_test(test_section_state_names),
+        cmocka_unit_test(test_plan_by_facts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
