@@ -129,6 +129,7 @@ typedef struct dash {
     int have_ev;
     rm_event_entry_t *events;
     size_t nevents;
+    uint64_t events_seq; /* of the copy in events */
     reload_t reload;
     int wake[2];
     int64_t started_ms;
@@ -296,7 +297,6 @@ static void collect(dash_t *x)
     if (x->have_ev)
         rm_eval_free(&x->ev);
     x->have_ev = rm_evaluate(snap, &x->thresholds, &x->ev) == 0;
-    x->nevents = rm_eventlog_copy(x->log, x->events, EVENTS_KEPT);
 }
 
 static void drain(int fd)
@@ -312,6 +312,11 @@ static int draw(dash_t *x, rm_view_t *view, rm_canvas_t *canvas)
     rm_view_input_t in;
     int w, h;
 
+    /* New events (libpgcm's, or a message of ours), unless paused. */
+    if (!x->ui.paused && rm_eventlog_seq(x->log) != x->events_seq) {
+        x->events_seq = rm_eventlog_seq(x->log);
+        x->nevents = rm_eventlog_copy(x->log, x->events, EVENTS_KEPT);
+    }
     memset(&in, 0, sizeof(in));
     in.snap = rm_collector_snapshot(x->col);
     in.ev = x->have_ev ? &x->ev : NULL;
@@ -389,13 +394,13 @@ static int loop(dash_t *x)
     rm_view_t view;
     rm_canvas_t canvas;
     int64_t next_tick = 0, last_draw = 0, next_second;
-    int quit = 0, dirty = 1, rc = RM_EXIT_OK;
+    int quit = 0, dirty = 1, news = 1, rc = RM_EXIT_OK;
 
     memset(&view, 0, sizeof(view));
     memset(&canvas, 0, sizeof(canvas));
     while (!quit && !g_quit) {
         struct pollfd fds[2];
-        int64_t now = mono_ms(), timeout, due;
+        int64_t now = mono_ms(), timeout, due = x->ui.interval_ms;
         rm_key_t k;
 
         if (g_reload) {
@@ -407,44 +412,51 @@ static int loop(dash_t *x)
             finish_reload(x);
             dirty = 1;
         }
-        due = x->ui.interval_ms;
-        if (!x->ui.paused) {
+        if (!x->ui.paused)
             due = rm_collector_tick(x->col, x->ui.interval_ms);
-            collect(x);
-        }
         if (x->d->tick != NULL && now >= next_tick) {
             x->d->tick(x->d->tick_user, x->s->mgr);
             next_tick = now + x->d->tick_ms;
         }
+        /* Rounds finish one node at a time: take them and redraw at most
+         * every DRAW_EVERY_MS, so that a hundred nodes cost one redraw. */
         now = mono_ms();
-        if (dirty || now - last_draw >= DRAW_EVERY_MS) {
+        if (dirty || (news && now - last_draw >= DRAW_EVERY_MS)) {
+            if (!x->ui.paused && (news || dirty))
+                collect(x);
             if (draw(x, &view, &canvas) != 0) {
                 rc = RM_EXIT_FAILURE;
                 break;
             }
             last_draw = now;
             dirty = 0;
+            news = 0;
         }
         /* Sleep until a key, a finished round, an event or a signal, or
-         * until the next round, the next second (clock and ages) or the
-         * demo's next write. */
+         * until the next round, the next second (clock and ages), the
+         * demo's next write, or the held back redraw. */
         next_second = 1000 - epoch_ms() % 1000;
         timeout = due < next_second ? due : next_second;
         if (x->d->tick != NULL && next_tick - now < timeout)
             timeout = next_tick - now;
+        if (news && last_draw + DRAW_EVERY_MS - now < timeout)
+            timeout = last_draw + DRAW_EVERY_MS - now;
         if (timeout < 1)
             timeout = 1;
         fds[0].fd = STDIN_FILENO;
         fds[0].events = POLLIN;
         fds[1].fd = x->wake[0];
         fds[1].events = POLLIN;
+        fds[0].revents = fds[1].revents = 0;
         if (poll(fds, 2, (int)timeout) < 0 && errno != EINTR)
             break;
         if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))
             break; /* the terminal went away */
-        if (fds[1].revents & POLLIN)
+        if (fds[1].revents & POLLIN) {
             drain(x->wake[0]);
-        /* Keys first, each drawn at once. */
+            news = 1;
+        }
+        /* Keys first, each drawn at once (with the data as it is). */
         while (!quit && rm_term_key(x->term, &k)) {
             rm_action_t a;
 
@@ -462,8 +474,8 @@ static int loop(dash_t *x)
                 last_draw = mono_ms();
             }
         }
-        if (!(fds[1].revents & POLLIN) && !(fds[0].revents & POLLIN))
-            dirty = 1; /* a timeout: the clock or a round is due */
+        if (fds[0].revents == 0 && fds[1].revents == 0)
+            dirty = 1; /* a timeout: the clock, or a round is due */
     }
     rm_view_free(&view);
     rm_canvas_free(&canvas);
