@@ -17,9 +17,10 @@
  *                      the median of KEYS (default 21) key presses of the
  *                      time from sending the key (tmux send-keys) to a
  *                      captured screen that shows the panel it switches to
- *                      (x and s alternately: the replication panel's title).
- *                      Includes tmux's own round trips; their median for a
- *                      bare capture is printed as a note.
+ *                      (x and s alternately: the replication panel's title),
+ *                      sent and captured through one tmux control-mode
+ *                      client. Includes tmux's own round trips; their
+ *                      median for a bare capture is printed as a note.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,7 +156,9 @@ int main(int argc, char **argv)
     bench_figure("watch_cpu_pct_100",
                  (cpu1 - cpu0) * 100.0 / ((double)(w1 - w0) / 1e6));
 
-    /* Keys while node 0 hangs. */
+    /* Keys while node 0 hangs, through one tmux control client. */
+    if (tmuxterm_control(t) != 0)
+        bench_die("cannot attach a tmux control client");
     if (localpg_freeze(own) != 0)
         bench_die("freeze: %s", localpg_last_error(own));
     bench_sleep_ms(1500);

@@ -18,6 +18,10 @@
 struct tmuxterm {
     char socket[64];
     char conf[128];
+    /* The control-mode client, when tmuxterm_control() started one. */
+    pid_t ctl_pid;
+    FILE *ctl_in;  /* commands */
+    FILE *ctl_out; /* replies and notifications */
 };
 
 static int64_t now_ms(void)
@@ -156,7 +160,97 @@ tmuxterm_t *tmuxterm_start(const char *cmd, int w, int h,
         free(t);
         return NULL;
     }
+    {
+        /* Clients (a control client too) must not resize the window. */
+        const char *manual[] = {"set", "-g", "window-size", "manual", NULL};
+
+        run(t, NULL, manual);
+    }
     return t;
+}
+
+int tmuxterm_control(tmuxterm_t *t)
+{
+    int in[2], out[2];
+    pid_t pid;
+
+    if (pipe(in) != 0)
+        return -1;
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(devnull, 2);
+        close(in[1]);
+        close(out[0]);
+        execlp("tmux", "tmux", "-L", t->socket, "-C", "attach", "-t", "w",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    t->ctl_pid = pid;
+    t->ctl_in = fdopen(in[1], "w");
+    t->ctl_out = fdopen(out[0], "r");
+    return t->ctl_in != NULL && t->ctl_out != NULL ? 0 : -1;
+}
+
+/* One command through the control client: its output lines (between
+ * %begin and %end) into *out when out is not NULL. Returns 0, or -1 on
+ * %error or a broken client. Notifications (%output ...) are skipped. */
+static int control(tmuxterm_t *t, const char *cmd, char **out)
+{
+    char line[8192];
+    size_t len = 0, cap = 0;
+    char *buf = NULL;
+    int inside = 0, rc = -1;
+
+    if (fprintf(t->ctl_in, "%s\n", cmd) < 0 || fflush(t->ctl_in) != 0)
+        return -1;
+    while (fgets(line, sizeof(line), t->ctl_out) != NULL) {
+        if (!inside) {
+            if (strncmp(line, "%begin ", 7) == 0)
+                inside = 1;
+            continue;
+        }
+        if (strncmp(line, "%end ", 5) == 0 ||
+            strncmp(line, "%error ", 7) == 0) {
+            rc = line[1] == 'e' && line[2] == 'n' ? 0 : -1;
+            break;
+        }
+        if (out != NULL) {
+            size_t n = strlen(line);
+
+            if (len + n + 1 > cap) {
+                char *grown = realloc(buf, cap + n + 65536);
+
+                if (grown == NULL)
+                    break;
+                buf = grown;
+                cap += n + 65536;
+            }
+            memcpy(buf + len, line, n);
+            len += n;
+            buf[len] = '\0';
+        }
+    }
+    if (out != NULL) {
+        if (buf == NULL)
+            buf = calloc(1, 1);
+        *out = buf;
+    } else {
+        free(buf);
+    }
+    return rc;
 }
 
 char *tmuxterm_capture(tmuxterm_t *t)
@@ -164,6 +258,13 @@ char *tmuxterm_capture(tmuxterm_t *t)
     const char *args[] = {"capture-pane", "-p", "-t", "w", NULL};
     char *out = NULL;
 
+    if (t->ctl_in != NULL) {
+        if (control(t, "capture-pane -p -t w", &out) != 0) {
+            free(out);
+            return NULL;
+        }
+        return out;
+    }
     if (run(t, &out, args) != 0) {
         free(out);
         return NULL;
@@ -189,6 +290,12 @@ int tmuxterm_keys(tmuxterm_t *t, const char *keys)
     char copy[512], *save = NULL, *k;
     int n = 0;
 
+    if (t->ctl_in != NULL) {
+        char cmd[600];
+
+        snprintf(cmd, sizeof(cmd), "send-keys -t w %s", keys);
+        return control(t, cmd, NULL);
+    }
     snprintf(copy, sizeof(copy), "%s", keys);
     args[n++] = "send-keys";
     args[n++] = "-t";
@@ -231,7 +338,8 @@ static int wait_for(tmuxterm_t *t, const char *text, int timeout_ms,
             return 1;
         if (now_ms() >= deadline)
             return 0;
-        usleep(10000);
+        /* A control-mode capture is cheap: poll closely. */
+        usleep(t->ctl_in != NULL ? 500 : 10000);
     }
 }
 
@@ -313,7 +421,15 @@ void tmuxterm_stop(tmuxterm_t *t)
 
     if (t == NULL)
         return;
+    if (t->ctl_in != NULL) {
+        fclose(t->ctl_in);
+        t->ctl_in = NULL;
+    }
     run(t, NULL, args);
+    if (t->ctl_out != NULL)
+        fclose(t->ctl_out);
+    if (t->ctl_pid > 0)
+        waitpid(t->ctl_pid, NULL, 0);
     unlink(t->conf);
     free(t);
 }

@@ -21,6 +21,12 @@ typedef struct tmuxterm tmuxterm_t;
 tmuxterm_t *tmuxterm_start(const char *cmd, int w, int h,
                            const char *const *env, char *err, size_t errlen);
 
+/* tmuxterm_control - from now on, send keys and capture the screen through
+ * one tmux control-mode client (`tmux -C attach`) instead of one tmux
+ * process per call: a round trip costs well under a millisecond, for
+ * measuring latencies. Returns 0 or -1. */
+int tmuxterm_control(tmuxterm_t *t);
+
 /* tmuxterm_capture - the screen as text, one line per row (malloc'd), or
  * NULL when tmux cannot be asked. */
 char *tmuxterm_capture(tmuxterm_t *t);

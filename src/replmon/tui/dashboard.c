@@ -433,9 +433,10 @@ static int loop(dash_t *x)
             news = 0;
         }
         /* Sleep until a key, a finished round, an event or a signal, or
-         * until the next round, the next second (clock and ages), the
-         * demo's next write, or the held back redraw. */
-        next_second = 1000 - epoch_ms() % 1000;
+         * until the next round, a second after the last redraw (the clock
+         * and the ages), the demo's next write, or the held back
+         * redraw. */
+        next_second = last_draw + 1000 - now;
         timeout = due < next_second ? due : next_second;
         if (x->d->tick != NULL && next_tick - now < timeout)
             timeout = next_tick - now;
@@ -474,8 +475,11 @@ static int loop(dash_t *x)
                 last_draw = mono_ms();
             }
         }
-        if (fds[0].revents == 0 && fds[1].revents == 0)
-            dirty = 1; /* a timeout: the clock, or a round is due */
+        /* A timeout: a round is due (started above, drawn when it ends),
+         * or the clock and the ages need a redraw. */
+        if (fds[0].revents == 0 && fds[1].revents == 0 &&
+            mono_ms() - last_draw >= 990)
+            dirty = 1;
     }
     rm_view_free(&view);
     rm_canvas_free(&canvas);

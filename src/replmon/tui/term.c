@@ -53,6 +53,9 @@ rm_term_t *rm_term_open(const rm_palette_t *pal, int no_color, char *err,
     nodelay(stdscr, TRUE);
     leaveok(stdscr, TRUE);
     set_escdelay(25);
+    /* No typeahead checks while painting: the screen goes out in one
+     * piece instead of many small writes, each after a poll of stdin. */
+    typeahead(-1);
     curs_set(0);
     if (!no_color && has_colors() && start_color() == OK) {
         use_default_colors();
