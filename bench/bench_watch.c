@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     if (f == NULL)
         bench_die("cannot write %s", cfg);
     fprintf(f,
-            "manager: { application_name: %s, health_check_interval: 1s }\n"
+            "manager: { application_name: %s }\n"
             "defaults: { host: 127.0.0.1, user: postgres, database: "
             "postgres, ssl: false }\n"
             "nodes:\n"
