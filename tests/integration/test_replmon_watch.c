@@ -313,7 +313,7 @@ static void test_panels_keys_and_resize(void **state)
     expect(t, "Slots [l]", KEY_MS);
     expect(t, "Findings [f]", KEY_MS);
     expect(t, "Events [e]", KEY_MS);
-    expect(t, "\u2500\u2500 logical s1", KEY_MS);
+    expect(t, "\u2500 logical s1", KEY_MS);
     expect(t, "streaming", KEY_MS);
     expect(t, "primary,publisher", KEY_MS);
     /* States in colour: 256-colour escapes on the screen. */

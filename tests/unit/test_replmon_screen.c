@@ -377,10 +377,9 @@ static void test_wide_layout(void **state)
     assert_int_equal(RM_ST_ROLE(style_of(w, "stale 41s")), RM_UI_MUTED);
     assert_screen(w, "connection");
     /* Topology: physical and logical edges with their lag. */
-    assert_screen(w,
-                  "\u251c\u2550\u2550 physical 0 B \u2550\u2550\u25b6 standby");
-    assert_screen(w, "\u2514\u2500\u2500 logical demo_sub_2 6.0 MB "
-                     "\u2500\u2500\u25b6 subscriber2");
+    assert_screen(w, "\u251c\u2550 physical 0 B \u2550\u25b6 standby");
+    assert_screen(w, "\u2514\u2500 logical demo_sub_2 6.0 MB \u2500\u25b6 "
+                     "subscriber2");
     /* Subscriptions with their history; slots with the bar. */
     assert_screen(w, "\u2716 down");
     assert_screen(w, "HISTORY");
@@ -809,8 +808,8 @@ static void test_hostile_names_are_escaped(void **state)
     assert_screen(w, "x UNHEALTHY");
     assert_screen(w, "o healthy");
     assert_screen(w, "\\u8282\\u70b9");
-    assert_screen(w, "|== physical 0 B ==> ev\\x1b[31mil");
-    assert_screen(w, "`-- logical demo_sub_2 6.0 MB --> subscriber2");
+    assert_screen(w, "|= physical 0 B => ev\\x1b[31mil");
+    assert_screen(w, "`- logical demo_sub_2 6.0 MB -> subscriber2");
     assert_screen(w, "* live");
     world_free(w);
 }

@@ -470,7 +470,7 @@ static void header_line(rm_canvas_t *c, rm_view_t *v, const rm_view_input_t *in,
 static void layout_wide(rm_canvas_t *c, rm_view_t *v, rm_ui_t *ui)
 {
     int top = 1, avail = c->h - 2, nodes_h, rest, mid_h, slots_h, bot_h;
-    int left_w = c->w * 45 / 100;
+    int left_w = c->w * 42 / 100;
     int rows = (int)v->t[RM_PANEL_NODES].nrows;
     rect_t r;
 
@@ -491,9 +491,11 @@ static void layout_wide(rm_canvas_t *c, rm_view_t *v, rm_ui_t *ui)
     draw_panel(c, r, v, ui, ui->repl);
     r = (rect_t){0, top + nodes_h + mid_h, c->w, slots_h};
     draw_panel(c, r, v, ui, RM_PANEL_SLOTS);
-    r = (rect_t){0, top + nodes_h + mid_h + slots_h, left_w, bot_h};
+    /* Findings get half: their sentences are longer than a tree's. */
+    r = (rect_t){0, top + nodes_h + mid_h + slots_h, c->w / 2, bot_h};
     draw_panel(c, r, v, ui, RM_PANEL_FINDINGS);
-    r = (rect_t){left_w, top + nodes_h + mid_h + slots_h, c->w - left_w, bot_h};
+    r = (rect_t){c->w / 2, top + nodes_h + mid_h + slots_h, c->w - c->w / 2,
+                 bot_h};
     draw_panel(c, r, v, ui, RM_PANEL_EVENTS);
 }
 

@@ -667,7 +667,7 @@ static void build_slots(rm_view_t *v, const rm_view_input_t *in,
     tcol(t, "", 10, 0, 3, 1); /* the bar */
     tcol(t, "WAL_STATUS", 6, 0, 2, 0);
     tcol(t, "SAFE", 4, 1, 5, 0);
-    tcol(t, "CONSUMER", 8, 0, 5, 0);
+    tcol(t, "CONSUMER", 8, 0, 5, 1);
     t->empty = "no replication slots on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
@@ -965,8 +965,7 @@ static void topo_edges(rm_view_t *v, const rm_view_input_t *in,
                     : e[i].up == NULL || strcmp(e[i].up, up) != 0)
             continue;
         branch = i == last ? (utf8 ? "\u2514" : "`") : (utf8 ? "\u251c" : "|");
-        line = e[i].logical ? (utf8 ? "\u2500\u2500" : "--")
-                            : (utf8 ? "\u2550\u2550" : "==");
+        line = e[i].logical ? (utf8 ? "\u2500" : "-") : (utf8 ? "\u2550" : "=");
         head = utf8 ? "\u25b6" : ">";
         st = grey(e[i].stale, lag_style(in->thresholds, e[i].secs));
         topo_line(v, t, filter, utf8, e[i].key, e[i].down,
