@@ -427,6 +427,16 @@ size_t rm_collector_update(rm_collector_t *c)
         nd->have_stats = pgcm_node_stats(c->mgr, nd->id, &nd->stats) == PGCM_OK;
         if (nd->have_health && nd->server_version == 0)
             nd->server_version = nd->health.server_version;
+        /* A round refused because the node is down says only that; the
+         * health record knows why it is down. */
+        if (!nd->reachable && nd->have_health &&
+            (nd->health.state == PGCM_NODE_UNHEALTHY ||
+             nd->health.state == PGCM_NODE_RECONNECTING) &&
+            nd->health.last_error[0] != '\0') {
+            snprintf(nd->error, sizeof(nd->error), "%s", nd->health.last_error);
+            snprintf(c->meta[i].error, sizeof(c->meta[i].error), "%s",
+                     nd->health.last_error);
+        }
     }
     rm_snapshot_link(&c->snap);
     return changed;

@@ -191,7 +191,7 @@ static void tcell(rm_view_t *v, rm_vrow_t *r, size_t col, const char *text,
 }
 
 /* Full scales below which a sparkline stays low: jitter is not news. */
-#define FLOOR_BYTES   (1024.0 * 1024.0)
+#define FLOOR_BYTES   (64.0 * 1024.0)
 #define FLOOR_SECONDS 1.0
 #define FLOOR_MS      1.0
 #define FLOOR_COUNT   10.0
@@ -272,6 +272,17 @@ static const char *fsecs(rm_view_t *v, double s)
 
     rm_format_seconds(s, buf, sizeof(buf));
     return astr(v, buf);
+}
+
+/* "12.3 s ago", or "-" when not reported. */
+static const char *fago(rm_view_t *v, double s)
+{
+    char buf[32];
+
+    if (isnan(s))
+        return "-";
+    rm_format_seconds(s, buf, sizeof(buf));
+    return afmt(v, "%s ago", buf);
 }
 
 static const char *fms(rm_view_t *v, int64_t ms)
@@ -1541,8 +1552,7 @@ static void details_sub(dt_t *d, const rm_view_input_t *in, size_t i,
           lag_style(in->thresholds, s->lag_seconds));
     rm_key_sub(key, sizeof(key), "subtime", n->id, s->name);
     dspark(d, "lag time history", series(in, key), 0, in->now_ms);
-    dline(d, "last message",
-          afmt(v, "%s ago", fsecs(v, s->last_msg_age_seconds)), RM_UI_FG);
+    dline(d, "last message", fago(v, s->last_msg_age_seconds), RM_UI_FG);
     dline(d, "transit", fsecs(v, s->transit_seconds), RM_UI_FG);
     if (s->tables_total != RM_NONE)
         dline(d, "tables",
@@ -1640,8 +1650,7 @@ static void details_standby(dt_t *d, const rm_view_input_t *in, size_t i,
           afmt(v, "%s / %s / %s", fsecs(v, s->write_lag_seconds),
                fsecs(v, s->flush_lag_seconds), fsecs(v, s->replay_lag_seconds)),
           lag_style(in->thresholds, s->replay_lag_seconds));
-    dline(d, "last reply", afmt(v, "%s ago", fsecs(v, s->reply_age_seconds)),
-          RM_UI_FG);
+    dline(d, "last reply", fago(v, s->reply_age_seconds), RM_UI_FG);
     rm_key_standby(key, sizeof(key), n->id, s);
     dspark(d, "lag history", series(in, key), 1, in->now_ms);
 }
@@ -1671,8 +1680,7 @@ static void details_receiver(dt_t *d, const rm_view_input_t *in, size_t i)
     dline(d, "replay backlog", fbytes(v, r->replay_backlog_bytes), RM_UI_FG);
     dline(d, "replay delay", fsecs(v, r->replay_delay_seconds),
           lag_style(in->thresholds, r->replay_delay_seconds));
-    dline(d, "last message",
-          afmt(v, "%s ago", fsecs(v, r->last_msg_age_seconds)), RM_UI_FG);
+    dline(d, "last message", fago(v, r->last_msg_age_seconds), RM_UI_FG);
     dline(d, "paused", yesno(r->paused),
           r->paused == 1 ? RM_UI_WARNING : RM_UI_FG);
 }
