@@ -29,6 +29,7 @@
 #define EVENTS_KEPT     500
 #define MESSAGE_MS      8000 /* how long a message stays on the key bar */
 #define DRAW_EVERY_MS   100  /* at most this often for data alone */
+#define PRUNE_AFTER_MS  (15 * 60 * 1000) /* history of what went away */
 
 static volatile sig_atomic_t g_quit, g_reload;
 static int g_wake_fd = -1;
@@ -130,6 +131,7 @@ typedef struct dash {
     rm_event_entry_t *events;
     size_t nevents;
     uint64_t events_seq; /* of the copy in events */
+    int64_t pruned_ms;   /* last rm_history_prune */
     reload_t reload;
     int wake[2];
     int64_t started_ms;
@@ -287,11 +289,22 @@ static void finish_reload(dash_t *x)
 static void collect(dash_t *x)
 {
     const rm_snapshot_t *snap;
+    int64_t now = epoch_ms();
 
     if (rm_collector_update(x->col) > 0 || !x->have_ev) {
         snap = rm_collector_snapshot(x->col);
         rm_history_sample(x->hist, snap, rm_collector_meta(x->col),
                           rm_collector_changed(x->col));
+    }
+    /* Forget the history of objects gone for a while (dropped slots,
+     * removed nodes); live series get a sample every interval. */
+    if (now - x->pruned_ms > 60000) {
+        int64_t keep = 3 * x->ui.interval_ms > PRUNE_AFTER_MS
+                           ? 3 * x->ui.interval_ms
+                           : PRUNE_AFTER_MS;
+
+        rm_history_prune(x->hist, now - keep);
+        x->pruned_ms = now;
     }
     snap = rm_collector_snapshot(x->col);
     if (x->have_ev)
