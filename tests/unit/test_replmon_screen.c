@@ -22,8 +22,9 @@
 #include <string.h>
 
 #include "evaluate.h"
+#include "textwidth.h"
 #include "tui/canvas.h"
-#include "tui/eventlog.h"
+#include "tui/eventpane.h"
 #include "tui/history.h"
 #include "tui/model.h"
 #include "tui/text.h"
@@ -999,9 +1000,9 @@ static void test_theme(void **state)
     assert_string_equal(rm_ui_role_name(RM_UI_SECONDARY), "secondary");
 }
 
-static void test_eventlog(void **state)
+static void test_event_pane(void **state)
 {
-    rm_eventlog_t *log = rm_eventlog_new(3);
+    rm_eventpane_t *log = rm_eventpane_new(3);
     rm_event_entry_t e[4];
     pgcm_health_t h;
     pgcm_event_t ev;
@@ -1016,16 +1017,16 @@ static void test_eventlog(void **state)
     ev.new_state = PGCM_NODE_DEGRADED;
     ev.message = "probe timeout";
     ev.health = &h;
-    rm_eventlog_pgcm(log, &ev);
+    rm_eventpane_pgcm(log, &ev);
     ev.type = PGCM_EV_POOL_STATS; /* not shown */
-    rm_eventlog_pgcm(log, &ev);
+    rm_eventpane_pgcm(log, &ev);
     ev.type = PGCM_EV_NODE_DISCONNECTED;
     ev.message = "connection refused";
-    rm_eventlog_pgcm(log, &ev);
-    rm_eventlog_add(log, 3000, RM_EVL_INFO, NULL, "configuration reloaded: %d",
-                    1);
-    assert_int_equal(rm_eventlog_seq(log), 3);
-    assert_int_equal(rm_eventlog_copy(log, e, 4), 3);
+    rm_eventpane_pgcm(log, &ev);
+    rm_eventpane_add(log, 3000, RM_EVL_INFO, NULL, "configuration reloaded: %d",
+                     1);
+    assert_int_equal(rm_eventpane_seq(log), 3);
+    assert_int_equal(rm_eventpane_copy(log, e, 4), 3);
     assert_string_equal(e[0].text, "configuration reloaded: 1");
     assert_true(e[0].own);
     assert_string_equal(e[1].text, "disconnected: connection refused");
@@ -1034,11 +1035,11 @@ static void test_eventlog(void **state)
     assert_int_equal(e[2].level, RM_EVL_WARNING);
     assert_string_equal(e[2].node, "n1");
     /* The oldest goes when it is full. */
-    rm_eventlog_add(log, 4000, RM_EVL_WARNING, "n2", "retrying");
-    assert_int_equal(rm_eventlog_copy(log, e, 4), 3);
+    rm_eventpane_add(log, 4000, RM_EVL_WARNING, "n2", "retrying");
+    assert_int_equal(rm_eventpane_copy(log, e, 4), 3);
     assert_string_equal(e[0].text, "retrying");
     assert_string_equal(e[2].text, "disconnected: connection refused");
-    rm_eventlog_free(log);
+    rm_eventpane_free(log);
 }
 
 static void test_text_rules(void **state)
@@ -1053,7 +1054,7 @@ static void test_text_rules(void **state)
     assert_int_equal(rm_tui_width("a\tb", 1), 4);
     assert_int_equal(rm_tui_width("\u202e", 1), 6);
     assert_int_equal(rm_tui_width("\u00e9", 0), 6);
-    assert_int_equal(rm_tui_width("\xff", 1), 1); /* malformed: U+FFFD */
+    assert_int_equal(rm_tui_width("\xff", 1), 4); /* invalid byte: \xff */
     assert_int_equal(rm_canvas_init(&c, 10, 2, 1), 0);
     rm_canvas_field(&c, 0, 0, 6, "abcdefgh", RM_UI_FG, 0);
     rm_canvas_row(&c, 0, line, sizeof(line));
@@ -1087,11 +1088,12 @@ int main(void)
         cmocka_unit_test(test_conflicts_rate),
         cmocka_unit_test(test_history_and_sparklines),
         cmocka_unit_test(test_theme),
-        cmocka_unit_test(test_eventlog),
+        cmocka_unit_test(test_event_pane),
         cmocka_unit_test(test_text_rules),
     };
 
-    setlocale(LC_ALL, "C.UTF-8");
     setenv("TZ", "UTC", 1);
+    setenv("LC_ALL", "C.UTF-8", 1);
+    rm_text_locale_init(); /* as main() does: widths need UTF-8 */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,7 @@ typedef struct dash {
     rm_session_t *s;
     rm_term_t *term;
     rm_collector_t *col;
-    rm_eventlog_t *log;
+    rm_eventpane_t *pane; /* the events panel's entries */
     rm_history_t *hist;
     rm_thresholds_t thresholds;
     rm_palette_t palette;
@@ -155,7 +155,7 @@ static void say(dash_t *x, rm_event_level_t level, const char *node,
     va_end(ap);
     x->message_level = level;
     x->message_until = mono_ms() + MESSAGE_MS;
-    rm_eventlog_add(x->log, epoch_ms(), level, node, "%s", x->message);
+    rm_eventpane_add(x->pane, epoch_ms(), level, node, "%s", x->message);
 }
 
 static void on_pgcm_event(const pgcm_event_t *ev, void *user);
@@ -166,8 +166,8 @@ static void subscribe(pgcm_manager_t *mgr, void *user)
     uint64_t sub_id;
 
     if (pgcm_subscribe(mgr, on_pgcm_event, user, &sub_id) != PGCM_OK)
-        rm_eventlog_add(((dash_t *)user)->log, epoch_ms(), RM_EVL_WARNING, NULL,
-                        "cannot subscribe to libpgcm's events");
+        rm_eventpane_add(((dash_t *)user)->pane, epoch_ms(), RM_EVL_WARNING,
+                         NULL, "cannot subscribe to libpgcm's events");
 }
 
 static void on_pgcm_event(const pgcm_event_t *ev, void *user)
@@ -177,7 +177,7 @@ static void on_pgcm_event(const pgcm_event_t *ev, void *user)
 
     if (ev->type == PGCM_EV_POOL_STATS)
         return;
-    rm_eventlog_pgcm(x->log, ev);
+    rm_eventpane_pgcm(x->pane, ev);
     if (write(x->wake[1], &b, 1) < 0) {
         /* full: the loop wakes anyway */
     }
@@ -326,9 +326,9 @@ static int draw(dash_t *x, rm_view_t *view, rm_canvas_t *canvas)
     int w, h;
 
     /* New events (libpgcm's, or a message of ours), unless paused. */
-    if (!x->ui.paused && rm_eventlog_seq(x->log) != x->events_seq) {
-        x->events_seq = rm_eventlog_seq(x->log);
-        x->nevents = rm_eventlog_copy(x->log, x->events, EVENTS_KEPT);
+    if (!x->ui.paused && rm_eventpane_seq(x->pane) != x->events_seq) {
+        x->events_seq = rm_eventpane_seq(x->pane);
+        x->nevents = rm_eventpane_copy(x->pane, x->events, EVENTS_KEPT);
     }
     memset(&in, 0, sizeof(in));
     in.snap = rm_collector_snapshot(x->col);
@@ -523,10 +523,10 @@ int rm_dashboard_run(const rm_dashboard_t *d)
         fcntl(x.wake[i], F_SETFL, flags | O_NONBLOCK);
         fcntl(x.wake[i], F_SETFD, FD_CLOEXEC);
     }
-    x.log = rm_eventlog_new(EVENTS_KEPT);
+    x.pane = rm_eventpane_new(EVENTS_KEPT);
     x.hist = rm_history_new(HISTORY_SAMPLES);
     x.events = calloc(EVENTS_KEPT, sizeof(*x.events));
-    if (x.log == NULL || x.hist == NULL || x.events == NULL) {
+    if (x.pane == NULL || x.hist == NULL || x.events == NULL) {
         fprintf(stderr, "replmon watch: out of memory\n");
         goto out;
     }
@@ -577,7 +577,7 @@ out:
     if (x.have_ev)
         rm_eval_free(&x.ev);
     rm_history_free(x.hist);
-    rm_eventlog_free(x.log);
+    rm_eventpane_free(x.pane);
     free(x.events);
     close(x.wake[0]);
     close(x.wake[1]);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "cli.h"
-#include "tui/eventlog.h"
+#include "tui/eventpane.h"
 
 typedef struct rm_dashboard {
     /* The loaded configuration; its manager is created by the dashboard

@@ -28,7 +28,7 @@
 #include "config.h"
 #include "evaluate.h"
 #include "tui/canvas.h"
-#include "tui/eventlog.h"
+#include "tui/eventpane.h"
 #include "tui/history.h"
 
 /* ---------------------------------------------------------------------- */

@@ -10,9 +10,11 @@
 
 #include <curses.h>
 #include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wchar.h>
 
 struct rm_term {
@@ -22,17 +24,34 @@ struct rm_term {
     attr_t role_attr[RM_UI_ROLE_COUNT];
 };
 
+/* Whether the terminal speaks UTF-8, as the environment's locale says
+ * (main() may have made LC_CTYPE C.UTF-8 for widths: that is not the
+ * terminal's). Asked without touching the process's locale. */
+static int environment_is_utf8(void)
+{
+    locale_t env = newlocale(LC_CTYPE_MASK, "", (locale_t)0);
+    const char *codeset;
+    int utf8;
+
+    if (env == (locale_t)0)
+        return 0;
+    codeset = nl_langinfo_l(CODESET, env);
+    utf8 = codeset != NULL && (strcasecmp(codeset, "UTF-8") == 0 ||
+                               strcasecmp(codeset, "utf8") == 0);
+    freelocale(env);
+    return utf8;
+}
+
 rm_term_t *rm_term_open(const rm_palette_t *pal, int no_color, char *err,
                         size_t errlen)
 {
     rm_term_t *t = calloc(1, sizeof(*t));
-    const char *codeset = nl_langinfo(CODESET);
 
     if (t == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    t->utf8 = codeset != NULL && strcmp(codeset, "UTF-8") == 0;
+    t->utf8 = environment_is_utf8();
     t->screen = newterm(NULL, stdout, stdin);
     if (t->screen == NULL) {
         const char *term = getenv("TERM");

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * text.c - UTF-8 decoding, the escaping rule and display widths for the
- * dashboard (see text.h). Widths come from the C library's wcwidth() in
- * the UTF-8 locale the dashboard runs in.
+ * text.c - the dashboard's glyphs (see text.h): what textwidth.c says a
+ * terminal shows of a string (its escapes, its display widths), cut into
+ * one glyph per cell, and ASCII-only for a terminal that is not UTF-8.
  */
 #include "tui/text.h"
 
 #include <stdio.h>
-#include <wchar.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "textwidth.h"
 
 size_t rm_tui_utf8_next(const char *s, uint32_t *cp)
 {
@@ -77,17 +80,6 @@ size_t rm_tui_utf8_put(uint32_t cp, char *out)
     return 4;
 }
 
-/* Code points that change how a terminal shows what follows: controls,
- * bidirectional embeddings, overrides and isolates, line and paragraph
- * separators, and the BOM / zero-width no-break space. */
-static int must_escape(uint32_t cp)
-{
-    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) ||
-           cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
-           cp == 0xFEFF;
-}
-
 static size_t emit_ascii(const char *s,
                          void (*fn)(const rm_glyph_t *g, void *user),
                          void *user)
@@ -103,55 +95,51 @@ static size_t emit_ascii(const char *s,
     return n;
 }
 
-static size_t emit_escape(uint32_t cp,
-                          void (*fn)(const rm_glyph_t *g, void *user),
-                          void *user)
-{
-    char buf[16];
-
-    if (cp == '\n')
-        snprintf(buf, sizeof(buf), "\\n");
-    else if (cp == '\t')
-        snprintf(buf, sizeof(buf), "\\t");
-    else if (cp == '\r')
-        snprintf(buf, sizeof(buf), "\\r");
-    else if (cp < 0x20 || cp == 0x7F)
-        snprintf(buf, sizeof(buf), "\\x%02x", (unsigned)cp);
-    else if (cp <= 0xFFFF)
-        snprintf(buf, sizeof(buf), "\\u%04x", (unsigned)cp);
-    else
-        snprintf(buf, sizeof(buf), "\\U%08x", (unsigned)cp);
-    return emit_ascii(buf, fn, user);
-}
-
 size_t rm_tui_glyphs(const char *text, int utf8,
                      void (*fn)(const rm_glyph_t *g, void *user), void *user)
 {
-    size_t total = 0, used;
+    char stack[1024], *shown = stack;
+    size_t total = 0, used, need;
+    const char *p;
     uint32_t cp;
 
     if (text == NULL)
         return 0;
-    while ((used = rm_tui_utf8_next(text, &cp)) > 0) {
-        int w;
+    /* The rule of every terminal line (textwidth.c): controls, escapes,
+     * bidi overrides and invalid UTF-8 become their escapes. */
+    need = rm_text_escape(text, stack, sizeof(stack));
+    if (need >= sizeof(stack)) {
+        shown = rm_text_escape_dup(text);
+        if (shown == NULL)
+            return 0;
+    }
+    for (p = shown; (used = rm_tui_utf8_next(p, &cp)) > 0; p += used) {
+        char one[8];
+        size_t w;
 
-        text += used;
-        if (must_escape(cp) || (!utf8 && cp >= 0x80)) {
-            total += emit_escape(cp, fn, user);
+        if (cp < 0x80) {
+            total += emit_ascii((char[]){(char)cp, 0}, fn, user);
             continue;
         }
-        w = cp < 0x80 ? 1 : wcwidth((wchar_t)cp);
-        if (w < 0) {
-            total += emit_escape(cp, fn, user);
+        if (!utf8) {
+            /* The terminal is not UTF-8: beyond ASCII, escapes. */
+            snprintf(one, sizeof(one), cp <= 0xFFFF ? "\\u%04x" : "\\U%08x",
+                     (unsigned)cp);
+            total += emit_ascii(one, fn, user);
             continue;
         }
+        memcpy(one, p, used);
+        one[used] = '\0';
+        w = rm_display_width(one);
         if (fn != NULL) {
-            rm_glyph_t g = {cp, w > 2 ? 2 : w};
+            rm_glyph_t g = {cp, w > 2 ? 2 : (int)w};
 
             fn(&g, user);
         }
-        total += (size_t)(w > 2 ? 2 : w);
+        total += w > 2 ? 2 : w;
     }
+    if (shown != stack)
+        free(shown);
     return total;
 }
 

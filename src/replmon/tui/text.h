@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * text.h - the dashboard's view of terminal text: UTF-8 decoding, which
- * code points must be shown escaped (control, escape and bidirectional
- * override characters: `\x1b`, `\u202e`, never interpreted), and how many
- * columns a code point takes. Everything that reaches the screen goes
- * through rm_tui_glyphs(), so this file is the one place that decides.
+ * text.h - the dashboard's view of terminal text: a string as the glyphs
+ * of screen cells, by textwidth.h's rule (control, escape and
+ * bidirectional override characters shown escaped, `\x1b`, `\u202e`,
+ * never interpreted; display widths), and ASCII only when the terminal is
+ * not UTF-8. Everything that reaches the dashboard's screen goes through
+ * rm_tui_glyphs().
  */
 #ifndef REPLMON_TUI_TEXT_H
 #define REPLMON_TUI_TEXT_H
@@ -28,13 +29,13 @@ typedef struct rm_glyph {
     int width;
 } rm_glyph_t;
 
-/* rm_tui_glyphs - the glyphs that show text: a code point that must not
- * reach the terminal is replaced by its escape (`\n`, `\t`, `\r`, `\xHH`
- * for the other C0 controls and DEL, `\uXXXX` for C1 controls, bidi
- * controls, separators and code points the terminal cannot show). With
- * utf8 == 0 (the locale is not UTF-8) every non-ASCII code point is
- * escaped. Calls fn(glyph, user) for each; returns the total width. fn may
- * be NULL (width only). */
+/* rm_tui_glyphs - the glyphs that show text: what rm_text_escape() makes
+ * of it (`\n`, `\t`, `\r`, `\xHH` for other C0 controls, DEL and invalid
+ * bytes, `\uXXXX` for C1 and bidi controls and what cannot be shown),
+ * with widths from rm_display_width(). With utf8 == 0 (the terminal is not
+ * UTF-8) every non-ASCII code point is shown as `\uXXXX` too. Calls
+ * fn(glyph, user) for each; returns the total width. fn may be NULL (width
+ * only). */
 size_t rm_tui_glyphs(const char *text, int utf8,
                      void (*fn)(const rm_glyph_t *g, void *user), void *user);
 

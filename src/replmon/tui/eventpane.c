@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * eventlog.c - a mutex-protected ring of events (see eventlog.h).
+ * eventpane.c - a mutex-protected ring of events (see eventpane.h).
  */
-#include "tui/eventlog.h"
+#include "tui/eventpane.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct rm_eventlog {
+struct rm_eventpane {
     pthread_mutex_t mu;
     rm_event_entry_t *ring;
     size_t cap;
     uint64_t seq; /* entries ever added; the newest is ring[(seq-1)%cap] */
 };
 
-rm_eventlog_t *rm_eventlog_new(size_t capacity)
+rm_eventpane_t *rm_eventpane_new(size_t capacity)
 {
-    rm_eventlog_t *log = calloc(1, sizeof(*log));
+    rm_eventpane_t *log = calloc(1, sizeof(*log));
 
     if (log == NULL)
         return NULL;
@@ -33,7 +33,7 @@ rm_eventlog_t *rm_eventlog_new(size_t capacity)
     return log;
 }
 
-void rm_eventlog_free(rm_eventlog_t *log)
+void rm_eventpane_free(rm_eventpane_t *log)
 {
     if (log == NULL)
         return;
@@ -42,7 +42,7 @@ void rm_eventlog_free(rm_eventlog_t *log)
     free(log);
 }
 
-static void push(rm_eventlog_t *log, const rm_event_entry_t *e)
+static void push(rm_eventpane_t *log, const rm_event_entry_t *e)
 {
     pthread_mutex_lock(&log->mu);
     log->ring[log->seq % log->cap] = *e;
@@ -50,9 +50,9 @@ static void push(rm_eventlog_t *log, const rm_event_entry_t *e)
     pthread_mutex_unlock(&log->mu);
 }
 
-void rm_eventlog_add(rm_eventlog_t *log, int64_t time_ms,
-                     rm_event_level_t level, const char *node, const char *fmt,
-                     ...)
+void rm_eventpane_add(rm_eventpane_t *log, int64_t time_ms,
+                      rm_event_level_t level, const char *node, const char *fmt,
+                      ...)
 {
     rm_event_entry_t e;
     va_list ap;
@@ -81,7 +81,7 @@ static rm_event_level_t state_level(pgcm_node_state_t s)
     }
 }
 
-void rm_eventlog_pgcm(rm_eventlog_t *log, const pgcm_event_t *ev)
+void rm_eventpane_pgcm(rm_eventpane_t *log, const pgcm_event_t *ev)
 {
     rm_event_entry_t e;
     const char *msg = ev->message != NULL ? ev->message : "";
@@ -131,7 +131,7 @@ void rm_eventlog_pgcm(rm_eventlog_t *log, const pgcm_event_t *ev)
     push(log, &e);
 }
 
-size_t rm_eventlog_copy(rm_eventlog_t *log, rm_event_entry_t *out, size_t max)
+size_t rm_eventpane_copy(rm_eventpane_t *log, rm_event_entry_t *out, size_t max)
 {
     size_t n = 0;
 
@@ -144,7 +144,7 @@ size_t rm_eventlog_copy(rm_eventlog_t *log, rm_event_entry_t *out, size_t max)
     return n;
 }
 
-uint64_t rm_eventlog_seq(rm_eventlog_t *log)
+uint64_t rm_eventpane_seq(rm_eventpane_t *log)
 {
     uint64_t s;
 
