@@ -695,7 +695,7 @@ static void on_batch_done(pgcm_batch_t *batch, void *user)
     rm_fanout_wait_done(job->wg);
 }
 
-static int64_t now_ms(void)
+int64_t rm_clock_epoch_ms(void)
 {
     struct timespec ts;
 
@@ -703,7 +703,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_us(void)
+int64_t rm_clock_mono_us(void)
 {
     struct timespec ts;
 
@@ -1029,8 +1029,8 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
         return -1;
     }
     snap->count = count;
-    snap->collected_ms = now_ms();
-    start = mono_us();
+    snap->collected_ms = rm_clock_epoch_ms();
+    start = rm_clock_mono_us();
     memset(&qopts, 0, sizeof(qopts));
     qopts.timeout_ms = opts != NULL && opts->query_timeout_ms > 0
                            ? opts->query_timeout_ms
@@ -1058,7 +1058,7 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
     for (i = 0; i < count; i++)
         rm_node_end(mgr, &snap->nodes[i]);
     rm_snapshot_link(snap);
-    snap->elapsed_us = mono_us() - start;
+    snap->elapsed_us = rm_clock_mono_us() - start;
     free(sql);
     *out = snap;
     return 0;

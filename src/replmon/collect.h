@@ -255,6 +255,12 @@ typedef struct rm_collect_options {
                                     pglogical:); 0 is off */
 } rm_collect_options_t;
 
+/* rm_clock_epoch_ms - the wall clock, Unix milliseconds (what rounds and
+ * ages are stamped with). rm_clock_mono_us - a monotonic clock in
+ * microseconds (durations, schedules). */
+int64_t rm_clock_epoch_ms(void);
+int64_t rm_clock_mono_us(void);
+
 /* ---- One node's round, step by step ----------------------------------
  * For a caller that runs its own queries (the dashboard collects every
  * node on its own, so that a hung node delays nobody else):

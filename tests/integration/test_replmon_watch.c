@@ -36,12 +36,10 @@
 static localpg_server_t *pub, *sub, *spare;
 static char dir[] = "/tmp/replmon-it-watch-XXXXXX";
 
+/* The fixture's exec (it fails the test on an error). */
 static void exec_or_fail(localpg_server_t *s, const char *sql)
 {
-    char err[512];
-
-    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
+    free(fixture_exec(s, sql));
 }
 
 /* Write a configuration naming the given nodes (of pub, sub, spare). */

@@ -55,22 +55,6 @@ struct rm_collector {
     int *changed;
 };
 
-static int64_t epoch_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 rm_collector_t *rm_collector_new(pgcm_manager_t *mgr, int query_timeout_ms,
                                  int wake_fd)
 {
@@ -116,7 +100,7 @@ static void finish(cnode_t *n)
     memset(&n->work, 0, sizeof(n->work));
     n->have_mail = 1;
     n->mail_started_ms = n->started_ms;
-    n->mail_us = mono_us() - n->started_us;
+    n->mail_us = rm_clock_mono_us() - n->started_us;
     n->in_flight = 0;
     n->request_id = 0;
     pthread_mutex_unlock(&c->mu);
@@ -190,8 +174,8 @@ static void begin(cnode_t *n)
 
     rm_node_begin(&n->work, &t);
     n->step = -1;
-    n->started_ms = epoch_ms();
-    n->started_us = mono_us();
+    n->started_ms = rm_clock_epoch_ms();
+    n->started_us = rm_clock_mono_us();
     n->last_start_us = n->started_us;
     memset(&err, 0, sizeof(err));
     rc = pgcm_query_async(c->mgr, n->id, rm_sql_facts(), 0, NULL, &c->qopts,
@@ -210,7 +194,7 @@ static void begin(cnode_t *n)
 
 int64_t rm_collector_tick(rm_collector_t *c, int64_t interval_ms)
 {
-    int64_t now = mono_us(), next = interval_ms * 1000;
+    int64_t now = rm_clock_mono_us(), next = interval_ms * 1000;
     cnode_t **start;
     size_t i, ns = 0;
 

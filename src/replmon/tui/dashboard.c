@@ -64,22 +64,6 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static int64_t epoch_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Reload on a helper thread                                              */
 /* ---------------------------------------------------------------------- */
@@ -154,8 +138,9 @@ static void say(dash_t *x, rm_event_level_t level, const char *node,
     vsnprintf(x->message, sizeof(x->message), fmt, ap);
     va_end(ap);
     x->message_level = level;
-    x->message_until = mono_ms() + MESSAGE_MS;
-    rm_eventpane_add(x->pane, epoch_ms(), level, node, "%s", x->message);
+    x->message_until = (rm_clock_mono_us() / 1000) + MESSAGE_MS;
+    rm_eventpane_add(x->pane, rm_clock_epoch_ms(), level, node, "%s",
+                     x->message);
 }
 
 static void on_pgcm_event(const pgcm_event_t *ev, void *user);
@@ -166,8 +151,9 @@ static void subscribe(pgcm_manager_t *mgr, void *user)
     uint64_t sub_id;
 
     if (pgcm_subscribe(mgr, on_pgcm_event, user, &sub_id) != PGCM_OK)
-        rm_eventpane_add(((dash_t *)user)->pane, epoch_ms(), RM_EVL_WARNING,
-                         NULL, "cannot subscribe to libpgcm's events");
+        rm_eventpane_add(((dash_t *)user)->pane, rm_clock_epoch_ms(),
+                         RM_EVL_WARNING, NULL,
+                         "cannot subscribe to libpgcm's events");
 }
 
 static void on_pgcm_event(const pgcm_event_t *ev, void *user)
@@ -289,7 +275,7 @@ static void finish_reload(dash_t *x)
 static void collect(dash_t *x)
 {
     const rm_snapshot_t *snap;
-    int64_t now = epoch_ms();
+    int64_t now = rm_clock_epoch_ms();
 
     if (rm_collector_update(x->col) > 0 || !x->have_ev) {
         snap = rm_collector_snapshot(x->col);
@@ -339,12 +325,13 @@ static int draw(dash_t *x, rm_view_t *view, rm_canvas_t *canvas)
     in.events = x->events;
     in.nevents = x->nevents;
     in.cluster = x->d->title != NULL ? x->d->title : x->s->cluster;
-    in.now_ms = x->ui.paused ? x->paused_at_ms : epoch_ms();
+    in.now_ms = x->ui.paused ? x->paused_at_ms : rm_clock_epoch_ms();
     in.started_ms = x->started_ms;
     in.interval_ms = x->ui.interval_ms;
     in.paused = x->ui.paused;
     in.utf8 = rm_term_utf8(x->term);
-    if (x->message[0] != '\0' && mono_ms() < x->message_until) {
+    if (x->message[0] != '\0' &&
+        (rm_clock_mono_us() / 1000) < x->message_until) {
         in.message = x->message;
         in.message_level = x->message_level;
     }
@@ -390,7 +377,7 @@ static int act(dash_t *x, const rm_action_t *a)
         break;
     case RM_ACT_PAUSE:
         if (x->ui.paused)
-            x->paused_at_ms = epoch_ms();
+            x->paused_at_ms = rm_clock_epoch_ms();
         say(x, RM_EVL_INFO, NULL, "%s",
             x->ui.paused ? "paused: the screen keeps what it shows; p "
                            "resumes"
@@ -413,7 +400,8 @@ static int loop(dash_t *x)
     memset(&canvas, 0, sizeof(canvas));
     while (!quit && !g_quit) {
         struct pollfd fds[2];
-        int64_t now = mono_ms(), timeout, due = x->ui.interval_ms;
+        int64_t now = (rm_clock_mono_us() / 1000), timeout,
+                due = x->ui.interval_ms;
         rm_key_t k;
 
         if (g_reload) {
@@ -433,7 +421,7 @@ static int loop(dash_t *x)
         }
         /* Rounds finish one node at a time: take them and redraw at most
          * every DRAW_EVERY_MS, so that a hundred nodes cost one redraw. */
-        now = mono_ms();
+        now = (rm_clock_mono_us() / 1000);
         if (dirty || (news && now - last_draw >= DRAW_EVERY_MS)) {
             if (!x->ui.paused && (news || dirty))
                 collect(x);
@@ -485,13 +473,13 @@ static int loop(dash_t *x)
                     rc = RM_EXIT_FAILURE;
                     quit = 1;
                 }
-                last_draw = mono_ms();
+                last_draw = (rm_clock_mono_us() / 1000);
             }
         }
         /* A timeout: a round is due (started above, drawn when it ends),
          * or the clock and the ages need a redraw. */
         if (fds[0].revents == 0 && fds[1].revents == 0 &&
-            mono_ms() - last_draw >= 990)
+            (rm_clock_mono_us() / 1000) - last_draw >= 990)
             dirty = 1;
     }
     rm_view_free(&view);
@@ -509,7 +497,7 @@ int rm_dashboard_run(const rm_dashboard_t *d)
     x.d = d;
     x.s = d->session;
     x.wake[0] = x.wake[1] = -1;
-    x.started_ms = epoch_ms();
+    x.started_ms = rm_clock_epoch_ms();
     x.thresholds = x.s->cfg->thresholds;
     rm_palette_resolve(&x.s->cfg->theme, &x.palette);
     rm_ui_init(&x.ui, d->interval_ms);
