@@ -37,6 +37,15 @@ typedef struct vctx {
     size_t cluster_stamp;
 } vctx_t;
 
+/* One problem at node at (NULL: no position) of the document. */
+static void vdiag(vctx_t *c, rm_diag_severity_t sev, const rm_ynode_t *at,
+                  const char *path, const char *fmt, va_list ap)
+{
+    if (rm__diag_vadd(c->d, sev, c->file, at ? at->line : 0,
+                      at ? at->column : 0, path, fmt, ap) != 0)
+        c->oom = 1;
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
@@ -45,9 +54,7 @@ verr(vctx_t *c, const rm_ynode_t *at, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (rm__diag_vadd(c->d, RM_DIAG_ERROR, c->file, at ? at->line : 0,
-                      at ? at->column : 0, path, fmt, ap) != 0)
-        c->oom = 1;
+    vdiag(c, RM_DIAG_ERROR, at, path, fmt, ap);
     va_end(ap);
 }
 
@@ -59,9 +66,7 @@ vwarn(vctx_t *c, const rm_ynode_t *at, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (rm__diag_vadd(c->d, RM_DIAG_WARNING, c->file, at ? at->line : 0,
-                      at ? at->column : 0, path, fmt, ap) != 0)
-        c->oom = 1;
+    vdiag(c, RM_DIAG_WARNING, at, path, fmt, ap);
     va_end(ap);
 }
 
