@@ -140,6 +140,9 @@ static rm_subscription_t *sub_add(rm_node_t *n, const char *name,
     s->sync_workers = 0;
     s->apply_error_count = 0;
     s->sync_error_count = 0;
+    for (int c = 0; c < RM_CONFL_COUNT; c++)
+        s->confl[c] = RM_NONE; /* before 18 */
+    s->conflict_rate_per_min = NAN;
     s->last_msg_age_seconds = 0.1;
     s->transit_seconds = 0.0;
     s->latest_end_age_seconds = 0.1;
@@ -489,7 +492,7 @@ static void test_panel_keys(void **state)
     key(w, 'c');
     draw(w, 120, 40);
     assert_screen(w, "Conflicts [c]");
-    assert_screen(w, "APPLY ERRORS");
+    assert_screen(w, "CONFLICTS");
     /* Back on the nodes, the conflicts panel stays beside the topology. */
     key(w, 'n');
     draw(w, 120, 40);
@@ -882,6 +885,8 @@ static void test_conflicts_rate(void **state)
     }
     w->in.now_ms = NOW + 60000;
     w->meta[2].ok_ms = NOW + 59900;
+    rm_history_rates(w->hist, &w->snap, w->in.now_ms);
+    assert_true(fabs(s->conflict_rate_per_min - 12.0) < 1e-9);
     key(w, 'c');
     draw(w, 120, 40);
     assert_screen(w, "PER MIN");
@@ -889,8 +894,14 @@ static void test_conflicts_rate(void **state)
     assert_int_equal(RM_ST_ROLE(style_of(w, "12.0")), RM_UI_WARNING);
     /* Before 15 the counters do not exist. */
     s->apply_error_count = RM_NONE;
+    s->sync_error_count = RM_NONE;
     draw(w, 120, 40);
     assert_screen(w, "(15+)");
+    /* pglogical keeps no counters; its edge says pglogical. */
+    s->kind = RM_SUB_PGLOGICAL;
+    draw(w, 120, 40);
+    assert_screen(w, "(no counters)");
+    assert_screen(w, "pglogical demo_sub_1");
     world_free(w);
 }
 

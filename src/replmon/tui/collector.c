@@ -43,6 +43,7 @@ struct rm_collector {
     pgcm_manager_t *mgr;
     pgcm_query_options_t qopts;
     int wake_fd;
+    int pglogical; /* RM_PGLOGICAL_* for the rounds (UI thread) */
     pthread_mutex_t mu;
     int stopping;
     cnode_t **nodes; /* display order; snap.nodes[i] is nodes[i]'s */
@@ -56,7 +57,7 @@ struct rm_collector {
 };
 
 rm_collector_t *rm_collector_new(pgcm_manager_t *mgr, int query_timeout_ms,
-                                 int wake_fd)
+                                 int pglogical, int wake_fd)
 {
     rm_collector_t *c = calloc(1, sizeof(*c));
 
@@ -65,8 +66,14 @@ rm_collector_t *rm_collector_new(pgcm_manager_t *mgr, int query_timeout_ms,
     c->mgr = mgr;
     c->qopts.timeout_ms = query_timeout_ms > 0 ? query_timeout_ms : 5000;
     c->wake_fd = wake_fd;
+    c->pglogical = pglogical;
     pthread_mutex_init(&c->mu, NULL);
     return c;
+}
+
+void rm_collector_set_pglogical(rm_collector_t *c, int pglogical)
+{
+    c->pglogical = pglogical;
 }
 
 static void wake(rm_collector_t *c)
@@ -173,6 +180,7 @@ static void begin(cnode_t *n)
     int rc;
 
     rm_node_begin(&n->work, &t);
+    n->work.pglogical_mode = c->pglogical;
     n->step = -1;
     n->started_ms = rm_clock_epoch_ms();
     n->started_us = rm_clock_mono_us();
@@ -426,7 +434,7 @@ size_t rm_collector_update(rm_collector_t *c)
     return changed;
 }
 
-const rm_snapshot_t *rm_collector_snapshot(const rm_collector_t *c)
+rm_snapshot_t *rm_collector_snapshot(rm_collector_t *c)
 {
     return &c->snap;
 }

@@ -25,9 +25,14 @@
 typedef struct rm_collector rm_collector_t;
 
 /* rm_collector_new - collect from mgr's nodes with this per-statement
- * timeout (ms). NULL: no memory. */
+ * timeout (ms), reading pglogical's catalogs as pglogical says
+ * (RM_PGLOGICAL_*, the configuration's pglogical:). NULL: no memory. */
 rm_collector_t *rm_collector_new(pgcm_manager_t *mgr, int query_timeout_ms,
-                                 int wake_fd);
+                                 int pglogical, int wake_fd);
+
+/* rm_collector_set_pglogical - the pglogical mode of the rounds started
+ * from now on (after a reload). */
+void rm_collector_set_pglogical(rm_collector_t *c, int pglogical);
 
 /* rm_collector_set_targets - the nodes to collect, in display order: nodes
  * kept keep their data and their round in flight; removed nodes are
@@ -51,8 +56,9 @@ void rm_collector_run_now(rm_collector_t *c, const char *id);
  * new round; rm_collector_changed() tells which. */
 size_t rm_collector_update(rm_collector_t *c);
 
-/* The current data: valid until the next update or set_targets. */
-const rm_snapshot_t *rm_collector_snapshot(const rm_collector_t *c);
+/* The current data: valid until the next update or set_targets. The UI
+ * thread may fill the snapshot's derived fields (conflict rates). */
+rm_snapshot_t *rm_collector_snapshot(rm_collector_t *c);
 const rm_node_meta_t *rm_collector_meta(const rm_collector_t *c);
 const int *rm_collector_changed(const rm_collector_t *c);
 

@@ -264,6 +264,7 @@ static void finish_reload(dash_t *x)
     *s = r->next;
     memset(&r->next, 0, sizeof(r->next));
     x->thresholds = s->cfg->thresholds;
+    rm_collector_set_pglogical(x->col, s->cfg->pglogical);
     rm_palette_resolve(&s->cfg->theme, &x->palette);
     rm_term_palette(x->term, &x->palette);
     say(x, RM_EVL_INFO, NULL,
@@ -274,7 +275,7 @@ static void finish_reload(dash_t *x)
 
 static void collect(dash_t *x)
 {
-    const rm_snapshot_t *snap;
+    rm_snapshot_t *snap;
     int64_t now = rm_clock_epoch_ms();
 
     if (rm_collector_update(x->col) > 0 || !x->have_ev) {
@@ -293,6 +294,7 @@ static void collect(dash_t *x)
         x->pruned_ms = now;
     }
     snap = rm_collector_snapshot(x->col);
+    rm_history_rates(x->hist, snap, now);
     if (x->have_ev)
         rm_eval_free(&x->ev);
     x->have_ev = rm_evaluate(snap, &x->thresholds, &x->ev) == 0;
@@ -534,7 +536,8 @@ int rm_dashboard_run(const rm_dashboard_t *d)
     x.s->no_wait = 1;
     if (rm_session_start(x.s, d->query_timeout_ms, "watch") != 0)
         goto out;
-    x.col = rm_collector_new(x.s->mgr, d->query_timeout_ms, x.wake[1]);
+    x.col = rm_collector_new(x.s->mgr, d->query_timeout_ms, x.s->cfg->pglogical,
+                             x.wake[1]);
     if (x.col == NULL ||
         rm_collector_set_targets(x.col, x.s->targets, x.s->count) != 0) {
         fprintf(stderr, "replmon watch: out of memory\n");

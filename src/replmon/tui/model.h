@@ -96,15 +96,27 @@ typedef struct rm_view_input {
 } rm_view_input_t;
 
 /* Keys of the series the history keeps (and the rows' object keys):
- * "node/ID", "sub/NODE/NAME", "subtime/NODE/NAME", "suberr/NODE/NAME",
- * "slot/NODE/NAME", "standby/NODE/APP/ADDR", "recv/NODE", "lat/NODE". */
+ * "node/ID", "sub/NODE/NAME", "subtime/NODE/NAME", "confl/NODE/NAME" (a
+ * pglogical subscription's NAME is "pglogical:NAME"), "slot/NODE/NAME",
+ * "standby/NODE/APP/ADDR", "recv/NODE", "lat/NODE". */
 void rm_key_node(char *buf, size_t len, const char *node);
-void rm_key_sub(char *buf, size_t len, const char *kind, const char *node,
-                const char *name);
+void rm_key_sub(char *buf, size_t len, const char *prefix, const char *node,
+                const rm_subscription_t *s);
 void rm_key_slot(char *buf, size_t len, const char *node, const char *name);
 void rm_key_standby(char *buf, size_t len, const char *node,
                     const rm_standby_t *s);
 void rm_key_recv(char *buf, size_t len, const char *node);
+
+/* The window the conflict rate is measured over. */
+#define RM_RATE_WINDOW_MS 60000
+
+/* rm_history_rates - set every subscription's conflict_rate_per_min from
+ * its conflict count's history (rm_subscription_conflicts): the growth per
+ * minute over the last RM_RATE_WINDOW_MS, NAN without two samples. What
+ * rm_evaluate then judges against conflict_rate, as status --sample and
+ * serve do between two rounds. */
+void rm_history_rates(const rm_history_t *h, rm_snapshot_t *snap,
+                      int64_t now_ms);
 
 /* rm_history_sample - add what the rounds of the nodes with changed[i]
  * set measured (lag, retention, latency, error counters) to h, at each

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conflicts.h"
 #include "tui/text.h"
 
 /* ---------------------------------------------------------------------- */
@@ -105,10 +106,13 @@ void rm_key_node(char *buf, size_t len, const char *node)
     snprintf(buf, len, "node/%s", node);
 }
 
-void rm_key_sub(char *buf, size_t len, const char *kind, const char *node,
-                const char *name)
+void rm_key_sub(char *buf, size_t len, const char *prefix, const char *node,
+                const rm_subscription_t *s)
 {
-    snprintf(buf, len, "%s/%s/%s", kind, node, name != NULL ? name : "");
+    /* A node may have a native and a pglogical subscription of one name. */
+    snprintf(buf, len, "%s/%s/%s%s", prefix, node,
+             s->kind == RM_SUB_PGLOGICAL ? "pglogical:" : "",
+             s->name != NULL ? s->name : "");
 }
 
 void rm_key_slot(char *buf, size_t len, const char *node, const char *name)
@@ -605,6 +609,7 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
     tcol(t, "TABLES", 6, 0, 5, 0);
     tcol(t, "ERRORS", 6, 0, 5, 0);
     tcol(t, "HISTORY", 8, 0, 2, 1);
+    tcol(t, "KIND", 4, 0, 6, 0);
     t->empty = "no subscriptions on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
@@ -617,7 +622,7 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
             rm_vrow_t *r;
 
             v->subs++;
-            rm_key_sub(key, sizeof(key), "sub", n->id, s->name);
+            rm_key_sub(key, sizeof(key), "sub", n->id, s);
             r = trow(v, t, key, n->id);
             if (r == NULL)
                 return;
@@ -655,6 +660,8 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
                 tcell(v, r, 8, "-", RM_UI_MUTED);
             tspark(r, 9, series(in, key), FLOOR_BYTES,
                    grey(stale, RM_UI_PRIMARY));
+            tcell(v, r, 10, rm_sub_kind_name(s->kind),
+                  grey(stale, RM_UI_MUTED));
             tdone(t, filter, in->utf8);
         }
     }
@@ -841,6 +848,7 @@ typedef struct edge {
     const char *up_note;
     const char *down;
     int logical;
+    const char *kind; /* "physical", "logical" or "pglogical" */
     const char *via;
     int64_t lag;
     double secs;
@@ -881,6 +889,7 @@ static size_t collect_edges(rm_view_t *v, const rm_view_input_t *in,
                                         : nd->receiver.sender_port)
                              : "upstream not monitored";
             x->down = nd->id;
+            x->kind = "physical";
             x->via = nd->receiver.slot_name;
             x->lag = nd->receiver.lag_bytes;
             x->secs = nd->receiver.replay_delay_seconds;
@@ -897,10 +906,11 @@ static size_t collect_edges(rm_view_t *v, const rm_view_input_t *in,
                 s->link_note[0] ? s->link_note : "publisher not monitored";
             x->down = nd->id;
             x->logical = 1;
+            x->kind = s->kind == RM_SUB_PGLOGICAL ? "pglogical" : "logical";
             x->via = s->name;
             x->lag = s->lag_bytes;
             x->secs = s->lag_seconds;
-            rm_key_sub(x->key, sizeof(x->key), "sub", nd->id, s->name);
+            rm_key_sub(x->key, sizeof(x->key), "sub", nd->id, s);
             x->stale = is_stale(in, i);
         }
     }
@@ -930,8 +940,7 @@ static void build_lag(rm_view_t *v, const rm_view_input_t *in,
         tcell(v, r, 0, e[i].up ? e[i].up : afmt(v, "? (%s)", e[i].up_note),
               grey(e[i].stale, e[i].up ? RM_UI_FG : RM_UI_MUTED));
         tcell(v, r, 1, e[i].down, grey(e[i].stale, RM_UI_FG));
-        tcell(v, r, 2, e[i].logical ? "logical" : "physical",
-              grey(e[i].stale, RM_UI_FG));
+        tcell(v, r, 2, e[i].kind, grey(e[i].stale, RM_UI_FG));
         tcell(v, r, 3, sval(e[i].via), grey(e[i].stale, RM_UI_FG));
         tcell(v, r, 4, fbytes(v, e[i].lag),
               grey(e[i].stale, lag_style(in->thresholds, e[i].secs)));
@@ -980,8 +989,7 @@ static void topo_edges(rm_view_t *v, const rm_view_input_t *in,
         head = utf8 ? "\u25b6" : ">";
         st = grey(e[i].stale, lag_style(in->thresholds, e[i].secs));
         topo_line(v, t, filter, utf8, e[i].key, e[i].down,
-                  afmt(v, "  %s%s %s%s%s %s %s%s %s%s", branch, line,
-                       e[i].logical ? "logical" : "physical",
+                  afmt(v, "  %s%s %s%s%s %s %s%s %s%s", branch, line, e[i].kind,
                        e[i].logical && e[i].via ? " " : "",
                        e[i].logical && e[i].via ? e[i].via : "",
                        fbytes(v, e[i].lag), line, head, e[i].down,
@@ -1081,11 +1089,12 @@ static void build_conflicts(rm_view_t *v, const rm_view_input_t *in,
 
     tcol(t, "SUB", 4, 0, 0, 0);
     tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "APPLY ERRORS", 6, 1, 0, 0);
-    tcol(t, "SYNC ERRORS", 6, 1, 1, 0);
+    tcol(t, "CONFLICTS", 6, 1, 0, 0);
+    tcol(t, "APPLY ERR", 6, 1, 3, 0);
+    tcol(t, "SYNC ERR", 6, 1, 3, 0);
     tcol(t, "PER MIN", 7, 1, 0, 0);
     tcol(t, "STATE", 5, 0, 2, 0);
-    tcol(t, "HISTORY", 8, 0, 3, 1);
+    tcol(t, "HISTORY", 8, 0, 1, 1);
     t->empty = "no subscriptions on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
@@ -1094,47 +1103,66 @@ static void build_conflicts(rm_view_t *v, const rm_view_input_t *in,
         for (j = 0; j < n->nsubs; j++) {
             const rm_subscription_t *s = &n->subs[j];
             const char *state = rm_subscription_state(s);
+            int64_t count = rm_subscription_conflicts(s);
+            double rate = s->conflict_rate_per_min;
             char key[192], ekey[192];
-            const rm_series_t *es;
-            double rate;
             rm_style_t rst = RM_UI_FG;
             rm_vrow_t *r;
 
-            rm_key_sub(key, sizeof(key), "sub", n->id, s->name);
-            rm_key_sub(ekey, sizeof(ekey), "suberr", n->id, s->name);
-            es = series(in, ekey);
-            rate = rm_series_rate_per_min(es, in->now_ms, 60000);
+            rm_key_sub(key, sizeof(key), "sub", n->id, s);
+            rm_key_sub(ekey, sizeof(ekey), "confl", n->id, s);
             r = trow(v, t, key, n->id);
             if (r == NULL)
                 return;
             tcell(v, r, 0, sval(s->name), grey(stale, RM_UI_FG));
             tcell(v, r, 1, n->id, grey(stale, RM_UI_FG));
-            if (s->apply_error_count == RM_NONE) {
-                tcell(v, r, 2, "-", RM_UI_MUTED);
-                tcell(v, r, 3, "-", RM_UI_MUTED);
-                tcell(v, r, 4, "(15+)", RM_UI_MUTED);
+            if (count == RM_NONE) {
+                /* pglogical keeps no counters; native ones from 15 on. */
+                tcell(v, r, 2,
+                      s->kind == RM_SUB_PGLOGICAL ? "(no counters)" : "(15+)",
+                      RM_UI_MUTED);
             } else {
-                tcell(v, r, 2, fint(v, s->apply_error_count),
+                tcell(v, r, 2, fint(v, count),
+                      grey(stale, count > 0 ? RM_UI_WARNING : RM_UI_FG));
+                tcell(v, r, 3, fint(v, s->apply_error_count),
                       grey(stale, s->apply_error_count > 0 ? RM_UI_WARNING
                                                            : RM_UI_FG));
-                tcell(v, r, 3, fint(v, s->sync_error_count),
+                tcell(v, r, 4, fint(v, s->sync_error_count),
                       grey(stale,
                            s->sync_error_count > 0 ? RM_UI_WARNING : RM_UI_FG));
-                if (!isnan(rate)) {
-                    if (th->conflict_rate_critical > 0 &&
-                        rate >= th->conflict_rate_critical)
-                        rst = RM_UI_CRITICAL | RM_ST_BOLD;
-                    else if (th->conflict_rate_warning > 0 &&
-                             rate >= th->conflict_rate_warning)
-                        rst = RM_UI_WARNING;
-                }
-                tcell(v, r, 4, isnan(rate) ? "-" : afmt(v, "%.1f", rate),
-                      grey(stale, rst));
             }
-            tcell(v, r, 5, sub_state_label(state, in->utf8),
+            if (!isnan(rate)) {
+                if (th->conflict_rate_critical > 0 &&
+                    rate >= th->conflict_rate_critical)
+                    rst = RM_UI_CRITICAL | RM_ST_BOLD;
+                else if (th->conflict_rate_warning > 0 &&
+                         rate >= th->conflict_rate_warning)
+                    rst = RM_UI_WARNING;
+            }
+            tcell(v, r, 5, isnan(rate) ? "-" : afmt(v, "%.1f", rate),
+                  grey(stale, rst));
+            tcell(v, r, 6, sub_state_label(state, in->utf8),
                   grey(stale, sub_state_style(state)));
-            tspark(r, 6, es, FLOOR_COUNT, grey(stale, RM_UI_WARNING));
+            tspark(r, 7, series(in, ekey), FLOOR_COUNT,
+                   grey(stale, RM_UI_WARNING));
             tdone(t, filter, in->utf8);
+        }
+    }
+}
+
+void rm_history_rates(const rm_history_t *h, rm_snapshot_t *snap,
+                      int64_t now_ms)
+{
+    char key[192];
+    size_t i, j;
+
+    for (i = 0; i < snap->count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++) {
+            rm_key_sub(key, sizeof(key), "confl", n->id, &n->subs[j]);
+            n->subs[j].conflict_rate_per_min = rm_series_rate_per_min(
+                rm_history_get(h, key), now_ms, RM_RATE_WINDOW_MS);
         }
     }
 }
@@ -1286,19 +1314,17 @@ int rm_history_sample(rm_history_t *h, const rm_snapshot_t *snap,
             continue; /* what it showed before is not measured again */
         for (j = 0; j < n->nsubs; j++) {
             const rm_subscription_t *s = &n->subs[j];
-            int64_t errs = s->apply_error_count;
+            int64_t confl = rm_subscription_conflicts(s);
 
-            rm_key_sub(key, sizeof(key), "sub", n->id, s->name);
+            rm_key_sub(key, sizeof(key), "sub", n->id, s);
             rc |= rm_history_add(
                 h, key, t,
                 s->lag_bytes == RM_NONE ? NAN : (double)s->lag_bytes);
-            rm_key_sub(key, sizeof(key), "subtime", n->id, s->name);
+            rm_key_sub(key, sizeof(key), "subtime", n->id, s);
             rc |= rm_history_add(h, key, t, s->lag_seconds);
-            if (errs != RM_NONE) {
-                if (s->sync_error_count != RM_NONE)
-                    errs += s->sync_error_count;
-                rm_key_sub(key, sizeof(key), "suberr", n->id, s->name);
-                rc |= rm_history_add(h, key, t, (double)errs);
+            if (confl != RM_NONE) {
+                rm_key_sub(key, sizeof(key), "confl", n->id, s);
+                rc |= rm_history_add(h, key, t, (double)confl);
             }
         }
         for (j = 0; j < n->nslots; j++) {
@@ -1352,9 +1378,14 @@ static rm_vrow_t *dline(dt_t *d, const char *label, const char *value,
 }
 
 /* A history line: the sparkline, then min and max over what it shows. */
-static void dspark(dt_t *d, const char *label, const rm_series_t *s, int bytes,
+/* What a history line measures. */
+enum { UNIT_SECONDS = 0, UNIT_BYTES, UNIT_COUNT };
+
+/* A history line: the sparkline, then min and max over what it shows. */
+static void dspark(dt_t *d, const char *label, const rm_series_t *s, int unit,
                    int64_t now_ms)
 {
+    static const double floors[] = {FLOOR_SECONDS, FLOOR_BYTES, FLOOR_COUNT};
     rm_vrow_t *r;
     double lo, hi;
     size_t used;
@@ -1365,19 +1396,22 @@ static void dspark(dt_t *d, const char *label, const rm_series_t *s, int bytes,
         dline(d, label, "no samples yet", RM_UI_MUTED);
         return;
     }
-    if (bytes) {
+    if (unit == UNIT_BYTES) {
         rm_format_bytes((int64_t)lo, a, sizeof(a));
         rm_format_bytes((int64_t)hi, b, sizeof(b));
-    } else {
+    } else if (unit == UNIT_SECONDS) {
         rm_format_seconds(lo, a, sizeof(a));
         rm_format_seconds(hi, b, sizeof(b));
+    } else {
+        snprintf(a, sizeof(a), "%.0f", lo);
+        snprintf(b, sizeof(b), "%.0f", hi);
     }
     dline(d, label,
           afmt(d->v, "min %s, max %s over the last %s (%zu samples)", a, b,
                fage(d->v, now_ms - rm_series_time(s, 0)), used),
           RM_UI_FG);
     r = dline(d, "", "", RM_UI_FG);
-    tspark(r, 1, s, bytes ? FLOOR_BYTES : FLOOR_SECONDS, RM_UI_PRIMARY);
+    tspark(r, 1, s, floors[unit], RM_UI_PRIMARY);
 }
 
 static void dlatency(dt_t *d, const rm_series_t *s, int64_t now_ms)
@@ -1520,6 +1554,27 @@ static void details_node(dt_t *d, const rm_view_input_t *in, size_t i)
     }
 }
 
+/* The PostgreSQL 18 counters that are not zero: " (2 update_missing, ...)". */
+static const char *confl_detail(rm_view_t *v, const rm_subscription_t *s)
+{
+    char buf[400] = "";
+    size_t used = 0;
+    int c;
+
+    for (c = 0; c < RM_CONFL_COUNT; c++) {
+        if (s->confl[c] == RM_NONE || s->confl[c] == 0)
+            continue;
+        used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+                                 "%s%" PRId64 " %s", used ? ", " : " (",
+                                 s->confl[c], rm_confl_name((rm_confl_t)c));
+        if (used >= sizeof(buf))
+            break;
+    }
+    if (used > 0 && used + 1 < sizeof(buf))
+        strcat(buf, ")");
+    return astr(v, buf);
+}
+
 static void details_sub(dt_t *d, const rm_view_input_t *in, size_t i,
                         const rm_subscription_t *s)
 {
@@ -1527,9 +1582,10 @@ static void details_sub(dt_t *d, const rm_view_input_t *in, size_t i,
     const rm_node_t *n = &in->snap->nodes[i];
     const char *state = rm_subscription_state(s);
     char key[192];
-    double rate;
+    int64_t count;
 
     dline(d, "node", n->id, RM_UI_FG);
+    dline(d, "kind", rm_sub_kind_name(s->kind), RM_UI_FG);
     dline(d, "state", sub_state_label(state, in->utf8), sub_state_style(state));
     dline(d, "enabled", yesno(s->enabled), RM_UI_FG);
     dline(d, "apply worker",
@@ -1546,12 +1602,12 @@ static void details_sub(dt_t *d, const rm_view_input_t *in, size_t i,
     dline(d, "latest end LSN", sval(s->latest_end_lsn), RM_UI_FG);
     dline(d, "lag", fbytes(v, s->lag_bytes),
           lag_style(in->thresholds, s->lag_seconds));
-    rm_key_sub(key, sizeof(key), "sub", n->id, s->name);
-    dspark(d, "lag history", series(in, key), 1, in->now_ms);
+    rm_key_sub(key, sizeof(key), "sub", n->id, s);
+    dspark(d, "lag history", series(in, key), UNIT_BYTES, in->now_ms);
     dline(d, "lag time", fsecs(v, s->lag_seconds),
           lag_style(in->thresholds, s->lag_seconds));
-    rm_key_sub(key, sizeof(key), "subtime", n->id, s->name);
-    dspark(d, "lag time history", series(in, key), 0, in->now_ms);
+    rm_key_sub(key, sizeof(key), "subtime", n->id, s);
+    dspark(d, "lag time history", series(in, key), UNIT_SECONDS, in->now_ms);
     dline(d, "last message", fago(v, s->last_msg_age_seconds), RM_UI_FG);
     dline(d, "transit", fsecs(v, s->transit_seconds), RM_UI_FG);
     if (s->tables_total != RM_NONE)
@@ -1560,16 +1616,27 @@ static void details_sub(dt_t *d, const rm_view_input_t *in, size_t i,
                    fint(v, s->tables_ready), s->tables_total,
                    fint(v, s->sync_workers)),
               s->tables_ready < s->tables_total ? RM_UI_WARNING : RM_UI_FG);
-    rm_key_sub(key, sizeof(key), "suberr", n->id, s->name);
-    rate = rm_series_rate_per_min(series(in, key), in->now_ms, 60000);
-    dline(d, "errors",
-          s->apply_error_count == RM_NONE
-              ? "not reported (PostgreSQL 15 or newer)"
-              : afmt(v, "%" PRId64 " apply, %s sync%s%s", s->apply_error_count,
-                     fint(v, s->sync_error_count),
-                     isnan(rate) ? "" : afmt(v, ", %.1f a minute", rate), ""),
-          s->apply_error_count > 0 || s->sync_error_count > 0 ? RM_UI_WARNING
-                                                              : RM_UI_FG);
+    count = rm_subscription_conflicts(s);
+    dline(d, "conflicts",
+          count == RM_NONE
+              ? (s->kind == RM_SUB_PGLOGICAL
+                     ? "pglogical keeps no counters"
+                     : "not reported (PostgreSQL 15 or newer)")
+              : afmt(v, "%" PRId64 "%s%s", count,
+                     isnan(s->conflict_rate_per_min)
+                         ? ""
+                         : afmt(v, ", %.1f a minute", s->conflict_rate_per_min),
+                     confl_detail(v, s)),
+          count != RM_NONE && count > 0 ? RM_UI_WARNING : RM_UI_FG);
+    if (s->apply_error_count != RM_NONE)
+        dline(d, "errors",
+              afmt(v, "%" PRId64 " apply, %s sync", s->apply_error_count,
+                   fint(v, s->sync_error_count)),
+              s->apply_error_count > 0 || s->sync_error_count > 0
+                  ? RM_UI_WARNING
+                  : RM_UI_FG);
+    rm_key_sub(key, sizeof(key), "confl", n->id, s);
+    dspark(d, "conflict history", series(in, key), UNIT_COUNT, in->now_ms);
 }
 
 static void details_slot(dt_t *d, const rm_view_input_t *in, size_t i,
@@ -1597,7 +1664,7 @@ static void details_slot(dt_t *d, const rm_view_input_t *in, size_t i,
     dline(d, "retained", fbytes(v, s->retained_bytes),
           retain_style(in->thresholds, s->retained_bytes));
     rm_key_slot(key, sizeof(key), n->id, s->name);
-    dspark(d, "retention history", series(in, key), 1, in->now_ms);
+    dspark(d, "retention history", series(in, key), UNIT_BYTES, in->now_ms);
     dline(d, "unconfirmed", fbytes(v, s->unconfirmed_bytes), RM_UI_FG);
     dline(d, "wal_status", sval(s->wal_status), RM_UI_FG);
     dline(d, "safe_wal_size",
@@ -1652,7 +1719,7 @@ static void details_standby(dt_t *d, const rm_view_input_t *in, size_t i,
           lag_style(in->thresholds, s->replay_lag_seconds));
     dline(d, "last reply", fago(v, s->reply_age_seconds), RM_UI_FG);
     rm_key_standby(key, sizeof(key), n->id, s);
-    dspark(d, "lag history", series(in, key), 1, in->now_ms);
+    dspark(d, "lag history", series(in, key), UNIT_BYTES, in->now_ms);
 }
 
 static void details_receiver(dt_t *d, const rm_view_input_t *in, size_t i)
@@ -1676,7 +1743,7 @@ static void details_receiver(dt_t *d, const rm_view_input_t *in, size_t i)
     dline(d, "lag (upstream LSN - received)", fbytes(v, r->lag_bytes),
           RM_UI_FG);
     rm_key_recv(key, sizeof(key), n->id);
-    dspark(d, "lag history", series(in, key), 1, in->now_ms);
+    dspark(d, "lag history", series(in, key), UNIT_BYTES, in->now_ms);
     dline(d, "replay backlog", fbytes(v, r->replay_backlog_bytes), RM_UI_FG);
     dline(d, "replay delay", fsecs(v, r->replay_delay_seconds),
           lag_style(in->thresholds, r->replay_delay_seconds));
@@ -1730,7 +1797,7 @@ int rm_details_build(rm_view_t *v, rm_vtable_t *t, const rm_view_input_t *in,
             return v->oom ? -1 : 0;
         }
         for (j = 0; j < n->nsubs; j++) {
-            rm_key_sub(k, sizeof(k), "sub", n->id, n->subs[j].name);
+            rm_key_sub(k, sizeof(k), "sub", n->id, &n->subs[j]);
             if (strcmp(k, key) == 0) {
                 snprintf(title, titlelen, "Subscription %s",
                          sval(n->subs[j].name));
