@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "tui/dashboard.h"
 
 #define CMD "watch"
@@ -31,6 +32,10 @@ static const char watch_help[] =
     "\n"
     "Options:\n"
     "  --interval DURATION  refresh interval (default 1s; 500ms, 2s, ...)\n"
+    "  --metrics-listen ADDR:PORT\n"
+    "                       also answer replmon serve's endpoints (/metrics,\n"
+    "                       /healthz, /readyz, /node/ID, /status) there,\n"
+    "                       from the dashboard's rounds (port 0: a free one)\n"
     "  -h, --help           show this help\n"
     "\n" RM_COMMON_HELP "\n"
     "Log lines go to --log-file only: the terminal is the dashboard's.\n"
@@ -41,20 +46,22 @@ static const char watch_help[] =
     "Exit status: 0 after q, Ctrl-C or SIGTERM, 1 when the dashboard cannot\n"
     "run (no terminal), 64 usage error, 78 configuration error.\n";
 
-enum { OPT_INTERVAL = RM_OPT_FIRST_COMMAND };
+enum { OPT_INTERVAL = RM_OPT_FIRST_COMMAND, OPT_METRICS_LISTEN };
 
 int rm_cmd_watch(int argc, char **argv)
 {
     static const struct option longopts[] = {
         RM_COMMON_LONG_OPTIONS,
         {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     rm_common_t common;
     rm_session_t session;
     rm_dashboard_t d;
     int64_t interval_ms = 1000;
-    int opt, rc;
+    char metrics_host[256] = "";
+    int metrics_port = -1, opt, rc;
 
     rm_common_init(&common);
     rm_getopt_reset();
@@ -75,6 +82,14 @@ int rm_cmd_watch(int argc, char **argv)
                     "--interval '%s' is not a duration between 100ms and 1h "
                     "(%s)",
                     optarg, why ? why : "use e.g. 500ms, 1s or 5s");
+            continue;
+        }
+        if (opt == OPT_METRICS_LISTEN) {
+            if (rm_config_parse_listen(optarg, metrics_host,
+                                       sizeof(metrics_host), &metrics_port,
+                                       &why) != 0)
+                return rm_usage_error(CMD, "--metrics-listen '%s': %s", optarg,
+                                      why ? why : "use ADDR:PORT");
             continue;
         }
         if (opt == '?' || opt == ':')
@@ -104,6 +119,10 @@ int rm_cmd_watch(int argc, char **argv)
     d.common = &common;
     d.interval_ms = interval_ms;
     d.query_timeout_ms = (int)common.timeout_ms;
+    if (metrics_port >= 0) {
+        d.metrics_host = metrics_host;
+        d.metrics_port = metrics_port;
+    }
     rc = rm_dashboard_run(&d);
     rm_session_close(&session);
     return rc;

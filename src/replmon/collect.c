@@ -229,6 +229,113 @@ void rm_snapshot_free(rm_snapshot_t *snap)
     free(snap);
 }
 
+/* A copy of string *s into *s (NULL stays NULL); *ok cleared when out of
+ * memory. */
+static void dup_field(char **s, int *ok)
+{
+    if (*s == NULL)
+        return;
+    *s = strdup(*s);
+    if (*s == NULL)
+        *ok = 0;
+}
+
+static int copy_node(rm_node_t *dst, const rm_node_t *src)
+{
+    size_t i;
+    int ok = 1;
+
+    *dst = *src;
+    dst->slots = NULL;
+    dst->subs = NULL;
+    dst->standbys = NULL;
+    dst->nslots = dst->nsubs = dst->nstandbys = 0;
+    memset(&dst->receiver, 0, sizeof(dst->receiver));
+    if (src->nslots > 0) {
+        dst->slots = calloc(src->nslots, sizeof(*dst->slots));
+        if (dst->slots == NULL)
+            return -1;
+        for (i = 0; i < src->nslots; i++) {
+            rm_slot_t *s = &dst->slots[i];
+
+            *s = src->slots[i];
+            dup_field(&s->name, &ok);
+            dup_field(&s->type, &ok);
+            dup_field(&s->plugin, &ok);
+            dup_field(&s->database, &ok);
+            dup_field(&s->wal_status, &ok);
+            dup_field(&s->invalidation_reason, &ok);
+            dup_field(&s->sender_application_name, &ok);
+            dup_field(&s->sender_state, &ok);
+            dst->nslots++;
+        }
+    }
+    if (src->nsubs > 0) {
+        dst->subs = calloc(src->nsubs, sizeof(*dst->subs));
+        if (dst->subs == NULL)
+            return -1;
+        for (i = 0; i < src->nsubs; i++) {
+            rm_subscription_t *s = &dst->subs[i];
+
+            *s = src->subs[i];
+            dup_field(&s->name, &ok);
+            dup_field(&s->slot_name, &ok);
+            dup_field(&s->publications, &ok);
+            dup_field(&s->provider_node, &ok);
+            dup_field(&s->pglogical_status, &ok);
+            dst->nsubs++;
+        }
+    }
+    if (src->nstandbys > 0) {
+        dst->standbys = calloc(src->nstandbys, sizeof(*dst->standbys));
+        if (dst->standbys == NULL)
+            return -1;
+        for (i = 0; i < src->nstandbys; i++) {
+            rm_standby_t *s = &dst->standbys[i];
+
+            *s = src->standbys[i];
+            dup_field(&s->application_name, &ok);
+            dup_field(&s->client_addr, &ok);
+            dup_field(&s->state, &ok);
+            dup_field(&s->sync_state, &ok);
+            dst->nstandbys++;
+        }
+    }
+    dst->receiver = src->receiver;
+    dup_field(&dst->receiver.status, &ok);
+    dup_field(&dst->receiver.slot_name, &ok);
+    dup_field(&dst->receiver.sender_host, &ok);
+    return ok ? 0 : -1;
+}
+
+rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap)
+{
+    rm_snapshot_t *copy = calloc(1, sizeof(*copy));
+    size_t i;
+
+    if (copy == NULL)
+        return NULL;
+    copy->collected_ms = snap->collected_ms;
+    copy->elapsed_us = snap->elapsed_us;
+    if (snap->count > 0) {
+        copy->nodes = calloc(snap->count, sizeof(*copy->nodes));
+        if (copy->nodes == NULL) {
+            free(copy);
+            return NULL;
+        }
+    }
+    for (i = 0; i < snap->count; i++) {
+        int rc = copy_node(&copy->nodes[i], &snap->nodes[i]);
+
+        copy->count++; /* freed whole, or partly filled, by the free */
+        if (rc != 0) {
+            rm_snapshot_free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Field access by column name                                            */
 /* ---------------------------------------------------------------------- */

@@ -209,6 +209,9 @@ typedef struct rm_snapshot {
 } rm_snapshot_t;
 
 void rm_snapshot_free(rm_snapshot_t *snap);
+/* rm_snapshot_copy - a deep copy of snap (free with rm_snapshot_free), or
+ * NULL when out of memory. */
+rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
 
 /* ---------------------------------------------------------------------- */
 /* Parsing (pure: a PGresult in, fields out)                              */

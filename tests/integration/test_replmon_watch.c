@@ -10,7 +10,8 @@
  * (and R); colour, and none with NO_COLOR; q exits 0, gives the terminal
  * back as it was and leaves no connection on the servers. Also bare
  * `replmon` with and without a terminal, the original tool's flags, and
- * `replmon demo` on a terminal.
+ * `replmon demo` on a terminal. With --metrics-listen, replmon serve's
+ * endpoints answer from the dashboard's rounds while it runs.
  *
  * The screen is polled with deadlines, never read after fixed sleeps.
  */
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "http_get.h"
 #include "localpg.h"
 #include "replmon_run.h"
 #include "tmuxterm.h"
@@ -591,6 +593,75 @@ static void test_without_a_terminal(void **state)
         assert_non_null(strstr(r.err, "--interval '0' is not a duration"));
         rm_run_free(&r);
     }
+    {
+        const char *args[] = {"watch", "--metrics-listen", "nowhere", NULL};
+
+        rm_run(args, 10000, &r);
+        assert_int_equal(r.code, 64);
+        assert_non_null(strstr(r.err, "--metrics-listen 'nowhere'"));
+        rm_run_free(&r);
+    }
+}
+
+/* GET path until its status is want and its body has text (NULL: any);
+ * fails after timeout_ms. */
+static void expect_http(int port, const char *path, int want, const char *text,
+                        int timeout_ms)
+{
+    int64_t start = fixture_now_ms();
+    http_reply_t r;
+
+    for (;;) {
+        http_get(port, path, 2000, &r);
+        if (r.status == want && (text == NULL || strstr(r.body, text) != NULL))
+            break;
+        if (fixture_now_ms() - start > timeout_ms)
+            fail_msg("GET %s: status %d, not %d with \"%s\" within %d ms:\n%s",
+                     path, r.status, want, text ? text : "", timeout_ms,
+                     r.body ? r.body : "");
+        http_reply_free(&r);
+        fixture_sleep_ms(100);
+    }
+    http_reply_free(&r);
+}
+
+static void test_metrics_listen(void **state)
+{
+    char cfg[PATH_MAX], args[PATH_MAX + 128];
+    int port = http_free_port();
+    http_reply_t r;
+    tmuxterm_t *t;
+
+    (void)state;
+    assert_true(port > 0);
+    config_path(cfg, sizeof(cfg), "metrics");
+    write_config(cfg, 1, NULL);
+    snprintf(args, sizeof(args),
+             "watch --config %s --timeout 2s --metrics-listen 127.0.0.1:%d",
+             cfg, port);
+    t = start_watch(args, 120, 40, 0);
+    wait_all_healthy(t, 1);
+    /* The same endpoints as replmon serve, from the dashboard's rounds. */
+    expect_http(port, "/healthz", 200, NULL, KEY_MS);
+    expect_http(port, "/readyz", 200, NULL, APPEAR_MS);
+    expect_http(port, "/metrics", 200, "\nreplmon_node_up{node=\"spare\"} 1",
+                APPEAR_MS);
+    http_get(port, "/metrics", 2000, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(prom_sample(r.body, "replmon_node_up{node=\"pub\"}") == 1.0);
+    assert_true(prom_sample(r.body, "replmon_node_up{node=\"sub\"}") == 1.0);
+    assert_non_null(strstr(r.body, "replmon_subscription_lag_bytes{"));
+    http_reply_free(&r);
+    expect_http(port, "/node/pub", 200, NULL, KEY_MS);
+    expect_http(port, "/node/nosuch", 404, NULL, KEY_MS);
+    expect_http(port, "/status", 200, "\"s1\"", KEY_MS);
+    /* The dashboard still answers its keys. */
+    tmuxterm_keys(t, "l");
+    expect(t, "Slots [l]", KEY_MS);
+    quit_cleanly(t);
+    /* Gone with the dashboard. */
+    assert_int_equal(http_get(port, "/healthz", 1000, &r), -1);
+    http_reply_free(&r);
 }
 
 static void test_demo_on_a_terminal(void **state)
@@ -618,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_sighup_reload),
         cmocka_unit_test(test_no_colour),
         cmocka_unit_test(test_without_a_terminal),
+        cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_demo_on_a_terminal),
     };
 

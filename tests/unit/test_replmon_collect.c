@@ -148,7 +148,23 @@ static void test_parse_slots_old_version(void **state)
     snap = calloc(1, sizeof(*snap));
     snap->nodes = n;
     snap->count = 1;
-    rm_snapshot_free(snap); /* frees the slots' strings too (ASan) */
+    snap->collected_ms = 1234;
+    /* A deep copy: the same values in strings of its own. */
+    {
+        rm_snapshot_t *copy = rm_snapshot_copy(snap);
+
+        assert_non_null(copy);
+        assert_int_equal(copy->count, 1);
+        assert_true(copy->collected_ms == 1234);
+        assert_int_equal(copy->nodes[0].nslots, 2);
+        assert_string_equal(copy->nodes[0].slots[0].name, "sub_a");
+        assert_ptr_not_equal(copy->nodes[0].slots[0].name, n->slots[0].name);
+        assert_string_equal(copy->nodes[0].slots[0].sender_state, "streaming");
+        assert_null(copy->nodes[0].slots[1].plugin);
+        rm_snapshot_free(snap); /* each frees its own strings (ASan) */
+        assert_string_equal(copy->nodes[0].slots[0].plugin, "pgoutput");
+        rm_snapshot_free(copy);
+    }
     rm_snapshot_free(NULL);
 }
 
@@ -448,6 +464,17 @@ static void test_parse_pglogical_and_confl(void **state)
     assert_true(fabs(n->subs[1].lag_seconds - 0.25) < 1e-9);
     PQclear(res);
     PQclear(pl);
+    {
+        rm_snapshot_t *copy = rm_snapshot_copy(snap);
+
+        assert_non_null(copy);
+        assert_int_equal(copy->count, snap->count);
+        assert_int_equal(copy->nodes[1].nsubs, n->nsubs);
+        assert_string_equal(copy->nodes[1].subs[1].name, n->subs[1].name);
+        assert_string_equal(copy->nodes[1].subs[1].publisher, "prov");
+        assert_int_equal(copy->nodes[1].subs[1].kind, n->subs[1].kind);
+        rm_snapshot_free(copy);
+    }
     rm_snapshot_free(snap); /* frees the pglogical strings too (ASan) */
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "evaluate.h"
+#include "serve/serve.h"
 #include "tui/collector.h"
 #include "tui/history.h"
 #include "tui/model.h"
@@ -123,6 +124,9 @@ typedef struct dash {
     char message[512];
     rm_event_level_t message_level;
     int64_t message_until;
+    rm_serve_t *serve;      /* --metrics-listen, else NULL */
+    int64_t published_mono; /* ms of the last rm_serve_publish, 0 none */
+    int publish_pending;    /* a round finished since then */
 } dash_t;
 
 static void say(dash_t *x, rm_event_level_t level, const char *node,
@@ -144,6 +148,7 @@ static void say(dash_t *x, rm_event_level_t level, const char *node,
 }
 
 static void on_pgcm_event(const pgcm_event_t *ev, void *user);
+static void serve_nodes(dash_t *x);
 
 /* Before the nodes start: their first events go to the events pane. */
 static void subscribe(pgcm_manager_t *mgr, void *user)
@@ -267,10 +272,70 @@ static void finish_reload(dash_t *x)
     rm_collector_set_pglogical(x->col, s->cfg->pglogical);
     rm_palette_resolve(&s->cfg->theme, &x->palette);
     rm_term_palette(x->term, &x->palette);
+    serve_nodes(x);
     say(x, RM_EVL_INFO, NULL,
         "configuration reloaded: %zu node%s added, %zu removed, %zu "
         "replaced",
         r->added, r->added == 1 ? "" : "s", r->removed, r->replaced);
+}
+
+/* The node ids the endpoints serve: the session's, in order. */
+static void serve_nodes(dash_t *x)
+{
+    const char **ids;
+    size_t i;
+
+    if (x->serve == NULL)
+        return;
+    ids = calloc(x->s->count ? x->s->count : 1, sizeof(*ids));
+    if (ids != NULL) {
+        for (i = 0; i < x->s->count; i++)
+            ids[i] = x->s->targets[i].id;
+    }
+    if (ids == NULL || rm_serve_set_nodes(x->serve, ids, x->s->count) != 0)
+        say(x, RM_EVL_WARNING, NULL,
+            "out of memory: the metrics keep the previous nodes");
+    free(ids);
+}
+
+/* Publish the dashboard's data to the endpoints once an interval: first
+ * when every node has finished a round (or after two intervals), then at
+ * most once an interval while rounds finish. */
+static void publish(dash_t *x)
+{
+    const rm_snapshot_t *cur = rm_collector_snapshot(x->col);
+    const rm_node_meta_t *meta = rm_collector_meta(x->col);
+    int64_t now = rm_clock_mono_us() / 1000, slowest_us = 0;
+    rm_snapshot_t *copy;
+    size_t i;
+
+    if (x->serve == NULL || !x->publish_pending)
+        return;
+    if (x->published_mono == 0) {
+        int all = 1;
+
+        for (i = 0; i < cur->count; i++)
+            if (meta[i].attempt_ms == 0)
+                all = 0;
+        if (!all && rm_clock_epoch_ms() - x->started_ms < 2 * x->ui.interval_ms)
+            return;
+    } else if (now - x->published_mono < x->ui.interval_ms) {
+        return;
+    }
+    copy = rm_snapshot_copy(cur);
+    if (copy == NULL) {
+        rm_serve_round_failed(x->serve);
+        return;
+    }
+    copy->collected_ms = rm_clock_epoch_ms();
+    for (i = 0; i < cur->count; i++)
+        if (meta[i].round_us > slowest_us)
+            slowest_us = meta[i].round_us;
+    copy->elapsed_us = slowest_us;
+    if (rm_serve_publish(x->serve, copy, &x->thresholds, x->s->cluster) != 0)
+        rm_serve_round_failed(x->serve);
+    x->published_mono = now;
+    x->publish_pending = 0;
 }
 
 static void collect(dash_t *x)
@@ -279,6 +344,7 @@ static void collect(dash_t *x)
     int64_t now = rm_clock_epoch_ms();
 
     if (rm_collector_update(x->col) > 0 || !x->have_ev) {
+        x->publish_pending = 1;
         snap = rm_collector_snapshot(x->col);
         rm_history_sample(x->hist, snap, rm_collector_meta(x->col),
                           rm_collector_changed(x->col));
@@ -298,6 +364,7 @@ static void collect(dash_t *x)
     if (x->have_ev)
         rm_eval_free(&x->ev);
     x->have_ev = rm_evaluate(snap, &x->thresholds, &x->ev) == 0;
+    publish(x);
 }
 
 static void drain(int fd)
@@ -534,8 +601,29 @@ int rm_dashboard_run(const rm_dashboard_t *d)
     x.s->before_start = subscribe;
     x.s->before_start_user = &x;
     x.s->no_wait = 1;
+    if (d->metrics_host != NULL) {
+        x.serve = rm_serve_new(1, 1);
+        if (x.serve == NULL) {
+            fprintf(stderr, "replmon watch: out of memory\n");
+            goto out;
+        }
+        if (rm_serve_listen(x.serve, d->metrics_host, d->metrics_port, err,
+                            sizeof(err)) != 0) {
+            fprintf(stderr,
+                    "replmon watch: %s; give another --metrics-listen\n", err);
+            goto out;
+        }
+        /* The acquire and lifetime histograms come from the log hook. */
+        x.s->log_cb = rm_serve_log_hook;
+        x.s->log_user = x.serve;
+        x.s->log_level = PGCM_LOG_DEBUG;
+    }
     if (rm_session_start(x.s, d->query_timeout_ms, "watch") != 0)
         goto out;
+    if (x.serve != NULL) {
+        rm_serve_set_manager(x.serve, x.s->mgr);
+        serve_nodes(&x);
+    }
     x.col = rm_collector_new(x.s->mgr, d->query_timeout_ms, x.s->cfg->pglogical,
                              x.wake[1]);
     if (x.col == NULL ||
@@ -555,6 +643,11 @@ out:
     /* The terminal first, so that it is back at once even when the
      * shutdown waits for a hung node. */
     rm_term_close(x.term);
+    if (x.serve != NULL) {
+        rm_serve_set_draining(x.serve);
+        rm_serve_stop_listening(x.serve);
+        rm_serve_set_manager(x.serve, NULL);
+    }
     if (x.col != NULL)
         rm_collector_stop(x.col);
     if (x.reload.running) {
@@ -564,6 +657,8 @@ out:
     if (x.s->mgr != NULL)
         pgcm_manager_shutdown(x.s->mgr);
     rm_collector_free(x.col);
+    /* Its log hook is the manager's: freed once no callback can fire. */
+    rm_serve_free(x.serve);
     g_wake_fd = -1;
     if (x.have_ev)
         rm_eval_free(&x.ev);

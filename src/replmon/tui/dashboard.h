@@ -7,6 +7,9 @@
  * node. Keys act at once; R and SIGHUP reload the configuration (applied
  * on a helper thread, since pgcm_manager_apply drains removed nodes);
  * r retries a node now (pgcm_node_retry); q, Ctrl-C and SIGTERM quit.
+ * With a metrics address, every interval's data is also published to
+ * replmon serve's endpoints (/metrics, /healthz, /readyz, /node/ID,
+ * /status), answered on libmicrohttpd's threads.
  */
 #ifndef REPLMON_TUI_DASHBOARD_H
 #define REPLMON_TUI_DASHBOARD_H
@@ -33,6 +36,11 @@ typedef struct rm_dashboard {
      * created (the demo names its application). */
     const char *application_name;
     int health_check_interval_ms; /* 0: the configuration's */
+    /* --metrics-listen: answer replmon serve's endpoints (serve/serve.h)
+     * on this address and port (0: a free one) from the dashboard's
+     * rounds; NULL: do not listen. */
+    const char *metrics_host;
+    int metrics_port;
 } rm_dashboard_t;
 
 /* rm_dashboard_run - run until q, Ctrl-C or SIGTERM. Returns RM_EXIT_OK,
