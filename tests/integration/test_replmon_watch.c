@@ -10,8 +10,10 @@
  * (and R); colour, and none with NO_COLOR; q exits 0, gives the terminal
  * back as it was and leaves no connection on the servers. Also bare
  * `replmon` with and without a terminal, the original tool's flags, and
- * `replmon demo` on a terminal. With --metrics-listen, replmon serve's
- * endpoints answer from the dashboard's rounds while it runs.
+ * `replmon demo` on a terminal. An operation from the dashboard: o on a
+ * slot, drop, a wrong name (the slot stays on the server), the right one
+ * (it is gone) and the outcome in the events panel. With --metrics-listen,
+ * replmon serve's endpoints answer from the dashboard's rounds while it runs.
  *
  * The screen is polled with deadlines, never read after fixed sleeps.
  */
@@ -293,8 +295,8 @@ static void test_panels_keys_and_resize(void **state)
                   {"l", "Slots [l]"},          {"b", "Standbys [b]"},
                   {"x", "Cross-node lag [x]"}, {"c", "Conflicts [c]"},
                   {"f", "Findings [f]"},       {"e", "Events [e]"},
-                  {"n", "Nodes [n]"},          {"o", "Events [e]"},
-                  {"Tab", "Nodes [n]"},        {"BTab", "Events [e]"}};
+                  {"n", "Nodes [n]"},          {"Tab", "Topology [t]"},
+                  {"BTab", "Nodes [n]"},       {"BTab", "Events [e]"}};
     char cfg[PATH_MAX], args[PATH_MAX + 64], title[96], *styled;
     tmuxterm_t *t;
     size_t i;
@@ -603,6 +605,77 @@ static void test_without_a_terminal(void **state)
     }
 }
 
+/* How many slots named name pub has. */
+static int pub_slots(const char *name)
+{
+    char sql[256], *v;
+    int n;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+             "'%s'",
+             name);
+    v = fixture_exec(pub, sql);
+    n = v != NULL ? atoi(v) : -1;
+    free(v);
+    return n;
+}
+
+static void test_drop_slot_from_the_dashboard(void **state)
+{
+    char cfg[PATH_MAX], args[PATH_MAX + 64];
+    int64_t start;
+    tmuxterm_t *t;
+
+    (void)state;
+    exec_or_fail(pub, "SELECT pg_create_logical_replication_slot("
+                      "'watch_drop_me', 'pgoutput')");
+    assert_int_equal(pub_slots("watch_drop_me"), 1);
+    config_path(cfg, sizeof(cfg), "ops");
+    write_config(cfg, 0, NULL);
+    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
+    t = start_watch(args, 120, 40, 0);
+    wait_all_healthy(t, 0);
+    /* The slot alone in the slots panel, so that it is the one selected. */
+    tmuxterm_keys(t, "l");
+    expect(t, "watch_drop_me", APPEAR_MS);
+    tmuxterm_keys(t, "/");
+    tmuxterm_type(t, "watch_drop_me");
+    tmuxterm_keys(t, "Enter");
+    expect(t, "filter: watch_drop_me", KEY_MS);
+    tmuxterm_keys(t, "o");
+    expect(t, "Operations: slot watch_drop_me on node pub", KEY_MS);
+    expect(t, "drop (asks for the name)", KEY_MS);
+    tmuxterm_keys(t, "Enter");
+    expect(t, "type watch_drop_me and Enter", KEY_MS);
+    expect(t, "pg_drop_replication_slot('watch_drop_me')", KEY_MS);
+    /* A wrong name: nothing happens on the server. */
+    tmuxterm_type(t, "watch_drop_you");
+    tmuxterm_keys(t, "Enter");
+    expect(t, "'watch_drop_you' is not watch_drop_me: nothing was done",
+           KEY_MS);
+    assert_int_equal(pub_slots("watch_drop_me"), 1);
+    /* The right one: the slot is gone, and the events panel says so. */
+    tmuxterm_type(t, "watch_drop_me");
+    tmuxterm_keys(t, "Enter");
+    expect_gone(t, "Operations: slot watch_drop_me", KEY_MS);
+    start = fixture_now_ms();
+    while (pub_slots("watch_drop_me") != 0) {
+        if (fixture_now_ms() - start > KEY_MS) {
+            dump(t);
+            tmuxterm_stop(t);
+            fail_msg("slot watch_drop_me is still on the server");
+        }
+        fixture_sleep_ms(50);
+    }
+    tmuxterm_keys(t, "Escape");
+    expect_gone(t, "filter: watch_drop_me", KEY_MS);
+    tmuxterm_keys(t, "e");
+    expect(t, "drop logical slot watch_drop_me on node pub: ok", KEY_MS);
+    expect_gone(t, "\u2502 watch_drop_me ", KEY_MS);
+    quit_cleanly(t);
+}
+
 /* GET path until its status is want and its body has text (NULL: any);
  * fails after timeout_ms. */
 static void expect_http(int port, const char *path, int want, const char *text,
@@ -689,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_sighup_reload),
         cmocka_unit_test(test_no_colour),
         cmocka_unit_test(test_without_a_terminal),
+        cmocka_unit_test(test_drop_slot_from_the_dashboard),
         cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_demo_on_a_terminal),
     };

@@ -464,10 +464,11 @@ static void test_panel_keys(void **state)
         key(w, (uint32_t)('1' + i));
         assert_int_equal(w->ui.focus, (rm_panel_t)i);
     }
-    /* The original tool's o: the log of events and of replmon's own
-     * actions. */
-    key(w, 'o');
+    /* o is the operations menu now: on an event row it opens nothing. */
+    a = key(w, 'o');
+    assert_int_equal(a.kind, RM_ACT_OPS_OPEN);
     assert_int_equal(w->ui.focus, RM_PANEL_EVENTS);
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
     /* Tab and Shift-Tab go round. */
     key(w, 'n');
     for (i = 1; i <= RM_PANEL_COUNT; i++) {
@@ -1081,6 +1082,173 @@ static void test_text_rules(void **state)
     rm_canvas_free(&c);
 }
 
+/* Select the row of panel p whose key is k (j from the top). */
+static void select_row(world_t *w, uint32_t panel_key, const char *k)
+{
+    rm_panel_t p;
+
+    key(w, panel_key);
+    p = w->ui.focus;
+    draw(w, 120, 40);
+    key(w, 'g');
+    for (size_t i = 0; i < w->view.t[p].nrows; i++) {
+        if (strcmp(w->ui.pos[p].key, k) == 0)
+            return;
+        key(w, 'j');
+    }
+    fail_msg("no row %s in panel %d", k, (int)p);
+}
+
+/* o on the selected row, opened as the dashboard does. */
+static void open_ops(world_t *w)
+{
+    rm_action_t a = key(w, 'o');
+    char why[256];
+
+    assert_int_equal(a.kind, RM_ACT_OPS_OPEN);
+    assert_int_equal(
+        rm_ops_menu_open(&w->ui, &w->snap, a.key, why, sizeof(why)), 0);
+    assert_int_equal(w->ui.modal, RM_MODAL_OPS);
+    draw(w, 120, 40);
+}
+
+/* RM_ACT_OPS_PLAN as the dashboard carries it out. */
+static void plan(world_t *w)
+{
+    rm_op_request_t req;
+    rm_op_plan_t p;
+    char err[512];
+
+    rm_ops_menu_request(&w->ui, &req);
+    memset(&p, 0, sizeof(p));
+    if (rm_op_plan(&w->snap, &req, &p, err, sizeof(err)) != 0)
+        fail_msg("plan refused: %s", err);
+    rm_ops_menu_planned(&w->ui, &p);
+    assert_null(p.summary); /* taken */
+    draw(w, 120, 40);
+}
+
+static void test_operations_menu(void **state)
+{
+    world_t *w = world_new();
+    rm_op_request_t req;
+    rm_op_plan_t taken;
+    rm_action_t a;
+    char why[256];
+
+    (void)state;
+    /* A slot: drop, asking for its name. */
+    select_row(w, 'l', "slot/publisher/demo_sub_2");
+    open_ops(w);
+    assert_screen(w, "Operations: slot demo_sub_2 on node publisher");
+    assert_screen(w, "drop (asks for the name)");
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_OPS_PLAN);
+    rm_ops_menu_request(&w->ui, &req);
+    assert_int_equal(req.kind, RM_OP_SLOT_DROP);
+    assert_string_equal(req.name, "demo_sub_2");
+    assert_string_equal(req.node, "publisher");
+    assert_int_equal(req.force, 0);
+    plan(w);
+    assert_int_equal(w->ui.ops.stage, RM_OPS_CONFIRM);
+    assert_screen(w, "SELECT pg_drop_replication_slot('demo_sub_2')");
+    assert_screen(w, "type demo_sub_2 and Enter");
+    assert_screen(w, "consequence");
+    /* The wrong name: nothing to run, it says so, still confirming. */
+    type(w, "demo_sub_1");
+    draw(w, 120, 40);
+    assert_screen(w, "type demo_sub_2 and Enter: demo_sub_1");
+    a = code(w, RM_K_ENTER);
+    assert_int_equal(a.kind, RM_ACT_REDRAW);
+    assert_int_equal(w->ui.modal, RM_MODAL_OPS);
+    assert_int_equal(w->ui.ops.stage, RM_OPS_CONFIRM);
+    draw(w, 120, 40);
+    assert_screen(w, "'demo_sub_1' is not demo_sub_2: nothing was done");
+    /* Keys that would act elsewhere are typed here (q does not quit). */
+    type(w, "q");
+    assert_string_equal(w->ui.ops.typed, "q");
+    code(w, RM_K_BACKSPACE);
+    /* The right name: run it. */
+    type(w, "demo_sub_2");
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_OPS_RUN);
+    assert_int_equal(rm_ops_menu_take(&w->ui, &taken), 0);
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
+    assert_int_equal(taken.kind, RM_OP_SLOT_DROP);
+    assert_string_equal(taken.object, "demo_sub_2");
+    rm_op_plan_free(&taken);
+    assert_int_equal(rm_ops_menu_take(&w->ui, &taken), -1);
+
+    /* A subscription: an unavailable choice says why; Esc closes. */
+    select_row(w, 's', "sub/subscriber1/demo_sub_1");
+    open_ops(w);
+    assert_screen(w, "Operations: native subscription demo_sub_1 on node "
+                     "subscriber1");
+    assert_screen(w, "resume - already enabled");
+    assert_screen(w, "refresh publication");
+    key(w, 'j');
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_REDRAW);
+    draw(w, 120, 40);
+    assert_screen(w, "resume: already enabled");
+    key(w, 'k');
+    /* Pause is not destructive: Enter runs it, Esc abandons it. */
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_OPS_PLAN);
+    plan(w);
+    assert_screen(w, "ALTER SUBSCRIPTION \"demo_sub_1\" DISABLE");
+    assert_screen(w, "Enter runs it, Esc cancels");
+    assert_int_equal(code(w, RM_K_ESC).kind, RM_ACT_OPS_ABANDON);
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
+    assert_int_equal(w->ui.ops.have_plan, 1); /* for the log */
+    rm_ops_menu_close(&w->ui);
+    assert_int_equal(w->ui.ops.have_plan, 0);
+    draw(w, 120, 40);
+    assert_not_screen(w, "Operations:");
+    /* Esc in the menu closes it without an action for the log. */
+    open_ops(w);
+    assert_int_equal(code(w, RM_K_ESC).kind, RM_ACT_REDRAW);
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
+
+    /* A node: create a slot, its name typed, Tab for the kind. */
+    select_row(w, 'n', "node/publisher");
+    open_ops(w);
+    assert_screen(w, "create a slot...");
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_REDRAW);
+    assert_int_equal(w->ui.ops.stage, RM_OPS_INPUT);
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_REDRAW);
+    draw(w, 120, 40);
+    assert_screen(w, "type the slot's name first");
+    type(w, "new_slot");
+    code(w, RM_K_TAB);
+    draw(w, 120, 40);
+    assert_screen(w, "logical, plugin test_decoding (Tab changes)");
+    code(w, RM_K_TAB);
+    draw(w, 120, 40);
+    assert_screen(w, "physical (Tab changes)");
+    code(w, RM_K_TAB);
+    assert_int_equal(code(w, RM_K_ENTER).kind, RM_ACT_OPS_PLAN);
+    rm_ops_menu_request(&w->ui, &req);
+    assert_int_equal(req.kind, RM_OP_SLOT_CREATE);
+    assert_string_equal(req.name, "new_slot");
+    assert_string_equal(req.plugin, "pgoutput");
+    /* A refused plan stays in the menu and says why. */
+    rm_ops_menu_refused(&w->ui, "slot new_slot exists on node publisher");
+    draw(w, 120, 40);
+    assert_screen(w, "slot new_slot exists on node publisher");
+    assert_int_equal(code(w, RM_K_ESC).kind, RM_ACT_REDRAW);
+    assert_int_equal(w->ui.ops.stage, RM_OPS_MENU);
+    code(w, RM_K_ESC);
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
+
+    /* Rows without operations, and objects gone. */
+    assert_int_equal(
+        rm_ops_menu_open(&w->ui, &w->snap, "finding/3", why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "no operations on this row"));
+    assert_int_equal(rm_ops_menu_open(&w->ui, &w->snap, "slot/publisher/gone",
+                                      why, sizeof(why)),
+                     -1);
+    assert_non_null(strstr(why, "gone"));
+    assert_int_equal(w->ui.modal, RM_MODAL_NONE);
+    world_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1101,6 +1269,7 @@ int main(void)
         cmocka_unit_test(test_theme),
         cmocka_unit_test(test_event_pane),
         cmocka_unit_test(test_text_rules),
+        cmocka_unit_test(test_operations_menu),
     };
 
     setenv("TZ", "UTC", 1);

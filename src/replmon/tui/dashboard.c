@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "evaluate.h"
+#include "ops_exec.h"
 #include "serve/serve.h"
 #include "tui/collector.h"
 #include "tui/history.h"
@@ -98,6 +99,55 @@ static void *apply_thread(void *arg)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Operations on a helper thread                                          */
+/* ---------------------------------------------------------------------- */
+
+/* One operation from the menu: rm_op_check and rm_op_execute block, so
+ * they run here, never on the UI thread. */
+typedef struct op_job {
+    pthread_t thread;
+    int running;
+    volatile int done; /* set by the helper, read after the wake byte */
+    rm_op_plan_t plan;
+    /* The request, for the log, with strings of its own. */
+    rm_op_request_t req;
+    char node[64], name[128], table[128], plugin[64];
+    rm_op_result_t res;
+    pgcm_manager_t *mgr;
+    int timeout_ms;
+    int wake_fd;
+} op_job_t;
+
+static void *op_thread(void *arg)
+{
+    op_job_t *j = arg;
+    char b = 'o';
+
+    if (rm_op_check(j->mgr, &j->plan, j->timeout_ms, &j->res) == 0)
+        rm_op_execute(j->mgr, &j->plan, j->timeout_ms, &j->res);
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+    if (write(j->wake_fd, &b, 1) < 0) {
+        /* full: the loop wakes anyway */
+    }
+    return NULL;
+}
+
+/* A copy of req whose strings are j's. */
+static void job_request(op_job_t *j, const rm_op_request_t *req)
+{
+    j->req = *req;
+    snprintf(j->node, sizeof(j->node), "%s", req->node ? req->node : "");
+    snprintf(j->name, sizeof(j->name), "%s", req->name ? req->name : "");
+    snprintf(j->table, sizeof(j->table), "%s", req->table ? req->table : "");
+    snprintf(j->plugin, sizeof(j->plugin), "%s",
+             req->plugin ? req->plugin : "");
+    j->req.node = req->node ? j->node : NULL;
+    j->req.name = req->name ? j->name : NULL;
+    j->req.table = req->table ? j->table : NULL;
+    j->req.plugin = req->plugin ? j->plugin : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
 /* The loop                                                               */
 /* ---------------------------------------------------------------------- */
 
@@ -118,6 +168,7 @@ typedef struct dash {
     uint64_t events_seq; /* of the copy in events */
     int64_t pruned_ms;   /* last rm_history_prune */
     reload_t reload;
+    op_job_t op;
     int wake[2];
     int64_t started_ms;
     int64_t paused_at_ms;
@@ -420,6 +471,127 @@ static int draw(dash_t *x, rm_view_t *view, rm_canvas_t *canvas)
     return 0;
 }
 
+static rm_event_level_t outcome_level(rm_op_outcome_t o)
+{
+    switch (o) {
+    case RM_OP_OK:
+    case RM_OP_DRY_RUN:
+        return RM_EVL_INFO;
+    case RM_OP_FAILED:
+        return RM_EVL_CRITICAL;
+    default:
+        return RM_EVL_WARNING;
+    }
+}
+
+/* An operation's outcome: into the structured log (rm_op_log) and the
+ * events pane. */
+static void op_record(dash_t *x, const rm_op_request_t *req,
+                      const rm_op_plan_t *plan, const char *role,
+                      rm_op_outcome_t outcome, const char *detail,
+                      int64_t elapsed_ms)
+{
+    rm_op_record_t rec;
+    char os_user[128], *msg;
+
+    rm_op_os_user(os_user, sizeof(os_user));
+    memset(&rec, 0, sizeof(rec));
+    rec.req = req;
+    rec.plan = plan;
+    rec.node = plan != NULL ? plan->node : req->node;
+    rec.os_user = os_user;
+    rec.role = role != NULL && role[0] != '\0' ? role : NULL;
+    rec.outcome = outcome;
+    rec.detail = detail != NULL && detail[0] != '\0' ? detail : NULL;
+    rec.elapsed_ms = elapsed_ms;
+    rm_op_log(&rec);
+    msg = rm_op_log_message(&rec);
+    say(x, outcome_level(outcome), rm_op_log_node(&rec), "%s%s%s",
+        msg != NULL ? msg : rm_op_outcome_name(outcome),
+        rec.detail != NULL ? ": " : "", rec.detail != NULL ? rec.detail : "");
+    free(msg);
+}
+
+static void plan_op(dash_t *x)
+{
+    rm_op_request_t req;
+    rm_op_plan_t plan;
+    char err[640];
+    int rc;
+
+    rm_ops_menu_request(&x->ui, &req);
+    memset(&plan, 0, sizeof(plan));
+    rc = rm_op_plan(rm_collector_snapshot(x->col), &req, &plan, err,
+                    sizeof(err));
+    if (rc == 0) {
+        rm_ops_menu_planned(&x->ui, &plan);
+        return;
+    }
+    if (rc == -2)
+        snprintf(err, sizeof(err), "out of memory");
+    rm_ops_menu_refused(&x->ui, err);
+    op_record(x, &req, rc == -1 && plan.node[0] ? &plan : NULL, NULL,
+              RM_OP_REFUSED, err, 0);
+    rm_op_plan_free(&plan);
+}
+
+static void start_op(dash_t *x)
+{
+    op_job_t *j = &x->op;
+    rm_op_request_t req;
+
+    if (j->running) {
+        rm_ops_menu_refused(&x->ui, "an operation is still running: wait for "
+                                    "its outcome in the events panel");
+        return;
+    }
+    rm_ops_menu_request(&x->ui, &req);
+    job_request(j, &req);
+    if (rm_ops_menu_take(&x->ui, &j->plan) != 0)
+        return;
+    memset(&j->res, 0, sizeof(j->res));
+    j->mgr = x->s->mgr;
+    j->timeout_ms = x->d->query_timeout_ms;
+    j->wake_fd = x->wake[1];
+    j->done = 0;
+    if (pthread_create(&j->thread, NULL, op_thread, j) != 0) {
+        op_record(x, &j->req, &j->plan, NULL, RM_OP_FAILED,
+                  "cannot start a thread to run it", 0);
+        rm_op_plan_free(&j->plan);
+        return;
+    }
+    j->running = 1;
+    say(x, RM_EVL_INFO, j->plan.node, "%s: running", j->plan.summary);
+}
+
+/* The outcome of the operation run, once it is done (wait: wait for it). */
+static void finish_op(dash_t *x, int wait)
+{
+    op_job_t *j = &x->op;
+
+    if (!j->running || (!wait && !__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)))
+        return;
+    pthread_join(j->thread, NULL);
+    j->running = 0;
+    op_record(x, &j->req, &j->plan, j->res.role, j->res.outcome,
+              j->res.outcome == RM_OP_OK ? NULL : j->res.message,
+              j->res.elapsed_ms);
+    /* Show the change at once. */
+    rm_collector_run_now(x->col, j->plan.node);
+    rm_op_plan_free(&j->plan);
+}
+
+static void abandon_op(dash_t *x)
+{
+    rm_op_request_t req;
+
+    rm_ops_menu_request(&x->ui, &req);
+    if (x->ui.ops.have_plan)
+        op_record(x, &req, &x->ui.ops.plan, NULL, RM_OP_ABANDONED,
+                  "not confirmed", 0);
+    rm_ops_menu_close(&x->ui);
+}
+
 /* Carry out what a key asks for. Returns 1 to quit. */
 static int act(dash_t *x, const rm_action_t *a)
 {
@@ -443,6 +615,23 @@ static int act(dash_t *x, const rm_action_t *a)
     case RM_ACT_INTERVAL:
         say(x, RM_EVL_INFO, NULL, "refreshing every %.1f s",
             (double)x->ui.interval_ms / 1000.0);
+        break;
+    case RM_ACT_OPS_OPEN: {
+        char why[256];
+
+        if (rm_ops_menu_open(&x->ui, rm_collector_snapshot(x->col), a->key, why,
+                             sizeof(why)) != 0)
+            say(x, RM_EVL_WARNING, NULL, "%s", why);
+        break;
+    }
+    case RM_ACT_OPS_PLAN:
+        plan_op(x);
+        break;
+    case RM_ACT_OPS_RUN:
+        start_op(x);
+        break;
+    case RM_ACT_OPS_ABANDON:
+        abandon_op(x);
         break;
     case RM_ACT_PAUSE:
         if (x->ui.paused)
@@ -480,6 +669,10 @@ static int loop(dash_t *x)
         }
         if (x->reload.running && x->reload.done) {
             finish_reload(x);
+            dirty = 1;
+        }
+        if (x->op.running && __atomic_load_n(&x->op.done, __ATOMIC_ACQUIRE)) {
+            finish_op(x, 0);
             dirty = 1;
         }
         if (!x->ui.paused)
@@ -654,6 +847,10 @@ out:
         pthread_join(x.reload.thread, NULL);
         rm_session_close(&x.reload.next);
     }
+    /* An operation under way ends (its statements have timeouts) and is
+     * logged before the manager goes. */
+    finish_op(&x, 1);
+    rm_ops_menu_close(&x.ui);
     if (x.s->mgr != NULL)
         pgcm_manager_shutdown(x.s->mgr);
     rm_collector_free(x.col);

@@ -14,7 +14,9 @@ static const rm_key_help_t help[] = {
     {"n t s l b x c f e", "nodes, topology, subscriptions, slots, standbys "
                           "and receivers, cross-node lag, conflicts, "
                           "findings, events"},
-    {"o", "the events panel (replmon's own actions are logged there)"},
+    {"o", "operations on the selected node, subscription or slot (pause, "
+          "resume, refresh, resync, create or drop a slot), logged in the "
+          "events panel"},
     {"1 ... 9", "the panels in that order"},
     {"Tab, Shift-Tab", "next, previous panel"},
     {"j k, Down Up", "move the selection"},
@@ -259,6 +261,8 @@ rm_action_t rm_ui_key(rm_ui_t *ui, rm_key_t key, const rm_view_t *v)
         return act(RM_ACT_QUIT);
     if (ui->filtering)
         return filter_key(ui, key);
+    if (ui->modal == RM_MODAL_OPS)
+        return rm_ops_menu_key(ui, key);
     if (ui->modal != RM_MODAL_NONE) {
         switch (key.code) {
         case RM_K_ESC:
@@ -343,7 +347,13 @@ rm_action_t rm_ui_key(rm_ui_t *ui, rm_key_t key, const rm_view_t *v)
     }
     switch (key.ch) {
     case 'o':
-        return focus(ui, RM_PANEL_EVENTS);
+        if (t->nrows == 0)
+            return act(RM_ACT_NONE);
+        a = act(RM_ACT_OPS_OPEN);
+        a.panel = ui->focus;
+        snprintf(a.key, sizeof(a.key), "%s",
+                 t->rows[ui->pos[ui->focus].sel].key);
+        return a;
     case 'j':
         return move(ui, v, 1, 0);
     case 'k':

@@ -27,6 +27,7 @@
 #include "collect.h"
 #include "config.h"
 #include "evaluate.h"
+#include "ops.h"
 #include "tui/canvas.h"
 #include "tui/eventpane.h"
 #include "tui/history.h"
@@ -238,8 +239,50 @@ int rm_help_build(rm_view_t *v, rm_vtable_t *t, int utf8);
 typedef enum rm_modal {
     RM_MODAL_NONE = 0,
     RM_MODAL_HELP,
-    RM_MODAL_DETAILS
+    RM_MODAL_DETAILS,
+    RM_MODAL_OPS /* the operations menu (rm_ops_menu_t) */
 } rm_modal_t;
+
+/* The operations menu on one object (opsmenu.c), as a state machine:
+ *
+ *   o on a row --rm_ops_menu_open--> MENU (the object's choices)
+ *   MENU --Enter on a choice that needs a table or a slot name--> INPUT
+ *   MENU, INPUT --Enter--> RM_ACT_OPS_PLAN: the dashboard plans the
+ *        request (rm_ops_menu_request, rm_op_plan) and calls
+ *        rm_ops_menu_planned (CONFIRM) or rm_ops_menu_refused (back, the
+ *        reason shown)
+ *   CONFIRM --Enter (destructive: after typing plan.confirm exactly)-->
+ *        RM_ACT_OPS_RUN: the dashboard takes the plan (rm_ops_menu_take)
+ *        and runs it off the UI thread; a wrong name stays in CONFIRM,
+ *        says so and changes nothing
+ *   CONFIRM --Esc--> RM_ACT_OPS_ABANDON (logged; rm_ops_menu_close)
+ *   MENU, INPUT --Esc--> back, then closed */
+typedef enum rm_ops_stage {
+    RM_OPS_MENU = 0,
+    RM_OPS_INPUT,
+    RM_OPS_CONFIRM
+} rm_ops_stage_t;
+
+/* The slot kinds a create offers (Tab in INPUT): logical with these
+ * plugins, then physical (NULL). */
+#define RM_OPS_SLOT_KINDS 3
+extern const char *const rm_ops_slot_plugins[RM_OPS_SLOT_KINDS];
+
+typedef struct rm_ops_menu {
+    rm_ops_stage_t stage;
+    char title[224]; /* "slot s1 on node pub" */
+    char node[64];   /* the object's node */
+    char name[128];  /* the subscription or slot; "" for a node */
+    int sub_kind;    /* rm_sub_kind_t, -1 */
+    rm_op_choice_t choices[RM_OP_KIND_COUNT];
+    size_t nchoices, sel;
+    char typed[128]; /* INPUT: the table or slot name; CONFIRM: the name */
+    char input[128]; /* what INPUT gave */
+    int slot_kind;   /* create: index into rm_ops_slot_plugins */
+    char note[640];  /* why a choice or a plan was refused, a wrong name */
+    int have_plan;
+    rm_op_plan_t plan;
+} rm_ops_menu_t;
 
 typedef struct rm_ui_pos {
     size_t sel; /* selected row */
@@ -265,6 +308,7 @@ typedef struct rm_ui {
     int page_rows;
     int modal_rows;   /* lines of the open modal */
     int modal_height; /* lines it shows */
+    rm_ops_menu_t ops;
 } rm_ui_t;
 
 /* rm_ui_init - nodes focused, nothing selected, live, interval_ms. */
@@ -301,14 +345,20 @@ typedef enum rm_action_kind {
     RM_ACT_REDRAW,   /* the UI state changed */
     RM_ACT_QUIT,
     RM_ACT_RELOAD,
-    RM_ACT_RETRY,    /* node: the node to retry now */
-    RM_ACT_INTERVAL, /* ui->interval_index changed */
-    RM_ACT_PAUSE     /* ui->paused changed */
+    RM_ACT_RETRY,      /* node: the node to retry now */
+    RM_ACT_INTERVAL,   /* ui->interval_index changed */
+    RM_ACT_PAUSE,      /* ui->paused changed */
+    RM_ACT_OPS_OPEN,   /* o: open the operations menu on panel's row key */
+    RM_ACT_OPS_PLAN,   /* plan rm_ops_menu_request() */
+    RM_ACT_OPS_RUN,    /* run ui->ops.plan (rm_ops_menu_take) */
+    RM_ACT_OPS_ABANDON /* not confirmed: log it, rm_ops_menu_close */
 } rm_action_kind_t;
 
 typedef struct rm_action {
     rm_action_kind_t kind;
     char node[64];
+    rm_panel_t panel; /* RM_ACT_OPS_OPEN */
+    char key[192];
 } rm_action_t;
 
 /* rm_ui_sync - after rm_view_build: keep each panel's selection on the
@@ -317,6 +367,33 @@ void rm_ui_sync(rm_ui_t *ui, const rm_view_t *v);
 
 /* rm_ui_key - apply one key to ui, given the view on screen. Pure. */
 rm_action_t rm_ui_key(rm_ui_t *ui, rm_key_t key, const rm_view_t *v);
+
+/* rm_ops_menu_open - the operations menu on the object of row key (a
+ * node, a subscription, a slot or a subscription's conflicts) as snap
+ * has it: MENU with its choices (rm_ops_for_*), the first available one
+ * selected. Returns 0, or -1 with why (the row has no operations, or its
+ * object is gone). */
+int rm_ops_menu_open(rm_ui_t *ui, const rm_snapshot_t *snap, const char *key,
+                     char *why, size_t len);
+/* rm_ops_menu_request - the request of the selected choice (strings
+ * borrowed from ui->ops). */
+void rm_ops_menu_request(const rm_ui_t *ui, rm_op_request_t *req);
+/* rm_ops_menu_planned - show plan (ownership taken): CONFIRM. */
+void rm_ops_menu_planned(rm_ui_t *ui, rm_op_plan_t *plan);
+/* rm_ops_menu_refused - the plan was refused: back to where it was asked
+ * (MENU or INPUT), why shown. */
+void rm_ops_menu_refused(rm_ui_t *ui, const char *why);
+/* rm_ops_menu_take - move the confirmed plan to *plan (the caller frees
+ * it) and close the menu. Returns 0, or -1 when there is none. */
+int rm_ops_menu_take(rm_ui_t *ui, rm_op_plan_t *plan);
+/* rm_ops_menu_close - close the menu and free its plan. */
+void rm_ops_menu_close(rm_ui_t *ui);
+/* rm_ops_menu_key - a key while the menu is open (rm_ui_key calls it). */
+rm_action_t rm_ops_menu_key(rm_ui_t *ui, rm_key_t key);
+/* rm_ops_box_build - what the menu's box shows (two columns, no header):
+ * the choices, what is typed, or the plan's summary, consequence, note and
+ * exact SQL. Returns 0 or -1 (no memory). */
+int rm_ops_box_build(rm_view_t *v, rm_vtable_t *t, const rm_ui_t *ui, int utf8);
 
 /* The keys, as the help box and the man page list them. */
 typedef struct rm_key_help {

@@ -549,6 +549,18 @@ void rm_screen_render(rm_canvas_t *c, rm_view_t *v, const rm_view_input_t *in,
                            ? " Esc closes "
                            : " live - Esc closes, j/k scroll, r retries ");
         free(t.rows);
+    } else if (ui->modal == RM_MODAL_OPS) {
+        rm_vtable_t t;
+        char title[256];
+
+        snprintf(title, sizeof(title), "Operations: %s", ui->ops.title);
+        if (rm_ops_box_build(v, &t, ui, c->utf8) == 0)
+            draw_modal(c, ui, &t, title,
+                       ui->ops.stage == RM_OPS_MENU ? " j/k choose, Enter, Esc "
+                       : ui->ops.stage == RM_OPS_INPUT
+                           ? " Enter, Esc back "
+                           : " Enter, Esc cancels ");
+        free(t.rows);
     } else if (ui->modal == RM_MODAL_HELP) {
         rm_vtable_t t;
 

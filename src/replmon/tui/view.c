@@ -2005,6 +2005,104 @@ int rm_help_build(rm_view_t *v, rm_vtable_t *t, int utf8)
     return v->oom ? -1 : 0;
 }
 
+/* The lines of sql (several statements, one a line), each a row. */
+static void dsql(dt_t *d, const char *label, const char *sql)
+{
+    const char *p = sql != NULL ? sql : "";
+
+    do {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        char *line = arena_alloc(d->v, n + 1);
+
+        if (line == NULL)
+            return;
+        memcpy(line, p, n);
+        line[n] = '\0';
+        dline(d, label, line, RM_UI_PRIMARY);
+        label = "";
+        p = nl != NULL ? nl + 1 : p + n;
+    } while (*p != '\0');
+}
+
+int rm_ops_box_build(rm_view_t *v, rm_vtable_t *t, const rm_ui_t *ui, int utf8)
+{
+    dt_t d = {v, t, utf8};
+    const rm_ops_menu_t *m = &ui->ops;
+    const rm_op_choice_t *c = m->nchoices ? &m->choices[m->sel] : NULL;
+    const char *cursor = utf8 ? "\u2588" : "_";
+    size_t i;
+
+    memset(t, 0, sizeof(*t));
+    tcol(t, "", 8, 0, 0, 0);
+    tcol(t, "", 20, 0, 0, 1);
+    t->noheader = 1;
+    if (m->stage == RM_OPS_MENU) {
+        for (i = 0; i < m->nchoices; i++) {
+            const rm_op_choice_t *o = &m->choices[i];
+            const char *mark = i == m->sel ? (utf8 ? "\u25b6" : ">") : "";
+
+            if (o->available)
+                dline(&d, mark,
+                      afmt(v, "%s%s", o->label,
+                           o->destructive ? " (asks for the name)" : ""),
+                      i == m->sel ? RM_UI_PRIMARY | RM_ST_BOLD : RM_UI_FG);
+            else
+                dline(&d, mark, afmt(v, "%s - %s", o->label, o->why),
+                      RM_UI_MUTED);
+        }
+        if (m->nchoices == 0)
+            dline(&d, "", "no operation for this object", RM_UI_MUTED);
+    } else if (m->stage == RM_OPS_INPUT && c != NULL) {
+        dline(&d, "operation", c->label, RM_UI_FG);
+        if (c->needs_slot) {
+            const char *plugin = rm_ops_slot_plugins[m->slot_kind];
+
+            dline(&d, "kind",
+                  plugin != NULL
+                      ? afmt(v, "logical, plugin %s (Tab changes)", plugin)
+                      : "physical (Tab changes)",
+                  RM_UI_FG);
+        }
+        dline(&d, c->needs_table ? "table" : "slot name",
+              afmt(v, "%s%s", m->typed, cursor), RM_UI_PRIMARY | RM_ST_BOLD);
+    } else if (m->stage == RM_OPS_CONFIRM && m->have_plan) {
+        const rm_op_plan_t *p = &m->plan;
+
+        dline(&d, "operation", p->summary ? p->summary : "", RM_UI_FG);
+        dline(&d, "where",
+              afmt(v, "%s:%d/%s (node %s)", p->host, p->port, p->database,
+                   p->node),
+              RM_UI_FG);
+        if (p->note[0] != '\0')
+            dline(&d, "note", p->note, RM_UI_WARNING);
+        if (p->consequence != NULL)
+            dline(&d, "consequence", p->consequence,
+                  RM_UI_WARNING | RM_ST_BOLD);
+        for (i = 0; i < p->nsteps; i++) {
+            const rm_op_step_t *st = &p->steps[i];
+
+            dsql(&d,
+                 st->kind == RM_STEP_CHECK    ? "checks"
+                 : st->kind == RM_STEP_ACTION ? "SQL"
+                                              : "waits for",
+                 st->sql);
+        }
+        if (p->destructive)
+            dline(&d, "confirm",
+                  afmt(v, "type %s and Enter: %s%s", p->confirm, m->typed,
+                       cursor),
+                  RM_UI_PRIMARY | RM_ST_BOLD);
+        else
+            dline(&d, "", "Enter runs it, Esc cancels", RM_UI_PRIMARY);
+    }
+    if (m->note[0] != '\0') {
+        dline(&d, "", "", RM_UI_FG);
+        dline(&d, "", m->note, RM_UI_CRITICAL);
+    }
+    return v->oom ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Panel names and keys                                                   */
 /* ---------------------------------------------------------------------- */
