@@ -121,29 +121,6 @@ static rm_action_t move(rm_ui_t *ui, const rm_view_t *v, long delta, int to_end)
     return act(RM_ACT_REDRAW);
 }
 
-static void edit_append(rm_ui_t *ui, uint32_t ch)
-{
-    char enc[4];
-    size_t n = rm_tui_utf8_put(ch, enc), len = strlen(ui->edit);
-
-    if (ch < 0x20 || ch == 0x7F || len + n >= sizeof(ui->edit))
-        return;
-    memcpy(ui->edit + len, enc, n);
-    ui->edit[len + n] = '\0';
-}
-
-static void edit_backspace(rm_ui_t *ui)
-{
-    size_t len = strlen(ui->edit);
-
-    while (len > 0) {
-        len--;
-        if (((unsigned char)ui->edit[len] & 0xC0) != 0x80)
-            break;
-    }
-    ui->edit[len] = '\0';
-}
-
 static rm_action_t filter_key(rm_ui_t *ui, rm_key_t key)
 {
     switch (key.code) {
@@ -156,13 +133,13 @@ static rm_action_t filter_key(rm_ui_t *ui, rm_key_t key)
         ui->filtering = 0;
         return act(RM_ACT_REDRAW);
     case RM_K_BACKSPACE:
-        edit_backspace(ui);
+        rm_tui_edit_backspace(ui->edit);
         return act(RM_ACT_REDRAW);
     case RM_K_CTRL_U:
         ui->edit[0] = '\0';
         return act(RM_ACT_REDRAW);
     case RM_K_CHAR:
-        edit_append(ui, key.ch);
+        rm_tui_edit_append(ui->edit, sizeof(ui->edit), key.ch);
         return act(RM_ACT_REDRAW);
     default:
         return act(RM_ACT_NONE);

@@ -177,39 +177,16 @@ void rm_ops_menu_close(rm_ui_t *ui)
         ui->modal = RM_MODAL_NONE;
 }
 
-static void type_char(char *buf, size_t size, uint32_t ch)
-{
-    char enc[4];
-    size_t n = rm_tui_utf8_put(ch, enc), len = strlen(buf);
-
-    if (ch < 0x20 || ch == 0x7F || len + n >= size)
-        return;
-    memcpy(buf + len, enc, n);
-    buf[len + n] = '\0';
-}
-
-static void type_backspace(char *buf)
-{
-    size_t len = strlen(buf);
-
-    while (len > 0) {
-        len--;
-        if (((unsigned char)buf[len] & 0xC0) != 0x80)
-            break;
-    }
-    buf[len] = '\0';
-}
-
 /* Typing into m->typed (INPUT and a destructive CONFIRM). Returns 1 when
  * the key was one. */
 static int typing_key(rm_ops_menu_t *m, rm_key_t key)
 {
     switch (key.code) {
     case RM_K_CHAR:
-        type_char(m->typed, sizeof(m->typed), key.ch);
+        rm_tui_edit_append(m->typed, sizeof(m->typed), key.ch);
         return 1;
     case RM_K_BACKSPACE:
-        type_backspace(m->typed);
+        rm_tui_edit_backspace(m->typed);
         return 1;
     case RM_K_CTRL_U:
         m->typed[0] = '\0';

@@ -80,6 +80,29 @@ size_t rm_tui_utf8_put(uint32_t cp, char *out)
     return 4;
 }
 
+void rm_tui_edit_append(char *buf, size_t size, uint32_t ch)
+{
+    char enc[4];
+    size_t n = rm_tui_utf8_put(ch, enc), len = strlen(buf);
+
+    if (ch < 0x20 || ch == 0x7F || len + n >= size)
+        return;
+    memcpy(buf + len, enc, n);
+    buf[len + n] = '\0';
+}
+
+void rm_tui_edit_backspace(char *buf)
+{
+    size_t len = strlen(buf);
+
+    while (len > 0) {
+        len--;
+        if (((unsigned char)buf[len] & 0xC0) != 0x80)
+            break;
+    }
+    buf[len] = '\0';
+}
+
 static size_t emit_ascii(const char *s,
                          void (*fn)(const rm_glyph_t *g, void *user),
                          void *user)

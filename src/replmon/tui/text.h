@@ -22,6 +22,12 @@ size_t rm_tui_utf8_next(const char *s, uint32_t *cp);
  * length. */
 size_t rm_tui_utf8_put(uint32_t cp, char *out);
 
+/* rm_tui_edit_append - a typed character at the end of buf (size bytes
+ * with its NUL); control characters and what does not fit are left out.
+ * rm_tui_edit_backspace - the last character (all its bytes) removed. */
+void rm_tui_edit_append(char *buf, size_t size, uint32_t ch);
+void rm_tui_edit_backspace(char *buf);
+
 /* One screen glyph: a code point, the columns it takes (1 or 2; 0 for a
  * combining mark that joins the glyph before it). */
 typedef struct rm_glyph {
