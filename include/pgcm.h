@@ -129,6 +129,13 @@ typedef struct pgcm_ssl_options {
     const char *key;         /* sslkey path, or NULL */
 } pgcm_ssl_options_t;
 
+/* How the bastion's host key is checked against known_hosts. */
+typedef enum pgcm_host_key_check {
+    PGCM_HOSTKEY_STRICT = 0,    /* the key must be recorded already */
+    PGCM_HOSTKEY_ACCEPT_NEW = 1 /* an unknown host's key is recorded; a
+                                   changed key is still refused */
+} pgcm_host_key_check_t;
+
 /* SSH tunnel settings, kept for the tunnel support to come: this version
  * rejects a spec whose ssh.host is set (PGCM_EINVAL) rather than silently
  * connecting directly. */
@@ -139,6 +146,8 @@ typedef struct pgcm_ssh_options {
     const char *key_path;
     const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
     const char *passphrase;  /* key passphrase, or NULL (a secret) */
+    int host_key_check; /* PGCM_HOSTKEY_STRICT (0) or PGCM_HOSTKEY_ACCEPT_NEW
+                           (1) */
 } pgcm_ssh_options_t;
 
 typedef struct pgcm_pool_options {

@@ -75,6 +75,7 @@ int pgcm_node_spec_equal(const pgcm_node_spec_t *a, const pgcm_node_spec_t *b)
            str_eq(a->ssh.key_path, b->ssh.key_path) &&
            str_eq(a->ssh.known_hosts, b->ssh.known_hosts) &&
            str_eq(a->ssh.passphrase, b->ssh.passphrase) &&
+           a->ssh.host_key_check == b->ssh.host_key_check &&
            a->pool.min == b->pool.min && a->pool.max == b->pool.max &&
            a->pool.idle_timeout_ms == b->pool.idle_timeout_ms &&
            a->pool.acquire_timeout_ms == b->pool.acquire_timeout_ms &&
@@ -189,6 +190,12 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
         return pgcm__error_set(err, PGCM_EINVAL, id,
                                "node '%s': ssl.enabled must be -1 (libpq "
                                "default), 0 or 1",
+                               id);
+    if (s->ssh.host_key_check != PGCM_HOSTKEY_STRICT &&
+        s->ssh.host_key_check != PGCM_HOSTKEY_ACCEPT_NEW)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': ssh.host_key_check must be 0 "
+                               "(strict) or 1 (accept-new)",
                                id);
     if (s->ssh.host != NULL && s->ssh.host[0] != '\0')
         return pgcm__error_set(err, PGCM_EINVAL, id,
