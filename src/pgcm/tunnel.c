@@ -1,0 +1,2113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tunnel.c - SSH tunnels on the loop (tunnel.h): the registry, one libssh2
+ * session per bastion (socket, key exchange, host key check,
+ * authentication, health), a loopback listener per tunnel, and the
+ * channels that carry each accepted connection, pumped both ways.
+ *
+ * libssh2 in non-blocking mode has one rule that shapes the pump: when a
+ * call returns EAGAIN after sending part of a packet, the next sending call
+ * on that session must be the same call with the same arguments (anything
+ * else fails with LIBSSH2_ERROR_BAD_USE). So the session remembers the one
+ * operation that owns a partly sent packet (`blocked`), retries it first,
+ * and starts nothing else until it went out. It also keeps one channel open
+ * in flight per session (its state lives in the session), so opens queue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <libssh2.h>
+#include <uv.h>
+
+#include "internal.h"
+#include "tunnel.h"
+
+#define LINK_BUF      32768 /* bytes buffered per direction per connection */
+#define LINK_READ_MIN 2048  /* stop reading libpq when less room is left */
+#define PUMP_ROUNDS   1000  /* rounds per pump call before yielding */
+#define PING_NAME     "PGCM_PING"
+#define MSG_MAX       512
+
+typedef struct session session_t;
+typedef struct link link_t;
+
+/*
+ * A session's states. Every transition:
+ *
+ *   from        | on                                   | to
+ *   ------------+--------------------------------------+-------------
+ *   DOWN        | start (open, reconnect, a connection | RESOLVING
+ *               |   arriving after a non-config error) |
+ *   RESOLVING   | addresses                            | CONNECTING
+ *   CONNECTING  | connected                            | HANDSHAKE
+ *   CONNECTING  | refused, next address left           | CONNECTING
+ *   HANDSHAKE   | keys exchanged, host key accepted    | AUTH_LIST
+ *   AUTH_LIST   | publickey offered                    | AUTH_KEY
+ *   AUTH_LIST   | no authentication needed             | CONTROL
+ *   AUTH_KEY    | key accepted                         | CONTROL
+ *   CONTROL     | control channel open or refused      | UP
+ *   any but DOWN| failure, deadline, lost, dead        | DOWN
+ *   any         | last tunnel closed, registry closed  | freed
+ *
+ * Failures record down_code and down_msg and report PGCM__TUNNEL_DOWN to
+ * every tunnel on the session; reaching UP reports PGCM__TUNNEL_UP.
+ */
+typedef enum sess_state {
+    S_DOWN,
+    S_RESOLVING, /* uv_getaddrinfo in flight */
+    S_CONNECTING,
+    S_HANDSHAKE,
+    S_AUTH_LIST,
+    S_AUTH_KEY,
+    S_CONTROL, /* opening the control channel (the ping carrier) */
+    S_UP
+} sess_state_t;
+
+/* The operations that can own a partly sent packet. */
+typedef enum op_kind {
+    OP_NONE,
+    OP_OPEN,  /* direct-tcpip open of s->opening */
+    OP_READ,  /* channel read of a link (its window adjust) */
+    OP_WRITE, /* channel write of a link's buffered bytes */
+    OP_PING,  /* env request on the ping carrier */
+    OP_FREE,  /* close and free of a link's channel */
+    OP_DRAIN  /* zero-byte read on a channel */
+} op_kind_t;
+
+typedef enum link_state {
+    L_WAITING, /* accepted while the session is not up */
+    L_QUEUED,  /* waiting for its turn to open a channel */
+    L_OPENING, /* the session's one channel open in flight */
+    L_OPEN,    /* carrying bytes both ways */
+    L_CLOSING, /* channel being closed and freed */
+    L_DONE     /* channel gone; freed once the client handle closed */
+} link_state_t;
+
+typedef struct tevent {
+    list_node_t node;
+    pgcm__tunnel_event_t ev;
+    int code;
+    char msg[MSG_MAX];
+} tevent_t;
+
+struct pgcm__tunnels {
+    uv_loop_t *loop;
+    pgcm__tunnel_timing_t timing;
+    list_node_t sessions; /* live sessions (not closing) */
+    list_node_t tunnels;  /* open tunnels (not closed) */
+    uv_timer_t kick;      /* delivers queued events */
+    int handles;          /* uv handles and requests not finished */
+    int closing;
+    void (*done)(void *arg);
+    void *done_arg;
+};
+
+struct pgcm__tunnel {
+    list_node_t node; /* in reg->tunnels */
+    pgcm__tunnels_t *reg;
+    session_t *s;
+    char *target_host;
+    int target_port;
+    pgcm__tunnel_cb cb;
+    void *owner;
+    uv_tcp_t listener;
+    int port;
+    int closed;
+    int links;          /* links alive (accepted, not yet freed) */
+    list_node_t events; /* tevent_t not yet delivered */
+};
+
+/* The session socket's poll handle, allocated apart: it closes
+ * asynchronously while the session may already use a new socket. */
+typedef struct sess_poll {
+    uv_poll_t handle;
+    session_t *s; /* NULL once detached */
+    pgcm__tunnels_t *reg;
+    int events;
+} sess_poll_t;
+
+/* A name lookup, allocated apart: it may finish after the session ended. */
+typedef struct resolve_req {
+    uv_getaddrinfo_t req;
+    session_t *s; /* NULL once detached */
+    pgcm__tunnels_t *reg;
+} resolve_req_t;
+
+struct session {
+    list_node_t node; /* in reg->sessions */
+    pgcm__tunnels_t *reg;
+    pgcm_ssh_options_t opts; /* owned copies, as given (the session key) */
+    char *host;              /* opts.host */
+    int port;                /* opts.port or 22 */
+    char user[128];
+    char key_path[PATH_MAX];
+    char known_hosts[PATH_MAX];
+    char bastion[300]; /* "host:port" for messages */
+    int refs;          /* open tunnels on it */
+    sess_state_t state;
+    int closing;
+    int down_code;
+    char down_msg[MSG_MAX];
+    int key_encrypted; /* pgcm__ssh_key_text_encrypted of the key file */
+
+    list_node_t links;      /* link_t of every tunnel on the session */
+    list_node_t open_queue; /* link_t in L_QUEUED, FIFO */
+    link_t *opening;        /* the link whose channel open is in flight */
+
+    resolve_req_t *resolve;
+    struct addrinfo *addrs, *next_addr;
+    int connect_errno;
+    int fd;
+    sess_poll_t *poll;
+    LIBSSH2_SESSION *ssh;
+    int io_dead; /* the I/O callbacks fail: forced teardown */
+    LIBSSH2_CHANNEL *ctl;
+
+    uv_timer_t timer; /* health tick and establishment deadline */
+    uint64_t deadline_ms;
+    uint64_t last_rx_ms;
+    uint64_t ping_sent_ms; /* 0: no ping in flight */
+    LIBSSH2_CHANNEL *ping_ch;
+    int force_ping;
+
+    op_kind_t blocked; /* the operation owning a partly sent packet */
+    link_t *blocked_link;
+    int pumping, pump_again;
+    int drained; /* the transport was read in this pump round */
+};
+
+struct link {
+    list_node_t node;  /* in s->links */
+    list_node_t qnode; /* in s->open_queue while L_QUEUED */
+    pgcm__tunnels_t *reg;
+    session_t *s;      /* NULL once the session let go of it */
+    pgcm__tunnel_t *t; /* NULL once the tunnel closed */
+    link_state_t state;
+    LIBSSH2_CHANNEL *ch;
+    char target_host[256];
+    int target_port;
+    int origin_port;
+    uv_tcp_t client;
+    int client_open;  /* client handle not yet closing */
+    int client_eof;   /* libpq closed its side */
+    int reading;      /* uv_read_start active */
+    int writing;      /* a uv_write of down[] in flight */
+    int abandoned;    /* open in flight but nobody wants the channel */
+    int handle_alive; /* client handle initialised and not yet closed */
+    size_t up_len, up_off;
+    size_t down_len;
+    uv_write_t wreq;
+    char up[LINK_BUF];   /* libpq -> channel */
+    char down[LINK_BUF]; /* channel -> libpq */
+};
+
+static void pump(session_t *s);
+static void session_start(session_t *s);
+static void session_fail(session_t *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void session_step(session_t *s);
+static void link_close_client(link_t *l);
+static void link_maybe_free(link_t *l);
+static void link_detach_tunnel(link_t *l);
+
+/* snprintf for messages, which may be cut at MSG_MAX on purpose. */
+static void msgf(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void msgf(char *out, size_t outlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, outlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- libssh2 glue --------------------------------------------------- */
+
+static pthread_once_t ssh2_once = PTHREAD_ONCE_INIT;
+static int ssh2_init_rc;
+
+static void ssh2_init(void)
+{
+    ssh2_init_rc = libssh2_init(0);
+}
+
+static LIBSSH2_ALLOC_FUNC(ssh_alloc)
+{
+    (void)abstract;
+    return pgcm__malloc(count);
+}
+
+static LIBSSH2_REALLOC_FUNC(ssh_realloc)
+{
+    (void)abstract;
+    return pgcm__realloc(ptr, count);
+}
+
+static LIBSSH2_FREE_FUNC(ssh_free)
+{
+    (void)abstract;
+    pgcm__free(ptr);
+}
+
+/* Every byte from the server passes here: that is the liveness evidence. */
+static LIBSSH2_RECV_FUNC(ssh_recv)
+{
+    session_t *s = *abstract;
+    if (s->io_dead)
+        return -ECONNRESET;
+    ssize_t n = recv(socket, buffer, length, flags);
+    if (n < 0)
+        return -errno;
+    if (n > 0)
+        s->last_rx_ms = uv_now(s->reg->loop);
+    return n;
+}
+
+static LIBSSH2_SEND_FUNC(ssh_send)
+{
+    session_t *s = *abstract;
+    if (s->io_dead)
+        return -ECONNRESET;
+    ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
+    return n < 0 ? -errno : n;
+}
+
+static const char *ssh_errmsg(session_t *s)
+{
+    char *msg = NULL;
+    if (s->ssh == NULL)
+        return "no session";
+    libssh2_session_last_error(s->ssh, &msg, NULL, 0);
+    return msg != NULL && msg[0] ? msg : "unknown libssh2 error";
+}
+
+/* Errors that end a channel but not its session. */
+static int channel_level_error(int rc)
+{
+    return rc == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+           rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT ||
+           rc == LIBSSH2_ERROR_CHANNEL_FAILURE ||
+           rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN ||
+           rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED ||
+           rc == LIBSSH2_ERROR_CHANNEL_WINDOW_EXCEEDED ||
+           rc == LIBSSH2_ERROR_CHANNEL_PACKET_EXCEEDED;
+}
+
+/* After an EAGAIN: does a partly sent packet wait (the op is `blocked`)? */
+static int outbound_blocked(session_t *s)
+{
+    return (libssh2_session_block_directions(s->ssh) &
+            LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+}
+
+static void set_blocked(session_t *s, op_kind_t op, link_t *l)
+{
+    s->blocked = op;
+    s->blocked_link = l;
+}
+
+/* A session-level libssh2 failure while up. */
+static void session_lost(session_t *s, int rc, const char *during)
+{
+    if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+        rc == LIBSSH2_ERROR_SOCKET_RECV)
+        session_fail(s, PGCM_ECONN,
+                     "ssh: lost the session to bastion %s (%s): the "
+                     "connection was closed or reset",
+                     s->bastion, during);
+    else
+        session_fail(s, PGCM_ECONN,
+                     "ssh: lost the session to bastion %s (%s): %s", s->bastion,
+                     during, ssh_errmsg(s));
+}
+
+/* ---- registry and events -------------------------------------------- */
+
+void pgcm__tunnels_set_timing(pgcm__tunnels_t *reg,
+                              const pgcm__tunnel_timing_t *timing)
+{
+    reg->timing = *timing;
+}
+
+pgcm__tunnels_t *pgcm__tunnels_new(uv_loop_t *loop)
+{
+    pthread_once(&ssh2_once, ssh2_init);
+    if (ssh2_init_rc != 0)
+        return NULL;
+    pgcm__tunnels_t *reg = pgcm__calloc(1, sizeof(*reg));
+    if (reg == NULL)
+        return NULL;
+    reg->loop = loop;
+    pgcm__tunnel_timing_init(&reg->timing);
+    list_init(&reg->sessions);
+    list_init(&reg->tunnels);
+    uv_timer_init(loop, &reg->kick);
+    reg->kick.data = reg;
+    reg->handles = 1;
+    return reg;
+}
+
+static void reg_handle_done(pgcm__tunnels_t *reg)
+{
+    reg->handles--;
+    if (reg->closing && reg->handles == 0) {
+        void (*done)(void *) = reg->done;
+        void *arg = reg->done_arg;
+        pgcm__free(reg);
+        if (done != NULL)
+            done(arg);
+    }
+}
+
+static void kick_closed(uv_handle_t *h)
+{
+    reg_handle_done(h->data);
+}
+
+int pgcm__tunnels_sessions(const pgcm__tunnels_t *reg)
+{
+    int n = 0;
+    for (list_node_t *p = reg->sessions.next; p != &reg->sessions; p = p->next)
+        if (LIST_ENTRY(p, session_t, node)->state != S_DOWN)
+            n++;
+    return n;
+}
+
+/* Deliver one event at a time, rescanning after each callback: a callback
+ * may close or open any tunnel. */
+static void on_kick(uv_timer_t *h)
+{
+    pgcm__tunnels_t *reg = h->data;
+    for (;;) {
+        pgcm__tunnel_t *t = NULL;
+        for (list_node_t *p = reg->tunnels.next; p != &reg->tunnels;
+             p = p->next) {
+            pgcm__tunnel_t *c = LIST_ENTRY(p, pgcm__tunnel_t, node);
+            if (!list_empty(&c->events)) {
+                t = c;
+                break;
+            }
+        }
+        if (t == NULL)
+            return;
+        tevent_t *e = LIST_ENTRY(list_first(&t->events), tevent_t, node);
+        list_remove(&e->node);
+        t->cb(t, e->ev, e->code, e->msg, t->owner);
+        pgcm__free(e);
+    }
+}
+
+static void queue_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev, int code,
+                        const char *msg)
+{
+    if (t == NULL || t->closed || t->cb == NULL)
+        return;
+    tevent_t *e = pgcm__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return;
+    e->ev = ev;
+    e->code = code;
+    snprintf(e->msg, sizeof e->msg, "%s", msg ? msg : "");
+    list_push_back(&t->events, &e->node);
+    if (!uv_is_active((uv_handle_t *)&t->reg->kick))
+        uv_timer_start(&t->reg->kick, on_kick, 0, 0);
+}
+
+static void session_announce(session_t *s, pgcm__tunnel_event_t ev, int code,
+                             const char *msg)
+{
+    pgcm__tunnels_t *reg = s->reg;
+    for (list_node_t *p = reg->tunnels.next; p != &reg->tunnels; p = p->next) {
+        pgcm__tunnel_t *t = LIST_ENTRY(p, pgcm__tunnel_t, node);
+        if (t->s == s)
+            queue_event(t, ev, code, msg);
+    }
+}
+
+/* ---- the session socket --------------------------------------------- */
+
+static void poll_closed(uv_handle_t *h)
+{
+    sess_poll_t *p = h->data;
+    pgcm__tunnels_t *reg = p->reg;
+    pgcm__free(p);
+    reg_handle_done(reg);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static int poll_open(session_t *s)
+{
+    sess_poll_t *p = pgcm__calloc(1, sizeof(*p));
+    if (p == NULL)
+        return UV_ENOMEM;
+    int rc = uv_poll_init_socket(s->reg->loop, &p->handle, s->fd);
+    if (rc < 0) {
+        pgcm__free(p);
+        return rc;
+    }
+    p->handle.data = p;
+    p->s = s;
+    p->reg = s->reg;
+    s->reg->handles++;
+    s->poll = p;
+    return 0;
+}
+
+static void poll_set(session_t *s, int events)
+{
+    sess_poll_t *p = s->poll;
+    if (p == NULL || p->events == events)
+        return;
+    if (events == 0)
+        uv_poll_stop(&p->handle);
+    else
+        uv_poll_start(&p->handle, events, on_poll);
+    p->events = events;
+}
+
+/* Close the poll handle (which stops it at once), then the socket. */
+static void socket_close(session_t *s)
+{
+    if (s->poll != NULL) {
+        s->poll->s = NULL;
+        uv_close((uv_handle_t *)&s->poll->handle, poll_closed);
+        s->poll = NULL;
+    }
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+/* Wait for what libssh2 is blocked on (both when it does not say). */
+static void wait_for_libssh2(session_t *s)
+{
+    int dir = libssh2_session_block_directions(s->ssh);
+    int events = 0;
+    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+        events |= UV_READABLE;
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+        events |= UV_WRITABLE;
+    poll_set(s, events ? events : UV_READABLE);
+}
+
+/* ---- session teardown ----------------------------------------------- */
+
+/* Let go of every link: channels are freed with the session, clients
+ * closed (libpq sees the connection end). */
+static void links_drop(session_t *s)
+{
+    while (!list_empty(&s->links)) {
+        link_t *l = LIST_ENTRY(list_first(&s->links), link_t, node);
+        list_remove(&l->node);
+        if (list_linked(&l->qnode))
+            list_remove(&l->qnode);
+        l->ch = NULL;
+        l->s = NULL;
+        l->state = L_DONE;
+        link_detach_tunnel(l);
+        link_close_client(l);
+        link_maybe_free(l);
+    }
+    s->opening = NULL;
+}
+
+/* End the libssh2 session and the socket. graceful: say goodbye first (one
+ * try; a session that cannot take it is cut). */
+static void io_teardown(session_t *s, int graceful)
+{
+    links_drop(s);
+    if (s->ssh != NULL) {
+        if (graceful && s->state == S_UP && s->blocked == OP_NONE)
+            libssh2_session_disconnect(s->ssh, "closing");
+        s->io_dead = 1;
+        s->ctl = NULL;
+        for (int i = 0; i < 8; i++)
+            if (libssh2_session_free(s->ssh) != LIBSSH2_ERROR_EAGAIN)
+                break;
+        s->ssh = NULL;
+        s->io_dead = 0;
+    }
+    s->ctl = NULL;
+    s->ping_ch = NULL;
+    s->ping_sent_ms = 0;
+    s->force_ping = 0;
+    s->blocked = OP_NONE;
+    s->blocked_link = NULL;
+    socket_close(s);
+    if (s->resolve != NULL) {
+        s->resolve->s = NULL;
+        uv_cancel((uv_req_t *)&s->resolve->req);
+        s->resolve = NULL;
+    }
+    if (s->addrs != NULL) {
+        uv_freeaddrinfo(s->addrs);
+        s->addrs = NULL;
+        s->next_addr = NULL;
+    }
+}
+
+static void session_fail(session_t *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->down_msg, sizeof s->down_msg, fmt, ap);
+    va_end(ap);
+    s->down_code = code;
+    io_teardown(s, 0);
+    s->state = S_DOWN;
+    uv_timer_stop(&s->timer);
+    session_announce(s, PGCM__TUNNEL_DOWN, code, s->down_msg);
+}
+
+static void session_freed(uv_handle_t *h)
+{
+    session_t *s = h->data;
+    pgcm__tunnels_t *reg = s->reg;
+    pgcm__free(s->host);
+    pgcm__free((char *)s->opts.user);
+    pgcm__free((char *)s->opts.key_path);
+    pgcm__free((char *)s->opts.known_hosts);
+    pgcm__free_secret((char *)s->opts.passphrase);
+    pgcm__free(s);
+    reg_handle_done(reg);
+}
+
+/* The last tunnel is gone (or the registry closes): end it for good. */
+static void session_close(session_t *s)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    list_remove(&s->node);
+    io_teardown(s, 1);
+    s->state = S_DOWN;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, session_freed);
+}
+
+/* ---- session establishment ------------------------------------------ */
+
+static void home_dir(char *out, size_t outlen)
+{
+    const char *home = getenv("HOME");
+    if (home != NULL && home[0] != '\0') {
+        snprintf(out, outlen, "%s", home);
+        return;
+    }
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+        snprintf(out, outlen, "%s", pw.pw_dir);
+    else
+        snprintf(out, outlen, "/");
+}
+
+static void current_user(char *out, size_t outlen)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+        snprintf(out, outlen, "%s", pw.pw_name);
+    else
+        snprintf(out, outlen, "root");
+}
+
+static void on_tick(uv_timer_t *h);
+
+static session_t *session_new(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *o)
+{
+    session_t *s = pgcm__calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->reg = reg;
+    s->fd = -1;
+    list_init(&s->node);
+    list_init(&s->links);
+    list_init(&s->open_queue);
+    s->opts = *o;
+    s->host = pgcm__strdup(o->host);
+    s->opts.host = s->host;
+    s->opts.user = pgcm__strdup(o->user);
+    s->opts.key_path = pgcm__strdup(o->key_path);
+    s->opts.known_hosts = pgcm__strdup(o->known_hosts);
+    s->opts.passphrase = pgcm__strdup(o->passphrase);
+    if (s->host == NULL || (o->user && !s->opts.user) ||
+        (o->key_path && !s->opts.key_path) ||
+        (o->known_hosts && !s->opts.known_hosts) ||
+        (o->passphrase && !s->opts.passphrase)) {
+        pgcm__free(s->host);
+        pgcm__free((char *)s->opts.user);
+        pgcm__free((char *)s->opts.key_path);
+        pgcm__free((char *)s->opts.known_hosts);
+        pgcm__free_secret((char *)s->opts.passphrase);
+        pgcm__free(s);
+        return NULL;
+    }
+    s->port = o->port > 0 ? o->port : 22;
+    snprintf(s->bastion, sizeof s->bastion, "%s:%d", s->host, s->port);
+
+    char home[PATH_MAX];
+    home_dir(home, sizeof home);
+    if (o->user != NULL && o->user[0] != '\0')
+        snprintf(s->user, sizeof s->user, "%s", o->user);
+    else
+        current_user(s->user, sizeof s->user);
+    pgcm__expand_home(o->known_hosts && o->known_hosts[0]
+                          ? o->known_hosts
+                          : "~/.ssh/known_hosts",
+                      home, s->known_hosts, sizeof s->known_hosts);
+    if (o->key_path != NULL && o->key_path[0] != '\0') {
+        pgcm__expand_home(o->key_path, home, s->key_path, sizeof s->key_path);
+    } else {
+        /* As ssh does without -i: the first default key that exists. */
+        static const char *const defaults[] = {
+            "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
+        for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
+            pgcm__expand_home(defaults[i], home, s->key_path,
+                              sizeof s->key_path);
+            if (access(s->key_path, R_OK) == 0)
+                break;
+            if (i + 1 < sizeof defaults / sizeof *defaults)
+                continue;
+            pgcm__expand_home(defaults[0], home, s->key_path,
+                              sizeof s->key_path);
+        }
+    }
+    uv_timer_init(reg->loop, &s->timer);
+    s->timer.data = s;
+    reg->handles++;
+    list_push_back(&reg->sessions, &s->node);
+    return s;
+}
+
+static void try_connect(session_t *s);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolve_req_t *r = req->data;
+    session_t *s = r->s;
+    pgcm__tunnels_t *reg = r->reg;
+    pgcm__free(r);
+    if (s == NULL) {
+        if (res != NULL)
+            uv_freeaddrinfo(res);
+        reg_handle_done(reg);
+        return;
+    }
+    s->resolve = NULL;
+    if (status < 0) {
+        session_fail(s, PGCM_ECONN,
+                     "ssh: cannot resolve the bastion's name '%s': %s; check "
+                     "ssh.host",
+                     s->host, uv_strerror(status));
+    } else {
+        s->addrs = res;
+        s->next_addr = res;
+        s->connect_errno = 0;
+        try_connect(s);
+    }
+    reg_handle_done(reg);
+}
+
+static void session_start(session_t *s)
+{
+    if (s->closing || s->state != S_DOWN)
+        return;
+    pgcm__tunnels_t *reg = s->reg;
+    resolve_req_t *r = pgcm__calloc(1, sizeof(*r));
+    if (r == NULL) {
+        session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
+        return;
+    }
+    r->s = s;
+    r->reg = reg;
+    r->req.data = r;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    s->state = S_RESOLVING;
+    s->deadline_ms =
+        uv_now(reg->loop) + (uint64_t)reg->timing.connect_timeout_ms;
+    uv_timer_start(&s->timer, on_tick, (uint64_t)reg->timing.tick_ms,
+                   (uint64_t)reg->timing.tick_ms);
+    int rc =
+        uv_getaddrinfo(reg->loop, &r->req, on_resolved, s->host, port, &hints);
+    if (rc < 0) {
+        pgcm__free(r);
+        session_fail(s, PGCM_ECONN,
+                     "ssh: cannot resolve the bastion's name '%s': %s; check "
+                     "ssh.host",
+                     s->host, uv_strerror(rc));
+        return;
+    }
+    reg->handles++;
+    s->resolve = r;
+}
+
+static void addr_string(const struct addrinfo *ai, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ai->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, ip,
+                  sizeof ip);
+    else if (ai->ai_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+                  ip, sizeof ip);
+    snprintf(out, outlen, "%s", ip);
+}
+
+/* Start a non-blocking connect to the next address, or fail with the last
+ * address's error. */
+static void try_connect(session_t *s)
+{
+    while (s->next_addr != NULL) {
+        struct addrinfo *ai = s->next_addr;
+        s->next_addr = ai->ai_next;
+        int fd = socket(ai->ai_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            s->connect_errno = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+            errno != EINPROGRESS) {
+            s->connect_errno = errno;
+            close(fd);
+            continue;
+        }
+        s->fd = fd;
+        if (poll_open(s) < 0) {
+            close(fd);
+            s->fd = -1;
+            session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
+            return;
+        }
+        s->state = S_CONNECTING;
+        poll_set(s, UV_WRITABLE);
+        return;
+    }
+    char addr[INET6_ADDRSTRLEN] = "";
+    for (struct addrinfo *ai = s->addrs; ai != NULL; ai = ai->ai_next)
+        addr_string(ai, addr, sizeof addr);
+    session_fail(s, PGCM_ECONN,
+                 "ssh: cannot connect to bastion %s (%s): %s; is sshd running "
+                 "there, and are ssh.host and ssh.port right?",
+                 s->bastion, addr,
+                 strerror(s->connect_errno ? s->connect_errno : ECONNREFUSED));
+}
+
+/* Map libssh2's host key type to known_hosts' key mask. */
+static int knownhost_key_mask(int hostkey_type)
+{
+    switch (hostkey_type) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA:
+        return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+    case LIBSSH2_HOSTKEY_TYPE_DSS:
+        return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+        return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+        return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+        return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519:
+        return LIBSSH2_KNOWNHOST_KEY_ED25519;
+    default:
+        return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+    }
+}
+
+/* Read known_hosts into kh line by line, skipping lines libssh2 cannot
+ * parse (markers, key types it does not know), as ssh does. Returns 0, 1
+ * when the file does not exist, or -1 with errno. */
+static int known_hosts_load(session_t *s, LIBSSH2_KNOWNHOSTS *kh)
+{
+    FILE *f = fopen(s->known_hosts, "re");
+    if (f == NULL)
+        return errno == ENOENT ? 1 : -1;
+    char line[16384];
+    while (fgets(line, sizeof line, f) != NULL) {
+        size_t n = strlen(line);
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0' || *p == '@')
+            continue;
+        libssh2_knownhost_readline(kh, line, n, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if the comma-separated list has name as one of its items. */
+static int csv_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return 1;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+/* Offer the host key algorithms known_hosts has for this bastion first,
+ * so a bastion with several keys shows the one recorded (as ssh does). */
+static void prefer_known_key_types(session_t *s)
+{
+    static const struct {
+        int mask;
+        const char *methods;
+    } types[] = {
+        {LIBSSH2_KNOWNHOST_KEY_ED25519, "ssh-ed25519"},
+        {LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ecdsa-sha2-nistp256"},
+        {LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ecdsa-sha2-nistp384"},
+        {LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ecdsa-sha2-nistp521"},
+        {LIBSSH2_KNOWNHOST_KEY_SSHRSA, "rsa-sha2-512,rsa-sha2-256,ssh-rsa"},
+        {LIBSSH2_KNOWNHOST_KEY_SSHDSS, "ssh-dss"},
+    };
+    LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
+    if (kh == NULL)
+        return;
+    const char **algs = NULL;
+    int nalgs = 0;
+    char pref[1024] = "";
+    size_t used = 0;
+    if (known_hosts_load(s, kh) != 0)
+        goto out;
+    nalgs =
+        libssh2_session_supported_algs(s->ssh, LIBSSH2_METHOD_HOSTKEY, &algs);
+    if (nalgs <= 0)
+        goto out;
+    /* A key of another type never matches: MISMATCH means "has one". */
+    static const char probe[] = {0};
+    int known[sizeof types / sizeof *types] = {0};
+    int any = 0;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        int r = libssh2_knownhost_checkp(
+            kh, s->host, s->port, probe, sizeof probe,
+            LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                types[i].mask,
+            NULL);
+        known[i] = r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
+        any |= known[i];
+    }
+    if (!any)
+        goto out;
+    /* Known types first, then every other supported algorithm. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int a = 0; a < nalgs; a++) {
+            int is_known = 0;
+            for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+                if (known[i] && csv_has(types[i].methods, algs[a]))
+                    is_known = 1;
+            if (is_known != (pass == 0))
+                continue;
+            int w = snprintf(pref + used, sizeof pref - used, "%s%s",
+                             used ? "," : "", algs[a]);
+            if (w < 0 || (size_t)w >= sizeof pref - used)
+                goto out;
+            used += (size_t)w;
+        }
+    }
+    libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY, pref);
+out:
+    if (algs != NULL)
+        libssh2_free(s->ssh, algs);
+    libssh2_knownhost_free(kh);
+}
+
+static void connect_done(session_t *s)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr == EINPROGRESS || soerr == EALREADY)
+        return;
+    if (soerr != 0) {
+        s->connect_errno = soerr;
+        socket_close(s);
+        try_connect(s);
+        return;
+    }
+    s->ssh = libssh2_session_init_ex(ssh_alloc, ssh_free, ssh_realloc, s);
+    if (s->ssh == NULL) {
+        session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
+        return;
+    }
+    libssh2_session_set_blocking(s->ssh, 0);
+    libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_RECV,
+                                 (void *)ssh_recv);
+    libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
+                                 (void *)ssh_send);
+    prefer_known_key_types(s);
+    s->state = S_HANDSHAKE;
+    session_step(s);
+}
+
+/* Append one line for the new key to known_hosts (accept-new). */
+static int known_hosts_append(session_t *s, LIBSSH2_KNOWNHOSTS *kh,
+                              const char *key, size_t keylen, int mask)
+{
+    char name[300];
+    pgcm__known_hosts_name(s->host, s->port, name, sizeof name);
+    struct libssh2_knownhost *node = NULL;
+    if (libssh2_knownhost_addc(kh, name, NULL, key, keylen, NULL, 0,
+                               LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                   LIBSSH2_KNOWNHOST_KEYENC_RAW | mask,
+                               &node) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    char line[16384];
+    size_t n = 0;
+    if (libssh2_knownhost_writeline(kh, node, line, sizeof line, &n,
+                                    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Make ~/.ssh if needed (only the last component, as ssh does). */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", s->known_hosts);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return -1;
+    }
+    int fd =
+        open(s->known_hosts, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    /* Start on a new line if the file does not end with one. */
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        int rfd = open(s->known_hosts, O_RDONLY | O_CLOEXEC);
+        char last = '\n';
+        if (rfd >= 0) {
+            if (pread(rfd, &last, 1, st.st_size - 1) != 1)
+                last = '\n';
+            close(rfd);
+        }
+        if (last != '\n' && write(fd, "\n", 1) != 1)
+            rc = -1;
+    }
+    if (rc == 0 && write(fd, line, n) != (ssize_t)n)
+        rc = -1;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* Verify the bastion's host key against known_hosts. Returns 0, or fails
+ * the session (-1). */
+static int check_host_key(session_t *s)
+{
+    size_t keylen = 0;
+    int type = 0;
+    const char *key = libssh2_session_hostkey(s->ssh, &keylen, &type);
+    if (key == NULL) {
+        session_fail(s, PGCM_ECONN, "ssh: bastion %s sent no host key",
+                     s->bastion);
+        return -1;
+    }
+    char fp[64] = "SHA256:?";
+    const char *hash =
+        libssh2_hostkey_hash(s->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
+    if (hash != NULL)
+        pgcm__ssh_fingerprint((const unsigned char *)hash, fp, sizeof fp);
+    char ktype[80];
+    pgcm__ssh_key_blob_type((const unsigned char *)key, keylen, ktype,
+                            sizeof ktype);
+    int mask = knownhost_key_mask(type);
+
+    LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
+    if (kh == NULL) {
+        session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
+        return -1;
+    }
+    int loaded = known_hosts_load(s, kh);
+    if (loaded < 0) {
+        int e = errno;
+        libssh2_knownhost_free(kh);
+        session_fail(s, PGCM_EAUTH,
+                     "ssh: cannot read %s: %s; fix it or point "
+                     "ssh.known_hosts at another file",
+                     s->known_hosts, strerror(e));
+        return -1;
+    }
+    int r = libssh2_knownhost_checkp(kh, s->host, s->port, key, keylen,
+                                     LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                         LIBSSH2_KNOWNHOST_KEYENC_RAW | mask,
+                                     NULL);
+    char msg[MSG_MAX];
+    int rc = 0;
+    if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+        rc = 0;
+    } else if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
+        pgcm__ssh_msg_hostkey_changed(msg, sizeof msg, s->host, s->port, ktype,
+                                      fp, s->known_hosts);
+        rc = -1;
+    } else if (r == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND &&
+               s->opts.host_key_check == PGCM_HOSTKEY_ACCEPT_NEW) {
+        if (known_hosts_append(s, kh, key, keylen, mask) < 0) {
+            msgf(msg, sizeof msg,
+                 "ssh: cannot record the host key of bastion %s (%s %s) "
+                 "in %s: %s",
+                 s->bastion, ktype, fp, s->known_hosts, strerror(errno));
+            rc = -1;
+        }
+    } else if (r == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) {
+        pgcm__ssh_msg_hostkey_unknown(msg, sizeof msg, s->host, s->port, ktype,
+                                      fp, s->known_hosts);
+        rc = -1;
+    } else {
+        msgf(msg, sizeof msg,
+             "ssh: cannot check the host key of bastion %s (%s %s) "
+             "against %s: %s",
+             s->bastion, ktype, fp, s->known_hosts, ssh_errmsg(s));
+        rc = -1;
+    }
+    libssh2_knownhost_free(kh);
+    if (rc < 0)
+        session_fail(s, PGCM_EAUTH, "%s", msg);
+    return rc;
+}
+
+/* Read the private key file once before authenticating, to tell a missing
+ * file, a missing passphrase and a wrong one apart. Returns 0 or fails the
+ * session (-1). */
+static int check_key_file(session_t *s)
+{
+    FILE *f = fopen(s->key_path, "re");
+    if (f == NULL) {
+        session_fail(s, PGCM_EAUTH,
+                     "ssh: cannot read the private key %s: %s; check "
+                     "ssh.key_path",
+                     s->key_path, strerror(errno));
+        return -1;
+    }
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    s->key_encrypted = pgcm__ssh_key_text_encrypted(text, n);
+    explicit_bzero(text, sizeof text);
+    if (s->key_encrypted == 1 &&
+        (s->opts.passphrase == NULL || s->opts.passphrase[0] == '\0')) {
+        session_fail(s, PGCM_EAUTH,
+                     "ssh: the private key %s is protected by a passphrase: "
+                     "set ssh.passphrase",
+                     s->key_path);
+        return -1;
+    }
+    return 0;
+}
+
+static void auth_failed(session_t *s, int rc)
+{
+    if (rc == LIBSSH2_ERROR_FILE) {
+        if (s->key_encrypted == 1)
+            session_fail(s, PGCM_EAUTH,
+                         "ssh: cannot decrypt the private key %s: wrong "
+                         "ssh.passphrase",
+                         s->key_path);
+        else
+            session_fail(s, PGCM_EAUTH,
+                         "ssh: cannot use the private key %s: %s; use a "
+                         "key made by ssh-keygen (ed25519, ecdsa or rsa)",
+                         s->key_path, ssh_errmsg(s));
+    } else if (rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED ||
+               rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) {
+        session_fail(s, PGCM_EAUTH,
+                     "ssh: bastion %s refused the key %s for user '%s'; is "
+                     "its public key in that user's authorized_keys on the "
+                     "bastion, and may the user log in?",
+                     s->bastion, s->key_path, s->user);
+    } else if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+               rc == LIBSSH2_ERROR_SOCKET_RECV ||
+               rc == LIBSSH2_ERROR_SOCKET_SEND) {
+        session_fail(s, PGCM_ECONN,
+                     "ssh: bastion %s closed the connection during "
+                     "authentication of user '%s'",
+                     s->bastion, s->user);
+    } else {
+        session_fail(s, PGCM_EAUTH,
+                     "ssh: authentication of user '%s' on bastion %s "
+                     "failed: %s",
+                     s->user, s->bastion, ssh_errmsg(s));
+    }
+}
+
+static void session_up(session_t *s)
+{
+    s->state = S_UP;
+    s->down_code = 0;
+    s->down_msg[0] = '\0';
+    s->last_rx_ms = uv_now(s->reg->loop);
+    s->ping_sent_ms = 0;
+    session_announce(s, PGCM__TUNNEL_UP, PGCM_OK, "");
+    for (list_node_t *p = s->links.next; p != &s->links; p = p->next) {
+        link_t *l = LIST_ENTRY(p, link_t, node);
+        if (l->state == L_WAITING) {
+            l->state = L_QUEUED;
+            list_push_back(&s->open_queue, &l->qnode);
+        }
+    }
+    pump(s);
+}
+
+/* Advance the establishment as far as libssh2 goes without blocking. */
+static void session_step(session_t *s)
+{
+    int rc;
+    switch (s->state) {
+    case S_HANDSHAKE:
+        rc = libssh2_session_handshake(s->ssh, s->fd);
+        if (rc == LIBSSH2_ERROR_EAGAIN) {
+            wait_for_libssh2(s);
+            return;
+        }
+        if (rc != 0) {
+            if (rc == LIBSSH2_ERROR_KEX_FAILURE)
+                session_fail(s, PGCM_EAUTH,
+                             "ssh: key exchange with bastion %s failed: %s "
+                             "(no algorithm in common?)",
+                             s->bastion, ssh_errmsg(s));
+            else if (rc == LIBSSH2_ERROR_BANNER_RECV ||
+                     rc == LIBSSH2_ERROR_BANNER_SEND)
+                session_fail(s, PGCM_ECONN,
+                             "ssh: %s did not answer as an SSH server (%s); "
+                             "check ssh.host and ssh.port",
+                             s->bastion, ssh_errmsg(s));
+            else
+                session_fail(s, PGCM_ECONN,
+                             "ssh: key exchange with bastion %s failed: %s",
+                             s->bastion, ssh_errmsg(s));
+            return;
+        }
+        if (check_host_key(s) < 0)
+            return;
+        s->state = S_AUTH_LIST;
+        /* fall through */
+    case S_AUTH_LIST: {
+        const char *methods =
+            libssh2_userauth_list(s->ssh, s->user, (unsigned)strlen(s->user));
+        if (methods == NULL) {
+            if (libssh2_userauth_authenticated(s->ssh)) {
+                s->state = S_CONTROL;
+                session_step(s);
+                return;
+            }
+            rc = libssh2_session_last_errno(s->ssh);
+            if (rc == LIBSSH2_ERROR_EAGAIN) {
+                wait_for_libssh2(s);
+                return;
+            }
+            auth_failed(s, rc);
+            return;
+        }
+        if (strstr(methods, "publickey") == NULL) {
+            session_fail(s, PGCM_EAUTH,
+                         "ssh: bastion %s does not accept public keys for "
+                         "user '%s' (it offers: %s)",
+                         s->bastion, s->user, methods);
+            return;
+        }
+        if (check_key_file(s) < 0)
+            return;
+        s->state = S_AUTH_KEY;
+    }
+        /* fall through */
+    case S_AUTH_KEY:
+        rc = libssh2_userauth_publickey_fromfile_ex(
+            s->ssh, s->user, (unsigned)strlen(s->user), NULL, s->key_path,
+            s->opts.passphrase ? s->opts.passphrase : "");
+        if (rc == LIBSSH2_ERROR_EAGAIN) {
+            wait_for_libssh2(s);
+            return;
+        }
+        if (rc != 0) {
+            auth_failed(s, rc);
+            return;
+        }
+        s->state = S_CONTROL;
+        /* fall through */
+    case S_CONTROL: {
+        LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
+        if (ch == NULL) {
+            rc = libssh2_session_last_errno(s->ssh);
+            if (rc == LIBSSH2_ERROR_EAGAIN) {
+                wait_for_libssh2(s);
+                return;
+            }
+            if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+                session_lost(s, rc, "opening the control channel");
+                return;
+            }
+            /* Refused (MaxSessions 0 and the like): pings ride on the
+             * connections' channels instead. */
+        }
+        s->ctl = ch;
+        session_up(s);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* ---- links: the accepted connections -------------------------------- */
+
+static void link_handle_closed(uv_handle_t *h)
+{
+    link_t *l = h->data;
+    l->handle_alive = 0;
+    link_maybe_free(l);
+}
+
+/* The tunnel no longer counts l (it closed, or l ended). */
+static void link_detach_tunnel(link_t *l)
+{
+    if (l->t != NULL) {
+        l->t->links--;
+        l->t = NULL;
+    }
+}
+
+/* Free l once its client handle and its channel are gone. */
+static void link_maybe_free(link_t *l)
+{
+    if (l->handle_alive || l->client_open || l->ch != NULL ||
+        l->state == L_OPENING)
+        return;
+    if (list_linked(&l->node))
+        list_remove(&l->node);
+    if (list_linked(&l->qnode))
+        list_remove(&l->qnode);
+    link_detach_tunnel(l);
+    pgcm__tunnels_t *reg = l->reg;
+    pgcm__free(l);
+    reg_handle_done(reg);
+}
+
+static void link_close_client(link_t *l)
+{
+    if (!l->client_open)
+        return;
+    l->client_open = 0;
+    l->reading = 0;
+    uv_close((uv_handle_t *)&l->client, link_handle_closed);
+}
+
+/* Stop carrying l: close the libpq side now and let the pump free the
+ * channel (or free it when its open completes). The caller pumps. */
+static void link_abort(link_t *l)
+{
+    link_close_client(l);
+    switch (l->state) {
+    case L_WAITING:
+    case L_QUEUED:
+        if (list_linked(&l->qnode))
+            list_remove(&l->qnode);
+        l->state = L_DONE;
+        break;
+    case L_OPENING:
+        l->abandoned = 1;
+        break;
+    case L_OPEN:
+        l->state = L_CLOSING;
+        break;
+    default:
+        break;
+    }
+    link_maybe_free(l);
+}
+
+static void link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    link_t *l = h->data;
+    (void)suggested;
+    buf->base = l->up + l->up_len;
+    buf->len = sizeof l->up - l->up_len;
+}
+
+static void link_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+static void link_read_resume(link_t *l)
+{
+    if (l->reading || !l->client_open || l->client_eof ||
+        sizeof l->up - l->up_len < LINK_READ_MIN)
+        return;
+    if (uv_read_start((uv_stream_t *)&l->client, link_alloc, link_on_read) == 0)
+        l->reading = 1;
+}
+
+static void link_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    link_t *l = st->data;
+    (void)buf;
+    if (n > 0) {
+        l->up_len += (size_t)n;
+        if (sizeof l->up - l->up_len < LINK_READ_MIN) {
+            uv_read_stop(st);
+            l->reading = 0;
+        }
+        if (l->s != NULL && l->state == L_OPEN)
+            pump(l->s);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (n == UV_ENOBUFS) {
+        uv_read_stop(st);
+        l->reading = 0;
+        return;
+    }
+    /* libpq closed the connection (or it broke): flush what it sent last
+     * (its Terminate message) into the channel, then close the channel. */
+    uv_read_stop(st);
+    l->reading = 0;
+    l->client_eof = 1;
+    if (l->state == L_OPEN) {
+        link_close_client(l);
+        if (l->s != NULL)
+            pump(l->s);
+        return;
+    }
+    session_t *s = l->s;
+    link_abort(l);
+    if (s != NULL)
+        pump(s);
+}
+
+static void link_write_done(uv_write_t *req, int status)
+{
+    link_t *l = req->data;
+    l->writing = 0;
+    l->down_len = 0;
+    if (status < 0) {
+        if (l->state == L_OPEN)
+            l->state = L_CLOSING;
+        link_close_client(l);
+    } else if (l->state != L_OPEN) {
+        link_close_client(l); /* the server's last bytes are out */
+    }
+    if (l->s != NULL && l->s->state == S_UP)
+        pump(l->s);
+    link_maybe_free(l);
+}
+
+/* Hand l->down to libpq: at once if the socket takes it, else queued. */
+static void link_write_client(link_t *l)
+{
+    uv_buf_t b = uv_buf_init(l->down, (unsigned)l->down_len);
+    int n = uv_try_write((uv_stream_t *)&l->client, &b, 1);
+    if (n == (int)l->down_len) {
+        l->down_len = 0;
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        l->down_len = 0;
+        l->state = L_CLOSING;
+        link_close_client(l);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    b = uv_buf_init(l->down + done, (unsigned)(l->down_len - done));
+    l->wreq.data = l;
+    if (uv_write(&l->wreq, (uv_stream_t *)&l->client, &b, 1, link_write_done) <
+        0) {
+        l->down_len = 0;
+        l->state = L_CLOSING;
+        link_close_client(l);
+        return;
+    }
+    l->writing = 1;
+}
+
+static void on_accept(uv_stream_t *server, int status)
+{
+    pgcm__tunnel_t *t = server->data;
+    if (status < 0 || t->closed)
+        return;
+    link_t *l = pgcm__calloc(1, sizeof(*l));
+    if (l == NULL)
+        return; /* libuv stops accepting until a later accept succeeds */
+    pgcm__tunnels_t *reg = t->reg;
+    session_t *s = t->s;
+    l->reg = reg;
+    list_init(&l->node);
+    list_init(&l->qnode);
+    uv_tcp_init(reg->loop, &l->client);
+    l->client.data = l;
+    l->handle_alive = 1;
+    l->client_open = 1;
+    reg->handles++;
+    l->t = t;
+    t->links++;
+    l->state = L_DONE;
+    if (uv_accept(server, (uv_stream_t *)&l->client) < 0) {
+        link_detach_tunnel(l);
+        link_close_client(l);
+        return;
+    }
+    uv_tcp_nodelay(&l->client, 1);
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&l->client, (struct sockaddr *)&peer, &plen) == 0 &&
+        peer.ss_family == AF_INET)
+        l->origin_port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
+    snprintf(l->target_host, sizeof l->target_host, "%s", t->target_host);
+    l->target_port = t->target_port;
+    l->s = s;
+    list_push_back(&s->links, &l->node);
+    if (uv_read_start((uv_stream_t *)&l->client, link_alloc, link_on_read) == 0)
+        l->reading = 1;
+
+    if (s->state == S_UP) {
+        l->state = L_QUEUED;
+        list_push_back(&s->open_queue, &l->qnode);
+        pump(s);
+    } else if (s->state == S_DOWN) {
+        /* A configuration error waits for pgcm__tunnel_reconnect (the
+         * node's slowest retry pace); anything else is retried now. */
+        if (s->down_code == PGCM_EAUTH) {
+            link_abort(l);
+            return;
+        }
+        l->state = L_WAITING;
+        session_start(s);
+    } else {
+        l->state = L_WAITING;
+    }
+}
+
+/* ---- the pump -------------------------------------------------------- */
+
+/* One step of a link's channel open (the session's only open in flight).
+ * Returns 1 on progress. */
+static int op_open(session_t *s)
+{
+    link_t *l = s->opening;
+    LIBSSH2_CHANNEL *ch = libssh2_channel_direct_tcpip_ex(
+        s->ssh, l->target_host, l->target_port, "127.0.0.1", l->origin_port);
+    if (ch == NULL) {
+        int rc = libssh2_session_last_errno(s->ssh);
+        if (rc == LIBSSH2_ERROR_EAGAIN) {
+            if (outbound_blocked(s))
+                set_blocked(s, OP_OPEN, l);
+            return 0;
+        }
+        s->opening = NULL;
+        if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+            session_lost(s, rc, "opening a channel");
+            return 0;
+        }
+        /* libssh2: "Channel open failure (connect failed)". */
+        char reason[200];
+        const char *m = ssh_errmsg(s);
+        const char *lp = strchr(m, '(');
+        const char *rp = lp ? strrchr(lp, ')') : NULL;
+        if (lp != NULL && rp != NULL && rp > lp + 1)
+            snprintf(reason, sizeof reason, "%.*s", (int)(rp - lp - 1), lp + 1);
+        else
+            snprintf(reason, sizeof reason, "%s", m);
+        char msg[MSG_MAX];
+        pgcm__ssh_msg_channel_refused(msg, sizeof msg, s->bastion,
+                                      l->target_host, l->target_port, reason);
+        queue_event(l->t, PGCM__TUNNEL_CHANNEL_REFUSED, PGCM_ECONN, msg);
+        l->state = L_DONE;
+        link_close_client(l);
+        link_maybe_free(l);
+        return 1;
+    }
+    s->opening = NULL;
+    l->ch = ch;
+    if (l->abandoned || !l->client_open) {
+        l->state = L_CLOSING;
+    } else {
+        l->state = L_OPEN;
+    }
+    return 1;
+}
+
+/* A link's channel close and free. */
+static int op_free(session_t *s, link_t *l)
+{
+    if (s->ping_ch == l->ch && s->ping_ch != NULL) {
+        s->ping_ch = NULL; /* that ping is abandoned */
+        s->ping_sent_ms = 0;
+    }
+    int rc = libssh2_channel_free(l->ch);
+    if (rc == LIBSSH2_ERROR_EAGAIN) {
+        if (outbound_blocked(s))
+            set_blocked(s, OP_FREE, l);
+        return 0;
+    }
+    l->ch = NULL;
+    l->state = L_DONE;
+    if (!l->writing)
+        link_close_client(l);
+    link_maybe_free(l);
+    return 1;
+}
+
+/* Channel -> libpq for one link. */
+static int op_read(session_t *s, link_t *l)
+{
+    ssize_t n = libssh2_channel_read(l->ch, l->down, sizeof l->down);
+    s->drained = 1;
+    if (n > 0) {
+        l->down_len = (size_t)n;
+        link_write_client(l);
+        return 1;
+    }
+    if (n == LIBSSH2_ERROR_EAGAIN || n == 0) {
+        if (n == LIBSSH2_ERROR_EAGAIN && outbound_blocked(s)) {
+            set_blocked(s, OP_READ, l);
+            return 0;
+        }
+        if (libssh2_channel_eof(l->ch)) {
+            /* The server side ended: close libpq's side once the last
+             * bytes are written, and the channel. */
+            l->state = L_CLOSING;
+            if (!l->writing)
+                link_close_client(l);
+            return 1;
+        }
+        return 0;
+    }
+    if (channel_level_error((int)n)) {
+        l->state = L_CLOSING;
+        if (!l->writing)
+            link_close_client(l);
+        return 1;
+    }
+    session_lost(s, (int)n, "reading a channel");
+    return 0;
+}
+
+/* libpq -> channel for one link. */
+static int op_write(session_t *s, link_t *l)
+{
+    ssize_t n =
+        libssh2_channel_write(l->ch, l->up + l->up_off, l->up_len - l->up_off);
+    s->drained = 1;
+    if (n > 0) {
+        l->up_off += (size_t)n;
+        if (l->up_off == l->up_len) {
+            l->up_off = 0;
+            l->up_len = 0;
+            link_read_resume(l);
+        }
+        return 1;
+    }
+    if (n == LIBSSH2_ERROR_EAGAIN) {
+        if (outbound_blocked(s))
+            set_blocked(s, OP_WRITE, l);
+        return 0;
+    }
+    if (n == 0)
+        return 0; /* the server's window is full */
+    if (channel_level_error((int)n)) {
+        l->state = L_CLOSING;
+        link_close_client(l);
+        return 1;
+    }
+    session_lost(s, (int)n, "writing a channel");
+    return 0;
+}
+
+/* The ping in flight: returns 1 when answered. */
+static int op_ping(session_t *s)
+{
+    int rc = libssh2_channel_setenv_ex(s->ping_ch, PING_NAME,
+                                       sizeof PING_NAME - 1, "1", 1);
+    if (rc == LIBSSH2_ERROR_EAGAIN) {
+        if (outbound_blocked(s))
+            set_blocked(s, OP_PING, NULL);
+        return 0;
+    }
+    s->ping_sent_ms = 0;
+    s->ping_ch = NULL;
+    if (rc == 0 || channel_level_error(rc))
+        return 1; /* answered (a refusal is the usual answer) */
+    session_lost(s, rc, "waiting for a keepalive answer");
+    return 0;
+}
+
+/* Read the transport when nothing else did (a 0-byte read only drains). */
+static void op_drain(session_t *s, LIBSSH2_CHANNEL *ch)
+{
+    char none[1];
+    ssize_t n = libssh2_channel_read(ch, none, 0);
+    s->drained = 1;
+    if (n == LIBSSH2_ERROR_EAGAIN && outbound_blocked(s))
+        set_blocked(s, OP_DRAIN, NULL);
+    else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN && !channel_level_error((int)n))
+        session_lost(s, (int)n, "reading");
+    else if (ch == s->ctl && libssh2_channel_eof(ch))
+        s->ctl = NULL; /* closed by the server; freed with the session */
+}
+
+static LIBSSH2_CHANNEL *any_channel(session_t *s)
+{
+    if (s->ctl != NULL)
+        return s->ctl;
+    for (list_node_t *p = s->links.next; p != &s->links; p = p->next) {
+        link_t *l = LIST_ENTRY(p, link_t, node);
+        if (l->state == L_OPEN && !l->client_eof)
+            return l->ch;
+    }
+    return NULL;
+}
+
+/* Retry the operation that owns a partly sent packet. */
+static void run_blocked(session_t *s)
+{
+    op_kind_t op = s->blocked;
+    link_t *l = s->blocked_link;
+    s->blocked = OP_NONE;
+    s->blocked_link = NULL;
+    switch (op) {
+    case OP_OPEN:
+        op_open(s);
+        break;
+    case OP_READ:
+        if (l->down_len == 0 && !l->writing)
+            op_read(s, l);
+        else
+            op_drain(s, l->ch);
+        break;
+    case OP_WRITE:
+        op_write(s, l);
+        break;
+    case OP_PING:
+        op_ping(s);
+        break;
+    case OP_FREE:
+        op_free(s, l);
+        break;
+    case OP_DRAIN: {
+        LIBSSH2_CHANNEL *ch = any_channel(s);
+        if (ch != NULL)
+            op_drain(s, ch);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+#define STOP_IF_HALTED(s)                                                      \
+    do {                                                                       \
+        if ((s)->state != S_UP || (s)->blocked != OP_NONE)                     \
+            return progress;                                                   \
+    } while (0)
+
+static int link_step(session_t *s, link_t *l)
+{
+    int progress = 0;
+    if (l->state == L_CLOSING) {
+        if (l->up_off < l->up_len && l->client_eof && l->ch != NULL &&
+            !l->abandoned) {
+            /* libpq's last bytes (Terminate) go out before the close. */
+            progress |= op_write(s, l);
+            STOP_IF_HALTED(s);
+            if (l->up_off < l->up_len)
+                return progress;
+        }
+        return progress | op_free(s, l);
+    }
+    if (l->state != L_OPEN)
+        return 0;
+    if (l->client_eof) {
+        /* Flush what libpq sent last, then close. */
+        if (l->up_off < l->up_len) {
+            progress |= op_write(s, l);
+            STOP_IF_HALTED(s);
+            if (l->up_off < l->up_len)
+                return progress;
+        }
+        l->state = L_CLOSING;
+        return 1 | op_free(s, l);
+    }
+    if (l->down_len == 0 && !l->writing &&
+        (!s->drained || libssh2_poll_channel_read(l->ch, 0) ||
+         libssh2_channel_eof(l->ch))) {
+        progress |= op_read(s, l);
+        STOP_IF_HALTED(s);
+        if (l->state != L_OPEN)
+            return progress;
+    }
+    if (l->up_off < l->up_len) {
+        progress |= op_write(s, l);
+        STOP_IF_HALTED(s);
+    }
+    return progress;
+}
+
+/* Health: drive the ping in flight, then apply the liveness rule. */
+static int ping_step(session_t *s)
+{
+    int progress = 0;
+    if (s->ping_sent_ms != 0) {
+        progress |= op_ping(s);
+        STOP_IF_HALTED(s);
+    }
+    uint64_t now = uv_now(s->reg->loop);
+    pgcm__tunnel_liveness_t v =
+        pgcm__tunnel_liveness((int64_t)now, (int64_t)s->last_rx_ms,
+                              (int64_t)s->ping_sent_ms, &s->reg->timing);
+    if (v == PGCM__LIVE_DEAD) {
+        session_fail(s, PGCM_ETIMEDOUT,
+                     "ssh: bastion %s stopped answering (no reply to a "
+                     "keepalive within %d ms): the session is dropped",
+                     s->bastion, s->reg->timing.reply_timeout_ms);
+        return 0;
+    }
+    if ((v == PGCM__LIVE_PING || s->force_ping) && s->ping_sent_ms == 0) {
+        s->force_ping = 0;
+        LIBSSH2_CHANNEL *ch = any_channel(s);
+        if (ch != NULL) {
+            s->ping_ch = ch;
+            s->ping_sent_ms = now > 0 ? now : 1;
+            progress |= op_ping(s);
+        }
+    }
+    return progress;
+}
+
+static int pump_round(session_t *s)
+{
+    int progress = 0;
+    s->drained = 0;
+    if (s->blocked != OP_NONE) {
+        run_blocked(s);
+        STOP_IF_HALTED(s);
+        progress = 1;
+    }
+    if (s->opening == NULL && !list_empty(&s->open_queue)) {
+        link_t *l = LIST_ENTRY(list_first(&s->open_queue), link_t, qnode);
+        list_remove(&l->qnode);
+        l->state = L_OPENING;
+        s->opening = l;
+    }
+    if (s->opening != NULL) {
+        progress |= op_open(s);
+        STOP_IF_HALTED(s);
+    }
+    list_node_t *next;
+    for (list_node_t *p = s->links.next; p != &s->links; p = next) {
+        next = p->next;
+        progress |= link_step(s, LIST_ENTRY(p, link_t, node));
+        STOP_IF_HALTED(s);
+    }
+    progress |= ping_step(s);
+    STOP_IF_HALTED(s);
+    if (!s->drained) {
+        LIBSSH2_CHANNEL *ch = any_channel(s);
+        if (ch != NULL)
+            op_drain(s, ch);
+    }
+    return progress;
+}
+
+/* Move bytes until nothing moves; then watch the socket for what libssh2
+ * waits on. Reading is watched only while some channel exists to read
+ * through (without one, libssh2 offers no call that reads). */
+static void pump(session_t *s)
+{
+    if (s->state != S_UP)
+        return;
+    if (s->pumping) {
+        s->pump_again = 1;
+        return;
+    }
+    s->pumping = 1;
+    int rounds = 0;
+    do {
+        s->pump_again = 0;
+        if (pump_round(s))
+            s->pump_again = 1;
+        if (s->state != S_UP || s->blocked != OP_NONE)
+            break;
+    } while (s->pump_again && ++rounds < PUMP_ROUNDS);
+    s->pumping = 0;
+    if (s->state != S_UP)
+        return;
+    int events = s->blocked != OP_NONE ? UV_WRITABLE : 0;
+    int readable = s->ctl != NULL || s->opening != NULL;
+    for (list_node_t *p = s->links.next; p != &s->links && !readable;
+         p = p->next)
+        readable = LIST_ENTRY(p, link_t, node)->ch != NULL;
+    poll_set(s, events | (readable ? UV_READABLE : 0));
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    sess_poll_t *p = h->data;
+    session_t *s = p->s;
+    (void)status;
+    (void)events;
+    if (s == NULL)
+        return;
+    switch (s->state) {
+    case S_CONNECTING:
+        connect_done(s);
+        break;
+    case S_HANDSHAKE:
+    case S_AUTH_LIST:
+    case S_AUTH_KEY:
+    case S_CONTROL:
+        session_step(s);
+        break;
+    case S_UP:
+        pump(s);
+        break;
+    default:
+        break;
+    }
+}
+
+static const char *phase_name(sess_state_t st)
+{
+    switch (st) {
+    case S_RESOLVING:
+        return "name lookup";
+    case S_CONNECTING:
+        return "TCP connect";
+    case S_HANDSHAKE:
+        return "key exchange";
+    case S_AUTH_LIST:
+    case S_AUTH_KEY:
+        return "authentication";
+    default:
+        return "opening the control channel";
+    }
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    session_t *s = h->data;
+    if (s->state == S_UP) {
+        pump(s);
+        return;
+    }
+    if (s->state != S_DOWN && uv_now(s->reg->loop) >= s->deadline_ms)
+        session_fail(s, PGCM_ETIMEDOUT,
+                     "ssh: bastion %s did not complete the login within %d "
+                     "ms (stuck in %s); is it reachable?",
+                     s->bastion, s->reg->timing.connect_timeout_ms,
+                     phase_name(s->state));
+}
+
+/* ---- tunnels --------------------------------------------------------- */
+
+static void tunnel_freed(uv_handle_t *h)
+{
+    pgcm__tunnel_t *t = h->data;
+    pgcm__tunnels_t *reg = t->reg;
+    while (!list_empty(&t->events)) {
+        tevent_t *e = LIST_ENTRY(list_first(&t->events), tevent_t, node);
+        list_remove(&e->node);
+        pgcm__free(e);
+    }
+    pgcm__free(t->target_host);
+    pgcm__free(t);
+    reg_handle_done(reg);
+}
+
+int pgcm__tunnel_open(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *ssh,
+                      const char *target_host, int target_port,
+                      pgcm__tunnel_cb cb, void *owner, pgcm__tunnel_t **out,
+                      pgcm_error_t *err)
+{
+    *out = NULL;
+    if (reg->closing)
+        return pgcm__error_set(err, PGCM_ESHUTDOWN, NULL,
+                               "ssh: the tunnels are shutting down");
+    if (ssh == NULL || ssh->host == NULL || ssh->host[0] == '\0')
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "ssh: no bastion host (ssh.host) given");
+    if (ssh->port < 0 || ssh->port > 65535)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "ssh: ssh.port %d is not a TCP port", ssh->port);
+    if (target_host == NULL || target_host[0] == '\0' || target_port <= 0 ||
+        target_port > 65535 || strlen(target_host) >= 256)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "ssh: a tunnel needs the node's host and port "
+                               "as the bastion sees them");
+    pgcm__tunnel_t *t = pgcm__calloc(1, sizeof(*t));
+    if (t == NULL || (t->target_host = pgcm__strdup(target_host)) == NULL) {
+        pgcm__free(t);
+        return pgcm__error_set(err, PGCM_ENOMEM, NULL, "ssh: out of memory");
+    }
+    t->reg = reg;
+    t->target_port = target_port;
+    t->cb = cb;
+    t->owner = owner;
+    list_init(&t->node);
+    list_init(&t->events);
+
+    uv_tcp_init(reg->loop, &t->listener);
+    t->listener.data = t;
+    reg->handles++;
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    int rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&t->listener, 128, on_accept);
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &blen);
+    if (rc < 0) {
+        t->closed = 1;
+        uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+        return pgcm__error_set(err, PGCM_ECONN, NULL,
+                               "ssh: cannot listen on 127.0.0.1 for the "
+                               "tunnel: %s",
+                               uv_strerror(rc));
+    }
+    t->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+
+    session_t *s = NULL;
+    for (list_node_t *p = reg->sessions.next; p != &reg->sessions;
+         p = p->next) {
+        session_t *c = LIST_ENTRY(p, session_t, node);
+        if (pgcm__ssh_options_same_session(&c->opts, ssh)) {
+            s = c;
+            break;
+        }
+    }
+    if (s == NULL && (s = session_new(reg, ssh)) == NULL) {
+        t->closed = 1;
+        uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+        return pgcm__error_set(err, PGCM_ENOMEM, NULL, "ssh: out of memory");
+    }
+    s->refs++;
+    t->s = s;
+    list_push_back(&reg->tunnels, &t->node);
+    if (s->state == S_UP)
+        queue_event(t, PGCM__TUNNEL_UP, PGCM_OK, "");
+    else if (s->state == S_DOWN)
+        session_start(s); /* a new node tries at once */
+    *out = t;
+    return PGCM_OK;
+}
+
+int pgcm__tunnel_local_port(const pgcm__tunnel_t *t)
+{
+    return t->port;
+}
+
+int pgcm__tunnel_is_up(const pgcm__tunnel_t *t)
+{
+    return t->s->state == S_UP;
+}
+
+int pgcm__tunnel_channels(const pgcm__tunnel_t *t)
+{
+    return t->links;
+}
+
+int pgcm__tunnel_check(pgcm__tunnel_t *t, pgcm_error_t *err)
+{
+    session_t *s = t->s;
+    if (s->state == S_UP) {
+        if (s->ping_sent_ms == 0) {
+            s->force_ping = 1;
+            pump(s);
+        }
+        return PGCM_OK;
+    }
+    if (s->state == S_DOWN && s->down_code != 0)
+        return pgcm__error_set(err, s->down_code, NULL, "%s", s->down_msg);
+    return PGCM_OK;
+}
+
+void pgcm__tunnel_reconnect(pgcm__tunnel_t *t)
+{
+    if (!t->closed && t->s->state == S_DOWN)
+        session_start(t->s);
+}
+
+void pgcm__tunnel_close(pgcm__tunnel_t *t)
+{
+    if (t->closed)
+        return;
+    t->closed = 1;
+    list_remove(&t->node);
+    while (!list_empty(&t->events)) {
+        tevent_t *e = LIST_ENTRY(list_first(&t->events), tevent_t, node);
+        list_remove(&e->node);
+        pgcm__free(e);
+    }
+    session_t *s = t->s;
+    list_node_t *next;
+    for (list_node_t *p = s->links.next; p != &s->links; p = next) {
+        next = p->next;
+        link_t *l = LIST_ENTRY(p, link_t, node);
+        if (l->t == t) {
+            link_detach_tunnel(l);
+            link_abort(l);
+        }
+    }
+    uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+    if (--s->refs == 0)
+        session_close(s);
+    else
+        pump(s);
+}
+
+void pgcm__tunnels_close(pgcm__tunnels_t *reg, void (*done)(void *arg),
+                         void *arg)
+{
+    if (reg->closing)
+        return;
+    reg->closing = 1;
+    reg->done = done;
+    reg->done_arg = arg;
+    while (!list_empty(&reg->tunnels))
+        pgcm__tunnel_close(
+            LIST_ENTRY(list_first(&reg->tunnels), pgcm__tunnel_t, node));
+    while (!list_empty(&reg->sessions))
+        session_close(LIST_ENTRY(list_first(&reg->sessions), session_t, node));
+    uv_timer_stop(&reg->kick);
+    uv_close((uv_handle_t *)&reg->kick, kick_closed);
+}
