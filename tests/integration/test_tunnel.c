@@ -1,0 +1,1204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_tunnel.c - the SSH tunnels (src/pgcm/tunnel.h, issue 13) against a
+ * real OpenSSH sshd (tests/tools/sshd.h) and real PostgreSQL servers. The
+ * test drives the tunnel registry directly on a libuv loop of its own (a
+ * harness thread runs it; calls are posted to it and waited for), and
+ * talks to the servers with plain libpq through the tunnels' local ports.
+ *
+ * Cases: three tunnels to three servers on one SSH session (one login in
+ * sshd's log, PostgreSQL's client sockets belong to sshd, large transfers
+ * both ways); TLS to PostgreSQL through a tunnel with the name checked
+ * against the node's host; a passphrase-protected key (right, missing,
+ * wrong: the passphrase never shows); unknown host key refused, then
+ * accepted after the ssh-keyscan the message suggests; accept-new records
+ * one key and still refuses a changed one; a wrong key, an unknown user, a
+ * missing key file; a refused bastion port; channels the bastion refuses
+ * (target down, forwarding forbidden) while the session stays up; sshd
+ * frozen, killed, restarted (down within 2 s, then up again, also on
+ * demand); the SSH connection blackholed through the fault proxy (down
+ * within 2 s); a tunnel closed while its channel carries a query; and
+ * after every test, no session left on sshd, no connection on PostgreSQL
+ * and no handle left on the loop.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "faultproxy.h"
+#include "fixture.h"
+#include "sshd.h"
+#include "tls.h"
+#include "tunnel.h"
+
+/* ---- the loop harness ------------------------------------------------ */
+
+#define EV_MAX 512
+
+typedef struct recorded {
+    pgcm__tunnel_t *t;
+    pgcm__tunnel_event_t ev;
+    int code;
+    char msg[512];
+    int64_t at_ms;
+} recorded_t;
+
+static struct harness {
+    uv_loop_t loop;
+    uv_async_t wake;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    void (*fn)(void *arg);
+    void *arg;
+    int call_done;
+    int stop;
+    int running;
+    pgcm__tunnels_t *reg;
+    int reg_closed;
+    int nev;
+    recorded_t ev[EV_MAX];
+} H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void on_wake(uv_async_t *a)
+{
+    (void)a;
+    pthread_mutex_lock(&H.lock);
+    void (*fn)(void *) = H.fn;
+    void *arg = H.arg;
+    H.fn = NULL;
+    int stop = H.stop;
+    pthread_mutex_unlock(&H.lock);
+    if (fn != NULL) {
+        fn(arg);
+        pthread_mutex_lock(&H.lock);
+        H.call_done = 1;
+        pthread_cond_broadcast(&H.cond);
+        pthread_mutex_unlock(&H.lock);
+    }
+    if (stop)
+        uv_close((uv_handle_t *)&H.wake, NULL);
+}
+
+static void *loop_main(void *arg)
+{
+    (void)arg;
+    uv_run(&H.loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+/* Run fn(arg) on the loop thread and wait for it. */
+static void on_loop(void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&H.lock);
+    H.fn = fn;
+    H.arg = arg;
+    H.call_done = 0;
+    pthread_mutex_unlock(&H.lock);
+    uv_async_send(&H.wake);
+    pthread_mutex_lock(&H.lock);
+    while (!H.call_done)
+        pthread_cond_wait(&H.cond, &H.lock);
+    pthread_mutex_unlock(&H.lock);
+}
+
+static void on_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev, int code,
+                     const char *message, void *owner)
+{
+    (void)owner;
+    pthread_mutex_lock(&H.lock);
+    if (H.nev < EV_MAX) {
+        recorded_t *r = &H.ev[H.nev++];
+        r->t = t;
+        r->ev = ev;
+        r->code = code;
+        snprintf(r->msg, sizeof r->msg, "%s", message);
+        r->at_ms = fixture_now_ms();
+    }
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.lock);
+}
+
+static void do_new_registry(void *arg)
+{
+    (void)arg;
+    H.reg = pgcm__tunnels_new(&H.loop);
+}
+
+static void harness_start(void)
+{
+    assert_false(H.running);
+    assert_int_equal(uv_loop_init(&H.loop), 0);
+    assert_int_equal(uv_async_init(&H.loop, &H.wake, on_wake), 0);
+    H.stop = 0;
+    H.nev = 0;
+    H.reg_closed = 0;
+    assert_int_equal(pthread_create(&H.thread, NULL, loop_main, NULL), 0);
+    H.running = 1;
+    on_loop(do_new_registry, NULL);
+    assert_non_null(H.reg);
+}
+
+static void reg_done(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&H.lock);
+    H.reg_closed = 1;
+    pthread_cond_broadcast(&H.cond);
+    pthread_mutex_unlock(&H.lock);
+}
+
+static void do_close_registry(void *arg)
+{
+    (void)arg;
+    pgcm__tunnels_close(H.reg, reg_done, NULL);
+}
+
+static void do_nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* Close the registry, wait for its done callback, stop the loop and prove
+ * it has no handle left. */
+static void harness_stop(void)
+{
+    if (!H.running)
+        return;
+    on_loop(do_close_registry, NULL);
+    pthread_mutex_lock(&H.lock);
+    while (!H.reg_closed)
+        pthread_cond_wait(&H.cond, &H.lock);
+    H.stop = 1;
+    pthread_mutex_unlock(&H.lock);
+    on_loop(do_nothing, NULL);
+    pthread_join(H.thread, NULL);
+    H.running = 0;
+    H.reg = NULL;
+    assert_int_equal(uv_loop_close(&H.loop), 0);
+}
+
+/* ---- calls on the loop ----------------------------------------------- */
+
+typedef struct open_call {
+    pgcm_ssh_options_t ssh;
+    const char *host;
+    int port;
+    pgcm__tunnel_t *t;
+    int rc;
+    pgcm_error_t err;
+} open_call_t;
+
+static void do_open(void *arg)
+{
+    open_call_t *c = arg;
+    c->rc = pgcm__tunnel_open(H.reg, &c->ssh, c->host, c->port, on_event,
+                              NULL, &c->t, &c->err);
+}
+
+static pgcm__tunnel_t *tunnel_open(const pgcm_ssh_options_t *ssh,
+                                   const char *host, int port)
+{
+    open_call_t c;
+    memset(&c, 0, sizeof c);
+    c.ssh = *ssh;
+    c.host = host;
+    c.port = port;
+    on_loop(do_open, &c);
+    if (c.rc != PGCM_OK)
+        fail_msg("pgcm__tunnel_open: %s", c.err.message);
+    return c.t;
+}
+
+typedef struct tunnel_call {
+    pgcm__tunnel_t *t;
+    int rc;
+    pgcm_error_t err;
+} tunnel_call_t;
+
+static void do_close(void *arg)
+{
+    pgcm__tunnel_close(((tunnel_call_t *)arg)->t);
+}
+
+static void do_reconnect(void *arg)
+{
+    pgcm__tunnel_reconnect(((tunnel_call_t *)arg)->t);
+}
+
+static void do_check(void *arg)
+{
+    tunnel_call_t *c = arg;
+    c->rc = pgcm__tunnel_check(c->t, &c->err);
+}
+
+static void do_is_up(void *arg)
+{
+    tunnel_call_t *c = arg;
+    c->rc = pgcm__tunnel_is_up(c->t);
+}
+
+static void do_channels(void *arg)
+{
+    tunnel_call_t *c = arg;
+    c->rc = pgcm__tunnel_channels(c->t);
+}
+
+static void do_local_port(void *arg)
+{
+    tunnel_call_t *c = arg;
+    c->rc = pgcm__tunnel_local_port(c->t);
+}
+
+static void do_sessions(void *arg)
+{
+    *(int *)arg = pgcm__tunnels_sessions(H.reg);
+}
+
+static void tunnel_close(pgcm__tunnel_t *t)
+{
+    tunnel_call_t c = {t, 0, {0}};
+    on_loop(do_close, &c);
+}
+
+static void tunnel_reconnect(pgcm__tunnel_t *t)
+{
+    tunnel_call_t c = {t, 0, {0}};
+    on_loop(do_reconnect, &c);
+}
+
+static int tunnel_call(void (*fn)(void *), pgcm__tunnel_t *t)
+{
+    tunnel_call_t c = {t, 0, {0}};
+    on_loop(fn, &c);
+    return c.rc;
+}
+
+static int local_port(pgcm__tunnel_t *t)
+{
+    return tunnel_call(do_local_port, t);
+}
+
+static int sessions(void)
+{
+    int n = 0;
+    on_loop(do_sessions, &n);
+    return n;
+}
+
+/* Wait for event ev of t recorded at index >= *since (then *since moves
+ * past it). Returns a copy, or fails the test after timeout_ms. */
+static recorded_t wait_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev,
+                             int *since, int timeout_ms)
+{
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    pthread_mutex_lock(&H.lock);
+    for (;;) {
+        for (int i = *since; i < H.nev; i++) {
+            if (H.ev[i].t == t && H.ev[i].ev == ev) {
+                recorded_t r = H.ev[i];
+                *since = i + 1;
+                pthread_mutex_unlock(&H.lock);
+                return r;
+            }
+        }
+        int64_t left = deadline - fixture_now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (left > 50 ? 50 : left) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&H.cond, &H.lock, &ts);
+    }
+    char last[600] = "none";
+    for (int i = H.nev - 1; i >= 0; i--) {
+        if (H.ev[i].t == t) {
+            snprintf(last, sizeof last, "event %d (%s): %s", H.ev[i].ev,
+                     pgcm_err_name(H.ev[i].code), H.ev[i].msg);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&H.lock);
+    fail_msg("no tunnel event %d within %d ms; the tunnel's last: %s", ev,
+             timeout_ms, last);
+    recorded_t none;
+    memset(&none, 0, sizeof none);
+    return none;
+}
+
+static int event_count(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev)
+{
+    int n = 0;
+    pthread_mutex_lock(&H.lock);
+    for (int i = 0; i < H.nev; i++)
+        if (H.ev[i].t == t && H.ev[i].ev == ev)
+            n++;
+    pthread_mutex_unlock(&H.lock);
+    return n;
+}
+
+static void wait_up(pgcm__tunnel_t *t, int *since)
+{
+    recorded_t r = wait_event(t, PGCM__TUNNEL_UP, since, 15000);
+    assert_int_equal(r.code, PGCM_OK);
+}
+
+static recorded_t wait_down(pgcm__tunnel_t *t, int *since, int code)
+{
+    recorded_t r = wait_event(t, PGCM__TUNNEL_DOWN, since, 15000);
+    if (r.code != code)
+        fail_msg("tunnel down with %s, expected %s: %s", pgcm_err_name(r.code),
+                 pgcm_err_name(code), r.msg);
+    if (strncmp(r.msg, "ssh: ", 5) != 0)
+        fail_msg("message does not start with \"ssh: \": %s", r.msg);
+    return r;
+}
+
+static void assert_mentions(const char *msg, const char *needle)
+{
+    if (strstr(msg, needle) == NULL)
+        fail_msg("message does not mention \"%s\": %s", needle, msg);
+}
+
+static void assert_not_mentions(const char *msg, const char *needle)
+{
+    if (strstr(msg, needle) != NULL)
+        fail_msg("message mentions \"%s\": %s", needle, msg);
+}
+
+/* ---- the servers ----------------------------------------------------- */
+
+enum { NPG = 3 };
+
+static localpg_server_t **pg;
+static sshd_t *sshd;          /* the bastion most tests share */
+static char user_key[512];    /* authorized, no passphrase */
+static char known_hosts[600]; /* records sshd's host key */
+
+static const char *const pg_conf[] = {
+    /* A backend notices at once that its client (sshd) went away, even
+     * inside pg_sleep(), so closed tunnels leave nothing behind. */
+    "client_connection_check_interval = 100ms", NULL};
+
+static int group_setup(void **state)
+{
+    (void)state;
+    localpg_options_t o;
+    localpg_options_init(&o);
+    o.conf_lines = pg_conf;
+    pg = fixture_start(NPG, &o);
+    char err[1024];
+    sshd = sshd_start(NULL, err, sizeof err);
+    if (sshd == NULL)
+        fail_msg("%s", err);
+    if (sshd_make_key(sshd, "id_user", NULL, 1, user_key, sizeof user_key, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    snprintf(known_hosts, sizeof known_hosts, "%s/known_hosts",
+             sshd_dir(sshd));
+    if (sshd_add_known_host(sshd, known_hosts, sshd_port(sshd)) < 0)
+        fail_msg("cannot write %s", known_hosts);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    harness_stop();
+    sshd_stop(sshd);
+    sshd = NULL;
+    fixture_stop_all();
+    return 0;
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    harness_start();
+    return 0;
+}
+
+/* After every test: nothing on the loop, no session on sshd, nothing of
+ * ours on PostgreSQL. */
+static int test_teardown(void **state)
+{
+    (void)state;
+    harness_stop();
+    int64_t deadline = fixture_now_ms() + 3000;
+    while (sshd_session_count(sshd) > 0 && fixture_now_ms() < deadline)
+        fixture_sleep_ms(20);
+    assert_int_equal(sshd_session_count(sshd), 0);
+    fixture_assert_no_connections(pg, NPG, NULL);
+    return 0;
+}
+
+static pgcm_ssh_options_t ssh_options(const sshd_t *d, int port)
+{
+    pgcm_ssh_options_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = port ? port : sshd_port(d);
+    o.user = "root";
+    o.key_path = user_key;
+    o.known_hosts = known_hosts;
+    o.host_key_check = PGCM_HOSTKEY_STRICT;
+    return o;
+}
+
+/* A port nothing listens on (bound once, then released). */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ---- libpq through a tunnel ----------------------------------------- */
+
+static PGconn *pq_connect_port(int port, const char *extra)
+{
+    char ci[1024];
+    snprintf(ci, sizeof ci,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+             "application_name=%s connect_timeout=10 %s",
+             port, fixture_app_name(), extra ? extra : "");
+    return PQconnectdb(ci);
+}
+
+static PGconn *pq_connect(pgcm__tunnel_t *t)
+{
+    PGconn *c = pq_connect_port(local_port(t), NULL);
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+        PQfinish(c);
+        fail_msg("libpq through the tunnel: %s", msg);
+    }
+    return c;
+}
+
+/* The first value of a one-row query (static buffer). */
+static const char *pq_value(PGconn *c, const char *sql)
+{
+    static char out[256];
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+        PQclear(r);
+        fail_msg("%s: %s", sql, msg);
+    }
+    snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+/* The server's view of our connection: its client port must belong to
+ * sshd (the bastion opened it), never to us. */
+static void assert_through_sshd(PGconn *c, const sshd_t *d)
+{
+    int client_port = atoi(pq_value(
+        c, "SELECT client_port FROM pg_stat_activity WHERE pid = "
+           "pg_backend_pid()"));
+    assert_true(client_port > 0);
+    assert_string_equal(pq_value(c, "SELECT inet_client_addr()::text"),
+                        "127.0.0.1/32");
+    if (!sshd_owns_tcp_port(d, client_port))
+        fail_msg("PostgreSQL's client port %d is not a socket of sshd "
+                 "(pid %d)",
+                 client_port, (int)sshd_pid(d));
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+/* Three nodes behind one bastion: one session (one login), each tunnel
+ * reaches its own server, traffic provably through sshd, several
+ * connections per tunnel multiplexed, megabytes both ways. */
+static void test_three_tunnels_one_session(void **state)
+{
+    (void)state;
+    int logins0 = sshd_login_count(sshd);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    pgcm__tunnel_t *t[NPG];
+    int since[NPG] = {0};
+    for (int i = 0; i < NPG; i++)
+        t[i] = tunnel_open(&o, "127.0.0.1", localpg_port(pg[i]));
+    for (int i = 0; i < NPG; i++)
+        wait_up(t[i], &since[i]);
+    assert_int_equal(sessions(), 1);
+
+    PGconn *c[NPG][2];
+    for (int i = 0; i < NPG; i++) {
+        for (int k = 0; k < 2; k++) {
+            c[i][k] = pq_connect(t[i]);
+            char port[16];
+            snprintf(port, sizeof port, "%d", localpg_port(pg[i]));
+            assert_string_equal(pq_value(c[i][k], "SHOW port"), port);
+            assert_through_sshd(c[i][k], sshd);
+        }
+        assert_int_equal(tunnel_call(do_channels, t[i]), 2);
+    }
+    /* A direct connection's client port is ours, not sshd's. */
+    PGconn *direct = pq_connect_port(localpg_port(pg[0]), NULL);
+    assert_int_equal(PQstatus(direct), CONNECTION_OK);
+    int direct_port = atoi(pq_value(
+        direct, "SELECT client_port FROM pg_stat_activity WHERE pid = "
+                "pg_backend_pid()"));
+    assert_false(sshd_owns_tcp_port(sshd, direct_port));
+    PQfinish(direct);
+
+    /* 4 MB down, 2 MB up, on every connection of the first tunnel. */
+    for (int k = 0; k < 2; k++) {
+        PGresult *r = PQexec(c[0][k], "SELECT repeat('x', 4194304)");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQgetlength(r, 0, 0), 4194304);
+        PQclear(r);
+        size_t n = 2 * 1024 * 1024;
+        char *big = malloc(n + 1);
+        assert_non_null(big);
+        memset(big, 'y', n);
+        big[n] = '\0';
+        const char *params[1] = {big};
+        r = PQexecParams(c[0][k], "SELECT length($1::text)", 1, NULL, params,
+                         NULL, NULL, 0);
+        free(big);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "2097152");
+        PQclear(r);
+    }
+    /* Interleaved statements on all six connections. */
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < NPG; i++)
+            for (int k = 0; k < 2; k++)
+                assert_string_equal(pq_value(c[i][k], "SELECT 40 + 2"), "42");
+
+    assert_int_equal(sshd_login_count(sshd) - logins0, 1);
+    assert_int_equal(sshd_session_count(sshd), 1);
+    for (int i = 0; i < NPG; i++)
+        for (int k = 0; k < 2; k++)
+            PQfinish(c[i][k]);
+    /* Closing two tunnels keeps the session for the third. */
+    tunnel_close(t[0]);
+    tunnel_close(t[1]);
+    assert_int_equal(sessions(), 1);
+    PGconn *again = pq_connect(t[2]);
+    assert_string_equal(pq_value(again, "SELECT 1"), "1");
+    PQfinish(again);
+    tunnel_close(t[2]);
+    assert_int_equal(sessions(), 0);
+    int64_t deadline = fixture_now_ms() + 3000;
+    while (sshd_session_count(sshd) > 0 && fixture_now_ms() < deadline)
+        fixture_sleep_ms(20);
+    assert_int_equal(sshd_session_count(sshd), 0);
+    assert_int_equal(sshd_login_count(sshd) - logins0, 1);
+}
+
+/* TLS to PostgreSQL inside the tunnel: libpq connects to 127.0.0.1 (our
+ * listener) and checks the certificate against the node's host name. */
+static void test_tls_through_tunnel(void **state)
+{
+    (void)state;
+    tls_files_t files;
+    char err[1024];
+    if (tls_make_files(NULL, &files, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    localpg_server_t *ssl =
+        tls_start_server(&files, TLS_HBA_SSL_ONLY, NULL, err, sizeof err);
+    if (ssl == NULL)
+        fail_msg("%s", err);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(ssl));
+    int since = 0;
+    wait_up(t, &since);
+    char extra[900];
+    snprintf(extra, sizeof extra,
+             "host=localhost hostaddr=127.0.0.1 sslmode=verify-full "
+             "sslrootcert=%s",
+             files.ca_cert);
+    PGconn *c = pq_connect_port(local_port(t), extra);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("TLS through the tunnel: %s", PQerrorMessage(c));
+    assert_string_equal(
+        pq_value(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+        "t");
+    assert_through_sshd(c, sshd);
+    PQfinish(c);
+    /* The name is what is checked: another name fails verify-full. */
+    snprintf(extra, sizeof extra,
+             "host=wrong-host.invalid hostaddr=127.0.0.1 sslmode=verify-full "
+             "sslrootcert=%s",
+             files.ca_cert);
+    c = pq_connect_port(local_port(t), extra);
+    assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    assert_non_null(strstr(PQerrorMessage(c), "wrong-host.invalid"));
+    PQfinish(c);
+    tunnel_close(t);
+    harness_stop();
+    localpg_destroy(ssl);
+    tls_remove_files(&files);
+}
+
+/* A passphrase-protected key: works with it; without it or with a wrong
+ * one, a configuration error that says so and never shows a passphrase. */
+static void test_passphrase_key(void **state)
+{
+    (void)state;
+    static const char phrase[] = "correct-Horse-7";
+    char key[512], err[1024];
+    if (sshd_make_key(sshd, "id_pass", phrase, 1, key, sizeof key, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    o.key_path = key;
+    o.passphrase = phrase;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 7"), "7");
+    PQfinish(c);
+
+    pgcm_ssh_options_t missing = o;
+    missing.passphrase = NULL;
+    pgcm__tunnel_t *t2 =
+        tunnel_open(&missing, "127.0.0.1", localpg_port(pg[0]));
+    int s2 = 0;
+    recorded_t r = wait_down(t2, &s2, PGCM_EAUTH);
+    assert_mentions(r.msg, "protected by a passphrase");
+    assert_mentions(r.msg, "ssh.passphrase");
+    assert_mentions(r.msg, key);
+
+    pgcm_ssh_options_t wrong = o;
+    wrong.passphrase = "Wrong-phrase-99";
+    pgcm__tunnel_t *t3 = tunnel_open(&wrong, "127.0.0.1", localpg_port(pg[0]));
+    int s3 = 0;
+    r = wait_down(t3, &s3, PGCM_EAUTH);
+    assert_mentions(r.msg, "wrong ssh.passphrase");
+    assert_not_mentions(r.msg, "Wrong-phrase-99");
+    assert_not_mentions(r.msg, phrase);
+    tunnel_call_t chk = {t3, 0, {0}};
+    on_loop(do_check, &chk);
+    assert_int_equal(chk.rc, PGCM_EAUTH);
+    assert_string_equal(chk.err.message, r.msg);
+    /* No event of the whole test shows either passphrase. */
+    pthread_mutex_lock(&H.lock);
+    int leaked = -1;
+    for (int i = 0; i < H.nev; i++)
+        if (strstr(H.ev[i].msg, phrase) || strstr(H.ev[i].msg, "Wrong-phrase"))
+            leaked = i;
+    pthread_mutex_unlock(&H.lock);
+    assert_int_equal(leaked, -1);
+}
+
+/* Unknown host key: refused with the key type, the fingerprint and the
+ * fix; the suggested ssh-keyscan then makes it work. A missing
+ * known_hosts file is the same case. */
+static void test_unknown_host_key(void **state)
+{
+    (void)state;
+    char kh[700];
+    snprintf(kh, sizeof kh, "%s/known_hosts_empty", sshd_dir(sshd));
+    unlink(kh);
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the file does not exist; round 1: it is empty */
+        if (round == 1) {
+            FILE *f = fopen(kh, "w");
+            assert_non_null(f);
+            fputs("# nothing here yet\n", f);
+            fclose(f);
+        }
+        pgcm_ssh_options_t o = ssh_options(sshd, 0);
+        o.known_hosts = kh;
+        pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+        int since = 0;
+        recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+        assert_mentions(r.msg, "not known");
+        assert_mentions(r.msg, "127.0.0.1:");
+        assert_mentions(r.msg, "ssh-ed25519");
+        assert_mentions(r.msg, sshd_host_fingerprint(sshd));
+        char fix[800];
+        snprintf(fix, sizeof fix, "ssh-keyscan -p %d 127.0.0.1 >> %s",
+                 sshd_port(sshd), kh);
+        assert_mentions(r.msg, fix);
+        assert_mentions(r.msg, "accept-new");
+        /* A connection arriving now is closed: configuration errors wait
+         * for the owner's (slow) reconnect, no login is attempted. */
+        int conns = sshd_log_count(sshd, "Connection from");
+        PGconn *c = pq_connect_port(local_port(t), NULL);
+        assert_int_equal(PQstatus(c), CONNECTION_BAD);
+        PQfinish(c);
+        assert_int_equal(sshd_log_count(sshd, "Connection from"), conns);
+        tunnel_close(t);
+    }
+    /* Do what the message says. */
+    char port[16], err[1024];
+    snprintf(port, sizeof port, "%d", sshd_port(sshd));
+    const char *argv[] = {"ssh-keyscan", "-p", port, "127.0.0.1", NULL};
+    if (localpg_run(argv, kh, 30000, err, sizeof err) < 0)
+        fail_msg("ssh-keyscan: %s", err);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 1"), "1");
+    PQfinish(c);
+}
+
+/* accept-new records an unknown key (one line, the right key), and a
+ * changed key is refused afterwards in both modes, naming the new key. */
+static void test_accept_new_and_changed_key(void **state)
+{
+    (void)state;
+    char err[1024];
+    sshd_t *d = sshd_start(NULL, err, sizeof err);
+    if (d == NULL)
+        fail_msg("%s", err);
+    char key[512];
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    char dir[700], kh[800];
+    snprintf(dir, sizeof dir, "%s/home_ssh", sshd_dir(d));
+    snprintf(kh, sizeof kh, "%s/known_hosts", dir); /* dir made for us */
+    pgcm_ssh_options_t o = ssh_options(d, 0);
+    o.key_path = key;
+    o.known_hosts = kh;
+    o.host_key_check = PGCM_HOSTKEY_ACCEPT_NEW;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_through_sshd(c, d);
+    PQfinish(c);
+    tunnel_close(t);
+
+    FILE *f = fopen(kh, "r");
+    assert_non_null(f);
+    char line[2048], expect[1200];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_null(fgets(expect, sizeof expect, f)); /* exactly one line */
+    fclose(f);
+    snprintf(expect, sizeof expect, "[127.0.0.1]:%d %s", sshd_port(d),
+             sshd_host_key(d));
+    assert_int_equal(strncmp(line, expect, strlen(expect)), 0);
+    struct stat st;
+    assert_int_equal(stat(kh, &st), 0);
+    assert_int_equal(st.st_mode & 077, 0);
+
+    /* The bastion gets a new key. */
+    if (sshd_new_host_key(d, err, sizeof err) < 0 ||
+        sshd_restart(d, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    for (int mode = 0; mode < 2; mode++) {
+        o.host_key_check =
+            mode ? PGCM_HOSTKEY_STRICT : PGCM_HOSTKEY_ACCEPT_NEW;
+        t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
+        recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+        assert_mentions(r.msg, "CHANGED");
+        assert_mentions(r.msg, sshd_host_fingerprint(d));
+        assert_mentions(r.msg, "ssh-keygen -R");
+        tunnel_close(t);
+    }
+    f = fopen(kh, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_null(fgets(expect, sizeof expect, f)); /* still one line */
+    fclose(f);
+    harness_stop();
+    sshd_stop(d);
+}
+
+/* Authentication errors, each with its own message. */
+static void test_wrong_key_user_and_file(void **state)
+{
+    (void)state;
+    char other[512], err[1024];
+    if (sshd_make_key(sshd, "id_other", NULL, 0, other, sizeof other, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    o.key_path = other;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+    assert_mentions(r.msg, "refused the key");
+    assert_mentions(r.msg, other);
+    assert_mentions(r.msg, "user 'root'");
+    assert_mentions(r.msg, "authorized_keys");
+
+    pgcm_ssh_options_t u = ssh_options(sshd, 0);
+    u.user = "nosuchuser";
+    pgcm__tunnel_t *tu = tunnel_open(&u, "127.0.0.1", localpg_port(pg[0]));
+    int su = 0;
+    r = wait_down(tu, &su, PGCM_EAUTH);
+    assert_mentions(r.msg, "user 'nosuchuser'");
+
+    pgcm_ssh_options_t m = ssh_options(sshd, 0);
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/no_such_key", sshd_dir(sshd));
+    m.key_path = missing;
+    pgcm__tunnel_t *tm = tunnel_open(&m, "127.0.0.1", localpg_port(pg[0]));
+    int sm = 0;
+    r = wait_down(tm, &sm, PGCM_EAUTH);
+    assert_mentions(r.msg, "cannot read the private key");
+    assert_mentions(r.msg, missing);
+    assert_mentions(r.msg, "No such file");
+
+    /* Reconnect retries a configuration error (the owner's slow pace). */
+    int logins = sshd_log_count(sshd, "Connection from");
+    tunnel_reconnect(t);
+    r = wait_down(t, &since, PGCM_EAUTH);
+    assert_mentions(r.msg, "refused the key");
+    assert_int_equal(sshd_log_count(sshd, "Connection from"), logins + 1);
+}
+
+/* Nothing listens on the bastion's port. */
+static void test_unreachable_bastion(void **state)
+{
+    (void)state;
+    int port = closed_port();
+    pgcm_ssh_options_t o = ssh_options(sshd, port);
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    int64_t t0 = fixture_now_ms();
+    recorded_t r = wait_down(t, &since, PGCM_ECONN);
+    assert_true(r.at_ms - t0 < 2000);
+    char hop[64];
+    snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", port);
+    assert_mentions(r.msg, hop);
+    assert_mentions(r.msg, "Connection refused");
+    tunnel_call_t chk = {t, 0, {0}};
+    on_loop(do_check, &chk);
+    assert_int_equal(chk.rc, PGCM_ECONN);
+    /* Not a configuration error: a connection arriving retries at once. */
+    PGconn *c = pq_connect_port(local_port(t), NULL);
+    assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    PQfinish(c);
+    wait_down(t, &since, PGCM_ECONN);
+}
+
+/* The bastion refuses a channel: that connection is closed, the owner is
+ * told why, and the session carries on for the others. */
+static void test_channel_refused(void **state)
+{
+    (void)state;
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    int dead_port = closed_port();
+    pgcm__tunnel_t *bad = tunnel_open(&o, "127.0.0.1", dead_port);
+    pgcm__tunnel_t *good = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
+    int sb = 0, sg = 0;
+    wait_up(bad, &sb);
+    wait_up(good, &sg);
+    PGconn *c = pq_connect_port(local_port(bad), NULL);
+    assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    PQfinish(c);
+    recorded_t r = wait_event(bad, PGCM__TUNNEL_CHANNEL_REFUSED, &sb, 5000);
+    assert_int_equal(r.code, PGCM_ECONN);
+    char want[200];
+    snprintf(want, sizeof want,
+             "ssh: the bastion 127.0.0.1:%d could not open a channel to "
+             "127.0.0.1:%d: ",
+             sshd_port(sshd), dead_port);
+    assert_mentions(r.msg, want);
+    assert_mentions(r.msg, "connect failed");
+    assert_true(tunnel_call(do_is_up, bad));
+    PGconn *g = pq_connect(good);
+    assert_string_equal(pq_value(g, "SELECT 3"), "3");
+    PQfinish(g);
+    assert_int_equal(event_count(bad, PGCM__TUNNEL_DOWN), 0);
+    harness_stop();
+
+    /* Forwarding forbidden by the bastion's configuration. */
+    char err[1024];
+    const char *const conf[] = {"PermitOpen 127.0.0.1:9", NULL};
+    sshd_t *d = sshd_start(conf, err, sizeof err);
+    if (d == NULL)
+        fail_msg("%s", err);
+    char key[512], kh[700];
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
+    sshd_add_known_host(d, kh, sshd_port(d));
+    harness_start();
+    pgcm_ssh_options_t p = ssh_options(d, 0);
+    p.key_path = key;
+    p.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&p, "127.0.0.1", localpg_port(pg[0]));
+    int st = 0;
+    wait_up(t, &st);
+    c = pq_connect_port(local_port(t), NULL);
+    assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    PQfinish(c);
+    r = wait_event(t, PGCM__TUNNEL_CHANNEL_REFUSED, &st, 5000);
+    assert_mentions(r.msg, "administratively prohibited");
+    assert_mentions(r.msg, "PermitOpen");
+    harness_stop();
+    sshd_stop(d);
+}
+
+/* Wait until libpq's connection c is found broken (its socket reports the
+ * end); returns the milliseconds it took or fails after timeout_ms. */
+static int64_t wait_broken(PGconn *c, int timeout_ms)
+{
+    int64_t t0 = fixture_now_ms();
+    for (;;) {
+        struct pollfd p = {PQsocket(c), POLLIN, 0};
+        if (poll(&p, 1, 20) > 0) {
+            if (!PQconsumeInput(c))
+                return fixture_now_ms() - t0;
+            PGresult *r;
+            while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL) {
+                ExecStatusType st = PQresultStatus(r);
+                PQclear(r);
+                if (st == PGRES_FATAL_ERROR)
+                    return fixture_now_ms() - t0;
+            }
+            if (PQstatus(c) == CONNECTION_BAD)
+                return fixture_now_ms() - t0;
+        }
+        if (fixture_now_ms() - t0 > timeout_ms)
+            fail_msg("libpq's connection still alive after %d ms", timeout_ms);
+    }
+}
+
+/* A bastion that freezes, dies, comes back. */
+static void test_bastion_frozen_killed_restarted(void **state)
+{
+    (void)state;
+    char err[1024];
+    sshd_t *d = sshd_start(NULL, err, sizeof err);
+    if (d == NULL)
+        fail_msg("%s", err);
+    char key[512], kh[700];
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
+    sshd_add_known_host(d, kh, sshd_port(d));
+    pgcm_ssh_options_t o = ssh_options(d, 0);
+    o.key_path = key;
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 1"), "1");
+
+    /* Frozen: nothing answers, TCP stays up. */
+    sshd_freeze(d);
+    int64_t t0 = fixture_now_ms();
+    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    int64_t frozen_ms = r.at_ms - t0;
+    print_message("bastion frozen: tunnel down after %lld ms\n",
+                  (long long)frozen_ms);
+    assert_true(frozen_ms < 2000);
+    assert_mentions(r.msg, "stopped answering");
+    wait_broken(c, 2000);
+    PQfinish(c);
+    sshd_thaw(d);
+    tunnel_reconnect(t);
+    wait_up(t, &since);
+    c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 2"), "2");
+
+    /* Killed: the connection ends at once. */
+    PQsendQuery(c, "SELECT pg_sleep(30)");
+    t0 = fixture_now_ms();
+    sshd_kill(d);
+    r = wait_down(t, &since, PGCM_ECONN);
+    int64_t killed_ms = r.at_ms - t0;
+    print_message("bastion killed: tunnel down after %lld ms\n",
+                  (long long)killed_ms);
+    assert_true(killed_ms < 2000);
+    assert_mentions(r.msg, "lost the session to bastion");
+    wait_broken(c, 2000);
+    PQfinish(c);
+    /* While it is down, a reconnect fails clearly (refused)... */
+    tunnel_reconnect(t);
+    r = wait_down(t, &since, PGCM_ECONN);
+    assert_mentions(r.msg, "Connection refused");
+    /* ...and once it is back, a connection arriving rebuilds the session
+     * on demand, with no call from the owner. */
+    if (sshd_restart(d, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 3"), "3");
+    assert_through_sshd(c, d);
+    PQfinish(c);
+    wait_up(t, &since);
+    harness_stop();
+    sshd_stop(d);
+}
+
+/* The SSH connection blackholed (a cut cable): down within 2 s, then up
+ * again once the network heals and the owner reconnects. */
+static void test_blackholed_bastion(void **state)
+{
+    (void)state;
+    faultproxy_t *proxy = NULL;
+    char err[256];
+    int pport = faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err,
+                                 sizeof err);
+    if (pport < 0)
+        fail_msg("%s", err);
+    char kh[700];
+    snprintf(kh, sizeof kh, "%s/known_hosts_proxy", sshd_dir(sshd));
+    unlink(kh);
+    sshd_add_known_host(sshd, kh, pport);
+    pgcm_ssh_options_t o = ssh_options(sshd, pport);
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 1"), "1");
+    fixture_sleep_ms(300);
+
+    faultproxy_blackhole(proxy);
+    int64_t t0 = fixture_now_ms();
+    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    int64_t cut_ms = r.at_ms - t0;
+    print_message("bastion cut off: tunnel down after %lld ms\n",
+                  (long long)cut_ms);
+    assert_true(cut_ms < 2000);
+    char hop[64];
+    snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", pport);
+    assert_mentions(r.msg, hop);
+    tunnel_call_t chk = {t, 0, {0}};
+    on_loop(do_check, &chk);
+    assert_int_equal(chk.rc, PGCM_ETIMEDOUT);
+    wait_broken(c, 2000);
+    PQfinish(c);
+
+    faultproxy_pass(proxy);
+    tunnel_reconnect(t);
+    wait_up(t, &since);
+    c = pq_connect(t);
+    assert_string_equal(pq_value(c, "SELECT 2"), "2");
+    PQfinish(c);
+    harness_stop();
+    faultproxy_stop(proxy);
+}
+
+/* pgcm__tunnel_check on an up session sends a ping at once, so even an
+ * idle session is found dead within the reply timeout. */
+static void test_check_pings(void **state)
+{
+    (void)state;
+    faultproxy_t *proxy = NULL;
+    char err[256];
+    int pport = faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err,
+                                 sizeof err);
+    if (pport < 0)
+        fail_msg("%s", err);
+    char kh[700];
+    snprintf(kh, sizeof kh, "%s/known_hosts_proxy2", sshd_dir(sshd));
+    unlink(kh);
+    sshd_add_known_host(sshd, kh, pport);
+    pgcm_ssh_options_t o = ssh_options(sshd, pport);
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
+    int since = 0;
+    wait_up(t, &since);
+    tunnel_call_t chk = {t, 0, {0}};
+    on_loop(do_check, &chk);
+    assert_int_equal(chk.rc, PGCM_OK);
+    faultproxy_blackhole(proxy);
+    on_loop(do_check, &chk);
+    assert_int_equal(chk.rc, PGCM_OK); /* not known yet */
+    int64_t t0 = fixture_now_ms();
+    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    print_message("checked, then cut: down after %lld ms\n",
+                  (long long)(r.at_ms - t0));
+    assert_true(r.at_ms - t0 < 2000);
+    harness_stop();
+    faultproxy_stop(proxy);
+}
+
+/* Closing a tunnel while its channel carries a query: libpq's connection
+ * ends at once and the server's backend goes away. */
+static void test_close_during_query(void **state)
+{
+    (void)state;
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
+    int64_t deadline = fixture_now_ms() + 5000;
+    while (fixture_count_active(pg[0], "SELECT pg_sleep%") < 1) {
+        if (fixture_now_ms() > deadline)
+            fail_msg("the query never started on the server");
+        fixture_sleep_ms(10);
+    }
+    tunnel_close(t);
+    int64_t ms = wait_broken(c, 2000);
+    print_message("tunnel closed under a query: libpq saw it after %lld ms\n",
+                  (long long)ms);
+    PQfinish(c);
+    fixture_assert_no_connections(pg, NPG, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_three_tunnels_one_session,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_through_tunnel, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_passphrase_key, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_host_key, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_accept_new_and_changed_key,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_key_user_and_file,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_bastion, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_channel_refused, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_bastion_frozen_killed_restarted,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_blackholed_bastion, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_check_pings, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_close_during_query, test_setup,
+                                        test_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
