@@ -210,8 +210,8 @@ typedef struct open_call {
 static void do_open(void *arg)
 {
     open_call_t *c = arg;
-    c->rc = pgcm__tunnel_open(H.reg, &c->ssh, c->host, c->port, on_event,
-                              NULL, &c->t, &c->err);
+    c->rc = pgcm__tunnel_open(H.reg, &c->ssh, c->host, c->port, on_event, NULL,
+                              &c->t, &c->err);
 }
 
 static pgcm__tunnel_t *tunnel_open(const pgcm_ssh_options_t *ssh,
@@ -416,8 +416,7 @@ static int group_setup(void **state)
     if (sshd_make_key(sshd, "id_user", NULL, 1, user_key, sizeof user_key, err,
                       sizeof err) < 0)
         fail_msg("%s", err);
-    snprintf(known_hosts, sizeof known_hosts, "%s/known_hosts",
-             sshd_dir(sshd));
+    snprintf(known_hosts, sizeof known_hosts, "%s/known_hosts", sshd_dir(sshd));
     if (sshd_add_known_host(sshd, known_hosts, sshd_port(sshd)) < 0)
         fail_msg("cannot write %s", known_hosts);
     return 0;
@@ -526,9 +525,9 @@ static const char *pq_value(PGconn *c, const char *sql)
  * sshd (the bastion opened it), never to us. */
 static void assert_through_sshd(PGconn *c, const sshd_t *d)
 {
-    int client_port = atoi(pq_value(
-        c, "SELECT client_port FROM pg_stat_activity WHERE pid = "
-           "pg_backend_pid()"));
+    int client_port =
+        atoi(pq_value(c, "SELECT client_port FROM pg_stat_activity WHERE pid = "
+                         "pg_backend_pid()"));
     assert_true(client_port > 0);
     assert_string_equal(pq_value(c, "SELECT inet_client_addr()::text"),
                         "127.0.0.1/32");
@@ -570,9 +569,9 @@ static void test_three_tunnels_one_session(void **state)
     /* A direct connection's client port is ours, not sshd's. */
     PGconn *direct = pq_connect_port(localpg_port(pg[0]), NULL);
     assert_int_equal(PQstatus(direct), CONNECTION_OK);
-    int direct_port = atoi(pq_value(
-        direct, "SELECT client_port FROM pg_stat_activity WHERE pid = "
-                "pg_backend_pid()"));
+    int direct_port = atoi(
+        pq_value(direct, "SELECT client_port FROM pg_stat_activity WHERE pid = "
+                         "pg_backend_pid()"));
     assert_false(sshd_owns_tcp_port(sshd, direct_port));
     PQfinish(direct);
 
@@ -785,8 +784,8 @@ static void test_accept_new_and_changed_key(void **state)
     if (d == NULL)
         fail_msg("%s", err);
     char key[512];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
-                      sizeof err) < 0)
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
+        0)
         fail_msg("%s", err);
     char dir[700], kh[800];
     snprintf(dir, sizeof dir, "%s/home_ssh", sshd_dir(d));
@@ -821,8 +820,7 @@ static void test_accept_new_and_changed_key(void **state)
         sshd_restart(d, err, sizeof err) < 0)
         fail_msg("%s", err);
     for (int mode = 0; mode < 2; mode++) {
-        o.host_key_check =
-            mode ? PGCM_HOSTKEY_STRICT : PGCM_HOSTKEY_ACCEPT_NEW;
+        o.host_key_check = mode ? PGCM_HOSTKEY_STRICT : PGCM_HOSTKEY_ACCEPT_NEW;
         t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
         recorded_t r = wait_down(t, &since, PGCM_EAUTH);
         assert_mentions(r.msg, "CHANGED");
@@ -946,8 +944,8 @@ static void test_channel_refused(void **state)
     if (d == NULL)
         fail_msg("%s", err);
     char key[512], kh[700];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
-                      sizeof err) < 0)
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
+        0)
         fail_msg("%s", err);
     snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
     sshd_add_known_host(d, kh, sshd_port(d));
@@ -1002,8 +1000,8 @@ static void test_bastion_frozen_killed_restarted(void **state)
     if (d == NULL)
         fail_msg("%s", err);
     char key[512], kh[700];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err,
-                      sizeof err) < 0)
+    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
+        0)
         fail_msg("%s", err);
     snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
     sshd_add_known_host(d, kh, sshd_port(d));
@@ -1069,8 +1067,8 @@ static void test_blackholed_bastion(void **state)
     (void)state;
     faultproxy_t *proxy = NULL;
     char err[256];
-    int pport = faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err,
-                                 sizeof err);
+    int pport =
+        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
     if (pport < 0)
         fail_msg("%s", err);
     char kh[700];
@@ -1119,8 +1117,8 @@ static void test_check_pings(void **state)
     (void)state;
     faultproxy_t *proxy = NULL;
     char err[256];
-    int pport = faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err,
-                                 sizeof err);
+    int pport =
+        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
     if (pport < 0)
         fail_msg("%s", err);
     char kh[700];

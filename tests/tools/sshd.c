@@ -199,17 +199,11 @@ static int keygen(const char *path, const char *passphrase, char *err,
     snprintf(pub, sizeof pub, "%s.pub", path);
     unlink(path);
     unlink(pub);
-    const char *argv[] = {"ssh-keygen",
-                          "-q",
-                          "-t",
-                          "ed25519",
-                          "-N",
-                          passphrase ? passphrase : "",
-                          "-C",
-                          "pgcm-test",
-                          "-f",
-                          path,
-                          NULL};
+    const char *argv[] = {
+        "ssh-keygen", "-q",        "-t",
+        "ed25519",    "-N",        passphrase ? passphrase : "",
+        "-C",         "pgcm-test", "-f",
+        path,         NULL};
     if (localpg_run(argv, NULL, 30000, err, errlen) < 0)
         return -1;
     return 0;
@@ -433,8 +427,7 @@ sshd_t *sshd_start(const char *const *extra_config, char *err, size_t errlen)
     snprintf(s->config, sizeof s->config, "%s/sshd_config", s->dir);
     snprintf(s->log, sizeof s->log, "%s/sshd.log", s->dir);
     snprintf(s->host_key, sizeof s->host_key, "%s/host_ed25519", s->dir);
-    snprintf(s->authorized, sizeof s->authorized, "%s/authorized_keys",
-             s->dir);
+    snprintf(s->authorized, sizeof s->authorized, "%s/authorized_keys", s->dir);
     size_t used = 0;
     for (int i = 0; extra_config && extra_config[i]; i++) {
         int w = snprintf(s->extra + used, sizeof s->extra - used, "%s\n",
