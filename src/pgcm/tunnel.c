@@ -123,7 +123,8 @@ struct pgcm__tunnel {
     int target_port;
     pgcm__tunnel_cb cb;
     void *owner;
-    uv_tcp_t listener;
+    int fd; /* the listening socket */
+    uv_poll_t listener;
     int port;
     int closed;
     int links;          /* links alive (accepted, not yet freed) */
@@ -185,6 +186,8 @@ struct session {
 
     op_kind_t blocked; /* the operation owning a partly sent packet */
     link_t *blocked_link;
+    LIBSSH2_CHANNEL *drain_ch; /* the channel of a blocked OP_DRAIN */
+    uint64_t blocked_since_ms; /* when the socket stopped taking bytes */
     int pumping, pump_again;
     int drained; /* the transport was read in this pump round */
 };
@@ -200,16 +203,16 @@ struct link {
     char target_host[256];
     int target_port;
     int origin_port;
-    uv_tcp_t client;
-    int client_open;  /* client handle not yet closing */
+    int fd; /* libpq's connection */
+    uv_poll_t poll;
+    int poll_events;
+    int client_open;  /* the socket is open and watched */
     int client_eof;   /* libpq closed its side */
-    int reading;      /* uv_read_start active */
-    int writing;      /* a uv_write of down[] in flight */
+    int writing;      /* down[down_off..down_len) waits for the socket */
     int abandoned;    /* open in flight but nobody wants the channel */
     int handle_alive; /* client handle initialised and not yet closed */
     size_t up_len, up_off;
-    size_t down_len;
-    uv_write_t wreq;
+    size_t down_len, down_off;
     char up[LINK_BUF];   /* libpq -> channel */
     char down[LINK_BUF]; /* channel -> libpq */
 };
@@ -315,6 +318,8 @@ static int outbound_blocked(session_t *s)
 
 static void set_blocked(session_t *s, op_kind_t op, link_t *l)
 {
+    if (s->blocked_since_ms == 0)
+        s->blocked_since_ms = uv_now(s->reg->loop);
     s->blocked = op;
     s->blocked_link = l;
 }
@@ -548,6 +553,8 @@ static void io_teardown(session_t *s, int graceful)
     s->force_ping = 0;
     s->blocked = OP_NONE;
     s->blocked_link = NULL;
+    s->drain_ch = NULL;
+    s->blocked_since_ms = 0;
     socket_close(s);
     if (s->resolve != NULL) {
         s->resolve->s = NULL;
@@ -1292,6 +1299,13 @@ static void session_step(session_t *s)
 
 /* ---- links: the accepted connections -------------------------------- */
 
+/*
+ * libpq's side of a link is a plain non-blocking socket watched by a
+ * uv_poll_t, read with recv and written with send(MSG_NOSIGNAL): a write to
+ * a socket libpq already closed must fail with EPIPE, never raise SIGPIPE
+ * in the embedding process (libuv's stream writes would).
+ */
+
 static void link_handle_closed(uv_handle_t *h)
 {
     link_t *l = h->data;
@@ -1329,8 +1343,10 @@ static void link_close_client(link_t *l)
     if (!l->client_open)
         return;
     l->client_open = 0;
-    l->reading = 0;
-    uv_close((uv_handle_t *)&l->client, link_handle_closed);
+    l->writing = 0;
+    uv_close((uv_handle_t *)&l->poll, link_handle_closed); /* stops it */
+    close(l->fd);
+    l->fd = -1;
 }
 
 /* Stop carrying l: close the libpq side now and let the pump free the
@@ -1357,146 +1373,153 @@ static void link_abort(link_t *l)
     link_maybe_free(l);
 }
 
-static void link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    link_t *l = h->data;
-    (void)suggested;
-    buf->base = l->up + l->up_len;
-    buf->len = sizeof l->up - l->up_len;
-}
+static void link_on_poll(uv_poll_t *h, int status, int events);
 
-static void link_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
-
-static void link_read_resume(link_t *l)
+/* Watch libpq's socket for what l can take now: reading while there is
+ * room for it, writing while server bytes wait. */
+static void link_watch(link_t *l)
 {
-    if (l->reading || !l->client_open || l->client_eof ||
-        sizeof l->up - l->up_len < LINK_READ_MIN)
+    if (!l->client_open)
         return;
-    if (uv_read_start((uv_stream_t *)&l->client, link_alloc, link_on_read) == 0)
-        l->reading = 1;
+    int events = 0;
+    if (!l->client_eof && sizeof l->up - l->up_len >= LINK_READ_MIN)
+        events |= UV_READABLE;
+    if (l->writing)
+        events |= UV_WRITABLE;
+    if (events == l->poll_events)
+        return;
+    if (events == 0)
+        uv_poll_stop(&l->poll);
+    else
+        uv_poll_start(&l->poll, events, link_on_poll);
+    l->poll_events = events;
 }
 
-static void link_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Send what is left of l->down; 0 when all is out or still pending, -1
+ * when libpq's socket is gone (then l is closing). */
+static int link_flush(link_t *l)
 {
-    link_t *l = st->data;
-    (void)buf;
-    if (n > 0) {
-        l->up_len += (size_t)n;
-        if (sizeof l->up - l->up_len < LINK_READ_MIN) {
-            uv_read_stop(st);
-            l->reading = 0;
+    while (l->down_off < l->down_len) {
+        ssize_t n = send(l->fd, l->down + l->down_off,
+                         l->down_len - l->down_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            l->down_off += (size_t)n;
+            continue;
         }
-        if (l->s != NULL && l->state == L_OPEN)
-            pump(l->s);
-        return;
-    }
-    if (n == 0)
-        return;
-    if (n == UV_ENOBUFS) {
-        uv_read_stop(st);
-        l->reading = 0;
-        return;
-    }
-    /* libpq closed the connection (or it broke): flush what it sent last
-     * (its Terminate message) into the channel, then close the channel. */
-    uv_read_stop(st);
-    l->reading = 0;
-    l->client_eof = 1;
-    if (l->state == L_OPEN) {
-        link_close_client(l);
-        if (l->s != NULL)
-            pump(l->s);
-        return;
-    }
-    session_t *s = l->s;
-    link_abort(l);
-    if (s != NULL)
-        pump(s);
-}
-
-static void link_write_done(uv_write_t *req, int status)
-{
-    link_t *l = req->data;
-    l->writing = 0;
-    l->down_len = 0;
-    if (status < 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            l->writing = 1;
+            link_watch(l);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* EPIPE, ECONNRESET: libpq has gone. */
+        l->down_len = l->down_off = 0;
+        l->writing = 0;
         if (l->state == L_OPEN)
             l->state = L_CLOSING;
         link_close_client(l);
-    } else if (l->state != L_OPEN) {
-        link_close_client(l); /* the server's last bytes are out */
+        return -1;
     }
-    if (l->s != NULL && l->s->state == S_UP)
-        pump(l->s);
-    link_maybe_free(l);
+    l->down_len = l->down_off = 0;
+    l->writing = 0;
+    if (l->state != L_OPEN)
+        link_close_client(l); /* the server's last bytes are out */
+    else
+        link_watch(l);
+    return 0;
 }
 
-/* Hand l->down to libpq: at once if the socket takes it, else queued. */
+/* Hand the bytes just read from the channel to libpq. */
 static void link_write_client(link_t *l)
 {
-    uv_buf_t b = uv_buf_init(l->down, (unsigned)l->down_len);
-    int n = uv_try_write((uv_stream_t *)&l->client, &b, 1);
-    if (n == (int)l->down_len) {
-        l->down_len = 0;
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        l->down_len = 0;
-        l->state = L_CLOSING;
-        link_close_client(l);
-        return;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    b = uv_buf_init(l->down + done, (unsigned)(l->down_len - done));
-    l->wreq.data = l;
-    if (uv_write(&l->wreq, (uv_stream_t *)&l->client, &b, 1, link_write_done) <
-        0) {
-        l->down_len = 0;
-        l->state = L_CLOSING;
-        link_close_client(l);
-        return;
-    }
-    l->writing = 1;
+    l->down_off = 0;
+    link_flush(l);
 }
 
-static void on_accept(uv_stream_t *server, int status)
+/* libpq's socket: bytes to forward, the end of the connection, or room to
+ * write. */
+static void link_on_poll(uv_poll_t *h, int status, int events)
 {
-    pgcm__tunnel_t *t = server->data;
-    if (status < 0 || t->closed)
-        return;
+    link_t *l = h->data;
+    session_t *s = l->s;
+    if (status < 0)
+        events = UV_READABLE | (l->writing ? UV_WRITABLE : 0);
+    if ((events & UV_WRITABLE) && l->writing) {
+        if (link_flush(l) < 0) {
+            if (s != NULL)
+                pump(s);
+            link_maybe_free(l);
+            return;
+        }
+    }
+    if (!(events & UV_READABLE) || !l->client_open || l->client_eof)
+        goto out;
+    size_t room = sizeof l->up - l->up_len;
+    if (room == 0)
+        goto out;
+    ssize_t n = recv(l->fd, l->up + l->up_len, room, 0);
+    if (n > 0) {
+        l->up_len += (size_t)n;
+        link_watch(l);
+        goto out;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        goto out;
+    /* libpq closed the connection (or it broke): flush what it sent last
+     * (its Terminate message) into the channel, then close the channel. */
+    l->client_eof = 1;
+    if (l->state == L_OPEN) {
+        link_close_client(l);
+    } else {
+        link_abort(l);
+        if (s != NULL && s->state == S_UP)
+            pump(s);
+        return; /* l may be gone */
+    }
+out:
+    if (s != NULL && s->state == S_UP &&
+        (l->state == L_OPEN || l->state == L_CLOSING))
+        pump(s);
+}
+
+/* The last ready libpq connection on t's listener, as a new link. */
+static void accept_one(pgcm__tunnel_t *t, int fd)
+{
     link_t *l = pgcm__calloc(1, sizeof(*l));
-    if (l == NULL)
-        return; /* libuv stops accepting until a later accept succeeds */
+    if (l == NULL) {
+        close(fd);
+        return;
+    }
     pgcm__tunnels_t *reg = t->reg;
     session_t *s = t->s;
     l->reg = reg;
+    l->fd = fd;
     list_init(&l->node);
     list_init(&l->qnode);
-    uv_tcp_init(reg->loop, &l->client);
-    l->client.data = l;
+    if (uv_poll_init_socket(reg->loop, &l->poll, fd) < 0) {
+        close(fd);
+        pgcm__free(l);
+        return;
+    }
+    l->poll.data = l;
     l->handle_alive = 1;
     l->client_open = 1;
     reg->handles++;
     l->t = t;
     t->links++;
-    l->state = L_DONE;
-    if (uv_accept(server, (uv_stream_t *)&l->client) < 0) {
-        link_detach_tunnel(l);
-        link_close_client(l);
-        return;
-    }
-    uv_tcp_nodelay(&l->client, 1);
-    struct sockaddr_storage peer;
-    int plen = sizeof peer;
-    if (uv_tcp_getpeername(&l->client, (struct sockaddr *)&peer, &plen) == 0 &&
-        peer.ss_family == AF_INET)
-        l->origin_port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+        peer.sin_family == AF_INET)
+        l->origin_port = ntohs(peer.sin_port);
     snprintf(l->target_host, sizeof l->target_host, "%s", t->target_host);
     l->target_port = t->target_port;
     l->s = s;
     list_push_back(&s->links, &l->node);
-    if (uv_read_start((uv_stream_t *)&l->client, link_alloc, link_on_read) == 0)
-        l->reading = 1;
+    link_watch(l);
 
     if (s->state == S_UP) {
         l->state = L_QUEUED;
@@ -1506,6 +1529,7 @@ static void on_accept(uv_stream_t *server, int status)
         /* A configuration error waits for pgcm__tunnel_reconnect (the
          * node's slowest retry pace); anything else is retried now. */
         if (s->down_code == PGCM_EAUTH) {
+            l->state = L_DONE;
             link_abort(l);
             return;
         }
@@ -1513,6 +1537,19 @@ static void on_accept(uv_stream_t *server, int status)
         session_start(s);
     } else {
         l->state = L_WAITING;
+    }
+}
+
+static void on_listener(uv_poll_t *h, int status, int events)
+{
+    pgcm__tunnel_t *t = h->data;
+    (void)status;
+    (void)events;
+    while (!t->closed) {
+        int fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or an error the next readiness retries */
+        accept_one(t, fd);
     }
 }
 
@@ -1632,7 +1669,7 @@ static int op_write(session_t *s, link_t *l)
         if (l->up_off == l->up_len) {
             l->up_off = 0;
             l->up_len = 0;
-            link_read_resume(l);
+            link_watch(l);
         }
         return 1;
     }
@@ -1676,9 +1713,11 @@ static void op_drain(session_t *s, LIBSSH2_CHANNEL *ch)
     char none[1];
     ssize_t n = libssh2_channel_read(ch, none, 0);
     s->drained = 1;
-    if (n == LIBSSH2_ERROR_EAGAIN && outbound_blocked(s))
+    if (n == LIBSSH2_ERROR_EAGAIN && outbound_blocked(s)) {
         set_blocked(s, OP_DRAIN, NULL);
-    else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN && !channel_level_error((int)n))
+        s->drain_ch = ch;
+    } else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN &&
+               !channel_level_error((int)n))
         session_lost(s, (int)n, "reading");
     else if (ch == s->ctl && libssh2_channel_eof(ch))
         s->ctl = NULL; /* closed by the server; freed with the session */
@@ -1722,12 +1761,9 @@ static void run_blocked(session_t *s)
     case OP_FREE:
         op_free(s, l);
         break;
-    case OP_DRAIN: {
-        LIBSSH2_CHANNEL *ch = any_channel(s);
-        if (ch != NULL)
-            op_drain(s, ch);
+    case OP_DRAIN:
+        op_drain(s, s->drain_ch);
         break;
-    }
     default:
         break;
     }
@@ -1781,35 +1817,36 @@ static int link_step(session_t *s, link_t *l)
     return progress;
 }
 
-/* Health: drive the ping in flight, then apply the liveness rule. */
-static int ping_step(session_t *s)
+/* Health, after every pump: apply the liveness rule. Something we sent
+ * that the server must answer is either the ping in flight or, while the
+ * socket takes nothing (a packet half sent), that packet: either way a
+ * server silent for reply_timeout_ms since is dead. */
+static void health_check(session_t *s)
 {
-    int progress = 0;
-    if (s->ping_sent_ms != 0) {
-        progress |= op_ping(s);
-        STOP_IF_HALTED(s);
-    }
     uint64_t now = uv_now(s->reg->loop);
+    uint64_t awaiting = s->ping_sent_ms;
+    if (awaiting == 0 && s->blocked != OP_NONE)
+        awaiting = s->blocked_since_ms;
     pgcm__tunnel_liveness_t v =
         pgcm__tunnel_liveness((int64_t)now, (int64_t)s->last_rx_ms,
-                              (int64_t)s->ping_sent_ms, &s->reg->timing);
+                              (int64_t)awaiting, &s->reg->timing);
     if (v == PGCM__LIVE_DEAD) {
         session_fail(s, PGCM_ETIMEDOUT,
                      "ssh: bastion %s stopped answering (no reply to a "
                      "keepalive within %d ms): the session is dropped",
                      s->bastion, s->reg->timing.reply_timeout_ms);
-        return 0;
+        return;
     }
-    if ((v == PGCM__LIVE_PING || s->force_ping) && s->ping_sent_ms == 0) {
+    if ((v == PGCM__LIVE_PING || s->force_ping) && s->ping_sent_ms == 0 &&
+        s->blocked == OP_NONE) {
         s->force_ping = 0;
         LIBSSH2_CHANNEL *ch = any_channel(s);
         if (ch != NULL) {
             s->ping_ch = ch;
             s->ping_sent_ms = now > 0 ? now : 1;
-            progress |= op_ping(s);
+            op_ping(s);
         }
     }
-    return progress;
 }
 
 static int pump_round(session_t *s)
@@ -1819,6 +1856,7 @@ static int pump_round(session_t *s)
     if (s->blocked != OP_NONE) {
         run_blocked(s);
         STOP_IF_HALTED(s);
+        s->blocked_since_ms = 0;
         progress = 1;
     }
     if (s->opening == NULL && !list_empty(&s->open_queue)) {
@@ -1837,8 +1875,10 @@ static int pump_round(session_t *s)
         progress |= link_step(s, LIST_ENTRY(p, link_t, node));
         STOP_IF_HALTED(s);
     }
-    progress |= ping_step(s);
-    STOP_IF_HALTED(s);
+    if (s->ping_sent_ms != 0) {
+        progress |= op_ping(s);
+        STOP_IF_HALTED(s);
+    }
     if (!s->drained) {
         LIBSSH2_CHANNEL *ch = any_channel(s);
         if (ch != NULL)
@@ -1868,6 +1908,8 @@ static void pump(session_t *s)
             break;
     } while (s->pump_again && ++rounds < PUMP_ROUNDS);
     s->pumping = 0;
+    if (s->state == S_UP)
+        health_check(s);
     if (s->state != S_UP)
         return;
     int events = s->blocked != OP_NONE ? UV_WRITABLE : 0;
@@ -1984,27 +2026,33 @@ int pgcm__tunnel_open(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *ssh,
     list_init(&t->node);
     list_init(&t->events);
 
-    uv_tcp_init(reg->loop, &t->listener);
-    t->listener.data = t;
-    reg->handles++;
+    /* The listener: 127.0.0.1, a port the kernel picks. */
     struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    int rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&t->listener, 128, on_accept);
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (rc == 0)
-        rc = uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &blen);
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof addr;
+    int rc = 0;
+    t->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (t->fd < 0 || bind(t->fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        listen(t->fd, 128) < 0 ||
+        getsockname(t->fd, (struct sockaddr *)&addr, &alen) < 0)
+        rc = -errno;
+    else
+        rc = uv_poll_init_socket(reg->loop, &t->listener, t->fd);
     if (rc < 0) {
-        t->closed = 1;
-        uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+        if (t->fd >= 0)
+            close(t->fd);
+        pgcm__free(t->target_host);
+        pgcm__free(t);
         return pgcm__error_set(err, PGCM_ECONN, NULL,
                                "ssh: cannot listen on 127.0.0.1 for the "
                                "tunnel: %s",
                                uv_strerror(rc));
     }
-    t->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    t->listener.data = t;
+    reg->handles++;
+    t->port = ntohs(addr.sin_port);
 
     session_t *s = NULL;
     for (list_node_t *p = reg->sessions.next; p != &reg->sessions;
@@ -2018,8 +2066,10 @@ int pgcm__tunnel_open(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *ssh,
     if (s == NULL && (s = session_new(reg, ssh)) == NULL) {
         t->closed = 1;
         uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+        close(t->fd);
         return pgcm__error_set(err, PGCM_ENOMEM, NULL, "ssh: out of memory");
     }
+    uv_poll_start(&t->listener, UV_READABLE, on_listener);
     s->refs++;
     t->s = s;
     list_push_back(&reg->tunnels, &t->node);
@@ -2088,7 +2138,8 @@ void pgcm__tunnel_close(pgcm__tunnel_t *t)
             link_abort(l);
         }
     }
-    uv_close((uv_handle_t *)&t->listener, tunnel_freed);
+    uv_close((uv_handle_t *)&t->listener, tunnel_freed); /* stops it */
+    close(t->fd);
     if (--s->refs == 0)
         session_close(s);
     else

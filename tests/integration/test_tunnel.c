@@ -1105,7 +1105,35 @@ static void test_blackholed_bastion(void **state)
     wait_up(t, &since);
     c = pq_connect(t);
     assert_string_equal(pq_value(c, "SELECT 2"), "2");
+
+    /* Cut in the middle of a 32 MB upload: the socket stops taking bytes
+     * (a packet half sent, no ping can go out), still down within 2 s. */
+    size_t n = 32 * 1024 * 1024;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, 'z', n);
+    big[n] = '\0';
+    const char *params[1] = {big};
+    assert_int_equal(PQsetnonblocking(c, 1), 0);
+    assert_int_equal(PQsendQueryParams(c, "SELECT length($1::text)", 1, NULL,
+                                       params, NULL, NULL, 0),
+                     1);
+    faultproxy_blackhole(proxy);
+    t0 = fixture_now_ms();
+    while (PQflush(c) == 1 && fixture_now_ms() - t0 < 3000) {
+        struct pollfd p = {PQsocket(c), POLLOUT, 0};
+        poll(&p, 1, 20);
+        if (event_count(t, PGCM__TUNNEL_DOWN) >= 2)
+            break;
+    }
+    r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    free(big);
+    cut_ms = r.at_ms - t0;
+    print_message("bastion cut off during an upload: down after %lld ms\n",
+                  (long long)cut_ms);
+    assert_true(cut_ms < 2000);
     PQfinish(c);
+    faultproxy_pass(proxy);
     harness_stop();
     faultproxy_stop(proxy);
 }
