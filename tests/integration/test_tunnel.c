@@ -30,7 +30,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,333 +40,86 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <uv.h>
 
 #include "faultproxy.h"
 #include "fixture.h"
 #include "sshd.h"
 #include "tls.h"
-#include "tunnel.h"
+#include "tunnelloop.h"
 
-/* ---- the loop harness ------------------------------------------------ */
+/* ---- the loop (tests/tools/tunnelloop.h) ----------------------------- */
 
-#define EV_MAX 512
-
-typedef struct recorded {
-    pgcm__tunnel_t *t;
-    pgcm__tunnel_event_t ev;
-    int code;
-    char msg[512];
-    int64_t at_ms;
-} recorded_t;
-
-static struct harness {
-    uv_loop_t loop;
-    uv_async_t wake;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    void (*fn)(void *arg);
-    void *arg;
-    int call_done;
-    int stop;
-    int running;
-    pgcm__tunnels_t *reg;
-    int reg_closed;
-    int nev;
-    recorded_t ev[EV_MAX];
-} H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-
-static void on_wake(uv_async_t *a)
-{
-    (void)a;
-    pthread_mutex_lock(&H.lock);
-    void (*fn)(void *) = H.fn;
-    void *arg = H.arg;
-    H.fn = NULL;
-    int stop = H.stop;
-    pthread_mutex_unlock(&H.lock);
-    if (fn != NULL) {
-        fn(arg);
-        pthread_mutex_lock(&H.lock);
-        H.call_done = 1;
-        pthread_cond_broadcast(&H.cond);
-        pthread_mutex_unlock(&H.lock);
-    }
-    if (stop)
-        uv_close((uv_handle_t *)&H.wake, NULL);
-}
-
-static void *loop_main(void *arg)
-{
-    (void)arg;
-    uv_run(&H.loop, UV_RUN_DEFAULT);
-    return NULL;
-}
-
-/* Run fn(arg) on the loop thread and wait for it. */
-static void on_loop(void (*fn)(void *), void *arg)
-{
-    pthread_mutex_lock(&H.lock);
-    H.fn = fn;
-    H.arg = arg;
-    H.call_done = 0;
-    pthread_mutex_unlock(&H.lock);
-    uv_async_send(&H.wake);
-    pthread_mutex_lock(&H.lock);
-    while (!H.call_done)
-        pthread_cond_wait(&H.cond, &H.lock);
-    pthread_mutex_unlock(&H.lock);
-}
-
-static void on_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev, int code,
-                     const char *message, void *owner)
-{
-    (void)owner;
-    pthread_mutex_lock(&H.lock);
-    if (H.nev < EV_MAX) {
-        recorded_t *r = &H.ev[H.nev++];
-        r->t = t;
-        r->ev = ev;
-        r->code = code;
-        snprintf(r->msg, sizeof r->msg, "%s", message);
-        r->at_ms = fixture_now_ms();
-    }
-    pthread_cond_broadcast(&H.cond);
-    pthread_mutex_unlock(&H.lock);
-}
-
-static void do_new_registry(void *arg)
-{
-    (void)arg;
-    H.reg = pgcm__tunnels_new(&H.loop);
-}
+static tunnelloop_t *TL; /* the running test's loop and registry */
 
 static void harness_start(void)
 {
-    assert_false(H.running);
-    assert_int_equal(uv_loop_init(&H.loop), 0);
-    assert_int_equal(uv_async_init(&H.loop, &H.wake, on_wake), 0);
-    H.stop = 0;
-    H.nev = 0;
-    H.reg_closed = 0;
-    assert_int_equal(pthread_create(&H.thread, NULL, loop_main, NULL), 0);
-    H.running = 1;
-    on_loop(do_new_registry, NULL);
-    assert_non_null(H.reg);
+    assert_null(TL);
+    TL = tunnelloop_start(NULL);
+    assert_non_null(TL);
 }
 
-static void reg_done(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&H.lock);
-    H.reg_closed = 1;
-    pthread_cond_broadcast(&H.cond);
-    pthread_mutex_unlock(&H.lock);
-}
-
-static void do_close_registry(void *arg)
-{
-    (void)arg;
-    pgcm__tunnels_close(H.reg, reg_done, NULL);
-}
-
-static void do_nothing(void *arg)
-{
-    (void)arg;
-}
-
-/* Close the registry, wait for its done callback, stop the loop and prove
- * it has no handle left. */
+/* Close the registry, stop the loop and prove it has no handle left. */
 static void harness_stop(void)
 {
-    if (!H.running)
+    if (TL == NULL)
         return;
-    on_loop(do_close_registry, NULL);
-    pthread_mutex_lock(&H.lock);
-    while (!H.reg_closed)
-        pthread_cond_wait(&H.cond, &H.lock);
-    H.stop = 1;
-    pthread_mutex_unlock(&H.lock);
-    on_loop(do_nothing, NULL);
-    pthread_join(H.thread, NULL);
-    H.running = 0;
-    H.reg = NULL;
-    assert_int_equal(uv_loop_close(&H.loop), 0);
-}
-
-/* ---- calls on the loop ----------------------------------------------- */
-
-typedef struct open_call {
-    pgcm_ssh_options_t ssh;
-    const char *host;
-    int port;
-    pgcm__tunnel_t *t;
-    int rc;
-    pgcm_error_t err;
-} open_call_t;
-
-static void do_open(void *arg)
-{
-    open_call_t *c = arg;
-    c->rc = pgcm__tunnel_open(H.reg, &c->ssh, c->host, c->port, on_event, NULL,
-                              &c->t, &c->err);
+    int rc = tunnelloop_stop(TL);
+    TL = NULL;
+    assert_int_equal(rc, 0);
 }
 
 static pgcm__tunnel_t *tunnel_open(const pgcm_ssh_options_t *ssh,
                                    const char *host, int port)
 {
-    open_call_t c;
-    memset(&c, 0, sizeof c);
-    c.ssh = *ssh;
-    c.host = host;
-    c.port = port;
-    on_loop(do_open, &c);
-    if (c.rc != PGCM_OK)
-        fail_msg("pgcm__tunnel_open: %s", c.err.message);
-    return c.t;
-}
-
-typedef struct tunnel_call {
-    pgcm__tunnel_t *t;
-    int rc;
+    pgcm__tunnel_t *t = NULL;
     pgcm_error_t err;
-} tunnel_call_t;
-
-static void do_close(void *arg)
-{
-    pgcm__tunnel_close(((tunnel_call_t *)arg)->t);
-}
-
-static void do_reconnect(void *arg)
-{
-    pgcm__tunnel_reconnect(((tunnel_call_t *)arg)->t);
-}
-
-static void do_check(void *arg)
-{
-    tunnel_call_t *c = arg;
-    c->rc = pgcm__tunnel_check(c->t, &c->err);
-}
-
-static void do_is_up(void *arg)
-{
-    tunnel_call_t *c = arg;
-    c->rc = pgcm__tunnel_is_up(c->t);
-}
-
-static void do_channels(void *arg)
-{
-    tunnel_call_t *c = arg;
-    c->rc = pgcm__tunnel_channels(c->t);
-}
-
-static void do_local_port(void *arg)
-{
-    tunnel_call_t *c = arg;
-    c->rc = pgcm__tunnel_local_port(c->t);
-}
-
-static void do_sessions(void *arg)
-{
-    *(int *)arg = pgcm__tunnels_sessions(H.reg);
+    if (tunnelloop_open(TL, ssh, host, port, &t, &err) != PGCM_OK)
+        fail_msg("pgcm__tunnel_open: %s", err.message);
+    return t;
 }
 
 static void tunnel_close(pgcm__tunnel_t *t)
 {
-    tunnel_call_t c = {t, 0, {0}};
-    on_loop(do_close, &c);
+    tunnelloop_close_tunnel(TL, t);
 }
 
 static void tunnel_reconnect(pgcm__tunnel_t *t)
 {
-    tunnel_call_t c = {t, 0, {0}};
-    on_loop(do_reconnect, &c);
-}
-
-static int tunnel_call(void (*fn)(void *), pgcm__tunnel_t *t)
-{
-    tunnel_call_t c = {t, 0, {0}};
-    on_loop(fn, &c);
-    return c.rc;
+    tunnelloop_reconnect(TL, t);
 }
 
 static int local_port(pgcm__tunnel_t *t)
 {
-    return tunnel_call(do_local_port, t);
+    return tunnelloop_local_port(TL, t);
 }
 
-static int sessions(void)
+static int check(pgcm__tunnel_t *t, pgcm_error_t *err)
 {
-    int n = 0;
-    on_loop(do_sessions, &n);
-    return n;
+    return tunnelloop_check(TL, t, err);
 }
 
 /* Wait for event ev of t recorded at index >= *since (then *since moves
- * past it). Returns a copy, or fails the test after timeout_ms. */
-static recorded_t wait_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev,
-                             int *since, int timeout_ms)
+ * past it); fails the test after timeout_ms. */
+static tunnelloop_event_t wait_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev,
+                                     int *since, int timeout_ms)
 {
-    int64_t deadline = fixture_now_ms() + timeout_ms;
-    pthread_mutex_lock(&H.lock);
-    for (;;) {
-        for (int i = *since; i < H.nev; i++) {
-            if (H.ev[i].t == t && H.ev[i].ev == ev) {
-                recorded_t r = H.ev[i];
-                *since = i + 1;
-                pthread_mutex_unlock(&H.lock);
-                return r;
-            }
-        }
-        int64_t left = deadline - fixture_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (left > 50 ? 50 : left) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&H.cond, &H.lock, &ts);
-    }
-    char last[600] = "none";
-    for (int i = H.nev - 1; i >= 0; i--) {
-        if (H.ev[i].t == t) {
-            snprintf(last, sizeof last, "event %d (%s): %s", H.ev[i].ev,
-                     pgcm_err_name(H.ev[i].code), H.ev[i].msg);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&H.lock);
-    fail_msg("no tunnel event %d within %d ms; the tunnel's last: %s", ev,
-             timeout_ms, last);
-    recorded_t none;
-    memset(&none, 0, sizeof none);
-    return none;
-}
-
-static int event_count(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev)
-{
-    int n = 0;
-    pthread_mutex_lock(&H.lock);
-    for (int i = 0; i < H.nev; i++)
-        if (H.ev[i].t == t && H.ev[i].ev == ev)
-            n++;
-    pthread_mutex_unlock(&H.lock);
-    return n;
+    tunnelloop_event_t r;
+    if (tunnelloop_wait_event(TL, t, ev, since, timeout_ms, &r) < 0)
+        fail_msg("no tunnel event %d within %d ms; the tunnel's last: event "
+                 "%d (%s): %s",
+                 ev, timeout_ms, r.ev, pgcm_err_name(r.code), r.msg);
+    return r;
 }
 
 static void wait_up(pgcm__tunnel_t *t, int *since)
 {
-    recorded_t r = wait_event(t, PGCM__TUNNEL_UP, since, 15000);
+    tunnelloop_event_t r = wait_event(t, PGCM__TUNNEL_UP, since, 15000);
     assert_int_equal(r.code, PGCM_OK);
 }
 
-static recorded_t wait_down(pgcm__tunnel_t *t, int *since, int code)
+static tunnelloop_event_t wait_down(pgcm__tunnel_t *t, int *since, int code)
 {
-    recorded_t r = wait_event(t, PGCM__TUNNEL_DOWN, since, 15000);
+    tunnelloop_event_t r = wait_event(t, PGCM__TUNNEL_DOWN, since, 15000);
     if (r.code != code)
         fail_msg("tunnel down with %s, expected %s: %s", pgcm_err_name(r.code),
                  pgcm_err_name(code), r.msg);
@@ -553,7 +305,7 @@ static void test_three_tunnels_one_session(void **state)
         t[i] = tunnel_open(&o, "127.0.0.1", localpg_port(pg[i]));
     for (int i = 0; i < NPG; i++)
         wait_up(t[i], &since[i]);
-    assert_int_equal(sessions(), 1);
+    assert_int_equal(tunnelloop_sessions(TL), 1);
 
     PGconn *c[NPG][2];
     for (int i = 0; i < NPG; i++) {
@@ -564,7 +316,7 @@ static void test_three_tunnels_one_session(void **state)
             assert_string_equal(pq_value(c[i][k], "SHOW port"), port);
             assert_through_sshd(c[i][k], sshd);
         }
-        assert_int_equal(tunnel_call(do_channels, t[i]), 2);
+        assert_int_equal(tunnelloop_channels(TL, t[i]), 2);
     }
     /* A direct connection's client port is ours, not sshd's. */
     PGconn *direct = pq_connect_port(localpg_port(pg[0]), NULL);
@@ -608,12 +360,12 @@ static void test_three_tunnels_one_session(void **state)
     /* Closing two tunnels keeps the session for the third. */
     tunnel_close(t[0]);
     tunnel_close(t[1]);
-    assert_int_equal(sessions(), 1);
+    assert_int_equal(tunnelloop_sessions(TL), 1);
     PGconn *again = pq_connect(t[2]);
     assert_string_equal(pq_value(again, "SELECT 1"), "1");
     PQfinish(again);
     tunnel_close(t[2]);
-    assert_int_equal(sessions(), 0);
+    assert_int_equal(tunnelloop_sessions(TL), 0);
     int64_t deadline = fixture_now_ms() + 3000;
     while (sshd_session_count(sshd) > 0 && fixture_now_ms() < deadline)
         fixture_sleep_ms(20);
@@ -691,7 +443,7 @@ static void test_passphrase_key(void **state)
     pgcm__tunnel_t *t2 =
         tunnel_open(&missing, "127.0.0.1", localpg_port(pg[0]));
     int s2 = 0;
-    recorded_t r = wait_down(t2, &s2, PGCM_EAUTH);
+    tunnelloop_event_t r = wait_down(t2, &s2, PGCM_EAUTH);
     assert_mentions(r.msg, "protected by a passphrase");
     assert_mentions(r.msg, "ssh.passphrase");
     assert_mentions(r.msg, key);
@@ -704,18 +456,12 @@ static void test_passphrase_key(void **state)
     assert_mentions(r.msg, "wrong ssh.passphrase");
     assert_not_mentions(r.msg, "Wrong-phrase-99");
     assert_not_mentions(r.msg, phrase);
-    tunnel_call_t chk = {t3, 0, {0}};
-    on_loop(do_check, &chk);
-    assert_int_equal(chk.rc, PGCM_EAUTH);
-    assert_string_equal(chk.err.message, r.msg);
+    pgcm_error_t chk;
+    assert_int_equal(check(t3, &chk), PGCM_EAUTH);
+    assert_string_equal(chk.message, r.msg);
     /* No event of the whole test shows either passphrase. */
-    pthread_mutex_lock(&H.lock);
-    int leaked = -1;
-    for (int i = 0; i < H.nev; i++)
-        if (strstr(H.ev[i].msg, phrase) || strstr(H.ev[i].msg, "Wrong-phrase"))
-            leaked = i;
-    pthread_mutex_unlock(&H.lock);
-    assert_int_equal(leaked, -1);
+    assert_false(tunnelloop_events_mention(TL, phrase));
+    assert_false(tunnelloop_events_mention(TL, "Wrong-phrase"));
 }
 
 /* Unknown host key: refused with the key type, the fingerprint and the
@@ -739,7 +485,7 @@ static void test_unknown_host_key(void **state)
         o.known_hosts = kh;
         pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
         int since = 0;
-        recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+        tunnelloop_event_t r = wait_down(t, &since, PGCM_EAUTH);
         assert_mentions(r.msg, "not known");
         assert_mentions(r.msg, "127.0.0.1:");
         assert_mentions(r.msg, "ssh-ed25519");
@@ -822,7 +568,7 @@ static void test_accept_new_and_changed_key(void **state)
     for (int mode = 0; mode < 2; mode++) {
         o.host_key_check = mode ? PGCM_HOSTKEY_STRICT : PGCM_HOSTKEY_ACCEPT_NEW;
         t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
-        recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+        tunnelloop_event_t r = wait_down(t, &since, PGCM_EAUTH);
         assert_mentions(r.msg, "CHANGED");
         assert_mentions(r.msg, sshd_host_fingerprint(d));
         assert_mentions(r.msg, "ssh-keygen -R");
@@ -849,7 +595,7 @@ static void test_wrong_key_user_and_file(void **state)
     o.key_path = other;
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
     int since = 0;
-    recorded_t r = wait_down(t, &since, PGCM_EAUTH);
+    tunnelloop_event_t r = wait_down(t, &since, PGCM_EAUTH);
     assert_mentions(r.msg, "refused the key");
     assert_mentions(r.msg, other);
     assert_mentions(r.msg, "user 'root'");
@@ -890,15 +636,14 @@ static void test_unreachable_bastion(void **state)
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
     int since = 0;
     int64_t t0 = fixture_now_ms();
-    recorded_t r = wait_down(t, &since, PGCM_ECONN);
+    tunnelloop_event_t r = wait_down(t, &since, PGCM_ECONN);
     assert_true(r.at_ms - t0 < 2000);
     char hop[64];
     snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", port);
     assert_mentions(r.msg, hop);
     assert_mentions(r.msg, "Connection refused");
-    tunnel_call_t chk = {t, 0, {0}};
-    on_loop(do_check, &chk);
-    assert_int_equal(chk.rc, PGCM_ECONN);
+    pgcm_error_t chk;
+    assert_int_equal(check(t, &chk), PGCM_ECONN);
     /* Not a configuration error: a connection arriving retries at once. */
     PGconn *c = pq_connect_port(local_port(t), NULL);
     assert_int_equal(PQstatus(c), CONNECTION_BAD);
@@ -921,7 +666,8 @@ static void test_channel_refused(void **state)
     PGconn *c = pq_connect_port(local_port(bad), NULL);
     assert_int_equal(PQstatus(c), CONNECTION_BAD);
     PQfinish(c);
-    recorded_t r = wait_event(bad, PGCM__TUNNEL_CHANNEL_REFUSED, &sb, 5000);
+    tunnelloop_event_t r =
+        wait_event(bad, PGCM__TUNNEL_CHANNEL_REFUSED, &sb, 5000);
     assert_int_equal(r.code, PGCM_ECONN);
     char want[200];
     snprintf(want, sizeof want,
@@ -930,11 +676,11 @@ static void test_channel_refused(void **state)
              sshd_port(sshd), dead_port);
     assert_mentions(r.msg, want);
     assert_mentions(r.msg, "connect failed");
-    assert_true(tunnel_call(do_is_up, bad));
+    assert_true(tunnelloop_is_up(TL, bad));
     PGconn *g = pq_connect(good);
     assert_string_equal(pq_value(g, "SELECT 3"), "3");
     PQfinish(g);
-    assert_int_equal(event_count(bad, PGCM__TUNNEL_DOWN), 0);
+    assert_int_equal(tunnelloop_event_count(TL, bad, PGCM__TUNNEL_DOWN), 0);
     harness_stop();
 
     /* Forwarding forbidden by the bastion's configuration. */
@@ -1017,7 +763,7 @@ static void test_bastion_frozen_killed_restarted(void **state)
     /* Frozen: nothing answers, TCP stays up. */
     sshd_freeze(d);
     int64_t t0 = fixture_now_ms();
-    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    tunnelloop_event_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
     int64_t frozen_ms = r.at_ms - t0;
     print_message("bastion frozen: tunnel down after %lld ms\n",
                   (long long)frozen_ms);
@@ -1086,7 +832,7 @@ static void test_blackholed_bastion(void **state)
 
     faultproxy_blackhole(proxy);
     int64_t t0 = fixture_now_ms();
-    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    tunnelloop_event_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
     int64_t cut_ms = r.at_ms - t0;
     print_message("bastion cut off: tunnel down after %lld ms\n",
                   (long long)cut_ms);
@@ -1094,9 +840,8 @@ static void test_blackholed_bastion(void **state)
     char hop[64];
     snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", pport);
     assert_mentions(r.msg, hop);
-    tunnel_call_t chk = {t, 0, {0}};
-    on_loop(do_check, &chk);
-    assert_int_equal(chk.rc, PGCM_ETIMEDOUT);
+    pgcm_error_t chk;
+    assert_int_equal(check(t, &chk), PGCM_ETIMEDOUT);
     wait_broken(c, 2000);
     PQfinish(c);
 
@@ -1123,7 +868,7 @@ static void test_blackholed_bastion(void **state)
     while (PQflush(c) == 1 && fixture_now_ms() - t0 < 3000) {
         struct pollfd p = {PQsocket(c), POLLOUT, 0};
         poll(&p, 1, 20);
-        if (event_count(t, PGCM__TUNNEL_DOWN) >= 2)
+        if (tunnelloop_event_count(TL, t, PGCM__TUNNEL_DOWN) >= 2)
             break;
     }
     r = wait_down(t, &since, PGCM_ETIMEDOUT);
@@ -1158,14 +903,12 @@ static void test_check_pings(void **state)
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
     int since = 0;
     wait_up(t, &since);
-    tunnel_call_t chk = {t, 0, {0}};
-    on_loop(do_check, &chk);
-    assert_int_equal(chk.rc, PGCM_OK);
+    pgcm_error_t chk;
+    assert_int_equal(check(t, &chk), PGCM_OK);
     faultproxy_blackhole(proxy);
-    on_loop(do_check, &chk);
-    assert_int_equal(chk.rc, PGCM_OK); /* not known yet */
+    assert_int_equal(check(t, &chk), PGCM_OK); /* not known yet */
     int64_t t0 = fixture_now_ms();
-    recorded_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
+    tunnelloop_event_t r = wait_down(t, &since, PGCM_ETIMEDOUT);
     print_message("checked, then cut: down after %lld ms\n",
                   (long long)(r.at_ms - t0));
     assert_true(r.at_ms - t0 < 2000);
