@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_ssh.c - issue 13: the cost of an SSH tunnel (src/pgcm/tunnel.h)
+ * against the same PostgreSQL server reached directly, and how fast a cut
+ * bastion is noticed.
+ *
+ *   bench_ssh [-r ROUNDS] [-t SECONDS]
+ *
+ * Starts one server of its own (localpg), one OpenSSH sshd on 127.0.0.1
+ * (tests/tools/sshd.h) and a tunnel registry on a loop thread
+ * (tests/tools/tunnelloop.h), with one tunnel to the server. This measures
+ * the tunnel itself under plain libpq (one thread, non-blocking
+ * connections), not yet a manager's node behind it.
+ *
+ *   ssh_select1_latency_ratio  median `SELECT 1` round trip on one
+ *                              connection through the tunnel / direct
+ *                              (blocks of 200 alternating, 2000 each)
+ *   ssh_select1_vs_direct      `SELECT 1` per second with 64 in flight (8
+ *                              connections, pipeline mode, 8 each, one sync
+ *                              per query) through the tunnel / direct,
+ *                              SECONDS (default 4) each, best of ROUNDS
+ *   detect_ssh_cut_ms          median time from blackholing the SSH
+ *                              connection (fault proxy between tunnel and
+ *                              sshd) to the tunnel's down event, after a
+ *                              random 0-700 ms idle; ROUNDS (default 5)
+ *
+ * Also printed: ssh_select1_us and direct_select1_us (the two medians),
+ * and for context the same two ratios through OpenSSH's own client
+ * (`ssh -N -L`, same sshd, same server): openssh_select1_latency_ratio,
+ * openssh_select1_vs_direct.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common.h"
+#include "faultproxy.h"
+#include "localpg.h"
+#include "sshd.h"
+#include "tunnelloop.h"
+
+#define APP_NAME "bench_ssh"
+#define NCONN    8
+#define DEPTH    8
+
+static PGconn *connect_port(int port)
+{
+    char ci[256];
+    snprintf(ci, sizeof ci,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+             "application_name=" APP_NAME,
+             port);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        bench_die("connect to port %d: %s", port, PQerrorMessage(c));
+    return c;
+}
+
+static uint64_t select1_us(PGconn *c)
+{
+    uint64_t t0 = bench_now_us();
+    PGresult *r = PQexec(c, "SELECT 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        bench_die("SELECT 1: %s", PQerrorMessage(c));
+    PQclear(r);
+    return bench_now_us() - t0;
+}
+
+/* Medians of n round trips each, alternating blocks of 200. */
+static void latency(int tunnel_port, int direct_port, double *tun_us,
+                    double *dir_us)
+{
+    enum { N = 2000, BLOCK = 200 };
+    static double t[N], d[N];
+    PGconn *ct = connect_port(tunnel_port), *cd = connect_port(direct_port);
+    for (int i = 0; i < 200; i++) { /* warm up both */
+        select1_us(ct);
+        select1_us(cd);
+    }
+    for (int i = 0; i < N; i += BLOCK) {
+        for (int k = 0; k < BLOCK; k++)
+            t[i + k] = (double)select1_us(ct);
+        for (int k = 0; k < BLOCK; k++)
+            d[i + k] = (double)select1_us(cd);
+    }
+    *tun_us = bench_median(t, N);
+    *dir_us = bench_median(d, N);
+    PQfinish(ct);
+    PQfinish(cd);
+}
+
+/* SELECT 1 per second with NCONN x DEPTH in flight for secs seconds. */
+static double throughput(int port, int secs)
+{
+    PGconn *c[NCONN];
+    int inflight[NCONN];
+    for (int i = 0; i < NCONN; i++) {
+        c[i] = connect_port(port);
+        if (!PQenterPipelineMode(c[i]) || PQsetnonblocking(c[i], 1) != 0)
+            bench_die("pipeline mode: %s", PQerrorMessage(c[i]));
+        inflight[i] = 0;
+    }
+    uint64_t done = 0, counted = 0;
+    uint64_t start = bench_now_us();
+    uint64_t warm_end = start + 1000000;
+    uint64_t end = warm_end + (uint64_t)secs * 1000000;
+    int stopping = 0;
+    for (;;) {
+        uint64_t now = bench_now_us();
+        if (now >= end)
+            stopping = 1;
+        int busy = 0;
+        struct pollfd p[NCONN];
+        for (int i = 0; i < NCONN; i++) {
+            while (!stopping && inflight[i] < DEPTH) {
+                if (!PQsendQueryParams(c[i], "SELECT 1", 0, NULL, NULL, NULL,
+                                       NULL, 0) ||
+                    !PQpipelineSync(c[i]))
+                    bench_die("send: %s", PQerrorMessage(c[i]));
+                inflight[i]++;
+            }
+            int pending = PQflush(c[i]);
+            if (pending < 0)
+                bench_die("flush: %s", PQerrorMessage(c[i]));
+            busy += inflight[i];
+            p[i].fd = PQsocket(c[i]);
+            p[i].events = POLLIN | (pending ? POLLOUT : 0);
+            p[i].revents = 0;
+        }
+        if (stopping && busy == 0)
+            break;
+        if (poll(p, NCONN, 1000) < 0)
+            continue;
+        for (int i = 0; i < NCONN; i++) {
+            if (!(p[i].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            if (!PQconsumeInput(c[i]))
+                bench_die("read: %s", PQerrorMessage(c[i]));
+            while (!PQisBusy(c[i])) {
+                PGresult *r = PQgetResult(c[i]);
+                if (r == NULL)
+                    continue; /* the end of one query's results */
+                ExecStatusType st = PQresultStatus(r);
+                PQclear(r);
+                if (st == PGRES_PIPELINE_SYNC) {
+                    inflight[i]--;
+                    done++;
+                    uint64_t t = bench_now_us();
+                    if (t >= warm_end && t < end)
+                        counted++;
+                    if (inflight[i] == 0)
+                        break;
+                } else if (st != PGRES_TUPLES_OK) {
+                    bench_die("SELECT 1 failed: %s", PQerrorMessage(c[i]));
+                }
+            }
+        }
+    }
+    for (int i = 0; i < NCONN; i++)
+        PQfinish(c[i]);
+    (void)done;
+    return (double)counted / secs;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        bench_die("cannot pick a free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* OpenSSH's client forwarding lport to the server: `ssh -N -L`. */
+static pid_t start_openssh(int sshd_port, const char *key, const char *kh,
+                           int lport, int pg_port)
+{
+    char fwd[64], port[16], khopt[700], keyopt[700];
+    snprintf(fwd, sizeof fwd, "%d:127.0.0.1:%d", lport, pg_port);
+    snprintf(port, sizeof port, "%d", sshd_port);
+    snprintf(khopt, sizeof khopt, "UserKnownHostsFile=%s", kh);
+    snprintf(keyopt, sizeof keyopt, "%s", key);
+    pid_t pid = fork();
+    if (pid < 0)
+        bench_die("fork: %m");
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("ssh", "ssh", "-N", "-o", "BatchMode=yes", "-o",
+               "ExitOnForwardFailure=yes", "-o", "StrictHostKeyChecking=yes",
+               "-o", khopt, "-i", keyopt, "-p", port, "-L", fwd,
+               "root@127.0.0.1", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && !accepts(lport); i++)
+        bench_sleep_ms(20);
+    if (!accepts(lport))
+        bench_die("ssh -L did not start listening on %d", lport);
+    return pid;
+}
+
+static void usage(void)
+{
+    bench_die("usage: bench_ssh [-r ROUNDS] [-t SECONDS]");
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 5, secs = 4, opt;
+    bench_set_name("bench_ssh");
+    while ((opt = getopt(argc, argv, "r:t:")) != -1) {
+        if (opt == 'r')
+            rounds = atoi(optarg);
+        else if (opt == 't')
+            secs = atoi(optarg);
+        else
+            usage();
+    }
+    if (rounds < 1 || secs < 1)
+        usage();
+
+    char err[1024];
+    localpg_options_t lo;
+    localpg_options_init(&lo);
+    lo.name = "bench_ssh";
+    localpg_server_t *pg = localpg_start(&lo, err, sizeof err);
+    if (pg == NULL)
+        bench_die("%s", err);
+    sshd_t *sshd = sshd_start(NULL, err, sizeof err);
+    if (sshd == NULL)
+        bench_die("%s", err);
+    char key[600], kh[600];
+    if (sshd_make_key(sshd, "id_bench", NULL, 1, key, sizeof key, err,
+                      sizeof err) < 0)
+        bench_die("%s", err);
+    faultproxy_t *proxy = NULL;
+    int pport =
+        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
+    if (pport < 0)
+        bench_die("%s", err);
+    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(sshd));
+    if (sshd_add_known_host(sshd, kh, sshd_port(sshd)) < 0 ||
+        sshd_add_known_host(sshd, kh, pport) < 0)
+        bench_die("cannot write %s", kh);
+
+    tunnelloop_t *tl = tunnelloop_start(NULL);
+    if (tl == NULL)
+        bench_die("cannot start the tunnel loop");
+    pgcm_ssh_options_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = sshd_port(sshd);
+    o.user = "root";
+    o.key_path = key;
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = NULL;
+    pgcm_error_t perr;
+    if (tunnelloop_open(tl, &o, "127.0.0.1", localpg_port(pg), &t, &perr) !=
+        PGCM_OK)
+        bench_die("%s", perr.message);
+    int since = 0;
+    tunnelloop_event_t ev;
+    if (tunnelloop_wait_event(tl, t, PGCM__TUNNEL_UP, &since, 15000, &ev) < 0)
+        bench_die("the tunnel did not come up: %s", ev.msg);
+    int tport = tunnelloop_local_port(tl, t);
+
+    double tun_us, dir_us;
+    latency(tport, localpg_port(pg), &tun_us, &dir_us);
+    bench_figure("ssh_select1_latency_ratio", tun_us / dir_us);
+    bench_figure("ssh_select1_us", tun_us);
+    bench_figure("direct_select1_us", dir_us);
+
+    double best_tun = 0, best_dir = 0;
+    for (int r = 0; r < rounds; r++) {
+        double d = throughput(localpg_port(pg), secs);
+        double tu = throughput(tport, secs);
+        bench_note("round %d: direct %.0f/s, tunnel %.0f/s", r + 1, d, tu);
+        if (d > best_dir)
+            best_dir = d;
+        if (tu > best_tun)
+            best_tun = tu;
+    }
+    bench_figure("ssh_select1_vs_direct", best_tun / best_dir);
+
+    /* The same through OpenSSH's client, for context. */
+    int lport = free_port();
+    pid_t ossh =
+        start_openssh(sshd_port(sshd), key, kh, lport, localpg_port(pg));
+    double os_us, os_dir_us;
+    latency(lport, localpg_port(pg), &os_us, &os_dir_us);
+    bench_figure("openssh_select1_latency_ratio", os_us / os_dir_us);
+    double best_os = 0, best_os_dir = 0;
+    for (int r = 0; r < rounds; r++) {
+        double d = throughput(localpg_port(pg), secs);
+        double os = throughput(lport, secs);
+        bench_note("round %d: direct %.0f/s, ssh -L %.0f/s", r + 1, d, os);
+        if (d > best_os_dir)
+            best_os_dir = d;
+        if (os > best_os)
+            best_os = os;
+    }
+    bench_figure("openssh_select1_vs_direct", best_os / best_os_dir);
+    kill(ossh, SIGTERM);
+    waitpid(ossh, NULL, 0);
+
+    /* Detection: a tunnel through the proxy, cut at a random moment. */
+    o.port = pport;
+    pgcm__tunnel_t *cut = NULL;
+    if (tunnelloop_open(tl, &o, "127.0.0.1", localpg_port(pg), &cut, &perr) !=
+        PGCM_OK)
+        bench_die("%s", perr.message);
+    int cs = 0;
+    double det[64];
+    int nd = rounds < 64 ? rounds : 64;
+    srand((unsigned)getpid());
+    for (int r = 0; r < nd; r++) {
+        if (tunnelloop_wait_event(tl, cut, PGCM__TUNNEL_UP, &cs, 15000, &ev) <
+            0)
+            bench_die("the cut tunnel did not come up: %s", ev.msg);
+        PGconn *c = connect_port(tunnelloop_local_port(tl, cut));
+        select1_us(c);
+        bench_sleep_ms(rand() % 700);
+        faultproxy_blackhole(proxy);
+        int64_t t0 = tunnelloop_now_ms();
+        if (tunnelloop_wait_event(tl, cut, PGCM__TUNNEL_DOWN, &cs, 10000, &ev) <
+            0)
+            bench_die("no down event within 10 s after the cut");
+        det[r] = (double)(ev.at_ms - t0);
+        bench_note("cut %d: down after %.0f ms", r + 1, det[r]);
+        PQfinish(c);
+        faultproxy_pass(proxy);
+        tunnelloop_reconnect(tl, cut);
+    }
+    bench_figure("detect_ssh_cut_ms", bench_median(det, (size_t)nd));
+
+    if (tunnelloop_stop(tl) != 0)
+        bench_note("the loop had handles left");
+    faultproxy_stop(proxy);
+    sshd_stop(sshd);
+    localpg_destroy(pg);
+    return 0;
+}
