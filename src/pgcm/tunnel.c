@@ -189,7 +189,7 @@ struct session {
     LIBSSH2_CHANNEL *drain_ch; /* the channel of a blocked OP_DRAIN */
     uint64_t blocked_since_ms; /* when the socket stopped taking bytes */
     int pumping, pump_again;
-    int drained; /* the transport was read in this pump round */
+    int rx_ready; /* the socket may hold bytes no call has read yet */
 };
 
 struct link {
@@ -1186,6 +1186,7 @@ static void session_up(session_t *s)
     s->down_msg[0] = '\0';
     s->last_rx_ms = uv_now(s->reg->loop);
     s->ping_sent_ms = 0;
+    s->rx_ready = 1;
     session_announce(s, PGCM__TUNNEL_UP, PGCM_OK, "");
     for (list_node_t *p = s->links.next; p != &s->links; p = p->next) {
         link_t *l = LIST_ENTRY(p, link_t, node);
@@ -1627,7 +1628,7 @@ static int op_free(session_t *s, link_t *l)
 static int op_read(session_t *s, link_t *l)
 {
     ssize_t n = libssh2_channel_read(l->ch, l->down, sizeof l->down);
-    s->drained = 1;
+    s->rx_ready = 0; /* libssh2 reads the socket until EAGAIN first */
     if (n > 0) {
         l->down_len = (size_t)n;
         link_write_client(l);
@@ -1663,7 +1664,6 @@ static int op_write(session_t *s, link_t *l)
 {
     ssize_t n =
         libssh2_channel_write(l->ch, l->up + l->up_off, l->up_len - l->up_off);
-    s->drained = 1;
     if (n > 0) {
         l->up_off += (size_t)n;
         if (l->up_off == l->up_len) {
@@ -1712,7 +1712,7 @@ static void op_drain(session_t *s, LIBSSH2_CHANNEL *ch)
 {
     char none[1];
     ssize_t n = libssh2_channel_read(ch, none, 0);
-    s->drained = 1;
+    s->rx_ready = 0;
     if (n == LIBSSH2_ERROR_EAGAIN && outbound_blocked(s)) {
         set_blocked(s, OP_DRAIN, NULL);
         s->drain_ch = ch;
@@ -1803,7 +1803,7 @@ static int link_step(session_t *s, link_t *l)
         return 1 | op_free(s, l);
     }
     if (l->down_len == 0 && !l->writing &&
-        (!s->drained || libssh2_poll_channel_read(l->ch, 0) ||
+        (s->rx_ready || libssh2_poll_channel_read(l->ch, 0) ||
          libssh2_channel_eof(l->ch))) {
         progress |= op_read(s, l);
         STOP_IF_HALTED(s);
@@ -1852,7 +1852,6 @@ static void health_check(session_t *s)
 static int pump_round(session_t *s)
 {
     int progress = 0;
-    s->drained = 0;
     if (s->blocked != OP_NONE) {
         run_blocked(s);
         STOP_IF_HALTED(s);
@@ -1879,7 +1878,7 @@ static int pump_round(session_t *s)
         progress |= op_ping(s);
         STOP_IF_HALTED(s);
     }
-    if (!s->drained) {
+    if (s->rx_ready) {
         LIBSSH2_CHANNEL *ch = any_channel(s);
         if (ch != NULL)
             op_drain(s, ch);
@@ -1924,8 +1923,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
     sess_poll_t *p = h->data;
     session_t *s = p->s;
-    (void)status;
-    (void)events;
     if (s == NULL)
         return;
     switch (s->state) {
@@ -1939,6 +1936,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         session_step(s);
         break;
     case S_UP:
+        if (status < 0 || (events & UV_READABLE))
+            s->rx_ready = 1;
         pump(s);
         break;
     default:
@@ -1967,6 +1966,7 @@ static void on_tick(uv_timer_t *h)
 {
     session_t *s = h->data;
     if (s->state == S_UP) {
+        s->rx_ready = 1; /* a read per tick, whatever the poll said */
         pump(s);
         return;
     }
