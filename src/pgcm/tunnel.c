@@ -189,7 +189,11 @@ struct session {
     LIBSSH2_CHANNEL *drain_ch; /* the channel of a blocked OP_DRAIN */
     uint64_t blocked_since_ms; /* when the socket stopped taking bytes */
     int pumping, pump_again;
-    int rx_ready; /* the socket may hold bytes no call has read yet */
+    int rx_ready; /* the socket (or libssh2's buffer) may hold bytes no
+                     call has read yet: set by readiness, a tick, and any
+                     call that stops reading at the packet it waited for
+                     (opens, pings, closes); cleared by channel reads,
+                     which read until EAGAIN */
 };
 
 struct link {
@@ -1571,6 +1575,7 @@ static int op_open(session_t *s)
             return 0;
         }
         s->opening = NULL;
+        s->rx_ready = 1;
         if (rc != LIBSSH2_ERROR_CHANNEL_FAILURE) {
             session_lost(s, rc, "opening a channel");
             return 0;
@@ -1594,6 +1599,7 @@ static int op_open(session_t *s)
         return 1;
     }
     s->opening = NULL;
+    s->rx_ready = 1;
     l->ch = ch;
     if (l->abandoned || !l->client_open) {
         l->state = L_CLOSING;
@@ -1618,6 +1624,7 @@ static int op_free(session_t *s, link_t *l)
     }
     l->ch = NULL;
     l->state = L_DONE;
+    s->rx_ready = 1;
     if (!l->writing)
         link_close_client(l);
     link_maybe_free(l);
@@ -1701,6 +1708,7 @@ static int op_ping(session_t *s)
     }
     s->ping_sent_ms = 0;
     s->ping_ch = NULL;
+    s->rx_ready = 1;
     if (rc == 0 || channel_level_error(rc))
         return 1; /* answered (a refusal is the usual answer) */
     session_lost(s, rc, "waiting for a keepalive answer");
