@@ -2,9 +2,10 @@
 /*
  * test_tunnel.c - the SSH tunnels (src/pgcm/tunnel.h, issue 13) against a
  * real OpenSSH sshd (tests/tools/sshd.h) and real PostgreSQL servers. The
- * test drives the tunnel registry directly on a libuv loop of its own (a
- * harness thread runs it; calls are posted to it and waited for), and
- * talks to the servers with plain libpq through the tunnels' local ports.
+ * test drives the tunnel registry directly on a libuv loop of its own
+ * (tests/tools/tunnelloop.h runs it on a thread; calls are posted to it and
+ * waited for), and talks to the servers with plain libpq through the
+ * tunnels' local ports.
  *
  * Cases: three tunnels to three servers on one SSH session (one login in
  * sshd's log, PostgreSQL's client sockets belong to sshd, large transfers
@@ -17,8 +18,10 @@
  * (target down, forwarding forbidden) while the session stays up; sshd
  * frozen, killed, restarted (down within 2 s, then up again, also on
  * demand); the SSH connection blackholed through the fault proxy (down
- * within 2 s); a tunnel closed while its channel carries a query; and
- * after every test, no session left on sshd, no connection on PostgreSQL
+ * within 2 s, also in the middle of an upload); a probe's check pinging
+ * at once; a tunnel closed while its channel carries a query; the
+ * registry closed in the middle of a query and of a stuck login; and after
+ * every test, no session left on sshd, no connection on PostgreSQL
  * and no handle left on the loop.
  */
 #include <setjmp.h>
@@ -351,6 +354,15 @@ static void test_three_tunnels_one_session(void **state)
         for (int i = 0; i < NPG; i++)
             for (int k = 0; k < 2; k++)
                 assert_string_equal(pq_value(c[i][k], "SELECT 40 + 2"), "42");
+
+    /* A tunnel opened on the session already up is told so, and works. */
+    pgcm__tunnel_t *late = tunnel_open(&o, "127.0.0.1", localpg_port(pg[1]));
+    int slate = 0;
+    wait_up(late, &slate);
+    PGconn *lc = pq_connect(late);
+    assert_string_equal(pq_value(lc, "SELECT 5"), "5");
+    PQfinish(lc);
+    tunnel_close(late);
 
     assert_int_equal(sshd_login_count(sshd) - logins0, 1);
     assert_int_equal(sshd_session_count(sshd), 1);
@@ -941,6 +953,55 @@ static void test_close_during_query(void **state)
     fixture_assert_no_connections(pg, NPG, NULL);
 }
 
+/* Closing the registry in the middle of everything: a query running
+ * through one tunnel, a session stuck in its key exchange (a blackholed
+ * bastion) and a connection waiting for it. Nothing hangs, nothing stays. */
+static void test_registry_close_midway(void **state)
+{
+    (void)state;
+    faultproxy_t *proxy = NULL;
+    char err[256];
+    int pport =
+        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
+    if (pport < 0)
+        fail_msg("%s", err);
+    faultproxy_blackhole(proxy);
+    pgcm_ssh_options_t stuck = ssh_options(sshd, pport);
+    pgcm__tunnel_t *ts = tunnel_open(&stuck, "127.0.0.1", localpg_port(pg[1]));
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    int since = 0;
+    wait_up(t, &since);
+    PGconn *c = pq_connect(t);
+    assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
+    int64_t deadline = fixture_now_ms() + 5000;
+    while (fixture_count_active(pg[0], "SELECT pg_sleep%") < 1) {
+        if (fixture_now_ms() > deadline)
+            fail_msg("the query never started on the server");
+        fixture_sleep_ms(10);
+    }
+    /* libpq connects to the stuck tunnel's listener and waits. */
+    char ci[256];
+    snprintf(ci, sizeof ci,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+             "application_name=%s",
+             local_port(ts), fixture_app_name());
+    PGconn *w = PQconnectStart(ci);
+    assert_non_null(w);
+    for (int i = 0; i < 20 && PQconnectPoll(w) != PGRES_POLLING_FAILED; i++)
+        fixture_sleep_ms(5);
+    assert_int_equal(tunnelloop_sessions(TL), 2);
+    int64_t t0 = fixture_now_ms();
+    harness_stop();
+    print_message("registry closed midway in %lld ms\n",
+                  (long long)(fixture_now_ms() - t0));
+    wait_broken(c, 2000);
+    PQfinish(c);
+    PQfinish(w);
+    fixture_assert_no_connections(pg, NPG, NULL);
+    faultproxy_stop(proxy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -967,6 +1028,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_pings, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_close_during_query, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_registry_close_midway, test_setup,
                                         test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
