@@ -229,6 +229,7 @@ static void session_step(session_t *s);
 static void link_close_client(link_t *l);
 static void link_maybe_free(link_t *l);
 static void link_detach_tunnel(link_t *l);
+static void link_refuse(link_t *l, int code, const char *msg);
 
 /* snprintf for messages, which may be cut at MSG_MAX on purpose. */
 static void msgf(char *out, size_t outlen, const char *fmt, ...)
@@ -527,6 +528,11 @@ static void links_drop(session_t *s)
             list_remove(&l->qnode);
         l->ch = NULL;
         l->s = NULL;
+        /* A connection still waiting for its channel learns why. */
+        if (s->down_code != 0 &&
+            (l->state == L_WAITING || l->state == L_QUEUED ||
+             l->state == L_OPENING))
+            link_refuse(l, s->down_code, s->down_msg);
         l->state = L_DONE;
         link_detach_tunnel(l);
         link_close_client(l);
@@ -1442,6 +1448,48 @@ static void link_write_client(link_t *l)
     link_flush(l);
 }
 
+/*
+ * Tell libpq why its connection cannot be carried, the way a server that
+ * cannot start a backend does: a PostgreSQL ErrorResponse (FATAL, SQLSTATE
+ * 28000 for configuration errors, else 08001, and the message) in place of
+ * the server's first byte. Waiting for the answer to its startup packet,
+ * libpq reports that text ("FATAL: ssh: ...") rather than "server closed
+ * the connection unexpectedly"; answering an SSLRequest, it says only that
+ * the server sent an error (it does not trust a server not yet
+ * authenticated). Only for a connection that never received a byte from
+ * the server; best effort (one non-blocking send of a few hundred bytes
+ * into an empty socket).
+ */
+static void link_refuse(link_t *l, int code, const char *msg)
+{
+    if (!l->client_open || l->writing)
+        return;
+    const char *sqlstate = code == PGCM_EAUTH ? "28000" : "08001";
+    size_t mlen = strnlen(msg, MSG_MAX);
+    unsigned char *b = (unsigned char *)l->down;
+    size_t n = 5; /* 'E' and the length, filled in below */
+    b[0] = 'E';
+    const char *fields[][2] = {
+        {"S", "FATAL"}, {"V", "FATAL"}, {"C", sqlstate}, {"M", NULL}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *v = fields[i][1] ? fields[i][1] : msg;
+        size_t vlen = fields[i][1] ? strlen(v) : mlen;
+        b[n++] = (unsigned char)fields[i][0][0];
+        memcpy(b + n, v, vlen);
+        n += vlen;
+        b[n++] = '\0';
+    }
+    b[n++] = '\0';
+    uint32_t len = (uint32_t)(n - 1);
+    b[1] = (unsigned char)(len >> 24);
+    b[2] = (unsigned char)(len >> 16);
+    b[3] = (unsigned char)(len >> 8);
+    b[4] = (unsigned char)len;
+    ssize_t w = send(l->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    l->down_len = l->down_off = 0;
+}
+
 /* libpq's socket: bytes to forward, the end of the connection, or room to
  * write. */
 static void link_on_poll(uv_poll_t *h, int status, int events)
@@ -1534,6 +1582,7 @@ static void accept_one(pgcm__tunnel_t *t, int fd)
         /* A configuration error waits for pgcm__tunnel_reconnect (the
          * node's slowest retry pace); anything else is retried now. */
         if (s->down_code == PGCM_EAUTH) {
+            link_refuse(l, s->down_code, s->down_msg);
             l->state = L_DONE;
             link_abort(l);
             return;
@@ -1593,6 +1642,7 @@ static int op_open(session_t *s)
         pgcm__ssh_msg_channel_refused(msg, sizeof msg, s->bastion,
                                       l->target_host, l->target_port, reason);
         queue_event(l->t, PGCM__TUNNEL_CHANNEL_REFUSED, PGCM_ECONN, msg);
+        link_refuse(l, PGCM_ECONN, msg);
         l->state = L_DONE;
         link_close_client(l);
         link_maybe_free(l);

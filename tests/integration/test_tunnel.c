@@ -276,6 +276,17 @@ static const char *pq_value(PGconn *c, const char *sql)
     return out;
 }
 
+/* libpq's connection failed with the tunnel's own message (the
+ * ErrorResponse the tunnel writes in place of the server's). Only without
+ * an SSLRequest first: libpq ignores the text of an error answering one
+ * (it comes from a server not yet authenticated), hence sslmode=disable. */
+static void assert_libpq_told(PGconn *c, const char *needle)
+{
+    const char *m = PQerrorMessage(c);
+    if (strstr(m, needle) == NULL || strstr(m, "FATAL") == NULL)
+        fail_msg("libpq's error does not say \"%s\": %s", needle, m);
+}
+
 /* The server's view of our connection: its client port must belong to
  * sshd (the bastion opened it), never to us. */
 static void assert_through_sshd(PGconn *c, const sshd_t *d)
@@ -510,8 +521,9 @@ static void test_unknown_host_key(void **state)
         /* A connection arriving now is closed: configuration errors wait
          * for the owner's (slow) reconnect, no login is attempted. */
         int conns = sshd_log_count(sshd, "Connection from");
-        PGconn *c = pq_connect_port(local_port(t), NULL);
+        PGconn *c = pq_connect_port(local_port(t), "sslmode=disable");
         assert_int_equal(PQstatus(c), CONNECTION_BAD);
+        assert_libpq_told(c, "ssh: the host key of bastion");
         PQfinish(c);
         assert_int_equal(sshd_log_count(sshd, "Connection from"), conns);
         tunnel_close(t);
@@ -657,8 +669,9 @@ static void test_unreachable_bastion(void **state)
     pgcm_error_t chk;
     assert_int_equal(check(t, &chk), PGCM_ECONN);
     /* Not a configuration error: a connection arriving retries at once. */
-    PGconn *c = pq_connect_port(local_port(t), NULL);
+    PGconn *c = pq_connect_port(local_port(t), "sslmode=disable");
     assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    assert_libpq_told(c, "ssh: cannot connect to bastion");
     PQfinish(c);
     wait_down(t, &since, PGCM_ECONN);
 }
@@ -675,8 +688,9 @@ static void test_channel_refused(void **state)
     int sb = 0, sg = 0;
     wait_up(bad, &sb);
     wait_up(good, &sg);
-    PGconn *c = pq_connect_port(local_port(bad), NULL);
+    PGconn *c = pq_connect_port(local_port(bad), "sslmode=disable");
     assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    assert_libpq_told(c, "could not open a channel to 127.0.0.1:");
     PQfinish(c);
     tunnelloop_event_t r =
         wait_event(bad, PGCM__TUNNEL_CHANNEL_REFUSED, &sb, 5000);
@@ -714,8 +728,9 @@ static void test_channel_refused(void **state)
     pgcm__tunnel_t *t = tunnel_open(&p, "127.0.0.1", localpg_port(pg[0]));
     int st = 0;
     wait_up(t, &st);
-    c = pq_connect_port(local_port(t), NULL);
+    c = pq_connect_port(local_port(t), "sslmode=disable");
     assert_int_equal(PQstatus(c), CONNECTION_BAD);
+    assert_libpq_told(c, "administratively prohibited");
     PQfinish(c);
     r = wait_event(t, PGCM__TUNNEL_CHANNEL_REFUSED, &st, 5000);
     assert_mentions(r.msg, "administratively prohibited");
