@@ -136,9 +136,16 @@ typedef enum pgcm_host_key_check {
                                    changed key is still refused */
 } pgcm_host_key_check_t;
 
-/* SSH tunnel settings, kept for the tunnel support to come: this version
- * rejects a spec whose ssh.host is set (PGCM_EINVAL) rather than silently
- * connecting directly. */
+/* SSH tunnel: with host set, the node is reached through that SSH server
+ * (a bastion). The node's host and port are then the target as the bastion
+ * sees them (one name or address, not a socket path or a list); libpq
+ * connects to a loopback listener of the library and TLS still checks the
+ * node's host name. Nodes with equal ssh options share one SSH session.
+ * The bastion's host key must be in known_hosts (or host_key_check
+ * accept-new); authentication is by public key (key_path, default the
+ * first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa). Failures of this hop
+ * start "ssh: " in the node's last error; PGCM_EV_TUNNEL_UP/DOWN tell when
+ * the session comes and goes. */
 typedef struct pgcm_ssh_options {
     const char *host; /* NULL: no tunnel */
     int port;         /* default 22 */
@@ -602,7 +609,9 @@ typedef enum pgcm_event_type {
     PGCM_EV_HEALTH_CHANGED,    /* old_state -> new_state */
     PGCM_EV_THRESHOLD_REACHED, /* consecutive failures hit the threshold */
     PGCM_EV_POOL_STATS,        /* periodic, per node */
-    PGCM_EV_CHECKOUT_LEAK      /* a checkout held past leak threshold */
+    PGCM_EV_CHECKOUT_LEAK,     /* a checkout held past leak threshold */
+    PGCM_EV_TUNNEL_UP,         /* the node's SSH session is up */
+    PGCM_EV_TUNNEL_DOWN        /* it failed or was lost (code, message) */
 } pgcm_event_type_t;
 
 /* pgcm_event_type_name - "node_added", "health_changed", ... */

@@ -341,6 +341,10 @@ const char *pgcm_event_type_name(pgcm_event_type_t type)
         return "pool_stats";
     case PGCM_EV_CHECKOUT_LEAK:
         return "checkout_leak";
+    case PGCM_EV_TUNNEL_UP:
+        return "tunnel_up";
+    case PGCM_EV_TUNNEL_DOWN:
+        return "tunnel_down";
     }
     return "unknown";
 }

@@ -17,6 +17,7 @@
 #include "list.h"
 
 struct deliver_queue;
+struct pgcm__tunnels;
 
 typedef struct loop_env {
     uv_loop_t *loop;
@@ -25,6 +26,9 @@ typedef struct loop_env {
     list_node_t cancel_waits;       /* conns whose cancel has not settled */
     atomic_uint_fast64_t *next_id;  /* request, batch and probe ids */
     struct deliver_queue *deliver;  /* deliver.c: calls into user code */
+    struct pgcm__tunnels *tunnels;  /* tunnel.c: SSH sessions, made by the
+                                       first node with ssh.host; NULL until
+                                       then */
 } loop_env_t;
 
 static inline uint64_t pgcm__env_new_id(loop_env_t *env)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "manager.h"
+#include "tunnel.h"
 
 #define JANITOR_MS     250
 #define CANCEL_WAIT_MS 1000 /* at shutdown, for cancels still being sent */
@@ -503,6 +504,11 @@ static void check_shutdown(pgcm_manager_t *mgr)
      * statement of ours keeps running after we are gone. */
     pgcm__cancel_wait(mgr->env.cancels, CANCEL_WAIT_MS);
     pgcm__cancel_tracker_set_wake(mgr->env.cancels, NULL);
+    if (mgr->env.tunnels != NULL) {
+        /* Every node closed its tunnel: end the sessions left. */
+        pgcm__tunnels_close(mgr->env.tunnels, NULL, NULL);
+        mgr->env.tunnels = NULL;
+    }
     uv_close((uv_handle_t *)&mgr->janitor, NULL);
     uv_close((uv_handle_t *)&mgr->stats_timer, NULL);
     uv_close((uv_handle_t *)&mgr->wakeup, NULL);

@@ -29,6 +29,7 @@
 
 static void node_schedule(node_t *n);
 static void node_check_drained(node_t *n);
+static void suspect(node_t *n, int code, const char *msg, const char *sqlstate);
 
 static uint64_t now_us(void)
 {
@@ -168,11 +169,107 @@ static bool need_resolve(node_t *n)
     return true;
 }
 
+/* ---- the SSH tunnel (ssh.host set) ------------------------------------- */
+
+static bool via_ssh(const pgcm_node_spec_t *spec)
+{
+    return spec->ssh.host != NULL && spec->ssh.host[0] != '\0';
+}
+
+/* tunnel.c's callback: the hop before the server came up or went down. */
+static void on_tunnel(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev, int code,
+                      const char *msg, void *owner)
+{
+    node_t *n = owner;
+    (void)t;
+    if (n->life != NODE_LIVE)
+        return;
+    const pgcm_options_t *o = n->env->opts;
+    switch (ev) {
+    case PGCM__TUNNEL_UP:
+        pgcm__log(o, PGCM_LOG_INFO, n->id, "tunnel_up", 0, 0, "",
+                  "SSH session to %s:%d up", n->spec->ssh.host,
+                  n->spec->ssh.port > 0 ? n->spec->ssh.port : 22);
+        emit(n, PGCM_EV_TUNNEL_UP, n->hc.state, 0, "");
+        pgcm__pool_params_ready(&n->pool, true, 0, "");
+        break;
+    case PGCM__TUNNEL_DOWN:
+        pgcm__log(o, PGCM_LOG_ERROR, n->id, "tunnel_down", 0, code, "", "%s",
+                  msg);
+        emit(n, PGCM_EV_TUNNEL_DOWN, n->hc.state, code, msg);
+        /* Connections waiting for it fail with its reason; its loss
+         * makes the node suspect at once, as a broken connection does. */
+        pgcm__pool_params_ready(&n->pool, false, code, msg);
+        suspect(n, code, msg, "");
+        break;
+    case PGCM__TUNNEL_CHANNEL_REFUSED:
+        /* That connection fails next; pgcm__tunnel_problem names why. */
+        pgcm__log(o, PGCM_LOG_WARN, n->id, "tunnel_channel_refused", 0, code,
+                  "", "%s", msg);
+        break;
+    }
+}
+
+/* A failure on a connection through the tunnel: when the SSH hop caused
+ * it, report the hop's code and message, not libpq's view of a closed
+ * loopback socket. */
+static void blame_hop(node_t *n, int *code, const char **msg,
+                      const char **sqlstate, pgcm_error_t *buf)
+{
+    if (n->tunnel == NULL || *code == PGCM_OK ||
+        strncmp(*msg ? *msg : "", "ssh: ", 5) == 0)
+        return;
+    if (pgcm__tunnel_problem(n->tunnel, buf) == PGCM_OK)
+        return;
+    *code = buf->code;
+    *msg = buf->message;
+    *sqlstate = "";
+}
+
+/* A connection's parameters through the tunnel: libpq connects to its
+ * loopback listener (hostaddr 127.0.0.1, its port) and keeps `host` for
+ * TLS name checks. Not yet while the session is being made; a connection
+ * wanted while it is down rebuilds it (the node's schedule paces that). */
+static int tunnel_params(node_t *n, conninfo_params_t *out, char *msg,
+                         size_t msglen)
+{
+    loop_env_t *env = n->env;
+    pgcm_error_t err;
+    if (n->tunnel == NULL) {
+        if (env->tunnels == NULL &&
+            (env->tunnels = pgcm__tunnels_new(env->loop)) == NULL) {
+            snprintf(msg, msglen, "ssh: cannot start libssh2 (out of memory)");
+            return -1;
+        }
+        int port = n->spec->port > 0 ? n->spec->port : 5432;
+        if (pgcm__tunnel_open(env->tunnels, &n->spec->ssh, n->spec->host, port,
+                              on_tunnel, n, &n->tunnel, &err) != PGCM_OK) {
+            snprintf(msg, msglen, "%s", err.message);
+            return -1;
+        }
+        return 0; /* its UP or DOWN event follows */
+    }
+    if (!pgcm__tunnel_is_up(n->tunnel)) {
+        pgcm__tunnel_reconnect(n->tunnel); /* a no-op while being made */
+        return 0;
+    }
+    pgcm_node_spec_t via = *n->spec;
+    via.port = pgcm__tunnel_local_port(n->tunnel);
+    if (pgcm__conninfo_build(&via, env->opts->application_name, "127.0.0.1",
+                             out, &err) != PGCM_OK) {
+        snprintf(msg, msglen, "%s", err.message);
+        return -1;
+    }
+    return 1;
+}
+
 /* pool_params_fn: a new connection's libpq parameters. */
 static int node_params(void *owner, conninfo_params_t *out, char *msg,
                        size_t msglen)
 {
     node_t *n = owner;
+    if (via_ssh(n->spec))
+        return tunnel_params(n, out, msg, msglen);
     if (need_resolve(n))
         return 0;
     pgcm_error_t err;
@@ -245,8 +342,8 @@ static void record_error(node_t *n, int code, const char *msg,
                          const char *sqlstate)
 {
     n->health.last_error_code = code;
-    snprintf(n->health.last_error, sizeof(n->health.last_error), "%s",
-             msg ? msg : "");
+    snprintf(n->health.last_error, sizeof(n->health.last_error), "%.*s",
+             (int)sizeof(n->health.last_error) - 1, msg ? msg : "");
     snprintf(n->health.last_sqlstate, sizeof(n->health.last_sqlstate), "%s",
              sqlstate ? sqlstate : "");
 }
@@ -255,6 +352,8 @@ static void record_error(node_t *n, int code, const char *msg,
 static void verdict(node_t *n, sched_kind_t kind, int status,
                     uint64_t latency_us, const char *msg, const char *sqlstate)
 {
+    pgcm_error_t hop;
+    blame_hop(n, &status, &msg, &sqlstate, &hop);
     const pgcm_options_t *o = n->env->opts;
     uint64_t now = now_us();
     int64_t wall = pgcm__wall_ms();
@@ -311,6 +410,8 @@ static void suspect(node_t *n, int code, const char *msg, const char *sqlstate)
 {
     if (n->life != NODE_LIVE)
         return;
+    pgcm_error_t hop;
+    blame_hop(n, &code, &msg, &sqlstate, &hop);
     record_error(n, code, msg, sqlstate);
     if (pgcm__sched_suspect(&n->sched, now_us()) & SCHED_ABANDON_CHECK) {
         n->slot_kind[PROBE_SLOT_CHECK] = SCHED_NONE;
@@ -359,6 +460,18 @@ static bool probe_start(node_t *n, sched_kind_t kind)
     }
     int slot = kind == SCHED_LIVENESS ? PROBE_SLOT_BEAT : PROBE_SLOT_CHECK;
     pgcm__sched_started(&n->sched, kind);
+    if (n->tunnel != NULL && kind != SCHED_RETRY_PROBE) {
+        /* The probe checks the tunnel first: with its session down no
+         * connection gets through, so the probe fails now with the hop's
+         * reason (a reconnect waits for the retry, the backoff's pace).
+         * With it up, the check sends an SSH ping at once. */
+        pgcm_error_t terr;
+        int trc = pgcm__tunnel_check(n->tunnel, &terr);
+        if (trc != PGCM_OK) {
+            verdict(n, kind, trc, 0, terr.message, "");
+            return true;
+        }
+    }
     n->slot_kind[slot] = kind;
     const char *sql = kind == SCHED_LIVENESS ? "" : o->probe_query;
     if (pgcm__pool_probe(&n->pool, slot, sql, probe_timeout_ms(n, kind),
@@ -480,7 +593,9 @@ node_t *pgcm__node_new(loop_env_t *env, const pgcm_node_spec_t *spec,
     n->life = NODE_LIVE;
     list_init(&n->link);
     list_init(&n->remove_waiters);
-    n->resolve_host = pgcm__conninfo_host_to_resolve(n->spec);
+    /* Through a tunnel the bastion resolves the host, not we. */
+    n->resolve_host =
+        via_ssh(n->spec) ? NULL : pgcm__conninfo_host_to_resolve(n->spec);
     int connect_ms = n->spec->connect_timeout_ms > 0
                          ? n->spec->connect_timeout_ms
                          : env->opts->connect_timeout_ms;
@@ -544,6 +659,10 @@ static void node_finish_close(node_t *n)
     pgcm__log(n->env->opts, PGCM_LOG_INFO, n->id, "node_removed", 0, 0, "",
               "every connection closed");
     emit(n, PGCM_EV_NODE_REMOVED, old, 0, "");
+    if (n->tunnel != NULL) {
+        pgcm__tunnel_close(n->tunnel); /* its session ends with its last */
+        n->tunnel = NULL;
+    }
     close_handles(n);
 }
 

@@ -12,6 +12,7 @@
 
 #include "deliver.h"
 #include "pool.h"
+#include "tunnel.h"
 
 typedef enum node_life {
     NODE_LIVE,     /* serving */
@@ -45,6 +46,10 @@ struct node {
     char hostaddr[400]; /* resolved addresses, comma-separated */
     uint64_t resolved_us;
     uv_getaddrinfo_t *gai; /* lookup in flight, or NULL */
+
+    /* ssh.host set: the tunnel libpq connects through (tunnel.c), opened
+     * with the first connection, closed with the node */
+    pgcm__tunnel_t *tunnel;
 
     pool_t pool;
     struct cancel_gate *gate;

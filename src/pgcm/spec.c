@@ -197,13 +197,21 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
                                "node '%s': ssh.host_key_check must be 0 "
                                "(strict) or 1 (accept-new)",
                                id);
-    if (s->ssh.host != NULL && s->ssh.host[0] != '\0')
-        return pgcm__error_set(err, PGCM_EINVAL, id,
-                               "node '%s': SSH tunnels (ssh.host) are not "
-                               "available in this version of libpgcm; reach "
-                               "the node directly or through a tunnel you "
-                               "start yourself",
-                               id);
+    if (s->ssh.host != NULL && s->ssh.host[0] != '\0') {
+        if (s->ssh.port < 0 || s->ssh.port > 65535)
+            return pgcm__error_set(err, PGCM_EINVAL, id,
+                                   "node '%s': ssh.port %d is out of range; "
+                                   "use 1-65535 (0 for 22)",
+                                   id, s->ssh.port);
+        if (s->host == NULL || s->host[0] == '\0' || s->host[0] == '/' ||
+            strchr(s->host, ',') != NULL)
+            return pgcm__error_set(err, PGCM_EINVAL, id,
+                                   "node '%s': with ssh.host, host must be "
+                                   "the database server's one name or "
+                                   "address as the bastion sees it (not a "
+                                   "socket directory or a list)",
+                                   id);
+    }
     if (s->conninfo != NULL) {
         char *perr = NULL;
         PQconninfoOption *opts = PQconninfoParse(s->conninfo, &perr);

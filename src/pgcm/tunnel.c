@@ -129,6 +129,8 @@ struct pgcm__tunnel {
     int closed;
     int links;          /* links alive (accepted, not yet freed) */
     list_node_t events; /* tevent_t not yet delivered */
+    int problem_code;   /* pgcm__tunnel_problem, PGCM_OK when none */
+    char problem_msg[MSG_MAX];
 };
 
 /* The session socket's poll handle, allocated apart: it closes
@@ -436,14 +438,26 @@ static void queue_event(pgcm__tunnel_t *t, pgcm__tunnel_event_t ev, int code,
         uv_timer_start(&t->reg->kick, on_kick, 0, 0);
 }
 
+/* What pgcm__tunnel_problem reports (code PGCM_OK clears it). */
+static void tunnel_note_problem(pgcm__tunnel_t *t, int code, const char *msg)
+{
+    if (t == NULL)
+        return;
+    t->problem_code = code;
+    snprintf(t->problem_msg, sizeof t->problem_msg, "%s", msg ? msg : "");
+}
+
 static void session_announce(session_t *s, pgcm__tunnel_event_t ev, int code,
                              const char *msg)
 {
     pgcm__tunnels_t *reg = s->reg;
     for (list_node_t *p = reg->tunnels.next; p != &reg->tunnels; p = p->next) {
         pgcm__tunnel_t *t = LIST_ENTRY(p, pgcm__tunnel_t, node);
-        if (t->s == s)
+        if (t->s == s) {
+            tunnel_note_problem(t, ev == PGCM__TUNNEL_DOWN ? code : PGCM_OK,
+                                msg);
             queue_event(t, ev, code, msg);
+        }
     }
 }
 
@@ -1641,6 +1655,7 @@ static int op_open(session_t *s)
         char msg[MSG_MAX];
         pgcm__ssh_msg_channel_refused(msg, sizeof msg, s->bastion,
                                       l->target_host, l->target_port, reason);
+        tunnel_note_problem(l->t, PGCM_ECONN, msg);
         queue_event(l->t, PGCM__TUNNEL_CHANNEL_REFUSED, PGCM_ECONN, msg);
         link_refuse(l, PGCM_ECONN, msg);
         l->state = L_DONE;
@@ -1651,6 +1666,7 @@ static int op_open(session_t *s)
     s->opening = NULL;
     s->rx_ready = 1;
     l->ch = ch;
+    tunnel_note_problem(l->t, PGCM_OK, ""); /* the hop works */
     if (l->abandoned || !l->client_open) {
         l->state = L_CLOSING;
     } else {
@@ -2142,6 +2158,13 @@ int pgcm__tunnel_open(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *ssh,
 int pgcm__tunnel_local_port(const pgcm__tunnel_t *t)
 {
     return t->port;
+}
+
+int pgcm__tunnel_problem(const pgcm__tunnel_t *t, pgcm_error_t *err)
+{
+    if (t->problem_code == PGCM_OK)
+        return PGCM_OK;
+    return pgcm__error_set(err, t->problem_code, NULL, "%s", t->problem_msg);
 }
 
 int pgcm__tunnel_is_up(const pgcm__tunnel_t *t)

@@ -118,6 +118,13 @@ int pgcm__tunnel_local_port(const pgcm__tunnel_t *t);
  * message of the last failure in err (may be NULL). */
 int pgcm__tunnel_check(pgcm__tunnel_t *t, pgcm_error_t *err);
 
+/* pgcm__tunnel_problem - why the last connection through t failed on the
+ * SSH hop, if it did: the code and message (in err, may be NULL) of the
+ * last session failure or channel refusal since t last carried a
+ * connection or its session last came up; PGCM_OK when there is none (a
+ * failure then came from the server itself). For the node's last error. */
+int pgcm__tunnel_problem(const pgcm__tunnel_t *t, pgcm_error_t *err);
+
 /* pgcm__tunnel_is_up - 1 when the tunnel's session is up. */
 int pgcm__tunnel_is_up(const pgcm__tunnel_t *t);
 
