@@ -1,40 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_ssh.c - issue 13: the cost of an SSH tunnel (src/pgcm/tunnel.h)
- * against the same PostgreSQL server reached directly, and how fast a cut
- * bastion is noticed.
+ * bench_ssh.c - issue 13: what an SSH tunnel (src/pgcm/tunnel.h) costs
+ * against the same PostgreSQL server reached directly, and how fast a
+ * node behind a cut bastion turns unhealthy.
  *
  *   bench_ssh [-r ROUNDS] [-t SECONDS]
  *
  * Starts one server of its own (localpg), one OpenSSH sshd on 127.0.0.1
- * (tests/tools/sshd.h) and a tunnel registry on a loop thread
- * (tests/tools/tunnelloop.h), with one tunnel to the server. This measures
- * the tunnel itself under plain libpq (one thread, non-blocking
- * connections), not yet a manager's node behind it.
+ * (tests/tools/sshd.h) and the fault proxy (tests/tools/faultproxy.h).
  *
- *   ssh_select1_latency_ratio  median `SELECT 1` round trip on one
- *                              connection through the tunnel / direct
- *                              (blocks of 200 alternating, 2000 each)
- *   ssh_select1_vs_direct      `SELECT 1` per second with 64 in flight (8
- *                              connections, pipeline mode, 8 each, one sync
- *                              per query) through the tunnel / direct,
- *                              SECONDS (default 4) each; median of
- *                              ROUNDS per-round ratios
- *   detect_ssh_cut_ms          median time from blackholing the SSH
- *                              connection (fault proxy between tunnel and
- *                              sshd) to the tunnel's down event, after a
- *                              random 0-700 ms idle; ROUNDS (default 5)
+ * Through a manager (default options), nodes "direct" and "ssh" on the
+ * same server, "ssh" with ssh.host set:
+ *   ssh_select1_latency_ratio  median pgcm_query `SELECT 1` on "ssh" /
+ *                              on "direct" (blocks of 200 alternating,
+ *                              2000 each; ssh_select1_us, direct_select1_us
+ *                              are the two medians)
+ *   ssh_select1_vs_direct      `SELECT 1` per second with 64 requests in
+ *                              flight through pgcm_query_async (pool max
+ *                              10) on "ssh" / on "direct", SECONDS (default
+ *                              4) each after 1 s of warm-up, back to back;
+ *                              median of ROUNDS per-round ratios
+ *   detect_ssh_cut_ms          a third node "cut" whose bastion is reached
+ *                              through the fault proxy: after a random
+ *                              0-700 ms idle the proxy blackholes, time to
+ *                              the health_changed event to unhealthy;
+ *                              median of ROUNDS (default 5), the worst as
+ *                              detect_ssh_cut_max_ms
  *
- * Also printed: ssh_select1_us and direct_select1_us (the two medians),
- * and for context the same two ratios through OpenSSH's own client
- * (`ssh -N -L`, same sshd, same server): openssh_select1_latency_ratio,
- * openssh_select1_vs_direct.
+ * For context, the tunnel alone under plain libpq (a registry on a loop
+ * thread of this program, tests/tools/tunnelloop.h; one poll() thread, 8
+ * connections in pipeline mode with 8 queries each) and OpenSSH's own
+ * client (`ssh -N -L`) to the same sshd and server:
+ * tunnel_select1_latency_ratio, tunnel_select1_vs_direct,
+ * openssh_select1_latency_ratio, openssh_select1_vs_direct.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +259,171 @@ static pid_t start_openssh(int sshd_port, const char *key, const char *kh,
     return pid;
 }
 
+/* ---- through a manager ------------------------------------------------ */
+
+typedef struct flow {
+    pgcm_manager_t *mgr;
+    const char *node;
+    atomic_uint_fast64_t done;
+    atomic_int stop;
+    atomic_int in_flight;
+} flow_t;
+
+static void flow_submit(flow_t *f);
+
+static void flow_result(pgcm_result_t *r, void *user)
+{
+    flow_t *f = user;
+    if (pgcm_result_status(r) == PGCM_OK)
+        atomic_fetch_add_explicit(&f->done, 1, memory_order_relaxed);
+    pgcm_result_free(r);
+    if (atomic_load(&f->stop))
+        atomic_fetch_sub(&f->in_flight, 1);
+    else
+        flow_submit(f);
+}
+
+static void flow_submit(flow_t *f)
+{
+    if (pgcm_query_async(f->mgr, f->node, "SELECT 1", 0, NULL, NULL,
+                         flow_result, f, NULL, NULL) != PGCM_OK)
+        atomic_fetch_sub(&f->in_flight, 1);
+}
+
+/* SELECT 1 per second on node with 64 requests always in flight. */
+static double mgr_throughput(pgcm_manager_t *mgr, const char *node, int secs)
+{
+    flow_t f = {.mgr = mgr, .node = node};
+    atomic_init(&f.done, 0);
+    atomic_init(&f.stop, 0);
+    atomic_init(&f.in_flight, 64);
+    for (int i = 0; i < 64; i++)
+        flow_submit(&f);
+    bench_sleep_ms(1000);
+    uint64_t d0 = atomic_load(&f.done);
+    bench_sleep_ms(secs * 1000);
+    uint64_t d1 = atomic_load(&f.done);
+    atomic_store(&f.stop, 1);
+    while (atomic_load(&f.in_flight) > 0)
+        bench_sleep_ms(5);
+    return (double)(d1 - d0) / secs;
+}
+
+static uint64_t mgr_select1_us(pgcm_manager_t *mgr, const char *node)
+{
+    uint64_t t0 = bench_now_us();
+    pgcm_result_t *r = NULL;
+    pgcm_error_t err;
+    if (pgcm_query(mgr, node, "SELECT 1", 0, NULL, NULL, &r, &err) != PGCM_OK)
+        bench_die("SELECT 1 on %s: %s", node, err.message);
+    pgcm_result_free(r);
+    return bench_now_us() - t0;
+}
+
+static _Atomic uint64_t g_unhealthy_us;
+
+static void on_event(const pgcm_event_t *ev, void *user)
+{
+    (void)user;
+    if (ev->type == PGCM_EV_HEALTH_CHANGED && ev->node_id != NULL &&
+        strcmp(ev->node_id, "cut") == 0 && ev->new_state == PGCM_NODE_UNHEALTHY)
+        atomic_store(&g_unhealthy_us, bench_now_us());
+}
+
+static void wait_healthy_or_die(pgcm_manager_t *mgr, const char *node)
+{
+    char *ids[1] = {(char *)node};
+    if (bench_wait_healthy(mgr, ids, 1, 30000) != 0) {
+        pgcm_health_t h;
+        if (pgcm_node_health(mgr, node, &h) != PGCM_OK)
+            bench_die("node %s not found", node);
+        bench_die("node %s not healthy: %s", node, h.last_error);
+    }
+}
+
+/* The manager figures (see the top of the file). */
+static void manager_figures(int pg_port, const pgcm_ssh_options_t *ssh,
+                            int proxy_port, faultproxy_t *proxy, int rounds,
+                            int secs)
+{
+    pgcm_node_spec_t spec[3];
+    bench_spec(&spec[0], "direct", pg_port, NULL);
+    bench_spec(&spec[1], "ssh", pg_port, NULL);
+    spec[1].ssh = *ssh;
+    bench_spec(&spec[2], "cut", pg_port, NULL);
+    spec[2].ssh = *ssh;
+    spec[2].ssh.port = proxy_port;
+    for (int i = 0; i < 3; i++)
+        spec[i].application_name = APP_NAME;
+    pgcm_manager_t *mgr = NULL;
+    pgcm_error_t err;
+    uint64_t sub;
+    if (pgcm_manager_new(NULL, &mgr, &err) != PGCM_OK ||
+        pgcm_subscribe(mgr, on_event, NULL, &sub) != PGCM_OK ||
+        pgcm_manager_start(mgr, spec, 3, 10000, &err) != PGCM_OK)
+        bench_die("manager: %s", err.message);
+    wait_healthy_or_die(mgr, "direct");
+    wait_healthy_or_die(mgr, "ssh");
+    wait_healthy_or_die(mgr, "cut");
+
+    enum { N = 2000, BLOCK = 200 };
+    static double t[N], d[N];
+    for (int i = 0; i < 200; i++) {
+        mgr_select1_us(mgr, "ssh");
+        mgr_select1_us(mgr, "direct");
+    }
+    for (int i = 0; i < N; i += BLOCK) {
+        for (int k = 0; k < BLOCK; k++)
+            t[i + k] = (double)mgr_select1_us(mgr, "ssh");
+        for (int k = 0; k < BLOCK; k++)
+            d[i + k] = (double)mgr_select1_us(mgr, "direct");
+    }
+    double tun_us = bench_median(t, N), dir_us = bench_median(d, N);
+    bench_figure("ssh_select1_latency_ratio", tun_us / dir_us);
+    bench_figure("ssh_select1_us", tun_us);
+    bench_figure("direct_select1_us", dir_us);
+
+    double ratio[64];
+    int n = rounds < 64 ? rounds : 64;
+    for (int r = 0; r < n; r++) {
+        double dr, tr;
+        if (r % 2 == 0) {
+            dr = mgr_throughput(mgr, "direct", secs);
+            tr = mgr_throughput(mgr, "ssh", secs);
+        } else {
+            tr = mgr_throughput(mgr, "ssh", secs);
+            dr = mgr_throughput(mgr, "direct", secs);
+        }
+        ratio[r] = tr / dr;
+        bench_note("round %d: direct %.0f/s, ssh node %.0f/s", r + 1, dr, tr);
+    }
+    bench_figure("ssh_select1_vs_direct", bench_median(ratio, (size_t)n));
+
+    double det[64], worst = 0;
+    srand((unsigned)getpid());
+    for (int r = 0; r < n; r++) {
+        wait_healthy_or_die(mgr, "cut");
+        bench_sleep_ms(300 + rand() % 700);
+        atomic_store(&g_unhealthy_us, 0);
+        uint64_t t0 = bench_now_us();
+        faultproxy_blackhole(proxy);
+        while (atomic_load(&g_unhealthy_us) == 0 &&
+               bench_now_us() - t0 < 10000000)
+            bench_sleep_ms(2);
+        uint64_t at = atomic_load(&g_unhealthy_us);
+        if (at == 0)
+            bench_die("node cut: not unhealthy within 10 s of the cut");
+        det[r] = (double)(at - t0) / 1000.0;
+        if (det[r] > worst)
+            worst = det[r];
+        bench_note("cut %d: unhealthy after %.0f ms", r + 1, det[r]);
+        faultproxy_pass(proxy); /* the node comes back by itself */
+    }
+    bench_figure("detect_ssh_cut_ms", bench_median(det, (size_t)n));
+    bench_figure("detect_ssh_cut_max_ms", worst);
+    pgcm_manager_free(mgr);
+}
+
 static void usage(void)
 {
     bench_die("usage: bench_ssh [-r ROUNDS] [-t SECONDS]");
@@ -319,14 +489,13 @@ int main(int argc, char **argv)
         bench_die("the tunnel did not come up: %s", ev.msg);
     int tport = tunnelloop_local_port(tl, t);
 
+    manager_figures(localpg_port(pg), &o, pport, proxy, rounds, secs);
+
     double tun_us, dir_us;
     latency(tport, localpg_port(pg), &tun_us, &dir_us);
-    bench_figure("ssh_select1_latency_ratio", tun_us / dir_us);
-    bench_figure("ssh_select1_us", tun_us);
-    bench_figure("direct_select1_us", dir_us);
-
+    bench_figure("tunnel_select1_latency_ratio", tun_us / dir_us);
     bench_figure(
-        "ssh_select1_vs_direct",
+        "tunnel_select1_vs_direct",
         throughput_ratio(tport, localpg_port(pg), rounds, secs, "tunnel"));
 
     /* The same through OpenSSH's client, for context. */
@@ -341,36 +510,6 @@ int main(int argc, char **argv)
         throughput_ratio(lport, localpg_port(pg), rounds, secs, "ssh -L"));
     kill(ossh, SIGTERM);
     waitpid(ossh, NULL, 0);
-
-    /* Detection: a tunnel through the proxy, cut at a random moment. */
-    o.port = pport;
-    pgcm__tunnel_t *cut = NULL;
-    if (tunnelloop_open(tl, &o, "127.0.0.1", localpg_port(pg), &cut, &perr) !=
-        PGCM_OK)
-        bench_die("%s", perr.message);
-    int cs = 0;
-    double det[64];
-    int nd = rounds < 64 ? rounds : 64;
-    srand((unsigned)getpid());
-    for (int r = 0; r < nd; r++) {
-        if (tunnelloop_wait_event(tl, cut, PGCM__TUNNEL_UP, &cs, 15000, &ev) <
-            0)
-            bench_die("the cut tunnel did not come up: %s", ev.msg);
-        PGconn *c = connect_port(tunnelloop_local_port(tl, cut));
-        select1_us(c);
-        bench_sleep_ms(rand() % 700);
-        faultproxy_blackhole(proxy);
-        int64_t t0 = tunnelloop_now_ms();
-        if (tunnelloop_wait_event(tl, cut, PGCM__TUNNEL_DOWN, &cs, 10000, &ev) <
-            0)
-            bench_die("no down event within 10 s after the cut");
-        det[r] = (double)(ev.at_ms - t0);
-        bench_note("cut %d: down after %.0f ms", r + 1, det[r]);
-        PQfinish(c);
-        faultproxy_pass(proxy);
-        tunnelloop_reconnect(tl, cut);
-    }
-    bench_figure("detect_ssh_cut_ms", bench_median(det, (size_t)nd));
 
     if (tunnelloop_stop(tl) != 0)
         bench_note("the loop had handles left");
