@@ -236,10 +236,18 @@ static int tunnel_params(node_t *n, conninfo_params_t *out, char *msg,
     loop_env_t *env = n->env;
     pgcm_error_t err;
     if (n->tunnel == NULL) {
-        if (env->tunnels == NULL &&
-            (env->tunnels = pgcm__tunnels_new(env->loop)) == NULL) {
-            snprintf(msg, msglen, "ssh: cannot start libssh2 (out of memory)");
-            return -1;
+        if (env->tunnels == NULL) {
+            if ((env->tunnels = pgcm__tunnels_new(env->loop)) == NULL) {
+                snprintf(msg, msglen,
+                         "ssh: cannot start libssh2 (out of memory)");
+                return -1;
+            }
+            /* The SSH login is bounded like a connect. */
+            pgcm__tunnel_timing_t tt;
+            pgcm__tunnel_timing_init(&tt);
+            if (env->opts->connect_timeout_ms > 0)
+                tt.connect_timeout_ms = env->opts->connect_timeout_ms;
+            pgcm__tunnels_set_timing(env->tunnels, &tt);
         }
         int port = n->spec->port > 0 ? n->spec->port : 5432;
         if (pgcm__tunnel_open(env->tunnels, &n->spec->ssh, n->spec->host, port,
