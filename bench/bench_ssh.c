@@ -200,19 +200,17 @@ static double throughput_ratio(int port, int direct_port, int rounds, int secs,
     return bench_median(ratio, (size_t)n);
 }
 
-static int free_port(void)
+/* NAME_select1_latency_ratio and NAME_select1_vs_direct through port. */
+static void context_figures(const char *name, int port, int direct_port,
+                            int rounds, int secs)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        bench_die("cannot pick a free port");
-    close(fd);
-    return ntohs(a.sin_port);
+    char fig[64];
+    double via_us, dir_us;
+    latency(port, direct_port, &via_us, &dir_us);
+    snprintf(fig, sizeof fig, "%s_select1_latency_ratio", name);
+    bench_figure(fig, via_us / dir_us);
+    snprintf(fig, sizeof fig, "%s_select1_vs_direct", name);
+    bench_figure(fig, throughput_ratio(port, direct_port, rounds, secs, name));
 }
 
 static int accepts(int port)
@@ -451,21 +449,17 @@ int main(int argc, char **argv)
     localpg_server_t *pg = localpg_start(&lo, err, sizeof err);
     if (pg == NULL)
         bench_die("%s", err);
-    sshd_t *sshd = sshd_start(NULL, err, sizeof err);
-    if (sshd == NULL)
-        bench_die("%s", err);
     char key[600], kh[600];
-    if (sshd_make_key(sshd, "id_bench", NULL, 1, key, sizeof key, err,
-                      sizeof err) < 0)
+    sshd_t *sshd =
+        sshd_start_ready(NULL, key, sizeof key, kh, sizeof kh, err, sizeof err);
+    if (sshd == NULL)
         bench_die("%s", err);
     faultproxy_t *proxy = NULL;
     int pport =
         faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
     if (pport < 0)
         bench_die("%s", err);
-    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(sshd));
-    if (sshd_add_known_host(sshd, kh, sshd_port(sshd)) < 0 ||
-        sshd_add_known_host(sshd, kh, pport) < 0)
+    if (sshd_add_known_host(sshd, kh, pport) < 0)
         bench_die("cannot write %s", kh);
 
     tunnelloop_t *tl = tunnelloop_start(NULL);
@@ -491,23 +485,15 @@ int main(int argc, char **argv)
 
     manager_figures(localpg_port(pg), &o, pport, proxy, rounds, secs);
 
-    double tun_us, dir_us;
-    latency(tport, localpg_port(pg), &tun_us, &dir_us);
-    bench_figure("tunnel_select1_latency_ratio", tun_us / dir_us);
-    bench_figure(
-        "tunnel_select1_vs_direct",
-        throughput_ratio(tport, localpg_port(pg), rounds, secs, "tunnel"));
+    context_figures("tunnel", tport, localpg_port(pg), rounds, secs);
 
     /* The same through OpenSSH's client, for context. */
-    int lport = free_port();
+    int lport = sshd_free_port();
+    if (lport < 0)
+        bench_die("cannot pick a free port");
     pid_t ossh =
         start_openssh(sshd_port(sshd), key, kh, lport, localpg_port(pg));
-    double os_us, os_dir_us;
-    latency(lport, localpg_port(pg), &os_us, &os_dir_us);
-    bench_figure("openssh_select1_latency_ratio", os_us / os_dir_us);
-    bench_figure(
-        "openssh_select1_vs_direct",
-        throughput_ratio(lport, localpg_port(pg), rounds, secs, "ssh -L"));
+    context_figures("openssh", lport, localpg_port(pg), rounds, secs);
     kill(ossh, SIGTERM);
     waitpid(ossh, NULL, 0);
 

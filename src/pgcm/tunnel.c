@@ -491,16 +491,22 @@ static int poll_open(session_t *s)
     return 0;
 }
 
-static void poll_set(session_t *s, int events)
+/* Watch h for events (none: stop), remembering them in *current. */
+static void poll_watch(uv_poll_t *h, int *current, int events, uv_poll_cb cb)
 {
-    sess_poll_t *p = s->poll;
-    if (p == NULL || p->events == events)
+    if (*current == events)
         return;
     if (events == 0)
-        uv_poll_stop(&p->handle);
+        uv_poll_stop(h);
     else
-        uv_poll_start(&p->handle, events, on_poll);
-    p->events = events;
+        uv_poll_start(h, events, cb);
+    *current = events;
+}
+
+static void poll_set(session_t *s, int events)
+{
+    if (s->poll != NULL)
+        poll_watch(&s->poll->handle, &s->poll->events, events, on_poll);
 }
 
 /* Close the poll handle (which stops it at once), then the socket. */
@@ -1411,13 +1417,7 @@ static void link_watch(link_t *l)
         events |= UV_READABLE;
     if (l->writing)
         events |= UV_WRITABLE;
-    if (events == l->poll_events)
-        return;
-    if (events == 0)
-        uv_poll_stop(&l->poll);
-    else
-        uv_poll_start(&l->poll, events, link_on_poll);
-    l->poll_events = events;
+    poll_watch(&l->poll, &l->poll_events, events, link_on_poll);
 }
 
 /* Send what is left of l->down; 0 when all is out or still pending, -1

@@ -157,6 +157,17 @@ static const char *const pg_conf[] = {
      * inside pg_sleep(), so closed tunnels leave nothing behind. */
     "client_connection_check_interval = 100ms", NULL};
 
+/* A bastion of the test's own: sshd_start_ready, or the test fails. */
+static sshd_t *bastion(const char *const *conf, char *key, size_t keylen,
+                       char *kh, size_t khlen)
+{
+    char err[1024];
+    sshd_t *d = sshd_start_ready(conf, key, keylen, kh, khlen, err, sizeof err);
+    if (d == NULL)
+        fail_msg("%s", err);
+    return d;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -164,16 +175,8 @@ static int group_setup(void **state)
     localpg_options_init(&o);
     o.conf_lines = pg_conf;
     pg = fixture_start(NPG, &o);
-    char err[1024];
-    sshd = sshd_start(NULL, err, sizeof err);
-    if (sshd == NULL)
-        fail_msg("%s", err);
-    if (sshd_make_key(sshd, "id_user", NULL, 1, user_key, sizeof user_key, err,
-                      sizeof err) < 0)
-        fail_msg("%s", err);
-    snprintf(known_hosts, sizeof known_hosts, "%s/known_hosts", sshd_dir(sshd));
-    if (sshd_add_known_host(sshd, known_hosts, sshd_port(sshd)) < 0)
-        fail_msg("cannot write %s", known_hosts);
+    sshd = bastion(NULL, user_key, sizeof user_key, known_hosts,
+                   sizeof known_hosts);
     return 0;
 }
 
@@ -221,19 +224,21 @@ static pgcm_ssh_options_t ssh_options(const sshd_t *d, int port)
     return o;
 }
 
-/* A port nothing listens on (bound once, then released). */
-static int closed_port(void)
+/* The fault proxy in front of the shared sshd, and a known_hosts file
+ * (dir/name) recording sshd's key for the proxy's port. Returns the port. */
+static int proxied_sshd(faultproxy_t **proxy, const char *name, char *kh,
+                        size_t khlen)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    char err[256];
+    int pport =
+        faultproxy_start("127.0.0.1", sshd_port(sshd), proxy, err, sizeof err);
+    if (pport < 0)
+        fail_msg("%s", err);
+    snprintf(kh, khlen, "%s/%s", sshd_dir(sshd), name);
+    unlink(kh);
+    if (sshd_add_known_host(sshd, kh, pport) < 0)
+        fail_msg("cannot write %s", kh);
+    return pport;
 }
 
 /* ---- libpq through a tunnel ----------------------------------------- */
@@ -549,14 +554,8 @@ static void test_unknown_host_key(void **state)
 static void test_accept_new_and_changed_key(void **state)
 {
     (void)state;
-    char err[1024];
-    sshd_t *d = sshd_start(NULL, err, sizeof err);
-    if (d == NULL)
-        fail_msg("%s", err);
-    char key[512];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
-        0)
-        fail_msg("%s", err);
+    char err[1024], key[512], unused[700];
+    sshd_t *d = bastion(NULL, key, sizeof key, unused, sizeof unused);
     char dir[700], kh[800];
     snprintf(dir, sizeof dir, "%s/home_ssh", sshd_dir(d));
     snprintf(kh, sizeof kh, "%s/known_hosts", dir); /* dir made for us */
@@ -655,7 +654,7 @@ static void test_wrong_key_user_and_file(void **state)
 static void test_unreachable_bastion(void **state)
 {
     (void)state;
-    int port = closed_port();
+    int port = sshd_free_port();
     pgcm_ssh_options_t o = ssh_options(sshd, port);
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
     int since = 0;
@@ -682,7 +681,7 @@ static void test_channel_refused(void **state)
 {
     (void)state;
     pgcm_ssh_options_t o = ssh_options(sshd, 0);
-    int dead_port = closed_port();
+    int dead_port = sshd_free_port();
     pgcm__tunnel_t *bad = tunnel_open(&o, "127.0.0.1", dead_port);
     pgcm__tunnel_t *good = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
     int sb = 0, sg = 0;
@@ -710,17 +709,9 @@ static void test_channel_refused(void **state)
     harness_stop();
 
     /* Forwarding forbidden by the bastion's configuration. */
-    char err[1024];
     const char *const conf[] = {"PermitOpen 127.0.0.1:9", NULL};
-    sshd_t *d = sshd_start(conf, err, sizeof err);
-    if (d == NULL)
-        fail_msg("%s", err);
     char key[512], kh[700];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
-        0)
-        fail_msg("%s", err);
-    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
-    sshd_add_known_host(d, kh, sshd_port(d));
+    sshd_t *d = bastion(conf, key, sizeof key, kh, sizeof kh);
     harness_start();
     pgcm_ssh_options_t p = ssh_options(d, 0);
     p.key_path = key;
@@ -768,16 +759,8 @@ static int64_t wait_broken(PGconn *c, int timeout_ms)
 static void test_bastion_frozen_killed_restarted(void **state)
 {
     (void)state;
-    char err[1024];
-    sshd_t *d = sshd_start(NULL, err, sizeof err);
-    if (d == NULL)
-        fail_msg("%s", err);
-    char key[512], kh[700];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
-        0)
-        fail_msg("%s", err);
-    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
-    sshd_add_known_host(d, kh, sshd_port(d));
+    char err[1024], key[512], kh[700];
+    sshd_t *d = bastion(NULL, key, sizeof key, kh, sizeof kh);
     pgcm_ssh_options_t o = ssh_options(d, 0);
     o.key_path = key;
     o.known_hosts = kh;
@@ -839,15 +822,8 @@ static void test_blackholed_bastion(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char err[256];
-    int pport =
-        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
-    if (pport < 0)
-        fail_msg("%s", err);
     char kh[700];
-    snprintf(kh, sizeof kh, "%s/known_hosts_proxy", sshd_dir(sshd));
-    unlink(kh);
-    sshd_add_known_host(sshd, kh, pport);
+    int pport = proxied_sshd(&proxy, "known_hosts_proxy", kh, sizeof kh);
     pgcm_ssh_options_t o = ssh_options(sshd, pport);
     o.known_hosts = kh;
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
@@ -916,15 +892,8 @@ static void test_check_pings(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char err[256];
-    int pport =
-        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
-    if (pport < 0)
-        fail_msg("%s", err);
     char kh[700];
-    snprintf(kh, sizeof kh, "%s/known_hosts_proxy2", sshd_dir(sshd));
-    unlink(kh);
-    sshd_add_known_host(sshd, kh, pport);
+    int pport = proxied_sshd(&proxy, "known_hosts_proxy2", kh, sizeof kh);
     pgcm_ssh_options_t o = ssh_options(sshd, pport);
     o.known_hosts = kh;
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
@@ -975,13 +944,11 @@ static void test_registry_close_midway(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char err[256];
-    int pport =
-        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
-    if (pport < 0)
-        fail_msg("%s", err);
+    char kh[700];
+    int pport = proxied_sshd(&proxy, "known_hosts_proxy3", kh, sizeof kh);
     faultproxy_blackhole(proxy);
     pgcm_ssh_options_t stuck = ssh_options(sshd, pport);
+    stuck.known_hosts = kh;
     pgcm__tunnel_t *ts = tunnel_open(&stuck, "127.0.0.1", localpg_port(pg[1]));
     pgcm_ssh_options_t o = ssh_options(sshd, 0);
     pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));

@@ -54,15 +54,10 @@ static int group_setup(void **state)
     o.conf_lines = pg_conf;
     pg = fixture_start(NPG, &o);
     char err[1024];
-    sshd = sshd_start(NULL, err, sizeof err);
+    sshd = sshd_start_ready(NULL, user_key, sizeof user_key, known_hosts,
+                            sizeof known_hosts, err, sizeof err);
     if (sshd == NULL)
         fail_msg("%s", err);
-    if (sshd_make_key(sshd, "id_user", NULL, 1, user_key, sizeof user_key, err,
-                      sizeof err) < 0)
-        fail_msg("%s", err);
-    snprintf(known_hosts, sizeof known_hosts, "%s/known_hosts", sshd_dir(sshd));
-    if (sshd_add_known_host(sshd, known_hosts, sshd_port(sshd)) < 0)
-        fail_msg("cannot write %s", known_hosts);
     for (int i = 0; i < 8; i++)
         snprintf(ids[i], sizeof ids[i], "n%d", i);
     return 0;
@@ -267,16 +262,11 @@ static void test_unknown_host_key(void **state)
 static void test_bastion_killed_and_back(void **state)
 {
     (void)state;
-    char err[1024];
-    sshd_t *d = sshd_start(NULL, err, sizeof err);
+    char err[1024], key[512], kh[700];
+    sshd_t *d =
+        sshd_start_ready(NULL, key, sizeof key, kh, sizeof kh, err, sizeof err);
     if (d == NULL)
         fail_msg("%s", err);
-    char key[512], kh[700];
-    if (sshd_make_key(d, "id_user", NULL, 1, key, sizeof key, err, sizeof err) <
-        0)
-        fail_msg("%s", err);
-    snprintf(kh, sizeof kh, "%s/known_hosts", sshd_dir(d));
-    sshd_add_known_host(d, kh, sshd_port(d));
     pgcm_node_spec_t spec;
     tunnel_spec(1, 1, sshd_port(d), kh, &spec);
     spec.ssh.key_path = key;

@@ -244,7 +244,7 @@ static int load_host_key(sshd_t *s, char *err, size_t errlen)
     return 0;
 }
 
-static int free_port(void)
+int sshd_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -440,7 +440,7 @@ sshd_t *sshd_start(const char *const *extra_config, char *err, size_t errlen)
         load_host_key(s, err, errlen) < 0)
         goto fail;
     for (int attempt = 0;; attempt++) {
-        s->port = free_port();
+        s->port = sshd_free_port();
         if (s->port < 0 || write_config(s) < 0) {
             seterr(err, errlen, "sshd: cannot pick a port or write %s",
                    s->config);
@@ -464,6 +464,24 @@ fail:
     remove_dir(s->dir);
     free(s);
     return NULL;
+}
+
+sshd_t *sshd_start_ready(const char *const *extra_config, char *key,
+                         size_t keylen, char *known_hosts, size_t khlen,
+                         char *err, size_t errlen)
+{
+    sshd_t *s = sshd_start(extra_config, err, errlen);
+    if (s == NULL)
+        return NULL;
+    snprintf(known_hosts, khlen, "%s/known_hosts", s->dir);
+    if (sshd_make_key(s, "id_user", NULL, 1, key, keylen, err, errlen) < 0 ||
+        sshd_add_known_host(s, known_hosts, s->port) < 0) {
+        if (err[0] == '\0')
+            seterr(err, errlen, "sshd: cannot write %s", known_hosts);
+        sshd_stop(s);
+        return NULL;
+    }
+    return s;
 }
 
 int sshd_port(const sshd_t *s)

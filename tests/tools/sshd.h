@@ -30,6 +30,18 @@ typedef struct sshd sshd_t;
  * err if anything fails (nothing is left behind). */
 sshd_t *sshd_start(const char *const *extra_config, char *err, size_t errlen);
 
+/* sshd_start_ready - sshd_start, then an authorized ed25519 key without a
+ * passphrase (its path to key) and a known_hosts file recording the host
+ * key for sshd's port (its path to known_hosts), both in sshd's
+ * directory. NULL with the cause in err. */
+sshd_t *sshd_start_ready(const char *const *extra_config, char *key,
+                         size_t keylen, char *known_hosts, size_t khlen,
+                         char *err, size_t errlen);
+
+/* sshd_free_port - a port on 127.0.0.1 that nothing listens on (bound
+ * once, then released), or -1. */
+int sshd_free_port(void);
+
 int sshd_port(const sshd_t *s);
 const char *sshd_dir(const sshd_t *s);
 const char *sshd_logfile(const sshd_t *s);
