@@ -323,6 +323,15 @@ static int outbound_blocked(session_t *s)
             LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
 }
 
+static void set_blocked(session_t *s, op_kind_t op, link_t *l);
+
+/* After an EAGAIN from op: if it left a packet half sent, op is blocked. */
+static void note_blocked(session_t *s, op_kind_t op, link_t *l)
+{
+    if (outbound_blocked(s))
+        set_blocked(s, op, l);
+}
+
 static void set_blocked(session_t *s, op_kind_t op, link_t *l)
 {
     if (s->blocked_since_ms == 0)
@@ -1633,8 +1642,7 @@ static int op_open(session_t *s)
     if (ch == NULL) {
         int rc = libssh2_session_last_errno(s->ssh);
         if (rc == LIBSSH2_ERROR_EAGAIN) {
-            if (outbound_blocked(s))
-                set_blocked(s, OP_OPEN, l);
+            note_blocked(s, OP_OPEN, l);
             return 0;
         }
         s->opening = NULL;
@@ -1684,8 +1692,7 @@ static int op_free(session_t *s, link_t *l)
     }
     int rc = libssh2_channel_free(l->ch);
     if (rc == LIBSSH2_ERROR_EAGAIN) {
-        if (outbound_blocked(s))
-            set_blocked(s, OP_FREE, l);
+        note_blocked(s, OP_FREE, l);
         return 0;
     }
     l->ch = NULL;
@@ -1747,8 +1754,7 @@ static int op_write(session_t *s, link_t *l)
         return 1;
     }
     if (n == LIBSSH2_ERROR_EAGAIN) {
-        if (outbound_blocked(s))
-            set_blocked(s, OP_WRITE, l);
+        note_blocked(s, OP_WRITE, l);
         return 0;
     }
     if (n == 0)
@@ -1768,8 +1774,7 @@ static int op_ping(session_t *s)
     int rc = libssh2_channel_setenv_ex(s->ping_ch, PING_NAME,
                                        sizeof PING_NAME - 1, "1", 1);
     if (rc == LIBSSH2_ERROR_EAGAIN) {
-        if (outbound_blocked(s))
-            set_blocked(s, OP_PING, NULL);
+        note_blocked(s, OP_PING, NULL);
         return 0;
     }
     s->ping_sent_ms = 0;

@@ -241,6 +241,21 @@ static int proxied_sshd(faultproxy_t **proxy, const char *name, char *kh,
     return pport;
 }
 
+/* A tunnel to server through the fault proxy in front of sshd, up (the
+ * proxy's port in *pport, the event index in *since). */
+static pgcm__tunnel_t *proxied_tunnel(faultproxy_t **proxy, const char *name,
+                                      localpg_server_t *server, int *pport,
+                                      int *since)
+{
+    char kh[700];
+    *pport = proxied_sshd(proxy, name, kh, sizeof kh);
+    pgcm_ssh_options_t o = ssh_options(sshd, *pport);
+    o.known_hosts = kh;
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(server));
+    wait_up(t, since);
+    return t;
+}
+
 /* ---- libpq through a tunnel ----------------------------------------- */
 
 static PGconn *pq_connect_port(int port, const char *extra)
@@ -822,13 +837,10 @@ static void test_blackholed_bastion(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char kh[700];
-    int pport = proxied_sshd(&proxy, "known_hosts_proxy", kh, sizeof kh);
-    pgcm_ssh_options_t o = ssh_options(sshd, pport);
-    o.known_hosts = kh;
-    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
     int since = 0;
-    wait_up(t, &since);
+    int pport = 0;
+    pgcm__tunnel_t *t =
+        proxied_tunnel(&proxy, "known_hosts_proxy", pg[2], &pport, &since);
     PGconn *c = pq_connect(t);
     assert_string_equal(pq_value(c, "SELECT 1"), "1");
     fixture_sleep_ms(300);
@@ -892,13 +904,10 @@ static void test_check_pings(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char kh[700];
-    int pport = proxied_sshd(&proxy, "known_hosts_proxy2", kh, sizeof kh);
-    pgcm_ssh_options_t o = ssh_options(sshd, pport);
-    o.known_hosts = kh;
-    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[2]));
     int since = 0;
-    wait_up(t, &since);
+    int pport = 0;
+    pgcm__tunnel_t *t =
+        proxied_tunnel(&proxy, "known_hosts_proxy2", pg[2], &pport, &since);
     pgcm_error_t chk;
     assert_int_equal(check(t, &chk), PGCM_OK);
     faultproxy_blackhole(proxy);
