@@ -4,8 +4,8 @@
  * (src/pgcm/tunnel_model.c): the liveness rule and its worst case, the
  * session key, base64 and fingerprints as OpenSSH prints them, key types
  * from key blobs, known_hosts names, "~/" paths, private key encryption
- * detection, the messages a person reads, and the spec's host_key_check
- * range.
+ * detection, the messages a person reads, and what the spec accepts with
+ * ssh (host_key_check, the target host, ssh.port).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -329,6 +329,35 @@ static void test_spec_host_key_check(void **state)
     assert_false(pgcm_node_spec_equal(&a, &b));
 }
 
+/* With ssh.host, the node's host is the target as the bastion sees it: one
+ * name or address. */
+static void test_spec_ssh_target(void **state)
+{
+    (void)state;
+    pgcm_node_spec_t s;
+    pgcm_node_spec_init(&s);
+    s.id = "n1";
+    s.host = "10.0.0.5";
+    s.ssh.host = "bastion";
+    pgcm_error_t err;
+    assert_int_equal(pgcm__spec_validate(&s, &err), PGCM_OK);
+    s.host = "db.internal";
+    assert_int_equal(pgcm__spec_validate(&s, &err), PGCM_OK);
+    static const char *const bad[] = {NULL, "", "/var/run/postgresql",
+                                      "db1,db2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        s.host = bad[i];
+        assert_int_equal(pgcm__spec_validate(&s, &err), PGCM_EINVAL);
+        assert_non_null(strstr(err.message, "as the bastion sees it"));
+    }
+    s.host = "db";
+    s.ssh.port = 70000;
+    assert_int_equal(pgcm__spec_validate(&s, &err), PGCM_EINVAL);
+    assert_non_null(strstr(err.message, "ssh.port"));
+    s.ssh.port = 0; /* 22 */
+    assert_int_equal(pgcm__spec_validate(&s, &err), PGCM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_key_encryption_detection),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_spec_host_key_check),
+        cmocka_unit_test(test_spec_ssh_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
