@@ -121,6 +121,10 @@ static const char *status_of(const pgcm_event_t *ev)
         return "threshold_reached";
     case PGCM_EV_CHECKOUT_LEAK:
         return "checkout_leak";
+    case PGCM_EV_TUNNEL_UP:
+        return "tunnel_up";
+    case PGCM_EV_TUNNEL_DOWN:
+        return "tunnel_down";
     case PGCM_EV_POOL_STATS:
         break;
     }
