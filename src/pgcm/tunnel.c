@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,15 @@
 
 typedef struct session session_t;
 typedef struct link link_t;
+typedef struct auth_job auth_job_t;
+
+/* What libssh2's I/O callbacks see (their `abstract`), allocated with each
+ * libssh2 session: it outlives the session_t's use of that libssh2 session
+ * when an authentication step still runs on the thread pool. */
+typedef struct sess_io {
+    atomic_int dead;             /* fail every send and recv */
+    _Atomic uint64_t last_rx_ms; /* the last byte from the server */
+} sess_io_t;
 
 /*
  * A session's states. Every transition:
@@ -176,12 +186,12 @@ struct session {
     int fd;
     sess_poll_t *poll;
     LIBSSH2_SESSION *ssh;
-    int io_dead; /* the I/O callbacks fail: forced teardown */
+    sess_io_t *io;        /* with ssh */
+    auth_job_t *auth_job; /* an authentication step on the thread pool */
     LIBSSH2_CHANNEL *ctl;
 
     uv_timer_t timer; /* health tick and establishment deadline */
     uint64_t deadline_ms;
-    uint64_t last_rx_ms;
     uint64_t ping_sent_ms; /* 0: no ping in flight */
     LIBSSH2_CHANNEL *ping_ch;
     int force_ping;
@@ -272,24 +282,31 @@ static LIBSSH2_FREE_FUNC(ssh_free)
     pgcm__free(ptr);
 }
 
+/* The tunnels' clock (milliseconds, monotonic): also read on the thread
+ * pool, where the loop's cached time is not ours to read. */
+static uint64_t now_ms(void)
+{
+    return pgcm__mono_us() / 1000;
+}
+
 /* Every byte from the server passes here: that is the liveness evidence. */
 static LIBSSH2_RECV_FUNC(ssh_recv)
 {
-    session_t *s = *abstract;
-    if (s->io_dead)
+    sess_io_t *io = *abstract;
+    if (atomic_load(&io->dead))
         return -ECONNRESET;
     ssize_t n = recv(socket, buffer, length, flags);
     if (n < 0)
         return -errno;
     if (n > 0)
-        s->last_rx_ms = uv_now(s->reg->loop);
+        atomic_store_explicit(&io->last_rx_ms, now_ms(), memory_order_relaxed);
     return n;
 }
 
 static LIBSSH2_SEND_FUNC(ssh_send)
 {
-    session_t *s = *abstract;
-    if (s->io_dead)
+    sess_io_t *io = *abstract;
+    if (atomic_load(&io->dead))
         return -ECONNRESET;
     ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
     return n < 0 ? -errno : n;
@@ -335,7 +352,7 @@ static void note_blocked(session_t *s, op_kind_t op, link_t *l)
 static void set_blocked(session_t *s, op_kind_t op, link_t *l)
 {
     if (s->blocked_since_ms == 0)
-        s->blocked_since_ms = uv_now(s->reg->loop);
+        s->blocked_since_ms = now_ms();
     s->blocked = op;
     s->blocked_link = l;
 }
@@ -570,21 +587,142 @@ static void links_drop(session_t *s)
     s->opening = NULL;
 }
 
+/* Free a libssh2 session for good: its I/O fails from now on, so nothing
+ * in the free waits for the server. */
+static void ssh_session_end(LIBSSH2_SESSION *ssh, sess_io_t *io)
+{
+    atomic_store(&io->dead, 1);
+    for (int i = 0; i < 8; i++)
+        if (libssh2_session_free(ssh) != LIBSSH2_ERROR_EAGAIN)
+            break;
+    pgcm__free(io);
+}
+
+/*
+ * Authentication on the thread pool. libssh2 reads and decrypts the
+ * private key inside libssh2_userauth_publickey_fromfile (twice: for the
+ * public key, then to sign), and a passphrase-protected OpenSSH key costs
+ * a bcrypt key derivation each time (about 0.15 s of CPU with ssh-keygen's
+ * default 16 rounds): each call of that step runs on a libuv worker, while
+ * the loop leaves this session alone (no poll, no other call). A call that
+ * returns EAGAIN resumes when the socket is ready, with another job.
+ */
+struct auth_job {
+    uv_work_t req;
+    session_t *s; /* NULL once orphaned (the session gave up on it) */
+    pgcm__tunnels_t *reg;
+    LIBSSH2_SESSION *ssh;
+    sess_io_t *io;
+    int fd; /* an orphan's socket, closed when it ends (else -1) */
+    char *user, *key_path, *passphrase; /* copies: s may go meanwhile */
+    int rc;
+};
+
+static void auth_job_free(auth_job_t *j)
+{
+    pgcm__free(j->user);
+    pgcm__free(j->key_path);
+    pgcm__free_secret(j->passphrase);
+    pgcm__free(j);
+}
+
+/* The session ends while its job runs: hand the job the libssh2 session
+ * and the socket, make their I/O fail so the call returns soon. */
+static void auth_job_orphan(session_t *s)
+{
+    auth_job_t *j = s->auth_job;
+    s->auth_job = NULL;
+    j->s = NULL;
+    atomic_store(&s->io->dead, 1);
+    s->ssh = NULL;
+    s->io = NULL;
+    j->fd = s->fd;
+    s->fd = -1; /* socket_close still closes the poll handle */
+}
+
+static void auth_failed(session_t *s, int rc);
+static void session_step(session_t *s);
+
+static void auth_job_run(uv_work_t *req)
+{
+    auth_job_t *j = req->data;
+    j->rc = libssh2_userauth_publickey_fromfile_ex(
+        j->ssh, j->user, (unsigned)strlen(j->user), NULL, j->key_path,
+        j->passphrase ? j->passphrase : "");
+}
+
+static void wait_for_libssh2(session_t *s);
+
+static void auth_job_done(uv_work_t *req, int status)
+{
+    auth_job_t *j = req->data;
+    session_t *s = j->s;
+    pgcm__tunnels_t *reg = j->reg;
+    (void)status;
+    if (s == NULL) {
+        ssh_session_end(j->ssh, j->io);
+        if (j->fd >= 0)
+            close(j->fd);
+        auth_job_free(j);
+        reg_handle_done(reg);
+        return;
+    }
+    s->auth_job = NULL;
+    int rc = j->rc;
+    auth_job_free(j);
+    if (rc == LIBSSH2_ERROR_EAGAIN)
+        wait_for_libssh2(s); /* the next step, when the socket is ready */
+    else if (rc != 0)
+        auth_failed(s, rc);
+    else {
+        s->state = S_CONTROL;
+        session_step(s);
+    }
+    reg_handle_done(reg);
+}
+
+/* Run the next authentication step on the thread pool. */
+static void auth_job_start(session_t *s)
+{
+    auth_job_t *j = pgcm__calloc(1, sizeof(*j));
+    if (j == NULL || (j->user = pgcm__strdup(s->user)) == NULL ||
+        (j->key_path = pgcm__strdup(s->key_path)) == NULL ||
+        (s->opts.passphrase != NULL &&
+         (j->passphrase = pgcm__strdup(s->opts.passphrase)) == NULL)) {
+        if (j != NULL)
+            auth_job_free(j);
+        session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
+        return;
+    }
+    j->req.data = j;
+    j->s = s;
+    j->reg = s->reg;
+    j->ssh = s->ssh;
+    j->io = s->io;
+    j->fd = -1;
+    poll_set(s, 0); /* the loop keeps off this session meanwhile */
+    if (uv_queue_work(s->reg->loop, &j->req, auth_job_run, auth_job_done) < 0) {
+        auth_job_free(j);
+        session_fail(s, PGCM_EINTERNAL, "ssh: cannot queue the authentication");
+        return;
+    }
+    s->reg->handles++;
+    s->auth_job = j;
+}
+
 /* End the libssh2 session and the socket. graceful: say goodbye first (one
  * try; a session that cannot take it is cut). */
 static void io_teardown(session_t *s, int graceful)
 {
     links_drop(s);
+    if (s->auth_job != NULL)
+        auth_job_orphan(s); /* the job frees ssh and the socket when done */
     if (s->ssh != NULL) {
         if (graceful && s->state == S_UP && s->blocked == OP_NONE)
             libssh2_session_disconnect(s->ssh, "closing");
-        s->io_dead = 1;
-        s->ctl = NULL;
-        for (int i = 0; i < 8; i++)
-            if (libssh2_session_free(s->ssh) != LIBSSH2_ERROR_EAGAIN)
-                break;
+        ssh_session_end(s->ssh, s->io);
         s->ssh = NULL;
-        s->io_dead = 0;
+        s->io = NULL;
     }
     s->ctl = NULL;
     s->ping_ch = NULL;
@@ -791,8 +929,7 @@ static void session_start(session_t *s)
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
     s->state = S_RESOLVING;
-    s->deadline_ms =
-        uv_now(reg->loop) + (uint64_t)reg->timing.connect_timeout_ms;
+    s->deadline_ms = now_ms() + (uint64_t)reg->timing.connect_timeout_ms;
     uv_timer_start(&s->timer, on_tick, (uint64_t)reg->timing.tick_ms,
                    (uint64_t)reg->timing.tick_ms);
     int rc =
@@ -1008,8 +1145,13 @@ static void connect_done(session_t *s)
         try_connect(s);
         return;
     }
-    s->ssh = libssh2_session_init_ex(ssh_alloc, ssh_free, ssh_realloc, s);
+    s->io = pgcm__calloc(1, sizeof(*s->io));
+    s->ssh =
+        s->io ? libssh2_session_init_ex(ssh_alloc, ssh_free, ssh_realloc, s->io)
+              : NULL;
     if (s->ssh == NULL) {
+        pgcm__free(s->io);
+        s->io = NULL;
         session_fail(s, PGCM_ENOMEM, "ssh: out of memory");
         return;
     }
@@ -1223,7 +1365,7 @@ static void session_up(session_t *s)
     s->state = S_UP;
     s->down_code = 0;
     s->down_msg[0] = '\0';
-    s->last_rx_ms = uv_now(s->reg->loop);
+    atomic_store(&s->io->last_rx_ms, now_ms());
     s->ping_sent_ms = 0;
     s->rx_ready = 1;
     session_announce(s, PGCM__TUNNEL_UP, PGCM_OK, "");
@@ -1300,19 +1442,9 @@ static void session_step(session_t *s)
     }
         /* fall through */
     case S_AUTH_KEY:
-        rc = libssh2_userauth_publickey_fromfile_ex(
-            s->ssh, s->user, (unsigned)strlen(s->user), NULL, s->key_path,
-            s->opts.passphrase ? s->opts.passphrase : "");
-        if (rc == LIBSSH2_ERROR_EAGAIN) {
-            wait_for_libssh2(s);
-            return;
-        }
-        if (rc != 0) {
-            auth_failed(s, rc);
-            return;
-        }
-        s->state = S_CONTROL;
-        /* fall through */
+        if (s->auth_job == NULL)
+            auth_job_start(s); /* its end steps on */
+        return;
     case S_CONTROL: {
         LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
         if (ch == NULL) {
@@ -1902,13 +2034,14 @@ static int link_step(session_t *s, link_t *l)
  * server silent for reply_timeout_ms since is dead. */
 static void health_check(session_t *s)
 {
-    uint64_t now = uv_now(s->reg->loop);
+    uint64_t now = now_ms();
     uint64_t awaiting = s->ping_sent_ms;
     if (awaiting == 0 && s->blocked != OP_NONE)
         awaiting = s->blocked_since_ms;
-    pgcm__tunnel_liveness_t v =
-        pgcm__tunnel_liveness((int64_t)now, (int64_t)s->last_rx_ms,
-                              (int64_t)awaiting, &s->reg->timing);
+    pgcm__tunnel_liveness_t v = pgcm__tunnel_liveness(
+        (int64_t)now,
+        (int64_t)atomic_load_explicit(&s->io->last_rx_ms, memory_order_relaxed),
+        (int64_t)awaiting, &s->reg->timing);
     if (v == PGCM__LIVE_DEAD) {
         session_fail(s, PGCM_ETIMEDOUT,
                      "ssh: bastion %s stopped answering (no reply to a "
@@ -2049,7 +2182,7 @@ static void on_tick(uv_timer_t *h)
         pump(s);
         return;
     }
-    if (s->state != S_DOWN && uv_now(s->reg->loop) >= s->deadline_ms)
+    if (s->state != S_DOWN && now_ms() >= s->deadline_ms)
         session_fail(s, PGCM_ETIMEDOUT,
                      "ssh: bastion %s did not complete the login within %d "
                      "ms (stuck in %s); is it reachable?",

@@ -993,6 +993,38 @@ static void test_registry_close_midway(void **state)
     faultproxy_stop(proxy);
 }
 
+/* A session closed while the thread pool decrypts its key to sign: the
+ * job finishes on its own and frees the libssh2 session and the socket;
+ * nothing is left (the teardown checks the loop's handles, sshd's sessions
+ * and, under ASan, the memory). */
+static void test_closed_while_authenticating(void **state)
+{
+    (void)state;
+    char key[512], err[1024];
+    /* 100 rounds: each decryption of the key takes a while */
+    if (sshd_make_slow_key(sshd, "id_slow", "slow-Phrase-1", 100, 1, key,
+                           sizeof key, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    o.key_path = key;
+    o.passphrase = "slow-Phrase-1";
+    int asked = sshd_log_count(sshd, "Postponed publickey");
+    pgcm__tunnel_t *t = tunnel_open(&o, "127.0.0.1", localpg_port(pg[0]));
+    /* sshd answered the key query: we now decrypt the key again to sign */
+    int64_t deadline = fixture_now_ms() + 60000;
+    while (sshd_log_count(sshd, "Postponed publickey") == asked) {
+        if (fixture_now_ms() > deadline)
+            fail_msg("sshd never saw the key");
+        fixture_sleep_ms(2);
+    }
+    tunnel_close(t);
+    assert_int_equal(tunnelloop_sessions(TL), 0);
+    int64_t t0 = fixture_now_ms();
+    harness_stop(); /* waits for the orphaned job */
+    print_message("closed while signing: the registry closed after %lld ms\n",
+                  (long long)(fixture_now_ms() - t0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1002,6 +1034,8 @@ int main(void)
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_passphrase_key, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_while_authenticating,
+                                        test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_host_key, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_accept_new_and_changed_key,

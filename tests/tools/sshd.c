@@ -192,18 +192,19 @@ static int read_first_line(const char *path, char *out, size_t outlen)
     return 0;
 }
 
-static int keygen(const char *path, const char *passphrase, char *err,
-                  size_t errlen)
+static int keygen(const char *path, const char *passphrase, int rounds,
+                  char *err, size_t errlen)
 {
-    char pub[PATH_MAX + 8];
+    char pub[PATH_MAX + 8], a[16];
     snprintf(pub, sizeof pub, "%s.pub", path);
+    snprintf(a, sizeof a, "%d", rounds > 0 ? rounds : 16);
     unlink(path);
     unlink(pub);
     const char *argv[] = {
-        "ssh-keygen", "-q",        "-t",
-        "ed25519",    "-N",        passphrase ? passphrase : "",
-        "-C",         "pgcm-test", "-f",
-        path,         NULL};
+        "ssh-keygen", "-q",        "-t", "ed25519",
+        "-a",         a,           "-N", passphrase ? passphrase : "",
+        "-C",         "pgcm-test", "-f", path,
+        NULL};
     if (localpg_run(argv, NULL, 30000, err, errlen) < 0)
         return -1;
     return 0;
@@ -436,7 +437,7 @@ sshd_t *sshd_start(const char *const *extra_config, char *err, size_t errlen)
             used += (size_t)w;
     }
     if (write_file(s->authorized, "", 0) < 0 ||
-        keygen(s->host_key, NULL, err, errlen) < 0 ||
+        keygen(s->host_key, NULL, 0, err, errlen) < 0 ||
         load_host_key(s, err, errlen) < 0)
         goto fail;
     for (int attempt = 0;; attempt++) {
@@ -518,8 +519,16 @@ int sshd_make_key(sshd_t *s, const char *name, const char *passphrase,
                   int authorize, char *path, size_t pathlen, char *err,
                   size_t errlen)
 {
+    return sshd_make_slow_key(s, name, passphrase, 0, authorize, path, pathlen,
+                              err, errlen);
+}
+
+int sshd_make_slow_key(sshd_t *s, const char *name, const char *passphrase,
+                       int rounds, int authorize, char *path, size_t pathlen,
+                       char *err, size_t errlen)
+{
     snprintf(path, pathlen, "%s/%s", s->dir, name);
-    if (keygen(path, passphrase, err, errlen) < 0)
+    if (keygen(path, passphrase, rounds, err, errlen) < 0)
         return -1;
     if (!authorize)
         return 0;
@@ -546,7 +555,7 @@ int sshd_add_known_host(const sshd_t *s, const char *file, int port)
 
 int sshd_new_host_key(sshd_t *s, char *err, size_t errlen)
 {
-    if (keygen(s->host_key, NULL, err, errlen) < 0)
+    if (keygen(s->host_key, NULL, 0, err, errlen) < 0)
         return -1;
     return load_host_key(s, err, errlen);
 }

@@ -57,6 +57,12 @@ const char *sshd_host_fingerprint(const sshd_t *s);
 int sshd_make_key(sshd_t *s, const char *name, const char *passphrase,
                   int authorize, char *path, size_t pathlen, char *err,
                   size_t errlen);
+/* sshd_make_slow_key - the same with `rounds` rounds of the passphrase's
+ * key derivation (ssh-keygen -a; 16 by default): a key that takes long to
+ * decrypt. */
+int sshd_make_slow_key(sshd_t *s, const char *name, const char *passphrase,
+                       int rounds, int authorize, char *path, size_t pathlen,
+                       char *err, size_t errlen);
 
 /* sshd_add_known_host - append "[127.0.0.1]:port <host key>" to file (port:
  * the one clients connect to, e.g. a proxy's). Returns 0 or -1. */
