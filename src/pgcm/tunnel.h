@@ -16,7 +16,10 @@
  * - Everything is non-blocking on the loop: name lookup (uv_getaddrinfo),
  *   TCP connect, key exchange, host key check, authentication, channels.
  *   The only synchronous I/O is reading the small local files (known_hosts,
- *   the private key) and appending to known_hosts for accept-new.
+ *   the private key) and appending to known_hosts for accept-new; the key
+ *   authentication step (libssh2 decrypts the private key there, which
+ *   costs a bcrypt derivation for a passphrase) runs on libuv's thread
+ *   pool.
  *
  * Health: while a session is up, a ping (an `env` channel request, which
  * every server answers, usually with a refusal) goes out whenever the
