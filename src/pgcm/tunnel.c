@@ -758,16 +758,22 @@ static void session_fail(session_t *s, int code, const char *fmt, ...)
     session_announce(s, PGCM__TUNNEL_DOWN, code, s->down_msg);
 }
 
-static void session_freed(uv_handle_t *h)
+/* s and its copies of the options (the passphrase wiped). */
+static void session_free_memory(session_t *s)
 {
-    session_t *s = h->data;
-    pgcm__tunnels_t *reg = s->reg;
     pgcm__free(s->host);
     pgcm__free((char *)s->opts.user);
     pgcm__free((char *)s->opts.key_path);
     pgcm__free((char *)s->opts.known_hosts);
     pgcm__free_secret((char *)s->opts.passphrase);
     pgcm__free(s);
+}
+
+static void session_freed(uv_handle_t *h)
+{
+    session_t *s = h->data;
+    pgcm__tunnels_t *reg = s->reg;
+    session_free_memory(s);
     reg_handle_done(reg);
 }
 
@@ -834,12 +840,7 @@ static session_t *session_new(pgcm__tunnels_t *reg, const pgcm_ssh_options_t *o)
         (o->key_path && !s->opts.key_path) ||
         (o->known_hosts && !s->opts.known_hosts) ||
         (o->passphrase && !s->opts.passphrase)) {
-        pgcm__free(s->host);
-        pgcm__free((char *)s->opts.user);
-        pgcm__free((char *)s->opts.key_path);
-        pgcm__free((char *)s->opts.known_hosts);
-        pgcm__free_secret((char *)s->opts.passphrase);
-        pgcm__free(s);
+        session_free_memory(s);
         return NULL;
     }
     s->port = o->port > 0 ? o->port : 22;
