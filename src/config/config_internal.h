@@ -196,6 +196,7 @@ typedef enum rm_ftype {
     RM_F_INT64,      /* int64_t, a whole number within int's range */
     RM_F_BOOL,       /* int, 0 or 1 */
     RM_F_TRISTATE,   /* int: 1 true, 0 false, -1 null (libpq decides) */
+    RM_F_ENUM,       /* int: the position of the word written in .choices */
     RM_F_STRING,     /* const char * */
     RM_F_PATH,       /* const char *, a leading ~/ expanded */
     RM_F_SECRET,     /* const char *, printed masked */
@@ -256,6 +257,7 @@ typedef struct rm_field {
     const char *const *also;     /* what people write instead ("dbname"),
                                     suggested as this key; NULL-terminated */
     const rm_section_t *section; /* RM_F_SECTION */
+    const char *const *choices;  /* RM_F_ENUM: the words, NULL-terminated */
     /* Printing an unset value: "null  # ..." */
     rm_libpq_var_t libpq;            /* "libpq uses PGHOST=..." */
     unsigned conninfo;               /* RM_CI_*: "from conninfo" */

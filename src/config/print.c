@@ -377,6 +377,10 @@ static void y_field(yout_t *o, const pctx_t *x, int ind, const rm_field_t *f,
             y_puts(o, v ? "true\n" : "false\n");
         return;
     }
+    case RM_F_ENUM:
+        y_puts(o, f->choices[*FIELD_AT(base, f, int)]);
+        y_char(o, '\n');
+        return;
     case RM_F_STRING:
     case RM_F_PATH:
     case RM_F_SECRET:
@@ -566,6 +570,8 @@ static json_t *j_field(const rm_field_t *f, const void *base)
         int v = *FIELD_AT(base, f, int);
         return v < 0 ? json_null() : json_boolean(v);
     }
+    case RM_F_ENUM:
+        return jstr(f->choices[*FIELD_AT(base, f, int)]);
     case RM_F_STRING:
     case RM_F_PATH:
         return jstr(*FIELD_AT(base, f, char *));

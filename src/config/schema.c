@@ -114,16 +114,21 @@ const rm_section_t rm_schema_ssl = {
     .name = "ssl", .fields = ssl_fields, .count = N(ssl_fields)};
 
 /* Positions in ssh_fields and pool_fields used below. */
-enum { SSH_HOST = 0, SSH_USER = 2, SSH_KEY_PATH = 3 };
+enum { SSH_HOST = 0, SSH_PORT = 1, SSH_USER = 2, SSH_KEY_PATH = 3 };
 enum { POOL_MAX = 1, POOL_IDLE_TIMEOUT = 2 };
+
+static const char *const host_key_checks[] = {[PGCM_HOSTKEY_STRICT] = "strict",
+                                              [PGCM_HOSTKEY_ACCEPT_NEW] =
+                                                  "accept-new",
+                                              NULL};
 
 static const rm_field_t ssh_fields[] = {
     [SSH_HOST] = {.key = "host",
                   .type = RM_F_STRING,
                   .offset = SPEC(ssh.host),
                   .flags = RM_FIELD_UNSET},
-    COUNT("port", SPEC(ssh.port), 1, 65535, 22,
-          "use a port between 1 and 65535"),
+    [SSH_PORT] = COUNT("port", SPEC(ssh.port), 1, 65535, 22,
+                       "use a port between 1 and 65535"),
     [SSH_USER] = {.key = "user",
                   .type = RM_F_STRING,
                   .offset = SPEC(ssh.user),
@@ -138,6 +143,14 @@ static const rm_field_t ssh_fields[] = {
      .offset = SPEC(ssh.known_hosts),
      .flags = RM_FIELD_UNSET,
      .unset_note = "~/.ssh/known_hosts"},
+    /* by position: PGCM_HOSTKEY_STRICT, PGCM_HOSTKEY_ACCEPT_NEW */
+    {.key = "host_key_check",
+     .type = RM_F_ENUM,
+     .offset = SPEC(ssh.host_key_check),
+     .choices = host_key_checks,
+     .def = PGCM_HOSTKEY_STRICT,
+     .hint = "strict, the default, refuses a bastion whose key is not in "
+             "known_hosts; accept-new records an unknown one"},
     {.key = "passphrase",
      .type = RM_F_SECRET,
      .offset = SPEC(ssh.passphrase),
@@ -454,6 +467,11 @@ const rm_env_binding_t rm_schema_env[] = {
      .manager = 1,
      .field = &manager_fields[0]},
     {.var = "SSH_HOST", .field = &ssh_fields[SSH_HOST]},
+    {.var = "SSH_PORT",
+     .field = &ssh_fields[SSH_PORT],
+     .what = "a port",
+     .needs = "SSH_HOST",
+     .needs_hint = "to reach the server through an SSH tunnel"},
     {.var = "SSH_USER",
      .field = &ssh_fields[SSH_USER],
      .needs = "SSH_HOST",
@@ -549,6 +567,7 @@ void rm__schema_set_defaults(const rm_section_t *s, void *base)
         case RM_F_INT:
         case RM_F_BOOL:
         case RM_F_TRISTATE:
+        case RM_F_ENUM:
             *(int *)(void *)at = (int)f->def;
             break;
         case RM_F_DURATION64:

@@ -438,6 +438,42 @@ static int get_bool(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst)
     return 1;
 }
 
+/* One of the words of field f (any case): its position into *dst. */
+static int get_choice(vctx_t *c, const rm_ynode_t *v, const char *path,
+                      const rm_field_t *f, int *dst)
+{
+    char words[128] = "";
+    size_t n = 0, len = 0;
+    for (; f->choices[n] != NULL; n++)
+        len += (size_t)snprintf(words + len, sizeof(words) - len, "%s%s",
+                                n == 0              ? ""
+                                : f->choices[n + 1] ? ", "
+                                                    : " or ",
+                                f->choices[n]);
+    char *t;
+    int refs = 0;
+    int rc = scalar_text(c, v, path, words, &t, &refs);
+    if (rc <= 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(t, f->choices[i]) == 0) {
+            *dst = (int)i;
+            free(t);
+            return 1;
+        }
+    }
+    char b[128];
+    const char *near = rm__suggest(t, f->choices, n);
+    if (near != NULL)
+        verr(c, v, path, "%s is not %s; did you mean '%s'? (%s)",
+             val_shown(v, refs, b, sizeof(b)), words, near, f->hint);
+    else
+        verr(c, v, path, "%s is not %s; write one of them (%s)",
+             val_shown(v, refs, b, sizeof(b)), words, f->hint);
+    free(t);
+    return -1;
+}
+
 /* A duration in ms (plain numbers: seconds). min_ms: 0 or 1. */
 static int get_duration64(vctx_t *c, const rm_ynode_t *v, const char *path,
                           int64_t *dst, int64_t min_ms, int64_t max_ms)
@@ -589,6 +625,9 @@ static int read_value(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
             *AT(base, f, int) = -1;
         break;
     }
+    case RM_F_ENUM:
+        rc = get_choice(c, v, path, f, AT(base, f, int));
+        break;
     case RM_F_STRING:
     case RM_F_PATH:
     case RM_F_SECRET: {

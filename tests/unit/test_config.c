@@ -149,7 +149,8 @@ static void test_node_keys_and_defaults(void **state)
         "  pool: { min: 2, max: 8, idle_timeout: 30s, acquire_timeout: 5s,"
         " lifetime: 1h, leak_threshold: 2m }\n"
         "  ssl: { ca: ~/ca.crt, reject_unauthorized: false }\n"
-        "  ssh: { host: bastion, user: tun, key_path: ~/.ssh/id }\n"
+        "  ssh: { host: bastion, user: tun, key_path: ~/.ssh/id,"
+        " host_key_check: accept-new }\n"
         "nodes:\n"
         "  a:\n"
         "    host: h1\n"
@@ -163,7 +164,7 @@ static void test_node_keys_and_defaults(void **state)
         "    conninfo: host=h3 dbname=other\n"
         "    pool: { max_lifetime: 10m }\n"
         "    ssh: { port: 2222, known_hosts: /etc/kh, passphrase: "
-        "${PP:-x} }\n");
+        "${PP:-x}, host_key_check: Strict }\n");
     assert_int_equal(cfg->node_count, 3);
     const pgcm_node_spec_t *a = rm_config_find_node(cfg, "a");
     const pgcm_node_spec_t *b = rm_config_find_node(cfg, "b");
@@ -193,6 +194,7 @@ static void test_node_keys_and_defaults(void **state)
     assert_string_equal(a->ssh.user, "tun");
     assert_string_equal(a->ssh.key_path, "/home/op/.ssh/id");
     assert_int_equal(a->ssh.port, 22);
+    assert_int_equal(a->ssh.host_key_check, PGCM_HOSTKEY_ACCEPT_NEW);
 
     /* b's own keys win; nested sections merge key by key. */
     assert_int_equal(b->port, 5433);
@@ -201,6 +203,7 @@ static void test_node_keys_and_defaults(void **state)
     assert_int_equal(b->ssl.enabled, PGCM_SSL_DISABLED);
     assert_string_equal(b->ssl.ca, "/home/op/ca.crt");
     assert_null(b->ssh.host); /* ssh: false drops the defaults' tunnel */
+    assert_int_equal(b->ssh.host_key_check, PGCM_HOSTKEY_STRICT);
 
     /* A node with conninfo does not take the defaults' connection fields. */
     assert_string_equal(c->conninfo, "host=h3 dbname=other");
@@ -215,6 +218,12 @@ static void test_node_keys_and_defaults(void **state)
     assert_int_equal(c->ssh.port, 2222);
     assert_string_equal(c->ssh.known_hosts, "/etc/kh");
     assert_string_equal(c->ssh.passphrase, "x");
+    assert_int_equal(c->ssh.host_key_check, PGCM_HOSTKEY_STRICT);
+    rm_config_free(cfg);
+
+    /* Without the key: strict. */
+    cfg = load_ok("nodes:\n  a: { ssh: { host: bastion } }\n");
+    assert_int_equal(cfg->nodes[0].ssh.host_key_check, PGCM_HOSTKEY_STRICT);
     rm_config_free(cfg);
 }
 
@@ -490,6 +499,26 @@ static void expect_errors(const char *text, const char *const *lines, size_t n)
         const char *const lines_[] = {__VA_ARGS__};                            \
         expect_errors((text), lines_, sizeof(lines_) / sizeof(*lines_));       \
     } while (0)
+
+static void test_ssh_host_key_check_values(void **state)
+{
+    (void)state;
+    env_clear();
+    EXPECT("nodes:\n"
+           "  a: { ssh: { host: b, host_key_check: accept_new } }\n"
+           "  b: { ssh: { host: b, host_key_check: yes } }\n"
+           "  c: { ssh: { host: b, host_key_check: [strict] } }\n",
+           "t.yaml:2:40: nodes.a.ssh.host_key_check: 'accept_new' is not "
+           "strict or accept-new; did you mean 'accept-new'? (strict, the "
+           "default, refuses a bastion whose key is not in known_hosts; "
+           "accept-new records an unknown one)",
+           "t.yaml:3:40: nodes.b.ssh.host_key_check: 'yes' is not strict or "
+           "accept-new; write one of them (strict, the default, refuses a "
+           "bastion whose key is not in known_hosts; accept-new records an "
+           "unknown one)",
+           "t.yaml:4:40: nodes.c.ssh.host_key_check: expected strict or "
+           "accept-new, found a list; write a single value");
+}
 
 static void test_all_errors_at_once(void **state)
 {
@@ -1150,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_issue_format),
         cmocka_unit_test(test_manager_section),
         cmocka_unit_test(test_node_keys_and_defaults),
+        cmocka_unit_test(test_ssh_host_key_check_values),
         cmocka_unit_test(test_ssl_forms),
         cmocka_unit_test(test_sequence_form_equals_mapping_form),
         cmocka_unit_test(test_reload_diff_support),

@@ -73,6 +73,7 @@ static void test_env_only_variables(void **state)
     env_set("POSTGRES_IDLE_TIMEOUT", "30000");
     env_set("POSTGRES_HEALTH_CHECK_INTERVAL", "60000");
     env_set("SSH_HOST", "remote-host");
+    env_set("SSH_PORT", "2222");
     env_set("SSH_USER", "tunnel-user");
     env_set("SSH_KEY_PATH", "~/.ssh/id_rsa");
     env_set("HOME", "/home/op");
@@ -98,7 +99,8 @@ static void test_env_only_variables(void **state)
     assert_string_equal(n->ssh.host, "remote-host");
     assert_string_equal(n->ssh.user, "tunnel-user");
     assert_string_equal(n->ssh.key_path, "/home/op/.ssh/id_rsa");
-    assert_int_equal(n->ssh.port, 22);
+    assert_int_equal(n->ssh.port, 2222);
+    assert_int_equal(n->ssh.host_key_check, PGCM_HOSTKEY_STRICT);
     rm_config_free(cfg);
 
     /* Durations with units work too; a socket directory is not an id. */
@@ -155,6 +157,27 @@ static void test_env_only_errors(void **state)
     assert_diag(&d, "environment: warning: SSH_USER: ignored because SSH_HOST "
                     "is not set; set SSH_HOST to reach the server through an "
                     "SSH tunnel");
+    rm_diags_free(&d);
+
+    /* SSH_PORT: a port, and only with SSH_HOST. */
+    env_clear();
+    env_set("SSH_HOST", "bastion");
+    env_set("SSH_PORT", "70000");
+    rm_diags_init(&d);
+    assert_int_equal(rm_config_from_env(fake_getenv, &cfg, &d), PGCM_EINVAL);
+    assert_int_equal(d.errors, 1);
+    assert_diag(&d, "environment: SSH_PORT: '70000' is not a port; use a "
+                    "whole number from 1 to 65535");
+    rm_diags_free(&d);
+    env_clear();
+    env_set("SSH_PORT", "2222");
+    rm_diags_init(&d);
+    assert_int_equal(rm_config_from_env(fake_getenv, &cfg, &d), PGCM_OK);
+    assert_int_equal(cfg->nodes[0].ssh.port, 22);
+    assert_diag(&d, "environment: warning: SSH_PORT: ignored because SSH_HOST "
+                    "is not set; set SSH_HOST to reach the server through an "
+                    "SSH tunnel");
+    rm_config_free(cfg);
     rm_diags_free(&d);
 
     env_clear();

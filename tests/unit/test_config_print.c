@@ -69,7 +69,8 @@ static void test_print_json(void **state)
         load_ok("manager: { query_timeout: 2s }\n"
                 "nodes:\n"
                 "  a: { host: h1, port: 5433, password: p }\n"
-                "  b: { ssl: true }\n"
+                "  b: { ssl: true, ssh: { host: bh, host_key_check: "
+                "accept-new } }\n"
                 "clusters: { x: { nodes: [a, b], default: "
                 "true } }\n"
                 "thresholds: { slot_retention: { warning: "
@@ -97,6 +98,10 @@ static void test_print_json(void **state)
     assert_true(json_is_null(json_object_get(b, "password")));
     assert_true(
         json_is_true(json_object_get(json_object_get(b, "ssl"), "enabled")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(b, "ssh"), "host_key_check")),
+                        "accept-new");
+    assert_true(json_is_null(json_object_get(a, "ssh")));
     json_t *cl = json_array_get(json_object_get(j, "clusters"), 0);
     assert_string_equal(json_string_value(json_object_get(cl, "name")), "x");
     assert_true(json_is_true(json_object_get(cl, "default")));
@@ -130,7 +135,8 @@ static void test_print_yaml_reads_back(void **state)
         "  a: { host: h1, port: 5433, user: u, database: \"we\\\"ird\" }\n"
         "  b: { host: \"$${not_a_var}\", ssl: { enabled: true, ca: ~/ca } }\n"
         "  c: { conninfo: \"host=h3 dbname=x\", application_name: app }\n"
-        "  d: { ssh: { host: bastion, port: 2222, user: t, key_path: /k } }\n"
+        "  d: { ssh: { host: bastion, port: 2222, user: t, key_path: /k,"
+        " host_key_check: accept-new } }\n"
         "  e: { ssl: false, connect_timeout: 3s }\n"
         "clusters: { main: { nodes: [a, b, c, d, e], default: true }, "
         "small: [e] }\n"
@@ -161,6 +167,8 @@ static void test_print_yaml_reads_back(void **state)
     }
     assert_string_equal(c2->nodes[1].host, "${not_a_var}");
     assert_string_equal(c2->nodes[0].database, "we\"ird");
+    assert_non_null(strstr(out, "      host_key_check: accept-new\n"));
+    assert_int_equal(c2->nodes[3].ssh.host_key_check, PGCM_HOSTKEY_ACCEPT_NEW);
     assert_memory_equal(&c1->options, &c2->options,
                         offsetof(pgcm_options_t, probe_query));
     assert_string_equal(c2->options.probe_query, "SELECT 'x'");

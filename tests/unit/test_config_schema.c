@@ -229,6 +229,20 @@ static void test_node_fields_agree_with_pgcm(void **state)
      * defaults can agree. */
     const rm_field_t *ssh_port = rm__schema_field(&rm_schema_ssh, "port");
     assert_int_equal(ssh_port->def, def.ssh.port);
+    /* host_key_check: every word's position is a value pgcm accepts, and
+     * the one past them is refused. */
+    const rm_field_t *hkc = rm__schema_field(&rm_schema_ssh, "host_key_check");
+    assert_int_equal(hkc->type, RM_F_ENUM);
+    assert_int_equal(hkc->def, def.ssh.host_key_check);
+    assert_string_equal(hkc->choices[PGCM_HOSTKEY_STRICT], "strict");
+    assert_string_equal(hkc->choices[PGCM_HOSTKEY_ACCEPT_NEW], "accept-new");
+    int words = 0;
+    for (; hkc->choices[words] != NULL; words++) {
+        spec_with(&s, hkc, words);
+        assert_true(spec_accepted(mgr, &s));
+    }
+    spec_with(&s, hkc, words);
+    assert_false(spec_accepted(mgr, &s));
     pgcm_manager_free(mgr);
 }
 
@@ -428,6 +442,14 @@ static int64_t doc_value(const rm_field_t *f, const char *text)
         int b = 0;
         rc = rm__parse_bool(text, &b);
         v = b;
+    } else if (f->type == RM_F_ENUM) {
+        rc = -1;
+        for (int64_t i = 0; f->choices[i] != NULL; i++) {
+            if (strcmp(f->choices[i], text) == 0) {
+                v = i;
+                rc = 0;
+            }
+        }
     } else if (f->type == RM_F_NUMBER) {
         double d = 0;
         rc = rm__parse_number(text, &d, &why);
@@ -465,6 +487,14 @@ static void check_doc_type(const rm_field_t *f, const char *type)
         assert_int_equal(f->min, 1);
     } else if (strstr(type, "number >= 0") != NULL) {
         assert_int_equal(f->type, RM_F_NUMBER);
+    } else if (f->type == RM_F_ENUM) {
+        /* "`strict` or `accept-new`": every word, in backquotes. */
+        for (size_t k = 0; f->choices[k] != NULL; k++) {
+            char quoted[64];
+            snprintf(quoted, sizeof(quoted), "`%s`", f->choices[k]);
+            if (strstr(type, quoted) == NULL)
+                fail_msg("%s: the type '%s' lacks %s", f->key, type, quoted);
+        }
     } else if (strstr(type, "boolean") != NULL) {
         assert_true(f->type == RM_F_BOOL || f->type == RM_F_TRISTATE);
     } else if (strstr(type, "string") != NULL || strstr(type, "path")) {
