@@ -225,8 +225,8 @@ static void test_node_fields_agree_with_pgcm(void **state)
                          (long long)f->min - 1);
         }
     }
-    /* ssh: a tunnel is refused by this version of libpgcm, so only the
-     * defaults can agree. */
+    /* ssh: probed without a host (a spec with one would open a tunnel):
+     * the port's default, and host_key_check's values. */
     const rm_field_t *ssh_port = rm__schema_field(&rm_schema_ssh, "port");
     assert_int_equal(ssh_port->def, def.ssh.port);
     /* host_key_check: every word's position is a value pgcm accepts, and
