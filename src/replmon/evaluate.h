@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collect.h"
+#include "snapshot.h"
 #include "config.h"
 
 typedef enum rm_status {

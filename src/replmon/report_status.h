@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-#include "collect.h"
 #include "evaluate.h"
 #include "output.h"
+#include "snapshot.h"
 
 typedef struct rm_status_context {
     const char *cluster;               /* NULL: none */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_replmon_collect.c - LSN arithmetic, parsing of each section's
- * answer (by column name, absent columns left "not reported"), roles, and
+ * test_replmon_collect.c - parsing of each section's answer (collect.c: by
+ * column name, absent columns left "not reported") and, on nodes built from
+ * such answers, the snapshot model (snapshot.c): LSN arithmetic, roles, and
  * the cross-node links: which publisher serves a subscription and the lag
  * publisher current LSN - subscriber received_lsn; which primary feeds a
  * standby.

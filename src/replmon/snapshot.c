@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.c - the snapshot model: LSN arithmetic, names of section and
+ * subscription states, node roles, copying and freeing, and the cross-node
+ * links (publisher of each subscription, upstream of each standby) with
+ * their lag computed from 64-bit LSNs. Pure: no I/O, no library calls.
+ */
+#include "snapshot.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pglogical.h"
+
+/* ---------------------------------------------------------------------- */
+/* LSN arithmetic                                                         */
+/* ---------------------------------------------------------------------- */
+
+static int parse_hex32(const char *s, const char **end, uint32_t *out)
+{
+    uint64_t v = 0;
+    int digits = 0;
+
+    for (; *s != '\0'; s++, digits++) {
+        int d;
+
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (*s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (*s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            break;
+        if (digits >= 8)
+            return -1;
+        v = (v << 4) | (uint64_t)d;
+    }
+    if (digits == 0)
+        return -1;
+    *end = s;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int rm_lsn_parse(const char *text, uint64_t *out)
+{
+    uint32_t hi, lo;
+    const char *p;
+
+    if (text == NULL || parse_hex32(text, &p, &hi) != 0 || *p != '/')
+        return -1;
+    if (parse_hex32(p + 1, &p, &lo) != 0 || *p != '\0')
+        return -1;
+    *out = ((uint64_t)hi << 32) | lo;
+    return 0;
+}
+
+void rm_lsn_format(uint64_t lsn, char *buf, size_t len)
+{
+    snprintf(buf, len, "%" PRIX32 "/%" PRIX32, (uint32_t)(lsn >> 32),
+             (uint32_t)lsn);
+}
+
+int64_t rm_lsn_diff(uint64_t a, uint64_t b)
+{
+    if (a >= b)
+        return a - b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(a - b);
+    return b - a > (uint64_t)INT64_MAX ? -INT64_MAX : -(int64_t)(b - a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                          */
+/* ---------------------------------------------------------------------- */
+
+const char *rm_section_state_name(rm_section_state_t s)
+{
+    switch (s) {
+    case RM_SECTION_SKIPPED:
+        return "skipped";
+    case RM_SECTION_OK:
+        return "ok";
+    case RM_SECTION_NO_PERMISSION:
+        return "no_permission";
+    case RM_SECTION_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
+const char *rm_sub_kind_name(rm_sub_kind_t kind)
+{
+    return kind == RM_SUB_PGLOGICAL ? "pglogical" : "native";
+}
+
+const char *rm_subscription_state(const rm_subscription_t *s)
+{
+    if (s->kind == RM_SUB_PGLOGICAL)
+        return rm_pglogical_state(s->pglogical_status);
+    if (s->enabled == 0)
+        return "disabled";
+    if (s->worker_pid == RM_NONE)
+        return "down";
+    if (s->tables_total != RM_NONE && s->tables_ready != RM_NONE &&
+        s->tables_ready < s->tables_total)
+        return "syncing";
+    return "streaming";
+}
+
+int rm_node_roles(const rm_node_t *n)
+{
+    int roles = 0;
+
+    if (!n->reachable || !n->have_facts)
+        return 0;
+    roles |= n->in_recovery ? RM_ROLE_STANDBY : RM_ROLE_PRIMARY;
+    if ((n->publications > 0 || n->logical_slots > 0) && !n->in_recovery)
+        roles |= RM_ROLE_PUBLISHER;
+    /* Native subscriptions are counted by the facts, pglogical's are the
+     * section's rows. */
+    if (n->subscription_count > 0 ||
+        (n->nsubs > 0 && n->subs[n->nsubs - 1].kind == RM_SUB_PGLOGICAL))
+        roles |= RM_ROLE_SUBSCRIBER;
+    return roles;
+}
+
+void rm_roles_format(int roles, char *buf, size_t len)
+{
+    static const struct {
+        int flag;
+        const char *name;
+    } names[] = {{RM_ROLE_PRIMARY, "primary"},
+                 {RM_ROLE_STANDBY, "standby"},
+                 {RM_ROLE_PUBLISHER, "publisher"},
+                 {RM_ROLE_SUBSCRIBER, "subscriber"}};
+    size_t used = 0, i;
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (roles & names[i].flag) {
+            int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+                             names[i].name);
+            if (w < 0 || (size_t)w >= len - used)
+                return;
+            used += (size_t)w;
+        }
+    }
+    if (used == 0)
+        snprintf(buf, len, "unknown");
+}
+
+static void free_slot(rm_slot_t *s)
+{
+    free(s->name);
+    free(s->type);
+    free(s->plugin);
+    free(s->database);
+    free(s->wal_status);
+    free(s->invalidation_reason);
+    free(s->sender_application_name);
+    free(s->sender_state);
+}
+
+static void free_sub(rm_subscription_t *s)
+{
+    free(s->name);
+    free(s->slot_name);
+    free(s->publications);
+    free(s->provider_node);
+    free(s->pglogical_status);
+}
+
+static void free_standby(rm_standby_t *s)
+{
+    free(s->application_name);
+    free(s->client_addr);
+    free(s->state);
+    free(s->sync_state);
+}
+
+void rm_receiver_clear(rm_receiver_t *r)
+{
+    free(r->status);
+    free(r->slot_name);
+    free(r->sender_host);
+    memset(r, 0, sizeof(*r));
+}
+
+void rm_node_clear(rm_node_t *n)
+{
+    size_t i;
+
+    for (i = 0; i < n->nslots; i++)
+        free_slot(&n->slots[i]);
+    free(n->slots);
+    n->slots = NULL;
+    n->nslots = 0;
+    for (i = 0; i < n->nsubs; i++)
+        free_sub(&n->subs[i]);
+    free(n->subs);
+    n->subs = NULL;
+    n->nsubs = 0;
+    for (i = 0; i < n->nstandbys; i++)
+        free_standby(&n->standbys[i]);
+    free(n->standbys);
+    n->standbys = NULL;
+    n->nstandbys = 0;
+    rm_receiver_clear(&n->receiver);
+}
+
+void rm_snapshot_free(rm_snapshot_t *snap)
+{
+    size_t i;
+
+    if (snap == NULL)
+        return;
+    for (i = 0; i < snap->count; i++)
+        rm_node_clear(&snap->nodes[i]);
+    free(snap->nodes);
+    free(snap);
+}
+
+/* A copy of string *s into *s (NULL stays NULL); *ok cleared when out of
+ * memory. */
+static void dup_field(char **s, int *ok)
+{
+    if (*s == NULL)
+        return;
+    *s = strdup(*s);
+    if (*s == NULL)
+        *ok = 0;
+}
+
+static int copy_node(rm_node_t *dst, const rm_node_t *src)
+{
+    size_t i;
+    int ok = 1;
+
+    *dst = *src;
+    dst->slots = NULL;
+    dst->subs = NULL;
+    dst->standbys = NULL;
+    dst->nslots = dst->nsubs = dst->nstandbys = 0;
+    memset(&dst->receiver, 0, sizeof(dst->receiver));
+    if (src->nslots > 0) {
+        dst->slots = calloc(src->nslots, sizeof(*dst->slots));
+        if (dst->slots == NULL)
+            return -1;
+        for (i = 0; i < src->nslots; i++) {
+            rm_slot_t *s = &dst->slots[i];
+
+            *s = src->slots[i];
+            dup_field(&s->name, &ok);
+            dup_field(&s->type, &ok);
+            dup_field(&s->plugin, &ok);
+            dup_field(&s->database, &ok);
+            dup_field(&s->wal_status, &ok);
+            dup_field(&s->invalidation_reason, &ok);
+            dup_field(&s->sender_application_name, &ok);
+            dup_field(&s->sender_state, &ok);
+            dst->nslots++;
+        }
+    }
+    if (src->nsubs > 0) {
+        dst->subs = calloc(src->nsubs, sizeof(*dst->subs));
+        if (dst->subs == NULL)
+            return -1;
+        for (i = 0; i < src->nsubs; i++) {
+            rm_subscription_t *s = &dst->subs[i];
+
+            *s = src->subs[i];
+            dup_field(&s->name, &ok);
+            dup_field(&s->slot_name, &ok);
+            dup_field(&s->publications, &ok);
+            dup_field(&s->provider_node, &ok);
+            dup_field(&s->pglogical_status, &ok);
+            dst->nsubs++;
+        }
+    }
+    if (src->nstandbys > 0) {
+        dst->standbys = calloc(src->nstandbys, sizeof(*dst->standbys));
+        if (dst->standbys == NULL)
+            return -1;
+        for (i = 0; i < src->nstandbys; i++) {
+            rm_standby_t *s = &dst->standbys[i];
+
+            *s = src->standbys[i];
+            dup_field(&s->application_name, &ok);
+            dup_field(&s->client_addr, &ok);
+            dup_field(&s->state, &ok);
+            dup_field(&s->sync_state, &ok);
+            dst->nstandbys++;
+        }
+    }
+    dst->receiver = src->receiver;
+    dup_field(&dst->receiver.status, &ok);
+    dup_field(&dst->receiver.slot_name, &ok);
+    dup_field(&dst->receiver.sender_host, &ok);
+    return ok ? 0 : -1;
+}
+
+rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap)
+{
+    rm_snapshot_t *copy = calloc(1, sizeof(*copy));
+    size_t i;
+
+    if (copy == NULL)
+        return NULL;
+    copy->collected_ms = snap->collected_ms;
+    copy->elapsed_us = snap->elapsed_us;
+    if (snap->count > 0) {
+        copy->nodes = calloc(snap->count, sizeof(*copy->nodes));
+        if (copy->nodes == NULL) {
+            free(copy);
+            return NULL;
+        }
+    }
+    for (i = 0; i < snap->count; i++) {
+        int rc = copy_node(&copy->nodes[i], &snap->nodes[i]);
+
+        copy->count++; /* freed whole, or partly filled, by the free */
+        if (rc != 0) {
+            rm_snapshot_free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cross-node links                                                       */
+/* ---------------------------------------------------------------------- */
+
+static int is_loopback(const char *h)
+{
+    return strcmp(h, "127.0.0.1") == 0 || strcmp(h, "localhost") == 0 ||
+           strcmp(h, "::1") == 0;
+}
+
+static int hosts_equal(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL || a[0] == '\0' || b[0] == '\0')
+        return 0;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return is_loopback(a) && is_loopback(b);
+}
+
+static int64_t clamped_lag(const char *upstream, const char *downstream)
+{
+    uint64_t up, down;
+    int64_t d;
+
+    if (rm_lsn_parse(upstream, &up) != 0 ||
+        rm_lsn_parse(downstream, &down) != 0)
+        return RM_NONE;
+    d = rm_lsn_diff(up, down);
+    return d < 0 ? 0 : d;
+}
+
+static void link_subscription(rm_snapshot_t *snap, rm_subscription_t *sub)
+{
+    const rm_node_t *pub = NULL;
+    const rm_slot_t *slot = NULL;
+    size_t i, j, found = 0;
+
+    sub->publisher[0] = '\0';
+    sub->link_note[0] = '\0';
+    sub->lag_bytes = RM_NONE;
+    sub->lag_seconds = NAN;
+    if (sub->slot_name == NULL) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "subscription has no slot");
+        return;
+    }
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+
+        if (!n->reachable || n->in_recovery)
+            continue;
+        for (j = 0; j < n->nslots; j++) {
+            const rm_slot_t *s = &n->slots[j];
+
+            if (s->name != NULL && strcmp(s->name, sub->slot_name) == 0 &&
+                s->type != NULL && strcmp(s->type, "logical") == 0) {
+                found++;
+                pub = n;
+                slot = s;
+            }
+        }
+    }
+    if (found == 0) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "no monitored node has slot %.80s", sub->slot_name);
+        return;
+    }
+    if (found > 1) {
+        snprintf(sub->link_note, sizeof(sub->link_note),
+                 "slot %.80s exists on several nodes", sub->slot_name);
+        return;
+    }
+    snprintf(sub->publisher, sizeof(sub->publisher), "%s", pub->id);
+    /* Without an apply worker (disabled, crashed) there is no received_lsn:
+     * what the subscriber confirmed through the slot is how far it got. */
+    sub->lag_bytes = clamped_lag(
+        slot->current_lsn[0] ? slot->current_lsn : pub->current_lsn,
+        sub->received_lsn[0] ? sub->received_lsn : slot->confirmed_flush_lsn);
+    if (!isnan(slot->replay_lag_seconds))
+        sub->lag_seconds = slot->replay_lag_seconds;
+    else if (sub->lag_bytes == 0)
+        sub->lag_seconds = 0.0;
+}
+
+static void link_receiver(rm_snapshot_t *snap, rm_node_t *standby)
+{
+    rm_receiver_t *r = &standby->receiver;
+    const rm_node_t *up = NULL;
+    size_t i, j, found = 0;
+
+    r->primary[0] = '\0';
+    r->lag_bytes = RM_NONE;
+    if (!r->present)
+        return;
+    if (r->sender_host != NULL && r->sender_port != RM_NONE) {
+        for (i = 0; i < snap->count; i++) {
+            const rm_node_t *n = &snap->nodes[i];
+
+            if (n == standby || n->port != (int)r->sender_port ||
+                !hosts_equal(n->host, r->sender_host))
+                continue;
+            found++;
+            up = n;
+        }
+    }
+    if (found != 1 && r->slot_name != NULL) {
+        found = 0;
+        for (i = 0; i < snap->count; i++) {
+            const rm_node_t *n = &snap->nodes[i];
+
+            if (n == standby || !n->reachable)
+                continue;
+            for (j = 0; j < n->nslots; j++) {
+                const rm_slot_t *s = &n->slots[j];
+
+                if (s->name != NULL && strcmp(s->name, r->slot_name) == 0 &&
+                    s->type != NULL && strcmp(s->type, "physical") == 0) {
+                    found++;
+                    up = n;
+                }
+            }
+        }
+    }
+    if (found != 1)
+        return;
+    snprintf(r->primary, sizeof(r->primary), "%s", up->id);
+    if (up->reachable)
+        r->lag_bytes = clamped_lag(up->current_lsn, r->receive_lsn);
+}
+
+void rm_snapshot_link(rm_snapshot_t *snap)
+{
+    size_t i, j;
+
+    for (i = 0; i < snap->count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
+        for (j = 0; j < n->nsubs; j++)
+            link_subscription(snap, &n->subs[j]);
+        if (n->in_recovery)
+            link_receiver(snap, n);
+    }
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.h - the snapshot model: the facts replmon gathers about each
+ * node (role, slots, subscriptions, standbys, the standby's own receiver)
+ * and the pure computations over them: LSN arithmetic, roles, subscription
+ * states, and the cross-node links computed after a round (which publisher
+ * serves which subscription, which primary feeds which standby, and the lag
+ * between them in bytes from 64-bit LSNs). collect.h fills it from servers;
+ * evaluate.h, the reports and the dashboard read it.
+ *
+ * Numbers the server did not report are RM_NONE (integers) or NAN (doubles);
+ * booleans are -1 when unknown.
+ */
+#ifndef REPLMON_SNAPSHOT_H
+#define REPLMON_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgcm.h"
+#include "replsql.h"
+
+#define RM_NONE INT64_MIN
+
+/* ---------------------------------------------------------------------- */
+/* LSN arithmetic                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* rm_lsn_parse - "16/B374D848" to 0x16B374D848. Returns 0 on success, -1 for
+ * NULL or malformed text. */
+int rm_lsn_parse(const char *text, uint64_t *out);
+/* rm_lsn_format - the "X/Y" text of an LSN into buf (at least 18 bytes). */
+void rm_lsn_format(uint64_t lsn, char *buf, size_t len);
+/* rm_lsn_diff - a - b in bytes, saturated to the int64 range. */
+int64_t rm_lsn_diff(uint64_t a, uint64_t b);
+
+/* ---------------------------------------------------------------------- */
+/* What one node reports                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Outcome of one section's query on one node. */
+typedef enum rm_section_state {
+    RM_SECTION_SKIPPED = 0, /* not applicable (e.g. receiver on a primary) */
+    RM_SECTION_OK,
+    RM_SECTION_NO_PERMISSION, /* the monitoring role lacks the privilege */
+    RM_SECTION_ERROR          /* failed; message in rm_section_t.error */
+} rm_section_state_t;
+
+typedef struct rm_section {
+    rm_section_state_t state;
+    char error[512];
+} rm_section_t;
+
+const char *rm_section_state_name(rm_section_state_t s); /* "ok", ... */
+
+typedef struct rm_slot {
+    char *name, *type, *plugin, *database;
+    int temporary, active; /* -1 unknown */
+    int64_t active_pid;
+    char current_lsn[24]; /* the node's LSN when read */
+    char restart_lsn[24], confirmed_flush_lsn[24];
+    int64_t retained_bytes;    /* current LSN - restart_lsn */
+    int64_t unconfirmed_bytes; /* current LSN - confirmed_flush_lsn */
+    int64_t xmin_age, catalog_xmin_age;
+    char *wal_status;              /* 13+: reserved/extended/unreserved/lost */
+    int64_t safe_wal_size;         /* 13+ */
+    int conflicting;               /* 16+, -1 unknown */
+    double inactive_seconds;       /* 17+ */
+    char *invalidation_reason;     /* 17+ */
+    char *sender_application_name; /* walsender serving the slot */
+    char *sender_state;
+    int64_t unsent_bytes;
+    double replay_lag_seconds; /* the walsender's replay_lag */
+} rm_slot_t;
+
+/* Which replication a subscription belongs to: the native one
+ * (pg_subscription) or pglogical's (pglogical.subscription). Operations
+ * pick their SQL by this, never by whether the extension is installed. */
+typedef enum rm_sub_kind {
+    RM_SUB_NATIVE = 0,
+    RM_SUB_PGLOGICAL = 1
+} rm_sub_kind_t;
+
+/* "native" or "pglogical". */
+const char *rm_sub_kind_name(rm_sub_kind_t kind);
+
+/* PostgreSQL 18's conflict counters (pg_stat_subscription_stats.confl_*),
+ * in the view's order; conflicts.h says which of them raise an error. */
+typedef enum rm_confl {
+    RM_CONFL_INSERT_EXISTS = 0,
+    RM_CONFL_UPDATE_ORIGIN_DIFFERS,
+    RM_CONFL_UPDATE_EXISTS,
+    RM_CONFL_UPDATE_MISSING,
+    RM_CONFL_DELETE_ORIGIN_DIFFERS,
+    RM_CONFL_DELETE_MISSING,
+    RM_CONFL_MULTIPLE_UNIQUE_CONFLICTS,
+    RM_CONFL_COUNT
+} rm_confl_t;
+
+typedef struct rm_subscription {
+    char *name, *slot_name;
+    char *publications; /* native: publications; pglogical: replication
+                           sets; comma-separated */
+    rm_sub_kind_t kind;
+    char *provider_node;    /* pglogical: the provider's pglogical node */
+    char *pglogical_status; /* pglogical: replicating, initializing, down,
+                               disabled or unknown */
+    int enabled;            /* -1 unknown */
+    int64_t worker_pid;     /* RM_NONE: no apply worker */
+    char received_lsn[24], latest_end_lsn[24];
+    double last_msg_age_seconds, transit_seconds, latest_end_age_seconds;
+    int64_t tables_total, tables_ready, sync_workers;
+    int64_t apply_error_count, sync_error_count; /* 15+ */
+    int64_t confl[RM_CONFL_COUNT];               /* 18+, by rm_confl_t */
+    /* Filled by rm_snapshot_rates() (conflicts.h) from an earlier round. */
+    double conflict_rate_per_min; /* NAN: unknown */
+    /* Filled by rm_snapshot_link(). */
+    char publisher[64];  /* node id of the publisher, "" unknown */
+    char link_note[128]; /* why the publisher is unknown */
+    int64_t lag_bytes;   /* publisher current LSN - received_lsn (the
+                            slot's confirmed_flush_lsn without a worker) */
+    double lag_seconds;  /* publisher walsender's replay_lag */
+} rm_subscription_t;
+
+/* "disabled", "down" (enabled, no apply worker), "syncing" (tables not yet
+ * ready) or "streaming"; for pglogical from its own status (replicating:
+ * streaming, initializing: syncing), "unknown" when it reports that. */
+const char *rm_subscription_state(const rm_subscription_t *s);
+
+typedef struct rm_standby {
+    int64_t pid;
+    char *application_name, *client_addr, *state, *sync_state;
+    int64_t client_port;
+    char sent_lsn[24], write_lsn[24], flush_lsn[24], replay_lsn[24];
+    int64_t pending_bytes; /* current - sent */
+    int64_t replay_bytes;  /* current - replay: the lag in bytes */
+    double write_lag_seconds, flush_lag_seconds, replay_lag_seconds;
+    double reply_age_seconds; /* 12+ */
+} rm_standby_t;
+
+/* A standby's own WAL receiver and replay position (one row). */
+typedef struct rm_receiver {
+    int present; /* a row was returned */
+    char *status, *slot_name, *sender_host;
+    int64_t sender_port; /* 11+ */
+    double last_msg_age_seconds;
+    char receive_lsn[24], replay_lsn[24], received_lsn[24], written_lsn[24];
+    int64_t replay_backlog_bytes;
+    double replay_delay_seconds;
+    int paused; /* -1 unknown */
+    /* Filled by rm_snapshot_link(). */
+    char primary[64];  /* node id of the upstream, "" unknown */
+    int64_t lag_bytes; /* upstream current LSN - receive LSN */
+} rm_receiver_t;
+
+typedef struct rm_node {
+    char id[64];
+    char host[256]; /* from the spec, for matching upstreams */
+    int port;
+    /* From the library. */
+    int have_health, have_stats;
+    pgcm_health_t health;
+    pgcm_pool_stats_t stats;
+    /* Facts round. */
+    int reachable;      /* the node answered the facts query */
+    int have_facts;     /* ... and its answer could be used */
+    char error[512];    /* why not */
+    int64_t elapsed_us; /* facts query round trip */
+    int server_version; /* PQserverVersion of the answer */
+    int sql_major;      /* row of the SQL table used, 0 none */
+    int in_recovery;
+    char current_lsn[24];
+    char wal_level[16];
+    char database[64];
+    int64_t publications, subscription_count, slot_count, logical_slots;
+    int64_t walsenders, walreceivers;
+    int can_read_stats;
+    double server_epoch;
+    /* pglogical (the facts tell whether the extension is installed in the
+     * node's database; its section then reads the subscriptions). */
+    int pglogical_mode;         /* RM_PGLOGICAL_* (config.h) for this round */
+    char pglogical_version[16]; /* the extension's version, "" none */
+    /* Sections. */
+    rm_section_t sections[RM_SQL_SECTION_COUNT]; /* by rm_sql_section_t */
+    rm_slot_t *slots;
+    size_t nslots;
+    rm_subscription_t *subs;
+    size_t nsubs;
+    rm_standby_t *standbys;
+    size_t nstandbys;
+    rm_receiver_t receiver;
+} rm_node_t;
+
+/* Role flags of a node, derived from its facts. */
+#define RM_ROLE_PRIMARY    0x1
+#define RM_ROLE_STANDBY    0x2
+#define RM_ROLE_PUBLISHER  0x4
+#define RM_ROLE_SUBSCRIBER 0x8
+int rm_node_roles(const rm_node_t *n);
+/* rm_roles_format - "primary,publisher" into buf; "unknown" when 0. */
+void rm_roles_format(int roles, char *buf, size_t len);
+
+typedef struct rm_snapshot {
+    rm_node_t *nodes;
+    size_t count;
+    int64_t collected_ms; /* Unix epoch ms when the round began */
+    int64_t elapsed_us;   /* the whole round */
+} rm_snapshot_t;
+
+void rm_snapshot_free(rm_snapshot_t *snap);
+/* rm_node_clear - free the slots, subscriptions, standbys and receiver n
+ * owns (the other fields stay). */
+void rm_node_clear(rm_node_t *n);
+/* rm_receiver_clear - free a receiver's strings and zero it. */
+void rm_receiver_clear(rm_receiver_t *r);
+/* rm_snapshot_copy - a deep copy of snap (free with rm_snapshot_free), or
+ * NULL when out of memory. */
+rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
+
+/* ---------------------------------------------------------------------- */
+/* Cross-node links                                                       */
+/* ---------------------------------------------------------------------- */
+
+/* rm_snapshot_link - compute cross-node facts: for every subscription the
+ * node that holds its slot (a logical slot of that name on exactly one
+ * primary) and the lag publisher current LSN - received_lsn, clamped at 0
+ * (the slot's confirmed_flush_lsn when no apply worker runs); for every
+ * standby its upstream (by sender host/port, else by slot name)
+ * and the lag upstream current LSN - receive LSN. */
+void rm_snapshot_link(rm_snapshot_t *snap);
+
+#endif /* REPLMON_SNAPSHOT_H */
