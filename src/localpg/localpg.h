@@ -142,10 +142,6 @@ int localpg_exec(localpg_server_t *s, const char *dbname, const char *sql,
  * (pg_stat_activity), or -1 on error. Used to prove nothing leaked. */
 int localpg_count_connections(localpg_server_t *s, const char *app_name);
 
-/* localpg_log_count - how many lines of the server log contain needle
- * (e.g. "connection received: host=127.0.0.1"), or -1 on error. */
-int localpg_log_count(const localpg_server_t *s, const char *needle);
-
 /* localpg_cleanup_all - stop and remove every server still registered.
  * Async-signal-tolerant enough for the installed handlers. */
 void localpg_cleanup_all(void);

@@ -142,7 +142,7 @@ static void test_blackhole_hangs_then_heals(void **state)
     world_t *w = *state;
     PGconn *c = connect_ok(w);
     const char *needle = "connection received: host=127.0.0.1";
-    int seen = localpg_log_count(w->pg, needle);
+    int seen = fixture_log_count(w->pg, needle);
 
     faultproxy_blackhole(w->proxy);
     assert_int_equal(faultproxy_mode(w->proxy), FAULTPROXY_BLACKHOLE);
@@ -153,7 +153,7 @@ static void test_blackhole_hangs_then_heals(void **state)
      * never hears of it. */
     char err[512];
     assert_int_equal(fixture_try_connect(w->info, 500, err, sizeof err), -1);
-    assert_int_equal(localpg_log_count(w->pg, needle), seen);
+    assert_int_equal(fixture_log_count(w->pg, needle), seen);
 
     /* Healing: the bytes held back flow and the query completes. */
     faultproxy_pass(w->proxy);

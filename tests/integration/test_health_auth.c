@@ -162,7 +162,7 @@ static void test_wrong_password(void **state)
     pgcm_manager_t *mgr = new_manager();
     hrec_set_secret(&rec, 0, WRONG_PW);
     hrec_set_secret(&rec, 1, RIGHT_PW);
-    int log_before = localpg_log_count(pwpg, TCP_ATTEMPT);
+    int log_before = fixture_log_count(pwpg, TCP_ATTEMPT);
     assert_true(log_before >= 0);
 
     pgcm_health_t h;
@@ -200,7 +200,7 @@ static void test_wrong_password(void **state)
 
     /* No storm: over 5 s the server sees one attempt, at most a few. */
     fixture_sleep_ms(5000);
-    int attempts = localpg_log_count(pwpg, TCP_ATTEMPT) - log_before;
+    int attempts = fixture_log_count(pwpg, TCP_ATTEMPT) - log_before;
     int retries = hrec_count(&rec, 0, PGCM_EV_HEALTH_CHANGED, "locked") - 1;
     print_message("wrong password: %d connection attempts in the server log "
                   "over ~5 s, %d state changes after the first\n",
@@ -281,7 +281,7 @@ static void test_wrong_password_retried_at_backoff_max(void **state)
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, &rec, &sub), PGCM_OK);
     hrec_set_secret(&rec, 0, WRONG_PW);
-    int log_before = localpg_log_count(pwpg, TCP_ATTEMPT);
+    int log_before = fixture_log_count(pwpg, TCP_ATTEMPT);
     assert_true(log_before >= 0);
     assert_int_equal(pgcm_manager_start(mgr, &bad, 1, 5000, &err), PGCM_OK);
     fixture_sleep_ms(3600);

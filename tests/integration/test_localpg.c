@@ -272,14 +272,14 @@ static void test_log_counts_tcp_connections(void **state)
     (void)state;
     localpg_server_t **pg = fixture_start(1, NULL);
     const char *needle = "connection received: host=127.0.0.1";
-    int before = localpg_log_count(pg[0], needle);
+    int before = fixture_log_count(pg[0], needle);
     assert_true(before >= 0);
     assert_true(select_one(pg[0]));
     assert_true(select_one(pg[0]));
     /* Our own exec goes through the socket and does not count. */
     free(fixture_exec(pg[0], "SELECT 1"));
-    assert_int_equal(localpg_log_count(pg[0], needle), before + 2);
-    assert_true(localpg_log_count(pg[0], "host=[local]") > 0);
+    assert_int_equal(fixture_log_count(pg[0], needle), before + 2);
+    assert_true(fixture_log_count(pg[0], "host=[local]") > 0);
 }
 
 static int standby_has_table(void *user)

@@ -210,3 +210,21 @@ int fixture_count_active(localpg_server_t *s, const char *like)
     free(v);
     return n;
 }
+
+int fixture_log_count(const localpg_server_t *s, const char *needle)
+{
+    if (s == NULL || needle == NULL || *needle == '\0')
+        return -1;
+    FILE *f = fopen(localpg_logfile(s), "re");
+    if (f == NULL)
+        return -1;
+    int count = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) >= 0)
+        if (strstr(line, needle))
+            count++;
+    free(line);
+    fclose(f);
+    return count;
+}

@@ -62,6 +62,10 @@ void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
  * error. Returns the first column of the first row (malloc'd) or NULL. */
 char *fixture_exec(localpg_server_t *s, const char *sql);
 
+/* fixture_log_count - how many lines of the server log contain needle
+ * (e.g. "connection received: host=127.0.0.1"), or -1 on error. */
+int fixture_log_count(const localpg_server_t *s, const char *needle);
+
 /* fixture_count_active - how many backends with fixture_app_name() run a
  * statement whose text matches the SQL LIKE pattern `like` on s (-1 when
  * the count cannot be read). */
