@@ -44,31 +44,11 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* The manager of the running test; freed by the teardown if a failed
- * assertion left it behind, so one failure does not cascade. */
-static pgcm_manager_t *current;
-
-static pgcm_manager_t *track(pgcm_manager_t *mgr)
-{
-    current = mgr;
-    return mgr;
-}
-
-static void end_manager(pgcm_manager_t *mgr)
-{
-    pgcm_manager_free(mgr);
-    if (mgr == current)
-        current = NULL;
-}
-
 /* Every test ends here: none of our connections may remain. */
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     for (int i = 0; i < NSERVERS; i++) {
         if (localpg_pid(pg[i]) == 0)
             localpg_restart(pg[i]);
@@ -79,10 +59,8 @@ static int test_teardown(void **state)
 
 static pgcm_manager_t *start_manager(const pgcm_options_t *opts, int nodes)
 {
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(opts);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(opts, &mgr, &err), PGCM_OK);
-    track(mgr);
     assert_int_equal(pgcm_manager_start(mgr, specs, (size_t)nodes, 5000, &err),
                      PGCM_OK);
     for (int i = 0; i < nodes; i++) {
@@ -126,7 +104,7 @@ static void test_fanout_all_nodes(void **state)
     assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 1)), PGCM_ENOENT);
     assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 2)), PGCM_OK);
     pgcm_batch_free(b);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 static void test_parameters_and_sql_errors(void **state)
@@ -172,7 +150,7 @@ static void test_parameters_and_sql_errors(void **state)
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.queries, 4);
     assert_int_equal(st.errors, 1);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 static void test_timeout_cancels_on_server(void **state)
@@ -209,7 +187,7 @@ static void test_timeout_cancels_on_server(void **state)
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.timeouts, 1);
     assert_int_equal(st.active, 0);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 static void test_stopped_node_partial_failure(void **state)
@@ -258,7 +236,7 @@ static void test_stopped_node_partial_failure(void **state)
     assert_true(fixture_now_ms() - t0 < 500);
     assert_non_null(strstr(err.message, "beta"));
     pgcm_result_free(r);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     assert_int_equal(localpg_restart(pg[1]), 0);
 }
 
@@ -319,7 +297,7 @@ static void test_cancel_batch(void **state)
                          0);
     }
     assert_int_equal(pgcm_cancel(mgr, id), PGCM_ENOENT);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- add / remove ------------------------------------------------------ */
@@ -409,7 +387,7 @@ static void test_add_and_remove_at_runtime(void **state)
     assert_non_null(strstr(err.message, "gamma"));
     /* The id can be used again. */
     assert_int_equal(pgcm_node_add(mgr, &specs[2], &err), PGCM_OK);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- shutdown --------------------------------------------------------- */
@@ -458,7 +436,7 @@ static void test_shutdown_honours_timeout(void **state)
     assert_non_null(strstr(err.message, "shut"));
     assert_int_equal(pgcm_node_add(mgr, &specs[0], &err), PGCM_ESHUTDOWN);
     assert_int_equal(pgcm_manager_shutdown(mgr), PGCM_OK); /* idempotent */
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- threads ----------------------------------------------------------- */
@@ -512,7 +490,7 @@ static void test_eight_threads(void **state)
         assert_int_equal(st.errors, 0);
     }
     assert_int_equal(total, 400);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- pool limits --------------------------------------------------------- */
@@ -547,10 +525,8 @@ static void test_waiters_in_order_and_acquire_timeout(void **state)
     one.pool.min = 1;
     one.pool.max = 1;
     one.pool.acquire_timeout_ms = 400;
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    track(mgr);
     assert_int_equal(pgcm_manager_start(mgr, &one, 1, 5000, &err), PGCM_OK);
 
     pgcm_checkout_t *co = NULL;
@@ -601,7 +577,7 @@ static void test_waiters_in_order_and_acquire_timeout(void **state)
         pthread_cond_wait(&log.cond, &log.lock);
     pthread_mutex_unlock(&log.lock);
     assert_memory_equal(log.order, "ABCDE", 5);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- checkout ------------------------------------------------------------ */
@@ -620,10 +596,8 @@ static void test_checkout_transaction_and_leak(void **state)
     (void)state;
     pgcm_node_spec_t s = specs[0];
     s.pool.leak_threshold_ms = 300;
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    track(mgr);
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, count_leaks, NULL, &sub), PGCM_OK);
     assert_int_equal(pgcm_manager_start(mgr, &s, 1, 5000, &err), PGCM_OK);
@@ -668,7 +642,7 @@ static void test_checkout_transaction_and_leak(void **state)
     fixture_sleep_ms(100);
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &after), PGCM_OK);
     assert_int_equal(after.conns_closed, before.conns_closed + 1);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- pool hygiene ---------------------------------------------------- */
@@ -681,10 +655,8 @@ static void test_min_idle_reaping_and_lifetime(void **state)
     s.pool.max = 6;
     s.pool.idle_timeout_ms = 400;
     s.pool.max_lifetime_ms = 1500;
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    track(mgr);
     assert_int_equal(pgcm_manager_start(mgr, &s, 1, 5000, &err), PGCM_OK);
     fixture_sleep_ms(300);
     pgcm_pool_stats_t st;
@@ -712,7 +684,7 @@ static void test_min_idle_reaping_and_lifetime(void **state)
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_true(st.conns_opened >= opened + 2);
     assert_int_equal(st.total, 2);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -746,13 +718,11 @@ static void log_event(const pgcm_event_t *ev, void *user)
 static void test_events(void **state)
 {
     (void)state;
-    pgcm_manager_t *mgr = NULL;
     pgcm_error_t err;
     static event_log_t log = {PTHREAD_MUTEX_INITIALIZER, "", NULL, 0};
     log.text[0] = '\0';
     log.deadlk_seen = 0;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    track(mgr);
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     log.mgr = mgr;
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, log_event, &log, &sub), PGCM_OK);
@@ -771,7 +741,7 @@ static void test_events(void **state)
     assert_int_equal(pgcm_node_add(mgr, &specs[0], &err), PGCM_OK);
     fixture_sleep_ms(300);
     assert_string_equal(log.text, "");
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- start-up ------------------------------------------------------------ */
@@ -783,10 +753,8 @@ static void test_unreachable_node_does_not_fail_start(void **state)
     two[0] = specs[0];
     fixture_node_spec(pg[1], "closed", &two[1]);
     two[1].port = 1; /* nothing listens there */
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    track(mgr);
     int64_t t0 = fixture_now_ms();
     assert_int_equal(pgcm_manager_start(mgr, two, 2, 5000, &err), PGCM_OK);
     assert_true(fixture_now_ms() - t0 < 2000);
@@ -797,7 +765,7 @@ static void test_unreachable_node_does_not_fail_start(void **state)
     assert_int_equal(h.state, PGCM_NODE_UNHEALTHY);
     assert_non_null(strstr(h.last_error, "refused"));
     assert_true(h.next_retry_ms > 0);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- bad input ----------------------------------------------------------- */
@@ -871,7 +839,7 @@ static void test_bad_input(void **state)
     assert_int_equal(
         pgcm_query_many(mgr, &bad, "SELECT 1", 0, NULL, NULL, &b, &err),
         PGCM_EINVAL);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     pgcm_manager_free(NULL);
 }
 

@@ -39,8 +39,8 @@ static const char *ids[NSERVERS] = {"alpha", "beta", "gamma"};
 static hrec_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* What the running test left that the teardown must undo, so that one
- * failure does not cascade: its manager, its proxy, a frozen server. */
-static pgcm_manager_t *current;
+ * failure does not cascade: its manager (the fixture tracks it), its proxy,
+ * a frozen server. */
 static faultproxy_t *proxy;
 static int frozen[NSERVERS];
 
@@ -67,13 +67,6 @@ static int test_setup(void **state)
     return 0;
 }
 
-static void end_manager(pgcm_manager_t *mgr)
-{
-    pgcm_manager_free(mgr);
-    if (mgr == current)
-        current = NULL;
-}
-
 static void thaw(int i)
 {
     if (frozen[i]) {
@@ -86,10 +79,7 @@ static void thaw(int i)
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     faultproxy_stop(proxy);
     proxy = NULL;
     for (int i = 0; i < NSERVERS; i++) {
@@ -108,10 +98,8 @@ static pgcm_manager_t *start_manager(const pgcm_options_t *opts,
                                      const pgcm_node_spec_t *nodes,
                                      size_t count)
 {
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(opts);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(opts, &mgr, &err), PGCM_OK);
-    current = mgr;
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, &rec, &sub), PGCM_OK);
     int rc = pgcm_manager_start(mgr, nodes, count, 5000, &err);
@@ -228,7 +216,7 @@ static void test_kill_idle_pool_then_restart(void **state)
                "pool of alpha not refilled to min 2 after recovery");
     expect_query_ok(mgr, "alpha");
     expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 typedef struct query_wait {
@@ -308,7 +296,7 @@ static void test_kill_with_queries_in_flight(void **state)
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.active, 0);
     assert_int_equal(st.errors, INFLIGHT);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     for (int i = 0; i < INFLIGHT; i++)
         pthread_mutex_destroy(&w[i].lock);
 }
@@ -343,7 +331,7 @@ static void test_freeze_then_thaw(void **state)
     HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
                "pool of alpha not refilled after the thaw");
     expect_query_ok(mgr, "alpha");
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     /* The teardown proves that no connection of ours is left on it. */
 }
 
@@ -395,7 +383,7 @@ static void test_freeze_with_query_in_flight(void **state)
     thaw(0);
     hrec_expect_up(&rec, mark_up, "alpha", 12000);
     expect_query_ok(mgr, "alpha");
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     pthread_mutex_destroy(&w.lock);
 }
 
@@ -435,7 +423,7 @@ static void test_network_cut_then_heal(void **state)
     expect_query_ok(mgr, "alpha");
     /* It came back over new connections through the proxy. */
     assert_true(faultproxy_accepted(proxy) > accepted);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- nothing reachable at start ------------------------------------------ */
@@ -501,7 +489,7 @@ static void test_all_unreachable_at_start(void **state)
         HREC_CHECK(&rec, 0, gap >= 700,
                    "reconnect attempts of alpha %lld ms apart", (long long)gap);
     }
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- intermittent failures ----------------------------------------------- */
@@ -598,7 +586,7 @@ static void test_intermittent_failures_do_not_flap(void **state)
     }
     expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
     expect_query_ok(mgr, "alpha");
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* The same without the network: the probe query itself fails exactly one
@@ -621,7 +609,7 @@ static void test_probe_failing_one_in_three_does_not_flap(void **state)
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &before), PGCM_OK);
     size_t mark = hrec_mark(&rec);
     fixture_sleep_ms(4500);
-    end_manager(mgr); /* no probe after this: the counts are final */
+    fixture_manager_free(mgr); /* no probe after this: the counts are final */
     size_t end = hrec_mark(&rec);
 
     /* the stats of the last event before the end */
@@ -717,7 +705,7 @@ static void test_query_healthy_skips_killed_node(void **state)
     assert_int_equal(pgcm_result_status(pgcm_batch_result(b, 1)),
                      PGCM_EUNAVAIL);
     pgcm_batch_free(b);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 /* ---- pool stats events --------------------------------------------------- */
@@ -764,7 +752,7 @@ static void test_pool_stats_at_health_interval(void **state)
         HREC_CHECK(&rec, mark, mean >= 250 && mean <= 375,
                    "%s: pool_stats every %.0f ms, expected ~300", ids[k], mean);
     }
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 int main(void)

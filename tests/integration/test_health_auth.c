@@ -36,7 +36,6 @@ static localpg_server_t *pwpg;   /* password (scram) required on TCP */
 static localpg_server_t *fullpg; /* max_connections 5, none reserved */
 
 static hrec_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pgcm_manager_t *current;
 static PGconn *fillers[4 * MAXCONN];
 static int nfillers;
 
@@ -82,10 +81,7 @@ static void close_fillers(void)
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     close_fillers();
     localpg_server_t *all[] = {pwpg, fullpg};
     fixture_assert_no_connections(all, 2, NULL);
@@ -94,20 +90,10 @@ static int test_teardown(void **state)
 
 static pgcm_manager_t *new_manager(void)
 {
-    pgcm_manager_t *mgr = NULL;
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &mgr, &err), PGCM_OK);
-    current = mgr;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, &rec, &sub), PGCM_OK);
     return mgr;
-}
-
-static void end_manager(pgcm_manager_t *mgr)
-{
-    pgcm_manager_free(mgr);
-    if (mgr == current)
-        current = NULL;
 }
 
 /* Start one node that the server refuses: the call returns quickly and
@@ -232,7 +218,7 @@ static void test_wrong_password(void **state)
     pgcm_result_free(r);
     assert_int_equal(pgcm_node_health(mgr, "locked", &h), PGCM_OK);
     assert_int_equal(h.state, PGCM_NODE_UNHEALTHY);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
     HREC_CHECK(&rec, 0, !rec.secret_seen, "a password appeared in %s",
                rec.secret_where);
 }
@@ -274,10 +260,8 @@ static void test_wrong_password_retried_at_backoff_max(void **state)
     pgcm_options_init(&o);
     o.backoff_initial_ms = 100;
     o.backoff_max_ms = 1000;
-    pgcm_manager_t *mgr = NULL;
+    pgcm_manager_t *mgr = fixture_manager_new(&o);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(&o, &mgr, &err), PGCM_OK);
-    current = mgr;
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, &rec, &sub), PGCM_OK);
     hrec_set_secret(&rec, 0, WRONG_PW);
@@ -285,7 +269,7 @@ static void test_wrong_password_retried_at_backoff_max(void **state)
     assert_true(log_before >= 0);
     assert_int_equal(pgcm_manager_start(mgr, &bad, 1, 5000, &err), PGCM_OK);
     fixture_sleep_ms(3600);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 
     int64_t at[32];
     int n = log_attempt_times(pwpg, log_before, at, 32);
@@ -405,7 +389,7 @@ static void test_server_at_max_connections(void **state)
     assert_int_equal(
         pgcm_query(mgr, "full", "SELECT 1", 0, NULL, NULL, &r, &err), PGCM_OK);
     pgcm_result_free(r);
-    end_manager(mgr);
+    fixture_manager_free(mgr);
 }
 
 int main(void)

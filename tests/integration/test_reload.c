@@ -201,20 +201,16 @@ static void load_assert_only(int i, const int *allowed, size_t nallowed)
 
 /* ---- per-test state ------------------------------------------------------ */
 
-/* The manager and configurations of the running test; freed by the
- * teardown if a failed assertion left them behind, so one failure does not
- * cascade. */
-static pgcm_manager_t *current;
+/* The configurations of the running test (the fixture tracks its
+ * manager); freed by the teardown if a failed assertion left them behind,
+ * so one failure does not cascade. */
 static rm_config_t *cfgs[3];
 
 static int test_teardown(void **state)
 {
     (void)state;
     load_stop();
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
         rm_config_free(cfgs[i]);
         cfgs[i] = NULL;
@@ -436,8 +432,7 @@ static void test_apply_while_queries_run(void **state)
     specs[GAMMA].pool.max = 4;
 
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    pgcm_manager_t *mgr = current;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     assert_int_equal(pgcm_manager_start(mgr, specs, 3, 5000, &err), PGCM_OK);
     for (int i = ALPHA; i <= GAMMA; i++)
         wait_state(mgr, ids[i], PGCM_NODE_HEALTHY, 5000);
@@ -591,8 +586,7 @@ static void test_apply_while_queries_run(void **state)
     /* delta: unknown until added, then fine. */
     const int delta_ok[] = {PGCM_ENOENT};
     load_assert_only(DELTA, delta_ok, 1);
-    pgcm_manager_free(current);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 static void test_apply_to_empty_and_back(void **state)
@@ -604,8 +598,7 @@ static void test_apply_to_empty_and_back(void **state)
     for (int i = 0; i < NSERVERS; i++)
         fixture_node_spec(pg[i], ids[i], &specs[i]);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    pgcm_manager_t *mgr = current;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     assert_int_equal(pgcm_manager_start(mgr, specs, 2, 5000, &err), PGCM_OK);
     size_t added, removed, replaced;
     assert_int_equal(
@@ -635,8 +628,7 @@ static void test_apply_to_empty_and_back(void **state)
                      PGCM_OK);
     assert_int_equal(atoi(pgcm_result_value(r, 0, 0)), localpg_port(pg[DELTA]));
     pgcm_result_free(r);
-    pgcm_manager_free(current);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 typedef struct done_wait {
@@ -660,8 +652,7 @@ static void test_apply_adds_id_still_draining(void **state)
     pgcm_node_spec_t spec;
     fixture_node_spec(pg[GAMMA], "gamma", &spec);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    pgcm_manager_t *mgr = current;
+    pgcm_manager_t *mgr = fixture_manager_new(NULL);
     assert_int_equal(pgcm_manager_start(mgr, &spec, 1, 5000, &err), PGCM_OK);
     static query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER,
                                 PTHREAD_COND_INITIALIZER, 0, 0};
@@ -706,8 +697,7 @@ static void test_apply_adds_id_still_draining(void **state)
                  "(still draining): added %zu removed %zu replaced %zu, "
                  "expected 1 0 0",
                  added, removed, replaced);
-    pgcm_manager_free(current);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 /* ---- configuration-level reload (replmon_config) ------------------------- */
@@ -796,9 +786,7 @@ static void test_reload_from_yaml(void **state)
         rm_config_cluster_nodes(cfgs[0], NULL, &specs, &count, &err), PGCM_OK);
     assert_int_equal(count, 3);
     assert_int_equal(cfgs[0]->options.remove_timeout_ms, 1000);
-    assert_int_equal(pgcm_manager_new(&cfgs[0]->options, &current, &err),
-                     PGCM_OK);
-    pgcm_manager_t *mgr = current;
+    pgcm_manager_t *mgr = fixture_manager_new(&cfgs[0]->options);
     assert_int_equal(pgcm_manager_start(mgr, specs, count, 5000, &err),
                      PGCM_OK);
     for (int i = ALPHA; i <= GAMMA; i++)
@@ -905,8 +893,7 @@ static void test_reload_from_yaml(void **state)
     load_assert_only(GAMMA, gamma_ok, 1);
     const int delta_ok[] = {PGCM_ENOENT};
     load_assert_only(DELTA, delta_ok, 1);
-    pgcm_manager_free(current);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 int main(void)

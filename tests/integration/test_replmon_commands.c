@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "localpg.h"
+#include "fixture.h"
 #include "replmon_json.h"
 #include "replmon_run.h"
 #include "textwidth.h"
@@ -36,43 +36,6 @@ static char cfg_path[PATH_MAX];
 static char bad_cfg_path[PATH_MAX];
 static char secret_cfg_path[PATH_MAX];
 static char weird_cfg_path[PATH_MAX];
-
-static void exec_or_fail(localpg_server_t *s, const char *sql)
-{
-    char err[512];
-
-    if (localpg_exec(s, NULL, sql, NULL, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-}
-
-static char *value_of(localpg_server_t *s, const char *sql)
-{
-    char err[512], *out = NULL;
-
-    if (localpg_exec(s, NULL, sql, &out, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", sql, err);
-    return out;
-}
-
-/* Poll sql on s until its first value equals want (10 s at most). */
-static void wait_value(localpg_server_t *s, const char *sql, const char *want)
-{
-    int64_t deadline = rm_run_now_ms() + 20000;
-
-    for (;;) {
-        char *v = value_of(s, sql);
-        int ok = v != NULL && strcmp(v, want) == 0;
-
-        if (ok || rm_run_now_ms() > deadline) {
-            if (!ok)
-                fail_msg("%s returned %s, want %s", sql, v ? v : "NULL", want);
-            free(v);
-            return;
-        }
-        free(v);
-        usleep(100000);
-    }
-}
 
 static int setup(void **state)
 {
@@ -86,10 +49,10 @@ static int setup(void **state)
     pub = localpg_start(&o, err, sizeof(err));
     if (pub == NULL)
         fail_msg("publisher: %s", err);
-    exec_or_fail(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                      "INSERT INTO t SELECT g, 'x' FROM "
-                      "generate_series(1, 10) g;"
-                      "CREATE PUBLICATION p FOR TABLE t");
+    free(fixture_exec(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
+                           "INSERT INTO t SELECT g, 'x' FROM "
+                           "generate_series(1, 10) g;"
+                           "CREATE PUBLICATION p FOR TABLE t"));
     localpg_options_init(&o);
     o.name = "it_standby";
     o.standby_of_host = localpg_host(pub);
@@ -102,12 +65,12 @@ static int setup(void **state)
     sub = localpg_start(&o, err, sizeof(err));
     if (sub == NULL)
         fail_msg("subscriber: %s", err);
-    exec_or_fail(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    free(fixture_exec(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)"));
     snprintf(sql, sizeof(sql),
              "CREATE SUBSCRIPTION s CONNECTION 'host=%s port=%d "
              "user=postgres dbname=postgres' PUBLICATION p",
              localpg_host(pub), localpg_port(pub));
-    exec_or_fail(sub, sql);
+    free(fixture_exec(sub, sql));
     localpg_options_init(&o);
     o.name = "it_stopped";
     stopped = localpg_start(&o, err, sizeof(err));
@@ -115,18 +78,20 @@ static int setup(void **state)
         fail_msg("stopped node: %s", err);
 
     /* Initial sync done, its temporary slots gone, standby streaming. */
-    wait_value(sub,
-               "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND "
-               "count(*) = 1 FROM pg_subscription_rel",
-               "t");
-    wait_value(pub,
-               "SELECT count(*) FROM pg_replication_slots WHERE slot_name "
-               "LIKE 'pg\\_%\\_sync\\_%'",
-               "0");
-    wait_value(pub,
-               "SELECT count(*) FROM pg_stat_replication WHERE state = "
-               "'streaming'",
-               "2");
+    fixture_wait_value(
+        sub,
+        "SELECT count(*) FILTER (WHERE srsubstate <> 'r') = 0 AND "
+        "count(*) = 1 FROM pg_subscription_rel",
+        "t", 20000);
+    fixture_wait_value(
+        pub,
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name "
+        "LIKE 'pg\\_%\\_sync\\_%'",
+        "0", 20000);
+    fixture_wait_value(pub,
+                       "SELECT count(*) FROM pg_stat_replication WHERE state = "
+                       "'streaming'",
+                       "2", 20000);
 
     assert_non_null(mkdtemp(dir));
     snprintf(cfg_path, sizeof(cfg_path), "%s/replmon.yaml", dir);
@@ -305,10 +270,11 @@ static void test_status_plain_role_no_permission(void **state)
     json_t *doc, *p, *sb;
 
     (void)state;
-    exec_or_fail(pub, "CREATE ROLE mon LOGIN");
-    exec_or_fail(sub, "CREATE ROLE mon LOGIN");
-    wait_value(standby, "SELECT count(*) FROM pg_roles WHERE rolname = 'mon'",
-               "1");
+    free(fixture_exec(pub, "CREATE ROLE mon LOGIN"));
+    free(fixture_exec(sub, "CREATE ROLE mon LOGIN"));
+    fixture_wait_value(standby,
+                       "SELECT count(*) FROM pg_roles WHERE rolname = 'mon'",
+                       "1", 20000);
     rm_run(args, 30000, &r);
     doc = parse_json(r.out);
     p = node_by_id(doc, "id", "pub");
@@ -349,12 +315,13 @@ static void test_status_warning_disabled_sub_and_idle_slot(void **state)
              "user=postgres dbname=postgres' PUBLICATION p WITH (enabled = "
              "false, create_slot = false, slot_name = NONE)",
              localpg_host(pub), localpg_port(pub));
-    exec_or_fail(sub, sql);
+    free(fixture_exec(sub, sql));
     /* An inactive logical slot, and WAL for it to retain. */
-    exec_or_fail(pub, "SELECT pg_create_logical_replication_slot('idle', "
-                      "'pgoutput')");
-    exec_or_fail(pub, "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS "
-                      "pad FROM generate_series(1, 20000) g");
+    free(fixture_exec(pub, "SELECT pg_create_logical_replication_slot('idle', "
+                           "'pgoutput')"));
+    free(fixture_exec(pub,
+                      "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS "
+                      "pad FROM generate_series(1, 20000) g"));
     rm_run(args, 30000, &r);
     if (r.code != 1)
         fail_msg("exit %d, want 1 (WARNING)\n%s\n%s", r.code, r.out, r.err);
@@ -388,16 +355,17 @@ static void test_status_warning_disabled_sub_and_idle_slot(void **state)
         "disabled");
     json_decref(doc);
     rm_run_free(&r);
-    exec_or_fail(pub, "SELECT pg_drop_replication_slot('idle')");
-    exec_or_fail(sub, "DROP SUBSCRIPTION s_off");
+    free(fixture_exec(pub, "SELECT pg_drop_replication_slot('idle')"));
+    free(fixture_exec(sub, "DROP SUBSCRIPTION s_off"));
     /* Let the active slot move past the filler WAL again: a checkpoint logs
      * the running transactions its restart_lsn needs to advance. */
-    exec_or_fail(pub, "DROP TABLE filler");
-    exec_or_fail(pub, "CHECKPOINT");
-    wait_value(pub,
-               "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) < "
-               "1048576 FROM pg_replication_slots WHERE slot_name = 's'",
-               "t");
+    free(fixture_exec(pub, "DROP TABLE filler"));
+    free(fixture_exec(pub, "CHECKPOINT"));
+    fixture_wait_value(
+        pub,
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) < "
+        "1048576 FROM pg_replication_slots WHERE slot_name = 's'",
+        "t", 20000);
 }
 
 static void test_status_critical_stopped_node(void **state)
@@ -715,7 +683,7 @@ static void test_terminal_safe_status(void **state)
              "'host=%s port=%d user=postgres dbname=postgres' PUBLICATION p "
              "WITH (enabled = false, create_slot = false, slot_name = NONE)",
              localpg_host(pub), localpg_port(pub));
-    exec_or_fail(sub, sql);
+    free(fixture_exec(sub, sql));
     rm_run(args, 30000, &r);
     if (r.code != 1) /* WARNING: the disabled subscription */
         fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
@@ -763,7 +731,7 @@ static void test_terminal_safe_status(void **state)
     assert_int_equal(seen, 1);
     json_decref(doc);
     rm_run_free(&r);
-    exec_or_fail(sub, "DROP SUBSCRIPTION U&\"\\001b[31mevil\\202e\"");
+    free(fixture_exec(sub, "DROP SUBSCRIPTION U&\"\\001b[31mevil\\202e\""));
 }
 
 #define EVIL_VALUE "x\x1b[2Jy" RLO "z\xe8\x8a\x82"

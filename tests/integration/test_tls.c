@@ -72,25 +72,12 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* The manager of the running test; freed by the teardown if a failed
- * assertion left it behind, so one failure does not cascade. */
-static pgcm_manager_t *current;
-
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     fixture_assert_no_connections(srv, NSERVERS, NULL);
     return 0;
-}
-
-static void end_manager(void)
-{
-    pgcm_manager_free(current);
-    current = NULL;
 }
 
 /* A spec for server s with TLS options; host is "127.0.0.1" unless given. */
@@ -106,17 +93,6 @@ static void tls_spec(int s, const char *id, const char *host, int enabled,
     spec->ssl.ca = ca;
     spec->ssl.cert = cert;
     spec->ssl.key = key;
-}
-
-/* Start a manager with one node and wait for its first attempt. */
-static pgcm_manager_t *start_one(const pgcm_node_spec_t *spec)
-{
-    pgcm_error_t err;
-    assert_null(current);
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    if (pgcm_manager_start(current, spec, 1, 5000, &err) != PGCM_OK)
-        fail_msg("pgcm_manager_start: %s", err.message);
-    return current;
 }
 
 /* The node connected: healthy, and its connection is encrypted (or not,
@@ -209,7 +185,7 @@ static void test_verify_full_by_host_name(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_SSL, "byname", "localhost", PGCM_SSL_ENABLED, 1, files.ca_cert,
              NULL, NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     assert_connected(mgr, "byname", 1);
 
     /* Several connections, all verified and encrypted. */
@@ -239,7 +215,7 @@ static void test_verify_full_by_host_name(void **state)
                            "NOT s.ssl");
     assert_string_equal(n, "0");
     free(n);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_verify_full_by_address(void **state)
@@ -249,9 +225,9 @@ static void test_verify_full_by_address(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_SSL, "byaddr", NULL, PGCM_SSL_ENABLED, 1, files.ca_cert, NULL,
              NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     assert_connected(mgr, "byaddr", 1);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_verify_full_wrong_ca(void **state)
@@ -261,7 +237,7 @@ static void test_verify_full_wrong_ca(void **state)
     tls_spec(SRV_SSL, "wrongca", "localhost", PGCM_SSL_ENABLED, 1,
              files.other_ca_cert, NULL, NULL, &spec);
     int64_t t0 = fixture_now_ms();
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     /* A verification failure is decisive at once, not after retries. */
     assert_true(fixture_now_ms() - t0 < 3000);
     const char *needles[] = {"certificate", NULL};
@@ -271,7 +247,7 @@ static void test_verify_full_wrong_ca(void **state)
     assert_non_null(strstr(h.last_error, "verify failed"));
     /* Retrying will not fix it: the slowest pace (backoff_max, 30 s). */
     assert_true(h.next_retry_ms - h.last_check_ms >= 20000);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_verify_full_server_cert_for_another_name(void **state)
@@ -284,17 +260,14 @@ static void test_verify_full_server_cert_for_another_name(void **state)
              NULL, NULL, &specs[0]);
     tls_spec(SRV_WRONG, "byname", "localhost", PGCM_SSL_ENABLED, 1,
              files.ca_cert, NULL, NULL, &specs[1]);
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, specs, 2, 5000, &err),
-                     PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, specs, 2);
     const char *addr_needles[] = {"does not match host name", "127.0.0.1",
                                   "wrong-host.invalid", NULL};
-    assert_refused(current, "byaddr", PGCM_EAUTH, addr_needles);
+    assert_refused(mgr, "byaddr", PGCM_EAUTH, addr_needles);
     const char *name_needles[] = {"does not match host name", "localhost",
                                   "wrong-host.invalid", NULL};
-    assert_refused(current, "byname", PGCM_EAUTH, name_needles);
-    end_manager();
+    assert_refused(mgr, "byname", PGCM_EAUTH, name_needles);
+    fixture_manager_free(mgr);
 }
 
 static void test_verify_full_host_name_not_in_certificate(void **state)
@@ -307,7 +280,7 @@ static void test_verify_full_host_name_not_in_certificate(void **state)
     tls_spec(SRV_SSL, "othername", "db.example.invalid", PGCM_SSL_ENABLED, 1,
              files.ca_cert, NULL, NULL, &spec);
     spec.conninfo = "hostaddr=127.0.0.1";
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     const char *needles[] = {"does not match host name", "db.example.invalid",
                              NULL};
     assert_refused(mgr, "othername", PGCM_EAUTH, needles);
@@ -326,7 +299,7 @@ static void test_verify_full_host_name_not_in_certificate(void **state)
         assert_int_equal(pgcm_node_health(mgr, "rightname", &h), PGCM_OK);
     } while (h.state == PGCM_NODE_CONNECTING && fixture_now_ms() < deadline);
     assert_connected(mgr, "rightname", 1);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_verify_full_missing_ca_file(void **state)
@@ -337,10 +310,10 @@ static void test_verify_full_missing_ca_file(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_SSL, "noca", NULL, PGCM_SSL_ENABLED, 1, missing, NULL, NULL,
              &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     const char *needles[] = {"root certificate", "no-such-ca.crt", NULL};
     assert_refused(mgr, "noca", PGCM_EAUTH, needles);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 /* ---- reject_unauthorized: false ------------------------------------------ */
@@ -355,13 +328,10 @@ static void test_require_without_ca(void **state)
              &specs[0]);
     tls_spec(SRV_WRONG, "wrongname", "localhost", PGCM_SSL_ENABLED, 0, NULL,
              NULL, NULL, &specs[1]);
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, specs, 2, 5000, &err),
-                     PGCM_OK);
-    assert_connected(current, "noca", 1);
-    assert_connected(current, "wrongname", 1);
-    end_manager();
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, specs, 2);
+    assert_connected(mgr, "noca", 1);
+    assert_connected(mgr, "wrongname", 1);
+    fixture_manager_free(mgr);
 }
 
 static void test_require_with_right_ca_ignores_host_name(void **state)
@@ -370,9 +340,9 @@ static void test_require_with_right_ca_ignores_host_name(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_WRONG, "wrongname", NULL, PGCM_SSL_ENABLED, 0, files.ca_cert,
              NULL, NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     assert_connected(mgr, "wrongname", 1);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_require_with_wrong_ca_does_not_verify(void **state)
@@ -384,9 +354,9 @@ static void test_require_with_wrong_ca_does_not_verify(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_SSL, "wrongca", NULL, PGCM_SSL_ENABLED, 0, files.other_ca_cert,
              NULL, NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     assert_connected(mgr, "wrongca", 1);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 /* ---- client certificates ------------------------------------------------- */
@@ -397,7 +367,7 @@ static void test_client_certificate_used(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_CERT, "withcert", "localhost", PGCM_SSL_ENABLED, 1,
              files.ca_cert, files.client_cert, files.client_key, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     assert_connected(mgr, "withcert", 1);
     /* The server saw our certificate. */
     pgcm_result_t *r = NULL;
@@ -410,7 +380,7 @@ static void test_client_certificate_used(void **state)
     assert_string_equal(pgcm_result_value(r, 0, 0), "/CN=postgres");
     assert_string_equal(pgcm_result_value(r, 0, 1), "/CN=replmon test CA");
     pgcm_result_free(r);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_client_certificate_missing(void **state)
@@ -419,13 +389,13 @@ static void test_client_certificate_missing(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_CERT, "nocert", "localhost", PGCM_SSL_ENABLED, 1,
              files.ca_cert, NULL, NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     const char *needles[] = {"certificate", NULL};
     assert_refused(mgr, "nocert", PGCM_EAUTH, needles);
     pgcm_health_t h;
     assert_int_equal(pgcm_node_health(mgr, "nocert", &h), PGCM_OK);
     assert_string_equal(h.last_sqlstate, "28000");
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_client_certificate_from_unrelated_ca(void **state)
@@ -437,10 +407,10 @@ static void test_client_certificate_from_unrelated_ca(void **state)
     tls_spec(SRV_CERT, "othercert", "localhost", PGCM_SSL_ENABLED, 1,
              files.ca_cert, files.other_client_cert, files.other_client_key,
              &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     const char *needles[] = {"unknown ca", NULL};
     assert_refused(mgr, "othercert", PGCM_EAUTH, needles);
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 /* ---- enabled: false ------------------------------------------------------ */
@@ -451,13 +421,13 @@ static void test_disabled_against_hostssl_only(void **state)
     pgcm_node_spec_t spec;
     tls_spec(SRV_SSL, "plain", NULL, PGCM_SSL_DISABLED, 1, files.ca_cert, NULL,
              NULL, &spec);
-    pgcm_manager_t *mgr = start_one(&spec);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     const char *needles[] = {"no pg_hba.conf entry", "no encryption", NULL};
     assert_refused(mgr, "plain", PGCM_EAUTH, needles);
     pgcm_health_t h;
     assert_int_equal(pgcm_node_health(mgr, "plain", &h), PGCM_OK);
     assert_string_equal(h.last_sqlstate, "28000");
-    end_manager();
+    fixture_manager_free(mgr);
 }
 
 static void test_disabled_and_default_modes(void **state)
@@ -470,13 +440,10 @@ static void test_disabled_and_default_modes(void **state)
              &specs[0]);
     tls_spec(SRV_WRONG, "prefer", NULL, PGCM_SSL_DEFAULT, 1, NULL, NULL, NULL,
              &specs[1]);
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, specs, 2, 5000, &err),
-                     PGCM_OK);
-    assert_connected(current, "plain", 0);
-    assert_connected(current, "prefer", 1);
-    end_manager();
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, specs, 2);
+    assert_connected(mgr, "plain", 0);
+    assert_connected(mgr, "prefer", 1);
+    fixture_manager_free(mgr);
 }
 
 int main(void)

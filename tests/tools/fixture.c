@@ -60,6 +60,60 @@ void fixture_stop_all(void)
     }
 }
 
+/* Managers made through the fixture and not freed yet. */
+#define FIXTURE_MAX_MANAGERS 16
+static pgcm_manager_t *g_managers[FIXTURE_MAX_MANAGERS];
+
+pgcm_manager_t *fixture_manager_new(const pgcm_options_t *opts)
+{
+    pgcm_manager_t *mgr = NULL;
+    pgcm_error_t err;
+    int rc = pgcm_manager_new(opts, &mgr, &err);
+    if (rc != PGCM_OK)
+        fail_msg("fixture: pgcm_manager_new: %s (%s)", err.message,
+                 pgcm_strerror(rc));
+    for (int i = 0; i < FIXTURE_MAX_MANAGERS; i++) {
+        if (g_managers[i] == NULL) {
+            g_managers[i] = mgr;
+            return mgr;
+        }
+    }
+    pgcm_manager_free(mgr);
+    fail_msg("fixture: more than %d managers at once", FIXTURE_MAX_MANAGERS);
+    return NULL;
+}
+
+pgcm_manager_t *fixture_manager_start(const pgcm_options_t *opts,
+                                      const pgcm_node_spec_t *specs,
+                                      size_t count)
+{
+    pgcm_manager_t *mgr = fixture_manager_new(opts);
+    pgcm_error_t err;
+    if (pgcm_manager_start(mgr, specs, count, 5000, &err) != PGCM_OK)
+        fail_msg("pgcm_manager_start: %s", err.message);
+    return mgr;
+}
+
+void fixture_manager_free(pgcm_manager_t *mgr)
+{
+    if (mgr == NULL)
+        return;
+    for (int i = 0; i < FIXTURE_MAX_MANAGERS; i++)
+        if (g_managers[i] == mgr)
+            g_managers[i] = NULL;
+    pgcm_manager_free(mgr);
+}
+
+void fixture_manager_free_all(void)
+{
+    for (int i = 0; i < FIXTURE_MAX_MANAGERS; i++) {
+        if (g_managers[i] != NULL) {
+            pgcm_manager_free(g_managers[i]);
+            g_managers[i] = NULL;
+        }
+    }
+}
+
 const char *fixture_app_name(void)
 {
     static char name[32];
@@ -122,6 +176,29 @@ char *fixture_exec(localpg_server_t *s, const char *sql)
     if (localpg_exec(s, NULL, sql, &out, err, sizeof err) < 0)
         fail_msg("fixture: %s", err);
     return out;
+}
+
+void fixture_wait_value(localpg_server_t *s, const char *sql, const char *want,
+                        int timeout_ms)
+{
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    for (;;) {
+        char *v = fixture_exec(s, sql);
+        int ok = v != NULL && strcmp(v, want) == 0;
+        if (ok) {
+            free(v);
+            return;
+        }
+        if (fixture_now_ms() > deadline) {
+            char last[128];
+            snprintf(last, sizeof last, "%s", v ? v : "NULL");
+            free(v);
+            fail_msg("fixture: %s returned %s after %d ms, want %s", sql, last,
+                     timeout_ms, want);
+        }
+        free(v);
+        fixture_sleep_ms(100);
+    }
 }
 
 int64_t fixture_now_ms(void)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - cmocka helpers for the integration tests: start real local
- * PostgreSQL servers (localpg), describe them as pgcm node specs, prove that
- * no connection of ours is left, and poll for conditions with a deadline.
+ * PostgreSQL servers (localpg), describe them as pgcm node specs, start and
+ * track managers so a failed assertion leaves none behind, prove that no
+ * connection of ours is left, and poll for conditions with a deadline.
  *
  * Include <stdarg.h>, <stddef.h>, <stdint.h>, <setjmp.h> and <cmocka.h>
  * first, as cmocka requires. Every fixture_* function that can fail fails
@@ -14,9 +15,13 @@
  *     localpg_server_t **pg = fixture_start(3, NULL);
  *     pgcm_node_spec_t spec;
  *     fixture_node_spec(pg[0], "n0", &spec);
+ *     pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
  *     ... pgcm calls ...
+ *     fixture_manager_free(mgr);
  *     fixture_assert_no_connections(pg, 3, fixture_app_name());
- *     fixture_stop_all();   (in a teardown, or at the end of the test)
+ *   and in the teardowns:
+ *     fixture_manager_free_all();   (per test: what a failure left)
+ *     fixture_stop_all();           (per group)
  */
 #ifndef FIXTURE_H
 #define FIXTURE_H
@@ -51,6 +56,26 @@ const char *fixture_app_name(void);
 void fixture_node_spec(const localpg_server_t *s, const char *id,
                        pgcm_node_spec_t *spec);
 
+/* fixture_manager_new - pgcm_manager_new(opts) (NULL: defaults), failing
+ * the test on error. The manager is tracked until fixture_manager_free(). */
+pgcm_manager_t *fixture_manager_new(const pgcm_options_t *opts);
+
+/* fixture_manager_start - fixture_manager_new(opts), then
+ * pgcm_manager_start with specs[0..count) and a 5 s wait for the first
+ * attempts; fails the test with the library's message on error. */
+pgcm_manager_t *fixture_manager_start(const pgcm_options_t *opts,
+                                      const pgcm_node_spec_t *specs,
+                                      size_t count);
+
+/* fixture_manager_free - pgcm_manager_free(mgr) and stop tracking it.
+ * NULL is ok. */
+void fixture_manager_free(pgcm_manager_t *mgr);
+
+/* fixture_manager_free_all - free every tracked manager: what a failed
+ * assertion left behind, so that one failure does not cascade. Call it
+ * first in a test teardown. */
+void fixture_manager_free_all(void);
+
 /* fixture_assert_no_connections - poll pg_stat_activity on each server for
  * up to 3 s until no backend has application_name app_name (NULL:
  * fixture_app_name()); fail the test with the counts otherwise. Servers that
@@ -61,6 +86,11 @@ void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
 /* fixture_exec - localpg_exec on the postgres database; fails the test on
  * error. Returns the first column of the first row (malloc'd) or NULL. */
 char *fixture_exec(localpg_server_t *s, const char *sql);
+
+/* fixture_wait_value - run sql on s (fixture_exec) until its first value is
+ * want, for up to timeout_ms; fail the test with the last value otherwise. */
+void fixture_wait_value(localpg_server_t *s, const char *sql, const char *want,
+                        int timeout_ms);
 
 /* fixture_log_count - how many lines of the server log contain needle
  * (e.g. "connection received: host=127.0.0.1"), or -1 on error. */
