@@ -180,8 +180,10 @@ static int copy_file_at(int sdir, int ddir, const char *name,
     return rc;
 }
 
-/* Copy the contents of directory sdir into ddir (both open). */
-static int copy_dir(int sdir, int ddir, int top, char *err, size_t errlen)
+/* Copy the contents of directory sdir into ddir (both open); top: sdir is
+ * the data directory itself. */
+static int copy_dir(int sdir, int ddir, int top, int flags, char *err,
+                    size_t errlen)
 {
     int dup_fd = dup(sdir);
     if (dup_fd < 0)
@@ -207,9 +209,14 @@ static int copy_dir(int sdir, int ddir, int top, char *err, size_t errlen)
          * saves a quarter of the files, and file creation is what a copy
          * costs. */
         size_t len = strlen(n);
-        if (len > 4 && (strcmp(n + len - 4, "_fsm") == 0 ||
-                        strcmp(n + len - 3, "_vm") == 0))
+        if (!(flags & LP_COPY_ALL_FORKS) && len > 4 &&
+            (strcmp(n + len - 4, "_fsm") == 0 ||
+             strcmp(n + len - 3, "_vm") == 0))
             continue;
+        /* A standby made by copying starts without its primary's slots,
+         * as one made by pg_basebackup does. */
+        int empty =
+            top && (flags & LP_COPY_NO_SLOTS) && strcmp(n, "pg_replslot") == 0;
         struct stat st;
         if (fstatat(sdir, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             lp_seterr(err, errlen, "localpg: cannot stat template file %s: %s",
@@ -228,8 +235,8 @@ static int copy_dir(int sdir, int ddir, int top, char *err, size_t errlen)
                 lp_seterr(err, errlen, "localpg: cannot open %s: %s", n,
                           strerror(errno));
                 rc = -1;
-            } else {
-                rc = copy_dir(s2, d2, 0, err, errlen);
+            } else if (!empty) {
+                rc = copy_dir(s2, d2, 0, flags, err, errlen);
             }
             if (s2 >= 0)
                 close(s2);
@@ -253,9 +260,8 @@ static int copy_dir(int sdir, int ddir, int top, char *err, size_t errlen)
     return rc;
 }
 
-/* Copy directory src to a new directory dst (mode 0700). Call with the
- * filesystem identity of the user the servers run as. */
-int lp_copy_tree(const char *src, const char *dst, char *err, size_t errlen)
+int lp_copy_tree(const char *src, const char *dst, int flags, char *err,
+                 size_t errlen)
 {
     if (mkdir(dst, 0700) < 0) {
         lp_seterr(err, errlen, "localpg: cannot create %s: %s", dst,
@@ -269,7 +275,7 @@ int lp_copy_tree(const char *src, const char *dst, char *err, size_t errlen)
         lp_seterr(err, errlen, "localpg: cannot open %s or %s: %s", src, dst,
                   strerror(errno));
     else
-        rc = copy_dir(s, d, 1, err, errlen);
+        rc = copy_dir(s, d, 1, flags, err, errlen);
     if (s >= 0)
         close(s);
     if (d >= 0)
@@ -291,9 +297,11 @@ void *lp_copy_worker(void *arg)
         pthread_mutex_unlock(&j->m);
         if (i >= j->n)
             break;
-        int rc = j->v[i] == NULL ? -1
-                                 : lp_copy_tree(lp.tmpl_data, j->v[i]->datadir,
-                                                j->errs[i], sizeof j->errs[i]);
+        const localpg_server_t *s = j->v[i];
+        int rc = s == NULL || s->copy_src == NULL
+                     ? -1
+                     : lp_copy_tree(s->copy_src, s->datadir, s->copy_flags,
+                                    j->errs[i], sizeof j->errs[i]);
         pthread_mutex_lock(&j->m);
         j->done[i] = rc == 0 ? 1 : -1;
         pthread_cond_broadcast(&j->cv);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * localpg.h - throwaway local PostgreSQL servers on 127.0.0.1: create (initdb
- * once per process, then copy the template data directory), start on a free
- * port, stop, restart, and inject real faults (SIGKILL, SIGSTOP/SIGCONT).
+ * once per process and bin directory, then copy the template data
+ * directory), start on a free port, stop, restart, make standbys (a copy of
+ * a stopped primary, or pg_basebackup), add roles, and inject real faults
+ * (SIGKILL, SIGSTOP/SIGCONT). Any PostgreSQL from 10 on, one bin directory
+ * per server if need be.
  *
  * Used by the test fixture (tests/tools), the benchmarks (bench/) and
  * `replmon demo`. Not part of libpgcm's public API.
@@ -31,12 +34,14 @@
  * 127.0.0.1, the Unix socket in localpg_dir(), fsync, synchronous_commit and
  * full_page_writes off, shared_buffers 16MB, log_connections on, logging to
  * localpg_logfile(); wal_level replica (logical with opts->logical). initdb
- * ran with -U postgres -E UTF8 --locale=C -A trust and 1 MB WAL segments
- * (wal_segment_size is 1MB, so WAL file names advance 16 times faster than
- * usual). Copies leave out the free-space and visibility map forks, which
- * PostgreSQL recreates on demand.
+ * ran with -U postgres -E UTF8 --locale=C -A trust and, from 11 on, 1 MB
+ * WAL segments (wal_segment_size is 1MB, so WAL file names advance 16 times
+ * faster than usual; 10 has 16 MB built in). Copies of the template leave
+ * out the free-space and visibility map forks, which PostgreSQL recreates
+ * on demand.
  *
- * Environment: LOCALPG_BINDIR overrides the PostgreSQL bin directory;
+ * Environment: LOCALPG_BINDIR overrides the default PostgreSQL bin
+ * directory (opts->bindir overrides it per server);
  * LOCALPG_KEEP=1 keeps the directories (logs, data) after the servers are
  * killed, for a look after a failure; LOCALPG_DEBUG=1 prints the time and
  * CPU each start phase took. Children get a clean environment, so
@@ -70,8 +75,25 @@ typedef struct localpg_options {
     int max_connections;           /* 0: 100 (<= 3: no superuser
                                       reserved connections) */
     const char *password;          /* if set: superuser password, and hba
-                                      default becomes scram-sha-256 on TCP */
-    const char *standby_of_host;   /* if set, pg_basebackup -R from here */
+                                      default becomes password_method on
+                                      TCP */
+    const char *password_method;   /* how the password is stored and
+                                      checked: "scram-sha-256" (NULL) or
+                                      "md5" */
+    const char *bindir;            /* PostgreSQL bin directory (initdb,
+                                      postgres); NULL: localpg_find_bindir() */
+    localpg_server_t *standby_of;  /* if set: a streaming standby of this
+                                      running server, made by stopping it,
+                                      copying its data directory (without
+                                      its slots) and starting it again; it
+                                      streams over TCP through a physical
+                                      slot. One at a time (n == 1); bindir,
+                                      password and logical are the
+                                      primary's. */
+    const char *standby_slot;      /* the slot for standby_of, created if
+                                      missing; NULL: "<name>_slot" */
+    const char *standby_of_host;   /* if set, pg_basebackup -R from here
+                                      (needs pg_basebackup in bindir) */
     int standby_of_port;
     int start_timeout_ms; /* 0: 30000 */
 } localpg_options_t;
@@ -79,9 +101,10 @@ typedef struct localpg_options {
 /* localpg_options_init - defaults (everything 0 / NULL). */
 void localpg_options_init(localpg_options_t *opts);
 
-/* localpg_find_bindir - directory holding initdb/pg_ctl/postgres (PG 15
- * preferred: /usr/lib/postgresql/15/bin, else the newest installed, else
- * PATH). Returns a static string or NULL with a message in err. */
+/* localpg_find_bindir - the default directory holding initdb/postgres
+ * (LOCALPG_BINDIR, else PG 15: /usr/lib/postgresql/15/bin, else the newest
+ * installed, else PATH). Returns a static string or NULL with a message in
+ * err. */
 const char *localpg_find_bindir(char *err, size_t errlen);
 
 /* localpg_start - create a data directory and start a server. Blocks until
@@ -111,6 +134,9 @@ pid_t localpg_pid(const localpg_server_t *s); /* postmaster, or 0 */
  * dbname=postgres" (plus password if one was set). Static per server. */
 const char *localpg_conninfo(const localpg_server_t *s);
 const char *localpg_password(const localpg_server_t *s); /* or NULL */
+/* The PostgreSQL major version (10, 11, ... 18) and bin directory. */
+int localpg_major(const localpg_server_t *s);
+const char *localpg_bindir(const localpg_server_t *s);
 /* 1 if the postmaster is alive (frozen counts as alive), else 0. */
 int localpg_is_running(const localpg_server_t *s);
 /* The message of the last failed kill/freeze/thaw/stop/restart, or "". */
@@ -137,6 +163,15 @@ void localpg_destroy(localpg_server_t *s);
  * Returns 0, or -1 with the server's message in err. */
 int localpg_exec(localpg_server_t *s, const char *dbname, const char *sql,
                  char **out, char *err, size_t errlen);
+
+/* localpg_create_role - CREATE ROLE name LOGIN, with password stored the
+ * way method says ("scram-sha-256" when NULL, or "md5"; no password when
+ * password is NULL), then GRANT each role of the comma-separated member_of
+ * (e.g. "pg_monitor"; NULL: none) to it. Returns 0, or -1 with the server's
+ * message in err. */
+int localpg_create_role(localpg_server_t *s, const char *name,
+                        const char *password, const char *method,
+                        const char *member_of, char *err, size_t errlen);
 
 /* localpg_count_connections - how many backends have this application_name
  * (pg_stat_activity), or -1 on error. Used to prove nothing leaked. */

@@ -38,19 +38,33 @@
 #define LP_MAX_DESC         8192  /* descendants of one postmaster */
 #define LP_MAX_SERVERS_MANY 1024  /* localpg_start_many() bound */
 #define LP_MAX_SCRATCH      64    /* localpg_make_dir() dirs at once */
+#define LP_MAX_TEMPLATES    16    /* bin directories used by one process */
+
+/* One initdb result per bin directory, copied for every server made with
+ * that bin directory. */
+typedef struct lp_template {
+    char bindir[LP_PATH_MAX];
+    int major;                   /* PostgreSQL major version, e.g. 15 */
+    char dir[LP_PATH_MAX];       /* "" until initdb ran */
+    char data[LP_PATH_MAX + 16]; /* dir/data */
+} lp_template_t;
 
 struct localpg_server {
     localpg_server_t *next;      /* registry link (lp.servers) */
     pid_t pid;                   /* postmaster, 0 when not running */
     unsigned long long pid_born; /* its start time, against pid reuse */
     int port;
-    int auto_port;         /* port picked here: re-picked if taken at start */
-    int port_tries;        /* re-picks so far */
-    int frozen;            /* SIGSTOPped by localpg_freeze() */
-    int standby;           /* made by pg_basebackup: no ALTER USER */
-    int timeout_ms;        /* readiness deadline */
+    int auto_port;  /* port picked here: re-picked if taken at start */
+    int port_tries; /* re-picks so far */
+    int frozen;     /* SIGSTOPped by localpg_freeze() */
+    int standby;    /* a copy of a primary: no ALTER USER */
+    int timeout_ms; /* readiness deadline */
+    const lp_template_t *tmpl; /* its bin directory and major version */
+    const char *copy_src;      /* data directory to copy from */
+    int copy_flags;            /* LP_COPY_* */
     long log_offset;       /* log size when the postmaster was last spawned */
     char *password;        /* superuser password, or NULL */
+    char method[16];       /* how it is stored: scram-sha-256 or md5 */
     char name[24];         /* sanitized label */
     char dir[LP_PATH_MAX]; /* owns everything below */
     char datadir[LP_PATH_MAX + 16]; /* dir/data */
@@ -66,7 +80,7 @@ typedef struct pidpair {
 } pidpair_t;
 
 /* Process-wide state (registry.c defines it); everything is guarded by
- * lp.lock except where the signal handler reads it (servers, tmpl_dir,
+ * lp.lock except where the signal handler reads it (servers, templates,
  * scratch, owner, keep, the sig_ buffers). */
 typedef struct lp_state {
     pthread_mutex_t lock;
@@ -77,12 +91,12 @@ typedef struct lp_state {
     gid_t pg_gid;
     gid_t pg_groups[64];
     int pg_ngroups;
-    mode_t umask; /* read from /proc/self/status at init */
-    int keep;     /* $LOCALPG_KEEP: keep dirs for a look */
-    int debug;    /* $LOCALPG_DEBUG: phase timings */
-    char bindir[LP_PATH_MAX];
-    char tmpl_dir[LP_PATH_MAX]; /* "" until initdb ran */
-    char tmpl_data[LP_PATH_MAX + 16];
+    mode_t umask;             /* read from /proc/self/status at init */
+    int keep;                 /* $LOCALPG_KEEP: keep dirs for a look */
+    int debug;                /* $LOCALPG_DEBUG: phase timings */
+    char bindir[LP_PATH_MAX]; /* the default, localpg_find_bindir() */
+    lp_template_t templates[LP_MAX_TEMPLATES];
+    int ntemplates;
     char scratch[LP_MAX_SCRATCH][LP_PATH_MAX]; /* localpg_make_dir() */
     char env_path[LP_PATH_MAX + 32];
     char env_tz[128];
@@ -190,12 +204,19 @@ void lp_rm_tree(const char *path); /* async-signal-safe */
 int lp_chown_pg(const char *path); /* to postgres when root */
 int lp_write_file(const char *path, const char *data, size_t len, int flags,
                   mode_t mode, int give_to_pg, char *err, size_t errlen);
-/* Copy directory src to a new directory dst (mode 0700). Call with the
- * filesystem identity of the user the servers run as. */
-int lp_copy_tree(const char *src, const char *dst, char *err, size_t errlen);
+/* Copy data directory src to a new directory dst (mode 0700), without
+ * postmaster.pid and, unless LP_COPY_ALL_FORKS, without the free-space and
+ * visibility map forks (PostgreSQL recreates them); LP_COPY_NO_SLOTS leaves
+ * pg_replslot empty. Call with the filesystem identity of the user the
+ * servers run as. */
+#define LP_COPY_ALL_FORKS 0x1
+#define LP_COPY_NO_SLOTS  0x2
+int lp_copy_tree(const char *src, const char *dst, int flags, char *err,
+                 size_t errlen);
 
-/* Parallel template copies: workers take the next index, the caller waits
- * for each in order and starts its postmaster at once. */
+/* Parallel copies (v[i]->copy_src to v[i]->datadir): workers take the next
+ * index, the caller waits for each in order and starts its postmaster at
+ * once. */
 typedef struct copy_job {
     pthread_mutex_t m;
     pthread_cond_t cv;
@@ -217,8 +238,14 @@ int lp_make_dir(const char *parent, const char *name, char *out, size_t outlen,
 /* ---- template.c ------------------------------------------------------ */
 
 const char *lp_find_bindir_locked(char *err, size_t errlen);
-/* initdb once per process into a template directory. */
-int lp_ensure_template(const char *parent, char *err, size_t errlen);
+/* The template of a bin directory (NULL: the default one), made under
+ * parent the first time: its major version always, its initdb data
+ * directory when initdb is set. NULL with a message in err when the
+ * directory holds no PostgreSQL 10+ or initdb fails. */
+const lp_template_t *lp_ensure_template(const char *parent, const char *bindir,
+                                        int initdb, char *err, size_t errlen);
+/* Remove every template directory (async-signal-safe unless forget). */
+void lp_remove_templates(int forget);
 
 /* ---- server.c -------------------------------------------------------- */
 
@@ -231,7 +258,10 @@ void lp_discard_server(localpg_server_t *s);
 /* The fixture's own way in: the Unix socket, local trust. */
 void lp_local_conninfo(const localpg_server_t *s, const char *dbname, char *buf,
                        size_t size);
-/* ALTER USER postgres PASSWORD s->password. */
+/* ALTER USER postgres PASSWORD s->password, stored as s->method says. */
 int lp_set_password(localpg_server_t *s, char *err, size_t errlen);
+/* pg_create_physical_replication_slot(slot, true) unless it exists. */
+int lp_create_physical_slot(localpg_server_t *s, const char *slot, char *err,
+                            size_t errlen);
 
 #endif /* LOCALPG_INTERNAL_H */

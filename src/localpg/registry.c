@@ -66,8 +66,8 @@ static void cleanup_from_signal(void)
         if (!lp.keep)
             lp_rm_tree(s->dir);
     }
+    lp_remove_templates(0);
     if (!lp.keep) {
-        lp_rm_tree(lp.tmpl_dir);
         for (int i = 0; i < 64; i++)
             lp_rm_tree(lp.scratch[i]);
     }
@@ -127,7 +127,7 @@ int lp_init_process(char *err, size_t errlen)
             free(s->password);
             free(s);
         }
-        lp.tmpl_dir[0] = lp.tmpl_data[0] = '\0';
+        lp.ntemplates = 0; /* the parent's, left alone */
         for (int i = 0; i < 64; i++)
             lp.scratch[i][0] = '\0';
         lp.bindir[0] = '\0';
@@ -201,9 +201,7 @@ void localpg_cleanup_all(void)
     }
     while (lp.servers)
         lp_discard_server(lp.servers);
-    if (lp.tmpl_dir[0] && !lp.keep)
-        lp_rm_tree(lp.tmpl_dir);
-    lp.tmpl_dir[0] = lp.tmpl_data[0] = '\0';
+    lp_remove_templates(1);
     for (int i = 0; i < 64; i++) {
         if (lp.scratch[i][0] && !lp.keep)
             lp_rm_tree(lp.scratch[i]);

@@ -41,6 +41,72 @@ static int conf_has_include(const char *datadir)
     return found;
 }
 
+/* What a standby made from standby_of connects with: TCP (so the primary
+ * sees a client address and the standby a sender host and port), the
+ * superuser, the standby's name as application_name. */
+static void primary_conninfo(const localpg_server_t *s,
+                             const localpg_server_t *primary, char *buf,
+                             size_t size)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", primary->port);
+    buf[0] = '\0';
+    lp_conninfo_add(buf, size, "host", "127.0.0.1");
+    lp_conninfo_add(buf, size, "port", port);
+    lp_conninfo_add(buf, size, "user", "postgres");
+    lp_conninfo_add(buf, size, "application_name", s->name);
+    if (primary->password)
+        lp_conninfo_add(buf, size, "password", primary->password);
+}
+
+/* The physical slot a standby made from standby_of streams through. */
+static const char *standby_slot(const localpg_server_t *s,
+                                const localpg_options_t *o, char *buf,
+                                size_t size)
+{
+    if (o->standby_slot != NULL && *o->standby_slot != '\0')
+        return o->standby_slot;
+    size_t j = 0;
+    for (const char *p = s->name; *p && j + 6 < size; p++)
+        buf[j++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    buf[j] = '\0';
+    lp_cat(buf, size, "_slot");
+    return buf;
+}
+
+/* Mark a copied data directory as a standby: standby.signal (12+), or
+ * recovery.conf with the connection and slot (10, 11). */
+static int write_standby_signal(localpg_server_t *s, const localpg_options_t *o,
+                                char *err, size_t errlen)
+{
+    char path[LP_PATH_MAX + 32];
+    if (s->tmpl->major >= 12) {
+        snprintf(path, sizeof path, "%s/standby.signal", s->datadir);
+        return lp_write_file(path, "", 0, O_TRUNC, 0600, 1, err, errlen);
+    }
+    char info[LP_PATH_MAX * 2], slot[64];
+    sbuf_t b = {0};
+    primary_conninfo(s, o->standby_of, info, sizeof info);
+    lp_sb_printf(&b, "# Written by localpg.\nstandby_mode = 'on'\n"
+                     "recovery_target_timeline = 'latest'\n"
+                     "primary_conninfo = ");
+    lp_sb_conf_quote(&b, info);
+    lp_sb_printf(&b, "\nprimary_slot_name = ");
+    lp_sb_conf_quote(&b, standby_slot(s, o, slot, sizeof slot));
+    lp_sb_printf(&b, "\n");
+    explicit_bzero(info, sizeof info);
+    int rc = -1;
+    snprintf(path, sizeof path, "%s/recovery.conf", s->datadir);
+    if (b.oom)
+        lp_seterr(err, errlen, "localpg: out of memory");
+    else
+        rc = lp_write_file(path, b.p, b.len, O_TRUNC, 0600, 1, err, errlen);
+    if (b.p)
+        explicit_bzero(b.p, b.cap);
+    free(b.p);
+    return rc;
+}
+
 static int write_config(localpg_server_t *s, const localpg_options_t *o,
                         char *err, size_t errlen)
 {
@@ -63,6 +129,16 @@ static int write_config(localpg_server_t *s, const localpg_options_t *o,
             fclose(f);
         maxconn = o->max_connections; /* 0: not set here */
     }
+    if (o->standby_of != NULL && s->tmpl->major >= 12) {
+        /* 12+: recovery settings are ordinary ones, plus standby.signal. */
+        char info[LP_PATH_MAX * 2];
+        primary_conninfo(s, o->standby_of, info, sizeof info);
+        lp_sb_printf(&b, "# Streaming from the primary:\nprimary_conninfo = ");
+        lp_sb_conf_quote(&b, info);
+        lp_sb_printf(&b, "\nprimary_slot_name = ");
+        lp_sb_conf_quote(&b, standby_slot(s, o, info, sizeof info));
+        lp_sb_printf(&b, "\n");
+    }
     lp_sb_printf(&b, "# Written by localpg for a throwaway server; later lines "
                      "win.\nlisten_addresses = '127.0.0.1'\n"
                      "unix_socket_directories = ");
@@ -83,7 +159,7 @@ static int write_config(localpg_server_t *s, const localpg_options_t *o,
         lp_sb_printf(&b, "%s\n", *l);
 
     sbuf_t h = {0};
-    const char *method = o->password ? "scram-sha-256" : "trust";
+    const char *method = s->password ? s->method : "trust";
     int has_local = 0;
     for (const char *const *l = o->hba_lines; l && *l; l++) {
         const char *p = *l;
@@ -115,6 +191,8 @@ static int write_config(localpg_server_t *s, const localpg_options_t *o,
     snprintf(path, sizeof path, "%s/pg_hba.conf", s->datadir);
     if (lp_write_file(path, h.p, h.len, O_TRUNC, 0600, 1, err, errlen) < 0)
         goto out;
+    if (o->standby_of != NULL && write_standby_signal(s, o, err, errlen) < 0)
+        goto out;
     if (!conf_has_include(s->datadir)) {
         static const char inc[] = "\ninclude = 'localpg.conf'\n";
         snprintf(path, sizeof path, "%s/postgresql.conf", s->datadir);
@@ -133,7 +211,7 @@ static int base_backup(localpg_server_t *s, const localpg_options_t *o,
                        char *err, size_t errlen)
 {
     char bin[LP_PATH_MAX + 16], port[16];
-    snprintf(bin, sizeof bin, "%s/pg_basebackup", lp.bindir);
+    snprintf(bin, sizeof bin, "%s/pg_basebackup", s->tmpl->bindir);
     snprintf(port, sizeof port, "%d", o->standby_of_port);
     const char *argv[] = {bin,
                           "-h",
@@ -197,6 +275,7 @@ void lp_discard_server(localpg_server_t *s)
 }
 
 static localpg_server_t *prepare_server(const localpg_options_t *o,
+                                        const lp_template_t *tmpl,
                                         const char *parent, char *err,
                                         size_t errlen)
 {
@@ -208,8 +287,17 @@ static localpg_server_t *prepare_server(const localpg_options_t *o,
     snprintf(s->name, sizeof s->name, "%s", o->name ? o->name : "pg");
     s->timeout_ms =
         o->start_timeout_ms > 0 ? o->start_timeout_ms : LP_DEFAULT_TIMEOUT;
-    s->standby = o->standby_of_host != NULL;
-    if (o->password && (s->password = strdup(o->password)) == NULL) {
+    s->tmpl = tmpl;
+    s->standby = o->standby_of_host != NULL || o->standby_of != NULL;
+    const char *password = o->password, *method = o->password_method;
+    if (o->standby_of != NULL) {
+        /* A copy has the primary's users. */
+        password = o->standby_of->password;
+        method = o->standby_of->method;
+    }
+    snprintf(s->method, sizeof s->method, "%s",
+             method != NULL ? method : "scram-sha-256");
+    if (password && (s->password = strdup(password)) == NULL) {
         lp_seterr(err, errlen, "localpg: out of memory");
         free(s);
         return NULL;
@@ -323,7 +411,7 @@ static void build_conninfo(localpg_server_t *s)
 static int spawn_postmaster(localpg_server_t *s, char *err, size_t errlen)
 {
     char bin[LP_PATH_MAX + 16], port[16];
-    snprintf(bin, sizeof bin, "%s/postgres", lp.bindir);
+    snprintf(bin, sizeof bin, "%s/postgres", s->tmpl->bindir);
     snprintf(port, sizeof port, "%d", s->port);
     const char *argv[] = {bin, "-D", s->datadir, "-p", port, NULL};
     spawn_req_t r = {argv, lp.env, s->logfile, s->dir, lp.as_pg, 1};
@@ -459,11 +547,84 @@ void localpg_options_init(localpg_options_t *opts)
         memset(opts, 0, sizeof *opts);
 }
 
+static int stop_locked(localpg_server_t *s);
+
+/* Check the options that cannot be told from the files alone. */
+static int check_options(const localpg_options_t *o, int n, char *err,
+                         size_t errlen)
+{
+    if (o->password_method != NULL &&
+        strcmp(o->password_method, "scram-sha-256") != 0 &&
+        strcmp(o->password_method, "md5") != 0) {
+        lp_seterr(err, errlen,
+                  "localpg: password_method '%s' is unknown; use "
+                  "scram-sha-256 or md5",
+                  o->password_method);
+        return -1;
+    }
+    if (o->standby_of_host && o->standby_of_port <= 0) {
+        lp_seterr(err, errlen,
+                  "localpg: standby_of_host needs standby_of_port");
+        return -1;
+    }
+    if (o->standby_of != NULL) {
+        const localpg_server_t *p = o->standby_of;
+        if (n != 1 || o->standby_of_host != NULL) {
+            lp_seterr(err, errlen,
+                      "localpg: standby_of makes one standby at a time and "
+                      "excludes standby_of_host");
+            return -1;
+        }
+        if (!lp_registry_has(p) || p->pid <= 0 ||
+            !lp_proc_same(p->pid, p->pid_born) || p->frozen) {
+            lp_seterr(err, errlen,
+                      "localpg: standby_of needs a running primary (thaw or "
+                      "restart it first)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Before a standby_of copy: the slot on the primary, then a clean stop so
+ * that the copy is consistent; the primary is started again once the copy
+ * is done (restart_primary). */
+static int stop_primary(localpg_server_t *s, const localpg_options_t *o,
+                        char *err, size_t errlen)
+{
+    char slot[64];
+    if (lp_create_physical_slot(o->standby_of,
+                                standby_slot(s, o, slot, sizeof slot), err,
+                                errlen) < 0)
+        return -1;
+    if (stop_locked(o->standby_of) < 0) {
+        lp_seterr(err, errlen, "%s", o->standby_of->lasterr);
+        return -1;
+    }
+    s->copy_src = o->standby_of->datadir;
+    s->copy_flags = LP_COPY_ALL_FORKS | LP_COPY_NO_SLOTS;
+    return 0;
+}
+
+/* Start a stopped server again on the same port: whoever connects (its
+ * subscribers, standbys, tests) knows this one. */
+static int start_again(localpg_server_t *p, char *err, size_t errlen)
+{
+    int saved_auto = p->auto_port;
+    p->auto_port = 0;
+    int rc = spawn_postmaster(p, err, errlen);
+    if (rc == 0)
+        rc = wait_ready(&p, 1, err, errlen);
+    p->auto_port = saved_auto;
+    return rc;
+}
+
 static int start_many_locked(const localpg_options_t *opts, int n,
                              localpg_server_t **out, char *err, size_t errlen)
 {
     char parent[PATH_MAX];
-    if (lp_init_process(err, errlen) < 0 ||
+    if (check_options(opts, n, err, errlen) < 0 ||
+        lp_init_process(err, errlen) < 0 ||
         lp_resolve_parent(opts->parent_dir, parent, sizeof parent, err,
                           errlen) < 0)
         return -1;
@@ -476,19 +637,27 @@ static int start_many_locked(const localpg_options_t *opts, int n,
         pthread_mutex_lock(&lp.lock);
     }
     lp_trace("start: init and reap");
-    if (opts->standby_of_host == NULL &&
-        lp_ensure_template(parent, err, errlen) < 0)
+    localpg_server_t *primary = opts->standby_of;
+    const lp_template_t *tmpl =
+        primary != NULL
+            ? primary->tmpl
+            : lp_ensure_template(parent, opts->bindir,
+                                 opts->standby_of_host == NULL, err, errlen);
+    if (tmpl == NULL)
         return -1;
     lp_trace("template ready");
-    if (opts->standby_of_host && opts->standby_of_port <= 0) {
-        lp_seterr(err, errlen,
-                  "localpg: standby_of_host needs standby_of_port");
-        return -1;
-    }
-    int rc = -1;
-    for (int i = 0; i < n; i++)
-        if ((out[i] = prepare_server(opts, parent, err, errlen)) == NULL)
+    int rc = -1, primary_down = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = prepare_server(opts, tmpl, parent, err, errlen);
+        if (out[i] == NULL)
             goto fail;
+        out[i]->copy_src = tmpl->data;
+    }
+    if (primary != NULL) {
+        if (stop_primary(out[0], opts, err, errlen) < 0)
+            goto fail;
+        primary_down = 1;
+    }
 
     /* Copies in worker threads (one per CPU); each postmaster starts as
      * soon as its data directory is complete. */
@@ -531,6 +700,11 @@ static int start_many_locked(const localpg_options_t *opts, int n,
                 goto copies_done;
             }
         }
+        if (primary_down) {
+            primary_down = 0;
+            if (start_again(primary, err, errlen) < 0)
+                goto copies_done;
+        }
         if (finish_server(out[i], opts, i, err, errlen) < 0 ||
             spawn_postmaster(out[i], err, errlen) < 0)
             goto copies_done;
@@ -556,6 +730,12 @@ copies_done:
     lp_trace("servers ready");
     return 0;
 fail:
+    if (primary_down) {
+        /* Never leave the primary stopped; the first error is the one to
+         * report. */
+        char ignored[256];
+        start_again(primary, ignored, sizeof ignored);
+    }
     for (int i = 0; i < n; i++) {
         if (out[i])
             lp_discard_server(out[i]);
@@ -635,6 +815,16 @@ const char *localpg_conninfo(const localpg_server_t *s)
 const char *localpg_password(const localpg_server_t *s)
 {
     return s ? s->password : NULL;
+}
+
+int localpg_major(const localpg_server_t *s)
+{
+    return s ? s->tmpl->major : 0;
+}
+
+const char *localpg_bindir(const localpg_server_t *s)
+{
+    return s ? s->tmpl->bindir : NULL;
 }
 
 const char *localpg_last_error(const localpg_server_t *s)
@@ -775,13 +965,7 @@ int localpg_restart(localpg_server_t *s)
     char err[sizeof s->lasterr];
     err[0] = '\0';
     if (rc == 0) {
-        /* The same port: whoever connects knows this one. */
-        int saved_auto = s->auto_port;
-        s->auto_port = 0;
-        rc = spawn_postmaster(s, err, sizeof err);
-        if (rc == 0)
-            rc = wait_ready(&s, 1, err, sizeof err);
-        s->auto_port = saved_auto;
+        rc = start_again(s, err, sizeof err);
         if (rc < 0) {
             kill_locked(s);
             snprintf(s->lasterr, sizeof s->lasterr, "%s", err);

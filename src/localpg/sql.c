@@ -2,7 +2,8 @@
 /*
  * sql.c - SQL through a server's Unix socket with local trust (never TCP,
  * so the fixture's own connections never count as TCP attempts): the
- * superuser password, localpg_exec() and the connection count.
+ * superuser password, roles, the physical slot of a copied standby,
+ * localpg_exec() and the connection count.
  */
 #include "localpg_internal.h"
 
@@ -64,29 +65,128 @@ static int check_result(const localpg_server_t *s, PGresult *r, char *err,
     return -1;
 }
 
+/* Run one statement; 0 or -1 with the server's message. */
+static int run(PGconn *c, const localpg_server_t *s, const char *sql, char *err,
+               size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    int rc = check_result(s, r, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
+/* ALTER ROLE role PASSWORD password, stored as method says (the default
+ * of password_encryption is md5 up to 13). role is a quoted identifier. */
+static int store_password(PGconn *c, const localpg_server_t *s,
+                          const char *role, const char *password,
+                          const char *method, char *err, size_t errlen)
+{
+    char set[96];
+    snprintf(set, sizeof set, "SET password_encryption = '%s'",
+             method != NULL && strcmp(method, "md5") == 0 ? "md5"
+                                                          : "scram-sha-256");
+    if (run(c, s, set, err, errlen) < 0)
+        return -1;
+    char *lit = PQescapeLiteral(c, password, strlen(password));
+    size_t len = (lit ? strlen(lit) : 0) + strlen(role) + 64;
+    char *sql = lit ? malloc(len) : NULL;
+    int rc = -1;
+    if (sql == NULL) {
+        lp_seterr(err, errlen, "localpg: out of memory");
+    } else {
+        snprintf(sql, len, "ALTER ROLE %s PASSWORD %s", role, lit);
+        rc = run(c, s, sql, err, errlen);
+        explicit_bzero(sql, len);
+        free(sql);
+    }
+    if (lit) {
+        explicit_bzero(lit, strlen(lit));
+        PQfreemem(lit);
+    }
+    return rc;
+}
+
 int lp_set_password(localpg_server_t *s, char *err, size_t errlen)
 {
     PGconn *c = connect_local(s, NULL, err, errlen);
     if (c == NULL)
         return -1;
-    char *lit = PQescapeLiteral(c, s->password, strlen(s->password));
-    int rc = -1;
-    if (lit) {
-        size_t len = strlen(lit) + 64;
-        char *sql = malloc(len);
-        if (sql) {
-            snprintf(sql, len, "ALTER USER postgres PASSWORD %s", lit);
-            PGresult *r = PQexec(c, sql);
-            rc = check_result(s, r, err, errlen);
-            PQclear(r);
-            explicit_bzero(sql, len);
-            free(sql);
-        }
-        explicit_bzero(lit, strlen(lit));
-        PQfreemem(lit);
+    int rc =
+        store_password(c, s, "postgres", s->password, s->method, err, errlen);
+    PQfinish(c);
+    return rc;
+}
+
+int lp_create_physical_slot(localpg_server_t *s, const char *slot, char *err,
+                            size_t errlen)
+{
+    PGconn *c = connect_local(s, NULL, err, errlen);
+    if (c == NULL)
+        return -1;
+    const char *params[1] = {slot};
+    /* true: reserve WAL now, so the copy made after the stop finds it. */
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT "
+        "EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+        1, NULL, params, NULL, NULL, 0);
+    int rc = check_result(s, r, err, errlen);
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+int localpg_create_role(localpg_server_t *s, const char *name,
+                        const char *password, const char *method,
+                        const char *member_of, char *err, size_t errlen)
+{
+    if (s == NULL || name == NULL || *name == '\0') {
+        lp_seterr(err, errlen, "localpg: create_role needs a server and name");
+        return -1;
     }
-    if (rc < 0 && lit == NULL)
-        lp_seterr(err, errlen, "localpg: out of memory");
+    if (method != NULL && strcmp(method, "md5") != 0 &&
+        strcmp(method, "scram-sha-256") != 0) {
+        lp_seterr(err, errlen,
+                  "localpg: password method '%s' is unknown; use "
+                  "scram-sha-256 or md5",
+                  method);
+        return -1;
+    }
+    PGconn *c = connect_local(s, NULL, err, errlen);
+    if (c == NULL)
+        return -1;
+    int rc = -1;
+    char *role = PQescapeIdentifier(c, name, strlen(name));
+    char sql[512];
+    if (role == NULL || strlen(role) > 200) {
+        lp_seterr(err, errlen, "localpg: role name %s is unusable", name);
+        goto out;
+    }
+    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN", role);
+    if (run(c, s, sql, err, errlen) < 0)
+        goto out;
+    if (password != NULL &&
+        store_password(c, s, role, password, method, err, errlen) < 0)
+        goto out;
+    char list[256];
+    snprintf(list, sizeof list, "%s", member_of ? member_of : "");
+    char *save = NULL;
+    for (char *m = strtok_r(list, ", ", &save); m;
+         m = strtok_r(NULL, ", ", &save)) {
+        char *grant = PQescapeIdentifier(c, m, strlen(m));
+        if (grant == NULL || strlen(grant) > 200) {
+            PQfreemem(grant);
+            lp_seterr(err, errlen, "localpg: role name %s is unusable", m);
+            goto out;
+        }
+        snprintf(sql, sizeof sql, "GRANT %s TO %s", grant, role);
+        PQfreemem(grant);
+        if (run(c, s, sql, err, errlen) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQfreemem(role);
     PQfinish(c);
     return rc;
 }

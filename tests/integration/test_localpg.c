@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,136 @@ static void test_missing_binaries_is_an_error(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A standby made by copying a stopped primary (no pg_basebackup), on the
+ * oldest and the newest version: 10 has recovery.conf and 16 MB WAL
+ * segments, 12+ standby.signal; it streams through its physical slot. */
+static void copied_standby(int major)
+{
+    localpg_options_t o;
+    localpg_options_init(&o);
+    o.name = "primary";
+    o.logical = 1;
+    o.password = "copy pw";
+    o.bindir = fixture_require_pg(major);
+    localpg_server_t **pg = fixture_start(1, &o);
+    assert_int_equal(localpg_major(pg[0]), major);
+    assert_string_equal(localpg_bindir(pg[0]), o.bindir);
+    char *v = fixture_exec(pg[0], "SELECT current_setting('server_version_num')"
+                                  "::int / 10000");
+    assert_int_equal(atoi(v), major);
+    free(v);
+    free(fixture_exec(pg[0], "CREATE TABLE before_copy (x int)"));
+
+    localpg_options_t so;
+    localpg_options_init(&so);
+    so.name = "Copy";
+    so.standby_of = pg[0];
+    localpg_server_t **sb = fixture_start(1, &so);
+    assert_int_equal(localpg_major(sb[0]), major);
+    assert_string_equal(localpg_password(sb[0]), o.password);
+    v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
+    assert_string_equal(v, "t");
+    free(v);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", localpg_datadir(sb[0]),
+             major >= 12 ? "standby.signal" : "recovery.conf");
+    assert_int_equal(access(path, F_OK), 0);
+    /* The primary came back on its port, the slot is the standby's and
+     * only the primary has it. */
+    assert_true(select_one(pg[0]));
+    fixture_wait_value(pg[0],
+                       "SELECT string_agg(slot_name || ':' || active, ',') "
+                       "FROM pg_replication_slots",
+                       "copy_slot:true", 10000);
+    v = fixture_exec(sb[0], "SELECT count(*) FROM pg_replication_slots");
+    assert_string_equal(v, "0");
+    free(v);
+    fixture_wait_value(pg[0],
+                       "SELECT application_name || ' ' || state || ' ' || "
+                       "host(client_addr) FROM pg_stat_replication",
+                       "Copy streaming 127.0.0.1", 10000);
+    free(fixture_exec(pg[0], "CREATE TABLE from_primary (x int)"));
+    assert_true(fixture_wait_for(standby_has_table, sb[0], 10000));
+    v = fixture_exec(sb[0], "SELECT count(*) FROM pg_class WHERE relname = "
+                            "'before_copy'");
+    assert_string_equal(v, "1");
+    free(v);
+
+    /* The standby's own options are refused where they make no sense. */
+    char err[512];
+    localpg_server_t *two[2];
+    assert_int_equal(localpg_start_many(&so, 2, two, err, sizeof err), -1);
+    assert_non_null(strstr(err, "one standby at a time"));
+    assert_int_equal(localpg_stop(pg[0]), 0);
+    assert_null(localpg_start(&so, err, sizeof err));
+    assert_non_null(strstr(err, "running primary"));
+}
+
+static void test_copied_standby_oldest(void **state)
+{
+    (void)state;
+    copied_standby(fixture_pg_majors[0]);
+}
+
+static void test_copied_standby_newest(void **state)
+{
+    (void)state;
+    copied_standby(fixture_pg_majors[fixture_pg_major_count - 1]);
+}
+
+/* Roles whose passwords are stored as scram-sha-256 or md5, checked over
+ * TCP by this libpq, on the oldest version (where md5 is the default). */
+static void test_roles_scram_and_md5(void **state)
+{
+    (void)state;
+    static const char *const hba[] = {"host all md5_role 127.0.0.1/32 md5",
+                                      "host all all 127.0.0.1/32 scram-sha-256",
+                                      NULL};
+    localpg_options_t o;
+    localpg_options_init(&o);
+    o.bindir = fixture_require_pg(fixture_pg_majors[0]);
+    o.hba_lines = hba;
+    localpg_server_t **pg = fixture_start(1, &o);
+    char err[512];
+    assert_int_equal(localpg_create_role(pg[0], "scram_role", "s pw",
+                                         "scram-sha-256", "pg_monitor", err,
+                                         sizeof err),
+                     0);
+    assert_int_equal(localpg_create_role(pg[0], "md5_role", "m pw", "md5", NULL,
+                                         err, sizeof err),
+                     0);
+    char *v = fixture_exec(pg[0], "SELECT string_agg(rolname || '=' || "
+                                  "left(rolpassword, 3), ',' ORDER BY rolname) "
+                                  "FROM pg_authid WHERE rolname LIKE '%_role'");
+    assert_string_equal(v, "md5_role=md5,scram_role=SCR");
+    free(v);
+    v = fixture_exec(pg[0], "SELECT pg_has_role('scram_role', 'pg_monitor', "
+                            "'USAGE')");
+    assert_string_equal(v, "t");
+    free(v);
+    char info[256];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d dbname=postgres user=scram_role "
+             "password='s pw'",
+             localpg_port(pg[0]));
+    assert_int_equal(fixture_try_connect(info, 5000, err, sizeof err), 1);
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d dbname=postgres user=md5_role "
+             "password='m pw'",
+             localpg_port(pg[0]));
+    assert_int_equal(fixture_try_connect(info, 5000, err, sizeof err), 1);
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d dbname=postgres user=md5_role "
+             "password=wrong",
+             localpg_port(pg[0]));
+    assert_int_equal(fixture_try_connect(info, 5000, err, sizeof err), 0);
+    assert_non_null(strstr(err, "password authentication failed"));
+    assert_int_equal(
+        localpg_create_role(pg[0], "x", "p", "plain", NULL, err, sizeof err),
+        -1);
+    assert_non_null(strstr(err, "scram-sha-256 or md5"));
+}
+
 static void test_many_distinct(void **state)
 {
     (void)state;
@@ -512,6 +643,9 @@ int main(void)
         cmocka_unit_test_teardown(test_conf_and_hba_lines, teardown),
         cmocka_unit_test_teardown(test_log_counts_tcp_connections, teardown),
         cmocka_unit_test_teardown(test_logical_and_standby, teardown),
+        cmocka_unit_test_teardown(test_copied_standby_oldest, teardown),
+        cmocka_unit_test_teardown(test_copied_standby_newest, teardown),
+        cmocka_unit_test_teardown(test_roles_scram_and_md5, teardown),
         cmocka_unit_test_teardown(test_many_distinct, teardown),
         cmocka_unit_test_teardown(test_forked_child_leaves_servers_alone,
                                   teardown),

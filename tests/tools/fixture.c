@@ -14,6 +14,7 @@
 #include "fixture.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +33,103 @@ typedef struct batch {
 
 static batch_t *g_batches;
 
+const int fixture_pg_majors[] = {10, 11, 12, 13, 14, 15, 16, 17, 18};
+const int fixture_pg_major_count =
+    (int)(sizeof fixture_pg_majors / sizeof fixture_pg_majors[0]);
+
+/* Whether dir holds an executable postgres. */
+static int has_postgres(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/postgres", dir);
+    return access(path, X_OK) == 0;
+}
+
+/* The major version of the default bin directory, from its path
+ * (/usr/lib/postgresql/15/bin), 0 when the path does not say. */
+static int default_major(const char **dir)
+{
+    char err[256];
+    *dir = localpg_find_bindir(err, sizeof err);
+    const char *v = *dir ? strstr(*dir, "/postgresql/") : NULL;
+    return v ? atoi(v + strlen("/postgresql/")) : 0;
+}
+
+const char *fixture_pg_bindir(int major)
+{
+    static char found[32][PATH_MAX];
+    if (major <= 0 || major >= 32)
+        return NULL;
+    if (found[major][0])
+        return found[major];
+    const char *dflt;
+    if (default_major(&dflt) == major) {
+        snprintf(found[major], sizeof found[major], "%s", dflt);
+        return found[major];
+    }
+    const char *env = getenv("REPLMON_PG_CACHE");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char caches[3][PATH_MAX];
+    int n = 0;
+    if (env && *env)
+        snprintf(caches[n++], PATH_MAX, "%s", env);
+    snprintf(caches[n++], PATH_MAX, "/var/cache/replmon/pg");
+    if (xdg && *xdg)
+        snprintf(caches[n++], PATH_MAX, "%s/replmon/pg", xdg);
+    else if (home && *home)
+        snprintf(caches[n++], PATH_MAX, "%s/.cache/replmon/pg", home);
+    for (int i = 0; i < n; i++) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/%d/native/bin", caches[i], major);
+        size_t len = strlen(dir);
+        if (len < sizeof found[major] && has_postgres(dir)) {
+            memcpy(found[major], dir, len + 1);
+            return found[major];
+        }
+    }
+    return NULL;
+}
+
+const char *fixture_require_pg(int major)
+{
+    const char *dir = fixture_pg_bindir(major);
+    if (dir != NULL)
+        return dir;
+    const char *req = getenv("REPLMON_PG_VERSIONS_REQUIRED");
+    if (req && *req && strcmp(req, "0") != 0)
+        fail_msg("fixture: PostgreSQL %d is not installed; run "
+                 "scripts/pg-versions",
+                 major);
+    fprintf(stderr,
+            "fixture: PostgreSQL %d is not installed, skipping (run "
+            "scripts/pg-versions)\n",
+            major);
+    skip();
+    return NULL;
+}
+
+int fixture_test_major(void)
+{
+    const char *v = getenv("REPLMON_TEST_PG_MAJOR");
+    return v && *v ? atoi(v) : 0;
+}
+
 localpg_server_t **fixture_start(int n, const localpg_options_t *opts)
 {
     char err[1024];
+    localpg_options_t o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        localpg_options_init(&o);
+    if (o.bindir == NULL && o.standby_of == NULL && fixture_test_major() > 0)
+        o.bindir = fixture_require_pg(fixture_test_major());
     batch_t *b =
         calloc(1, sizeof *b + (size_t)(n > 0 ? n : 1) * sizeof b->servers[0]);
     if (b == NULL)
         fail_msg("fixture: out of memory");
-    if (localpg_start_many(opts, n, b->servers, err, sizeof err) < 0) {
+    if (localpg_start_many(&o, n, b->servers, err, sizeof err) < 0) {
         free(b);
         fail_msg("fixture: cannot start %d PostgreSQL server(s): %s", n, err);
     }

@@ -38,9 +38,31 @@ extern "C" {
 #endif
 
 /* fixture_start - start n servers at once (localpg_start_many) with opts
- * (NULL: defaults). Returns an array of n servers, owned by the fixture
- * until fixture_stop_all(). Fails the test if they cannot start. */
+ * (NULL: defaults). Without opts->bindir, REPLMON_TEST_PG_MAJOR (e.g. 10)
+ * picks the version (fixture_pg_bindir), else the default one (15).
+ * Returns an array of n servers, owned by the fixture until
+ * fixture_stop_all(). Fails the test if they cannot start. */
 localpg_server_t **fixture_start(int n, const localpg_options_t *opts);
+
+/* The PostgreSQL majors the version matrix covers, oldest first, and how
+ * many there are. */
+extern const int fixture_pg_majors[];
+extern const int fixture_pg_major_count;
+
+/* fixture_pg_bindir - the bin directory of PostgreSQL `major`: the default
+ * localpg one when it is that version (Debian's 15), else
+ * <cache>/<major>/native/bin as scripts/pg-versions installs it, the cache
+ * being $REPLMON_PG_CACHE, /var/cache/replmon/pg or
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/replmon/pg. NULL when not installed. */
+const char *fixture_pg_bindir(int major);
+
+/* fixture_require_pg - fixture_pg_bindir(major), or, when it is missing,
+ * fail the test if REPLMON_PG_VERSIONS_REQUIRED is set (scripts/test sets
+ * it) and skip it otherwise, saying to run scripts/pg-versions. */
+const char *fixture_require_pg(int major);
+
+/* fixture_test_major - REPLMON_TEST_PG_MAJOR as a number, 0 when unset. */
+int fixture_test_major(void);
 
 /* fixture_stop_all - destroy every server fixture_start() started (SIGKILL
  * and remove; fast). Safe to call more than once. */
