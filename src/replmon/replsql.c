@@ -12,8 +12,10 @@
  *   the chosen branch runs;
  * - LSNs are returned as text ("X/Y") and subtracted in C or with
  *   pg_wal_lsn_diff(); intervals as float8 seconds;
- * - pg_subscription is read by named column only (subconninfo is not
- *   readable by ordinary roles, and on 10 and 11 neither is oid).
+ * - pg_subscription is read by named column only: subconninfo is not
+ *   readable by ordinary roles, and up to 13 neither is oid (found by the
+ *   version matrix, tests/integration/test_versions.c: pg_monitor gets
+ *   "permission denied for table pg_subscription" on 12 and 13 too).
  */
 #include "replsql.h"
 
@@ -86,8 +88,10 @@
  * Subscriptions. The apply worker is the pg_stat_subscription row with
  * relid IS NULL (<= 15), also leader_pid IS NULL (16: parallel apply
  * workers), worker_type = 'apply' (17+). A disabled or crashed subscription
- * has no such row. On 10 and 11 pg_subscription.oid is not granted to public,
- * so the worker is joined by name and the table counts use the worker's subid.
+ * has no such row. Up to 13 pg_subscription.oid is not granted to public,
+ * so the worker is joined by name and the table counts use the view's
+ * subid (pg_stat_subscription has a row with the subid and a NULL pid for
+ * a subscription without a worker, up to 16).
  */
 #define SUBS_COMMON                                                            \
     "SELECT s.subname, s.subenabled AS enabled, s.subslotname AS slot_name, "  \
@@ -113,7 +117,7 @@
     SUBS_COMMON SUBS_TABLES(                                                   \
         "w.subid") " FROM pg_subscription s LEFT JOIN pg_stat_subscription w " \
                    "ON w.subname = s.subname AND w.relid IS NULL" SUBS_TAIL
-#define SQL_SUBS_12                                                            \
+#define SQL_SUBS_14                                                            \
     SUBS_COMMON SUBS_TABLES(                                                   \
         "s.oid") " FROM pg_subscription s LEFT JOIN pg_stat_subscription w "   \
                  "ON w.subid = s.oid AND w.relid IS NULL" SUBS_TAIL
@@ -212,13 +216,13 @@ static const rm_sql_row_t sql_table[] = {
      {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_11,
       PGL}},
     {12,
-     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_11,
+     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_12, SQL_RECEIVER_11,
       PGL}},
     {13,
-     {SQL_FACTS, SQL_SLOTS_13, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13,
+     {SQL_FACTS, SQL_SLOTS_13, SQL_SUBS_10, SQL_STANDBYS_12, SQL_RECEIVER_13,
       PGL}},
     {14,
-     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_12, SQL_STANDBYS_12, SQL_RECEIVER_13,
+     {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_14, SQL_STANDBYS_12, SQL_RECEIVER_13,
       PGL}},
     {15,
      {SQL_FACTS, SQL_SLOTS_14, SQL_SUBS_15, SQL_STANDBYS_12, SQL_RECEIVER_13,

@@ -285,6 +285,7 @@ static void check_subscriptions(const rm_node_t *n, localpg_server_t *s)
     expect_str("s_off state", rm_subscription_state(off), "disabled");
     expect_int("s_off worker", off->worker_pid, RM_NONE);
     expect_str("s_off slot", off->slot_name, "idle_slot");
+    expect_int("s_off tables", off->tables_total, 0);
     expect_str("s_off publisher", off->publisher, "pub");
     assert_true(off->lag_bytes != RM_NONE && off->lag_bytes >= 0);
 }

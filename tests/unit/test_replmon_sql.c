@@ -4,7 +4,7 @@
  * version gets, and that each row asks only for what its version has
  * (wal_status from 13, error counts from 15, leader_pid in 16, worker_type
  * from 17, conflict counters from 18, flushed_lsn from 13, no
- * pg_subscription.oid before 12, ...), and pglogical's statement.
+ * pg_subscription.oid before 14, ...), and pglogical's statement.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,10 +95,12 @@ static void test_subscription_worker_filter(void **state)
     assert_true(
         has(180000, RM_SQL_SUBSCRIPTIONS, "e.confl_multiple_unique_conflicts"));
     assert_true(has(180000, RM_SQL_SUBSCRIPTIONS, "worker_type = 'apply'"));
-    /* pg_subscription.oid is not granted to public before 12. */
+    /* pg_subscription.oid is not granted to public before 14. */
     assert_false(has(100000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
     assert_false(has(110000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
-    assert_true(has(120000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
+    assert_false(has(120000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
+    assert_false(has(130000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
+    assert_true(has(140000, RM_SQL_SUBSCRIPTIONS, "s.oid"));
     /* Subscriptions of this database only (pg_subscription is shared). */
     assert_true(has(100000, RM_SQL_SUBSCRIPTIONS, "subdbid"));
 }
