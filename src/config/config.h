@@ -135,6 +135,14 @@ typedef struct rm_thresholds {
     double conflict_rate_critical; /* conflict_rate.critical */
 } rm_thresholds_t;
 
+/* skip_sections: the status sections a configuration does not want (never
+ * read, never a finding), as bits; the names are those of `replmon status`
+ * ("slots", "subscriptions", "standbys", "receiver"). */
+#define RM_SKIP_SLOTS         0x1u
+#define RM_SKIP_SUBSCRIPTIONS 0x2u
+#define RM_SKIP_STANDBYS      0x4u
+#define RM_SKIP_RECEIVER      0x8u
+
 /* pglogical: whether to read pglogical's catalogs. OFF never; ON on every
  * node (a node without the extension gets a note saying so); AUTO where a
  * round finds the extension installed (checked again every round). */
@@ -201,7 +209,8 @@ typedef struct rm_config {
     size_t cluster_count;
 
     rm_thresholds_t thresholds;
-    int pglogical; /* pglogical: RM_PGLOGICAL_* (auto) */
+    unsigned skip_sections; /* skip_sections: ([]), RM_SKIP_* bits */
+    int pglogical;          /* pglogical: RM_PGLOGICAL_* (auto) */
     rm_theme_t theme;
     rm_serve_settings_t serve;
     rm_event_log_settings_t event_log;

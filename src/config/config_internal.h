@@ -137,6 +137,16 @@ int rm__parse_bool(const char *text, int *out);
 /* rm__parse_number - a decimal number (fraction allowed) into *out. */
 int rm__parse_number(const char *text, double *out, const char **why);
 
+/* ---- skip_sections (validate.c) ------------------------------------- */
+
+/* The section names skip_sections accepts, with their RM_SKIP_* bits. */
+typedef struct rm__skip_name {
+    const char *name;
+    unsigned bit;
+} rm__skip_name_t;
+#define RM__SKIP_NAME_COUNT 4
+extern const rm__skip_name_t rm__skip_names[RM__SKIP_NAME_COUNT];
+
 /* ---- suggestions (suggest.c) ------------------------------------------ */
 
 /* rm__levenshtein - edit distance, ASCII case-insensitive, '_' and '-'

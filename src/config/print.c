@@ -483,6 +483,15 @@ static void print_yaml(const rm_config_t *cfg, yout_t *f)
     }
     y_puts(f, "thresholds:\n");
     y_fields(f, &x, 2, &rm_schema_thresholds, &cfg->thresholds);
+    y_puts(f, "skip_sections: [");
+    for (size_t i = 0, n = 0; i < RM__SKIP_NAME_COUNT; i++) {
+        if (cfg->skip_sections & rm__skip_names[i].bit) {
+            if (n++)
+                y_puts(f, ", ");
+            y_puts(f, rm__skip_names[i].name);
+        }
+    }
+    y_puts(f, "]\n");
     y_puts(f, "pglogical: ");
     y_puts(f, rm_pglogical_mode_name(cfg->pglogical));
     y_char(f, '\n');
@@ -756,6 +765,11 @@ static int print_json(const rm_config_t *cfg, yout_t *o)
     y_puts(o, cfg->cluster_count ? "\n  ]" : "]");
     rc |= j_member(o, "thresholds",
                    j_section(&rm_schema_thresholds, &cfg->thresholds), 0);
+    json_t *skip = json_array();
+    for (size_t i = 0; skip != NULL && i < RM__SKIP_NAME_COUNT; i++)
+        if (cfg->skip_sections & rm__skip_names[i].bit)
+            rc |= json_array_append_new(skip, jstr(rm__skip_names[i].name));
+    rc |= j_member(o, "skip_sections", skip, 0);
     rc |= j_member(o, "pglogical",
                    cfg->pglogical == RM_PGLOGICAL_AUTO
                        ? json_string("auto")

@@ -443,6 +443,10 @@ static const rm_field_t root_fields[] = {
                        .section = &rm_schema_node},
     {.key = "serve", .type = RM_F_SECTION, .section = &rm_schema_serve},
     {.key = "event_log", .type = RM_F_SECTION, .section = &rm_schema_event_log},
+    /* a list of section names: read by code of its own */
+    {.key = "skip_sections",
+     .type = RM_F_OWN,
+     .offset = offsetof(rm_config_t, skip_sections)},
 };
 
 /* An unknown top-level key may be a setting written one level too high. */

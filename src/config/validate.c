@@ -1628,6 +1628,64 @@ static void do_event_log(vctx_t *c, const rm_ynode_t *v)
                  read_event_log_own, NULL);
 }
 
+/* ---- skip_sections ------------------------------------------------------- */
+
+const rm__skip_name_t rm__skip_names[RM__SKIP_NAME_COUNT] = {
+    {"slots", RM_SKIP_SLOTS},
+    {"subscriptions", RM_SKIP_SUBSCRIPTIONS},
+    {"standbys", RM_SKIP_STANDBYS},
+    {"receiver", RM_SKIP_RECEIVER}};
+#define skip_names rm__skip_names
+
+static void do_skip_sections(vctx_t *c, const rm_ynode_t *v)
+{
+    const char *path = "skip_sections";
+    if (rm__yaml_is_null(v))
+        return;
+    if (v->kind != RM_Y_SEQ) {
+        verr(c, v, path,
+             "expected a list of section names, found %s; write "
+             "skip_sections: [standbys, receiver]",
+             rm__yaml_kind_name(v));
+        return;
+    }
+    const char *names[NKEYS(skip_names)];
+    for (size_t i = 0; i < NKEYS(skip_names); i++)
+        names[i] = skip_names[i].name;
+    for (size_t i = 0; i < v->nitems; i++) {
+        const rm_ynode_t *item = v->items[i];
+        char p[PATH_MAX_LEN], b[128];
+        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        char *name;
+        int refs = 0;
+        int rc = scalar_text(c, item, p, "a section name", &name, &refs);
+        if (rc <= 0) {
+            if (rc == 0)
+                verr(c, item, p,
+                     "an empty section name; write one of slots, "
+                     "subscriptions, standbys, receiver");
+            continue;
+        }
+        unsigned bit = 0;
+        for (size_t j = 0; j < NKEYS(skip_names); j++)
+            if (strcmp(name, skip_names[j].name) == 0)
+                bit = skip_names[j].bit;
+        if (bit == 0) {
+            const char *s = rm__suggest(name, names, NKEYS(names));
+            if (s != NULL)
+                verr(c, item, p, "unknown section %s; did you mean '%s'?",
+                     val_shown(item, refs, b, sizeof(b)), s);
+            else
+                verr(c, item, p,
+                     "unknown section %s; the sections are slots, "
+                     "subscriptions, standbys, receiver",
+                     val_shown(item, refs, b, sizeof(b)));
+        }
+        c->cfg->skip_sections |= bit;
+        free(name);
+    }
+}
+
 /* ---- root ------------------------------------------------------------------
  */
 
@@ -1691,6 +1749,8 @@ int rm__config_from_tree(rm_config_t *cfg, const rm_ydoc_t *doc,
         do_clusters(&c, v);
     if ((v = find_key(root, "thresholds")) != NULL)
         do_thresholds(&c, v);
+    if ((v = find_key(root, "skip_sections")) != NULL)
+        do_skip_sections(&c, v);
     if ((v = find_key(root, "pglogical")) != NULL)
         get_pglogical(&c, v, &cfg->pglogical);
     if ((v = find_key(root, "theme")) != NULL)

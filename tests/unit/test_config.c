@@ -582,7 +582,7 @@ static void test_unknown_keys_and_suggestions(void **state)
            "t.yaml:6:1: nodez: unknown key; did you mean 'nodes'?",
            "t.yaml:7:1: something_else: unknown key; the keys allowed here "
            "are: nodes, clusters, thresholds, pglogical, theme, manager, "
-           "defaults, serve, event_log");
+           "defaults, serve, event_log, skip_sections");
 }
 
 static void test_serve_and_event_log(void **state)
@@ -870,6 +870,28 @@ static void test_threshold_and_theme_errors(void **state)
     assert_string_equal(cfg->theme.name, "dark");
     rm_diags_free(&d);
     rm_config_free(cfg);
+}
+
+static void test_skip_sections(void **state)
+{
+    (void)state;
+    env_clear();
+    rm_config_t *cfg = load_ok("nodes: { a: {} }\n");
+    assert_int_equal(cfg->skip_sections, 0);
+    rm_config_free(cfg);
+    cfg = load_ok("nodes: { a: {} }\nskip_sections: [standbys, receiver]\n");
+    assert_int_equal(cfg->skip_sections, RM_SKIP_STANDBYS | RM_SKIP_RECEIVER);
+    rm_config_free(cfg);
+    EXPECT("nodes: { a: {} }\n"
+           "skip_sections: [subscription, wal]\n",
+           "t.yaml:2:17: skip_sections[0]: unknown section 'subscription'; "
+           "did you mean 'subscriptions'?",
+           "t.yaml:2:31: skip_sections[1]: unknown section 'wal'; the "
+           "sections are slots, subscriptions, standbys, receiver");
+    EXPECT("nodes: { a: {} }\n"
+           "skip_sections: standbys\n",
+           "t.yaml:2:16: skip_sections: expected a list of section names, "
+           "found a single value; write skip_sections: [standbys, receiver]");
 }
 
 static void test_type_and_structure_errors(void **state)
@@ -1178,6 +1200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_format),
         cmocka_unit_test(test_manager_section),
+        cmocka_unit_test(test_skip_sections),
         cmocka_unit_test(test_node_keys_and_defaults),
         cmocka_unit_test(test_ssh_host_key_check_values),
         cmocka_unit_test(test_ssl_forms),

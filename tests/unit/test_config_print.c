@@ -143,6 +143,7 @@ static void test_print_yaml_reads_back(void **state)
         "thresholds: { replication_lag: { warning: 1s, critical: 2s }, "
         "conflict_rate: { warning: 0.5, critical: 1.25 } }\n"
         "pglogical: true\n"
+        "skip_sections: [receiver, slots]\n"
         "theme: { name: light, colors: { warning: \"#FFD700\" } }\n"
         "serve: { listen: \"[::1]:9300\", interval: 2s }\n"
         "event_log: { node: e, queue_size: 50 }\n";
@@ -175,6 +176,8 @@ static void test_print_yaml_reads_back(void **state)
     assert_memory_equal(&c1->thresholds, &c2->thresholds,
                         sizeof(c1->thresholds));
     assert_int_equal(c2->pglogical, 1);
+    assert_int_equal(c2->skip_sections, RM_SKIP_RECEIVER | RM_SKIP_SLOTS);
+    assert_non_null(strstr(out, "skip_sections: [slots, receiver]\n"));
     assert_int_equal(c2->cluster_count, 2);
     assert_string_equal(rm_config_find_cluster(c2, NULL)->name, "main");
     assert_string_equal(c2->theme.colors[0].color, "#FFD700");
