@@ -129,6 +129,8 @@ typedef struct rm_cluster {
 typedef struct rm_thresholds {
     int64_t lag_warning_ms;        /* replication_lag.warning */
     int64_t lag_critical_ms;       /* replication_lag.critical */
+    int64_t lag_warning_bytes;     /* replication_lag_bytes.warning */
+    int64_t lag_critical_bytes;    /* replication_lag_bytes.critical */
     int64_t slot_warning_bytes;    /* slot_retention.warning */
     int64_t slot_critical_bytes;   /* slot_retention.critical */
     double conflict_rate_warning;  /* conflict_rate.warning, per minute */

@@ -310,6 +310,21 @@ static const rm_field_t lag_fields[] = {
      .def = 60000},
 };
 
+static const rm_field_t lag_bytes_fields[] = {
+    {.key = "warning",
+     .type = RM_F_SIZE,
+     .offset = TH(lag_warning_bytes),
+     .min = 0,
+     .max = INT64_MAX,
+     .def = INT64_C(1) << 20},
+    {.key = "critical",
+     .type = RM_F_SIZE,
+     .offset = TH(lag_critical_bytes),
+     .min = 0,
+     .max = INT64_MAX,
+     .def = INT64_C(16) << 20},
+};
+
 static const rm_field_t slot_fields[] = {
     {.key = "warning",
      .type = RM_F_SIZE,
@@ -340,6 +355,11 @@ static const rm_section_t lag_section = {.name = "replication_lag",
                                          .fields = lag_fields,
                                          .count = N(lag_fields),
                                          .flow = 1};
+static const rm_section_t lag_bytes_section = {.name = "replication_lag_bytes",
+                                               .fields = lag_bytes_fields,
+                                               .count = N(lag_bytes_fields),
+                                               .flow = 1,
+                                               .note = "bytes"};
 static const rm_section_t slot_section = {.name = "slot_retention",
                                           .fields = slot_fields,
                                           .count = N(slot_fields),
@@ -354,6 +374,9 @@ static const rm_field_t threshold_fields[] = {
     {.key = "replication_lag", .type = RM_F_SECTION, .section = &lag_section},
     {.key = "slot_retention", .type = RM_F_SECTION, .section = &slot_section},
     {.key = "conflict_rate", .type = RM_F_SECTION, .section = &rate_section},
+    {.key = "replication_lag_bytes",
+     .type = RM_F_SECTION,
+     .section = &lag_bytes_section},
 };
 
 const rm_section_t rm_schema_thresholds = {.name = "thresholds",

@@ -63,6 +63,9 @@ static void test_issue_format(void **state)
 
     assert_int_equal(cfg->thresholds.lag_warning_ms, 10000);
     assert_int_equal(cfg->thresholds.lag_critical_ms, 60000);
+    /* Not in the file: the defaults. */
+    assert_int_equal(cfg->thresholds.lag_warning_bytes, 1024 * 1024);
+    assert_int_equal(cfg->thresholds.lag_critical_bytes, 16 * 1024 * 1024);
     assert_int_equal(cfg->thresholds.slot_warning_bytes, 1073741824LL);
     assert_int_equal(cfg->thresholds.slot_critical_bytes, 5368709120LL);
     assert_true(cfg->thresholds.conflict_rate_warning == 5.0);
@@ -820,7 +823,8 @@ static void test_threshold_and_theme_errors(void **state)
            "t.yaml:5:43: thresholds.conflict_rate.critical: 'lots' is not a "
            "number; write a number such as 5 or 0.5",
            "t.yaml:6:3: thresholds.lag: unknown key; the keys allowed here "
-           "are: replication_lag, slot_retention, conflict_rate",
+           "are: replication_lag, slot_retention, conflict_rate, "
+           "replication_lag_bytes",
            "t.yaml:7:12: pglogical: 'maybe' is not true, false or auto; "
            "write one of them (auto, the default, reads pglogical where it "
            "is installed)",
@@ -849,6 +853,19 @@ static void test_threshold_and_theme_errors(void **state)
     assert_int_equal(cfg->thresholds.slot_critical_bytes, 0);
     assert_true(cfg->thresholds.conflict_rate_critical == 0);
     rm_config_free(cfg);
+
+    cfg = load_ok("nodes: { a: {} }\n"
+                  "thresholds: { replication_lag_bytes: { "
+                  "warning: 512KB, critical: 2MB } }\n");
+    assert_int_equal(cfg->thresholds.lag_warning_bytes, 512 * 1024);
+    assert_int_equal(cfg->thresholds.lag_critical_bytes, 2 * 1024 * 1024);
+    rm_config_free(cfg);
+    EXPECT("nodes: { a: {} }\n"
+           "thresholds: { replication_lag_bytes: { warning: 2MB, critical: "
+           "1MB } }\n",
+           "t.yaml:2:64: thresholds.replication_lag_bytes.critical: critical "
+           "(1048576 bytes) is below warning (2097152 bytes); make critical at "
+           "least warning");
 
     cfg = load_ok("nodes: { a: {} }\n"
                   "theme: { name: light, colors: { warning: "

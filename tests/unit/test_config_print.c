@@ -141,6 +141,7 @@ static void test_print_yaml_reads_back(void **state)
         "clusters: { main: { nodes: [a, b, c, d, e], default: true }, "
         "small: [e] }\n"
         "thresholds: { replication_lag: { warning: 1s, critical: 2s }, "
+        "replication_lag_bytes: { warning: 3MB, critical: 9MB }, "
         "conflict_rate: { warning: 0.5, critical: 1.25 } }\n"
         "pglogical: true\n"
         "skip_sections: [receiver, slots]\n"
