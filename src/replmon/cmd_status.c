@@ -125,6 +125,7 @@ int rm_cmd_status(int argc, char **argv)
     rm_log(PGCM_LOG_INFO, "collect_started", NULL, copts.correlation_id, NULL,
            "collection round%s over %zu nodes",
            sample_ms > 0 ? "s (sampled)" : "", session.count);
+    copts.skip_sections = session.cfg->skip_sections;
     rc = 0;
     if (sample_ms > 0) {
         rc = rm_collect(session.mgr, session.targets, session.count, &copts,

@@ -7,6 +7,8 @@
  */
 #include "collect.h"
 
+#include "config.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -104,6 +106,7 @@ int rm_parse_facts(const PGresult *res, rm_node_t *n)
     copy_val(res, 0, "database", n->database, sizeof(n->database));
     copy_val(res, 0, "pglogical_version", n->pglogical_version,
              sizeof(n->pglogical_version));
+    copy_val(res, 0, "user_name", n->user, sizeof(n->user));
     n->publications = i64_val(res, 0, "publications");
     n->subscription_count = i64_val(res, 0, "subscriptions");
     n->slot_count = i64_val(res, 0, "slots");
@@ -491,6 +494,7 @@ static int take_facts(rm_node_t *node, const pgcm_result_t *r)
                                             : RM_SECTION_ERROR;
         result_error_text(r, node->error, sizeof(node->error));
         snprintf(sec->error, sizeof(sec->error), "%s", node->error);
+        rm_section_explain(sec, node->user);
         return 0;
     }
     node->reachable = 1;
@@ -513,6 +517,7 @@ int rm_node_take(rm_node_t *node, rm_sql_section_t section,
         sec->state = is_permission_error(r) ? RM_SECTION_NO_PERMISSION
                                             : RM_SECTION_ERROR;
         result_error_text(r, sec->error, sizeof(sec->error));
+        rm_section_explain(sec, node->user);
         return 0;
     }
     res = pgcm_result_pg(r);
@@ -534,18 +539,36 @@ int rm_node_take(rm_node_t *node, rm_sql_section_t section,
         rc = rm_parse_receiver(res, node);
         /* Without pg_read_all_stats the receiver's row is masked; the
          * replay position functions still answer. */
-        if (!node->can_read_stats) {
-            sec->state = RM_SECTION_NO_PERMISSION;
-            snprintf(sec->error, sizeof(sec->error),
-                     "pg_stat_wal_receiver needs pg_read_all_stats or "
-                     "pg_monitor");
-        }
+        if (!node->can_read_stats)
+            rm_section_needs(sec, "pg_stat_wal_receiver", "pg_read_all_stats",
+                             node->user);
         break;
     case RM_SQL_FACTS:
     case RM_SQL_SECTION_COUNT:
         break;
     }
     return rc;
+}
+
+/* Whether the configuration's skip_sections (RM_SKIP_* bits) leaves the
+ * section out. */
+static int not_wanted(unsigned skip, rm_sql_section_t section)
+{
+    switch (section) {
+    case RM_SQL_SLOTS:
+        return (skip & RM_SKIP_SLOTS) != 0;
+    case RM_SQL_SUBSCRIPTIONS:
+    case RM_SQL_PGLOGICAL: /* pglogical's subscriptions are subscriptions */
+        return (skip & RM_SKIP_SUBSCRIPTIONS) != 0;
+    case RM_SQL_STANDBYS:
+        return (skip & RM_SKIP_STANDBYS) != 0;
+    case RM_SQL_RECEIVER:
+        return (skip & RM_SKIP_RECEIVER) != 0;
+    case RM_SQL_FACTS:
+    case RM_SQL_SECTION_COUNT:
+        break;
+    }
+    return 0;
 }
 
 void rm_node_fail(rm_node_t *node, rm_sql_section_t section,
@@ -564,6 +587,10 @@ const char *rm_node_plan(rm_node_t *n, rm_sql_section_t section)
     rm_section_t *sec = &n->sections[section];
     const char *sql;
 
+    if (not_wanted(n->skip_sections, section)) {
+        sec->state = RM_SECTION_NOT_WANTED;
+        return NULL;
+    }
     if (!n->reachable || !n->have_facts) {
         sec->state = RM_SECTION_SKIPPED;
         return NULL;
@@ -591,10 +618,8 @@ const char *rm_node_plan(rm_node_t *n, rm_sql_section_t section)
             return NULL;
         }
         if (!n->can_read_stats) {
-            sec->state = RM_SECTION_NO_PERMISSION;
-            snprintf(sec->error, sizeof(sec->error),
-                     "pg_stat_replication details need pg_read_all_stats or "
-                     "pg_monitor");
+            rm_section_needs(sec, "pg_stat_replication", "pg_read_all_stats",
+                             n->user);
             return NULL;
         }
         break;
@@ -685,6 +710,7 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
         rm_node_begin(&snap->nodes[i], &targets[i]);
         snap->nodes[i].pglogical_mode =
             opts != NULL ? opts->pglogical : RM_PGLOGICAL_OFF;
+        snap->nodes[i].skip_sections = opts != NULL ? opts->skip_sections : 0;
         sql[i] = rm_sql_facts();
     }
     rc = run_section(mgr, snap, RM_SQL_FACTS, sql, &qopts, stop);

@@ -51,6 +51,8 @@ typedef struct rm_collect_options {
                                     (pgcm_query_options_t); 0: none */
     int pglogical;               /* RM_PGLOGICAL_* (the config's
                                     pglogical:); 0 is off */
+    unsigned skip_sections;      /* RM_SKIP_* (config.h): sections not read
+                                    on any node, marked not_wanted */
 } rm_collect_options_t;
 
 /* rm_clock_epoch_ms - the wall clock, Unix milliseconds (what rounds and
@@ -75,7 +77,7 @@ extern const rm_sql_section_t rm_collect_order[RM_COLLECT_STEPS];
 
 /* rm_node_begin - start a round on target t: n (holding nothing) gets the
  * id, host and port and "not reported" values; set n->pglogical_mode
- * (RM_PGLOGICAL_OFF after this) before planning. */
+ * (RM_PGLOGICAL_OFF after this) and n->skip_sections (0) before planning. */
 void rm_node_begin(rm_node_t *n, const rm_target_node_t *t);
 /* rm_node_plan - the statement n needs for section, given its facts; NULL
  * when the section is settled without a query (skipped, empty, not

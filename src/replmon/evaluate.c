@@ -333,6 +333,10 @@ static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)
                 "newer (%s)",
                 n->server_version / 10000, (n->server_version / 100) % 100,
                 n->error);
+        else if (n->sections[RM_SQL_FACTS].grant[0] != '\0')
+            add(j, RM_STATUS_UNKNOWN,
+                "cannot read the node's role: no permission: %s; %s", n->error,
+                n->sections[RM_SQL_FACTS].grant);
         else
             add(j, RM_STATUS_UNKNOWN, "cannot read the node's role: %s%s",
                 n->sections[RM_SQL_FACTS].state == RM_SECTION_NO_PERMISSION
@@ -351,15 +355,26 @@ static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)
             add(j, RM_STATUS_WARNING, "health checks failing: %s",
                 n->health.last_error[0] ? n->health.last_error : "no detail");
     }
+    /* A section that cannot be read could hide a finding: UNKNOWN, with
+     * what failed and what fixes it (skip_sections says it is not
+     * wanted). */
     for (i = RM_SQL_SLOTS; i < RM_SQL_SECTION_COUNT; i++) {
         const rm_section_t *sec = &n->sections[i];
+        const char *name = rm_sql_section_name((rm_sql_section_t)i);
 
-        if (sec->state == RM_SECTION_ERROR)
-            add(j, RM_STATUS_UNKNOWN, "%s: %s",
-                rm_sql_section_name((rm_sql_section_t)i), sec->error);
-        else if (sec->state == RM_SECTION_NO_PERMISSION)
-            add(j, RM_STATUS_OK, "%s: no permission (%s)",
-                rm_sql_section_name((rm_sql_section_t)i), sec->error);
+        if (sec->state != RM_SECTION_ERROR &&
+            sec->state != RM_SECTION_NO_PERMISSION)
+            continue;
+        if (sec->grant[0] != '\0')
+            add(j, RM_STATUS_UNKNOWN,
+                "%s: cannot read %s: the role %s lacks %s; %s (or add %s to "
+                "skip_sections)",
+                name, sec->view, n->user[0] ? n->user : "replmon uses",
+                sec->privilege, sec->grant, name);
+        else
+            add(j, RM_STATUS_UNKNOWN, "%s: %s%s", name,
+                sec->state == RM_SECTION_NO_PERMISSION ? "no permission: " : "",
+                sec->error);
     }
     if (rm_pglogical_missing(n))
         add(j, RM_STATUS_OK,

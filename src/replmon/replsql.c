@@ -48,7 +48,7 @@
     "(SELECT count(*) FROM pg_stat_wal_receiver) AS walreceivers, "            \
     "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "                 \
     "AS can_read_stats, "                                                      \
-    "current_database() AS database, "                                         \
+    "current_database() AS database, current_user AS user_name, "              \
     "(SELECT extversion FROM pg_extension WHERE extname = 'pglogical') "       \
     "AS pglogical_version, "                                                   \
     "extract(epoch FROM now())::float8 AS server_epoch"

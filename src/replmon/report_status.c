@@ -70,6 +70,8 @@ static const char *section_note(const rm_node_t *n, rm_sql_section_t s)
         return "no permission";
     case RM_SECTION_ERROR:
         return "error";
+    case RM_SECTION_NOT_WANTED:
+        return "not wanted (skip_sections)";
     case RM_SECTION_SKIPPED:
     case RM_SECTION_OK:
         break;
@@ -84,11 +86,17 @@ static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
 
     for (i = 0; i < snap->count; i++) {
         const char *note = section_note(&snap->nodes[i], s);
+        const char *grant = snap->nodes[i].sections[s].grant;
 
         if (note != NULL) {
             fputs("  ", out);
             rm_text_fputs(out, snap->nodes[i].id);
-            fprintf(out, ": %s%s\n", label, note);
+            fprintf(out, ": %s%s", label, note);
+            if (grant[0] != '\0') {
+                fputs(": ", out);
+                rm_text_fputs(out, grant);
+            }
+            fputc('\n', out);
         }
     }
 }
@@ -735,6 +743,10 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
                 s, "state",
                 json_string(rm_section_state_name(n->sections[i].state)), oom);
             rm_json_put(s, "error", rm_json_text(n->sections[i].error), oom);
+            rm_json_put(s, "view", rm_json_text(n->sections[i].view), oom);
+            rm_json_put(s, "privilege", rm_json_text(n->sections[i].privilege),
+                        oom);
+            rm_json_put(s, "grant", rm_json_text(n->sections[i].grant), oom);
             rm_json_put(sec, rm_sql_section_name((rm_sql_section_t)i), s, oom);
         }
         rm_json_put(o, "sections", sec, oom);

@@ -87,8 +87,104 @@ const char *rm_section_state_name(rm_section_state_t s)
         return "no_permission";
     case RM_SECTION_ERROR:
         return "error";
+    case RM_SECTION_NOT_WANTED:
+        return "not_wanted";
     }
     return "unknown";
+}
+
+/* role as an SQL identifier: bare when it is lower-case letters, digits,
+ * _ and $ (not first), else in double quotes with " doubled;
+ * "<monitoring role>" when unknown (NULL or ""). */
+static void quote_role(const char *role, char *buf, size_t len)
+{
+    size_t i, o = 0;
+    int bare;
+
+    if (role == NULL || role[0] == '\0') {
+        snprintf(buf, len, "<monitoring role>");
+        return;
+    }
+    bare = !(role[0] >= '0' && role[0] <= '9');
+
+    for (i = 0; role[i] != '\0'; i++) {
+        char c = role[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              (c == '$' && i > 0)))
+            bare = 0;
+    }
+    if (bare) {
+        snprintf(buf, len, "%s", role);
+        return;
+    }
+    if (len < 3) {
+        buf[0] = '\0';
+        return;
+    }
+    buf[o++] = '"';
+    for (i = 0; role[i] != '\0' && o + 3 < len; i++) {
+        if (role[i] == '"')
+            buf[o++] = '"';
+        buf[o++] = role[i];
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+}
+
+void rm_section_explain(rm_section_t *sec, const char *role)
+{
+    static const struct {
+        const char *what;  /* after "permission denied for " */
+        const char *priv;  /* privilege, then " on " the object */
+        const char *grant; /* GRANT <grant> <object> TO role */
+    } kinds[] = {{"table ", "SELECT", "SELECT ON"},
+                 {"relation ", "SELECT", "SELECT ON"}, /* 10 */
+                 {"view ", "SELECT", "SELECT ON"},
+                 {"function ", "EXECUTE", "EXECUTE ON FUNCTION"},
+                 {"schema ", "USAGE", "USAGE ON SCHEMA"}};
+    const char *p = strstr(sec->error, "permission denied for ");
+    char who[128], name[64];
+    size_t i, n;
+
+    sec->view[0] = sec->privilege[0] = sec->grant[0] = '\0';
+    if (p == NULL)
+        return;
+    p += strlen("permission denied for ");
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strncmp(p, kinds[i].what, strlen(kinds[i].what)) != 0)
+            continue;
+        p += strlen(kinds[i].what);
+        for (n = 0; p[n] != '\0' && p[n] != ' ' && p[n] != '\n' &&
+                    n + 1 < sizeof(name);
+             n++)
+            name[n] = p[n];
+        name[n] = '\0';
+        if (n == 0)
+            return;
+        quote_role(role, who, sizeof(who));
+        snprintf(sec->view, sizeof(sec->view), "%s", name);
+        snprintf(sec->privilege, sizeof(sec->privilege), "%s on %s",
+                 kinds[i].priv, name);
+        snprintf(sec->grant, sizeof(sec->grant), "GRANT %s %s TO %s",
+                 kinds[i].grant, name, who);
+        return;
+    }
+}
+
+void rm_section_needs(rm_section_t *sec, const char *view,
+                      const char *privilege, const char *role)
+{
+    char who[128];
+
+    quote_role(role, who, sizeof(who));
+    sec->state = RM_SECTION_NO_PERMISSION;
+    snprintf(sec->view, sizeof(sec->view), "%s", view);
+    snprintf(sec->privilege, sizeof(sec->privilege), "%s", privilege);
+    snprintf(sec->grant, sizeof(sec->grant), "GRANT pg_monitor TO %s", who);
+    snprintf(sec->error, sizeof(sec->error),
+             "%s shows other sessions' details only to members of %s", view,
+             privilege);
 }
 
 const char *rm_sub_kind_name(rm_sub_kind_t kind)

@@ -43,15 +43,34 @@ typedef enum rm_section_state {
     RM_SECTION_SKIPPED = 0, /* not applicable (e.g. receiver on a primary) */
     RM_SECTION_OK,
     RM_SECTION_NO_PERMISSION, /* the monitoring role lacks the privilege */
-    RM_SECTION_ERROR          /* failed; message in rm_section_t.error */
+    RM_SECTION_ERROR,         /* failed; message in rm_section_t.error */
+    RM_SECTION_NOT_WANTED     /* the configuration's skip_sections: not read */
 } rm_section_state_t;
 
+/* A section that could not be read says what failed and how to fix it:
+ * view, privilege and grant are "" when unknown (an error that is not about
+ * a privilege). */
 typedef struct rm_section {
     rm_section_state_t state;
     char error[512];
+    char view[64];      /* e.g. "pg_stat_replication", "pg_subscription" */
+    char privilege[96]; /* what the role lacks, e.g. "pg_read_all_stats" */
+    char grant[256];    /* what gives it: "GRANT pg_monitor TO mon" */
 } rm_section_t;
 
 const char *rm_section_state_name(rm_section_state_t s); /* "ok", ... */
+
+/* rm_section_explain - fill sec->view, privilege and grant for role from
+ * sec->error when it is PostgreSQL's "permission denied for table X" (or
+ * relation, view, function, schema): SELECT on X, GRANT SELECT ON X TO
+ * role. Leaves them "" for any other error. Pure. */
+void rm_section_explain(rm_section_t *sec, const char *role);
+
+/* rm_section_needs - mark sec as not permitted because the rows of view are
+ * masked without privilege (granted by pg_monitor, e.g. pg_read_all_stats):
+ * state, error, view, privilege and "GRANT pg_monitor TO role". Pure. */
+void rm_section_needs(rm_section_t *sec, const char *view,
+                      const char *privilege, const char *role);
 
 typedef struct rm_slot {
     char *name, *type, *plugin, *database;
@@ -167,6 +186,7 @@ typedef struct rm_node {
     char error[512];    /* why not */
     int64_t elapsed_us; /* facts query round trip */
     int server_version; /* PQserverVersion of the answer */
+    char user[64];      /* the role replmon is connected as (current_user) */
     int sql_major;      /* row of the SQL table used, 0 none */
     int in_recovery;
     char current_lsn[24];
@@ -179,6 +199,8 @@ typedef struct rm_node {
     /* pglogical (the facts tell whether the extension is installed in the
      * node's database; its section then reads the subscriptions). */
     int pglogical_mode;         /* RM_PGLOGICAL_* (config.h) for this round */
+    unsigned skip_sections;     /* RM_SKIP_* (config.h): sections this round
+                                   does not read (set before planning) */
     char pglogical_version[16]; /* the extension's version, "" none */
     /* Sections. */
     rm_section_t sections[RM_SQL_SECTION_COUNT]; /* by rm_sql_section_t */

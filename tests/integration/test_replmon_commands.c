@@ -4,8 +4,9 @@
  * publisher, a subscriber with logical replication, a physical standby of
  * the publisher, and a stopped server. Covers `status` (table and JSON, OK,
  * WARNING for a disabled subscription and an inactive slot retaining WAL,
- * CRITICAL for the stopped node, "no permission" sections for a plain
- * role, inline flags without a file), `query` (table, JSON, CSV, $1
+ * CRITICAL for the stopped node, UNKNOWN with the GRANT that fixes it for
+ * sections a plain role may not read, unless skip_sections leaves them out,
+ * inline flags without a file), `query` (table, JSON, CSV, $1
  * parameters, --node, --healthy, a failing node, an SQL error),
  * `check-config` (valid with a masked password, invalid with every error
  * on its own line), usage errors of the binary itself, and terminal safety
@@ -36,6 +37,7 @@ static char cfg_path[PATH_MAX];
 static char bad_cfg_path[PATH_MAX];
 static char secret_cfg_path[PATH_MAX];
 static char weird_cfg_path[PATH_MAX];
+static char skip_cfg_path[PATH_MAX];
 
 static int setup(void **state)
 {
@@ -112,6 +114,10 @@ static int setup(void **state)
              localpg_port(pub), localpg_port(standby), localpg_port(sub),
              localpg_port(stopped));
     write_file(cfg_path, text);
+    snprintf(skip_cfg_path, sizeof(skip_cfg_path), "%s/skip.yaml", dir);
+    strncat(text, "skip_sections: [standbys, receiver]\n",
+            sizeof(text) - strlen(text) - 1);
+    write_file(skip_cfg_path, text);
     snprintf(secret_cfg_path, sizeof(secret_cfg_path), "%s/secret.yaml", dir);
     write_file(secret_cfg_path,
                "nodes:\n"
@@ -139,6 +145,7 @@ static int teardown(void **state)
     unlink(secret_cfg_path);
     if (weird_cfg_path[0] != '\0')
         unlink(weird_cfg_path);
+    unlink(skip_cfg_path);
     rmdir(dir);
     return 0;
 }
@@ -279,19 +286,46 @@ static void test_status_plain_role_no_permission(void **state)
     doc = parse_json(r.out);
     p = node_by_id(doc, "id", "pub");
     sb = node_by_id(doc, "id", "standby");
-    assert_string_equal(json_string_value(json_object_get(p, "status")), "OK");
-    assert_string_equal(
-        json_string_value(json_object_get(
-            json_object_get(json_object_get(p, "sections"), "standbys"),
-            "state")),
-        "no_permission");
+    /* What cannot be read could hide a finding: UNKNOWN, with the fix. */
+    assert_string_equal(json_string_value(json_object_get(p, "status")),
+                        "UNKNOWN");
+    json_t *ps = json_object_get(json_object_get(p, "sections"), "standbys");
+    assert_string_equal(json_string_value(json_object_get(ps, "state")),
+                        "no_permission");
+    assert_string_equal(json_string_value(json_object_get(ps, "view")),
+                        "pg_stat_replication");
+    assert_string_equal(json_string_value(json_object_get(ps, "privilege")),
+                        "pg_read_all_stats");
+    assert_string_equal(json_string_value(json_object_get(ps, "grant")),
+                        "GRANT pg_monitor TO mon");
     assert_string_equal(
         json_string_value(json_object_get(
             json_object_get(json_object_get(sb, "sections"), "receiver"),
             "state")),
         "no_permission");
+    assert_non_null(strstr(r.out, "standbys: cannot read pg_stat_replication: "
+                                  "the role mon lacks pg_read_all_stats; "
+                                  "GRANT pg_monitor TO mon"));
     /* Slots and subscriptions stay readable. */
     assert_int_equal(json_array_size(json_object_get(p, "slots")), 1);
+    assert_int_equal(r.code, 3);
+    json_decref(doc);
+    rm_run_free(&r);
+
+    /* The sections the configuration does not want are neither read nor
+     * judged. */
+    const char *skip_args[] = {"status", "--config", skip_cfg_path, "--cluster",
+                               "up",     "--user",   "mon",         "--format",
+                               "json",   NULL};
+    rm_run(skip_args, 30000, &r);
+    doc = parse_json(r.out);
+    p = node_by_id(doc, "id", "pub");
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "OK");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(p, "sections"), "standbys"),
+            "state")),
+        "not_wanted");
     assert_int_equal(r.code, 0);
     json_decref(doc);
     rm_run_free(&r);

@@ -6,7 +6,9 @@
  * PostgreSQL version, or a publisher and a subscriber of two versions, and
  * every section of a collection round checked against what the servers'
  * own views say, as the superuser and as each monitoring role (one with a
- * scram-sha-256 password, one with md5: this libpq against old servers).
+ * scram-sha-256 password, one with md5: this libpq against old servers);
+ * and, as a role without pg_monitor, UNKNOWN with the GRANT that fixes it
+ * where a view is masked, while the readable sections still report.
  *
  * The version comes from the environment (tests/integration/CMakeLists.txt
  * registers one test per version and pair):
@@ -406,12 +408,57 @@ static void test_monitor_role_md5(void **state)
     check_all_as("mon_md5", CLUSTER_MON_PW);
 }
 
+/* A role without pg_monitor: what it cannot read makes its node UNKNOWN
+ * with the GRANT that fixes it, and what it can read still reports its
+ * findings (the disabled subscription). */
+static void test_plain_role(void **state)
+{
+    (void)state;
+    rm_snapshot_t *snap = collect_as("plain", CLUSTER_MON_PW);
+    const rm_node_t *pub = node(snap, "pub");
+    const rm_node_t *sb = node(snap, "standby");
+    const rm_node_t *sub = node(snap, "sub");
+    expect_str("pub standbys view", pub->sections[RM_SQL_STANDBYS].view,
+               "pg_stat_replication");
+    expect_str("pub standbys grant", pub->sections[RM_SQL_STANDBYS].grant,
+               "GRANT pg_monitor TO plain");
+    expect_str("standby receiver grant", sb->sections[RM_SQL_RECEIVER].grant,
+               "GRANT pg_monitor TO plain");
+    expect_int("sub subscriptions section",
+               sub->sections[RM_SQL_SUBSCRIPTIONS].state, RM_SECTION_OK);
+    check_subscriptions(sub, cl.sub);
+    rm_thresholds_t t;
+    rm_thresholds_default(&t);
+    rm_eval_t ev;
+    assert_int_equal(rm_evaluate(snap, &t, &ev), 0);
+    int unknown_pub = 0, unknown_sb = 0, disabled = 0;
+    for (size_t i = 0; i < ev.nreasons; i++) {
+        const rm_reason_t *r = &ev.reasons[i];
+        if (r->status == RM_STATUS_UNKNOWN && strcmp(r->node, "pub") == 0 &&
+            strstr(r->message, "GRANT pg_monitor TO plain"))
+            unknown_pub++;
+        if (r->status == RM_STATUS_UNKNOWN && strcmp(r->node, "standby") == 0 &&
+            strstr(r->message, "GRANT pg_monitor TO plain"))
+            unknown_sb++;
+        if (r->status == RM_STATUS_WARNING && strcmp(r->node, "sub") == 0 &&
+            strstr(r->message, "subscription s_off is disabled"))
+            disabled++;
+    }
+    assert_int_equal(unknown_pub, 1);
+    assert_int_equal(unknown_sb, 1);
+    assert_int_equal(disabled, 1);
+    expect_int("standby status", ev.node_status[1], RM_STATUS_UNKNOWN);
+    rm_eval_free(&ev);
+    rm_snapshot_free(snap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_superuser, test_teardown),
         cmocka_unit_test_teardown(test_monitor_role_scram, test_teardown),
         cmocka_unit_test_teardown(test_monitor_role_md5, test_teardown),
+        cmocka_unit_test_teardown(test_plain_role, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -43,7 +43,9 @@ static void add_roles(localpg_server_t *s)
     if (localpg_create_role(s, "mon_scram", CLUSTER_MON_PW, "scram-sha-256",
                             "pg_monitor", err, sizeof err) != 0 ||
         localpg_create_role(s, "mon_md5", CLUSTER_MON_PW, "md5", "pg_monitor",
-                            err, sizeof err) != 0)
+                            err, sizeof err) != 0 ||
+        localpg_create_role(s, "plain", CLUSTER_MON_PW, NULL, NULL, err,
+                            sizeof err) != 0)
         fail_msg("cluster: %s", err);
 }
 

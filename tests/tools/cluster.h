@@ -13,7 +13,7 @@
  *
  * Every server requires a password on TCP: the superuser postgres and
  * mon_scram (scram-sha-256) and mon_md5 (md5), both members of pg_monitor
- * only. Include the cmocka headers first; failures fail the current test.
+ * only, and plain, a member of nothing. Include the cmocka headers first; failures fail the current test.
  */
 #ifndef CLUSTER_H
 #define CLUSTER_H

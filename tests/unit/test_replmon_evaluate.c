@@ -340,7 +340,7 @@ static void test_standby_and_receiver_rules(void **state)
 {
     rm_snapshot_t *s = snap_new(2);
     rm_thresholds_t t;
-    rm_eval_t ev;
+    rm_eval_t ev, ev2;
     rm_node_t *pri = &s->nodes[0], *sb = &s->nodes[1];
 
     (void)state;
@@ -372,15 +372,36 @@ static void test_standby_and_receiver_rules(void **state)
     rm_eval_free(&ev);
 
     /* Without pg_read_all_stats the receiver status is masked: no
-     * warning about it, only a note. */
+     * warning about its state, but the node is UNKNOWN, with the fix; the
+     * replay positions (readable by all) are still judged. */
     sb->can_read_stats = 0;
-    sb->sections[RM_SQL_RECEIVER].state = RM_SECTION_NO_PERMISSION;
-    snprintf(sb->sections[RM_SQL_RECEIVER].error, 64, "needs pg_monitor");
+    snprintf(sb->user, sizeof(sb->user), "mon");
+    rm_section_needs(&sb->sections[RM_SQL_RECEIVER], "pg_stat_wal_receiver",
+                     "pg_read_all_stats", sb->user);
     sb->receiver.paused = 0;
     sb->receiver.replay_delay_seconds = 0;
     assert_int_equal(rm_evaluate(s, &t, &ev), 0);
+    assert_int_equal(ev.node_status[1], RM_STATUS_UNKNOWN);
+    assert_true(found(&ev, "n1", RM_STATUS_UNKNOWN,
+                      "receiver: cannot read pg_stat_wal_receiver: the role "
+                      "mon lacks pg_read_all_stats; GRANT pg_monitor TO mon "
+                      "(or add receiver to skip_sections)"));
+    assert_false(found(&ev, "n1", RM_STATUS_WARNING, "WAL receiver"));
+    sb->receiver.paused = 1;
+    assert_int_equal(rm_evaluate(s, &t, &ev2), 0);
+    assert_true(found(&ev2, "n1", RM_STATUS_WARNING, "replay is paused"));
+    rm_eval_free(&ev2);
+    rm_eval_free(&ev);
+
+    /* Not wanted (skip_sections): neither read nor a finding. */
+    sb->receiver.paused = 0;
+    memset(&sb->sections[RM_SQL_RECEIVER], 0, sizeof(rm_section_t));
+    sb->sections[RM_SQL_RECEIVER].state = RM_SECTION_NOT_WANTED;
+    rm_receiver_clear(&sb->receiver);
+    assert_int_equal(rm_evaluate(s, &t, &ev), 0);
     assert_int_equal(ev.node_status[1], RM_STATUS_OK);
-    assert_true(found(&ev, "n1", RM_STATUS_OK, "receiver: no permission"));
+    for (size_t i = 0; i < ev.nreasons; i++)
+        assert_string_not_equal(ev.reasons[i].node, "n1");
     rm_eval_free(&ev);
     rm_snapshot_free(s);
 }
