@@ -267,6 +267,7 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
 
     memset(&load, 0, sizeof(load));
     memset(&events, 0, sizeof(events));
+    memset(&copts, 0, sizeof(copts));
     pthread_mutex_init(&load.mu, NULL);
     pthread_mutex_init(&events.mu, NULL);
     for (i = 0; i < n; i++)
@@ -297,9 +298,15 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
     memset(&ctx, 0, sizeof(ctx));
     ctx.cluster = "demo";
     ctx.thresholds = &thresholds;
-    memset(&copts, 0, sizeof(copts));
     copts.query_timeout_ms = 5000;
     copts.stop = &rm_stop_signal;
+    /* The rounds give standbys' replay delay without the idle time. */
+    copts.history = rm_history_new(64);
+    if (copts.history == NULL) {
+        fprintf(stderr, "replmon demo: out of memory\n");
+        rc = 1;
+        goto out;
+    }
     start = mono_ms();
     next_write = start;
     next_snap = start;
@@ -363,6 +370,7 @@ out:
             pgcm_unsubscribe(mgr, sub_id);
         pgcm_manager_free(mgr);
     }
+    rm_history_free(copts.history);
     pthread_mutex_destroy(&load.mu);
     pthread_mutex_destroy(&events.mu);
     return rc;

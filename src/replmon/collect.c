@@ -159,7 +159,9 @@ int rm_parse_slots(const PGresult *res, rm_node_t *n)
             dup_val(res, i, "sender_application_name", &ok);
         s->sender_state = dup_val(res, i, "sender_state", &ok);
         s->unsent_bytes = i64_val(res, i, "unsent_bytes");
+        s->unacked_bytes = i64_val(res, i, "unacked_bytes");
         s->replay_lag_seconds = f64_val(res, i, "replay_lag_seconds");
+        s->reply_age_seconds = f64_val(res, i, "reply_age_seconds");
     }
     return ok ? 0 : -1;
 }
@@ -279,11 +281,13 @@ int rm_parse_standbys(const PGresult *res, rm_node_t *n)
         copy_val(res, i, "flush_lsn", s->flush_lsn, sizeof(s->flush_lsn));
         copy_val(res, i, "replay_lsn", s->replay_lsn, sizeof(s->replay_lsn));
         s->pending_bytes = i64_val(res, i, "pending_bytes");
+        s->unacked_bytes = i64_val(res, i, "unacked_bytes");
         s->replay_bytes = i64_val(res, i, "replay_bytes");
         s->write_lag_seconds = f64_val(res, i, "write_lag_seconds");
         s->flush_lag_seconds = f64_val(res, i, "flush_lag_seconds");
         s->replay_lag_seconds = f64_val(res, i, "replay_lag_seconds");
         s->reply_age_seconds = f64_val(res, i, "reply_age_seconds");
+        s->lag_seconds = NAN;
     }
     return ok ? 0 : -1;
 }
@@ -728,7 +732,14 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
     }
     for (i = 0; i < count; i++)
         rm_node_end(mgr, &snap->nodes[i]);
-    rm_snapshot_link(snap);
+    rm_snapshot_link_history(snap, opts != NULL ? opts->history : NULL);
+    if (opts != NULL && opts->history != NULL &&
+        rm_history_record(opts->history, snap) != 0) {
+        free(sql);
+        rm_snapshot_free(snap);
+        snprintf(err, errlen, "out of memory while collecting");
+        return -1;
+    }
     snap->elapsed_us = rm_clock_mono_us() - start;
     free(sql);
     *out = snap;

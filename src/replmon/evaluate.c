@@ -57,6 +57,8 @@ void rm_thresholds_default(rm_thresholds_t *t)
     memset(t, 0, sizeof(*t));
     t->lag_warning_ms = 10000;
     t->lag_critical_ms = 60000;
+    t->lag_warning_bytes = (int64_t)1 << 20;
+    t->lag_critical_bytes = (int64_t)16 << 20;
     t->slot_warning_bytes = (int64_t)1 << 30;
     t->slot_critical_bytes = (int64_t)5 << 30;
     t->conflict_rate_warning = 5;
@@ -162,6 +164,26 @@ static void judge_lag(judge_t *j, const rm_thresholds_t *t, double lag,
     } else if (warn > 0 && lag >= warn) {
         rm_format_seconds(warn, lim, sizeof(lim));
         add(j, RM_STATUS_WARNING, "%s lags %s (warning at %s)", what, v, lim);
+    }
+}
+
+/* Compare a lag in bytes with the thresholds. */
+static void judge_lag_bytes(judge_t *j, const rm_thresholds_t *t, int64_t bytes,
+                            const char *what)
+{
+    char v[32], lim[32];
+
+    if (bytes == RM_NONE)
+        return;
+    rm_format_bytes(bytes, v, sizeof(v));
+    if (t->lag_critical_bytes > 0 && bytes >= t->lag_critical_bytes) {
+        rm_format_bytes(t->lag_critical_bytes, lim, sizeof(lim));
+        add(j, RM_STATUS_CRITICAL, "%s is %s behind (critical at %s)", what, v,
+            lim);
+    } else if (t->lag_warning_bytes > 0 && bytes >= t->lag_warning_bytes) {
+        rm_format_bytes(t->lag_warning_bytes, lim, sizeof(lim));
+        add(j, RM_STATUS_WARNING, "%s is %s behind (warning at %s)", what, v,
+            lim);
     }
 }
 
@@ -279,6 +301,7 @@ static void judge_subscription(judge_t *j, const rm_thresholds_t *t,
         add(j, RM_STATUS_WARNING, "%s: pglogical reports its status as %s",
             what, s->pglogical_status ? s->pglogical_status : "unknown");
     judge_lag(j, t, s->lag_seconds, what);
+    judge_lag_bytes(j, t, s->lag_bytes, what);
     judge_conflicts(j, t, s, what);
     if (s->publisher[0] == '\0' && s->link_note[0] != '\0')
         add(j, RM_STATUS_OK, "%s: cross-node lag unknown (%s)", what,
@@ -289,15 +312,17 @@ static void judge_standby(judge_t *j, const rm_thresholds_t *t,
                           const rm_standby_t *s)
 {
     const char *name = s->application_name ? s->application_name : "?";
+    const char *method;
     char what[128];
-    double lag = s->replay_lag_seconds;
 
     if (s->state != NULL && strcmp(s->state, "streaming") != 0)
         add(j, RM_STATUS_WARNING, "standby %s is in state %s", name, s->state);
-    if (isnan(lag) && s->replay_bytes == 0)
-        lag = 0.0;
     snprintf(what, sizeof(what), "standby %s", name);
-    judge_lag(j, t, lag, what);
+    judge_lag(j, t,
+              rm_downstream_lag(s->replay_lag_seconds, s->reply_age_seconds,
+                                s->unacked_bytes, s->replay_bytes, &method),
+              what);
+    judge_lag_bytes(j, t, s->replay_bytes, what);
 }
 
 static void judge_receiver(judge_t *j, const rm_thresholds_t *t,
@@ -316,6 +341,13 @@ static void judge_receiver(judge_t *j, const rm_thresholds_t *t,
     if (r->paused == 1)
         add(j, RM_STATUS_WARNING, "WAL replay is paused");
     judge_lag(j, t, r->replay_delay_seconds, "replay on this standby");
+    /* What the upstream has that this standby has not replayed. */
+    if (r->lag_bytes != RM_NONE && r->replay_backlog_bytes != RM_NONE)
+        judge_lag_bytes(j, t, r->lag_bytes + r->replay_backlog_bytes,
+                        "replay on this standby");
+    else
+        judge_lag_bytes(j, t, r->replay_backlog_bytes,
+                        "replay on this standby");
 }
 
 static void judge_node(judge_t *j, const rm_thresholds_t *t, const rm_node_t *n)

@@ -26,7 +26,8 @@ const char *rm_status_name(rm_status_t s);
 rm_status_t rm_status_worse(rm_status_t a, rm_status_t b);
 
 /* rm_thresholds_default - the defaults of the thresholds: section (lag 10 s
- * and 1 min, slot retention 1 GB and 5 GB), used when there is no file.
+ * and 1 min, lag 1 MB and 16 MB, slot retention 1 GB and 5 GB), used when
+ * there is no file.
  * A threshold <= 0 disables its check. */
 void rm_thresholds_default(rm_thresholds_t *t);
 

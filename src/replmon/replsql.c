@@ -67,7 +67,11 @@
     "r.application_name AS sender_application_name, "                          \
     "r.state AS sender_state, "                                                \
     "pg_wal_lsn_diff(cur.lsn, r.sent_lsn)::bigint AS unsent_bytes, "           \
+    "pg_wal_lsn_diff(r.sent_lsn, r.write_lsn)::bigint AS unacked_bytes, "      \
     "extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds"
+/* 12+: when the downstream last replied (a stopped one stops replying). */
+#define SLOTS_12                                                               \
+    ", extract(epoch FROM now() - r.reply_time)::float8 AS reply_age_seconds"
 #define SLOTS_13 ", s.wal_status, s.safe_wal_size"
 #define SLOTS_16 ", s.conflicting"
 #define SLOTS_17                                                               \
@@ -79,10 +83,11 @@
     "ORDER BY s.slot_name"
 
 #define SQL_SLOTS_10 SLOTS_HEAD SLOTS_TAIL
-#define SQL_SLOTS_13 SLOTS_HEAD SLOTS_13 SLOTS_TAIL
+#define SQL_SLOTS_12 SLOTS_HEAD SLOTS_12 SLOTS_TAIL
+#define SQL_SLOTS_13 SLOTS_HEAD SLOTS_12 SLOTS_13 SLOTS_TAIL
 #define SQL_SLOTS_14 SQL_SLOTS_13
-#define SQL_SLOTS_16 SLOTS_HEAD SLOTS_13 SLOTS_16 SLOTS_TAIL
-#define SQL_SLOTS_17 SLOTS_HEAD SLOTS_13 SLOTS_16 SLOTS_17 SLOTS_TAIL
+#define SQL_SLOTS_16 SLOTS_HEAD SLOTS_12 SLOTS_13 SLOTS_16 SLOTS_TAIL
+#define SQL_SLOTS_17 SLOTS_HEAD SLOTS_12 SLOTS_13 SLOTS_16 SLOTS_17 SLOTS_TAIL
 
 /*
  * Subscriptions. The apply worker is the pg_stat_subscription row with
@@ -159,6 +164,7 @@
     "r.write_lsn::text AS write_lsn, r.flush_lsn::text AS flush_lsn, "         \
     "r.replay_lsn::text AS replay_lsn, "                                       \
     "pg_wal_lsn_diff(cur.lsn, r.sent_lsn)::bigint AS pending_bytes, "          \
+    "pg_wal_lsn_diff(r.sent_lsn, r.write_lsn)::bigint AS unacked_bytes, "      \
     "pg_wal_lsn_diff(cur.lsn, r.replay_lsn)::bigint AS replay_bytes, "         \
     "extract(epoch FROM r.write_lag)::float8 AS write_lag_seconds, "           \
     "extract(epoch FROM r.flush_lag)::float8 AS flush_lag_seconds, "           \
@@ -216,7 +222,7 @@ static const rm_sql_row_t sql_table[] = {
      {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_10, SQL_RECEIVER_11,
       PGL}},
     {12,
-     {SQL_FACTS, SQL_SLOTS_10, SQL_SUBS_10, SQL_STANDBYS_12, SQL_RECEIVER_11,
+     {SQL_FACTS, SQL_SLOTS_12, SQL_SUBS_10, SQL_STANDBYS_12, SQL_RECEIVER_11,
       PGL}},
     {13,
      {SQL_FACTS, SQL_SLOTS_13, SQL_SUBS_10, SQL_STANDBYS_12, SQL_RECEIVER_13,

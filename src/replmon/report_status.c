@@ -293,12 +293,9 @@ static void print_standbys(FILE *out, const rm_snapshot_t *snap)
             const rm_standby_t *s = &n->standbys[j];
             char lag[32], lagt[32];
             const char *cells[7];
-            double secs = s->replay_lag_seconds;
 
-            if (isnan(secs) && s->replay_bytes == 0)
-                secs = 0.0;
             rm_format_bytes(s->replay_bytes, lag, sizeof(lag));
-            rm_format_seconds(secs, lagt, sizeof(lagt));
+            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
             cells[0] = n->id;
             cells[1] = or_dash(s->application_name);
             cells[2] = or_dash(s->client_addr);
@@ -315,9 +312,10 @@ static void print_standbys(FILE *out, const rm_snapshot_t *snap)
 
 static void print_receivers(FILE *out, const rm_snapshot_t *snap)
 {
-    static const char *h[] = {"NODE",     "RECEIVER", "UPSTREAM", "RECEIVED",
-                              "REPLAYED", "BACKLOG",  "DELAY",    "PAUSED"};
-    rm_table_t *t = rm_table_new(8, h);
+    static const char *h[] = {"NODE",     "RECEIVER", "UPSTREAM",
+                              "RECEIVED", "REPLAYED", "BACKLOG",
+                              "DELAY",    "DELAY_BY", "PAUSED"};
+    rm_table_t *t = rm_table_new(9, h);
     size_t i;
 
     if (t == NULL)
@@ -328,7 +326,7 @@ static void print_receivers(FILE *out, const rm_snapshot_t *snap)
         const rm_node_t *n = &snap->nodes[i];
         const rm_receiver_t *r = &n->receiver;
         char backlog[32], delay[32];
-        const char *cells[8];
+        const char *cells[9];
 
         if (!r->present)
             continue;
@@ -345,7 +343,8 @@ static void print_receivers(FILE *out, const rm_snapshot_t *snap)
         cells[4] = or_dash(r->replay_lsn);
         cells[5] = backlog;
         cells[6] = delay;
-        cells[7] = yes_no(r->paused);
+        cells[7] = or_dash(r->replay_delay_method);
+        cells[8] = yes_no(r->paused);
         rm_table_add(t, cells);
     }
     if (rm_table_rows(t) > 0) {
@@ -507,7 +506,9 @@ static json_t *slot_json(const rm_slot_t *s, int *oom)
     rm_json_put(o, "consumer", rm_json_text(s->sender_application_name), oom);
     rm_json_put(o, "sender_state", rm_json_text(s->sender_state), oom);
     rm_json_put(o, "unsent_bytes", j_i64(s->unsent_bytes), oom);
+    rm_json_put(o, "unacked_bytes", j_i64(s->unacked_bytes), oom);
     rm_json_put(o, "replay_lag_seconds", j_f64(s->replay_lag_seconds), oom);
+    rm_json_put(o, "reply_age_seconds", j_f64(s->reply_age_seconds), oom);
     return o;
 }
 
@@ -541,6 +542,7 @@ static json_t *sub_json(const rm_subscription_t *s, int *oom)
     rm_json_put(o, "publisher_note", rm_json_text(s->link_note), oom);
     rm_json_put(o, "lag_bytes", j_i64(s->lag_bytes), oom);
     rm_json_put(o, "lag_seconds", j_f64(s->lag_seconds), oom);
+    rm_json_put(o, "lag_method", rm_json_text(s->lag_method), oom);
     rm_json_put(o, "last_msg_age_seconds", j_f64(s->last_msg_age_seconds), oom);
     rm_json_put(o, "transit_seconds", j_f64(s->transit_seconds), oom);
     rm_json_put(o, "tables_total", j_i64(s->tables_total), oom);
@@ -579,6 +581,9 @@ static json_t *standby_json(const rm_standby_t *s, int *oom)
     rm_json_put(o, "replay_lsn", rm_json_text(s->replay_lsn), oom);
     rm_json_put(o, "pending_bytes", j_i64(s->pending_bytes), oom);
     rm_json_put(o, "lag_bytes", j_i64(s->replay_bytes), oom);
+    rm_json_put(o, "unacked_bytes", j_i64(s->unacked_bytes), oom);
+    rm_json_put(o, "lag_seconds", j_f64(s->lag_seconds), oom);
+    rm_json_put(o, "lag_method", rm_json_text(s->lag_method), oom);
     rm_json_put(o, "write_lag_seconds", j_f64(s->write_lag_seconds), oom);
     rm_json_put(o, "flush_lag_seconds", j_f64(s->flush_lag_seconds), oom);
     rm_json_put(o, "replay_lag_seconds", j_f64(s->replay_lag_seconds), oom);
@@ -609,6 +614,8 @@ static json_t *receiver_json(const rm_node_t *n, int *oom)
     rm_json_put(o, "flushed_lsn", rm_json_text(r->received_lsn), oom);
     rm_json_put(o, "replay_backlog_bytes", j_i64(r->replay_backlog_bytes), oom);
     rm_json_put(o, "replay_delay_seconds", j_f64(r->replay_delay_seconds), oom);
+    rm_json_put(o, "replay_delay_method", rm_json_text(r->replay_delay_method),
+                oom);
     rm_json_put(o, "last_msg_age_seconds", j_f64(r->last_msg_age_seconds), oom);
     rm_json_put(o, "paused", j_bool(r->paused), oom);
     rm_json_put(o, "lag_bytes", j_i64(r->lag_bytes), oom);
@@ -798,6 +805,7 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
             rm_json_put(o, "via", rm_json_text(s->name), oom);
             rm_json_put(o, "lag_bytes", j_i64(s->lag_bytes), oom);
             rm_json_put(o, "lag_seconds", j_f64(s->lag_seconds), oom);
+            rm_json_put(o, "lag_method", rm_json_text(s->lag_method), oom);
             rm_json_push(arr, o, oom);
         }
         if (n->receiver.present && n->receiver.primary[0] != '\0') {
@@ -815,6 +823,8 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
             rm_json_put(o, "lag_bytes", j_i64(n->receiver.lag_bytes), oom);
             rm_json_put(o, "lag_seconds",
                         j_f64(n->receiver.replay_delay_seconds), oom);
+            rm_json_put(o, "lag_method",
+                        rm_json_text(n->receiver.replay_delay_method), oom);
             rm_json_push(arr, o, oom);
         }
     }
@@ -854,6 +864,10 @@ json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
                     json_real((double)t->lag_warning_ms / 1000.0), &oom);
         rm_json_put(th, "replication_lag_critical_seconds",
                     json_real((double)t->lag_critical_ms / 1000.0), &oom);
+        rm_json_put(th, "replication_lag_warning_bytes",
+                    json_integer((json_int_t)t->lag_warning_bytes), &oom);
+        rm_json_put(th, "replication_lag_critical_bytes",
+                    json_integer((json_int_t)t->lag_critical_bytes), &oom);
         rm_json_put(th, "slot_retention_warning_bytes",
                     json_integer((json_int_t)t->slot_warning_bytes), &oom);
         rm_json_put(th, "slot_retention_critical_bytes",

@@ -469,6 +469,7 @@ static void link_subscription(rm_snapshot_t *snap, rm_subscription_t *sub)
     sub->link_note[0] = '\0';
     sub->lag_bytes = RM_NONE;
     sub->lag_seconds = NAN;
+    sub->lag_method = NULL;
     if (sub->slot_name == NULL) {
         snprintf(sub->link_note, sizeof(sub->link_note),
                  "subscription has no slot");
@@ -506,10 +507,19 @@ static void link_subscription(rm_snapshot_t *snap, rm_subscription_t *sub)
     sub->lag_bytes = clamped_lag(
         slot->current_lsn[0] ? slot->current_lsn : pub->current_lsn,
         sub->received_lsn[0] ? sub->received_lsn : slot->confirmed_flush_lsn);
-    if (!isnan(slot->replay_lag_seconds))
-        sub->lag_seconds = slot->replay_lag_seconds;
-    else if (sub->lag_bytes == 0)
+    if (slot->sender_state != NULL || !isnan(slot->replay_lag_seconds)) {
+        /* A walsender serves the slot: the apply worker is connected. */
+        sub->lag_seconds = rm_downstream_lag(
+            slot->replay_lag_seconds, slot->reply_age_seconds,
+            slot->unacked_bytes, sub->lag_bytes, &sub->lag_method);
+    } else if (sub->lag_bytes == 0) {
         sub->lag_seconds = 0.0;
+        sub->lag_method = RM_LAG_CAUGHT_UP;
+    } else if (!isnan(slot->inactive_seconds)) {
+        /* Nobody has read the slot since it went inactive. */
+        sub->lag_seconds = slot->inactive_seconds;
+        sub->lag_method = RM_LAG_INACTIVE;
+    }
 }
 
 static void link_receiver(rm_snapshot_t *snap, rm_node_t *standby)
@@ -558,16 +568,244 @@ static void link_receiver(rm_snapshot_t *snap, rm_node_t *standby)
         r->lag_bytes = clamped_lag(up->current_lsn, r->receive_lsn);
 }
 
-void rm_snapshot_link(rm_snapshot_t *snap)
+/* The upstream's walsender row for a standby: the one serving its slot,
+ * else the upstream's only physical walsender. */
+static const rm_standby_t *walsender_of(const rm_node_t *up,
+                                        const rm_receiver_t *r)
+{
+    size_t i, j;
+
+    if (r->slot_name != NULL) {
+        for (i = 0; i < up->nslots; i++) {
+            const rm_slot_t *s = &up->slots[i];
+
+            if (s->name == NULL || strcmp(s->name, r->slot_name) != 0 ||
+                s->active_pid == RM_NONE)
+                continue;
+            for (j = 0; j < up->nstandbys; j++)
+                if (up->standbys[j].pid == s->active_pid)
+                    return &up->standbys[j];
+            return NULL;
+        }
+    }
+    return up->nstandbys == 1 ? &up->standbys[0] : NULL;
+}
+
+/* The standby's own replay delay, from the best source there is. */
+static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
+                         const rm_history_t *history)
+{
+    rm_receiver_t *r = &standby->receiver;
+    const rm_node_t *up = NULL;
+    const rm_standby_t *ws;
+    uint64_t replay, receive;
+    int64_t at_ms;
+    size_t i;
+
+    r->replay_delay_method =
+        isnan(r->replay_delay_seconds) ? NULL : RM_LAG_LAST_COMMIT;
+    if (rm_lsn_parse(r->replay_lsn, &replay) != 0)
+        return;
+    if (rm_lsn_parse(r->receive_lsn, &receive) == 0 && receive <= replay) {
+        r->replay_delay_seconds = 0.0;
+        r->replay_delay_method = RM_LAG_CAUGHT_UP;
+        return;
+    }
+    for (i = 0; r->primary[0] != '\0' && i < snap->count; i++)
+        if (strcmp(snap->nodes[i].id, r->primary) == 0)
+            up = &snap->nodes[i];
+    if (up == NULL || !up->reachable)
+        return;
+    /* Earlier rounds: since when the upstream has been past the replay
+     * position (within one round of the truth). */
+    if (history != NULL &&
+        rm_history_first_past(history, up->id, replay, &at_ms) == 1) {
+        r->replay_delay_seconds =
+            at_ms < snap->collected_ms
+                ? (double)(snap->collected_ms - at_ms) / 1000.0
+                : 0.0;
+        r->replay_delay_method = RM_LAG_ROUNDS;
+        return;
+    }
+    ws = walsender_of(up, r);
+    if (ws != NULL && !isnan(ws->lag_seconds)) {
+        r->replay_delay_seconds = ws->lag_seconds;
+        r->replay_delay_method = RM_LAG_WALSENDER;
+    }
+}
+
+void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history)
 {
     size_t i, j;
 
     for (i = 0; i < snap->count; i++) {
         rm_node_t *n = &snap->nodes[i];
 
+        for (j = 0; j < n->nstandbys; j++) {
+            rm_standby_t *s = &n->standbys[j];
+
+            s->lag_seconds = rm_downstream_lag(
+                s->replay_lag_seconds, s->reply_age_seconds, s->unacked_bytes,
+                s->replay_bytes, &s->lag_method);
+        }
+    }
+    for (i = 0; i < snap->count; i++) {
+        rm_node_t *n = &snap->nodes[i];
+
         for (j = 0; j < n->nsubs; j++)
             link_subscription(snap, &n->subs[j]);
-        if (n->in_recovery)
+        if (n->in_recovery) {
             link_receiver(snap, n);
+            if (n->receiver.present)
+                replay_delay(snap, n, history);
+        }
     }
+}
+
+void rm_snapshot_link(rm_snapshot_t *snap)
+{
+    rm_snapshot_link_history(snap, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lag in time                                                            */
+/* ---------------------------------------------------------------------- */
+
+double rm_downstream_lag(double replay_lag, double reply_age,
+                         int64_t unacked_bytes, int64_t behind_bytes,
+                         const char **method)
+{
+    if (unacked_bytes != RM_NONE && unacked_bytes > 0 && !isnan(reply_age) &&
+        reply_age >= RM_REPLY_OVERDUE_SECONDS) {
+        *method = RM_LAG_REPLY_AGE;
+        return isnan(replay_lag) || replay_lag < reply_age ? reply_age
+                                                           : replay_lag;
+    }
+    if (!isnan(replay_lag)) {
+        *method = RM_LAG_REPLAY_LAG;
+        return replay_lag;
+    }
+    if (behind_bytes == 0) {
+        *method = RM_LAG_CAUGHT_UP;
+        return 0.0;
+    }
+    *method = NULL;
+    return NAN;
+}
+
+/* One node's remembered rounds: a ring of (time, LSN), oldest at head. */
+typedef struct history_node {
+    char id[64];
+    int64_t *at_ms;
+    uint64_t *lsn;
+    size_t count, head;
+} history_node_t;
+
+struct rm_history {
+    size_t samples;
+    history_node_t *nodes;
+    size_t count;
+};
+
+rm_history_t *rm_history_new(size_t samples)
+{
+    rm_history_t *h = calloc(1, sizeof(*h));
+
+    if (h != NULL)
+        h->samples = samples < 2 ? 2 : samples;
+    return h;
+}
+
+void rm_history_free(rm_history_t *h)
+{
+    size_t i;
+
+    if (h == NULL)
+        return;
+    for (i = 0; i < h->count; i++) {
+        free(h->nodes[i].at_ms);
+        free(h->nodes[i].lsn);
+    }
+    free(h->nodes);
+    free(h);
+}
+
+/* The index of node id in h, or h->count. */
+static size_t history_find(const rm_history_t *h, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < h->count; i++)
+        if (strcmp(h->nodes[i].id, id) == 0)
+            break;
+    return i;
+}
+
+/* Node id's ring, added when new; NULL when out of memory. */
+static history_node_t *history_node(rm_history_t *h, const char *id)
+{
+    history_node_t *grown;
+    size_t i = history_find(h, id);
+
+    if (i < h->count)
+        return &h->nodes[i];
+    grown = realloc(h->nodes, (h->count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    h->nodes = grown;
+    memset(&grown[h->count], 0, sizeof(grown[0]));
+    snprintf(grown[h->count].id, sizeof(grown[0].id), "%s", id);
+    grown[h->count].at_ms = calloc(h->samples, sizeof(int64_t));
+    grown[h->count].lsn = calloc(h->samples, sizeof(uint64_t));
+    if (grown[h->count].at_ms == NULL || grown[h->count].lsn == NULL) {
+        free(grown[h->count].at_ms);
+        free(grown[h->count].lsn);
+        return NULL;
+    }
+    return &h->nodes[h->count++];
+}
+
+int rm_history_record(rm_history_t *h, const rm_snapshot_t *snap)
+{
+    size_t i;
+
+    for (i = 0; i < snap->count; i++) {
+        const rm_node_t *n = &snap->nodes[i];
+        history_node_t *hn;
+        uint64_t lsn;
+        size_t at;
+
+        if (!n->reachable || !n->have_facts ||
+            rm_lsn_parse(n->current_lsn, &lsn) != 0)
+            continue;
+        hn = history_node(h, n->id);
+        if (hn == NULL)
+            return -1;
+        if (hn->count == h->samples) {
+            hn->head = (hn->head + 1) % h->samples; /* forget the oldest */
+            hn->count--;
+        }
+        at = (hn->head + hn->count) % h->samples;
+        hn->at_ms[at] = snap->collected_ms;
+        hn->lsn[at] = lsn;
+        hn->count++;
+    }
+    return 0;
+}
+
+int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
+                          int64_t *at_ms)
+{
+    size_t n = history_find(h, id), i;
+    const history_node_t *hn = n < h->count ? &h->nodes[n] : NULL;
+
+    for (i = 0; hn != NULL && i < hn->count; i++) {
+        size_t k = (hn->head + i) % h->samples;
+
+        if (hn->lsn[k] > lsn) {
+            *at_ms = hn->at_ms[k];
+            return 1;
+        }
+    }
+    return 0;
 }

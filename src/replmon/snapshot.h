@@ -89,7 +89,10 @@ typedef struct rm_slot {
     char *sender_application_name; /* walsender serving the slot */
     char *sender_state;
     int64_t unsent_bytes;
+    int64_t unacked_bytes;     /* walsender sent_lsn - the downstream's
+                                  acknowledged write_lsn */
     double replay_lag_seconds; /* the walsender's replay_lag */
+    double reply_age_seconds;  /* 12+: since the downstream's last reply */
 } rm_slot_t;
 
 /* Which replication a subscription belongs to: the native one
@@ -134,11 +137,13 @@ typedef struct rm_subscription {
     /* Filled by rm_snapshot_rates() (conflicts.h) from an earlier round. */
     double conflict_rate_per_min; /* NAN: unknown */
     /* Filled by rm_snapshot_link(). */
-    char publisher[64];  /* node id of the publisher, "" unknown */
-    char link_note[128]; /* why the publisher is unknown */
-    int64_t lag_bytes;   /* publisher current LSN - received_lsn (the
-                            slot's confirmed_flush_lsn without a worker) */
-    double lag_seconds;  /* publisher walsender's replay_lag */
+    char publisher[64];     /* node id of the publisher, "" unknown */
+    char link_note[128];    /* why the publisher is unknown */
+    int64_t lag_bytes;      /* publisher current LSN - received_lsn (the
+                               slot's confirmed_flush_lsn without a worker) */
+    double lag_seconds;     /* rm_downstream_lag() of the slot's walsender;
+                               without one, the slot's inactive time (17+) */
+    const char *lag_method; /* RM_LAG_*, NULL when lag_seconds is NAN */
 } rm_subscription_t;
 
 /* "disabled", "down" (enabled, no apply worker), "syncing" (tables not yet
@@ -153,8 +158,12 @@ typedef struct rm_standby {
     char sent_lsn[24], write_lsn[24], flush_lsn[24], replay_lsn[24];
     int64_t pending_bytes; /* current - sent */
     int64_t replay_bytes;  /* current - replay: the lag in bytes */
+    int64_t unacked_bytes; /* sent - write: sent, not acknowledged */
     double write_lag_seconds, flush_lag_seconds, replay_lag_seconds;
     double reply_age_seconds; /* 12+ */
+    /* Filled by rm_snapshot_link(). */
+    double lag_seconds;     /* rm_downstream_lag() */
+    const char *lag_method; /* RM_LAG_*, NULL when lag_seconds is NAN */
 } rm_standby_t;
 
 /* A standby's own WAL receiver and replay position (one row). */
@@ -165,11 +174,15 @@ typedef struct rm_receiver {
     double last_msg_age_seconds;
     char receive_lsn[24], replay_lsn[24], received_lsn[24], written_lsn[24];
     int64_t replay_backlog_bytes;
-    double replay_delay_seconds;
-    int paused; /* -1 unknown */
+    double replay_delay_seconds; /* as read: now - the last replayed
+                                    commit, 0 with nothing to replay; then
+                                    rm_snapshot_link() puts the best
+                                    figure it has (replay_delay_method) */
+    int paused;                  /* -1 unknown */
     /* Filled by rm_snapshot_link(). */
-    char primary[64];  /* node id of the upstream, "" unknown */
-    int64_t lag_bytes; /* upstream current LSN - receive LSN */
+    char primary[64];                /* node id of the upstream, "" unknown */
+    int64_t lag_bytes;               /* upstream current LSN - receive LSN */
+    const char *replay_delay_method; /* RM_LAG_*, NULL when NAN */
 } rm_receiver_t;
 
 typedef struct rm_node {
@@ -240,6 +253,75 @@ void rm_receiver_clear(rm_receiver_t *r);
 rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
 
 /* ---------------------------------------------------------------------- */
+/* Lag in time                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* How a lag in seconds was found (the *_method fields; JSON and output
+ * print these strings). */
+#define RM_LAG_CAUGHT_UP "caught_up" /* nothing outstanding: 0 */
+#define RM_LAG_REPLAY_LAG                                                      \
+    "replay_lag" /* the walsender's replay_lag: the                            \
+                    primary's own LSN-to-time samples,                         \
+                    so idle time never counts */
+#define RM_LAG_REPLY_AGE                                                       \
+    "reply_age" /* the downstream stopped replying                             \
+                   with WAL sent to it: the age of its                         \
+                   last reply */
+#define RM_LAG_INACTIVE                                                        \
+    "inactive" /* no walsender: the slot's                                     \
+                  inactive time (17+) */
+#define RM_LAG_ROUNDS                                                          \
+    "rounds" /* earlier rounds: when the upstream                              \
+                was first seen past the standby's                              \
+                replay LSN */
+#define RM_LAG_WALSENDER                                                       \
+    "walsender" /* the upstream walsender's figure                             \
+                   for this standby */
+#define RM_LAG_LAST_COMMIT                                                     \
+    "last_replayed_commit" /* now - the last replayed commit's time: an        \
+                              upper bound that counts idle time, used only     \
+                              without the upstream */
+
+/* A downstream that has not replied for this long while WAL it was sent is
+ * unacknowledged has stopped replying: a live one replies as soon as it
+ * writes what it received. */
+#define RM_REPLY_OVERDUE_SECONDS 1.0
+
+/* rm_downstream_lag - the time lag of a downstream (standby or
+ * subscription) served by a walsender, from the walsender's row:
+ * replay_lag (NAN: NULL), reply_age (NAN before 12), unacked_bytes (sent -
+ * write, RM_NONE unknown) and behind_bytes (what the downstream has not
+ * replayed or confirmed, RM_NONE unknown). When WAL sent to it is
+ * unacknowledged and its last reply is older than
+ * RM_REPLY_OVERDUE_SECONDS, the age of that reply (RM_LAG_REPLY_AGE; the
+ * walsender's replay_lag stops moving when replies stop); else replay_lag
+ * (RM_LAG_REPLAY_LAG); else 0 when nothing is behind (RM_LAG_CAUGHT_UP);
+ * else NAN and *method NULL. Pure. */
+double rm_downstream_lag(double replay_lag, double reply_age,
+                         int64_t unacked_bytes, int64_t behind_bytes,
+                         const char **method);
+
+/* What replmon remembers of earlier rounds (watch, serve): per node, the
+ * current LSN each round read and when. */
+typedef struct rm_history rm_history_t;
+
+/* rm_history_new - keep up to samples rounds per node (>= 2). NULL when
+ * out of memory. */
+rm_history_t *rm_history_new(size_t samples);
+void rm_history_free(rm_history_t *h);
+
+/* rm_history_record - remember every reachable node's current LSN at
+ * snap->collected_ms (call after rm_snapshot_link_history() for that
+ * round). Returns 0, or -1 when out of memory. */
+int rm_history_record(rm_history_t *h, const rm_snapshot_t *snap);
+
+/* rm_history_first_past - the time (Unix ms) of the earliest remembered
+ * round in which node id's LSN was past lsn. Returns 1 and *at_ms, or 0
+ * when no remembered round was past it. */
+int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
+                          int64_t *at_ms);
+
+/* ---------------------------------------------------------------------- */
 /* Cross-node links                                                       */
 /* ---------------------------------------------------------------------- */
 
@@ -248,7 +330,13 @@ rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
  * primary) and the lag publisher current LSN - received_lsn, clamped at 0
  * (the slot's confirmed_flush_lsn when no apply worker runs); for every
  * standby its upstream (by sender host/port, else by slot name)
- * and the lag upstream current LSN - receive LSN. */
+ * and the lag upstream current LSN - receive LSN; the lag in time of every
+ * subscription and standby (rm_downstream_lag()), and every standby's own
+ * replay delay: 0 with nothing to replay, else from the rounds in history
+ * (NULL: none), else the upstream walsender's figure for it, else the
+ * last replayed commit's age as read (an upper bound). */
+void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history);
+/* rm_snapshot_link - rm_snapshot_link_history(snap, NULL): one round. */
 void rm_snapshot_link(rm_snapshot_t *snap);
 
 #endif /* REPLMON_SNAPSHOT_H */

@@ -48,7 +48,7 @@ static void test_one_row_per_major(void **state)
     const rm_sql_row_t *rows = rm_sql_table(&n);
 
     (void)state;
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 9); /* 10 to 18 */
     for (i = 0; i < n; i++) {
         assert_int_equal(rows[i].major, (int)(10 + i));
         for (s = 0; s < RM_SQL_SECTION_COUNT; s++) {
@@ -115,6 +115,12 @@ static void test_receiver_columns(void **state)
     assert_false(has(130000, RM_SQL_RECEIVER, "w.received_lsn"));
     assert_false(has(110000, RM_SQL_STANDBYS, "reply_time"));
     assert_true(has(120000, RM_SQL_STANDBYS, "reply_time"));
+    /* The walsender's last reply, for a downstream that stopped replying. */
+    assert_false(has(110000, RM_SQL_SLOTS, "reply_time"));
+    assert_true(has(120000, RM_SQL_SLOTS, "reply_time"));
+    assert_true(has(170000, RM_SQL_SLOTS, "reply_time"));
+    assert_true(has(100000, RM_SQL_SLOTS, "unacked_bytes"));
+    assert_true(has(100000, RM_SQL_STANDBYS, "unacked_bytes"));
 }
 
 static void test_recovery_aware_lsn(void **state)
