@@ -115,6 +115,7 @@ int rm_parse_facts(const PGresult *res, rm_node_t *n)
     n->walreceivers = i64_val(res, 0, "walreceivers");
     n->can_read_stats = bool_val(res, 0, "can_read_stats") == 1;
     n->server_epoch = f64_val(res, 0, "server_epoch");
+    n->last_commit_age_seconds = f64_val(res, 0, "last_commit_age_seconds");
     if (n->server_version == 0) {
         int64_t v = i64_val(res, 0, "version_num");
         n->server_version = v == RM_NONE ? 0 : (int)v;

@@ -12,6 +12,8 @@
  *   the chosen branch runs;
  * - LSNs are returned as text ("X/Y") and subtracted in C or with
  *   pg_wal_lsn_diff(); intervals as float8 seconds;
+ * - pg_last_committed_xact() is called only where track_commit_timestamp
+ *   is on (a CASE again: it fails otherwise);
  * - pg_subscription is read by named column only: subconninfo is not
  *   readable by ordinary roles, and up to 13 neither is oid (found by the
  *   version matrix, tests/integration/test_versions.c: pg_monitor gets
@@ -51,6 +53,10 @@
     "current_database() AS database, current_user AS user_name, "              \
     "(SELECT extversion FROM pg_extension WHERE extname = 'pglogical') "       \
     "AS pglogical_version, "                                                   \
+    "(CASE WHEN current_setting('track_commit_timestamp') = 'on' AND NOT "     \
+    "pg_is_in_recovery() THEN extract(epoch FROM now() - "                     \
+    "(pg_last_committed_xact()).timestamp) END)::float8 "                      \
+    "AS last_commit_age_seconds, "                                             \
     "extract(epoch FROM now())::float8 AS server_epoch"
 
 /* Slots: the walsender serving an active slot gives its replay lag. */

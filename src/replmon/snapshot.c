@@ -631,6 +631,16 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
     if (ws != NULL && !isnan(ws->lag_seconds)) {
         r->replay_delay_seconds = ws->lag_seconds;
         r->replay_delay_method = RM_LAG_WALSENDER;
+        return;
+    }
+    /* The upstream committed after the last commit replayed here: the
+     * first one not replayed is at least as old as its last commit. */
+    if (!isnan(up->last_commit_age_seconds) &&
+        !isnan(r->replay_delay_seconds) &&
+        up->last_commit_age_seconds < r->replay_delay_seconds) {
+        r->replay_delay_seconds =
+            up->last_commit_age_seconds < 0 ? 0.0 : up->last_commit_age_seconds;
+        r->replay_delay_method = RM_LAG_PRIMARY_COMMIT;
     }
 }
 

@@ -215,6 +215,8 @@ typedef struct rm_node {
     unsigned skip_sections;     /* RM_SKIP_* (config.h): sections this round
                                    does not read (set before planning) */
     char pglogical_version[16]; /* the extension's version, "" none */
+    double last_commit_age_seconds; /* primary with track_commit_timestamp:
+                                       since its last commit */
     /* Sections. */
     rm_section_t sections[RM_SQL_SECTION_COUNT]; /* by rm_sql_section_t */
     rm_slot_t *slots;
@@ -257,30 +259,28 @@ rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
 /* ---------------------------------------------------------------------- */
 
 /* How a lag in seconds was found (the *_method fields; JSON and output
- * print these strings). */
-#define RM_LAG_CAUGHT_UP "caught_up" /* nothing outstanding: 0 */
-#define RM_LAG_REPLAY_LAG                                                      \
-    "replay_lag" /* the walsender's replay_lag: the                            \
-                    primary's own LSN-to-time samples,                         \
-                    so idle time never counts */
-#define RM_LAG_REPLY_AGE                                                       \
-    "reply_age" /* the downstream stopped replying                             \
-                   with WAL sent to it: the age of its                         \
-                   last reply */
-#define RM_LAG_INACTIVE                                                        \
-    "inactive" /* no walsender: the slot's                                     \
-                  inactive time (17+) */
-#define RM_LAG_ROUNDS                                                          \
-    "rounds" /* earlier rounds: when the upstream                              \
-                was first seen past the standby's                              \
-                replay LSN */
-#define RM_LAG_WALSENDER                                                       \
-    "walsender" /* the upstream walsender's figure                             \
-                   for this standby */
-#define RM_LAG_LAST_COMMIT                                                     \
-    "last_replayed_commit" /* now - the last replayed commit's time: an        \
-                              upper bound that counts idle time, used only     \
-                              without the upstream */
+ * print these strings):
+ *   caught_up             nothing outstanding: 0
+ *   replay_lag            the walsender's replay_lag, from the primary's
+ *                         own LSN-to-time samples, so idle time never counts
+ *   reply_age             the downstream stopped replying with WAL sent to
+ *                         it: the age of its last reply
+ *   inactive              no walsender: the slot's inactive time (17+)
+ *   rounds                earlier rounds: since the upstream was first seen
+ *                         past the standby's replay LSN
+ *   walsender             the upstream walsender's figure for this standby
+ *   primary_commit        the upstream's last commit (track_commit_timestamp)
+ *                         is not replayed: at least its age
+ *   last_replayed_commit  now - the last replayed commit's time: an upper
+ *                         bound that counts idle time, the last resort */
+#define RM_LAG_CAUGHT_UP      "caught_up"
+#define RM_LAG_REPLAY_LAG     "replay_lag"
+#define RM_LAG_REPLY_AGE      "reply_age"
+#define RM_LAG_INACTIVE       "inactive"
+#define RM_LAG_ROUNDS         "rounds"
+#define RM_LAG_WALSENDER      "walsender"
+#define RM_LAG_PRIMARY_COMMIT "primary_commit"
+#define RM_LAG_LAST_COMMIT    "last_replayed_commit"
 
 /* A downstream that has not replied for this long while WAL it was sent is
  * unacknowledged has stopped replying: a live one replies as soon as it
@@ -333,8 +333,10 @@ int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
  * and the lag upstream current LSN - receive LSN; the lag in time of every
  * subscription and standby (rm_downstream_lag()), and every standby's own
  * replay delay: 0 with nothing to replay, else from the rounds in history
- * (NULL: none), else the upstream walsender's figure for it, else the
- * last replayed commit's age as read (an upper bound). */
+ * (NULL: none), else the upstream walsender's figure for it, else the age
+ * of the upstream's last commit (track_commit_timestamp) when the standby
+ * has not replayed it, else the last replayed commit's age as read (an
+ * upper bound). */
 void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history);
 /* rm_snapshot_link - rm_snapshot_link_history(snap, NULL): one round. */
 void rm_snapshot_link(rm_snapshot_t *snap);

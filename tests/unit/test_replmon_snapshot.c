@@ -120,6 +120,7 @@ static rm_node_t *add_node(rm_snapshot_t *snap, const char *id, int standby,
     n->in_recovery = standby;
     snprintf(n->current_lsn, sizeof(n->current_lsn), "%s", lsn);
     n->receiver.lag_bytes = RM_NONE;
+    n->last_commit_age_seconds = NAN; /* track_commit_timestamp off */
     return n;
 }
 
@@ -189,6 +190,25 @@ static void test_replay_delay_without_idle_time(void **state)
     assert_true(snap->nodes[0].standbys[0].lag_seconds == 2.0);
     assert_string_equal(snap->nodes[0].standbys[0].lag_method,
                         RM_LAG_REPLAY_LAG);
+    rm_snapshot_free(snap);
+
+    /* No walsender figure (its samples were cleared while idle), but the
+     * upstream tracks commit timestamps: its last commit, 2.5 s ago, is
+     * not replayed here. */
+    snap = paused_standby("0/2001000", "0/2001000", "0/2000000", NAN);
+    snap->nodes[0].last_commit_age_seconds = 2.5;
+    rm_snapshot_link(snap);
+    r = &snap->nodes[1].receiver;
+    assert_true(r->replay_delay_seconds == 2.5);
+    assert_string_equal(r->replay_delay_method, RM_LAG_PRIMARY_COMMIT);
+    rm_snapshot_free(snap);
+
+    /* Neither: the last replayed commit's age, the upper bound. */
+    snap = paused_standby("0/2001000", "0/2001000", "0/2000000", NAN);
+    rm_snapshot_link(snap);
+    r = &snap->nodes[1].receiver;
+    assert_true(r->replay_delay_seconds == 567.0);
+    assert_string_equal(r->replay_delay_method, RM_LAG_LAST_COMMIT);
     rm_snapshot_free(snap);
 
     /* The upstream is not monitored: the last commit's age, said to be
