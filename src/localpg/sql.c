@@ -39,6 +39,14 @@ void lp_local_conninfo(const localpg_server_t *s, const char *dbname, char *buf,
     lp_conninfo_add(buf, size, "application_name", "localpg");
 }
 
+/* The server's NOTICEs and WARNINGs to our own statements (e.g. "created
+ * replication slot") are not the caller's output. */
+static void drop_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *connect_local(const localpg_server_t *s, const char *dbname,
                              char *err, size_t errlen)
 {
@@ -51,6 +59,7 @@ static PGconn *connect_local(const localpg_server_t *s, const char *dbname,
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, drop_notice, NULL);
     return c;
 }
 

@@ -304,6 +304,7 @@ int rm_parse_receiver(const PGresult *res, rm_node_t *n)
     r->sender_port = RM_NONE;
     r->replay_backlog_bytes = RM_NONE;
     r->last_msg_age_seconds = NAN;
+    r->latest_end_age_seconds = NAN;
     r->replay_delay_seconds = NAN;
     r->paused = -1;
     if (PQntuples(res) < 1)
@@ -314,6 +315,7 @@ int rm_parse_receiver(const PGresult *res, rm_node_t *n)
     r->sender_host = dup_val(res, 0, "sender_host", &ok);
     r->sender_port = i64_val(res, 0, "sender_port");
     r->last_msg_age_seconds = f64_val(res, 0, "last_msg_age_seconds");
+    r->latest_end_age_seconds = f64_val(res, 0, "latest_end_age_seconds");
     copy_val(res, 0, "receive_lsn", r->receive_lsn, sizeof(r->receive_lsn));
     copy_val(res, 0, "replay_lsn", r->replay_lsn, sizeof(r->replay_lsn));
     copy_val(res, 0, "received_lsn", r->received_lsn, sizeof(r->received_lsn));

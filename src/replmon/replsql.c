@@ -192,6 +192,8 @@
     "SELECT w.status, w.slot_name, "                                           \
     "extract(epoch FROM now() - w.last_msg_receipt_time)::float8 "             \
     "AS last_msg_age_seconds, "                                                \
+    "extract(epoch FROM now() - w.latest_end_time)::float8 "                   \
+    "AS latest_end_age_seconds, "                                              \
     "pg_last_wal_receive_lsn()::text AS receive_lsn, "                         \
     "pg_last_wal_replay_lsn()::text AS replay_lsn, "                           \
     "pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"     \

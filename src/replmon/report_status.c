@@ -617,6 +617,8 @@ static json_t *receiver_json(const rm_node_t *n, int *oom)
     rm_json_put(o, "replay_delay_method", rm_json_text(r->replay_delay_method),
                 oom);
     rm_json_put(o, "last_msg_age_seconds", j_f64(r->last_msg_age_seconds), oom);
+    rm_json_put(o, "latest_end_age_seconds", j_f64(r->latest_end_age_seconds),
+                oom);
     rm_json_put(o, "paused", j_bool(r->paused), oom);
     rm_json_put(o, "lag_bytes", j_i64(r->lag_bytes), oom);
     return o;

@@ -598,6 +598,8 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
     rm_receiver_t *r = &standby->receiver;
     const rm_node_t *up = NULL;
     const rm_standby_t *ws;
+    const char *method = NULL;
+    double upper, best = NAN;
     uint64_t replay, receive;
     int64_t at_ms;
     size_t i;
@@ -627,21 +629,34 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
         r->replay_delay_method = RM_LAG_ROUNDS;
         return;
     }
+    /* The walsender's replay_lag moves only when replay does. */
     ws = walsender_of(up, r);
-    if (ws != NULL && !isnan(ws->lag_seconds)) {
+    if (r->paused != 1 && ws != NULL && !isnan(ws->lag_seconds)) {
         r->replay_delay_seconds = ws->lag_seconds;
         r->replay_delay_method = RM_LAG_WALSENDER;
         return;
     }
-    /* The upstream committed after the last commit replayed here: the
-     * first one not replayed is at least as old as its last commit. */
+    /* Lower bounds: the upstream committed after the last commit replayed
+     * here, so the first commit not replayed is at least as old as its
+     * last one; the WAL not replayed arrived before the upstream's WAL end
+     * last moved. The larger one, capped by the upper bound. */
+    upper = r->replay_delay_seconds;
     if (!isnan(up->last_commit_age_seconds) &&
-        !isnan(r->replay_delay_seconds) &&
-        up->last_commit_age_seconds < r->replay_delay_seconds) {
-        r->replay_delay_seconds =
-            up->last_commit_age_seconds < 0 ? 0.0 : up->last_commit_age_seconds;
-        r->replay_delay_method = RM_LAG_PRIMARY_COMMIT;
+        (isnan(upper) || up->last_commit_age_seconds < upper)) {
+        best = up->last_commit_age_seconds;
+        method = RM_LAG_PRIMARY_COMMIT;
     }
+    if (!isnan(r->latest_end_age_seconds) &&
+        (isnan(best) || r->latest_end_age_seconds > best)) {
+        best = r->latest_end_age_seconds;
+        method = RM_LAG_LATEST_END;
+    }
+    if (method == NULL)
+        return;
+    if (!isnan(upper) && best > upper)
+        best = upper;
+    r->replay_delay_seconds = best < 0 ? 0.0 : best;
+    r->replay_delay_method = method;
 }
 
 void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history)

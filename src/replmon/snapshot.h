@@ -172,6 +172,8 @@ typedef struct rm_receiver {
     char *status, *slot_name, *sender_host;
     int64_t sender_port; /* 11+ */
     double last_msg_age_seconds;
+    double latest_end_age_seconds; /* since the upstream's WAL end last
+                                      moved (latest_end_time) */
     char receive_lsn[24], replay_lsn[24], received_lsn[24], written_lsn[24];
     int64_t replay_backlog_bytes;
     double replay_delay_seconds; /* as read: now - the last replayed
@@ -271,6 +273,8 @@ rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
  *   walsender             the upstream walsender's figure for this standby
  *   primary_commit        the upstream's last commit (track_commit_timestamp)
  *                         is not replayed: at least its age
+ *   latest_end            the standby's receiver: at least the time since
+ *                         the upstream's WAL end last moved
  *   last_replayed_commit  now - the last replayed commit's time: an upper
  *                         bound that counts idle time, the last resort */
 #define RM_LAG_CAUGHT_UP      "caught_up"
@@ -280,6 +284,7 @@ rm_snapshot_t *rm_snapshot_copy(const rm_snapshot_t *snap);
 #define RM_LAG_ROUNDS         "rounds"
 #define RM_LAG_WALSENDER      "walsender"
 #define RM_LAG_PRIMARY_COMMIT "primary_commit"
+#define RM_LAG_LATEST_END     "latest_end"
 #define RM_LAG_LAST_COMMIT    "last_replayed_commit"
 
 /* A downstream that has not replied for this long while WAL it was sent is
@@ -333,10 +338,12 @@ int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
  * and the lag upstream current LSN - receive LSN; the lag in time of every
  * subscription and standby (rm_downstream_lag()), and every standby's own
  * replay delay: 0 with nothing to replay, else from the rounds in history
- * (NULL: none), else the upstream walsender's figure for it, else the age
- * of the upstream's last commit (track_commit_timestamp) when the standby
- * has not replayed it, else the last replayed commit's age as read (an
- * upper bound). */
+ * (NULL: none), else the upstream walsender's figure for it (unless
+ * replay is paused: it then stops moving), else the larger of two lower
+ * bounds, the age of the upstream's last commit (track_commit_timestamp)
+ * when the standby has not replayed it and the time since the upstream's
+ * WAL end last moved, else the last replayed commit's age as read (an
+ * upper bound, which also caps the lower bounds). */
 void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history);
 /* rm_snapshot_link - rm_snapshot_link_history(snap, NULL): one round. */
 void rm_snapshot_link(rm_snapshot_t *snap);

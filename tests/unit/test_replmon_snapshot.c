@@ -160,6 +160,8 @@ static rm_snapshot_t *paused_standby(const char *primary_lsn,
     /* What the standby says: now - its last replayed commit, which was
      * before 10 idle minutes. */
     s->receiver.replay_delay_seconds = 567.0;
+    s->receiver.latest_end_age_seconds = NAN;
+    s->receiver.last_msg_age_seconds = NAN;
     s->receiver.sender_port = RM_NONE;
     return snap;
 }
@@ -201,6 +203,28 @@ static void test_replay_delay_without_idle_time(void **state)
     r = &snap->nodes[1].receiver;
     assert_true(r->replay_delay_seconds == 2.5);
     assert_string_equal(r->replay_delay_method, RM_LAG_PRIMARY_COMMIT);
+    rm_snapshot_free(snap);
+
+    /* Paused: the walsender's figure stopped moving with replay (it says
+     * 0.005 s); the receiver saw the upstream's WAL end move 2 s ago, so
+     * what is not replayed is at least that old. */
+    snap = paused_standby("0/2001000", "0/2001000", "0/2000000", 0.005);
+    snap->nodes[1].receiver.paused = 1;
+    snap->nodes[1].receiver.latest_end_age_seconds = 2.0;
+    rm_snapshot_link(snap);
+    r = &snap->nodes[1].receiver;
+    assert_true(r->replay_delay_seconds == 2.0);
+    assert_string_equal(r->replay_delay_method, RM_LAG_LATEST_END);
+    /* The larger lower bound wins, never above the upper bound. */
+    snap->nodes[0].last_commit_age_seconds = 3.0;
+    snap->nodes[1].receiver.replay_delay_seconds = 567.0;
+    rm_snapshot_link(snap);
+    assert_true(r->replay_delay_seconds == 3.0);
+    assert_string_equal(r->replay_delay_method, RM_LAG_PRIMARY_COMMIT);
+    snap->nodes[1].receiver.latest_end_age_seconds = 900.0;
+    snap->nodes[1].receiver.replay_delay_seconds = 567.0;
+    rm_snapshot_link(snap);
+    assert_true(r->replay_delay_seconds == 567.0);
     rm_snapshot_free(snap);
 
     /* Neither: the last replayed commit's age, the upper bound. */
