@@ -309,6 +309,16 @@ void rm_node_clear(rm_node_t *n)
     rm_receiver_clear(&n->receiver);
 }
 
+rm_node_t *rm_snapshot_node(const rm_snapshot_t *snap, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < snap->count; i++)
+        if (strcmp(snap->nodes[i].id, id) == 0)
+            return &snap->nodes[i];
+    return NULL;
+}
+
 void rm_snapshot_free(rm_snapshot_t *snap)
 {
     size_t i;
@@ -602,7 +612,6 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
     double upper, best = NAN;
     uint64_t replay, receive;
     int64_t at_ms;
-    size_t i;
 
     r->replay_delay_method =
         isnan(r->replay_delay_seconds) ? NULL : RM_LAG_LAST_COMMIT;
@@ -613,9 +622,8 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
         r->replay_delay_method = RM_LAG_CAUGHT_UP;
         return;
     }
-    for (i = 0; r->primary[0] != '\0' && i < snap->count; i++)
-        if (strcmp(snap->nodes[i].id, r->primary) == 0)
-            up = &snap->nodes[i];
+    if (r->primary[0] != '\0')
+        up = rm_snapshot_node(snap, r->primary);
     if (up == NULL || !up->reachable)
         return;
     /* Earlier rounds: since when the upstream has been past the replay

@@ -250,6 +250,8 @@ void rm_snapshot_free(rm_snapshot_t *snap);
 /* rm_node_clear - free the slots, subscriptions, standbys and receiver n
  * owns (the other fields stay). */
 void rm_node_clear(rm_node_t *n);
+/* rm_snapshot_node - the node with this id, or NULL. */
+rm_node_t *rm_snapshot_node(const rm_snapshot_t *snap, const char *id);
 /* rm_receiver_clear - free a receiver's strings and zero it. */
 void rm_receiver_clear(rm_receiver_t *r);
 /* rm_snapshot_copy - a deep copy of snap (free with rm_snapshot_free), or

@@ -79,11 +79,10 @@ static rm_snapshot_t *collect(pgcm_manager_t *mgr,
 
 static const rm_node_t *node(const rm_snapshot_t *snap, const char *id)
 {
-    for (size_t i = 0; i < snap->count; i++)
-        if (strcmp(snap->nodes[i].id, id) == 0)
-            return &snap->nodes[i];
-    fail_msg("no node %s", id);
-    return NULL;
+    const rm_node_t *n = rm_snapshot_node(snap, id);
+    if (n == NULL)
+        fail_msg("no node %s in the snapshot", id);
+    return n;
 }
 
 /* The finding of node whose message contains needle, or NULL. */
@@ -208,6 +207,29 @@ static void write_megabytes(localpg_server_t *pub)
                            "generate_series(1000, 11000) g"));
 }
 
+/* A downstream frozen with about 6 MB outstanding: the bytes trip the
+ * default warning on node id (the finding starts with what), and from 12
+ * on its time lag is the age of its last reply. Frees snap. */
+static void expect_frozen(rm_snapshot_t *snap, const char *id, const char *what,
+                          int64_t bytes, double seconds, const char *method)
+{
+    assert_true(bytes >= 4 << 20);
+    if (major >= 12) {
+        assert_string_equal(method, RM_LAG_REPLY_AGE);
+        assert_true(seconds >= 2.0);
+    }
+    rm_thresholds_t t;
+    rm_thresholds_default(&t);
+    rm_eval_t ev;
+    assert_int_equal(rm_evaluate(snap, &t, &ev), 0);
+    const rm_reason_t *f = finding(&ev, id, what);
+    assert_non_null(f);
+    assert_non_null(strstr(f->message, "behind (warning at 1.0 MB)"));
+    assert_int_equal(f->status, RM_STATUS_WARNING);
+    rm_eval_free(&ev);
+    rm_snapshot_free(snap);
+}
+
 static void test_frozen_standby(void **state)
 {
     (void)state;
@@ -231,21 +253,8 @@ static void test_frozen_standby(void **state)
                   (long long)s->replay_bytes, (long long)s->unacked_bytes,
                   s->lag_seconds, s->lag_method ? s->lag_method : "-",
                   s->replay_lag_seconds);
-    assert_true(s->replay_bytes >= 4 << 20);
-    if (major >= 12) {
-        assert_string_equal(s->lag_method, RM_LAG_REPLY_AGE);
-        assert_true(s->lag_seconds >= 2.0);
-    }
-    rm_thresholds_t t;
-    rm_thresholds_default(&t);
-    rm_eval_t ev;
-    assert_int_equal(rm_evaluate(snap, &t, &ev), 0);
-    const rm_reason_t *f = finding(&ev, "pub", "standby standby is");
-    assert_non_null(f);
-    assert_non_null(strstr(f->message, "behind (warning at 1.0 MB)"));
-    assert_int_equal(f->status, RM_STATUS_WARNING);
-    rm_eval_free(&ev);
-    rm_snapshot_free(snap);
+    expect_frozen(snap, "pub", "standby standby is", s->replay_bytes,
+                  s->lag_seconds, s->lag_method);
 }
 
 static void test_frozen_apply_worker(void **state)
@@ -281,20 +290,8 @@ static void test_frozen_apply_worker(void **state)
                   "by %s\n",
                   (long long)s->lag_bytes, s->lag_seconds,
                   s->lag_method ? s->lag_method : "-");
-    assert_true(s->lag_bytes >= 4 << 20);
-    if (major >= 12) {
-        assert_string_equal(s->lag_method, RM_LAG_REPLY_AGE);
-        assert_true(s->lag_seconds >= 2.0);
-    }
-    rm_thresholds_t t;
-    rm_thresholds_default(&t);
-    rm_eval_t ev;
-    assert_int_equal(rm_evaluate(snap, &t, &ev), 0);
-    const rm_reason_t *f = finding(&ev, "sub", "subscription s is");
-    assert_non_null(f);
-    assert_non_null(strstr(f->message, "behind (warning at 1.0 MB)"));
-    rm_eval_free(&ev);
-    rm_snapshot_free(snap);
+    expect_frozen(snap, "sub", "subscription s is", s->lag_bytes,
+                  s->lag_seconds, s->lag_method);
     /* Thawed, it catches up: no byte finding any more. */
     fixture_wait_value(cl.sub, "SELECT count(*) > 10000 FROM t", "t", 30000);
 }

@@ -120,11 +120,10 @@ static rm_snapshot_t *collect_as(const char *user, const char *password)
 
 static const rm_node_t *node(const rm_snapshot_t *snap, const char *id)
 {
-    for (size_t i = 0; i < snap->count; i++)
-        if (strcmp(snap->nodes[i].id, id) == 0)
-            return &snap->nodes[i];
-    fail_msg("no node %s in the snapshot", id);
-    return NULL;
+    const rm_node_t *n = rm_snapshot_node(snap, id);
+    if (n == NULL)
+        fail_msg("no node %s in the snapshot", id);
+    return n;
 }
 
 static void expect_str(const char *what, const char *got, const char *want)
