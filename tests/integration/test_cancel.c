@@ -34,7 +34,6 @@
 #define NSERVERS 2
 
 static localpg_server_t **pg;
-static pgcm_manager_t *current;
 
 static int group_setup(void **state)
 {
@@ -53,10 +52,7 @@ static int group_teardown(void **state)
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     fixture_assert_no_connections(pg, NSERVERS, NULL);
     return 0;
 }
@@ -69,11 +65,7 @@ static pgcm_manager_t *start_solo(void)
     fixture_node_spec(pg[0], "solo", &spec);
     spec.pool.min = 1;
     spec.pool.max = 1;
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, &spec, 1, 5000, &err),
-                     PGCM_OK);
-    return current;
+    return fixture_manager_start(NULL, &spec, 1);
 }
 
 /* ---- the two-query race ------------------------------------------------ */
@@ -186,8 +178,7 @@ static void race(bool cancel_mode, bool on_checkout)
     assert_int_equal(q1_wrong, 0);
     /* The race must really have been run: some Q1s cut short. */
     assert_true(q1_hit > 0);
-    pgcm_manager_free(mgr);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 static void test_timeout_never_hits_next_statement(void **state)
@@ -400,11 +391,7 @@ static void test_churn_every_failure_explained(void **state)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.remove_timeout_ms = 200;
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(&o, &current, &err), PGCM_OK);
-    c.mgr = current;
-    assert_int_equal(pgcm_manager_start(c.mgr, c.specs, 6, 5000, &err),
-                     PGCM_OK);
+    c.mgr = fixture_manager_start(&o, c.specs, 6);
     atomic_store(&c.live_mask, 0x3f);
     int seconds =
         getenv("PGCM_CHURN_SECONDS") ? atoi(getenv("PGCM_CHURN_SECONDS")) : 60;
@@ -427,8 +414,7 @@ static void test_churn_every_failure_explained(void **state)
                  c.bad_text);
     assert_true(atomic_load(&c.caused) > 0);
     assert_true(atomic_load(&c.ok) > 100);
-    pgcm_manager_free(c.mgr);
-    current = NULL;
+    fixture_manager_free(c.mgr);
     pthread_mutex_destroy(&c.lock);
 }
 
@@ -487,8 +473,7 @@ static void test_terminated_connection_keeps_sqlstate(void **state)
     assert_string_equal(h.last_sqlstate, "57P01");
     assert_non_null(strstr(h.last_error, "FATAL: terminating connection"));
     assert_null(strstr(h.last_error, "  "));
-    pgcm_manager_free(mgr);
-    current = NULL;
+    fixture_manager_free(mgr);
 }
 
 int main(void)

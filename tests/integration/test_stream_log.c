@@ -24,7 +24,6 @@
 #define NSERVERS 2
 
 static localpg_server_t **pg;
-static pgcm_manager_t *current;
 static pgcm_node_spec_t specs[NSERVERS];
 static const char *ids[NSERVERS] = {"one", "two"};
 
@@ -50,10 +49,7 @@ static int group_teardown(void **state)
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
+    fixture_manager_free_all();
     for (int i = 0; i < NSERVERS; i++) {
         if (localpg_pid(pg[i]) == 0)
             localpg_restart(pg[i]);
@@ -64,23 +60,20 @@ static int test_teardown(void **state)
 
 static pgcm_manager_t *start(const pgcm_options_t *o)
 {
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(o, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, specs, NSERVERS, 5000, &err),
-                     PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(o, specs, NSERVERS);
     /* a loaded machine may need a retry or two for the first connect */
     for (int i = 0; i < NSERVERS; i++) {
         pgcm_health_t h;
         int64_t deadline = fixture_now_ms() + 20000;
         do {
-            assert_int_equal(pgcm_node_health(current, ids[i], &h), PGCM_OK);
+            assert_int_equal(pgcm_node_health(mgr, ids[i], &h), PGCM_OK);
             if (h.state == PGCM_NODE_HEALTHY)
                 break;
             fixture_sleep_ms(20);
         } while (fixture_now_ms() < deadline);
         assert_int_equal(h.state, PGCM_NODE_HEALTHY);
     }
-    return current;
+    return mgr;
 }
 
 /* ---- streaming --------------------------------------------------------- */
@@ -253,8 +246,7 @@ static void test_log_hook_records_with_correlation(void **state)
         pgcm_query(mgr, "two", "SELECT pg_sleep(5)", 0, NULL, &qo, NULL, &err),
         PGCM_ETIMEDOUT);
     fixture_sleep_ms(600); /* a heartbeat or two */
-    pgcm_manager_free(mgr);
-    current = NULL;
+    fixture_manager_free(mgr);
 
     assert_true(logbook_count(&lb, "node_added node=one", NULL) == 1);
     assert_true(logbook_count(&lb, "connection_opened node=two", NULL) >= 1);
