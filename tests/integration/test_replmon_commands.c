@@ -867,12 +867,16 @@ static void test_query_streams_in_node_order(void **state)
 {
     const char *sql = "SELECT g, md5(g::text) AS h FROM generate_series(1, "
                       "5000) g";
-    const char *cargs[] = {"query",    "--config", cfg_path, "--cluster", "up",
-                           "--format", "csv",      sql,      NULL};
-    const char *jargs[] = {"query", "--config", cfg_path, "--format",
-                           "json",  sql,        NULL};
-    const char *targs[] = {"query", "--config", cfg_path, "--cluster",
-                           "up",    sql,        NULL};
+    /* --timeout: on a loaded machine (the version matrix runs beside) 5000
+     * rows under ASan can take longer than the default 5 s. */
+    const char *cargs[] = {"query", "--config", cfg_path, "--cluster",
+                           "up",    "--format", "csv",    "--timeout",
+                           "60s",   sql,        NULL};
+    const char *jargs[] = {"query",    "--config", cfg_path,
+                           "--format", "json",     "--timeout",
+                           "60s",      sql,        NULL};
+    const char *targs[] = {"query",     "--config", cfg_path, "--cluster", "up",
+                           "--timeout", "60s",      sql,      NULL};
     rm_run_t r;
     char runs[256];
     json_t *doc, *n;
