@@ -661,15 +661,15 @@ static void render_standbys(mbuf_t *b, const rm_metrics_node_t *nodes, size_t n)
         }
     }
     family(b, "replmon_standby_lag_seconds", "gauge",
-           "The walsender's replay_lag for the standby.");
+           "The standby's lag in time: the walsender's replay_lag, or the "
+           "age of its last reply once it stopped replying with WAL sent "
+           "to it.");
     for (i = 0; i < n; i++) {
         for (k = 0; has_facts(&nodes[i]) && k < nodes[i].facts->nstandbys;
              k++) {
             const rm_standby_t *s = &nodes[i].facts->standbys[k];
-            double lag = s->replay_lag_seconds;
+            double lag = s->lag_seconds; /* rm_downstream_lag() */
 
-            if (isnan(lag) && s->replay_bytes == 0)
-                lag = 0.0; /* caught up and idle: no lag to measure */
             if (isnan(lag))
                 continue;
             begin(b, "replmon_standby_lag_seconds", NULL, nodes[i].id);
