@@ -128,6 +128,9 @@ int rm_cmd_status(int argc, char **argv)
     copts.skip_sections = session.cfg->skip_sections;
     rc = 0;
     if (sample_ms > 0) {
+        /* Two rounds: the second gets standbys' replay delay from the
+         * first ("rounds"), whatever the primary's idle time. */
+        copts.history = rm_history_new(2);
         rc = rm_collect(session.mgr, session.targets, session.count, &copts,
                         &first, err, sizeof(err));
         if (rc == 0 && sleep_unless_stopped(sample_ms) != 0) {
@@ -143,6 +146,7 @@ int rm_cmd_status(int argc, char **argv)
         sample_ms = snap->collected_ms - first->collected_ms;
     }
     rm_snapshot_free(first);
+    rm_history_free(copts.history);
     if (rc != 0) {
         rm_session_close(&session);
         if (rm_stop_signal) {
