@@ -301,8 +301,8 @@ static int monitor(const rm_demo_t *demo, int64_t duration_ms,
     copts.query_timeout_ms = 5000;
     copts.stop = &rm_stop_signal;
     /* The rounds give standbys' replay delay without the idle time. */
-    copts.history = rm_history_new(64);
-    if (copts.history == NULL) {
+    copts.rounds = rm_rounds_new(64);
+    if (copts.rounds == NULL) {
         fprintf(stderr, "replmon demo: out of memory\n");
         rc = 1;
         goto out;
@@ -370,7 +370,7 @@ out:
             pgcm_unsubscribe(mgr, sub_id);
         pgcm_manager_free(mgr);
     }
-    rm_history_free(copts.history);
+    rm_rounds_free(copts.rounds);
     pthread_mutex_destroy(&load.mu);
     pthread_mutex_destroy(&events.mu);
     return rc;

@@ -130,7 +130,7 @@ int rm_cmd_status(int argc, char **argv)
     if (sample_ms > 0) {
         /* Two rounds: the second gets standbys' replay delay from the
          * first ("rounds"), whatever the primary's idle time. */
-        copts.history = rm_history_new(2);
+        copts.rounds = rm_rounds_new(2);
         rc = rm_collect(session.mgr, session.targets, session.count, &copts,
                         &first, err, sizeof(err));
         if (rc == 0 && sleep_unless_stopped(sample_ms) != 0) {
@@ -146,7 +146,7 @@ int rm_cmd_status(int argc, char **argv)
         sample_ms = snap->collected_ms - first->collected_ms;
     }
     rm_snapshot_free(first);
-    rm_history_free(copts.history);
+    rm_rounds_free(copts.rounds);
     if (rc != 0) {
         rm_session_close(&session);
         if (rm_stop_signal) {

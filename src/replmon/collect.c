@@ -735,9 +735,9 @@ int rm_collect(pgcm_manager_t *mgr, const rm_target_node_t *targets,
     }
     for (i = 0; i < count; i++)
         rm_node_end(mgr, &snap->nodes[i]);
-    rm_snapshot_link_history(snap, opts != NULL ? opts->history : NULL);
-    if (opts != NULL && opts->history != NULL &&
-        rm_history_record(opts->history, snap) != 0) {
+    rm_snapshot_link_rounds(snap, opts != NULL ? opts->rounds : NULL);
+    if (opts != NULL && opts->rounds != NULL &&
+        rm_rounds_record(opts->rounds, snap) != 0) {
         free(sql);
         rm_snapshot_free(snap);
         snprintf(err, errlen, "out of memory while collecting");

@@ -53,9 +53,9 @@ typedef struct rm_collect_options {
                                     pglogical:); 0 is off */
     unsigned skip_sections;      /* RM_SKIP_* (config.h): sections not read
                                     on any node, marked not_wanted */
-    rm_history_t *history;       /* earlier rounds (watch, serve, demo):
-                                    used for the lag, then this round is
-                                    added; NULL for a one-shot round */
+    rm_rounds_t *rounds; /* earlier rounds (serve, demo, status --sample):
+                            used for the lag, then this round is
+                            added; NULL for a one-shot round */
 } rm_collect_options_t;
 
 /* rm_clock_epoch_ms - the wall clock, Unix milliseconds (what rounds and
@@ -99,7 +99,7 @@ void rm_node_end(pgcm_manager_t *mgr, rm_node_t *n);
 /* rm_collect - one round: the facts query on every node in parallel, then
  * one fan-out per section (grouped by the SQL each node's version needs,
  * groups in parallel), then health and pool stats, then
- * rm_snapshot_link_history() with opts->history (then recorded in it).
+ * rm_snapshot_link_rounds() with opts->rounds (then recorded in it).
  * A node that fails is marked unreachable; the others are still collected.
  * Returns 0 and *out (free with rm_snapshot_free), or -1 with a one-line
  * message in err when the round could not be run at all or was stopped.

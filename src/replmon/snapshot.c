@@ -603,7 +603,7 @@ static const rm_standby_t *walsender_of(const rm_node_t *up,
 
 /* The standby's own replay delay, from the best source there is. */
 static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
-                         const rm_history_t *history)
+                         const rm_rounds_t *history)
 {
     rm_receiver_t *r = &standby->receiver;
     const rm_node_t *up = NULL;
@@ -629,7 +629,7 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
     /* Earlier rounds: since when the upstream has been past the replay
      * position (within one round of the truth). */
     if (history != NULL &&
-        rm_history_first_past(history, up->id, replay, &at_ms) == 1) {
+        rm_rounds_first_past(history, up->id, replay, &at_ms) == 1) {
         r->replay_delay_seconds =
             at_ms < snap->collected_ms
                 ? (double)(snap->collected_ms - at_ms) / 1000.0
@@ -667,7 +667,7 @@ static void replay_delay(rm_snapshot_t *snap, rm_node_t *standby,
     r->replay_delay_method = method;
 }
 
-void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history)
+void rm_snapshot_link_rounds(rm_snapshot_t *snap, const rm_rounds_t *history)
 {
     size_t i, j;
 
@@ -697,7 +697,7 @@ void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history)
 
 void rm_snapshot_link(rm_snapshot_t *snap)
 {
-    rm_snapshot_link_history(snap, NULL);
+    rm_snapshot_link_rounds(snap, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -734,22 +734,22 @@ typedef struct history_node {
     size_t count, head;
 } history_node_t;
 
-struct rm_history {
+struct rm_rounds {
     size_t samples;
     history_node_t *nodes;
     size_t count;
 };
 
-rm_history_t *rm_history_new(size_t samples)
+rm_rounds_t *rm_rounds_new(size_t samples)
 {
-    rm_history_t *h = calloc(1, sizeof(*h));
+    rm_rounds_t *h = calloc(1, sizeof(*h));
 
     if (h != NULL)
         h->samples = samples < 2 ? 2 : samples;
     return h;
 }
 
-void rm_history_free(rm_history_t *h)
+void rm_rounds_free(rm_rounds_t *h)
 {
     size_t i;
 
@@ -764,7 +764,7 @@ void rm_history_free(rm_history_t *h)
 }
 
 /* The index of node id in h, or h->count. */
-static size_t history_find(const rm_history_t *h, const char *id)
+static size_t history_find(const rm_rounds_t *h, const char *id)
 {
     size_t i;
 
@@ -775,7 +775,7 @@ static size_t history_find(const rm_history_t *h, const char *id)
 }
 
 /* Node id's ring, added when new; NULL when out of memory. */
-static history_node_t *history_node(rm_history_t *h, const char *id)
+static history_node_t *history_node(rm_rounds_t *h, const char *id)
 {
     history_node_t *grown;
     size_t i = history_find(h, id);
@@ -798,7 +798,7 @@ static history_node_t *history_node(rm_history_t *h, const char *id)
     return &h->nodes[h->count++];
 }
 
-int rm_history_record(rm_history_t *h, const rm_snapshot_t *snap)
+int rm_rounds_record(rm_rounds_t *h, const rm_snapshot_t *snap)
 {
     size_t i;
 
@@ -826,8 +826,8 @@ int rm_history_record(rm_history_t *h, const rm_snapshot_t *snap)
     return 0;
 }
 
-int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
-                          int64_t *at_ms)
+int rm_rounds_first_past(const rm_rounds_t *h, const char *id, uint64_t lsn,
+                         int64_t *at_ms)
 {
     size_t n = history_find(h, id), i;
     const history_node_t *hn = n < h->count ? &h->nodes[n] : NULL;

@@ -310,23 +310,23 @@ double rm_downstream_lag(double replay_lag, double reply_age,
 
 /* What replmon remembers of earlier rounds (watch, serve): per node, the
  * current LSN each round read and when. */
-typedef struct rm_history rm_history_t;
+typedef struct rm_rounds rm_rounds_t;
 
-/* rm_history_new - keep up to samples rounds per node (>= 2). NULL when
+/* rm_rounds_new - keep up to samples rounds per node (>= 2). NULL when
  * out of memory. */
-rm_history_t *rm_history_new(size_t samples);
-void rm_history_free(rm_history_t *h);
+rm_rounds_t *rm_rounds_new(size_t samples);
+void rm_rounds_free(rm_rounds_t *h);
 
-/* rm_history_record - remember every reachable node's current LSN at
- * snap->collected_ms (call after rm_snapshot_link_history() for that
+/* rm_rounds_record - remember every reachable node's current LSN at
+ * snap->collected_ms (call after rm_snapshot_link_rounds() for that
  * round). Returns 0, or -1 when out of memory. */
-int rm_history_record(rm_history_t *h, const rm_snapshot_t *snap);
+int rm_rounds_record(rm_rounds_t *h, const rm_snapshot_t *snap);
 
-/* rm_history_first_past - the time (Unix ms) of the earliest remembered
+/* rm_rounds_first_past - the time (Unix ms) of the earliest remembered
  * round in which node id's LSN was past lsn. Returns 1 and *at_ms, or 0
  * when no remembered round was past it. */
-int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
-                          int64_t *at_ms);
+int rm_rounds_first_past(const rm_rounds_t *h, const char *id, uint64_t lsn,
+                         int64_t *at_ms);
 
 /* ---------------------------------------------------------------------- */
 /* Cross-node links                                                       */
@@ -339,15 +339,15 @@ int rm_history_first_past(const rm_history_t *h, const char *id, uint64_t lsn,
  * standby its upstream (by sender host/port, else by slot name)
  * and the lag upstream current LSN - receive LSN; the lag in time of every
  * subscription and standby (rm_downstream_lag()), and every standby's own
- * replay delay: 0 with nothing to replay, else from the rounds in history
+ * replay delay: 0 with nothing to replay, else from the earlier rounds
  * (NULL: none), else the upstream walsender's figure for it (unless
  * replay is paused: it then stops moving), else the larger of two lower
  * bounds, the age of the upstream's last commit (track_commit_timestamp)
  * when the standby has not replayed it and the time since the upstream's
  * WAL end last moved, else the last replayed commit's age as read (an
  * upper bound, which also caps the lower bounds). */
-void rm_snapshot_link_history(rm_snapshot_t *snap, const rm_history_t *history);
-/* rm_snapshot_link - rm_snapshot_link_history(snap, NULL): one round. */
+void rm_snapshot_link_rounds(rm_snapshot_t *snap, const rm_rounds_t *rounds);
+/* rm_snapshot_link - rm_snapshot_link_rounds(snap, NULL): one round. */
 void rm_snapshot_link(rm_snapshot_t *snap);
 
 #endif /* REPLMON_SNAPSHOT_H */

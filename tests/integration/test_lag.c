@@ -28,7 +28,7 @@
 #include "fixture.h"
 
 static int major;
-static rm_history_t *h; /* the running test's rounds */
+static rm_rounds_t *h; /* the running test's rounds */
 
 static int group_setup(void **state)
 {
@@ -42,7 +42,7 @@ static int test_teardown(void **state)
     (void)state;
     fixture_manager_free_all();
     fixture_stop_all();
-    rm_history_free(h);
+    rm_rounds_free(h);
     h = NULL;
     return 0;
 }
@@ -64,12 +64,12 @@ static pgcm_manager_t *manager_for(localpg_server_t *const *servers,
 
 static rm_snapshot_t *collect(pgcm_manager_t *mgr,
                               const rm_target_node_t *targets, size_t n,
-                              rm_history_t *history, int timeout_ms)
+                              rm_rounds_t *history, int timeout_ms)
 {
     rm_collect_options_t opts;
     memset(&opts, 0, sizeof opts);
     opts.query_timeout_ms = timeout_ms;
-    opts.history = history;
+    opts.rounds = history;
     rm_snapshot_t *snap = NULL;
     char err[256];
     if (rm_collect(mgr, targets, n, &opts, &snap, err, sizeof err) != 0)
@@ -129,7 +129,7 @@ static void test_paused_standby_after_idle(void **state)
     static const char *const ids[2] = {"primary", "standby"};
     rm_target_node_t targets[2];
     pgcm_manager_t *mgr = manager_for(servers, ids, 2, targets);
-    h = rm_history_new(64);
+    h = rm_rounds_new(64);
     assert_non_null(h);
 
     /* The primary is idle for 6 s while replmon keeps rounds... */

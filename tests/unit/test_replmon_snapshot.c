@@ -45,9 +45,8 @@ static void test_explain_permission_errors(void **state)
     assert_string_equal(sec.grant, "GRANT SELECT ON v TO mon");
     explain("permission denied for function pg_ls_waldir", "Mon\"itor", &sec);
     assert_string_equal(sec.privilege, "EXECUTE on pg_ls_waldir");
-    assert_string_equal(sec.grant,
-                        "GRANT EXECUTE ON FUNCTION pg_ls_waldir TO "
-                        "\"Mon\"\"itor\"");
+    assert_string_equal(sec.grant, "GRANT EXECUTE ON FUNCTION pg_ls_waldir TO "
+                                   "\"Mon\"\"itor\"");
     explain("permission denied for schema app", "m2", &sec);
     assert_string_equal(sec.grant, "GRANT USAGE ON SCHEMA app TO m2");
     /* Unknown role: a placeholder, never an empty name. */
@@ -255,7 +254,7 @@ static void test_replay_delay_without_idle_time(void **state)
 
 static void test_replay_delay_from_rounds(void **state)
 {
-    rm_history_t *h = rm_history_new(3);
+    rm_rounds_t *h = rm_rounds_new(3);
     rm_snapshot_t *snap;
     int64_t at;
     int i;
@@ -269,26 +268,26 @@ static void test_replay_delay_from_rounds(void **state)
         snap = paused_standby(i < 2 ? "0/2000000" : "0/2001000", "0/2000000",
                               "0/2000000", NAN);
         snap->collected_ms = 1000 + 2000 * i;
-        rm_snapshot_link_history(snap, h);
-        assert_int_equal(rm_history_record(h, snap), 0);
+        rm_snapshot_link_rounds(snap, h);
+        assert_int_equal(rm_rounds_record(h, snap), 0);
         rm_snapshot_free(snap);
     }
-    assert_int_equal(rm_history_first_past(h, "p", 0x2000000, &at), 1);
+    assert_int_equal(rm_rounds_first_past(h, "p", 0x2000000, &at), 1);
     assert_int_equal(at, 5000);
-    assert_int_equal(rm_history_first_past(h, "p", 0x2001000, &at), 0);
-    assert_int_equal(rm_history_first_past(h, "nobody", 0, &at), 0);
+    assert_int_equal(rm_rounds_first_past(h, "p", 0x2001000, &at), 0);
+    assert_int_equal(rm_rounds_first_past(h, "nobody", 0, &at), 0);
 
     /* Round 5 at 9000 ms: the standby received 0/2001000 but replays
      * nothing (paused since before 5000 ms): 4 s, the idle rounds before
      * do not count; the walsender's 0.1 s is not used. */
     snap = paused_standby("0/2001000", "0/2001000", "0/2000000", 0.1);
     snap->collected_ms = 9000;
-    rm_snapshot_link_history(snap, h);
+    rm_snapshot_link_rounds(snap, h);
     assert_true(snap->nodes[1].receiver.replay_delay_seconds == 4.0);
     assert_string_equal(snap->nodes[1].receiver.replay_delay_method,
                         RM_LAG_ROUNDS);
     rm_snapshot_free(snap);
-    rm_history_free(h);
+    rm_rounds_free(h);
 }
 
 static void test_subscription_time_lag(void **state)

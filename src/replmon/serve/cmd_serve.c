@@ -170,7 +170,7 @@ static void *collector_main(void *arg)
     int first = 1;
     /* The rounds give standbys' replay delay without the primary's idle
      * time; without memory for them, every round stands alone. */
-    rm_history_t *history = rm_history_new(64);
+    rm_rounds_t *history = rm_rounds_new(64);
 
     pthread_mutex_lock(&sv->mu);
     while (!sv->stop) {
@@ -189,7 +189,7 @@ static void *collector_main(void *arg)
         copts.correlation_id = rm_log_correlation_id();
         copts.pglogical = g->session.cfg->pglogical;
         copts.skip_sections = g->session.cfg->skip_sections;
-        copts.history = history;
+        copts.rounds = history;
         rm_log(PGCM_LOG_DEBUG, "collect_started", NULL, copts.correlation_id,
                NULL, "collection round over %zu nodes", g->session.count);
         if (rm_collect(sv->mgr, g->session.targets, g->session.count, &copts,
@@ -236,7 +236,7 @@ static void *collector_main(void *arg)
         }
     }
     pthread_mutex_unlock(&sv->mu);
-    rm_history_free(history);
+    rm_rounds_free(history);
     return NULL;
 }
 
