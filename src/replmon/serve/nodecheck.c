@@ -101,7 +101,7 @@ int rm_node_check(const char *id, const pgcm_health_t *health,
     } else if (health->state != PGCM_NODE_HEALTHY &&
                health->state != PGCM_NODE_DEGRADED) {
         status = 503;
-        snprintf(reason, sizeof(reason), "%s%s%s",
+        snprintf(reason, sizeof(reason), "%s%s%.200s",
                  pgcm_node_state_name(health->state),
                  health->last_error[0] ? ": " : "", health->last_error);
     } else if (p->max_lag_bytes >= 0 && lag.bytes != RM_NONE &&
