@@ -20,11 +20,19 @@
  * connection, then one poll() loop until all have answered; one thread,
  * no pool, no hand-off): the floor this machine allows, printed as
  * libpq_fanout_ratio_10, libpq_fanout_ratio_100 and
- * libpq_fanout_select1_ratio_10.
+ * libpq_fanout_select1_ratio_10. The library against that floor, the
+ * caller's time for the same fan-out of `SELECT 1`:
+ *
+ *   fanout_select1_vs_libpq_10   median(many 10, 1)  / median(libpq 10, 1)
+ *   fanout_vs_libpq_100          median(many all, 1) / median(libpq all, 1)
+ *
+ * Each figure is printed with its spread: half the interquartile range
+ * of the per-round (per-pair for SELECT 1) ratios.
  *
  * Notes on stderr give, per kind, the medians of the caller's time, the
  * slowest and fastest node's own elapsed time, and the client CPU.
  */
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +72,8 @@ static void series_init(series_t *s, const char *label, size_t cap)
     s->cap = cap;
 }
 
+/* One call's readings; NAN for a call that failed, so that the series
+ * of one round stay paired index by index. */
 static void series_add(series_t *s, double wall, double cpu, double fast,
                        double slow)
 {
@@ -76,25 +86,66 @@ static void series_add(series_t *s, double wall, double cpu, double fast,
     s->n++;
 }
 
-/* Medians, as a note; returns the median wall time. */
-static double series_report(series_t *s)
+/* The finite values of v[0..n) into out; returns their count. */
+static size_t finite(const double *v, size_t n, double *out)
 {
-    double wall = bench_median(s->wall, s->n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            out[k++] = v[i];
+    return k;
+}
+
+static double median_of(const double *v, size_t n)
+{
+    double *tmp = calloc(n ? n : 1, sizeof(double));
+    if (tmp == NULL)
+        bench_die("out of memory");
+    double m = bench_median(tmp, finite(v, n, tmp));
+    free(tmp);
+    return m;
+}
+
+/* A ratio figure: median(a) / median(b), with the spread of the ratios
+ * a[i] / b[i] of the pairs where both calls succeeded. */
+static void ratio_figure(const char *name, const series_t *a,
+                         const series_t *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    double *r = calloc(n ? n : 1, sizeof(double));
+    if (r == NULL)
+        bench_die("out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(a->wall[i]) && isfinite(b->wall[i]) && b->wall[i] > 0)
+            r[k++] = a->wall[i] / b->wall[i];
+    double den = median_of(b->wall, b->n);
+    bench_figure_spread(name, den > 0 ? median_of(a->wall, a->n) / den : 0,
+                        bench_spread(r, k));
+    free(r);
+}
+
+/* Medians, as a note. */
+static void series_report(const series_t *s)
+{
+    double wall = median_of(s->wall, s->n);
     if (strncmp(s->label, "libpq", 5) == 0)
         bench_note("%-18s caller %8.0f us, client CPU %6.0f us (medians of "
                    "%zu)",
-                   s->label, wall, bench_median(s->cpu, s->n), s->n);
+                   s->label, wall, median_of(s->cpu, s->n), s->n);
     else
         bench_note("%-18s caller %8.0f us, slowest node %8.0f us, fastest "
                    "node %8.0f us, client CPU %6.0f us (medians of %zu)",
-                   s->label, wall, bench_median(s->slow, s->n),
-                   bench_median(s->fast, s->n), bench_median(s->cpu, s->n),
-                   s->n);
+                   s->label, wall, median_of(s->slow, s->n),
+                   median_of(s->fast, s->n), median_of(s->cpu, s->n), s->n);
+}
+
+static void series_free(series_t *s)
+{
     free(s->wall);
     free(s->cpu);
     free(s->fast);
     free(s->slow);
-    return wall;
 }
 
 static void time_one(series_t *s, const char *node, const char *sql)
@@ -109,6 +160,7 @@ static void time_one(series_t *s, const char *node, const char *sql)
     if (rc != PGCM_OK) {
         if (g_failures++ < 5)
             bench_note("query on %s failed: %s", node, err.message);
+        series_add(s, NAN, NAN, NAN, NAN);
         return;
     }
     series_add(s, (double)(t1 - t0), (double)(c1 - c0), el, el);
@@ -132,6 +184,7 @@ static void time_many(series_t *s, char **ids, size_t n, const char *sql)
             bench_note("fan-out over %zu nodes: %zu succeeded: %s", n, ok, msg);
         }
         pgcm_batch_free(b);
+        series_add(s, NAN, NAN, NAN, NAN);
         return;
     }
     double fast = 1e18, slow = 0;
@@ -231,6 +284,7 @@ static double raw_many(series_t *s, size_t n, const char *sql)
     if (failed) {
         if (g_failures++ < 5)
             bench_note("libpq baseline over %zu connections failed", n);
+        series_add(s, NAN, NAN, NAN, NAN);
         return -1;
     }
     double wall = (double)(t1 - t0);
@@ -300,60 +354,69 @@ int main(int argc, char **argv)
     }
     g_failures = 0;
 
-    char label_all[32];
-    snprintf(label_all, sizeof(label_all), "sleep x%zu", nnodes);
-    series_t one, m10, mall, s1, s10;
-    series_init(&one, "sleep x1", (size_t)rounds);
-    series_init(&m10, "sleep x10", (size_t)rounds);
-    series_init(&mall, label_all, (size_t)rounds);
-    series_init(&s1, "select1 x1", (size_t)rounds * 10);
-    series_init(&s10, "select1 x10", (size_t)rounds * 10);
-    char rlabel_all[32];
-    snprintf(rlabel_all, sizeof(rlabel_all), "libpq sleep x%zu", nnodes);
-    series_t rone, rm10, rmall, rs1, rs10;
-    series_init(&rone, "libpq sleep x1", (size_t)rounds);
-    series_init(&rm10, "libpq sleep x10", (size_t)rounds);
-    series_init(&rmall, rlabel_all, (size_t)rounds);
-    series_init(&rs1, "libpq select1 x1", (size_t)rounds * 10);
-    series_init(&rs10, "libpq select1 x10", (size_t)rounds * 10);
+    /* Every kind of call, pgcm's and the bare client's. */
+    enum { ONE, M10, MALL, S1, S10, SALL, NKINDS };
+    static const int per_round[NKINDS] = {1, 1, 1, 10, 10, 5};
+    char lab[2][NKINDS][40];
+    series_t ser[2][NKINDS]; /* [0]: pgcm, [1]: bare libpq */
+    for (int w = 0; w < 2; w++) {
+        const char *pre = w ? "libpq " : "";
+        snprintf(lab[w][ONE], 40, "%ssleep x1", pre);
+        snprintf(lab[w][M10], 40, "%ssleep x10", pre);
+        snprintf(lab[w][MALL], 40, "%ssleep x%zu", pre, nnodes);
+        snprintf(lab[w][S1], 40, "%sselect1 x1", pre);
+        snprintf(lab[w][S10], 40, "%sselect1 x10", pre);
+        snprintf(lab[w][SALL], 40, "%sselect1 x%zu", pre, nnodes);
+        for (int k = 0; k < NKINDS; k++)
+            series_init(&ser[w][k], lab[w][k],
+                        (size_t)rounds * (size_t)per_round[k]);
+    }
+    series_t *p = ser[0], *l = ser[1];
     uint64_t t_start = bench_now_us();
     for (int r = 0; r < rounds; r++) {
-        time_one(&one, ids[0], SLEEP_SQL);
-        time_many(&m10, ids, 10, SLEEP_SQL);
-        time_many(&mall, ids, nnodes, SLEEP_SQL);
-        /* SELECT 1 is short and noisy: ten pairs per round. */
-        for (int k = 0; k < 10; k++) {
-            time_one(&s1, ids[0], SELECT1_SQL);
-            time_many(&s10, ids, 10, SELECT1_SQL);
+        time_one(&p[ONE], ids[0], SLEEP_SQL);
+        time_many(&p[M10], ids, 10, SLEEP_SQL);
+        time_many(&p[MALL], ids, nnodes, SLEEP_SQL);
+        /* SELECT 1 is short and noisy: several per round, each pgcm call
+         * paired with the bare client's right after it. */
+        for (int k = 0; k < per_round[S1]; k++) {
+            time_one(&p[S1], ids[0], SELECT1_SQL);
+            raw_many(&l[S1], 1, SELECT1_SQL);
+            time_many(&p[S10], ids, 10, SELECT1_SQL);
+            raw_many(&l[S10], 10, SELECT1_SQL);
         }
-        raw_many(&rone, 1, SLEEP_SQL);
-        raw_many(&rm10, 10, SLEEP_SQL);
-        raw_many(&rmall, nnodes, SLEEP_SQL);
-        for (int k = 0; k < 10; k++) {
-            raw_many(&rs1, 1, SELECT1_SQL);
-            raw_many(&rs10, 10, SELECT1_SQL);
+        for (int k = 0; k < per_round[SALL]; k++) {
+            time_many(&p[SALL], ids, nnodes, SELECT1_SQL);
+            raw_many(&l[SALL], nnodes, SELECT1_SQL);
         }
+        raw_many(&l[ONE], 1, SLEEP_SQL);
+        raw_many(&l[M10], 10, SLEEP_SQL);
+        raw_many(&l[MALL], nnodes, SLEEP_SQL);
     }
     if (g_failures > (size_t)rounds / 10)
         bench_die("%zu queries or fan-outs failed in %d rounds", g_failures,
                   rounds);
     bench_note("%d rounds in %.1f s", rounds,
                (double)(bench_now_us() - t_start) / 1e6);
-    double d_one = series_report(&one), d_m10 = series_report(&m10);
-    double d_mall = series_report(&mall);
-    double d_s1 = series_report(&s1), d_s10 = series_report(&s10);
-    bench_figure("fanout_ratio_10", d_m10 / d_one);
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < NKINDS; k++)
+            series_report(&ser[w][k]);
     char name[64];
-    snprintf(name, sizeof(name), "fanout_ratio_%zu", nnodes);
-    bench_figure(name, d_mall / d_one);
-    bench_figure("fanout_select1_ratio_10", d_s10 / d_s1);
-    double r_one = series_report(&rone), r_m10 = series_report(&rm10);
-    double r_mall = series_report(&rmall);
-    double r_s1 = series_report(&rs1), r_s10 = series_report(&rs10);
-    bench_figure("libpq_fanout_ratio_10", r_m10 / r_one);
-    snprintf(name, sizeof(name), "libpq_fanout_ratio_%zu", nnodes);
-    bench_figure(name, r_mall / r_one);
-    bench_figure("libpq_fanout_select1_ratio_10", r_s10 / r_s1);
+    for (int w = 0; w < 2; w++) {
+        const char *pre = w ? "libpq_" : "";
+        snprintf(name, sizeof(name), "%sfanout_ratio_10", pre);
+        ratio_figure(name, &ser[w][M10], &ser[w][ONE]);
+        snprintf(name, sizeof(name), "%sfanout_ratio_%zu", pre, nnodes);
+        ratio_figure(name, &ser[w][MALL], &ser[w][ONE]);
+        snprintf(name, sizeof(name), "%sfanout_select1_ratio_10", pre);
+        ratio_figure(name, &ser[w][S10], &ser[w][S1]);
+    }
+    ratio_figure("fanout_select1_vs_libpq_10", &p[S10], &l[S10]);
+    snprintf(name, sizeof(name), "fanout_vs_libpq_%zu", nnodes);
+    ratio_figure(name, &p[SALL], &l[SALL]);
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < NKINDS; k++)
+            series_free(&ser[w][k]);
     raw_close(nnodes);
 
     pgcm_manager_free(g_mgr);

@@ -66,6 +66,29 @@ double bench_median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The q-quantile of sorted v[0..n), interpolated. */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double frac = pos - (double)i;
+    return i + 1 < n ? v[i] + frac * (v[i + 1] - v[i]) : v[i];
+}
+
+double bench_spread(const double *v, size_t n)
+{
+    if (n < 2)
+        return 0;
+    double *s = malloc(n * sizeof(*s));
+    if (s == NULL)
+        return 0;
+    memcpy(s, v, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), cmp_double);
+    double half_iqr = (quantile(s, n, 0.75) - quantile(s, n, 0.25)) / 2;
+    free(s);
+    return half_iqr;
+}
+
 void bench_raise_nofile(void)
 {
     struct rlimit rl;
@@ -99,6 +122,26 @@ void bench_die(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
+}
+
+static void print_value(double value)
+{
+    if (value == (double)(long long)value)
+        printf("%lld", (long long)value);
+    else if (value >= 100)
+        printf("%.1f", value);
+    else
+        printf("%.3f", value);
+}
+
+void bench_figure_spread(const char *name, double value, double spread)
+{
+    printf("%s ", name);
+    print_value(value);
+    putchar(' ');
+    print_value(spread);
+    putchar('\n');
+    fflush(stdout);
 }
 
 void bench_figure(const char *name, double value)

@@ -3,7 +3,9 @@
  * common.h - helpers shared by the bench_* programs: clocks, CPU and memory
  * readings, medians, figure output, command-line port lists and node specs.
  *
- * Output convention: every figure is one "name value" line on stdout;
+ * Output convention: every figure is one "name value [spread]" line on
+ * stdout (spread: half the interquartile range of the rounds the figure
+ * is the median of, in the figure's unit; absent for a single reading);
  * progress and notes go to stderr (prefixed with the program's name).
  */
 #ifndef BENCH_COMMON_H
@@ -26,6 +28,9 @@ uint64_t bench_cpu_us(void);
 uint64_t bench_rss_bytes(void);
 /* Median of v[0..n) (sorts v in place); 0 for n == 0. */
 double bench_median(double *v, size_t n);
+/* Half the interquartile range of v[0..n) (v is left as it was); 0 for
+ * fewer than 2 values: the spread printed beside a median. */
+double bench_spread(const double *v, size_t n);
 /* Raise RLIMIT_NOFILE to its hard limit (for many connections). */
 void bench_raise_nofile(void);
 
@@ -38,6 +43,8 @@ void bench_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 /* One figure on stdout: "name value", flushed at once. */
 void bench_figure(const char *name, double value);
+/* One figure with its spread: "name value spread". */
+void bench_figure_spread(const char *name, double value, double spread);
 
 /* Parse "p1,p2,..." into ports; returns the count (dies on bad input). */
 int bench_parse_ports(const char *list, int *ports, int max);
