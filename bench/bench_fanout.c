@@ -108,8 +108,7 @@ static double median_of(const double *v, size_t n)
 
 /* A ratio figure: median(a) / median(b), with the spread of the ratios
  * a[i] / b[i] of the pairs where both calls succeeded. */
-static void ratio_figure(const char *name, const series_t *a,
-                         const series_t *b)
+static void ratio_figure(const char *name, const series_t *a, const series_t *b)
 {
     size_t n = a->n < b->n ? a->n : b->n;
     double *r = calloc(n ? n : 1, sizeof(double));

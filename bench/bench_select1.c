@@ -4,6 +4,7 @@
  * (max 10) with 64 concurrent callers, and the client CPU it costs.
  *
  *   bench_select1 -p PORT [-t SECONDS] [-c CALLERS] [-m async|threads|libpq]
+ *                 [-P DEPTH]
  *
  * async (default): 64 requests always in flight through pgcm_query_async;
  *   each callback frees its result and submits the next request.
@@ -11,6 +12,9 @@
  * libpq: no libpgcm at all - the floor for one event-loop thread: 10
  *   non-blocking libpq connections driven by one poll() loop, each sending
  *   its next `SELECT 1` as soon as the previous answer is in.
+ *
+ * -P DEPTH: the manager's pipeline_depth (pipelining on, DEPTH requests in
+ *   flight per connection at most); default 0, off.
  *
  * After one second of warm-up (the pool grows to its max), queries that
  * complete during SECONDS are counted, and the process's CPU time
@@ -151,9 +155,9 @@ static void run_libpq(int port, int seconds)
 int main(int argc, char **argv)
 {
     int port = 0, seconds = 5, callers = 64, opt, use_threads = 0;
-    int use_libpq = 0;
+    int use_libpq = 0, depth = 0;
     bench_set_name("bench_select1");
-    while ((opt = getopt(argc, argv, "p:t:c:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:t:c:m:P:")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -170,9 +174,12 @@ int main(int argc, char **argv)
             if (!use_threads && !use_libpq && strcmp(optarg, "async") != 0)
                 bench_die("-m takes async, threads or libpq");
             break;
+        case 'P':
+            depth = atoi(optarg);
+            break;
         default:
             bench_die("usage: bench_select1 -p PORT [-t SECONDS] "
-                      "[-c CALLERS] [-m async|threads|libpq]");
+                      "[-c CALLERS] [-m async|threads|libpq] [-P DEPTH]");
         }
     }
     if (port <= 0 || seconds < 1 || callers < 1 || callers > MAX_CALLERS)
@@ -187,6 +194,13 @@ int main(int argc, char **argv)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.application_name = APP_NAME;
+    if (depth > 0) {
+#ifdef PGCM_PIPELINE_MAX
+        o.pipeline_depth = depth;
+#else
+        bench_die("-P: this libpgcm has no pipelining");
+#endif
+    }
     pgcm_error_t err;
     if (pgcm_manager_new(&o, &g_mgr, &err) != PGCM_OK)
         bench_die("pgcm_manager_new: %s", err.message);
@@ -213,6 +227,12 @@ int main(int argc, char **argv)
     pgcm_pool_stats_t st;
     if (pgcm_node_stats(g_mgr, "n0", &st) == PGCM_OK && st.total < 10)
         bench_note("pool has %d connections after warm-up", st.total);
+#ifdef PGCM_PIPELINE_MAX
+    if (depth > 0 && pgcm_node_stats(g_mgr, "n0", &st) == PGCM_OK)
+        bench_note("pipelined %llu of %llu queries in warm-up",
+                   (unsigned long long)st.pipelined,
+                   (unsigned long long)st.queries);
+#endif
 
     uint64_t n0 = atomic_load(&g_done), c0 = bench_cpu_us();
     uint64_t t0 = bench_now_us();

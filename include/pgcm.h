@@ -164,7 +164,13 @@ typedef struct pgcm_pool_options {
     int acquire_timeout_ms; /* wait for a connection at most (10000) */
     int max_lifetime_ms;    /* recycle after this, +-10% jitter (1800000) */
     int leak_threshold_ms;  /* warn when a checkout is held longer (60000) */
+    int pipeline_depth;     /* this node's pipelining: 0 the manager's
+                               pgcm_options_t.pipeline_depth (default), -1
+                               off, 2..PGCM_PIPELINE_MAX on (1: off) */
 } pgcm_pool_options_t;
+
+/* The largest pipeline_depth (requests in flight on one connection). */
+#define PGCM_PIPELINE_MAX 256
 
 /*
  * A node: how to reach one PostgreSQL server and how to pool it. Strings are
@@ -273,7 +279,50 @@ typedef struct pgcm_options {
     pgcm_log_cb log_cb;           /* NULL: no log records */
     void *log_user;
     pgcm_log_level_t log_level; /* least level delivered (PGCM_LOG_INFO) */
+    int pipeline_depth; /* 0 or 1: no pipelining (default); 2 to
+                           PGCM_PIPELINE_MAX: every node's pool may send up
+                           to this many requests at once on one connection
+                           in libpq pipeline mode (see "Pipelining" below);
+                           a node's pool.pipeline_depth overrides it */
 } pgcm_options_t;
+
+/*
+ * Pipelining (pipeline_depth >= 2)
+ * --------------------------------
+ * Off by default. When on, a node's pool sends a queued request on an idle
+ * connection or, when none is idle, behind the requests already running on
+ * its least loaded busy connection (libpq pipeline mode), up to
+ * pipeline_depth on one connection; it still opens connections up to max
+ * while requests have to queue. Each request has its own sync point, so
+ * an error fails only that request. Never pipelined: checkouts and
+ * statements on a checkout, streamed statements (on_row), health probes;
+ * these wait for an idle connection, and while one of them waits no new
+ * request is pipelined, so that busy connections drain for it.
+ *
+ * What a pipelined request may wait behind: the requests sent before it on
+ * the same connection (at most pipeline_depth - 1), however long they run,
+ * even when another connection becomes idle meanwhile. Its timeout_ms
+ * counts from when it was sent, so that wait is part of it. Use pipelining
+ * for short statements.
+ *
+ * What a pipelined request must be: one statement (pipeline mode uses the
+ * extended query protocol: "SELECT 1; SELECT 2" fails with a syntax error,
+ * SQLSTATE 42601) that leaves no transaction open. A request that opens
+ * one (BEGIN, START TRANSACTION) succeeds, but the requests pipelined
+ * behind it on its connection fail with PGCM_ECONN and the connection is
+ * discarded, which rolls back what they did inside that transaction.
+ *
+ * Timeouts and cancels keep their guarantees: the request is answered at
+ * once (PGCM_ETIMEDOUT / PGCM_ECANCELED), no new request is sent on its
+ * connection, and the cancel is sent to the server only once the requests
+ * ahead of it have been answered, so it can reach only that statement or
+ * one behind it. A request behind it that fails because of that cancel
+ * (SQLSTATE 57014: its statement was rolled back) is sent again, once, on
+ * another connection; the others are answered as usual. The connection is
+ * reused once its pipeline is empty and the cancel settled, else discarded
+ * after cancel_grace_ms, failing what is still on it with PGCM_ECONN. A
+ * connection that breaks fails every request on it with PGCM_ECONN.
+ */
 
 /* pgcm_options_init - fill *opts with the defaults shown above. */
 PGCM_EXTERN void pgcm_options_init(pgcm_options_t *opts);
@@ -371,6 +420,10 @@ typedef struct pgcm_pool_stats {
     uint64_t probes;
     uint64_t probe_failures;
     uint64_t lifetime_us_total; /* summed lifetime of closed connections */
+    uint64_t pipelined; /* queries sent behind another one on the same
+                           connection (pipelining) */
+    uint64_t requeued;  /* pipelined queries sent again after a cancel of
+                           the one ahead of them hit them */
 } pgcm_pool_stats_t;
 
 /* pgcm_node_add - add one node at runtime (L9). The node is probed at once;

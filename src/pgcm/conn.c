@@ -4,6 +4,9 @@
  * of the loop side: connect (PQconnectStartParams/PQconnectPoll), send a
  * statement, read its results (whole or one row at a time), enforce its
  * deadline, cancel it so that the cancel can never reach a later statement,
+ * or run several statements in a row in libpq pipeline mode (one sync
+ * point and one deadline each; a cancel only once the statement is the
+ * one running, and a statement it hit instead reported as such),
  * watch an idle socket for the server going away, keep the server's last
  * words (SQLSTATE included) when it ends the connection, and close. Every
  * outcome goes to the owner through one upcall; nothing here calls up.
@@ -27,6 +30,9 @@ struct poller {
 static void conn_on_poll(uv_poll_t *h, int status, int events);
 static void conn_on_timer(uv_timer_t *t);
 static void conn_broken(conn_t *c, const char *pqmsg);
+static void fail_and_report(conn_t *c, conn_event_t ev, int code,
+                            const char *msg, const char *sqlstate,
+                            bool discard);
 
 static uint64_t now_us(void)
 {
@@ -88,9 +94,35 @@ static int conn_watch(conn_t *c, int events)
     return 0;
 }
 
+/* The timer fires at due_us (to the millisecond). */
+static void timer_at(conn_t *c, uint64_t due_us)
+{
+    uint64_t now = now_us();
+    uint64_t ms = due_us > now ? (due_us - now + 999) / 1000 : 0;
+    c->timer_due_us = now + ms * 1000;
+    uv_timer_start(&c->timer, conn_on_timer, ms, 0);
+}
+
 static void timer_start(conn_t *c, int ms)
 {
-    uv_timer_start(&c->timer, conn_on_timer, ms > 0 ? (uint64_t)ms : 1, 0);
+    timer_at(c, now_us() + (uint64_t)(ms > 0 ? ms : 1) * 1000);
+}
+
+/* A deadline at due_us: the timer is moved only when it would fire later
+ * (a statement's deadline is checked when the timer fires and the timer
+ * re-armed for it then), so a stream of statements costs no timer
+ * operation each. */
+static void timer_arm(conn_t *c, uint64_t due_us)
+{
+    if (!uv_is_active((uv_handle_t *)&c->timer) || due_us < c->timer_due_us)
+        timer_at(c, due_us);
+}
+
+/* Has the deadline passed (0: none)? A millisecond early counts: libuv's
+ * timers run on the loop's cached millisecond clock. */
+static bool expired(uint64_t now, uint64_t due_us)
+{
+    return due_us != 0 && now + 1000 >= due_us;
 }
 
 /* ---- the server's words ------------------------------------------------ */
@@ -153,7 +185,12 @@ static void drop_ticket(conn_t *c)
 
 static void conn_timer_closed(uv_handle_t *h)
 {
-    report(h->data, CONN_EV_CLOSED);
+    conn_t *c = h->data;
+    /* the pipeline ring outlives the close: the owner takes its tags */
+    pgcm__free(c->segs);
+    c->segs = NULL;
+    c->seg_count = 0;
+    report(c, CONN_EV_CLOSED);
 }
 
 void pgcm__conn_close(conn_t *c, const char *why, bool discard)
@@ -328,12 +365,13 @@ int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
     }
     c->phase = CONN_RUNNING;
     c->single_row = single_row;
+    c->single_row_stale = single_row;
     c->correlation_id = correlation_id;
     c->op_start_us = now_us();
-    if (timeout_ms > 0)
-        timer_start(c, timeout_ms);
-    else
-        uv_timer_stop(&c->timer);
+    c->deadline_us =
+        timeout_ms > 0 ? c->op_start_us + (uint64_t)timeout_ms * 1000 : 0;
+    if (c->deadline_us != 0)
+        timer_arm(c, c->deadline_us);
     return PGCM_OK;
 }
 
@@ -372,7 +410,8 @@ static void statement_over(conn_t *c)
         cancel_finish(c);
         return;
     }
-    uv_timer_stop(&c->timer);
+    /* the timer stays armed: it finds no deadline when it fires */
+    c->deadline_us = 0;
     c->phase = CONN_READY;
     conn_report_t rep = {.event = CONN_EV_DONE,
                          .msg = "",
@@ -384,8 +423,14 @@ static void statement_over(conn_t *c)
     c->upcall(c, &rep);
 }
 
+static void pipeline_read(conn_t *c);
+
 static void conn_read(conn_t *c)
 {
+    if (c->phase == CONN_PIPELINE) {
+        pipeline_read(c);
+        return;
+    }
     if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_broken(c, PQerrorMessage(c->pg));
         return;
@@ -471,6 +516,7 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
         break;
     case CONN_RUNNING:
     case CONN_CANCELLING:
+    case CONN_PIPELINE:
         if (events & UV_WRITABLE) {
             int f = PQflush(c->pg);
             if (f < 0) {
@@ -493,12 +539,10 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- deadlines and cancels ------------------------------------------- */
 
-void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown)
+/* Send a cancel for whatever c's backend runs; the ticket is held by c
+ * until it settles. Returns whether one was sent. */
+static bool send_cancel(conn_t *c, bool at_shutdown)
 {
-    if (c->phase != CONN_RUNNING)
-        return;
-    c->phase = CONN_CANCELLING;
-    c->statement_over = false;
     struct cancel_ticket *t =
         pgcm__cancel_send(c->env->cancels, c->gate, c->pg, at_shutdown);
     pgcm__log(c->env->opts, t ? PGCM_LOG_INFO : PGCM_LOG_WARN, c->node_id,
@@ -507,12 +551,318 @@ void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown)
                 : "cancel request for backend %d not sent: too many cancels "
                   "in flight to this node",
               PQbackendPID(c->pg));
-    if (t != NULL) {
-        c->cancel = t;
-        list_push_back(&c->env->cancel_waits, &c->cancel_link);
+    if (t == NULL)
+        return false;
+    c->cancel = t;
+    list_push_back(&c->env->cancel_waits, &c->cancel_link);
+    return true;
+}
+
+static conn_seg_t *seg_at(const conn_t *c, int i)
+{
+    return &c->segs[(c->seg_head + i) % c->seg_cap];
+}
+
+static void pipeline_cancel_head(conn_t *c);
+
+void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown)
+{
+    if (c->phase == CONN_PIPELINE) {
+        for (int i = 0; i < c->seg_count; i++)
+            seg_at(c, i)->tag = NULL;
+        c->pipe_stopping = true;
+        c->pipe_grace_ms = grace_ms;
+        c->pipe_at_shutdown |= at_shutdown;
+        if (c->seg_count > 0) {
+            seg_at(c, 0)->cancel_wanted = true;
+            pipeline_cancel_head(c);
+        }
+        return;
     }
+    if (c->phase != CONN_RUNNING)
+        return;
+    c->phase = CONN_CANCELLING;
+    c->statement_over = false;
+    send_cancel(c, at_shutdown);
     /* Reuse the connection only if the server is done in time. */
-    timer_start(c, grace_ms);
+    c->grace_due_us = now_us() + (uint64_t)grace_ms * 1000;
+    timer_at(c, c->grace_due_us);
+}
+
+/* ---- pipeline mode ---------------------------------------------------- */
+
+bool pgcm__conn_pipeline_room(const conn_t *c, int depth)
+{
+    return c->phase == CONN_PIPELINE && !c->pipe_stopping && c->seg_count > 0 &&
+           c->seg_count < depth && c->seg_count < c->seg_cap;
+}
+
+int pgcm__conn_pipeline_send(conn_t *c, void *tag, int depth, const char *sql,
+                             int nparams, const char *const *params,
+                             int timeout_ms, uint64_t correlation_id, char *msg,
+                             size_t msglen)
+{
+    char sqlstate[6];
+    bool entering = pgcm__conn_can_pipeline(c);
+    if (!entering && !pgcm__conn_pipeline_room(c, depth)) {
+        snprintf(msg, msglen, "the connection takes no more statements");
+        return PGCM_ECONN;
+    }
+    if (c->segs == NULL) {
+        c->segs = pgcm__calloc((size_t)depth, sizeof(*c->segs));
+        if (c->segs == NULL) {
+            snprintf(msg, msglen, "out of memory");
+            return PGCM_ECONN;
+        }
+        c->seg_cap = depth;
+        c->seg_head = c->seg_count = 0;
+    }
+    if (entering && PQenterPipelineMode(c->pg) != 1) {
+        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, msglen, sqlstate);
+        return PGCM_ECONN;
+    }
+    int ok =
+        PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) &&
+        PQpipelineSync(c->pg);
+    int f = ok ? PQflush(c->pg) : -1;
+    if (f < 0 || conn_watch(c, UV_READABLE | (f == 1 ? UV_WRITABLE : 0)) != 0) {
+        pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, msglen, sqlstate);
+        if (msg[0] == '\0')
+            snprintf(msg, msglen, "connection lost");
+        if (entering)
+            PQexitPipelineMode(c->pg);
+        return PGCM_ECONN;
+    }
+    uint64_t now = now_us();
+    conn_seg_t *s = seg_at(c, c->seg_count);
+    s->tag = tag;
+    s->sent_us = now;
+    s->deadline_us = timeout_ms > 0 ? now + (uint64_t)timeout_ms * 1000 : 0;
+    s->cancel_wanted = false;
+    c->seg_count++;
+    if (entering) {
+        c->phase = CONN_PIPELINE;
+        c->pipe_stopping = c->pipe_target_out = c->pipe_at_shutdown = false;
+        c->cancels_unspent = 0;
+        c->grace_due_us = 0;
+    }
+    c->correlation_id = correlation_id;
+    if (s->deadline_us != 0)
+        timer_arm(c, s->deadline_us);
+    return PGCM_OK;
+}
+
+void pgcm__conn_pipeline_abandon(conn_t *c, void *tag, int grace_ms,
+                                 bool at_shutdown)
+{
+    if (c->phase != CONN_PIPELINE || tag == NULL)
+        return;
+    for (int i = 0; i < c->seg_count; i++) {
+        conn_seg_t *s = seg_at(c, i);
+        if (s->tag == tag) {
+            s->tag = NULL;
+            s->cancel_wanted = true;
+            break;
+        }
+    }
+    c->pipe_stopping = true;
+    c->pipe_grace_ms = grace_ms;
+    c->pipe_at_shutdown |= at_shutdown;
+    pipeline_cancel_head(c);
+}
+
+void *pgcm__conn_pipeline_take(conn_t *c)
+{
+    for (int i = 0; c->segs != NULL && i < c->seg_count; i++) {
+        conn_seg_t *s = seg_at(c, i);
+        if (s->tag != NULL) {
+            void *tag = s->tag;
+            s->tag = NULL;
+            return tag;
+        }
+    }
+    return NULL;
+}
+
+/* An abandoned statement that is now the one running (every statement
+ * ahead of it has ended) gets its cancel, one ticket at a time: the
+ * cancel can then only reach it or a statement behind it, and a 57014
+ * seen while it is unspent is taken as ours. */
+static void pipeline_cancel_head(conn_t *c)
+{
+    if (c->phase != CONN_PIPELINE || c->seg_count == 0 || c->cancel != NULL)
+        return;
+    conn_seg_t *h = seg_at(c, 0);
+    if (!h->cancel_wanted)
+        return;
+    h->cancel_wanted = false;
+    /* The postmaster signals the backend twice for one cancel (the
+     * process and its group): it can cut short two statements. */
+    if (send_cancel(c, c->pipe_at_shutdown))
+        c->cancels_unspent += 2;
+    c->pipe_target_out = true;
+    c->grace_due_us = now_us() + (uint64_t)c->pipe_grace_ms * 1000;
+    timer_arm(c, c->grace_due_us);
+}
+
+/* After a statement ended or a ticket settled: leave pipeline mode once
+ * nothing is in flight and no cancel is unsettled, else cancel the next
+ * abandoned statement when it is at the head. */
+static void pipeline_step(conn_t *c)
+{
+    if (c->seg_count == 0)
+        c->cancels_unspent = 0; /* nothing of ours left to hit */
+    if (!c->pipe_target_out && c->cancel == NULL)
+        c->grace_due_us = 0;
+    if (c->seg_count > 0 || c->cancel != NULL) {
+        pipeline_cancel_head(c);
+        return;
+    }
+    if (PQexitPipelineMode(c->pg) != 1) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->phase = CONN_READY;
+    c->pipe_stopping = false;
+    c->grace_due_us = 0;
+}
+
+/* The head statement's sync point came back: it is over. */
+static void pipeline_seg_done(conn_t *c)
+{
+    conn_seg_t s = *seg_at(c, 0);
+    c->seg_head = (c->seg_head + 1) % c->seg_cap;
+    c->seg_count--;
+    PGresult *res = c->result, *err = c->error;
+    c->result = c->error = NULL;
+    const char *st = err ? PQresultErrorField(err, PG_DIAG_SQLSTATE) : NULL;
+    bool ours =
+        st != NULL && strcmp(st, "57014") == 0 && c->cancels_unspent > 0;
+    if (ours)
+        c->cancels_unspent--;
+    /* the head is the one a cancel was sent for, if any was */
+    c->pipe_target_out = false;
+    if (s.tag == NULL) {
+        PQclear(res);
+        PQclear(err);
+    }
+    pipeline_step(c);
+    if (c->phase == CONN_SHUT)
+        return;
+    if (s.tag != NULL) {
+        conn_report_t rep = {.event = CONN_EV_DONE,
+                             .msg = "",
+                             .sqlstate = "",
+                             .result = res,
+                             .error = err,
+                             .tag = s.tag,
+                             .requeue = ours,
+                             .elapsed_us = now_us() - s.sent_us};
+        c->upcall(c, &rep);
+    } else if (c->phase == CONN_READY) {
+        report(c, CONN_EV_CLEAN);
+    }
+}
+
+static void pipeline_read(conn_t *c)
+{
+    if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_broken(c, PQerrorMessage(c->pg));
+        return;
+    }
+    int nulls = 0;
+    while (c->phase == CONN_PIPELINE && c->seg_count > 0 && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            /* the end of the head's results; its sync point follows */
+            if (++nulls > 1)
+                break;
+            continue;
+        }
+        nulls = 0;
+        switch (PQresultStatus(r)) {
+        case PGRES_PIPELINE_SYNC:
+            PQclear(r);
+            pipeline_seg_done(c);
+            break;
+        case PGRES_FATAL_ERROR:
+        case PGRES_PIPELINE_ABORTED:
+            if (c->error == NULL)
+                c->error = r;
+            else
+                PQclear(r);
+            break;
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT:
+        case PGRES_COPY_BOTH:
+            PQclear(r);
+            fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
+                            "COPY is not supported through libpgcm; use a "
+                            "dedicated libpq connection",
+                            "", true);
+            return;
+        default:
+            PQclear(c->result);
+            c->result = r;
+            break;
+        }
+    }
+    if (c->phase == CONN_PIPELINE && PQstatus(c->pg) == CONNECTION_BAD)
+        conn_broken(c, PQerrorMessage(c->pg));
+}
+
+/* A ticket settled for a pipelined connection. */
+static void pipeline_settled(conn_t *c)
+{
+    int outcome = pgcm__cancel_outcome(c->cancel);
+    drop_ticket(c);
+    if (outcome == CANCEL_FAILED) {
+        fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
+                        "the cancel request could not be sent; discarded so "
+                        "it cannot hit a later statement",
+                        "", true);
+        return;
+    }
+    pipeline_step(c);
+    if (c->phase == CONN_READY)
+        report(c, CONN_EV_CLEAN);
+}
+
+/* The timer fired in pipeline mode: the cancel's grace, then the
+ * statements' deadlines (each reported once), then the next due time. */
+static void pipeline_on_timer(conn_t *c, uint64_t now)
+{
+    if (expired(now, c->grace_due_us)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "no answer %d ms after cancelling a pipelined statement",
+                 c->pipe_grace_ms);
+        fail_and_report(c, CONN_EV_FAILED, PGCM_ETIMEDOUT, msg, "", true);
+        return;
+    }
+    for (int i = 0; c->phase == CONN_PIPELINE && i < c->seg_count; i++) {
+        conn_seg_t *s = seg_at(c, i);
+        if (s->tag == NULL || !expired(now, s->deadline_us))
+            continue;
+        conn_report_t rep = {.event = CONN_EV_TIMEOUT,
+                             .msg = "",
+                             .sqlstate = "",
+                             .tag = s->tag,
+                             .elapsed_us = now - s->sent_us};
+        s->deadline_us = 0;
+        c->upcall(c, &rep);
+    }
+    if (c->phase != CONN_PIPELINE)
+        return;
+    uint64_t next = c->grace_due_us;
+    for (int i = 0; i < c->seg_count; i++) {
+        conn_seg_t *s = seg_at(c, i);
+        if (s->tag != NULL && s->deadline_us != 0 &&
+            (next == 0 || s->deadline_us < next))
+            next = s->deadline_us;
+    }
+    if (next != 0)
+        timer_at(c, next);
 }
 
 void pgcm__conn_settle_cancels(loop_env_t *env)
@@ -533,7 +883,9 @@ void pgcm__conn_settle_cancels(loop_env_t *env)
         conn_t *c = LIST_ENTRY(list_first(&settled), conn_t, cancel_link);
         list_remove(&c->cancel_link);
         list_init(&c->cancel_link);
-        if (c->phase == CONN_CANCELLING && c->statement_over)
+        if (c->phase == CONN_PIPELINE)
+            pipeline_settled(c);
+        else if (c->phase == CONN_CANCELLING && c->statement_over)
             cancel_finish(c);
         /* else the statement still runs: statement_over() finishes */
     }
@@ -543,6 +895,7 @@ static void conn_on_timer(uv_timer_t *t)
 {
     conn_t *c = t->data;
     char msg[160];
+    uint64_t now = now_us();
     switch (c->phase) {
     case CONN_WAITING:
     case CONN_HANDSHAKE:
@@ -555,14 +908,27 @@ static void conn_on_timer(uv_timer_t *t)
                         false);
         break;
     case CONN_RUNNING: {
+        if (c->deadline_us == 0)
+            break; /* armed for an earlier statement's deadline */
+        if (!expired(now, c->deadline_us)) {
+            timer_at(c, c->deadline_us);
+            break;
+        }
         conn_report_t rep = {.event = CONN_EV_TIMEOUT,
                              .msg = "",
                              .sqlstate = "",
-                             .elapsed_us = now_us() - c->op_start_us};
+                             .elapsed_us = now - c->op_start_us};
         c->upcall(c, &rep);
         break;
     }
+    case CONN_PIPELINE:
+        pipeline_on_timer(c, now);
+        break;
     case CONN_CANCELLING:
+        if (!expired(now, c->grace_due_us)) {
+            timer_at(c, c->grace_due_us);
+            break;
+        }
         /* The server did not finish (or confirm) the cancel: it may still
          * arrive, so the connection cannot be reused. */
         snprintf(msg, sizeof(msg),

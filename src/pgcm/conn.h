@@ -16,9 +16,12 @@ typedef enum conn_event {
     CONN_EV_CONNECTED,      /* the handshake finished: ready for statements */
     CONN_EV_CONNECT_FAILED, /* code, msg, sqlstate; c is closing */
     CONN_EV_ROW,            /* a streamed row (row, borrowed) */
-    CONN_EV_DONE,           /* the statement ended: result/error (owned) */
-    CONN_EV_TIMEOUT,        /* the statement's deadline passed */
-    CONN_EV_CLEAN,          /* after a cancel: statement over, cancel settled */
+    CONN_EV_DONE,           /* the statement ended: result/error (owned);
+                               pipelined: tag, and requeue */
+    CONN_EV_TIMEOUT,        /* the statement's deadline passed (pipelined:
+                               tag's; the owner abandons it) */
+    CONN_EV_CLEAN,          /* after a cancel: statement over, cancel settled
+                               (pipelined: the pipeline empty and settled) */
     CONN_EV_FAILED,         /* broken or discarded: code, msg, sqlstate;
                                discard: thrown away by us, not the server */
     CONN_EV_CLOSED          /* handles closed: the owner frees it now */
@@ -34,6 +37,10 @@ typedef struct conn_report {
     PGresult *error;      /* DONE: the first error result, owned, or NULL */
     const PGresult *row;  /* ROW: borrowed for the call */
     uint64_t elapsed_us;  /* DONE, TIMEOUT: since the statement was sent */
+    void *tag;            /* DONE, TIMEOUT of a pipelined statement */
+    bool requeue;         /* DONE, pipelined: failed with 57014 while a cancel
+                             of ours was unspent: it had no effect and may be
+                             sent again */
 } conn_report_t;
 
 typedef void (*conn_upcall_fn)(conn_t *c, const conn_report_t *rep);
@@ -44,8 +51,18 @@ typedef enum conn_phase {
     CONN_READY,      /* connected, no statement: socket watched */
     CONN_RUNNING,    /* a statement is in flight */
     CONN_CANCELLING, /* cancelled: waiting for its end and the ticket */
+    CONN_PIPELINE,   /* pipeline mode: statements in flight (or a cancel
+                        still settling) */
     CONN_SHUT        /* closing or closed */
 } conn_phase_t;
+
+/* One pipelined statement and its sync point. */
+typedef struct conn_seg {
+    void *tag; /* the owner's; NULL once abandoned (results dropped) */
+    uint64_t sent_us;
+    uint64_t deadline_us; /* 0: none */
+    bool cancel_wanted;   /* abandoned: cancel it once it is at the head */
+} conn_seg_t;
 
 /* The uv_poll_t is allocated apart from the conn: libpq may switch sockets
  * during PQconnectPoll, and a poll handle is bound to one fd. */
@@ -62,7 +79,11 @@ struct conn {
     const char *node_id; /* borrowed from the owner, for logs */
     PGconn *pg;
     poller_t *poller;
-    uv_timer_t timer; /* connect, statement or cancel-grace deadline */
+    uv_timer_t timer;      /* connect, statement or cancel-grace deadline */
+    uint64_t timer_due_us; /* when the timer fires (it may fire early for
+                              a deadline moved later: it is re-armed) */
+    uint64_t deadline_us;  /* RUNNING: the statement's, 0 none */
+    uint64_t grace_due_us; /* CANCELLING, PIPELINE: discard after this */
     conn_phase_t phase;
     bool statement_over; /* CANCELLING: the server answered */
     int connect_deadline_ms;
@@ -74,6 +95,18 @@ struct conn {
     PGresult *result;
     PGresult *error;
     bool single_row;
+    /* the last statement sent outside pipeline mode was single-row: libpq
+     * 15 keeps single-row mode into pipeline mode then, so the next one
+     * goes outside it (which clears it) */
+    bool single_row_stale;
+    /* pipeline mode: a ring of statements in flight, oldest first */
+    conn_seg_t *segs;
+    int seg_cap, seg_head, seg_count;
+    bool pipe_stopping;   /* a statement was abandoned: nothing new */
+    bool pipe_target_out; /* a cancel was sent for the abandoned head */
+    int cancels_unspent;  /* our cancels not yet matched by a 57014 */
+    int pipe_grace_ms;
+    bool pipe_at_shutdown;
     /* a FATAL/PANIC the server sent outside a statement: its last words */
     char fatal_msg[200];
     char fatal_sqlstate[6];
@@ -98,11 +131,41 @@ void pgcm__conn_fail_start(conn_t *c, int code, const char *msg);
 int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
                     const char *const *params, int timeout_ms, bool single_row,
                     uint64_t correlation_id, char *msg, size_t msglen);
+/* Pipeline mode: send a statement on a READY connection (entering
+ * pipeline mode) or behind those in flight (pgcm__conn_pipeline_room).
+ * depth is the most in flight; tag comes back with its DONE or TIMEOUT.
+ * PGCM_OK, or PGCM_ECONN with the reason in msg. */
+int pgcm__conn_pipeline_send(conn_t *c, void *tag, int depth, const char *sql,
+                             int nparams, const char *const *params,
+                             int timeout_ms, uint64_t correlation_id, char *msg,
+                             size_t msglen);
+/* May a READY connection enter pipeline mode? */
+static inline bool pgcm__conn_can_pipeline(const conn_t *c)
+{
+    return c->phase == CONN_READY && !c->single_row_stale;
+}
+/* Can another statement be pipelined on c now (depth: the most)? */
+bool pgcm__conn_pipeline_room(const conn_t *c, int depth);
+/* Statements in flight in pipeline mode (abandoned ones included). */
+static inline int pgcm__conn_pipeline_count(const conn_t *c)
+{
+    return c->seg_count;
+}
+/* Abandon tag's statement (its owner answered it): nothing new is sent on
+ * c; its results are dropped; it is cancelled on the server once every
+ * statement ahead of it has ended (grace_ms then bounds its end). */
+void pgcm__conn_pipeline_abandon(conn_t *c, void *tag, int grace_ms,
+                                 bool at_shutdown);
+/* Take the next statement still wanted (its tag; it is abandoned), or
+ * NULL: to fail them all before closing. */
+void *pgcm__conn_pipeline_take(conn_t *c);
 /* Cancel the running statement on the server. Its answer is swallowed; the
  * connection reports CLEAN once the statement is over and the cancel has
  * been processed by the server, or FAILED (discard) if the server does not
  * confirm within grace_ms or the cancel could not be sent. send_cancel
- * false: only wait for the statement's end (probes: closing ends them). */
+ * false: only wait for the statement's end (probes: closing ends them).
+ * In pipeline mode (before a close): every statement is abandoned and a
+ * cancel sent for the one running. */
 void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown);
 /* Close: stop watching, PQfinish; CLOSED is reported when the handles are
  * closed (never from inside this call). why is logged. */

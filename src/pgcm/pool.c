@@ -3,9 +3,10 @@
  * pool.c - one node's pool (see pool.h): the connection lists and the one
  * function that moves a connection between them, the waiting jobs with
  * their acquire deadlines, handing the most recently used idle connection
- * to the oldest waiter, probes on pool or dedicated connections, `min`
- * connections kept open, the janitor's sweep, and the handling of every
- * report a connection makes.
+ * to the oldest waiter, pipelining (waiting requests sent behind those
+ * running on the least loaded busy connection, see pgcm.h), probes on
+ * pool or dedicated connections, `min` connections kept open, the
+ * janitor's sweep, and the handling of every report a connection makes.
  *
  * The counts in pgcm_pool_stats_t are the lists' lengths.
  */
@@ -19,6 +20,8 @@ static void conn_ready(pconn_t *c);
 static void job_fail(pool_t *p, pool_job_t *job, int code, const char *msg,
                      const char *sqlstate);
 static void on_conn(conn_t *conn, const conn_report_t *rep);
+static void fail_pipeline(pool_t *p, pconn_t *c, int code, const char *msg,
+                          const char *sqlstate);
 
 static uint64_t now_us(void)
 {
@@ -159,11 +162,13 @@ static void pool_close(pconn_t *c, const char *why, bool discard)
         p->probes[c->probe_slot].conn = NULL;
         c->probe_slot = -1;
     }
-    if (c->job != NULL) {
+    if (c->job != NULL || pgcm__conn_pipeline_count(&c->conn) > 0) {
         char msg[300];
         snprintf(msg, sizeof(msg), "node '%s': %s", p->node_id,
                  why ? why : "connection closed");
-        job_fail(p, c->job, PGCM_ECONN, msg, "");
+        if (c->job != NULL)
+            job_fail(p, c->job, PGCM_ECONN, msg, "");
+        fail_pipeline(p, c, PGCM_ECONN, msg, "");
     }
     pool_move(c, POOL_CLOSING);
     pgcm__conn_close(&c->conn, why, discard);
@@ -233,9 +238,48 @@ static void count_acquire(pool_t *p, pool_job_t *job)
                     job->kind == JOB_CHECKOUT ? " (checkout)" : "");
 }
 
+/* A statement could not be sent on c: the job fails, c is closed. */
+static void send_failed(pool_t *p, pconn_t *c, pool_job_t *job, const char *msg)
+{
+    char text[320];
+    snprintf(text, sizeof(text), "node '%s': could not send: %s", p->node_id,
+             msg);
+    job_fail(p, job, PGCM_ECONN, text, "");
+    pool_close(c, msg, false);
+    pool_report_t rep = {.event = POOL_EV_BROKEN,
+                         .code = PGCM_ECONN,
+                         .msg = msg,
+                         .sqlstate = "",
+                         .slot = -1};
+    p->upcall(p, &rep);
+    pgcm__pool_fill(p);
+}
+
+/* Send job's statement on c in pipeline mode: c is idle (it enters
+ * pipeline mode) or busy with room behind its statements. */
+static void pipeline_start(pool_t *p, pconn_t *c, pool_job_t *job)
+{
+    if (c->list != POOL_BUSY)
+        pool_move(c, POOL_BUSY);
+    else
+        p->stats.pipelined++;
+    job->conn = c;
+    job->pipelined = true;
+    char msg[256];
+    if (pgcm__conn_pipeline_send(
+            &c->conn, job, p->depth, job->sql, job->nparams, job->params,
+            job->timeout_ms, job->correlation_id, msg, sizeof(msg)) != PGCM_OK)
+        send_failed(p, c, job, msg);
+}
+
 /* Send job's statement on c (IDLE or checked out, ready). */
 static void job_start(pool_t *p, pconn_t *c, pool_job_t *job)
 {
+    if (job->pipelinable && c->checkout_slot == NULL &&
+        pgcm__conn_can_pipeline(&c->conn)) {
+        pipeline_start(p, c, job);
+        return;
+    }
     if (c->list != POOL_BUSY)
         pool_move(c, POOL_BUSY);
     c->job = job;
@@ -244,20 +288,8 @@ static void job_start(pool_t *p, pconn_t *c, pool_job_t *job)
     int rc = pgcm__conn_send(&c->conn, job->sql, job->nparams, job->params,
                              job->timeout_ms, job->on_row != NULL,
                              job->correlation_id, msg, sizeof(msg));
-    if (rc != PGCM_OK) {
-        char text[320];
-        snprintf(text, sizeof(text), "node '%s': could not send: %s",
-                 p->node_id, msg);
-        job_fail(p, job, PGCM_ECONN, text, "");
-        pool_close(c, msg, false);
-        pool_report_t rep = {.event = POOL_EV_BROKEN,
-                             .code = PGCM_ECONN,
-                             .msg = msg,
-                             .sqlstate = "",
-                             .slot = -1};
-        p->upcall(p, &rep);
-        pgcm__pool_fill(p);
-    }
+    if (rc != PGCM_OK)
+        send_failed(p, c, job, msg);
 }
 
 /* Give c to job (taken off the waiters already). */
@@ -287,6 +319,21 @@ static void waiter_remove(pool_t *p, pool_job_t *job)
     list_remove(&job->link);
     job->waiting = false;
     p->n_waiters--;
+    if (!job->pipelinable)
+        p->n_plain_waiters--;
+}
+
+static void waiter_add(pool_t *p, pool_job_t *job, bool front)
+{
+    job->waiting = true;
+    job->conn = NULL;
+    if (front)
+        list_push_front(&p->waiters, &job->link);
+    else
+        list_push_back(&p->waiters, &job->link);
+    p->n_waiters++;
+    if (!job->pipelinable)
+        p->n_plain_waiters++;
 }
 
 static void arm_waiter_timer(pool_t *p);
@@ -367,8 +414,45 @@ static int conns_on_the_way(const pool_t *p)
     return k;
 }
 
+/* The busy connection with the fewest statements in flight that takes
+ * one more in pipeline mode, or NULL. */
+static pconn_t *least_loaded(pool_t *p)
+{
+    pconn_t *best = NULL;
+    int best_n = p->depth;
+    for (list_node_t *pos = p->lists[POOL_BUSY].next;
+         pos != &p->lists[POOL_BUSY]; pos = pos->next) {
+        pconn_t *c = LIST_ENTRY(pos, pconn_t, conn.link);
+        int n = pgcm__conn_pipeline_count(&c->conn);
+        if (n < best_n && c->checkout_slot == NULL && c->probe_slot < 0 &&
+            pgcm__conn_pipeline_room(&c->conn, p->depth)) {
+            best = c;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+/* Pipeline waiting requests behind busy connections' statements. Not
+ * while a request that cannot be pipelined waits: the connections must
+ * drain for it. */
+static void pipeline_waiters(pool_t *p)
+{
+    while (p->n_waiters > 0 && p->n_plain_waiters == 0 && p->live &&
+           p->accepting) {
+        pconn_t *c = least_loaded(p);
+        if (c == NULL)
+            break;
+        pool_job_t *job = LIST_ENTRY(list_first(&p->waiters), pool_job_t, link);
+        waiter_remove(p, job);
+        count_acquire(p, job);
+        pipeline_start(p, c, job);
+    }
+}
+
 /* Give idle connections to waiters (oldest waiter first, most recently
- * used connection first); open new ones while under max. */
+ * used connection first), pipeline the rest when on; open new ones while
+ * under max. */
 static void pool_dispatch(pool_t *p)
 {
     while (p->n_waiters > 0 && p->counts[POOL_IDLE] > 0) {
@@ -378,11 +462,17 @@ static void pool_dispatch(pool_t *p)
         waiter_remove(p, job);
         job_assign(p, c, job);
     }
+    if (p->depth > 1)
+        pipeline_waiters(p);
     if (p->n_waiters == 0) {
         uv_timer_stop(&p->waiter_timer);
         p->waiter_due_us = 0;
     } else if (p->live && p->accepting) {
-        int want = p->n_waiters - conns_on_the_way(p);
+        /* Requests still wait: new connections, while under max. With
+         * pipelining each takes up to depth of them. */
+        int per_conn = p->depth > 1 && p->n_plain_waiters == 0 ? p->depth : 1;
+        int want =
+            (p->n_waiters + per_conn - 1) / per_conn - conns_on_the_way(p);
         while (want-- > 0 && pgcm__pool_total(p) < p->po->max) {
             if (pool_open(p, false, -1, 0) == NULL)
                 break;
@@ -398,10 +488,10 @@ void pgcm__pool_enqueue(pool_t *p, pool_job_t *job)
                          : p->po->acquire_timeout_ms;
     uint64_t deadline = job->submit_us + (uint64_t)acquire_ms * 1000;
     job->acquire_deadline_us = deadline;
-    job->waiting = true;
-    job->conn = NULL;
-    list_push_back(&p->waiters, &job->link);
-    p->n_waiters++;
+    job->pipelinable =
+        p->depth > 1 && job->kind == JOB_QUERY && job->on_row == NULL;
+    job->pipelined = job->requeued = false;
+    waiter_add(p, job, false);
     pool_dispatch(p); /* may run (and finish) job: do not touch it below */
     if (p->n_waiters > 0 &&
         (p->waiter_due_us == 0 || deadline < p->waiter_due_us))
@@ -411,6 +501,7 @@ void pgcm__pool_enqueue(pool_t *p, pool_job_t *job)
 int pgcm__pool_run_on(pool_t *p, pconn_t *c, pool_job_t *job)
 {
     job->conn = NULL;
+    job->pipelinable = job->pipelined = false;
     if (c->list == POOL_BUSY && c->job == NULL && pgcm__conn_ready(&c->conn)) {
         count_acquire(p, job);
         job_start(p, c, job);
@@ -424,6 +515,27 @@ int pgcm__pool_run_on(pool_t *p, pconn_t *c, pool_job_t *job)
         return PGCM_OK;
     }
     return PGCM_EINVAL;
+}
+
+/* A pipelined job on c is answered (timeout, cancel): nothing new goes
+ * on c until its pipeline drains; the job's statement is cancelled once
+ * it is the one running. */
+static void pipeline_abandon(pconn_t *c, pool_job_t *job)
+{
+    pool_t *p = c->pool;
+    pgcm__conn_pipeline_abandon(&c->conn, job, p->env->opts->cancel_grace_ms,
+                                !p->live);
+    if (c->list == POOL_BUSY)
+        pool_move(c, POOL_CANCELLING);
+}
+
+/* Fail every job still pipelined on c. */
+static void fail_pipeline(pool_t *p, pconn_t *c, int code, const char *msg,
+                          const char *sqlstate)
+{
+    pool_job_t *job;
+    while ((job = pgcm__conn_pipeline_take(&c->conn)) != NULL)
+        job_fail(p, job, code, msg, sqlstate);
 }
 
 /* Cancel c's statement on the server (the job is answered already). */
@@ -446,6 +558,12 @@ void pgcm__pool_cancel_job(pool_t *p, pool_job_t *job, int status,
     pconn_t *c = job->conn;
     if (c == NULL)
         return;
+    if (job->pipelined) {
+        pipeline_abandon(c, job);
+        job_fail(p, job, status, msg, "");
+        up(p, POOL_EV_CHANGED);
+        return;
+    }
     job_fail(p, job, status, msg, "");
     conn_cancel(c);
     up(p, POOL_EV_CHANGED);
@@ -675,9 +793,81 @@ static void on_connect_failed(pconn_t *c, const conn_report_t *rep)
     p->upcall(p, &up_rep);
 }
 
+static bool opens_transaction(PGresult *r)
+{
+    const char *st = r ? PQcmdStatus(r) : "";
+    return strcmp(st, "BEGIN") == 0 || strcmp(st, "START TRANSACTION") == 0;
+}
+
+/* A pipelined statement ended (rep->tag is its job). */
+static void on_pipeline_done(pconn_t *c, const conn_report_t *rep)
+{
+    pool_t *p = c->pool;
+    pool_job_t *job = rep->tag;
+    up(p, POOL_EV_HEARD);
+    job->conn = NULL;
+    job->pipelined = false;
+    if (rep->requeue && !job->requeued) {
+        /* Our cancel of the statement ahead of it hit this one instead:
+         * it was rolled back, so it goes again, first in the queue. */
+        PQclear(rep->result);
+        PQclear(rep->error);
+        job->requeued = true;
+        p->stats.requeued++;
+        int acquire_ms = p->po->acquire_timeout_ms;
+        job->acquire_deadline_us = now_us() + (uint64_t)acquire_ms * 1000;
+        waiter_add(p, job, true);
+        if (p->waiter_due_us == 0 ||
+            job->acquire_deadline_us < p->waiter_due_us)
+            arm_waiter_timer(p);
+        if (pgcm__conn_ready(&c->conn))
+            conn_ready(c); /* dispatches */
+        else
+            pool_dispatch(p);
+        return;
+    }
+    p->stats.queries++;
+    if (rep->error != NULL)
+        p->stats.errors++;
+    int server_version = pgcm__conn_server_version(&c->conn);
+    if (pgcm__conn_ready(&c->conn)) {
+        if (pgcm__conn_transaction_status(&c->conn) != PQTRANS_IDLE) {
+            pool_close(c, "left inside a transaction", true);
+            pgcm__pool_fill(p);
+        } else {
+            conn_ready(c);
+        }
+    } else if (rep->error == NULL && opens_transaction(rep->result)) {
+        /* What was pipelined behind it runs inside that transaction:
+         * closing the connection rolls it back, and those requests fail. */
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "node '%s': pipelined behind a statement that opened a "
+                 "transaction; the connection was discarded, which rolled "
+                 "back what ran inside it (do not pipeline BEGIN)",
+                 p->node_id);
+        fail_pipeline(p, c, PGCM_ECONN, msg, "");
+        pool_close(c, "a pipelined statement opened a transaction", true);
+        pgcm__pool_fill(p);
+    } else if (p->n_waiters > 0) {
+        pool_dispatch(p); /* room on c */
+    }
+    job_outcome_t out = {.status = rep->error ? PGCM_ESQL : PGCM_OK,
+                         .message = "",
+                         .sqlstate = "",
+                         .result = rep->result,
+                         .error = rep->error,
+                         .server_version = server_version};
+    job->done(job, &out);
+}
+
 static void on_done(pconn_t *c, const conn_report_t *rep)
 {
     pool_t *p = c->pool;
+    if (rep->tag != NULL) {
+        on_pipeline_done(c, rep);
+        return;
+    }
     up(p, POOL_EV_HEARD);
     if (c->probe_slot >= 0) {
         int slot = c->probe_slot;
@@ -749,14 +939,20 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
         probe_report(p, slot, PGCM_ETIMEDOUT, 0, msg, "");
         return;
     }
-    pool_job_t *job = c->job;
-    if (job != NULL) {
+    pool_job_t *job = rep->tag != NULL ? rep->tag : c->job;
+    if (job != NULL)
         snprintf(msg, sizeof(msg),
                  "node '%s': query timed out after %d ms; the statement was "
                  "cancelled on the server",
                  p->node_id, job->timeout_ms);
+    if (rep->tag != NULL) {
+        pipeline_abandon(c, job);
         job_fail(p, job, PGCM_ETIMEDOUT, msg, "");
+        up(p, POOL_EV_CHANGED);
+        return;
     }
+    if (job != NULL)
+        job_fail(p, job, PGCM_ETIMEDOUT, msg, "");
     conn_cancel(c);
     up(p, POOL_EV_CHANGED);
 }
@@ -766,11 +962,11 @@ static void on_failed(pconn_t *c, const conn_report_t *rep)
     pool_t *p = c->pool;
     int slot = c->probe_slot;
     pool_job_t *job = c->job;
-    if (job != NULL) {
-        char msg[320];
-        snprintf(msg, sizeof(msg), "node '%s': %s", p->node_id, rep->msg);
+    char msg[320];
+    snprintf(msg, sizeof(msg), "node '%s': %s", p->node_id, rep->msg);
+    if (job != NULL)
         job_fail(p, job, rep->code, msg, rep->sqlstate);
-    }
+    fail_pipeline(p, c, rep->code, msg, rep->sqlstate);
     pool_close(c, rep->msg, rep->discard);
     if (slot >= 0) {
         probe_report(p, slot, PGCM_ECONN, 0, rep->msg, rep->sqlstate);
@@ -798,6 +994,12 @@ static void on_clean(pconn_t *c)
             job_start(p, c, next);
         }
         up(p, POOL_EV_CHANGED);
+        return;
+    }
+    if (pgcm__conn_transaction_status(&c->conn) != PQTRANS_IDLE) {
+        /* an abandoned pipelined BEGIN */
+        pool_close(c, "left inside a transaction", true);
+        pgcm__pool_fill(p);
         return;
     }
     conn_ready(c);
@@ -870,6 +1072,9 @@ void pgcm__pool_init(pool_t *p, loop_env_t *env, const char *node_id,
     p->upcall = upcall;
     p->owner = owner;
     p->live = true;
+    int depth = po->pipeline_depth != 0 ? po->pipeline_depth
+                                        : env->opts->pipeline_depth;
+    p->depth = depth >= 2 ? depth : 0;
     for (int i = 0; i < POOL_NLISTS; i++)
         list_init(&p->lists[i]);
     list_init(&p->waiters);
@@ -920,11 +1125,14 @@ static void close_list(pool_t *p, pool_list_id_t id, int code, const char *msg)
         pconn_t *c = LIST_ENTRY(list_first(&p->lists[id]), pconn_t, conn.link);
         pool_job_t *job = c->job;
         int slot = c->probe_slot;
-        if (job != NULL) {
+        bool piped = pgcm__conn_pipeline_count(&c->conn) > 0;
+        if (job != NULL)
             job_fail(p, job, code, msg, "");
+        if (piped)
+            fail_pipeline(p, c, code, msg, "");
+        if (job != NULL || piped)
             pgcm__conn_cancel(&c->conn, p->env->opts->cancel_grace_ms,
                               !p->live);
-        }
         if (slot >= 0)
             p->probes[slot].active = false;
         pool_close(c, msg, false);
@@ -966,7 +1174,8 @@ void pgcm__pool_drain(pool_t *p)
     LIST_FOREACH_SAFE(pos, tmp, &p->lists[POOL_BUSY])
     {
         pconn_t *c = LIST_ENTRY(pos, pconn_t, conn.link);
-        if (c->job == NULL && c->checkout_slot == NULL)
+        if (c->job == NULL && c->checkout_slot == NULL &&
+            pgcm__conn_pipeline_count(&c->conn) == 0)
             pool_close(c, "node removed", false);
     }
     up(p, POOL_EV_CHANGED);

@@ -73,6 +73,9 @@ struct pool_job {
     pconn_t **checkout_slot; /* CHECKOUT: where the connection goes */
     pconn_t *conn;           /* while running */
     bool waiting;
+    bool pipelinable; /* may be pipelined behind others (set on enqueue) */
+    bool pipelined;   /* running in pipeline mode on conn */
+    bool requeued;    /* sent again once already after a cancel hit it */
     /* Fires exactly once, when the job ends (or, for a checkout, when it
      * gets its connection); the job is the submitter's again after it. */
     void (*done)(pool_job_t *job, const job_outcome_t *out);
@@ -137,6 +140,8 @@ struct pool {
 
     list_node_t waiters; /* pool_job_t, FIFO */
     int n_waiters;
+    int n_plain_waiters;     /* waiters that cannot be pipelined */
+    int depth;               /* pipeline depth; < 2: no pipelining */
     uv_timer_t waiter_timer; /* earliest acquire deadline */
     uint64_t waiter_due_us;
 

@@ -80,7 +80,8 @@ int pgcm_node_spec_equal(const pgcm_node_spec_t *a, const pgcm_node_spec_t *b)
            a->pool.idle_timeout_ms == b->pool.idle_timeout_ms &&
            a->pool.acquire_timeout_ms == b->pool.acquire_timeout_ms &&
            a->pool.max_lifetime_ms == b->pool.max_lifetime_ms &&
-           a->pool.leak_threshold_ms == b->pool.leak_threshold_ms;
+           a->pool.leak_threshold_ms == b->pool.leak_threshold_ms &&
+           a->pool.pipeline_depth == b->pool.pipeline_depth;
 }
 
 /* Could this conninfo carry a secret (a password keyword, or a URI with
@@ -186,6 +187,12 @@ int pgcm__spec_validate(const pgcm_node_spec_t *s, pgcm_error_t *err)
                                    "(milliseconds)",
                                    id, positive[i].name, positive[i].value);
     }
+    if (p->pipeline_depth < -1 || p->pipeline_depth > PGCM_PIPELINE_MAX)
+        return pgcm__error_set(err, PGCM_EINVAL, id,
+                               "node '%s': pool pipeline_depth %d is out of "
+                               "range; use 0 (the manager's), -1 (off) or 2 "
+                               "to %d",
+                               id, p->pipeline_depth, PGCM_PIPELINE_MAX);
     if (s->ssl.enabled < PGCM_SSL_DEFAULT || s->ssl.enabled > PGCM_SSL_ENABLED)
         return pgcm__error_set(err, PGCM_EINVAL, id,
                                "node '%s': ssl.enabled must be -1 (libpq "
@@ -259,6 +266,11 @@ int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err)
                                    checks[i].name, checks[i].value,
                                    checks[i].min);
     }
+    if (o->pipeline_depth < 0 || o->pipeline_depth > PGCM_PIPELINE_MAX)
+        return pgcm__error_set(err, PGCM_EINVAL, NULL,
+                               "option pipeline_depth is %d; use 0 (off) or "
+                               "2 to %d requests per connection",
+                               o->pipeline_depth, PGCM_PIPELINE_MAX);
     if (o->backoff_max_ms < o->backoff_initial_ms)
         return pgcm__error_set(err, PGCM_EINVAL, NULL,
                                "option backoff_max_ms (%d) is below "
