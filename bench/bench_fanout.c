@@ -87,7 +87,7 @@ static void series_add(series_t *s, double wall, double cpu, double fast,
 }
 
 /* The finite values of v[0..n) into out; returns their count. */
-static size_t finite(const double *v, size_t n, double *out)
+static size_t finite_values(const double *v, size_t n, double *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -101,7 +101,7 @@ static double median_of(const double *v, size_t n)
     double *tmp = calloc(n ? n : 1, sizeof(double));
     if (tmp == NULL)
         bench_die("out of memory");
-    double m = bench_median(tmp, finite(v, n, tmp));
+    double m = bench_median(tmp, finite_values(v, n, tmp));
     free(tmp);
     return m;
 }
