@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_scale.c - P4: 1000 nodes behind PgBouncer.
+ * bench_scale.c - P4: 1000 (or 10,000) nodes behind PgBouncer.
  *
  *   bench_scale -p PGBOUNCER_PORT [-d DATABASES] [-n NODES] [-t SECONDS]
- *               [-m MIN_SERVER_CONNS]
+ *               [-m MIN_SERVER_CONNS] [-i HEALTH_CHECK_INTERVAL_MS]
+ *
+ * What it needs: one file descriptor per node (it raises its own
+ * RLIMIT_NOFILE to the hard limit and says so when that is too low), and
+ * a PgBouncer whose max_client_conn and file limit take NODES clients.
  *
  * bench/run starts PgBouncer (pool_mode=transaction) with database aliases
  * db0..db{DATABASES-1} (default 10), each with a pool of server
@@ -13,28 +17,37 @@
  * is not what is measured), makes one libpq connection of its own (so
  * libpq's one-time initialisation is not counted per node), then:
  *
- *   scale_1000_ready_ms      pgcm_manager_start of NODES (default 1000)
+ * (N below is NODES; for 1000 the memory figure keeps its old name,
+ * scale_bytes_per_node.)
+ *
+ *   scale_N_ready_ms         pgcm_manager_start of NODES (default 1000)
  *                            nodes, node i on alias db(i % DATABASES),
- *                            pool min 1, health_check_interval_ms=1000,
- *                            other options default; time from the call
- *                            to the last node's health-changed event to
- *                            healthy (events counted in a subscriber).
- *   scale_bytes_per_node     (RSS once every node holds its one idle
+ *                            pool min 1, health_check_interval_ms as -i
+ *                            says (default: the library's, 5000), other
+ *                            options default; time from the call to the
+ *                            last node's health-changed event to healthy
+ *                            (events counted in a subscriber).
+ *   scale_N_bytes_per_node   (RSS once every node holds its one idle
  *                            connection - RSS before pgcm_manager_new)
  *                            / NODES, from /proc/self/statm.
- *   scale_1000_probe_cpu_pct this process's CPU time (getrusage, all
+ *   scale_N_probe_cpu_pct    this process's CPU time (getrusage, all
  *                            threads) over SECONDS (default 10) of
  *                            probing, as percent of one core, after 2 s
  *                            of settling.
+ *   scale_N_shutdown_ms      the time of pgcm_manager_shutdown.
+ *   scale_N_leftover_conns   clients with our application_name still on
+ *                            PgBouncer (SHOW CLIENTS) 1 s after it.
  *
- * Notes on stderr: probes run in the window, nodes not healthy at the
- * end, and the time pgcm_manager_shutdown took for all of them.
+ * Notes on stderr: probes run in the window and the CPU per probe, nodes
+ * not healthy at the end.
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/resource.h>
 
 #include <libpq-fe.h>
 
@@ -149,6 +162,36 @@ static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
               port, ready, ndbs, why);
 }
 
+/* Clients with application_name app on PgBouncer (SHOW CLIENTS), or -1. */
+static int bouncer_clients(int port, const char *app)
+{
+    char conninfo[160];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
+             "sslmode=disable",
+             port);
+    PGconn *c = PQconnectdb(conninfo);
+    int n = -1;
+    PGresult *r =
+        PQstatus(c) == CONNECTION_OK ? PQexec(c, "SHOW CLIENTS") : NULL;
+    int fa = r ? PQfnumber(r, "application_name") : -1;
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && fa >= 0) {
+        n = 0;
+        for (int i = 0; i < PQntuples(r); i++)
+            n += strcmp(PQgetvalue(r, i, fa), app) == 0;
+    }
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+static void figure_n(const char *fmt, size_t n, double value)
+{
+    char name[64];
+    snprintf(name, sizeof(name), fmt, n);
+    bench_figure(name, value);
+}
+
 static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n)
 {
     uint64_t total = 0;
@@ -163,9 +206,10 @@ static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n)
 int main(int argc, char **argv)
 {
     int port = 0, ndbs = 10, seconds = 10, min_server = 5, opt;
+    int interval_ms = 0;
     size_t n = 1000;
     bench_set_name("bench_scale");
-    while ((opt = getopt(argc, argv, "p:d:n:t:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:d:n:t:m:i:")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -182,16 +226,26 @@ int main(int argc, char **argv)
         case 'm':
             min_server = atoi(optarg);
             break;
+        case 'i':
+            interval_ms = atoi(optarg);
+            break;
         default:
             bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
-                      "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS]");
+                      "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS] "
+                      "[-i HEALTH_CHECK_INTERVAL_MS]");
         }
     }
-    if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1)
+    if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1 || interval_ms < 0)
         bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
-                  "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS]");
+                  "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS] "
+                  "[-i HEALTH_CHECK_INTERVAL_MS]");
     g_nodes = n;
     bench_raise_nofile();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 100)
+        bench_die("%zu nodes need %zu file descriptors; the limit is %llu: "
+                  "raise it (ulimit -Hn, as root) and run again",
+                  n, n + 100, (unsigned long long)rl.rlim_cur);
     wait_bouncer_pools(port, ndbs, min_server, 60000);
 
     /* One connection of our own: libpq's one-time set-up. */
@@ -225,7 +279,8 @@ int main(int argc, char **argv)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.application_name = APP_NAME;
-    o.health_check_interval_ms = 1000;
+    if (interval_ms > 0)
+        o.health_check_interval_ms = interval_ms;
     pgcm_manager_t *mgr;
     pgcm_error_t err;
     if (pgcm_manager_new(&o, &mgr, &err) != PGCM_OK)
@@ -248,7 +303,7 @@ int main(int argc, char **argv)
     bench_note("pgcm_manager_start returned after %.1f ms; all %zu nodes "
                "healthy after %.1f ms",
                (double)(t_ret - t0) / 1000.0, n, (double)(t_all - t0) / 1000.0);
-    bench_figure("scale_1000_ready_ms", (double)(t_all - t0) / 1000.0);
+    figure_n("scale_%zu_ready_ms", n, (double)(t_all - t0) / 1000.0);
 
     if (bench_wait_idle(mgr, ids, n, 1, 30000) > 0)
         bench_die("pools did not settle at one idle connection each");
@@ -256,7 +311,8 @@ int main(int argc, char **argv)
     bench_note("RSS %.1f MiB before the manager, %.1f MiB with %zu idle "
                "connections",
                (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, n);
-    bench_figure("scale_bytes_per_node", (double)(int64_t)((rss1 - rss0) / n));
+    figure_n(n == 1000 ? "scale_bytes_per_node" : "scale_%zu_bytes_per_node", n,
+             (double)(int64_t)((rss1 - rss0) / n));
 
     bench_sleep_ms(2000);
     uint64_t p0 = sum_probes(mgr, ids, n), c0 = bench_cpu_us();
@@ -273,13 +329,18 @@ int main(int argc, char **argv)
                (double)(p1 - p0) / (double)n / ((double)(w1 - w0) / 1e6),
                p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
                atomic_load(&g_unhealthy));
-    bench_figure("scale_1000_probe_cpu_pct", pct);
+    figure_n("scale_%zu_probe_cpu_pct", n, pct);
 
-    uint64_t s0 = bench_now_us();
+    uint64_t s0 = bench_now_us(), sc0 = bench_cpu_us();
     pgcm_manager_shutdown(mgr);
-    bench_note("pgcm_manager_shutdown of %zu nodes took %.1f ms", n,
-               (double)(bench_now_us() - s0) / 1000.0);
+    uint64_t s1 = bench_now_us(), sc1 = bench_cpu_us();
+    bench_note("pgcm_manager_shutdown of %zu nodes took %.1f ms (%.1f ms of "
+               "CPU)",
+               n, (double)(s1 - s0) / 1000.0, (double)(sc1 - sc0) / 1000.0);
+    figure_n("scale_%zu_shutdown_ms", n, (double)(s1 - s0) / 1000.0);
     pgcm_manager_free(mgr);
+    bench_sleep_ms(1000);
+    figure_n("scale_%zu_leftover_conns", n, bouncer_clients(port, APP_NAME));
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     for (int d = 0; d < ndbs; d++)

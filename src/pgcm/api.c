@@ -161,16 +161,19 @@ int pgcm_manager_start(pgcm_manager_t *mgr, const pgcm_node_spec_t *nodes,
     if (rc != PGCM_OK || wait_ms == 0)
         return rc;
 
-    /* Wait until none of these nodes is still in its first attempt. */
+    /* Wait until none of these nodes is still in its first attempt. A
+     * node never goes back to CONNECTING, so the scan goes on from the
+     * first one still pending: O(count) in all, however many wake-ups. */
     struct timespec deadline = pgcm__mono_deadline(wait_ms);
+    size_t first = 0;
     pthread_mutex_lock(&mgr->snap_lock);
     for (;;) {
-        bool pending = false;
-        for (size_t i = 0; i < count && !pending; i++) {
-            node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, nodes[i].id);
-            pending = n != NULL && n->pub_health.state == PGCM_NODE_CONNECTING;
+        for (; first < count; first++) {
+            node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, nodes[first].id);
+            if (n != NULL && n->pub_health.state == PGCM_NODE_CONNECTING)
+                break;
         }
-        if (!pending)
+        if (first == count)
             break;
         if (pthread_cond_timedwait(&mgr->snap_cond, &mgr->snap_lock,
                                    &deadline) != 0)

@@ -37,25 +37,25 @@ typedef struct item {
             completion_t *c;
             int status;
             void *out;
-            pgcm_error_t err;
-            bool has_err;
         } completion;
         struct {
             pgcm_done_cb cb;
             void *user;
             int status;
         } done;
-        struct {
-            pgcm_event_t ev;
-            pgcm_health_t health;
-            pgcm_pool_stats_t stats;
-            bool has_health, has_stats;
-            uint64_t sub_limit; /* subscribers with a smaller id get it */
-            char node_id[PGCM_ID_MAX + 1];
-            char message[256];
-        } event;
+        struct event_copy *event; /* apart: results need not carry it */
     } u;
 } item_t;
+
+typedef struct event_copy {
+    pgcm_event_t ev;
+    pgcm_health_t health;
+    pgcm_pool_stats_t stats;
+    bool has_health, has_stats;
+    uint64_t sub_limit; /* subscribers with a smaller id get it */
+    char node_id[PGCM_ID_MAX + 1];
+    char message[256];
+} event_copy_t;
 
 /* ---- completions ----------------------------------------------------- */
 
@@ -79,17 +79,19 @@ void pgcm__completion_destroy(completion_t *c)
 
 static void run_event(deliver_queue_t *q, item_t *it)
 {
-    pgcm_event_t *ev = &it->u.event.ev;
-    ev->node_id = it->u.event.node_id;
-    ev->message = it->u.event.message;
-    ev->health = it->u.event.has_health ? &it->u.event.health : NULL;
-    ev->stats = it->u.event.has_stats ? &it->u.event.stats : NULL;
+    event_copy_t *e = it->u.event;
+    pgcm_event_t *ev = &e->ev;
+    ev->node_id = e->node_id;
+    ev->message = e->message;
+    ev->health = e->has_health ? &e->health : NULL;
+    ev->stats = e->has_stats ? &e->stats : NULL;
     size_t count = q->nsubs; /* subscribers added now start next time */
     for (size_t i = 0; i < count; i++) {
         subscriber_t *s = &q->subs[i];
-        if (s->cb != NULL && s->id < it->u.event.sub_limit)
+        if (s->cb != NULL && s->id < e->sub_limit)
             s->cb(ev, s->user);
     }
+    pgcm__free(e);
 }
 
 static void run_item(deliver_queue_t *q, item_t *it)
@@ -105,8 +107,6 @@ static void run_item(deliver_queue_t *q, item_t *it)
         completion_t *c = it->u.completion.c;
         c->status = it->u.completion.status;
         c->out = it->u.completion.out;
-        if (it->u.completion.has_err)
-            c->err = it->u.completion.err;
         uv_sem_post(&c->sem);
         break;
     }
@@ -135,7 +135,11 @@ static void deliver_run(deliver_queue_t *q)
     if (q->running)
         return;
     q->running = true;
-    while (!list_empty(&q->items)) {
+    for (;;) {
+        if (q->before != NULL)
+            q->before(q->before_data);
+        if (list_empty(&q->items))
+            break;
         item_t *it = LIST_ENTRY(list_first(&q->items), item_t, link);
         list_remove(&it->link);
         run_item(q, it);
@@ -249,10 +253,10 @@ void pgcm__deliver_completion(deliver_queue_t *q, completion_t *c, int status,
     it.u.completion.c = c;
     it.u.completion.status = status;
     it.u.completion.out = out;
-    if (err != NULL) {
-        it.u.completion.err = *err;
-        it.u.completion.has_err = true;
-    }
+    /* The caller waits until the semaphore is posted: its error record
+     * can be filled now, and the item stays small. */
+    if (err != NULL && err->code != PGCM_OK)
+        c->err = *err;
     deliver(q, &it);
 }
 
@@ -273,22 +277,26 @@ void pgcm__deliver_event(deliver_queue_t *q, const pgcm_event_t *ev)
     if (q->nsubs == 0)
         return;
     item_t *it = item_new(ITEM_EVENT);
-    if (it == NULL)
+    event_copy_t *e = it ? pgcm__calloc(1, sizeof(*e)) : NULL;
+    if (e == NULL) {
+        pgcm__free(it);
         return; /* an event is information: dropped under ENOMEM */
-    it->u.event.ev = *ev;
-    snprintf(it->u.event.node_id, sizeof(it->u.event.node_id), "%s",
+    }
+    it->u.event = e;
+    e->ev = *ev;
+    snprintf(e->node_id, sizeof(e->node_id), "%s",
              ev->node_id ? ev->node_id : "");
-    snprintf(it->u.event.message, sizeof(it->u.event.message), "%s",
+    snprintf(e->message, sizeof(e->message), "%s",
              ev->message ? ev->message : "");
     if (ev->health != NULL) {
-        it->u.event.health = *ev->health;
-        it->u.event.has_health = true;
+        e->health = *ev->health;
+        e->has_health = true;
     }
     if (ev->stats != NULL) {
-        it->u.event.stats = *ev->stats;
-        it->u.event.has_stats = true;
+        e->stats = *ev->stats;
+        e->has_stats = true;
     }
-    it->u.event.sub_limit = atomic_load(q->next_id);
+    e->sub_limit = atomic_load(q->next_id);
     enqueue(q, it);
 }
 

@@ -39,8 +39,11 @@ typedef struct deliver_queue {
     list_node_t items;
     subscriber_t *subs;
     size_t nsubs, subs_cap;
-    bool running; /* inside pgcm__deliver_run */
-    bool closed;  /* handles closed: deliver at once */
+    bool running;               /* inside pgcm__deliver_run */
+    void (*before)(void *data); /* run before each delivery (and once a
+                                   round): publishing what changed */
+    void *before_data;
+    bool closed; /* handles closed: deliver at once */
     atomic_uint_fast64_t *next_id;
 } deliver_queue_t;
 

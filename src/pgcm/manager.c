@@ -13,8 +13,9 @@
 #include "manager.h"
 #include "tunnel.h"
 
-#define JANITOR_MS     250
-#define CANCEL_WAIT_MS 1000 /* at shutdown, for cancels still being sent */
+#define JANITOR_MS       250
+#define JANITOR_ROUND_MS 1000 /* every node visited once in this time */
+#define CANCEL_WAIT_MS   1000 /* at shutdown, for cancels still being sent */
 
 static void check_shutdown(pgcm_manager_t *mgr);
 
@@ -159,8 +160,16 @@ static void refuse_queued(pgcm_manager_t *mgr)
     }
 }
 
+static void run_cmd(pgcm_manager_t *mgr, cmd_t *cmd);
+
 void pgcm__post(pgcm_manager_t *mgr, cmd_t *cmd)
 {
+    /* From a callback the delivery queue runs (a safe point: no handler
+     * is half-way), the command runs at once: no queue, no wake-up. */
+    if (mgr->deliver.running && pgcm__on_loop(mgr)) {
+        run_cmd(mgr, cmd);
+        return;
+    }
     pthread_mutex_lock(&mgr->cmd_lock);
     bool closing = atomic_load(&mgr->state) >= MGR_CLOSING;
     if (!closing) {
@@ -267,6 +276,8 @@ static int add_node(pgcm_manager_t *mgr, const pgcm_node_spec_t *spec,
 static void remove_node(pgcm_manager_t *mgr, node_t *n, int drain_ms,
                         cmd_t *waiter)
 {
+    if (mgr->janitor_next == &n->link)
+        mgr->janitor_next = n->link.next;
     pthread_mutex_lock(&mgr->snap_lock);
     pgcm__strmap_del(&mgr->nodes_by_id, n->id);
     mgr->node_count--;
@@ -650,13 +661,25 @@ static void on_wakeup(uv_async_t *a)
     pgcm__conn_settle_cancels(&mgr->env);
 }
 
+/* The janitor visits every node once per JANITOR_ROUND_MS, a slice of
+ * them each tick (cursor janitor_next), so a tick costs O(nodes / ticks
+ * per round), not O(nodes). */
 static void on_janitor(uv_timer_t *t)
 {
     pgcm_manager_t *mgr = t->data;
     uint64_t now = pgcm__mono_us();
-    list_node_t *pos, *tmp;
-    LIST_FOREACH_SAFE(pos, tmp, &mgr->nodes)
-    {
+    size_t ticks = JANITOR_ROUND_MS / JANITOR_MS;
+    size_t slice = (mgr->node_count + ticks - 1) / ticks;
+    list_node_t *head = &mgr->nodes;
+    if (mgr->janitor_next == NULL)
+        mgr->janitor_next = head->next;
+    for (size_t k = 0; k < slice; k++) {
+        list_node_t *pos = mgr->janitor_next;
+        if (pos == head)
+            pos = head->next; /* wrap: a new round */
+        if (pos == head)
+            break;
+        mgr->janitor_next = pos->next;
         pgcm__node_maintain(LIST_ENTRY(pos, node_t, link), now);
     }
 }
@@ -668,6 +691,13 @@ static void on_stats_timer(uv_timer_t *t)
     for (list_node_t *pos = mgr->nodes.next; pos != &mgr->nodes;
          pos = pos->next)
         pgcm__node_emit_stats(LIST_ENTRY(pos, node_t, link));
+}
+
+/* deliver.c's before hook: what changed is published before anyone
+ * hears about it. */
+static void publish_changed(void *env)
+{
+    pgcm__pools_publish(env);
 }
 
 static void loop_thread(void *arg)
@@ -719,7 +749,10 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     mgr->env.next_id = &mgr->next_id;
     mgr->env.deliver = &mgr->deliver;
     list_init(&mgr->env.cancel_waits);
+    list_init(&mgr->env.changed_pools);
     pgcm__deliver_init(&mgr->deliver, &mgr->loop, &mgr->next_id);
+    mgr->deliver.before = publish_changed;
+    mgr->deliver.before_data = &mgr->env;
     pgcm__requests_init(&mgr->requests, &mgr->env);
 
     uv_async_init(&mgr->loop, &mgr->wakeup, on_wakeup);

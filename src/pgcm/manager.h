@@ -116,6 +116,7 @@ struct pgcm_manager_s {
     deliver_queue_t deliver;
     request_registry_t requests;
     list_node_t closing_nodes; /* removed, handles still closing */
+    list_node_t *janitor_next; /* the next node the janitor visits */
     cmd_t *shutdown_cmd;
 };
 

@@ -34,6 +34,26 @@ static void up(pool_t *p, pool_event_t ev)
     p->upcall(p, &rep);
 }
 
+/* The counts changed: the owner hears it once, before the next round of
+ * deliveries (so a caller woken by a result sees them), not once per
+ * move. */
+static void changed(pool_t *p)
+{
+    if (!list_linked(&p->changed_link))
+        list_push_back(&p->env->changed_pools, &p->changed_link);
+}
+
+void pgcm__pools_publish(loop_env_t *env)
+{
+    while (!list_empty(&env->changed_pools)) {
+        pool_t *p =
+            LIST_ENTRY(list_first(&env->changed_pools), pool_t, changed_link);
+        list_remove(&p->changed_link);
+        list_init(&p->changed_link);
+        up(p, POOL_EV_CHANGED);
+    }
+}
+
 // clang-format off
 /*
  * pool_move - the one function that moves a connection between lists.
@@ -356,7 +376,7 @@ static void on_waiter_timer(uv_timer_t *t)
     }
     p->waiter_due_us = 0;
     arm_waiter_timer(p);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
     while (!list_empty(&expired)) {
         pool_job_t *job = LIST_ENTRY(list_first(&expired), pool_job_t, link);
         list_remove(&job->link);
@@ -478,7 +498,7 @@ static void pool_dispatch(pool_t *p)
                 break;
         }
     }
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 void pgcm__pool_enqueue(pool_t *p, pool_job_t *job)
@@ -552,7 +572,7 @@ void pgcm__pool_cancel_job(pool_t *p, pool_job_t *job, int status,
     if (job->waiting) {
         waiter_remove(p, job);
         job_fail(p, job, status, msg, "");
-        up(p, POOL_EV_CHANGED);
+        changed(p);
         return;
     }
     pconn_t *c = job->conn;
@@ -561,12 +581,12 @@ void pgcm__pool_cancel_job(pool_t *p, pool_job_t *job, int status,
     if (job->pipelined) {
         pipeline_abandon(c, job);
         job_fail(p, job, status, msg, "");
-        up(p, POOL_EV_CHANGED);
+        changed(p);
         return;
     }
     job_fail(p, job, status, msg, "");
     conn_cancel(c);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 void pgcm__pool_checkout_release(pool_t *p, pconn_t *c, bool discard)
@@ -647,7 +667,7 @@ static void probe_hand_back(pconn_t *c)
     list_remove(&c->conn.link);
     list_push_back(&p->lists[POOL_IDLE], &c->conn.link);
     c->idle_since_us = idle_since;
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 /* ---- probes -------------------------------------------------------------- */
@@ -900,7 +920,7 @@ static void on_done(pconn_t *c, const conn_report_t *rep)
     }
     c->job = NULL;
     if (c->checkout_slot != NULL) {
-        up(p, POOL_EV_CHANGED);
+        changed(p);
     } else if (pgcm__conn_transaction_status(&c->conn) != PQTRANS_IDLE) {
         /* left inside a transaction (a BEGIN through pgcm_query): never
          * hand that state to the next caller */
@@ -948,13 +968,13 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
     if (rep->tag != NULL) {
         pipeline_abandon(c, job);
         job_fail(p, job, PGCM_ETIMEDOUT, msg, "");
-        up(p, POOL_EV_CHANGED);
+        changed(p);
         return;
     }
     if (job != NULL)
         job_fail(p, job, PGCM_ETIMEDOUT, msg, "");
     conn_cancel(c);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 static void on_failed(pconn_t *c, const conn_report_t *rep)
@@ -993,7 +1013,7 @@ static void on_clean(pconn_t *c)
             count_acquire(p, next);
             job_start(p, c, next);
         }
-        up(p, POOL_EV_CHANGED);
+        changed(p);
         return;
     }
     if (pgcm__conn_transaction_status(&c->conn) != PQTRANS_IDLE) {
@@ -1063,6 +1083,7 @@ void pgcm__pool_init(pool_t *p, loop_env_t *env, const char *node_id,
                      pool_upcall_fn upcall, void *owner)
 {
     memset(p, 0, sizeof(*p));
+    list_init(&p->changed_link);
     p->env = env;
     p->node_id = node_id;
     p->po = po;
@@ -1084,6 +1105,9 @@ void pgcm__pool_init(pool_t *p, loop_env_t *env, const char *node_id,
 
 void pgcm__pool_close_handles(pool_t *p, uv_close_cb cb, void *data)
 {
+    if (list_linked(&p->changed_link))
+        list_remove(&p->changed_link);
+    list_init(&p->changed_link);
     p->waiter_timer.data = data;
     uv_close((uv_handle_t *)&p->waiter_timer, cb);
 }
@@ -1115,7 +1139,7 @@ void pgcm__pool_fill(pool_t *p)
     }
     if (p->n_waiters > 0)
         pool_dispatch(p);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 /* Close every connection of the list (running jobs fail with code). */
@@ -1153,7 +1177,7 @@ void pgcm__pool_fail_all(pool_t *p, int code, const char *msg)
     close_list(p, POOL_BUSY, PGCM_EUNAVAIL, text);
     close_list(p, POOL_CANCELLING, PGCM_EUNAVAIL, text);
     close_list(p, POOL_PARKED, PGCM_EUNAVAIL, text);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 void pgcm__pool_drain(pool_t *p)
@@ -1178,7 +1202,7 @@ void pgcm__pool_drain(pool_t *p)
             pgcm__conn_pipeline_count(&c->conn) == 0)
             pool_close(c, "node removed", false);
     }
-    up(p, POOL_EV_CHANGED);
+    changed(p);
     if (pgcm__pool_empty(p))
         up(p, POOL_EV_EMPTY);
 }
@@ -1192,7 +1216,7 @@ void pgcm__pool_abort_busy(pool_t *p)
              p->node_id);
     close_list(p, POOL_BUSY, PGCM_ESHUTDOWN, msg);
     close_list(p, POOL_CANCELLING, PGCM_ESHUTDOWN, msg);
-    up(p, POOL_EV_CHANGED);
+    changed(p);
 }
 
 void pgcm__pool_maintain(pool_t *p, uint64_t now)

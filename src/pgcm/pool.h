@@ -123,6 +123,7 @@ typedef struct pool_probe {
 
 struct pool {
     loop_env_t *env;
+    list_node_t changed_link; /* on env->changed_pools */
     void *owner;
     pool_upcall_fn upcall;
     pool_params_fn params;
@@ -189,6 +190,9 @@ void pgcm__pool_abort_busy(pool_t *p);
 /* Janitor: idle reaping, max lifetime, leak warnings. */
 void pgcm__pool_maintain(pool_t *p, uint64_t now_us);
 
+/* Report POOL_EV_CHANGED once for every pool whose counts changed since
+ * the last call (the manager calls it before each round of deliveries). */
+void pgcm__pools_publish(loop_env_t *env);
 /* Stats: the counters, the counts from the lists. */
 void pgcm__pool_stats(const pool_t *p, pgcm_pool_stats_t *out);
 /* Connections that count against max (not dedicated probe ones). */
