@@ -19,11 +19,19 @@
  *   does not inflate the way it inflates wall time.
  * shutdown_leftover_conns: backends still showing our application_name
  *   on the servers 2 s after the last shutdown (P6 wants 0).
+ * libpq_shutdown_200_ms: the floor, in the same rounds: a bare libpq
+ *   client with IDLE_NODES connections of its own over the same servers
+ *   (PQconnectdb each, idle for half a second) closes them all (PQfinish
+ *   each, one thread); median over the rounds. On a loaded 2-core
+ *   machine both are mostly the 200 backends exiting at once.
+ * shutdown_200_vs_libpq: the library's median over the floor's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "common.h"
 
@@ -140,12 +148,42 @@ static void add_remove(int rounds)
     free(rem);
 }
 
+/* The floor: n bare libpq connections over the servers, idle for half a
+ * second, closed one after the other; returns the closing time in ms. */
+static double libpq_close_all(size_t n)
+{
+    PGconn **cs = calloc(n, sizeof(*cs));
+    if (cs == NULL)
+        bench_die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char ci[160];
+        snprintf(ci, sizeof(ci),
+                 "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+                 "sslmode=disable application_name=" APP_NAME,
+                 g_ports[i % (size_t)g_nports]);
+        cs[i] = PQconnectdb(ci);
+        if (PQstatus(cs[i]) != CONNECTION_OK)
+            bench_die("libpq floor: %s", PQerrorMessage(cs[i]));
+    }
+    bench_sleep_ms(500);
+    uint64_t t0 = bench_now_us();
+    for (size_t i = 0; i < n; i++)
+        PQfinish(cs[i]);
+    uint64_t t1 = bench_now_us();
+    free(cs);
+    return (double)(t1 - t0) / 1000.0;
+}
+
 static void shutdown_idle(int rounds, size_t nodes)
 {
     double *v = calloc((size_t)rounds, sizeof(double));
     double *cpu = calloc((size_t)rounds, sizeof(double));
+    double *floor_ms = calloc((size_t)rounds, sizeof(double));
     int left = 0;
     for (int r = 0; r < rounds; r++) {
+        if (leftover_after(5000) != 0)
+            bench_die("backends of an earlier manager are still there");
+        floor_ms[r] = libpq_close_all(nodes);
         if (leftover_after(5000) != 0)
             bench_die("backends of an earlier manager are still there");
         pgcm_manager_t *mgr = new_manager();
@@ -172,13 +210,32 @@ static void shutdown_idle(int rounds, size_t nodes)
                    r + 1, v[r], cpu[r], now, left);
     }
     char name[64];
+    double *ratio = calloc((size_t)rounds, sizeof(double));
+    if (ratio == NULL)
+        bench_die("out of memory");
+    for (int r = 0; r < rounds; r++)
+        ratio[r] = floor_ms[r] > 0 ? v[r] / floor_ms[r] : 0;
+    double ratio_spread = bench_spread(ratio, (size_t)rounds);
+    bench_note("floor: a bare libpq client closing %zu connections: median "
+               "%.1f ms",
+               nodes, bench_median(floor_ms, (size_t)rounds));
     snprintf(name, sizeof(name), "shutdown_%zu_idle_ms", nodes);
-    bench_figure(name, bench_median(v, (size_t)rounds));
+    bench_figure_spread(name, bench_median(v, (size_t)rounds),
+                        bench_spread(v, (size_t)rounds));
     snprintf(name, sizeof(name), "shutdown_%zu_idle_cpu_ms", nodes);
-    bench_figure(name, bench_median(cpu, (size_t)rounds));
+    bench_figure_spread(name, bench_median(cpu, (size_t)rounds),
+                        bench_spread(cpu, (size_t)rounds));
     bench_figure("shutdown_leftover_conns", left);
+    double lib = bench_median(v, (size_t)rounds);
+    double flo = bench_median(floor_ms, (size_t)rounds);
+    snprintf(name, sizeof(name), "libpq_shutdown_%zu_ms", nodes);
+    bench_figure_spread(name, flo, bench_spread(floor_ms, (size_t)rounds));
+    snprintf(name, sizeof(name), "shutdown_%zu_vs_libpq", nodes);
+    bench_figure_spread(name, flo > 0 ? lib / flo : 0, ratio_spread);
     free(v);
     free(cpu);
+    free(floor_ms);
+    free(ratio);
 }
 
 int main(int argc, char **argv)

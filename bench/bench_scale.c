@@ -297,19 +297,40 @@ int main(int argc, char **argv)
     while (atomic_load(&g_all_us) == 0 && bench_now_us() < deadline)
         bench_sleep_ms(1);
     uint64_t t_all = atomic_load(&g_all_us);
-    if (t_all == 0)
-        bench_die("only %zu of %zu nodes became healthy within 60 s",
-                  atomic_load(&g_healthy), n);
-    bench_note("pgcm_manager_start returned after %.1f ms; all %zu nodes "
-               "healthy after %.1f ms",
-               (double)(t_ret - t0) / 1000.0, n, (double)(t_all - t0) / 1000.0);
+    if (t_all == 0) {
+        /* say why: the states, and one node's last error; the figure is
+         * the 60 s waited, and the other figures are still taken */
+        size_t states[6] = {0};
+        pgcm_health_t h, first = {0};
+        for (size_t i = 0; i < n; i++) {
+            if (pgcm_node_health(mgr, ids[i], &h) != PGCM_OK)
+                continue;
+            states[h.state < 6 ? h.state : 0]++;
+            if (h.state != PGCM_NODE_HEALTHY && first.last_error[0] == '\0')
+                first = h;
+        }
+        bench_note("only %zu of %zu nodes became healthy within 60 s "
+                   "(now connecting %zu, healthy %zu, degraded %zu, "
+                   "unhealthy %zu, reconnecting %zu); a node's last error: "
+                   "%s",
+                   atomic_load(&g_healthy), n, states[0], states[1], states[2],
+                   states[3], states[4], first.last_error);
+        t_all = deadline;
+    } else {
+        bench_note("pgcm_manager_start returned after %.1f ms; all %zu "
+                   "nodes healthy after %.1f ms",
+                   (double)(t_ret - t0) / 1000.0, n,
+                   (double)(t_all - t0) / 1000.0);
+    }
     figure_n("scale_%zu_ready_ms", n, (double)(t_all - t0) / 1000.0);
 
-    if (bench_wait_idle(mgr, ids, n, 1, 30000) > 0)
-        bench_die("pools did not settle at one idle connection each");
+    size_t short_idle = bench_wait_idle(mgr, ids, n, 1, 30000);
+    if (short_idle > 0)
+        bench_note("%zu pools did not settle at one idle connection: the "
+                   "memory figure counts what there is",
+                   short_idle);
     uint64_t rss1 = bench_rss_bytes();
-    bench_note("RSS %.1f MiB before the manager, %.1f MiB with %zu idle "
-               "connections",
+    bench_note("RSS %.1f MiB before the manager, %.1f MiB with %zu nodes",
                (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, n);
     figure_n(n == 1000 ? "scale_bytes_per_node" : "scale_%zu_bytes_per_node", n,
              (double)(int64_t)((rss1 - rss0) / n));
@@ -330,6 +351,8 @@ int main(int argc, char **argv)
                p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
                atomic_load(&g_unhealthy));
     figure_n("scale_%zu_probe_cpu_pct", n, pct);
+    figure_n("scale_%zu_cpu_us_per_probe", n,
+             p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0);
 
     uint64_t s0 = bench_now_us(), sc0 = bench_cpu_us();
     pgcm_manager_shutdown(mgr);
@@ -339,8 +362,17 @@ int main(int argc, char **argv)
                n, (double)(s1 - s0) / 1000.0, (double)(sc1 - sc0) / 1000.0);
     figure_n("scale_%zu_shutdown_ms", n, (double)(s1 - s0) / 1000.0);
     pgcm_manager_free(mgr);
-    bench_sleep_ms(1000);
-    figure_n("scale_%zu_leftover_conns", n, bouncer_clients(port, APP_NAME));
+    /* PgBouncer notices a closed client late when its query still waits
+     * for a server connection: give it up to 5 s */
+    int left = bouncer_clients(port, APP_NAME);
+    uint64_t l0 = bench_now_us();
+    while (left != 0 && bench_now_us() - l0 < 5000000u) {
+        bench_sleep_ms(100);
+        left = bouncer_clients(port, APP_NAME);
+    }
+    bench_note("clients of ours on PgBouncer %.1f s after the shutdown: %d",
+               (double)(bench_now_us() - l0) / 1e6, left);
+    figure_n("scale_%zu_leftover_conns", n, left);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     for (int d = 0; d < ndbs; d++)

@@ -279,12 +279,23 @@ void pgcm__conn_fail_start(conn_t *c, int code, const char *msg)
     fail_and_report(c, CONN_EV_CONNECT_FAILED, code, msg, "", false);
 }
 
+void pgcm__conn_hold(conn_t *c, bool hold)
+{
+    if (c->phase != CONN_WAITING)
+        return;
+    if (hold)
+        uv_timer_stop(&c->timer);
+    else
+        timer_start(c, c->connect_deadline_ms);
+}
+
 void pgcm__conn_start(conn_t *c, const char *const *keys,
                       const char *const *values)
 {
     if (c->phase != CONN_WAITING)
         return;
     c->phase = CONN_HANDSHAKE;
+    timer_start(c, c->connect_deadline_ms);
     c->pg = PQconnectStartParams(keys, values, 0);
     if (c->pg == NULL) {
         connect_failed(c, "out of memory starting a connection");

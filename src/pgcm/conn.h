@@ -118,10 +118,14 @@ struct conn {
 void pgcm__conn_init(conn_t *c, loop_env_t *env, struct cancel_gate *gate,
                      const char *node_id, int connect_deadline_ms,
                      conn_upcall_fn upcall, void *owner);
-/* Begin the libpq handshake with these parameters (PQconnectStartParams).
- * Failures are reported (CONNECT_FAILED), never returned. */
+/* Begin the libpq handshake with these parameters (PQconnectStartParams);
+ * the connect deadline starts again for it. Failures are reported
+ * (CONNECT_FAILED), never returned. */
 void pgcm__conn_start(conn_t *c, const char *const *keys,
                       const char *const *values);
+/* A connection still WAITING is held back by its owner (hold: its connect
+ * deadline stops) or let go (its deadline starts again, in full). */
+void pgcm__conn_hold(conn_t *c, bool hold);
 /* Fail a connection still waiting for its parameters (a name lookup that
  * failed): reported as CONNECT_FAILED. */
 void pgcm__conn_fail_start(conn_t *c, int code, const char *msg);

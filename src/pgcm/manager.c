@@ -750,6 +750,7 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     mgr->env.deliver = &mgr->deliver;
     list_init(&mgr->env.cancel_waits);
     list_init(&mgr->env.changed_pools);
+    list_init(&mgr->env.handshake_queue);
     pgcm__deliver_init(&mgr->deliver, &mgr->loop, &mgr->next_id);
     mgr->deliver.before = publish_changed;
     mgr->deliver.before_data = &mgr->env;

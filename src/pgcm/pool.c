@@ -22,6 +22,7 @@ static void job_fail(pool_t *p, pool_job_t *job, int code, const char *msg,
 static void on_conn(conn_t *conn, const conn_report_t *rep);
 static void fail_pipeline(pool_t *p, pconn_t *c, int code, const char *msg,
                           const char *sqlstate);
+static void conn_start(pconn_t *c);
 
 static uint64_t now_us(void)
 {
@@ -45,6 +46,12 @@ static void changed(pool_t *p)
 
 void pgcm__pools_publish(loop_env_t *env)
 {
+    while (env->handshakes < POOL_HANDSHAKES_MAX &&
+           !list_empty(&env->handshake_queue)) {
+        pconn_t *c =
+            LIST_ENTRY(list_first(&env->handshake_queue), pconn_t, start_link);
+        conn_start(c); /* takes it off the queue */
+    }
     while (!list_empty(&env->changed_pools)) {
         pool_t *p =
             LIST_ENTRY(list_first(&env->changed_pools), pool_t, changed_link);
@@ -127,8 +134,38 @@ void pgcm__pool_stats(const pool_t *p, pgcm_pool_stats_t *s)
 
 /* ---- opening and closing ----------------------------------------------- */
 
+/* c's handshake is over (connected, failed or closed): its slot is free
+ * for the next one waiting (started by pgcm__pools_publish). */
+static void handshake_release(pconn_t *c)
+{
+    if (list_linked(&c->start_link))
+        list_remove(&c->start_link);
+    list_init(&c->start_link);
+    if (c->handshake_slot) {
+        c->handshake_slot = false;
+        c->pool->env->handshakes--;
+    }
+}
+
 static void conn_start(pconn_t *c)
 {
+    loop_env_t *env = c->pool->env;
+    if (!c->handshake_slot) {
+        if (env->handshakes >= POOL_HANDSHAKES_MAX) {
+            if (!list_linked(&c->start_link)) {
+                list_push_back(&env->handshake_queue, &c->start_link);
+                pgcm__conn_hold(&c->conn, true);
+            }
+            return;
+        }
+        if (list_linked(&c->start_link)) {
+            list_remove(&c->start_link);
+            list_init(&c->start_link);
+            pgcm__conn_hold(&c->conn, false);
+        }
+        c->handshake_slot = true;
+        env->handshakes++;
+    }
     conninfo_params_t params;
     char msg[256] = "";
     int r = c->pool->params(c->pool->owner, &params, msg, sizeof(msg));
@@ -153,6 +190,7 @@ static pconn_t *pool_open(pool_t *p, bool dedicated, int probe_slot,
     c->pool = p;
     c->dedicated = dedicated;
     c->probe_slot = probe_slot;
+    list_init(&c->start_link);
     pgcm__conn_init(&c->conn, p->env, p->gate, p->node_id,
                     deadline_ms > 0 ? deadline_ms : p->connect_timeout_ms,
                     on_conn, c);
@@ -170,6 +208,7 @@ static void pool_close(pconn_t *c, const char *why, bool discard)
     pool_t *p = c->pool;
     if (c->list == POOL_CLOSING)
         return;
+    handshake_release(c);
     if (c->opened) {
         p->stats.conns_closed++;
         p->stats.lifetime_us_total += now_us() - c->created_us;
@@ -757,6 +796,7 @@ void pgcm__pool_probe_abandon(pool_t *p, int slot, const char *why)
 static void on_connected(pconn_t *c)
 {
     pool_t *p = c->pool;
+    handshake_release(c);
     uint64_t now = now_us();
     int64_t life = (int64_t)p->po->max_lifetime_ms * 1000;
     double jitter = 0.9 + 0.2 * pgcm__random01(); /* +-10% */
@@ -1118,8 +1158,8 @@ void pgcm__pool_params_ready(pool_t *p, bool ok, int code, const char *msg)
     LIST_FOREACH_SAFE(pos, tmp, &p->lists[POOL_CONNECTING])
     {
         pconn_t *c = LIST_ENTRY(pos, pconn_t, conn.link);
-        if (c->conn.phase != CONN_WAITING)
-            continue;
+        if (c->conn.phase != CONN_WAITING || list_linked(&c->start_link))
+            continue; /* not waiting for the lookup, or for its turn */
         if (ok)
             conn_start(c);
         else

@@ -40,7 +40,15 @@ typedef struct pconn {
     int probe_slot; /* the probe slot using it, or -1 */
     bool opened;    /* connected once: counts as opened and closed */
     uint64_t created_us, expires_us, idle_since_us;
+    bool handshake_slot;    /* counted in env->handshakes */
+    list_node_t start_link; /* on env->handshake_queue while waiting */
 } pconn_t;
+
+/* At most this many connections of one manager connect at once; the others
+ * wait their turn (their connect deadline starts with their handshake):
+ * 10,000 nodes starting together would overflow a server's or PgBouncer's
+ * listen backlog, and connects then time out on SYN retries. */
+#define POOL_HANDSHAKES_MAX 128
 
 typedef enum job_kind {
     JOB_QUERY,   /* a statement on any connection */
@@ -191,7 +199,8 @@ void pgcm__pool_abort_busy(pool_t *p);
 void pgcm__pool_maintain(pool_t *p, uint64_t now_us);
 
 /* Report POOL_EV_CHANGED once for every pool whose counts changed since
- * the last call (the manager calls it before each round of deliveries). */
+ * the last call, and start the connections waiting for a handshake slot
+ * (the manager calls it before each round of deliveries). */
 void pgcm__pools_publish(loop_env_t *env);
 /* Stats: the counters, the counts from the lists. */
 void pgcm__pool_stats(const pool_t *p, pgcm_pool_stats_t *out);
