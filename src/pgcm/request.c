@@ -53,10 +53,10 @@ request_t *pgcm__request_new(request_registry_t *reg, uint64_t id,
 
 static void request_free(request_t *r)
 {
+    if (r->batch != NULL)
+        return; /* a batch part: in the batch's array, strings borrowed */
     if (r->owns_args)
         pgcm__request_args_free(&r->args);
-    else
-        pgcm__free(r->args.node_id); /* a batch part's own */
     pgcm__free(r);
 }
 
@@ -96,6 +96,7 @@ static void batch_complete(batch_t *b)
         pgcm_batch_free(b->out);
     pgcm__request_args_free(&b->args);
     pgcm__free(b->parts);
+    pgcm__free(b->part_mem);
     pgcm__free(b);
 }
 
@@ -324,14 +325,18 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
                         void *user, completion_t *done)
 {
     deliver_queue_t *q = reg->env->deliver;
+    size_t k = count ? count : 1;
     batch_t *b = pgcm__calloc(1, sizeof(*b));
     pgcm_batch_t *out = pgcm__calloc(1, sizeof(*out));
-    request_t **parts = pgcm__calloc(count ? count : 1, sizeof(*parts));
-    pgcm_result_t **results = pgcm__calloc(count ? count : 1, sizeof(*results));
-    if (b == NULL || out == NULL || parts == NULL || results == NULL) {
+    request_t **parts = pgcm__calloc(k, sizeof(*parts));
+    request_t *part_mem = pgcm__calloc(k, sizeof(*part_mem));
+    pgcm_result_t **results = pgcm__calloc(k, sizeof(*results));
+    if (b == NULL || out == NULL || parts == NULL || part_mem == NULL ||
+        results == NULL) {
         pgcm__free(b);
         pgcm__free(out);
         pgcm__free(parts);
+        pgcm__free(part_mem);
         pgcm__free(results);
         pgcm__request_args_free(args);
         if (done != NULL)
@@ -345,6 +350,7 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     b->reg = reg;
     b->out = out;
     b->parts = parts;
+    b->part_mem = part_mem;
     out->results = results;
     out->count = count;
     b->submit_us = pgcm__mono_us();
@@ -356,22 +362,20 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     list_push_back(&reg->batches, &b->all_link);
 
     /* Build every part first, then route them: a part may finish at once
-     * (unknown node, node down), and the batch must not complete early. */
+     * (unknown node, node down), and the batch must not complete early.
+     * The parts live in one array and borrow their node id: the node's
+     * own (it outlives its requests), or the caller's copy for an unknown
+     * id (that part ends while routing). */
     for (size_t i = 0; i < count; i++) {
-        request_t *r = pgcm__calloc(1, sizeof(*r));
-        const char *nid = nodes[i] ? nodes[i]->id : (ids[i] ? ids[i] : "");
-        char *node_id = r ? pgcm__strdup(nid) : NULL;
-        if (node_id == NULL) {
-            pgcm__free(r);
-            continue;
-        }
+        request_t *r = &part_mem[i];
         list_init(&r->all_link);
         list_init(&r->job.link);
         r->reg = reg;
         r->id = id;
         r->kind = REQ_QUERY;
         r->args = b->args; /* borrowed: the batch owns the strings */
-        r->args.node_id = node_id;
+        r->args.node_id =
+            (char *)(nodes[i] ? nodes[i]->id : (ids[i] ? ids[i] : ""));
         r->args.cb = NULL;
         r->args.done = NULL;
         r->owns_args = false;
@@ -382,12 +386,6 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     b->remaining = count + 1; /* +1 held while routing */
     for (size_t i = 0; i < count; i++) {
         request_t *r = parts[i];
-        if (r == NULL) {
-            results[i] = pgcm__result_error(ids[i] ? ids[i] : "", PGCM_ENOMEM,
-                                            "out of memory");
-            b->remaining--;
-            continue;
-        }
         job_prepare(r, JOB_QUERY);
         r->job.submit_us = b->submit_us;
         if (route_check(r, nodes[i]))

@@ -60,7 +60,8 @@ struct batch {
     struct request_registry *reg;
     pgcm_batch_t *out;
     size_t remaining;
-    request_t **parts;
+    request_t **parts;   /* NULL once that part finished */
+    request_t *part_mem; /* the parts themselves, one array */
     uint64_t submit_us;
     request_args_t args; /* one copy of the statement every part borrows */
     pgcm_batch_cb cb;    /* async: fires once with the batch */
