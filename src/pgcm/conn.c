@@ -18,6 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "conn.h"
 
 struct poller {
@@ -183,6 +187,29 @@ static void drop_ticket(conn_t *c)
     c->cancel = NULL;
 }
 
+static void set_cork(conn_t *c, int on)
+{
+    int fd = c->pg ? PQsocket(c->pg) : -1;
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+static void uncork(conn_t *c)
+{
+    if (!c->corked)
+        return;
+    c->corked = false;
+    list_remove(&c->cork_link);
+    list_init(&c->cork_link);
+    set_cork(c, 0);
+}
+
+void pgcm__conn_uncork_all(loop_env_t *env)
+{
+    while (!list_empty(&env->corked))
+        uncork(LIST_ENTRY(list_first(&env->corked), conn_t, cork_link));
+}
+
 static void conn_timer_closed(uv_handle_t *h)
 {
     conn_t *c = h->data;
@@ -209,6 +236,7 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
                         (int64_t)(now_us() - c->open_us), "%s (open %llu ms)",
                         why ? why : "closed",
                         (unsigned long long)((now_us() - c->open_us) / 1000));
+    uncork(c);
     c->phase = CONN_SHUT;
     drop_ticket(c);
     uv_timer_stop(&c->timer);
@@ -244,6 +272,7 @@ void pgcm__conn_init(conn_t *c, loop_env_t *env, struct cancel_gate *gate,
 {
     list_init(&c->link);
     list_init(&c->cancel_link);
+    list_init(&c->cork_link);
     c->owner = owner;
     c->env = env;
     c->gate = gate;
@@ -631,6 +660,13 @@ int pgcm__conn_pipeline_send(conn_t *c, void *tag, int depth, const char *sql,
     if (entering && PQenterPipelineMode(c->pg) != 1) {
         pgcm__pq_error_parse(PQerrorMessage(c->pg), msg, msglen, sqlstate);
         return PGCM_ECONN;
+    }
+    if (!c->corked) {
+        /* held back until the end of the loop round: the statements of a
+         * round leave together */
+        set_cork(c, 1);
+        c->corked = true;
+        list_push_back(&c->env->corked, &c->cork_link);
     }
     int ok =
         PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) &&

@@ -107,6 +107,8 @@ struct conn {
     int cancels_unspent;  /* our cancels not yet matched by a 57014 */
     int pipe_grace_ms;
     bool pipe_at_shutdown;
+    bool corked;           /* TCP_CORK set: statements sent this round */
+    list_node_t cork_link; /* on env->corked while corked */
     /* a FATAL/PANIC the server sent outside a statement: its last words */
     char fatal_msg[200];
     char fatal_sqlstate[6];
@@ -174,6 +176,10 @@ void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown);
 /* Close: stop watching, PQfinish; CLOSED is reported when the handles are
  * closed (never from inside this call). why is logged. */
 void pgcm__conn_close(conn_t *c, const char *why, bool discard);
+/* Loop, at the end of a round: send what pipelined statements were held
+ * back (TCP_CORK off), so that the statements a round pipelines on one
+ * connection leave in one packet. */
+void pgcm__conn_uncork_all(loop_env_t *env);
 /* Loop: report CLEAN or FAILED for the connections whose cancel settled
  * (the cancel helpers wake the loop). */
 void pgcm__conn_settle_cancels(loop_env_t *env);

@@ -145,6 +145,8 @@ static void deliver_run(deliver_queue_t *q)
         run_item(q, it);
         pgcm__free(it);
     }
+    if (q->after != NULL)
+        q->after(q->before_data);
     q->running = false;
     compact_subscribers(q);
     if (!q->closed)

@@ -43,7 +43,8 @@ typedef struct deliver_queue {
     void (*before)(void *data); /* run before each delivery (and once a
                                    round): publishing what changed */
     void *before_data;
-    bool closed; /* handles closed: deliver at once */
+    void (*after)(void *data); /* run once the queue is empty */
+    bool closed;               /* handles closed: deliver at once */
     atomic_uint_fast64_t *next_id;
 } deliver_queue_t;
 

@@ -26,6 +26,8 @@ typedef struct loop_env {
     list_node_t cancel_waits;       /* conns whose cancel has not settled */
     list_node_t changed_pools;      /* pools whose counts changed: published
                                        once, before the next deliveries */
+    list_node_t corked;             /* conns holding pipelined statements
+                                       back (TCP_CORK) until the round ends */
     int handshakes;                 /* connections connecting (pool.c) */
     list_node_t handshake_queue;    /* connections waiting for their turn */
     atomic_uint_fast64_t *next_id;  /* request, batch and probe ids */

@@ -700,6 +700,12 @@ static void publish_changed(void *env)
     pgcm__pools_publish(env);
 }
 
+/* deliver.c's after hook: the round is over, held-back statements go. */
+static void end_of_round(void *env)
+{
+    pgcm__conn_uncork_all(env);
+}
+
 static void loop_thread(void *arg)
 {
     pgcm_manager_t *mgr = arg;
@@ -752,7 +758,9 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     list_init(&mgr->env.changed_pools);
     list_init(&mgr->env.handshake_queue);
     pgcm__deliver_init(&mgr->deliver, &mgr->loop, &mgr->next_id);
+    list_init(&mgr->env.corked);
     mgr->deliver.before = publish_changed;
+    mgr->deliver.after = end_of_round;
     mgr->deliver.before_data = &mgr->env;
     pgcm__requests_init(&mgr->requests, &mgr->env);
 
