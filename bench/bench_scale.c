@@ -105,15 +105,21 @@ static void warm_bouncer(int port, int ndbs, int min)
     free(cs);
 }
 
-/* How many aliases have min server connections (SHOW POOLS), or -1. */
-static int bouncer_ready(int port, int min, char *why, size_t whylen)
+/* A connection to PgBouncer's admin console (check PQstatus). */
+static PGconn *bouncer_admin(int port)
 {
     char conninfo[160];
     snprintf(conninfo, sizeof(conninfo),
              "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
              "sslmode=disable",
              port);
-    PGconn *c = PQconnectdb(conninfo);
+    return PQconnectdb(conninfo);
+}
+
+/* How many aliases have min server connections (SHOW POOLS), or -1. */
+static int bouncer_ready(int port, int min, char *why, size_t whylen)
+{
+    PGconn *c = bouncer_admin(port);
     int ready = -1;
     if (PQstatus(c) != CONNECTION_OK) {
         snprintf(why, whylen, "%s", PQerrorMessage(c));
@@ -165,12 +171,7 @@ static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
 /* Clients with application_name app on PgBouncer (SHOW CLIENTS), or -1. */
 static int bouncer_clients(int port, const char *app)
 {
-    char conninfo[160];
-    snprintf(conninfo, sizeof(conninfo),
-             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
-             "sslmode=disable",
-             port);
-    PGconn *c = PQconnectdb(conninfo);
+    PGconn *c = bouncer_admin(port);
     int n = -1;
     PGresult *r =
         PQstatus(c) == CONNECTION_OK ? PQexec(c, "SHOW CLIENTS") : NULL;

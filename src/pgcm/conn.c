@@ -415,6 +415,21 @@ int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
     return PGCM_OK;
 }
 
+/* The ticket settled (or there was none): drop it. false when the cancel
+ * could not be sent, so the connection is discarded (it may still reach
+ * the server and hit a later statement). */
+static bool ticket_settled(conn_t *c, int outcome)
+{
+    drop_ticket(c);
+    if (outcome != CANCEL_FAILED)
+        return true;
+    fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
+                    "the cancel request could not be sent; discarded so "
+                    "it cannot hit a later statement",
+                    "", true);
+    return false;
+}
+
 /* After a cancel, the statement is over: clean once the ticket settled. */
 static void cancel_finish(conn_t *c)
 {
@@ -422,14 +437,8 @@ static void cancel_finish(conn_t *c)
         c->cancel ? pgcm__cancel_outcome(c->cancel) : CANCEL_DELIVERED;
     if (outcome == CANCEL_PENDING)
         return; /* pgcm__conn_settle_cancels comes back */
-    drop_ticket(c);
-    if (outcome == CANCEL_FAILED) {
-        fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
-                        "the cancel request could not be sent; discarded so "
-                        "it cannot hit a later statement",
-                        "", true);
+    if (!ticket_settled(c, outcome))
         return;
-    }
     uv_timer_stop(&c->timer);
     if (conn_watch(c, UV_READABLE) != 0) {
         conn_broken(c, "cannot watch the connection's socket");
@@ -465,6 +474,34 @@ static void statement_over(conn_t *c)
 
 static void pipeline_read(conn_t *c);
 
+/* A result of the running statement: the first error and the last result
+ * are kept. false: a COPY, which fails (and closes) the connection. */
+static bool keep_result(conn_t *c, PGresult *r)
+{
+    switch (PQresultStatus(r)) {
+    case PGRES_FATAL_ERROR:
+    case PGRES_PIPELINE_ABORTED:
+        if (c->error == NULL)
+            c->error = r;
+        else
+            PQclear(r);
+        return true;
+    case PGRES_COPY_IN:
+    case PGRES_COPY_OUT:
+    case PGRES_COPY_BOTH:
+        PQclear(r);
+        fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
+                        "COPY is not supported through libpgcm; use a "
+                        "dedicated libpq connection",
+                        "", true);
+        return false;
+    default:
+        PQclear(c->result);
+        c->result = r;
+        return true;
+    }
+}
+
 static void conn_read(conn_t *c)
 {
     if (c->phase == CONN_PIPELINE) {
@@ -481,14 +518,7 @@ static void conn_read(conn_t *c)
             statement_over(c);
             return;
         }
-        switch (PQresultStatus(r)) {
-        case PGRES_FATAL_ERROR:
-            if (c->error == NULL)
-                c->error = r;
-            else
-                PQclear(r);
-            break;
-        case PGRES_SINGLE_TUPLE:
+        if (PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
             if (c->phase == CONN_RUNNING) {
                 conn_report_t rep = {
                     .event = CONN_EV_ROW, .msg = "", .sqlstate = "", .row = r};
@@ -497,20 +527,8 @@ static void conn_read(conn_t *c)
             PQclear(r);
             if (c->phase == CONN_SHUT)
                 return; /* the owner closed it */
-            break;
-        case PGRES_COPY_IN:
-        case PGRES_COPY_OUT:
-        case PGRES_COPY_BOTH:
-            PQclear(r);
-            fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
-                            "COPY is not supported through libpgcm; use a "
-                            "dedicated libpq connection",
-                            "", true);
+        } else if (!keep_result(c, r)) {
             return;
-        default:
-            PQclear(c->result);
-            c->result = r;
-            break;
         }
     }
     if (PQstatus(c->pg) == CONNECTION_BAD)
@@ -827,31 +845,11 @@ static void pipeline_read(conn_t *c)
             continue;
         }
         nulls = 0;
-        switch (PQresultStatus(r)) {
-        case PGRES_PIPELINE_SYNC:
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
             pipeline_seg_done(c);
-            break;
-        case PGRES_FATAL_ERROR:
-        case PGRES_PIPELINE_ABORTED:
-            if (c->error == NULL)
-                c->error = r;
-            else
-                PQclear(r);
-            break;
-        case PGRES_COPY_IN:
-        case PGRES_COPY_OUT:
-        case PGRES_COPY_BOTH:
-            PQclear(r);
-            fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
-                            "COPY is not supported through libpgcm; use a "
-                            "dedicated libpq connection",
-                            "", true);
+        } else if (!keep_result(c, r)) {
             return;
-        default:
-            PQclear(c->result);
-            c->result = r;
-            break;
         }
     }
     if (c->phase == CONN_PIPELINE && PQstatus(c->pg) == CONNECTION_BAD)
@@ -861,15 +859,8 @@ static void pipeline_read(conn_t *c)
 /* A ticket settled for a pipelined connection. */
 static void pipeline_settled(conn_t *c)
 {
-    int outcome = pgcm__cancel_outcome(c->cancel);
-    drop_ticket(c);
-    if (outcome == CANCEL_FAILED) {
-        fail_and_report(c, CONN_EV_FAILED, PGCM_ECONN,
-                        "the cancel request could not be sent; discarded so "
-                        "it cannot hit a later statement",
-                        "", true);
+    if (!ticket_settled(c, pgcm__cancel_outcome(c->cancel)))
         return;
-    }
     pipeline_step(c);
     if (c->phase == CONN_READY)
         report(c, CONN_EV_CLEAN);
