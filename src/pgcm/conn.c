@@ -404,6 +404,7 @@ int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
         return PGCM_ECONN;
     }
     c->phase = CONN_RUNNING;
+    c->stmt_seq++;
     c->single_row = single_row;
     c->single_row_stale = single_row;
     c->correlation_id = correlation_id;
@@ -870,6 +871,9 @@ static void pipeline_settled(conn_t *c)
  * statements' deadlines (each reported once), then the next due time. */
 static void pipeline_on_timer(conn_t *c, uint64_t now)
 {
+    pipeline_read(c); /* what already arrived is not late (see RUNNING) */
+    if (c->phase != CONN_PIPELINE)
+        return;
     if (expired(now, c->grace_due_us)) {
         char msg[160];
         snprintf(msg, sizeof(msg),
@@ -952,6 +956,12 @@ static void conn_on_timer(uv_timer_t *t)
             timer_at(c, c->deadline_us);
             break;
         }
+        /* libuv runs timers before it polls: after a stall of the loop
+         * the answer may be waiting in the socket. Read it first. */
+        uint64_t seq = c->stmt_seq;
+        conn_read(c);
+        if (c->phase != CONN_RUNNING || c->stmt_seq != seq)
+            break; /* it ended (another may run now) */
         conn_report_t rep = {.event = CONN_EV_TIMEOUT,
                              .msg = "",
                              .sqlstate = "",

@@ -89,6 +89,7 @@ struct conn {
     int connect_deadline_ms;
     uint64_t open_us;
     uint64_t op_start_us;
+    uint64_t stmt_seq; /* statements sent outside pipeline mode */
     uint64_t correlation_id;
     struct cancel_ticket *cancel;
     list_node_t cancel_link; /* on env->cancel_waits while unsettled */
