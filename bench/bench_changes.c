@@ -140,8 +140,8 @@ static void add_remove(int rounds)
     bench_note("add: median %.3f ms, max %.3f ms; remove: median %.3f ms, "
                "max %.3f ms (%d rounds)",
                a, add[rounds - 1], m, rem[rounds - 1], rounds);
-    bench_figure("add_node_ms", a);
-    bench_figure("remove_node_ms", m);
+    bench_figure_spread("add_node_ms", a, bench_spread(add, (size_t)rounds));
+    bench_figure_spread("remove_node_ms", m, bench_spread(rem, (size_t)rounds));
     pgcm_manager_free(mgr);
     free_ids(base, 10);
     free(add);

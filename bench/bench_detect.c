@@ -221,7 +221,7 @@ int main(int argc, char **argv)
             worst = v[f][i] > worst ? v[f][i] : worst;
         bench_note("%s: median %.1f ms, worst %.1f ms over %d rounds",
                    g_node[f], med, worst, nv[f]);
-        bench_figure(fig[f], med);
+        bench_figure_spread(fig[f], med, bench_spread(v[f], (size_t)nv[f]));
         bench_figure(fig_max[f], worst);
     }
     return 0;

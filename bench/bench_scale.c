@@ -193,13 +193,18 @@ static void figure_n(const char *fmt, size_t n, double value)
     bench_figure(name, value);
 }
 
-static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n)
+/* Probes run by all nodes so far, and (failures) how many failed. */
+static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n,
+                           uint64_t *failures)
 {
     uint64_t total = 0;
+    *failures = 0;
     for (size_t i = 0; i < n; i++) {
         pgcm_pool_stats_t s;
-        if (pgcm_node_stats(mgr, ids[i], &s) == PGCM_OK)
+        if (pgcm_node_stats(mgr, ids[i], &s) == PGCM_OK) {
             total += s.probes;
+            *failures += s.probe_failures;
+        }
     }
     return total;
 }
@@ -337,17 +342,19 @@ int main(int argc, char **argv)
              (double)(int64_t)((rss1 - rss0) / n));
 
     bench_sleep_ms(2000);
-    uint64_t p0 = sum_probes(mgr, ids, n), c0 = bench_cpu_us();
+    uint64_t f0, f1;
+    uint64_t p0 = sum_probes(mgr, ids, n, &f0), c0 = bench_cpu_us();
     uint64_t w0 = bench_now_us();
     bench_sleep_ms(seconds * 1000);
     uint64_t c1 = bench_cpu_us(), w1 = bench_now_us();
-    uint64_t p1 = sum_probes(mgr, ids, n);
+    uint64_t p1 = sum_probes(mgr, ids, n, &f1);
     double pct = (double)(c1 - c0) * 100.0 / (double)(w1 - w0);
     size_t bad = bench_wait_healthy(mgr, ids, n, 0);
-    bench_note("%llu probes in %.1f s (%.0f per node per second), %.1f us "
-               "of CPU per probe; %zu nodes not healthy at the end, %zu "
-               "unhealthy events",
-               (unsigned long long)(p1 - p0), (double)(w1 - w0) / 1e6,
+    bench_note("%llu probes (%llu failed) in %.1f s (%.1f per node per "
+               "second), %.1f us of CPU per probe; %zu nodes not healthy at "
+               "the end, %zu unhealthy events",
+               (unsigned long long)(p1 - p0), (unsigned long long)(f1 - f0),
+               (double)(w1 - w0) / 1e6,
                (double)(p1 - p0) / (double)n / ((double)(w1 - w0) / 1e6),
                p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
                atomic_load(&g_unhealthy));
