@@ -266,7 +266,10 @@ typedef struct pgcm_options {
     int unhealthy_threshold;      /* consecutive failures (3) */
     int degraded_latency_ms;      /* probe slower than this: degraded (1000) */
     int query_timeout_ms;         /* default per-query timeout (30000) */
-    int connect_timeout_ms;       /* default connect timeout (5000) */
+    int connect_timeout_ms;       /* default connect timeout (5000), from
+                                     the start of the handshake: at most 128
+                                     connections of a manager connect at
+                                     once, the others wait their turn */
     int shutdown_timeout_ms;      /* drain in-flight work at most (10000) */
     int remove_timeout_ms;        /* drain a removed node at most (1000) */
     int cancel_grace_ms;          /* after a cancel, wait this for the
