@@ -105,21 +105,10 @@ static void warm_bouncer(int port, int ndbs, int min)
     free(cs);
 }
 
-/* A connection to PgBouncer's admin console (check PQstatus). */
-static PGconn *bouncer_admin(int port)
-{
-    char conninfo[160];
-    snprintf(conninfo, sizeof(conninfo),
-             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
-             "sslmode=disable",
-             port);
-    return PQconnectdb(conninfo);
-}
-
 /* How many aliases have min server connections (SHOW POOLS), or -1. */
 static int bouncer_ready(int port, int min, char *why, size_t whylen)
 {
-    PGconn *c = bouncer_admin(port);
+    PGconn *c = bench_bouncer_admin(port);
     int ready = -1;
     if (PQstatus(c) != CONNECTION_OK) {
         snprintf(why, whylen, "%s", PQerrorMessage(c));
@@ -166,31 +155,6 @@ static void wait_bouncer_pools(int port, int ndbs, int min, int timeout_ms)
     bench_die("PgBouncer on port %d did not open its server connections: "
               "%d of %d aliases ready %s",
               port, ready, ndbs, why);
-}
-
-/* Clients with application_name app on PgBouncer (SHOW CLIENTS), or -1. */
-static int bouncer_clients(int port, const char *app)
-{
-    PGconn *c = bouncer_admin(port);
-    int n = -1;
-    PGresult *r =
-        PQstatus(c) == CONNECTION_OK ? PQexec(c, "SHOW CLIENTS") : NULL;
-    int fa = r ? PQfnumber(r, "application_name") : -1;
-    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && fa >= 0) {
-        n = 0;
-        for (int i = 0; i < PQntuples(r); i++)
-            n += strcmp(PQgetvalue(r, i, fa), app) == 0;
-    }
-    PQclear(r);
-    PQfinish(c);
-    return n;
-}
-
-static void figure_n(const char *fmt, size_t n, double value)
-{
-    char name[64];
-    snprintf(name, sizeof(name), fmt, n);
-    bench_figure(name, value);
 }
 
 /* Probes run by all nodes so far, and (failures) how many failed. */
@@ -328,7 +292,7 @@ int main(int argc, char **argv)
                    (double)(t_ret - t0) / 1000.0, n,
                    (double)(t_all - t0) / 1000.0);
     }
-    figure_n("scale_%zu_ready_ms", n, (double)(t_all - t0) / 1000.0);
+    bench_figure_n("scale_%zu_ready_ms", n, (double)(t_all - t0) / 1000.0);
 
     size_t short_idle = bench_wait_idle(mgr, ids, n, 1, 30000);
     if (short_idle > 0)
@@ -338,8 +302,9 @@ int main(int argc, char **argv)
     uint64_t rss1 = bench_rss_bytes();
     bench_note("RSS %.1f MiB before the manager, %.1f MiB with %zu nodes",
                (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, n);
-    figure_n(n == 1000 ? "scale_bytes_per_node" : "scale_%zu_bytes_per_node", n,
-             (double)(int64_t)((rss1 - rss0) / n));
+    bench_figure_n(n == 1000 ? "scale_bytes_per_node"
+                             : "scale_%zu_bytes_per_node",
+                   n, (double)(int64_t)((rss1 - rss0) / n));
 
     bench_sleep_ms(2000);
     uint64_t f0, f1;
@@ -358,9 +323,9 @@ int main(int argc, char **argv)
                (double)(p1 - p0) / (double)n / ((double)(w1 - w0) / 1e6),
                p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
                atomic_load(&g_unhealthy));
-    figure_n("scale_%zu_probe_cpu_pct", n, pct);
-    figure_n("scale_%zu_cpu_us_per_probe", n,
-             p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0);
+    bench_figure_n("scale_%zu_probe_cpu_pct", n, pct);
+    bench_figure_n("scale_%zu_cpu_us_per_probe", n,
+                   p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0);
 
     uint64_t s0 = bench_now_us(), sc0 = bench_cpu_us();
     pgcm_manager_shutdown(mgr);
@@ -368,19 +333,19 @@ int main(int argc, char **argv)
     bench_note("pgcm_manager_shutdown of %zu nodes took %.1f ms (%.1f ms of "
                "CPU)",
                n, (double)(s1 - s0) / 1000.0, (double)(sc1 - sc0) / 1000.0);
-    figure_n("scale_%zu_shutdown_ms", n, (double)(s1 - s0) / 1000.0);
+    bench_figure_n("scale_%zu_shutdown_ms", n, (double)(s1 - s0) / 1000.0);
     pgcm_manager_free(mgr);
     /* PgBouncer notices a closed client late when its query still waits
      * for a server connection: give it up to 5 s */
-    int left = bouncer_clients(port, APP_NAME);
+    int left = bench_bouncer_clients(port, APP_NAME);
     uint64_t l0 = bench_now_us();
     while (left != 0 && bench_now_us() - l0 < 5000000u) {
         bench_sleep_ms(100);
-        left = bouncer_clients(port, APP_NAME);
+        left = bench_bouncer_clients(port, APP_NAME);
     }
     bench_note("clients of ours on PgBouncer %.1f s after the shutdown: %d",
                (double)(bench_now_us() - l0) / 1e6, left);
-    figure_n("scale_%zu_leftover_conns", n, left);
+    bench_figure_n("scale_%zu_leftover_conns", n, left);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     for (int d = 0; d < ndbs; d++)

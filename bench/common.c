@@ -155,6 +155,13 @@ void bench_figure(const char *name, double value)
     fflush(stdout);
 }
 
+void bench_figure_n(const char *fmt, size_t n, double value)
+{
+    char name[96];
+    snprintf(name, sizeof(name), fmt, n);
+    bench_figure(name, value);
+}
+
 int bench_parse_ports(const char *list, int *ports, int max)
 {
     int n = 0;
@@ -242,6 +249,33 @@ int bench_count_backends(int port, const char *app)
             n = atoi(PQgetvalue(r, 0, 0));
         PQclear(r);
     }
+    PQfinish(c);
+    return n;
+}
+
+PGconn *bench_bouncer_admin(int port)
+{
+    char conninfo[160];
+    snprintf(conninfo, sizeof(conninfo),
+             "host=127.0.0.1 port=%d user=postgres dbname=pgbouncer "
+             "sslmode=disable",
+             port);
+    return PQconnectdb(conninfo);
+}
+
+int bench_bouncer_clients(int port, const char *app)
+{
+    PGconn *c = bench_bouncer_admin(port);
+    int n = -1;
+    PGresult *r =
+        PQstatus(c) == CONNECTION_OK ? PQexec(c, "SHOW CLIENTS") : NULL;
+    int fa = r ? PQfnumber(r, "application_name") : -1;
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && fa >= 0) {
+        n = 0;
+        for (int i = 0; i < PQntuples(r); i++)
+            n += strcmp(PQgetvalue(r, i, fa), app) == 0;
+    }
+    PQclear(r);
     PQfinish(c);
     return n;
 }

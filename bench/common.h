@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common.h - helpers shared by the bench_* programs: clocks, CPU and memory
- * readings, medians, figure output, command-line port lists and node specs.
+ * readings, medians, figure output, command-line port lists, node specs and
+ * PgBouncer's admin console.
  *
  * Output convention: every figure is one "name value [spread]" line on
  * stdout (spread: half the interquartile range of the rounds the figure
@@ -13,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <libpq-fe.h>
 
 #include "pgcm.h"
 
@@ -45,6 +48,8 @@ void bench_die(const char *fmt, ...)
 void bench_figure(const char *name, double value);
 /* One figure with its spread: "name value spread". */
 void bench_figure_spread(const char *name, double value, double spread);
+/* One figure whose name is fmt with n in it ("scale_%zu_ready_ms"). */
+void bench_figure_n(const char *fmt, size_t n, double value);
 
 /* Parse "p1,p2,..." into ports; returns the count (dies on bad input). */
 int bench_parse_ports(const char *list, int *ports, int max);
@@ -65,5 +70,12 @@ size_t bench_wait_idle(pgcm_manager_t *mgr, char **ids, size_t n, int conns,
 
 /* Count backends whose application_name is app on 127.0.0.1:port, or -1. */
 int bench_count_backends(int port, const char *app);
+
+/* A connection to the admin console of the PgBouncer on 127.0.0.1:port
+ * (check PQstatus). */
+PGconn *bench_bouncer_admin(int port);
+/* Clients with application_name app on that PgBouncer (SHOW CLIENTS), or
+ * -1 when the console cannot say. */
+int bench_bouncer_clients(int port, const char *app);
 
 #endif /* BENCH_COMMON_H */
