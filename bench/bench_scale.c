@@ -40,6 +40,9 @@
  *
  * Notes on stderr: probes run in the window and the CPU per probe, nodes
  * not healthy at the end.
+ *
+ * bench_scale_floor (bench/run runs it right after this program) does the
+ * same job with bare libpq on the same PgBouncer: the floor of each figure.
  */
 #include <stdatomic.h>
 #include <stdio.h>

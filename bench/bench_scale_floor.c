@@ -5,22 +5,22 @@
  * PgBouncer can serve at all.
  *
  *   bench_scale_floor -p PGBOUNCER_PORT [-d DATABASES] [-n NODES]
- *                     [-t SECONDS]
+ *                     [-t SECONDS] [-b PGBOUNCER_PID]
  *
- * bench/run runs it right after bench_scale with the same arguments, so
- * the library's manager is gone (its process has exited) and the two do
- * not compete. No libpgcm at work: one thread, non-blocking libpq, one
- * epoll loop, no pool; only pgcm_options_init is read, for the library's
- * heartbeat interval and deadline. Connection i goes to alias
- * db(i % DATABASES) with bench_spec's conninfo (127.0.0.1, user postgres,
- * TLS off), application_name bench_scale_libpq.
+ * bench/run runs it right after bench_scale with the same PgBouncer,
+ * aliases, NODES and SECONDS, so the library's manager is gone (its
+ * process has exited) and the two do not compete. No libpgcm at work: one
+ * thread, non-blocking libpq, one epoll loop, no pool; only pgcm_options_init
+ * is read, for the library's heartbeat interval and deadline. Connection i goes
+ * to alias db(i % DATABASES) with bench_spec's conninfo (127.0.0.1, user
+ * postgres, TLS off), application_name bench_scale_libpq.
  *
  * First it waits (up to 10 s) until bench_scale's own clients have left
  * PgBouncer, and says how many did not. Then (N is NODES):
  *
  *   scale_N_bouncer_select1_per_s
  *                           PgBouncer's capacity: 200 connections of
- *                           its own over the aliases, 128 `SELECT 1` kept
+ *                           its own over the aliases, 64 `SELECT 1` kept
  *                           in flight (each answer sends the next on the
  *                           connection idle longest), answers per second
  *                           over 3 s after 0.5 s of warm-up. A note puts it
@@ -40,7 +40,10 @@
  *                           over one interval, one in flight per
  *                           connection; an answer later than
  *                           liveness_timeout_ms (400) is late, still
- *                           consumed. This process's CPU (getrusage) over
+ *                           consumed. (The library's heartbeat is an empty
+ *                           query, its full probe a `SELECT 1`: through
+ *                           PgBouncer each is a round trip to a server.)
+ *                           This process's CPU (getrusage) over
  *                           SECONDS after 1 s of settling, as percent of
  *                           one core, and per round trip answered.
  *   libpq_scale_N_shutdown_ms
@@ -52,7 +55,10 @@
  *                           CLIENTS) after it, polled for up to 5 s.
  *
  * Notes on stderr: round trips per node per second achieved against
- * those asked, and how many were late.
+ * those asked, and how many were late; in the capacity run and in the
+ * heartbeat window, how busy the machine's cores were (/proc/stat) and,
+ * with -b, PgBouncer's CPU (/proc/PID/task/ * /schedstat) as percent of
+ * one core (PgBouncer runs on one thread).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -74,7 +80,7 @@
 #define SQL             "SELECT 1"
 #define MAX_HANDSHAKES  128 /* at once, as the library */
 #define BOUNCER_CONNS   200
-#define BOUNCER_FLIGHT  128
+#define BOUNCER_FLIGHT  64
 #define BOUNCER_WARM_MS 500
 #define BOUNCER_SECS    3
 
@@ -301,9 +307,62 @@ static void capacity_answer(floor_t *f, size_t i, uint64_t now_us)
     send_query(f, next, now_us);
 }
 
+/* CPU readings around a window: PgBouncer's (when its pid is known) and
+ * the whole machine's (/proc/stat), to say who was busy. */
+typedef struct {
+    int pid; /* PgBouncer's, or 0 */
+    uint64_t wall_us, bouncer_ns, busy_ticks, all_ticks;
+} meter_t;
+
+/* The machine's busy and total CPU ticks so far (all cores). */
+static void machine_ticks(uint64_t *busy, uint64_t *all)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    *busy = *all = 0;
+    if (f == NULL)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+        for (int i = 0; i < 8; i++)
+            *all += v[i];
+        *busy = *all - v[3] - v[4]; /* not idle, not waiting for I/O */
+    }
+    fclose(f);
+}
+
+static void meter_start(meter_t *m, int pid)
+{
+    m->pid = pid;
+    m->wall_us = bench_now_us();
+    m->bouncer_ns = pid ? bench_process_cpu_ns(pid) : 0;
+    machine_ticks(&m->busy_ticks, &m->all_ticks);
+}
+
+/* "; PgBouncer used X% of one core, the machine's N cores Y% busy" */
+static void meter_say(const meter_t *m, char *out, size_t len)
+{
+    uint64_t wall = bench_now_us() - m->wall_us, busy, all;
+    machine_ticks(&busy, &all);
+    int k = 0;
+    out[0] = '\0';
+    if (m->pid != 0 && wall > 0)
+        k = snprintf(out, len, "; PgBouncer used %.0f%% of one core",
+                     (double)(bench_process_cpu_ns(m->pid) - m->bouncer_ns) /
+                         10.0 / (double)wall);
+    if (all > m->all_ticks && k >= 0 && (size_t)k < len)
+        snprintf(out + k, len - (size_t)k,
+                 "%s the machine's %ld cores %.0f%% busy", k > 0 ? "," : ";",
+                 sysconf(_SC_NPROCESSORS_ONLN),
+                 (double)(busy - m->busy_ticks) * 100.0 /
+                     (double)(all - m->all_ticks));
+}
+
 /* `SELECT 1` answered per second by PgBouncer and its servers with
- * BOUNCER_FLIGHT in flight over BOUNCER_CONNS connections. */
-static double bouncer_capacity(int port, int ndbs)
+ * BOUNCER_FLIGHT in flight over BOUNCER_CONNS connections; who was busy
+ * meanwhile goes to busy (see meter_say; pid 0: PgBouncer's not known). */
+static double bouncer_capacity(int port, int ndbs, int pid, char *busy,
+                               size_t busylen)
 {
     floor_t f;
     floor_init(&f, port, ndbs, BOUNCER_CONNS);
@@ -322,9 +381,12 @@ static double bouncer_capacity(int port, int ndbs)
     while (now < warm_end)
         now = floor_poll(&f, 100);
     uint64_t w0 = now, a0 = cap.answers, end = now + BOUNCER_SECS * 1000000u;
+    meter_t m;
+    meter_start(&m, pid);
     while (now < end)
         now = floor_poll(&f, 100);
     uint64_t w1 = now, a1 = cap.answers;
+    meter_say(&m, busy, busylen);
     cap.sending = false; /* drain, then close idle connections */
     uint64_t deadline = now + 10000000u;
     while (cap.count < f.n && now < deadline)
@@ -360,7 +422,7 @@ static void beat_answer(floor_t *f, size_t i, uint64_t now_us)
 static void usage(void)
 {
     bench_die("usage: bench_scale_floor -p PGBOUNCER_PORT [-d DATABASES] "
-              "[-n NODES] [-t SECONDS]");
+              "[-n NODES] [-t SECONDS] [-b PGBOUNCER_PID]");
 }
 
 /* Wait up to 10 s for bench_scale's clients to leave PgBouncer. */
@@ -388,10 +450,10 @@ static void wait_library_gone(int port)
 
 int main(int argc, char **argv)
 {
-    int port = 0, ndbs = 10, seconds = 10, opt;
+    int port = 0, ndbs = 10, seconds = 10, bouncer_pid = 0, opt;
     size_t n = 1000;
     bench_set_name("bench_scale_floor");
-    while ((opt = getopt(argc, argv, "p:d:n:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:d:n:t:b:")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -405,11 +467,14 @@ int main(int argc, char **argv)
         case 't':
             seconds = atoi(optarg);
             break;
+        case 'b':
+            bouncer_pid = atoi(optarg);
+            break;
         default:
             usage();
         }
     }
-    if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1)
+    if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1 || bouncer_pid < 0)
         usage();
     bench_raise_nofile();
     struct rlimit rl;
@@ -428,13 +493,15 @@ int main(int argc, char **argv)
 
     /* PgBouncer's capacity (its connections also do libpq's one-time
      * set-up before the memory reading) */
-    double cap = bouncer_capacity(port, ndbs);
+    char meanwhile[128];
+    double cap =
+        bouncer_capacity(port, ndbs, bouncer_pid, meanwhile, sizeof(meanwhile));
     double need = (double)n * 1000.0 / o.liveness_interval_ms;
     bench_note("%zu nodes at a heartbeat every %d ms need %.0f round "
                "trips/s; this PgBouncer serves %.0f/s (`SELECT 1`, %d in "
-               "flight over %d connections)",
+               "flight over %d connections%s)",
                n, o.liveness_interval_ms, need, cap, BOUNCER_FLIGHT,
-               BOUNCER_CONNS);
+               BOUNCER_CONNS, meanwhile);
     bench_figure_n("scale_%zu_bouncer_select1_per_s", n, cap);
 
     /* ready and memory */
@@ -473,6 +540,7 @@ int main(int argc, char **argv)
     f.ctx = &b;
     uint64_t now = start, settled = start + 1000000u, end = UINT64_MAX;
     uint64_t w0 = 0, a0 = 0, l0 = 0, c0 = 0;
+    meter_t m;
     while (now < end) {
         while (b.count > 0 && b.due_us[b.head] <= now) {
             send_query(&f, b.due_conn[b.head], now);
@@ -489,9 +557,11 @@ int main(int argc, char **argv)
             a0 = b.answers;
             l0 = b.late;
             c0 = bench_cpu_us();
+            meter_start(&m, bouncer_pid);
         }
     }
     uint64_t c1 = bench_cpu_us();
+    meter_say(&m, meanwhile, sizeof(meanwhile));
     uint64_t answers = b.answers - a0, late = b.late - l0;
     double window_s = (double)(now - w0) / 1e6;
     size_t overdue = 0, in_flight = 0;
@@ -504,12 +574,12 @@ int main(int argc, char **argv)
     bench_note("floor: %llu round trips in %.1f s (%.2f per node per second "
                "of the %.2f asked; %.0f/s), %llu later than %d ms and %zu "
                "in flight at the end (%zu of them overdue), %.1f us of CPU "
-               "each",
+               "each%s",
                (unsigned long long)answers, window_s,
                (double)answers / (double)n / window_s,
                1000.0 / o.liveness_interval_ms, (double)answers / window_s,
                (unsigned long long)late, o.liveness_timeout_ms, in_flight,
-               overdue, per);
+               overdue, per, meanwhile);
     bench_figure_n("libpq_scale_%zu_probe_cpu_pct", n, pct);
     bench_figure_n("libpq_scale_%zu_cpu_us_per_probe", n, per);
 

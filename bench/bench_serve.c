@@ -24,7 +24,6 @@
  * scrape, rounds completed in the CPU window, and the serve process's exit
  * status after SIGTERM.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,38 +38,6 @@
 #include "replmon_run.h"
 
 #define APP_NAME "bench_serve"
-
-/* CPU time of every thread of pid so far, in nanoseconds. */
-static uint64_t process_cpu_ns(pid_t pid)
-{
-    char path[64];
-    struct dirent *e;
-    uint64_t total = 0;
-    DIR *d;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    d = opendir(path);
-    if (d == NULL)
-        bench_die("cannot read %s: %s", path, strerror(errno));
-    while ((e = readdir(d)) != NULL) {
-        char stat[320];
-        unsigned long long ns = 0;
-        FILE *f;
-
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(stat, sizeof(stat), "/proc/%d/task/%s/schedstat", (int)pid,
-                 e->d_name);
-        f = fopen(stat, "r");
-        if (f == NULL)
-            continue; /* the thread just ended */
-        if (fscanf(f, "%llu", &ns) == 1)
-            total += ns;
-        fclose(f);
-    }
-    closedir(d);
-    return total;
-}
 
 static int count_up(const char *text)
 {
@@ -205,10 +172,10 @@ int main(int argc, char **argv)
     bench_sleep_ms(2000);
 
     rounds0 = scrape_metric(port, "replmon_collect_rounds_total");
-    cpu0 = process_cpu_ns(pid);
+    cpu0 = bench_process_cpu_ns(pid);
     t0 = bench_now_us();
     bench_sleep_ms(seconds * 1000);
-    cpu1 = process_cpu_ns(pid);
+    cpu1 = bench_process_cpu_ns(pid);
     t1 = bench_now_us();
     rounds1 = scrape_metric(port, "replmon_collect_rounds_total");
     bench_note("%.0f rounds in %.1f s of monitoring", rounds1 - rounds0,

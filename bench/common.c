@@ -4,6 +4,7 @@
  */
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,37 @@ uint64_t bench_cpu_us(void)
     getrusage(RUSAGE_SELF, &ru);
     return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+uint64_t bench_process_cpu_ns(int pid)
+{
+    char path[64];
+    struct dirent *e;
+    uint64_t total = 0;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    d = opendir(path);
+    if (d == NULL)
+        bench_die("cannot read %s: %s", path, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        char stat[320];
+        unsigned long long ns = 0;
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(stat, sizeof(stat), "/proc/%d/task/%s/schedstat", pid,
+                 e->d_name);
+        f = fopen(stat, "r");
+        if (f == NULL)
+            continue; /* the thread just ended */
+        if (fscanf(f, "%llu", &ns) == 1)
+            total += ns;
+        fclose(f);
+    }
+    closedir(d);
+    return total;
 }
 
 uint64_t bench_rss_bytes(void)

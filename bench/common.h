@@ -27,6 +27,9 @@ uint64_t bench_now_us(void);
 void bench_sleep_ms(int ms);
 /* User + system CPU time of this process so far, in microseconds. */
 uint64_t bench_cpu_us(void);
+/* CPU time of every thread of process pid so far, in nanoseconds
+ * (/proc/PID/task/ * /schedstat; dies when pid is not there). */
+uint64_t bench_process_cpu_ns(int pid);
 /* Resident set size of this process in bytes (/proc/self/statm). */
 uint64_t bench_rss_bytes(void);
 /* Median of v[0..n) (sorts v in place); 0 for n == 0. */
