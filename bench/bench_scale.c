@@ -340,14 +340,10 @@ int main(int argc, char **argv)
     pgcm_manager_free(mgr);
     /* PgBouncer notices a closed client late when its query still waits
      * for a server connection: give it up to 5 s */
-    int left = bench_bouncer_clients(port, APP_NAME);
-    uint64_t l0 = bench_now_us();
-    while (left != 0 && bench_now_us() - l0 < 5000000u) {
-        bench_sleep_ms(100);
-        left = bench_bouncer_clients(port, APP_NAME);
-    }
+    double waited;
+    int left = bench_bouncer_wait_gone(port, APP_NAME, 5000, &waited);
     bench_note("clients of ours on PgBouncer %.1f s after the shutdown: %d",
-               (double)(bench_now_us() - l0) / 1e6, left);
+               waited, left);
     bench_figure_n("scale_%zu_leftover_conns", n, left);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);

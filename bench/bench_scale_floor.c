@@ -428,12 +428,8 @@ static void usage(void)
 /* Wait up to 10 s for bench_scale's clients to leave PgBouncer. */
 static void wait_library_gone(int port)
 {
-    uint64_t t0 = bench_now_us();
-    int left = bench_bouncer_clients(port, LIBRARY_APP);
-    while (left != 0 && bench_now_us() - t0 < 10000000u) {
-        bench_sleep_ms(100);
-        left = bench_bouncer_clients(port, LIBRARY_APP);
-    }
+    double waited;
+    int left = bench_bouncer_wait_gone(port, LIBRARY_APP, 10000, &waited);
     if (left < 0)
         bench_die("cannot read SHOW CLIENTS on PgBouncer's port %d: is it "
                   "running, with user postgres in admin_users?",
@@ -441,11 +437,11 @@ static void wait_library_gone(int port)
     if (left > 0)
         bench_note("%d clients of bench_scale still on PgBouncer %.1f s "
                    "after it exited: the floor competes with them",
-                   left, (double)(bench_now_us() - t0) / 1e6);
-    else if (bench_now_us() - t0 > 200000u)
+                   left, waited);
+    else if (waited > 0.2)
         bench_note("bench_scale's clients left PgBouncer %.1f s after "
                    "this program started",
-                   (double)(bench_now_us() - t0) / 1e6);
+                   waited);
 }
 
 int main(int argc, char **argv)
@@ -594,15 +590,11 @@ int main(int argc, char **argv)
                n, (double)(s1 - s0) / 1000.0, (double)(sc1 - sc0) / 1000.0);
     bench_figure_n("libpq_scale_%zu_shutdown_ms", n,
                    (double)(s1 - s0) / 1000.0);
-    int left = bench_bouncer_clients(port, APP_NAME);
-    uint64_t left0 = bench_now_us();
-    while (left != 0 && bench_now_us() - left0 < 5000000u) {
-        bench_sleep_ms(100);
-        left = bench_bouncer_clients(port, APP_NAME);
-    }
+    double waited;
+    int left = bench_bouncer_wait_gone(port, APP_NAME, 5000, &waited);
     bench_note("floor: its clients on PgBouncer %.1f s after the "
                "shutdown: %d",
-               (double)(bench_now_us() - left0) / 1e6, left);
+               waited, left);
     bench_figure_n("libpq_scale_%zu_leftover_conns", n, left);
     return 0;
 }

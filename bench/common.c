@@ -311,3 +311,16 @@ int bench_bouncer_clients(int port, const char *app)
     PQfinish(c);
     return n;
 }
+
+int bench_bouncer_wait_gone(int port, const char *app, int timeout_ms,
+                            double *waited_s)
+{
+    uint64_t t0 = bench_now_us();
+    int left = bench_bouncer_clients(port, app);
+    while (left != 0 && bench_now_us() - t0 < (uint64_t)timeout_ms * 1000u) {
+        bench_sleep_ms(100);
+        left = bench_bouncer_clients(port, app);
+    }
+    *waited_s = (double)(bench_now_us() - t0) / 1e6;
+    return left;
+}

@@ -80,5 +80,9 @@ PGconn *bench_bouncer_admin(int port);
 /* Clients with application_name app on that PgBouncer (SHOW CLIENTS), or
  * -1 when the console cannot say. */
 int bench_bouncer_clients(int port, const char *app);
+/* Poll that count every 100 ms until it is 0 or timeout_ms has passed;
+ * returns the last count and (waited_s) how long it waited. */
+int bench_bouncer_wait_gone(int port, const char *app, int timeout_ms,
+                            double *waited_s);
 
 #endif /* BENCH_COMMON_H */
