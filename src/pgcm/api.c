@@ -416,32 +416,46 @@ static int check_query_args(const char *sql, int nparams,
     return PGCM_OK;
 }
 
-/* Deep copies of the statement, its parameters and the node id. */
+/* Deep copies of the statement, its parameters and the node id, in one
+ * block (a->mem): one allocation per request however many parameters. */
 static int copy_args(request_args_t *a, const char *node_id, const char *sql,
                      int nparams, const char *const *params,
                      const pgcm_query_options_t *opts)
 {
     memset(a, 0, sizeof(*a));
-    bool ok = true;
-    if (node_id != NULL)
-        ok = (a->node_id = pgcm__strdup(node_id)) != NULL;
-    if (ok && sql != NULL)
-        ok = (a->sql = pgcm__strdup(sql)) != NULL;
-    if (ok && nparams > 0) {
-        a->params = pgcm__calloc((size_t)nparams, sizeof(char *));
+    size_t id_len = node_id ? strlen(node_id) + 1 : 0;
+    size_t sql_len = sql ? strlen(sql) + 1 : 0;
+    size_t n = nparams > 0 ? (size_t)nparams : 0;
+    size_t total = n * sizeof(char *) + id_len + sql_len;
+    for (size_t i = 0; i < n; i++)
+        total += params[i] ? strlen(params[i]) + 1 : 0;
+    if (total > 0) {
+        a->mem = pgcm__malloc(total);
+        if (a->mem == NULL)
+            return PGCM_ENOMEM;
+    }
+    char **slots = a->mem;
+    char *text = (char *)a->mem + n * sizeof(char *);
+    if (n > 0) {
+        a->params = slots;
         a->nparams = nparams;
-        ok = a->params != NULL;
-        for (int i = 0; ok && i < nparams; i++) {
-            if (params[i] != NULL)
-                ok = (a->params[i] = pgcm__strdup(params[i])) != NULL;
+        for (size_t i = 0; i < n; i++) {
+            slots[i] = NULL;
+            if (params[i] != NULL) {
+                size_t len = strlen(params[i]) + 1;
+                slots[i] = memcpy(text, params[i], len);
+                text += len;
+            }
         }
     }
+    if (node_id != NULL) {
+        a->node_id = memcpy(text, node_id, id_len);
+        text += id_len;
+    }
+    if (sql != NULL)
+        a->sql = memcpy(text, sql, sql_len);
     if (opts != NULL)
         a->opts = *opts;
-    if (!ok) {
-        pgcm__request_args_free(a);
-        return PGCM_ENOMEM;
-    }
     return PGCM_OK;
 }
 

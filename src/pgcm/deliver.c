@@ -57,6 +57,10 @@ typedef struct event_copy {
     char message[256];
 } event_copy_t;
 
+/* Items run are kept for the next deliveries, up to this many: a query's
+ * result then costs no allocation of its own here. */
+#define SPARE_MAX 256
+
 /* ---- completions ----------------------------------------------------- */
 
 void pgcm__completion_init(completion_t *c)
@@ -129,6 +133,16 @@ static void compact_subscribers(deliver_queue_t *q)
     q->nsubs = j;
 }
 
+static void item_release(deliver_queue_t *q, item_t *it)
+{
+    if (q->nspare < SPARE_MAX && !q->closed) {
+        list_push_back(&q->spare, &it->link);
+        q->nspare++;
+    } else {
+        pgcm__free(it);
+    }
+}
+
 /* Run everything queued, including what the callbacks queue meanwhile. */
 static void deliver_run(deliver_queue_t *q)
 {
@@ -143,7 +157,7 @@ static void deliver_run(deliver_queue_t *q)
         item_t *it = LIST_ENTRY(list_first(&q->items), item_t, link);
         list_remove(&it->link);
         run_item(q, it);
-        pgcm__free(it);
+        item_release(q, it);
     }
     if (q->after != NULL)
         q->after(q->before_data);
@@ -172,9 +186,17 @@ static void enqueue(deliver_queue_t *q, item_t *it)
         uv_idle_start(&q->idle, on_idle);
 }
 
-static item_t *item_new(item_kind_t kind)
+static item_t *item_new(deliver_queue_t *q, item_kind_t kind)
 {
-    item_t *it = pgcm__calloc(1, sizeof(*it));
+    item_t *it;
+    if (q->nspare > 0) {
+        it = LIST_ENTRY(list_first(&q->spare), item_t, link);
+        list_remove(&it->link);
+        q->nspare--;
+        memset(it, 0, sizeof(*it));
+    } else {
+        it = pgcm__calloc(1, sizeof(*it));
+    }
     if (it != NULL) {
         list_init(&it->link);
         it->kind = kind;
@@ -182,11 +204,22 @@ static item_t *item_new(item_kind_t kind)
     return it;
 }
 
+static void spare_free(deliver_queue_t *q)
+{
+    while (!list_empty(&q->spare)) {
+        item_t *it = LIST_ENTRY(list_first(&q->spare), item_t, link);
+        list_remove(&it->link);
+        pgcm__free(it);
+    }
+    q->nspare = 0;
+}
+
 void pgcm__deliver_init(deliver_queue_t *q, uv_loop_t *loop,
                         atomic_uint_fast64_t *next_id)
 {
     memset(q, 0, sizeof(*q));
     list_init(&q->items);
+    list_init(&q->spare);
     q->next_id = next_id;
     uv_check_init(loop, &q->check);
     uv_idle_init(loop, &q->idle);
@@ -201,12 +234,14 @@ void pgcm__deliver_close(deliver_queue_t *q)
         return;
     deliver_run(q);
     q->closed = true;
+    spare_free(q);
     uv_close((uv_handle_t *)&q->check, NULL);
     uv_close((uv_handle_t *)&q->idle, NULL);
 }
 
 void pgcm__deliver_free(deliver_queue_t *q)
 {
+    spare_free(q);
     pgcm__free(q->subs);
     q->subs = NULL;
 }
@@ -218,7 +253,7 @@ void pgcm__deliver_free(deliver_queue_t *q)
  * queue protects). */
 static void deliver(deliver_queue_t *q, const item_t *proto)
 {
-    item_t *it = item_new(proto->kind);
+    item_t *it = item_new(q, proto->kind);
     if (it == NULL) {
         item_t now = *proto;
         run_item(q, &now);
@@ -278,7 +313,7 @@ void pgcm__deliver_event(deliver_queue_t *q, const pgcm_event_t *ev)
 {
     if (q->nsubs == 0)
         return;
-    item_t *it = item_new(ITEM_EVENT);
+    item_t *it = item_new(q, ITEM_EVENT);
     event_copy_t *e = it ? pgcm__calloc(1, sizeof(*e)) : NULL;
     if (e == NULL) {
         pgcm__free(it);

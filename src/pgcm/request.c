@@ -23,11 +23,8 @@ void pgcm__requests_init(request_registry_t *reg, loop_env_t *env)
 
 void pgcm__request_args_free(request_args_t *a)
 {
-    pgcm__free(a->node_id);
-    pgcm__free(a->sql);
-    for (int i = 0; a->params && i < a->nparams; i++)
-        pgcm__free(a->params[i]);
-    pgcm__free(a->params);
+    pgcm__free(a->mem);
+    a->mem = NULL;
     a->node_id = a->sql = NULL;
     a->params = NULL;
 }
@@ -158,7 +155,6 @@ static void request_fail(request_t *r, int code, const char *fmt, ...)
     if (res != NULL) {
         res->status = code;
         res->error.code = code;
-        snprintf(res->error.node_id, sizeof(res->error.node_id), "%s", node_id);
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(res->error.message, sizeof(res->error.message), fmt, ap);
@@ -188,7 +184,6 @@ static pgcm_result_t *result_from(const request_t *r, const job_outcome_t *out)
     res->status = out->status;
     res->error.code = out->status;
     res->server_version = out->server_version;
-    snprintf(res->error.node_id, sizeof(res->error.node_id), "%s", node_id);
     if (out->error != NULL) {
         char text[400];
         res->status = res->error.code = PGCM_ESQL;

@@ -29,6 +29,7 @@ struct pgcm_checkout_s {
 /* The statement and where its outcome goes; the strings are owned by the
  * request (or, for a batch part, by the batch). */
 typedef struct request_args {
+    void *mem; /* the one block the strings below live in (owned) */
     char *node_id;
     char *sql;
     int nparams;

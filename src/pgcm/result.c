@@ -8,16 +8,19 @@
 
 #include "internal.h"
 
+/* One allocation: the node id lives right after the struct, and the error
+ * record already names the node. */
 pgcm_result_t *pgcm__result_new(const char *node_id)
 {
-    pgcm_result_t *r = pgcm__calloc(1, sizeof(*r));
+    const char *id = node_id ? node_id : "";
+    size_t len = strlen(id);
+    pgcm_result_t *r = pgcm__calloc(1, sizeof(*r) + len + 1);
     if (r == NULL)
         return NULL;
-    r->node_id = pgcm__strdup(node_id ? node_id : "");
-    if (r->node_id == NULL) {
-        pgcm__free(r);
-        return NULL;
-    }
+    r->node_id = memcpy((char *)(r + 1), id, len + 1);
+    size_t keep =
+        len < sizeof(r->error.node_id) - 1 ? len : sizeof(r->error.node_id) - 1;
+    memcpy(r->error.node_id, id, keep);
     return r;
 }
 
@@ -29,8 +32,6 @@ pgcm_result_t *pgcm__result_error(const char *node_id, int code,
         return NULL;
     r->status = code;
     r->error.code = code;
-    snprintf(r->error.node_id, sizeof(r->error.node_id), "%s",
-             node_id ? node_id : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->error.message, sizeof(r->error.message), fmt, ap);
@@ -109,7 +110,6 @@ void pgcm_result_free(pgcm_result_t *r)
     if (r == NULL)
         return;
     PQclear(r->pg);
-    pgcm__free(r->node_id);
     pgcm__free(r);
 }
 
