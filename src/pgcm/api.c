@@ -226,8 +226,10 @@ int pgcm_manager_shutdown(pgcm_manager_t *mgr)
         if (cmd != NULL)
             run_blocking(mgr, cmd, NULL, NULL);
     }
-    if (atomic_exchange(&mgr->thread_joined, 1) == 0)
+    if (atomic_exchange(&mgr->thread_joined, 1) == 0) {
         uv_thread_join(&mgr->thread);
+        pgcm__manager_joined(mgr);
+    }
     return PGCM_OK;
 }
 

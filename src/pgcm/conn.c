@@ -131,6 +131,8 @@ static bool expired(uint64_t now, uint64_t due_us)
 
 /* ---- the server's words ------------------------------------------------ */
 
+#define FATAL_MAX 200 /* bytes kept of a FATAL sent while idle */
+
 /* Notices are dropped, except a FATAL or PANIC sent while no statement
  * runs (an administrator's terminate, a shutdown): kept as the reason
  * for the close that follows. */
@@ -140,8 +142,10 @@ static void conn_on_notice(void *arg, const PGresult *r)
     const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
     if (sev == NULL || (strcmp(sev, "FATAL") != 0 && strcmp(sev, "PANIC") != 0))
         return;
-    pgcm__pq_result_error(r, c->fatal_msg, sizeof(c->fatal_msg),
-                          c->fatal_sqlstate);
+    if (c->fatal_msg == NULL &&
+        (c->fatal_msg = pgcm__malloc(FATAL_MAX)) == NULL)
+        return;
+    pgcm__pq_result_error(r, c->fatal_msg, FATAL_MAX, c->fatal_sqlstate);
 }
 
 /* Why c failed, for a person, with the server's SQLSTATE when it sent
@@ -168,7 +172,7 @@ static void failure_text(conn_t *c, const char *pqmsg, char *msg, size_t msglen,
     if (c->error != NULL &&
         pgcm__pq_result_error(c->error, msg, msglen, sqlstate))
         return;
-    if (c->fatal_msg[0] != '\0') {
+    if (c->fatal_msg != NULL && c->fatal_msg[0] != '\0') {
         snprintf(msg, msglen, "%s", c->fatal_msg);
         snprintf(sqlstate, 6, "%s", c->fatal_sqlstate);
         return;
@@ -217,7 +221,35 @@ static void conn_timer_closed(uv_handle_t *h)
     pgcm__free(c->segs);
     c->segs = NULL;
     c->seg_count = 0;
+    pgcm__free(c->fatal_msg);
+    c->fatal_msg = NULL;
     report(c, CONN_EV_CLOSED);
+}
+
+/* Keep pg for pgcm__conn_finish_later; false: finish it now. */
+static bool defer_finish(loop_env_t *env, PGconn *pg)
+{
+    if (!env->defer_finish)
+        return false;
+    if (env->n_finish_later == env->finish_later_cap) {
+        size_t cap = env->finish_later_cap ? env->finish_later_cap * 2 : 64;
+        PGconn **grown = pgcm__realloc(env->finish_later, cap * sizeof(*grown));
+        if (grown == NULL)
+            return false;
+        env->finish_later = grown;
+        env->finish_later_cap = cap;
+    }
+    env->finish_later[env->n_finish_later++] = pg;
+    return true;
+}
+
+void pgcm__conn_finish_later(loop_env_t *env)
+{
+    for (size_t i = 0; i < env->n_finish_later; i++)
+        PQfinish(env->finish_later[i]);
+    pgcm__free(env->finish_later);
+    env->finish_later = NULL;
+    env->n_finish_later = env->finish_later_cap = 0;
 }
 
 void pgcm__conn_close(conn_t *c, const char *why, bool discard)
@@ -242,7 +274,8 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
     uv_timer_stop(&c->timer);
     poller_detach(c);
     if (c->pg != NULL) {
-        PQfinish(c->pg);
+        if (!defer_finish(c->env, c->pg))
+            PQfinish(c->pg);
         c->pg = NULL;
     }
     PQclear(c->result);

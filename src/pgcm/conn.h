@@ -111,7 +111,8 @@ struct conn {
     bool corked;           /* TCP_CORK set: statements sent this round */
     list_node_t cork_link; /* on env->corked while corked */
     /* a FATAL/PANIC the server sent outside a statement: its last words */
-    char fatal_msg[200];
+    char *fatal_msg; /* a FATAL the server sent while idle (owned, 200
+                        bytes once one came), or NULL */
     char fatal_sqlstate[6];
 };
 
@@ -175,8 +176,18 @@ void *pgcm__conn_pipeline_take(conn_t *c);
  * cancel sent for the one running. */
 void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown);
 /* Close: stop watching, PQfinish; CLOSED is reported when the handles are
- * closed (never from inside this call). why is logged. */
+ * closed (never from inside this call). why is logged. While
+ * env->defer_finish (shutdown), the PGconn goes to env->finish_later
+ * instead: its socket stays open, unwatched, until the shutting-down
+ * thread finishes it. */
 void pgcm__conn_close(conn_t *c, const char *why, bool discard);
+/* After the loop thread has been joined, on the thread that shut the
+ * manager down: PQfinish every connection the shutdown deferred (Terminate
+ * and close, one after the other, as a bare libpq client would) and free
+ * the list. Idempotent. The servers' backends wake and exit only now, so
+ * the hand-off from the loop thread happens before they compete for the
+ * CPU with it. */
+void pgcm__conn_finish_later(loop_env_t *env);
 /* Loop, at the end of a round: send what pipelined statements were held
  * back (TCP_CORK off), so that the statements a round pipelines on one
  * connection leave in one packet. */

@@ -35,6 +35,12 @@ typedef struct loop_env {
     struct pgcm__tunnels *tunnels;  /* tunnel.c: SSH sessions, made by the
                                        first node with ssh.host; NULL until
                                        then */
+    bool defer_finish;              /* shutdown: closed connections' PGconn
+                                       wait in finish_later for the caller */
+    PGconn **finish_later;          /* conn.c fills it on the loop; after the
+                                       join, pgcm__conn_finish_later runs it
+                                       on the thread that shut down */
+    size_t n_finish_later, finish_later_cap;
 } loop_env_t;
 
 static inline uint64_t pgcm__env_new_id(loop_env_t *env)

@@ -540,6 +540,7 @@ static void do_shutdown(pgcm_manager_t *mgr, cmd_t *cmd)
     atomic_store(&mgr->state, MGR_DRAINING);
     mgr->requests.accepting = false;
     mgr->shutdown_cmd = cmd;
+    mgr->env.defer_finish = true; /* pgcm_manager_shutdown finishes them */
     uv_timer_stop(&mgr->janitor);
     uv_timer_stop(&mgr->stats_timer);
     list_node_t *pos, *tmp;
@@ -793,6 +794,11 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     return PGCM_OK;
 }
 
+void pgcm__manager_joined(pgcm_manager_t *mgr)
+{
+    pgcm__conn_finish_later(&mgr->env);
+}
+
 void pgcm__manager_destroy(pgcm_manager_t *mgr)
 {
     int rc = uv_loop_close(&mgr->loop);
@@ -803,6 +809,7 @@ void pgcm__manager_destroy(pgcm_manager_t *mgr)
     pthread_mutex_destroy(&mgr->snap_lock);
     pthread_cond_destroy(&mgr->snap_cond);
     pgcm__strmap_free(&mgr->nodes_by_id);
+    pgcm__conn_finish_later(&mgr->env);
     pgcm__deliver_free(&mgr->deliver);
     pgcm__free((char *)mgr->opts.probe_query);
     pgcm__free((char *)mgr->opts.application_name);

@@ -124,6 +124,9 @@ struct pgcm_manager_s {
  * thread. Caller's thread. */
 int pgcm__manager_create(const pgcm_options_t *opts, pgcm_manager_t **out,
                          pgcm_error_t *err);
+/* Right after the loop thread was joined, on the joining thread: close
+ * what the shutdown left to it (the connections' Terminate and close). */
+void pgcm__manager_joined(pgcm_manager_t *mgr);
 /* Free a manager whose loop thread has ended. */
 void pgcm__manager_destroy(pgcm_manager_t *mgr);
 

@@ -111,9 +111,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     /* Keep every address (at most a few), in the resolver's order: libpq
      * then tries them in turn, as it would have after its own lookup. */
+    char addrs[400] = "";
     size_t used = 0;
     int kept = 0;
-    n->hostaddr[0] = '\0';
     for (struct addrinfo *ai = status == 0 ? res : NULL; ai && kept < 8;
          ai = ai->ai_next) {
         char addr[64] = "";
@@ -123,16 +123,20 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, addr, sizeof(addr));
         else
             continue;
-        if (addr[0] == '\0' || strstr(n->hostaddr, addr) != NULL)
+        if (addr[0] == '\0' || strstr(addrs, addr) != NULL)
             continue;
         size_t need = strlen(addr) + (used ? 1 : 0);
-        if (used + need + 1 > sizeof(n->hostaddr))
+        if (used + need + 1 > sizeof(addrs))
             break;
-        snprintf(n->hostaddr + used, sizeof(n->hostaddr) - used, "%s%s",
-                 used ? "," : "", addr);
+        snprintf(addrs + used, sizeof(addrs) - used, "%s%s", used ? "," : "",
+                 addr);
         used += need;
         kept++;
     }
+    pgcm__free(n->hostaddr);
+    n->hostaddr = kept > 0 ? pgcm__strdup(addrs) : NULL;
+    if (n->hostaddr == NULL)
+        kept = 0; /* out of memory: as if nothing was found */
     if (kept > 0)
         n->resolved_us = now_us();
     uv_freeaddrinfo(res);
@@ -147,7 +151,7 @@ static bool need_resolve(node_t *n)
 {
     if (n->resolve_host == NULL)
         return false;
-    if (n->hostaddr[0] != '\0' && now_us() - n->resolved_us < RESOLVE_TTL_US)
+    if (n->hostaddr != NULL && now_us() - n->resolved_us < RESOLVE_TTL_US)
         return false;
     if (n->gai != NULL)
         return true; /* lookup running; the connection waits for it */
@@ -159,7 +163,8 @@ static bool need_resolve(node_t *n)
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    n->hostaddr[0] = '\0';
+    pgcm__free(n->hostaddr);
+    n->hostaddr = NULL;
     if (uv_getaddrinfo(n->env->loop, req, on_resolved, n->resolve_host, NULL,
                        &hints) != 0) {
         pgcm__free(req);
@@ -281,7 +286,7 @@ static int node_params(void *owner, conninfo_params_t *out, char *msg,
     if (need_resolve(n))
         return 0;
     pgcm_error_t err;
-    const char *hostaddr = n->hostaddr[0] ? n->hostaddr : NULL;
+    const char *hostaddr = n->hostaddr;
     if (pgcm__conninfo_build(n->spec, n->env->opts->application_name, hostaddr,
                              out, &err) != PGCM_OK) {
         snprintf(msg, msglen, "%s", err.message);
@@ -515,11 +520,11 @@ static void node_schedule(node_t *n)
         sched_next_t next = pgcm__sched_next(&n->sched, &t, now);
         if (next.kind == SCHED_NONE) {
             if (next.at_us == UINT64_MAX) {
-                uv_timer_stop(&n->probe_timer);
+                uv_timer_stop(&n->timer);
             } else {
                 uint64_t ms =
                     next.at_us > now ? (next.at_us - now + 999) / 1000 : 0;
-                uv_timer_start(&n->probe_timer, on_probe_timer, ms, 0);
+                uv_timer_start(&n->timer, on_probe_timer, ms, 0);
             }
             return;
         }
@@ -527,7 +532,7 @@ static void node_schedule(node_t *n)
             break;
     }
     if (n->life == NODE_LIVE)
-        uv_timer_start(&n->probe_timer, on_probe_timer, RETRY_START_MS, 0);
+        uv_timer_start(&n->timer, on_probe_timer, RETRY_START_MS, 0);
 }
 
 void pgcm__node_retry_now(node_t *n)
@@ -609,11 +614,9 @@ node_t *pgcm__node_new(loop_env_t *env, const pgcm_node_spec_t *spec,
                          : env->opts->connect_timeout_ms;
     pgcm__pool_init(&n->pool, env, n->id, &n->spec->pool, connect_ms, n->gate,
                     node_params, on_pool, n);
-    uv_timer_init(env->loop, &n->probe_timer);
-    uv_timer_init(env->loop, &n->drain_timer);
-    n->probe_timer.data = n;
-    n->drain_timer.data = n;
-    n->open_handles = 3; /* probe, drain and the pool's waiter timer */
+    uv_timer_init(env->loop, &n->timer);
+    n->timer.data = n;
+    n->open_handles = 2; /* the node's timer and the pool's waiter timer */
     n->hc.state = PGCM_NODE_CONNECTING;
     n->health.state = PGCM_NODE_CONNECTING;
     n->health.state_since_ms = pgcm__wall_ms();
@@ -646,8 +649,7 @@ static void node_handle_closed(uv_handle_t *h)
 
 static void close_handles(node_t *n)
 {
-    uv_close((uv_handle_t *)&n->probe_timer, node_handle_closed);
-    uv_close((uv_handle_t *)&n->drain_timer, node_handle_closed);
+    uv_close((uv_handle_t *)&n->timer, node_handle_closed);
     pgcm__pool_close_handles(&n->pool, node_handle_closed, n);
 }
 
@@ -693,15 +695,15 @@ void pgcm__node_begin_remove(node_t *n, int drain_ms)
 {
     if (n->life != NODE_LIVE)
         return;
-    n->life = NODE_DRAINING;
-    uv_timer_stop(&n->probe_timer);
+    n->life = NODE_DRAINING; /* the timer is the drain's from now on */
+    uv_timer_stop(&n->timer);
     n->slot_kind[PROBE_SLOT_CHECK] = n->slot_kind[PROBE_SLOT_BEAT] = SCHED_NONE;
     if (n->gai != NULL)
         uv_cancel((uv_req_t *)n->gai);
     pgcm__pool_drain(&n->pool);
     pgcm__node_publish(n);
     if (n->life == NODE_DRAINING && !pgcm__pool_empty(&n->pool))
-        uv_timer_start(&n->drain_timer, on_drain_timer,
+        uv_timer_start(&n->timer, on_drain_timer,
                        (uint64_t)(drain_ms > 0 ? drain_ms : 0), 0);
     node_check_drained(n);
 }
@@ -717,5 +719,6 @@ void pgcm__node_free(node_t *n)
     pgcm__cancel_gate_release(n->gate);
     pgcm__spec_free(n->spec);
     pgcm__free(n->resolve_host);
+    pgcm__free(n->hostaddr);
     pgcm__free(n);
 }

@@ -43,7 +43,8 @@ struct node {
 
     /* name resolution (never blocking the loop) */
     char *resolve_host; /* NULL if the host needs no lookup */
-    char hostaddr[400]; /* resolved addresses, comma-separated */
+    char *hostaddr;     /* resolved addresses, comma-separated (owned);
+                           NULL until a lookup found one */
     uint64_t resolved_us;
     uv_getaddrinfo_t *gai; /* lookup in flight, or NULL */
 
@@ -59,8 +60,7 @@ struct node {
     pgcm_health_t health; /* the loop's working copy */
     sched_state_t sched;
     sched_kind_t slot_kind[POOL_PROBE_SLOTS]; /* probe in each slot */
-    uv_timer_t probe_timer;
-    uv_timer_t drain_timer;
+    uv_timer_t timer; /* live: the next probe; draining: the drain deadline */
     int open_handles;
     int server_version;
 
