@@ -243,6 +243,14 @@ static bool defer_finish(loop_env_t *env, PGconn *pg)
     return true;
 }
 
+void pgcm__conn_extend_deadline(conn_t *c, int ms)
+{
+    if (c->phase != CONN_RUNNING)
+        return;
+    c->deadline_us = now_us() + (uint64_t)(ms > 0 ? ms : 1) * 1000;
+    timer_arm(c, c->deadline_us);
+}
+
 void pgcm__conn_finish_later(loop_env_t *env)
 {
     for (size_t i = 0; i < env->n_finish_later; i++)

@@ -181,6 +181,9 @@ void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown);
  * instead: its socket stays open, unwatched, until the shutting-down
  * thread finishes it. */
 void pgcm__conn_close(conn_t *c, const char *why, bool discard);
+/* A running statement whose deadline passed (TIMEOUT reported) gets a new
+ * one, ms from now; TIMEOUT is reported again if it passes too. */
+void pgcm__conn_extend_deadline(conn_t *c, int ms);
 /* After the loop thread has been joined, on the thread that shut the
  * manager down: PQfinish every connection the shutdown deferred (Terminate
  * and close, one after the other, as a bare libpq client would) and free

@@ -738,6 +738,19 @@ static void probe_send(pool_t *p, int slot, pconn_t *c)
     }
 }
 
+/* A connection whose heartbeat timed out and that still waits for the
+ * answer, or NULL. */
+static pconn_t *late_beat_conn(pool_t *p)
+{
+    for (list_node_t *pos = p->lists[POOL_BUSY].next;
+         pos != &p->lists[POOL_BUSY]; pos = pos->next) {
+        pconn_t *c = LIST_ENTRY(pos, pconn_t, conn.link);
+        if (c->late_beat)
+            return c;
+    }
+    return NULL;
+}
+
 bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
                       bool heartbeat, uint64_t correlation_id)
 {
@@ -754,7 +767,8 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
             }
         }
     }
-    if (heartbeat && c == NULL &&
+    pconn_t *late = c == NULL ? late_beat_conn(p) : NULL;
+    if (heartbeat && c == NULL && late == NULL &&
         p->counts[POOL_BUSY] + p->counts[POOL_CANCELLING] == 0)
         return false;
     pool_probe_t *pr = &p->probes[slot];
@@ -763,6 +777,16 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
     pr->timeout_ms = timeout_ms;
     pr->correlation_id = correlation_id;
     pr->start_us = now_us();
+    if (late != NULL) {
+        /* A heartbeat's answer is still due on it: that answer, within
+         * this probe's deadline, is this probe's (no new connection to a
+         * server that may only be slow); none closes it (on_timeout). */
+        late->late_beat = false;
+        late->probe_slot = slot;
+        pr->conn = late;
+        pgcm__conn_extend_deadline(&late->conn, timeout_ms);
+        return true;
+    }
     if (c != NULL) {
         if (c->list == POOL_IDLE)
             pool_move(c, POOL_BUSY);
@@ -929,6 +953,7 @@ static void on_done(pconn_t *c, const conn_report_t *rep)
         return;
     }
     up(p, POOL_EV_HEARD);
+    c->late_beat = false;
     if (c->probe_slot >= 0) {
         int slot = c->probe_slot;
         char msg[256] = "";
@@ -990,11 +1015,32 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
 {
     pool_t *p = c->pool;
     char msg[256];
+    if (c->late_beat) {
+        snprintf(msg, sizeof(msg), "heartbeat got no answer within %d ms",
+                 (int)(rep->elapsed_us / 1000));
+        pool_close(c, msg, false);
+        return;
+    }
     if (c->probe_slot >= 0) {
         int slot = c->probe_slot;
+        bool heartbeat = p->probes[slot].sql[0] == '\0';
         snprintf(msg, sizeof(msg), "%s got no answer within %d ms",
-                 p->probes[slot].sql[0] ? "health probe" : "heartbeat",
+                 heartbeat ? "heartbeat" : "health probe",
                  (int)(rep->elapsed_us / 1000));
+        if (heartbeat && c->list == POOL_BUSY) {
+            /* The heartbeat failed (the node turns suspect), but its
+             * connection waits on for the late answer, up to the health
+             * check's deadline: an overloaded server (or PgBouncer) that
+             * answers late gets no new handshake, which closing would
+             * cost it and every such node, feeding the overload. The
+             * answer hands the connection back (on_done). */
+            c->probe_slot = -1;
+            c->late_beat = true;
+            pgcm__conn_extend_deadline(&c->conn,
+                                       p->env->opts->health_check_timeout_ms);
+            probe_report(p, slot, PGCM_ETIMEDOUT, 0, msg, "");
+            return;
+        }
         pool_close(c, msg, false);
         probe_report(p, slot, PGCM_ETIMEDOUT, 0, msg, "");
         return;
