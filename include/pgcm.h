@@ -261,7 +261,11 @@ typedef struct pgcm_options {
     int health_check_interval_ms; /* full probe cadence (5000) */
     int health_check_timeout_ms;  /* one probe's deadline (2000) */
     int liveness_interval_ms;     /* idle-node heartbeat, 0 disables (500) */
-    int liveness_timeout_ms;      /* heartbeat deadline (400) */
+    int liveness_timeout_ms;      /* heartbeat deadline (400): past it the
+                                     heartbeat fails; its connection waits
+                                     on for the late answer (up to
+                                     health_check_timeout_ms) rather than
+                                     being closed */
     int suspect_probe_timeout_ms; /* probe deadline while suspect (300) */
     int unhealthy_threshold;      /* consecutive failures (3) */
     int degraded_latency_ms;      /* probe slower than this: degraded (1000) */
