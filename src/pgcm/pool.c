@@ -738,6 +738,17 @@ static void probe_send(pool_t *p, int slot, pconn_t *c)
     }
 }
 
+/* c's probe is over (failed or abandoned) but its statement is out: c
+ * waits on for the answer, which hands it back (on_done), for at most
+ * health_check_timeout_ms more (on_timeout). */
+static void wait_late(pconn_t *c)
+{
+    c->probe_slot = -1;
+    c->late_beat = true;
+    pgcm__conn_extend_deadline(&c->conn,
+                               c->pool->env->opts->health_check_timeout_ms);
+}
+
 /* A connection whose heartbeat timed out and that still waits for the
  * answer, or NULL. */
 static pconn_t *late_beat_conn(pool_t *p)
@@ -745,7 +756,7 @@ static pconn_t *late_beat_conn(pool_t *p)
     for (list_node_t *pos = p->lists[POOL_BUSY].next;
          pos != &p->lists[POOL_BUSY]; pos = pos->next) {
         pconn_t *c = LIST_ENTRY(pos, pconn_t, conn.link);
-        if (c->late_beat)
+        if (c->late_beat && c->probe_slot < 0)
             return c;
     }
     return NULL;
@@ -780,8 +791,8 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
     if (late != NULL) {
         /* A heartbeat's answer is still due on it: that answer, within
          * this probe's deadline, is this probe's (no new connection to a
-         * server that may only be slow); none closes it (on_timeout). */
-        late->late_beat = false;
+         * server that may only be slow); none fails the probe but keeps
+         * the connection waiting (on_timeout). */
         late->probe_slot = slot;
         pr->conn = late;
         pgcm__conn_extend_deadline(&late->conn, timeout_ms);
@@ -809,10 +820,18 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
 void pgcm__pool_probe_abandon(pool_t *p, int slot, const char *why)
 {
     pool_probe_t *pr = &p->probes[slot];
+    pconn_t *c = pr->conn;
     pr->active = false;
-    if (pr->conn != NULL)
-        pool_close(pr->conn, why, false);
     pr->conn = NULL;
+    if (c == NULL)
+        return;
+    if (c->list == POOL_BUSY && c->probe_slot == slot) {
+        /* its statement is out: wait for the late answer as for a late
+         * heartbeat's (on_timeout) rather than reconnect */
+        wait_late(c);
+        return;
+    }
+    pool_close(c, why, false);
 }
 
 /* ---- connection reports -------------------------------------------------- */
@@ -1015,7 +1034,7 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
 {
     pool_t *p = c->pool;
     char msg[256];
-    if (c->late_beat) {
+    if (c->late_beat && c->probe_slot < 0) {
         snprintf(msg, sizeof(msg), "heartbeat got no answer within %d ms",
                  (int)(rep->elapsed_us / 1000));
         pool_close(c, msg, false);
@@ -1027,17 +1046,16 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
         snprintf(msg, sizeof(msg), "%s got no answer within %d ms",
                  heartbeat ? "heartbeat" : "health probe",
                  (int)(rep->elapsed_us / 1000));
-        if (heartbeat && c->list == POOL_BUSY) {
-            /* The heartbeat failed (the node turns suspect), but its
-             * connection waits on for the late answer, up to the health
-             * check's deadline: an overloaded server (or PgBouncer) that
-             * answers late gets no new handshake, which closing would
-             * cost it and every such node, feeding the overload. The
-             * answer hands the connection back (on_done). */
-            c->probe_slot = -1;
-            c->late_beat = true;
-            pgcm__conn_extend_deadline(&c->conn,
-                                       p->env->opts->health_check_timeout_ms);
+        if (c->late_beat || (heartbeat && c->list == POOL_BUSY)) {
+            /* The probe failed (the node turns suspect), but the
+             * connection waits on for the late answer: an overloaded server
+             * (or PgBouncer) that answers late gets no new handshake, which
+             * closing would cost it and every such node, feeding the
+             * overload. A suspect probe then takes that answer
+             * (pgcm__pool_probe); the answer hands the connection back
+             * (on_done); the node turning unhealthy closes it, or, with no
+             * probe on it, health_check_timeout_ms more without one. */
+            wait_late(c);
             probe_report(p, slot, PGCM_ETIMEDOUT, 0, msg, "");
             return;
         }

@@ -38,8 +38,9 @@ typedef struct pconn {
     bool leak_warned;
     bool dedicated; /* opened for probes beyond max */
     int probe_slot; /* the probe slot using it, or -1 */
-    bool late_beat; /* its heartbeat timed out: still waiting for the
-                       answer, which returns it to the pool */
+    bool late_beat; /* its probe failed or was abandoned while the
+                       statement was out: it waits for the late answer,
+                       which hands it back to the pool */
     bool opened;    /* connected once: counts as opened and closed */
     uint64_t created_us, expires_us, idle_since_us;
     bool handshake_slot;    /* counted in env->handshakes */
