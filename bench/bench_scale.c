@@ -176,6 +176,25 @@ static uint64_t sum_probes(pgcm_manager_t *mgr, char **ids, size_t n,
     return total;
 }
 
+/* Say in which states the nodes are, and one not healthy node's last
+ * error. */
+static void note_states(pgcm_manager_t *mgr, char **ids, size_t n)
+{
+    size_t states[6] = {0};
+    pgcm_health_t h, first = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (pgcm_node_health(mgr, ids[i], &h) != PGCM_OK)
+            continue;
+        states[h.state < 6 ? h.state : 0]++;
+        if (h.state != PGCM_NODE_HEALTHY && first.last_error[0] == '\0')
+            first = h;
+    }
+    bench_note("now connecting %zu, healthy %zu, degraded %zu, unhealthy "
+               "%zu, reconnecting %zu; a node's last error: %s",
+               states[0], states[1], states[2], states[3], states[4],
+               first.last_error[0] ? first.last_error : "(none)");
+}
+
 int main(int argc, char **argv)
 {
     int port = 0, ndbs = 10, seconds = 10, min_server = 5, opt;
@@ -273,21 +292,9 @@ int main(int argc, char **argv)
     if (t_all == 0) {
         /* say why: the states, and one node's last error; the figure is
          * the 60 s waited, and the other figures are still taken */
-        size_t states[6] = {0};
-        pgcm_health_t h, first = {0};
-        for (size_t i = 0; i < n; i++) {
-            if (pgcm_node_health(mgr, ids[i], &h) != PGCM_OK)
-                continue;
-            states[h.state < 6 ? h.state : 0]++;
-            if (h.state != PGCM_NODE_HEALTHY && first.last_error[0] == '\0')
-                first = h;
-        }
-        bench_note("only %zu of %zu nodes became healthy within 60 s "
-                   "(now connecting %zu, healthy %zu, degraded %zu, "
-                   "unhealthy %zu, reconnecting %zu); a node's last error: "
-                   "%s",
-                   atomic_load(&g_healthy), n, states[0], states[1], states[2],
-                   states[3], states[4], first.last_error);
+        bench_note("only %zu of %zu nodes became healthy within 60 s",
+                   atomic_load(&g_healthy), n);
+        note_states(mgr, ids, n);
         t_all = deadline;
     } else {
         bench_note("pgcm_manager_start returned after %.1f ms; all %zu "
@@ -326,6 +333,8 @@ int main(int argc, char **argv)
                (double)(p1 - p0) / (double)n / ((double)(w1 - w0) / 1e6),
                p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0, bad,
                atomic_load(&g_unhealthy));
+    if (bad > 0)
+        note_states(mgr, ids, n);
     bench_figure_n("scale_%zu_probe_cpu_pct", n, pct);
     bench_figure_n("scale_%zu_cpu_us_per_probe", n,
                    p1 > p0 ? (double)(c1 - c0) / (double)(p1 - p0) : 0.0);

@@ -18,9 +18,9 @@
  *  ----------+------------------------------------------+--------------------------
  *  RETRY     | RETRY at retry_at                        | -
  *  SUSPECT   | SUSPECT at suspect_at                    | -
- *  NORMAL    | FULL at next_full                        | LIVENESS at last_heard +
- *            |                                          | liveness_interval (not while
- *            |                                          | CONNECTING, nor when the
+ *  NORMAL    | FULL at next_full, once no heartbeat is  | LIVENESS at last_heard +
+ *            | out (beside one it would need a second   | liveness_interval (not while
+ *            | connection)                              | CONNECTING, nor when the
  *            |                                          | interval is 0)
  *
  * While a FULL probe is in flight it stands in for the heartbeat: when
@@ -80,6 +80,8 @@ sched_next_t pgcm__sched_next(const sched_state_t *s, const sched_timing_t *t,
             check_at = s->suspect_at_us;
             break;
         case SCHED_NORMAL:
+            if (s->beat_in_flight)
+                break; /* the full probe follows the heartbeat's answer */
             check_kind = SCHED_FULL;
             check_at = s->next_full_us;
             break;
