@@ -271,7 +271,7 @@ static int group_setup(void **state)
     /* The subscription streams (its lag is measured). */
     wait_for_metric(serve_port,
                     "replmon_subscription_state{node=\"sub\",subscription="
-                    "\"s\",state=\"streaming\"}",
+                    "\"s\",kind=\"native\",state=\"streaming\"}",
                     1, 1, 30000);
     return 0;
 }
@@ -352,7 +352,8 @@ static void test_metrics_promtool(void **state)
     }
     assert_true(prom_sample(r.body,
                             "replmon_subscription_lag_bytes{node=\"sub\","
-                            "subscription=\"s\",upstream=\"pub\"}") >= 0);
+                            "subscription=\"s\",kind=\"native\","
+                            "upstream=\"pub\"}") >= 0);
     assert_true(prom_sample(r.body,
                             "replmon_slot_active{node=\"pub\",slot=\"s\","
                             "slot_type=\"logical\"}") == 1.0);

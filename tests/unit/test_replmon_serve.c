@@ -313,13 +313,17 @@ static void test_metrics_render(void **state)
     assert_line(text, "replmon_slot_safe_wal_size_bytes{node=\"pub\",slot="
                       "\"phys\",slot_type=\"physical\"} 1024");
     assert_line(text, "replmon_subscription_lag_bytes{node=\"we\\\"ird\\\\"
-                      "node\",subscription=\"s\",upstream=\"pub\"} 2097152");
+                      "node\",subscription=\"s\",kind=\"native\",upstream="
+                      "\"pub\"} 2097152");
     assert_line(text, "replmon_subscription_lag_seconds{node=\"we\\\"ird\\\\"
-                      "node\",subscription=\"s\",upstream=\"pub\"} 1.5");
+                      "node\",subscription=\"s\",kind=\"native\",upstream="
+                      "\"pub\"} 1.5");
     assert_line(text, "replmon_subscription_state{node=\"we\\\"ird\\\\node\","
-                      "subscription=\"s\",state=\"streaming\"} 1");
+                      "subscription=\"s\",kind=\"native\",state="
+                      "\"streaming\"} 1");
     assert_line(text, "replmon_subscription_sync_errors_total{node=\"we\\\""
-                      "ird\\\\node\",subscription=\"s\",upstream=\"pub\"} 3");
+                      "ird\\\\node\",subscription=\"s\",kind=\"native\","
+                      "upstream=\"pub\"} 3");
     assert_line(text, "replmon_standby_lag_bytes{node=\"pub\",downstream="
                       "\"standby1\"} 0");
     assert_line(text, "replmon_standby_lag_seconds{node=\"pub\",downstream="

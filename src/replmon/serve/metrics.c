@@ -555,6 +555,8 @@ static void sub_labels(mbuf_t *b, const char *name, const char *node,
 {
     begin(b, name, NULL, node);
     label(b, "subscription", s->name);
+    /* a native and a pglogical subscription may share a name */
+    label(b, "kind", rm_sub_kind_name(s->kind));
     label(b, "upstream", s->publisher);
 }
 
@@ -600,6 +602,7 @@ static void render_subscriptions(mbuf_t *b, const rm_metrics_node_t *nodes,
         for (st = 0; st < sizeof(sub_states) / sizeof(sub_states[0]); st++) {
             begin(b, "replmon_subscription_state", NULL, nodes[i].id);
             label(b, "subscription", SUB->name);
+            label(b, "kind", rm_sub_kind_name(SUB->kind));
             label(b, "state", sub_states[st]);
             end_u64(b, (uint64_t)(strcmp(cur, sub_states[st]) == 0));
         }
