@@ -76,6 +76,29 @@ static void test_full_probe_stands_in_for_the_heartbeat(void **st)
     assert_int_equal(n.kind, SCHED_SUSPECT_PROBE);
 }
 
+static void test_full_probe_waits_for_a_heartbeat_out(void **st)
+{
+    (void)st;
+    sched_state_t s;
+    pgcm__sched_init(&s, 0);
+    pgcm__sched_connected(&s);
+    pgcm__sched_done(&s, &timing, SCHED_FULL, true, 0);
+    /* a heartbeat goes out at 4.9 s and is still out when the full probe
+     * falls due at 5 s: the full probe waits (beside the heartbeat it
+     * would need a second connection) */
+    pgcm__sched_heard(&s, 4400 * MS);
+    sched_next_t n = pgcm__sched_next(&s, &timing, 4900 * MS);
+    assert_int_equal(n.kind, SCHED_LIVENESS);
+    pgcm__sched_started(&s, SCHED_LIVENESS);
+    n = pgcm__sched_next(&s, &timing, 5000 * MS);
+    assert_int_equal(n.kind, SCHED_NONE);
+    assert_true(n.at_us == UINT64_MAX); /* the answer reschedules */
+    /* answered: the overdue full probe goes out at once */
+    pgcm__sched_done(&s, &timing, SCHED_LIVENESS, true, 5020 * MS);
+    n = pgcm__sched_next(&s, &timing, 5020 * MS);
+    assert_int_equal(n.kind, SCHED_FULL);
+}
+
 static void test_suspect_retry_and_now(void **st)
 {
     (void)st;
@@ -251,6 +274,7 @@ int main(void)
         cmocka_unit_test(
             test_first_probe_at_once_no_heartbeat_while_connecting),
         cmocka_unit_test(test_full_probe_stands_in_for_the_heartbeat),
+        cmocka_unit_test(test_full_probe_waits_for_a_heartbeat_out),
         cmocka_unit_test(test_suspect_retry_and_now),
         cmocka_unit_test(test_crash_found_within_1s_at_every_phase),
         cmocka_unit_test(test_freeze_found_within_2s_at_every_phase),
