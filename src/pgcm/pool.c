@@ -749,8 +749,8 @@ static void wait_late(pconn_t *c)
                                c->pool->env->opts->health_check_timeout_ms);
 }
 
-/* A connection whose heartbeat timed out and that still waits for the
- * answer, or NULL. */
+/* A connection waiting for a failed or abandoned probe's late answer
+ * (wait_late) with no probe on it now, or NULL. */
 static pconn_t *late_beat_conn(pool_t *p)
 {
     for (list_node_t *pos = p->lists[POOL_BUSY].next;
@@ -789,10 +789,10 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
     pr->correlation_id = correlation_id;
     pr->start_us = now_us();
     if (late != NULL) {
-        /* A heartbeat's answer is still due on it: that answer, within
-         * this probe's deadline, is this probe's (no new connection to a
-         * server that may only be slow); none fails the probe but keeps
-         * the connection waiting (on_timeout). */
+        /* An earlier probe's answer is still due on it: that answer,
+         * within this probe's deadline, is this probe's (no new connection
+         * to a server that may only be slow). No answer in time fails the
+         * probe and leaves the connection waiting (on_timeout). */
         late->probe_slot = slot;
         pr->conn = late;
         pgcm__conn_extend_deadline(&late->conn, timeout_ms);
