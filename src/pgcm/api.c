@@ -418,26 +418,28 @@ static int check_query_args(const char *sql, int nparams,
     return PGCM_OK;
 }
 
-/* Deep copies of the statement, its parameters and the node id, in one
- * block (a->mem): one allocation per request however many parameters. */
-static int copy_args(request_args_t *a, const char *node_id, const char *sql,
-                     int nparams, const char *const *params,
-                     const pgcm_query_options_t *opts)
+/* The bytes a deep copy of a statement, its parameters and the node id
+ * takes: the parameter slots first (pointer-aligned), then the strings. */
+static size_t args_size(const char *node_id, const char *sql, int nparams,
+                        const char *const *params)
 {
-    memset(a, 0, sizeof(*a));
-    size_t id_len = node_id ? strlen(node_id) + 1 : 0;
-    size_t sql_len = sql ? strlen(sql) + 1 : 0;
     size_t n = nparams > 0 ? (size_t)nparams : 0;
-    size_t total = n * sizeof(char *) + id_len + sql_len;
+    size_t total = n * sizeof(char *);
+    total += node_id ? strlen(node_id) + 1 : 0;
+    total += sql ? strlen(sql) + 1 : 0;
     for (size_t i = 0; i < n; i++)
         total += params[i] ? strlen(params[i]) + 1 : 0;
-    if (total > 0) {
-        a->mem = pgcm__malloc(total);
-        if (a->mem == NULL)
-            return PGCM_ENOMEM;
-    }
-    char **slots = a->mem;
-    char *text = (char *)a->mem + n * sizeof(char *);
+    return total;
+}
+
+/* Fill a with copies in mem (args_size() bytes; a->mem is left alone). */
+static void args_fill(request_args_t *a, void *mem, const char *node_id,
+                      const char *sql, int nparams, const char *const *params,
+                      const pgcm_query_options_t *opts)
+{
+    size_t n = nparams > 0 ? (size_t)nparams : 0;
+    char **slots = mem;
+    char *text = (char *)mem + n * sizeof(char *);
     if (n > 0) {
         a->params = slots;
         a->nparams = nparams;
@@ -451,14 +453,54 @@ static int copy_args(request_args_t *a, const char *node_id, const char *sql,
         }
     }
     if (node_id != NULL) {
-        a->node_id = memcpy(text, node_id, id_len);
-        text += id_len;
+        size_t len = strlen(node_id) + 1;
+        a->node_id = memcpy(text, node_id, len);
+        text += len;
     }
     if (sql != NULL)
-        a->sql = memcpy(text, sql, sql_len);
+        a->sql = memcpy(text, sql, strlen(sql) + 1);
     if (opts != NULL)
         a->opts = *opts;
+}
+
+/* Deep copies of the statement, its parameters and the node id, in one
+ * block (a->mem): one allocation however many parameters. */
+static int copy_args(request_args_t *a, const char *node_id, const char *sql,
+                     int nparams, const char *const *params,
+                     const pgcm_query_options_t *opts)
+{
+    memset(a, 0, sizeof(*a));
+    size_t total = args_size(node_id, sql, nparams, params);
+    if (total > 0) {
+        a->mem = pgcm__malloc(total);
+        if (a->mem == NULL)
+            return PGCM_ENOMEM;
+    }
+    args_fill(a, a->mem, node_id, sql, nparams, params, opts);
     return PGCM_OK;
+}
+
+/* A statement's command and request in one allocation, with the copies
+ * of its strings after them (manager.h, query_block_t). */
+static query_block_t *query_block_new(pgcm_manager_t *mgr, const char *node_id,
+                                      const char *sql, int nparams,
+                                      const char *const *params,
+                                      const pgcm_query_options_t *opts)
+{
+    size_t text = args_size(node_id, sql, nparams, params);
+    query_block_t *qb = pgcm__malloc(sizeof(*qb) + text);
+    if (qb == NULL)
+        return NULL;
+    memset(qb, 0, sizeof(*qb));
+    list_init(&qb->cmd.link);
+    qb->cmd.type = CMD_QUERY;
+    qb->cmd.u.query.req = &qb->req;
+    request_t *r = &qb->req;
+    pgcm__request_init(r, &mgr->requests, pgcm__new_id(mgr), REQ_QUERY);
+    r->block = qb;
+    r->owns_args = true; /* a->mem is NULL: the strings go with the block */
+    args_fill(&r->args, qb + 1, node_id, sql, nparams, params, opts);
+    return qb;
 }
 
 static int submit_query(pgcm_manager_t *mgr, const char *node_id,
@@ -478,25 +520,24 @@ static int submit_query(pgcm_manager_t *mgr, const char *node_id,
         rc = check_query_args(sql, nparams, params, opts, err);
     if (rc != PGCM_OK)
         return rc;
-    cmd_t *cmd = pgcm__cmd_new(CMD_QUERY);
-    if (cmd == NULL || copy_args(&cmd->u.query.args, co ? co->node_id : node_id,
-                                 sql, nparams, params, opts) != PGCM_OK) {
-        pgcm__cmd_free(cmd);
+    query_block_t *qb = query_block_new(mgr, co ? co->node_id : node_id, sql,
+                                        nparams, params, opts);
+    if (qb == NULL)
         return pgcm__error_set(err, PGCM_ENOMEM, node_id, "out of memory");
-    }
-    cmd->u.query.id = pgcm__new_id(mgr);
-    cmd->u.query.on_checkout = co;
+    cmd_t *cmd = &qb->cmd;
+    request_t *r = &qb->req;
+    r->on_checkout = co;
     if (request_id != NULL)
-        *request_id = cmd->u.query.id;
+        *request_id = r->id;
     if (!blocking) {
-        cmd->u.query.args.cb = cb;
-        cmd->u.query.args.user = user;
+        r->args.cb = cb;
+        r->args.user = user;
         pgcm__post(mgr, cmd);
         return PGCM_OK;
     }
     completion_t done;
     pgcm__completion_init(&done);
-    cmd->u.query.args.done = &done;
+    r->args.done = &done;
     pgcm_result_t *res = NULL;
     rc = post_and_wait(mgr, cmd, &done, (void **)&res, err);
     if (out != NULL)

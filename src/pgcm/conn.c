@@ -33,14 +33,15 @@ struct poller {
 
 static void conn_on_poll(uv_poll_t *h, int status, int events);
 static void conn_on_timer(uv_timer_t *t);
+static void conn_timer_step(conn_t *c);
 static void conn_broken(conn_t *c, const char *pqmsg);
 static void fail_and_report(conn_t *c, conn_event_t ev, int code,
                             const char *msg, const char *sqlstate,
                             bool discard);
 
-static uint64_t now_us(void)
+static uint64_t now_us(const conn_t *c)
 {
-    return pgcm__mono_us();
+    return pgcm__env_now(c->env);
 }
 
 static void report(conn_t *c, conn_event_t ev)
@@ -101,7 +102,7 @@ static int conn_watch(conn_t *c, int events)
 /* The timer fires at due_us (to the millisecond). */
 static void timer_at(conn_t *c, uint64_t due_us)
 {
-    uint64_t now = now_us();
+    uint64_t now = now_us(c);
     uint64_t ms = due_us > now ? (due_us - now + 999) / 1000 : 0;
     c->timer_due_us = now + ms * 1000;
     uv_timer_start(&c->timer, conn_on_timer, ms, 0);
@@ -109,7 +110,7 @@ static void timer_at(conn_t *c, uint64_t due_us)
 
 static void timer_start(conn_t *c, int ms)
 {
-    timer_at(c, now_us() + (uint64_t)(ms > 0 ? ms : 1) * 1000);
+    timer_at(c, now_us(c) + (uint64_t)(ms > 0 ? ms : 1) * 1000);
 }
 
 /* A deadline at due_us: the timer is moved only when it would fire later
@@ -247,7 +248,7 @@ void pgcm__conn_extend_deadline(conn_t *c, int ms)
 {
     if (c->phase != CONN_RUNNING)
         return;
-    c->deadline_us = now_us() + (uint64_t)(ms > 0 ? ms : 1) * 1000;
+    c->deadline_us = now_us(c) + (uint64_t)(ms > 0 ? ms : 1) * 1000;
     timer_arm(c, c->deadline_us);
 }
 
@@ -273,9 +274,9 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
         pgcm__log_timed(o, level, c->node_id,
                         discard ? "connection_discarded" : "connection_closed",
                         c->correlation_id, 0, "",
-                        (int64_t)(now_us() - c->open_us), "%s (open %llu ms)",
+                        (int64_t)(now_us(c) - c->open_us), "%s (open %llu ms)",
                         why ? why : "closed",
-                        (unsigned long long)((now_us() - c->open_us) / 1000));
+                        (unsigned long long)((now_us(c) - c->open_us) / 1000));
     uncork(c);
     c->phase = CONN_SHUT;
     drop_ticket(c);
@@ -320,7 +321,7 @@ void pgcm__conn_init(conn_t *c, loop_env_t *env, struct cancel_gate *gate,
     c->node_id = node_id;
     c->upcall = upcall;
     c->phase = CONN_WAITING;
-    c->open_us = now_us();
+    c->open_us = now_us(c);
     c->connect_deadline_ms = connect_deadline_ms;
     uv_timer_init(env->loop, &c->timer);
     c->timer.data = c;
@@ -394,9 +395,9 @@ static void conn_connected(conn_t *c)
     c->phase = CONN_READY;
     pgcm__log_timed(c->env->opts, PGCM_LOG_INFO, c->node_id,
                     "connection_opened", c->correlation_id, 0, "",
-                    (int64_t)(now_us() - c->open_us),
+                    (int64_t)(now_us(c) - c->open_us),
                     "connected in %llu ms, server version %d, backend pid %d",
-                    (unsigned long long)((now_us() - c->open_us) / 1000),
+                    (unsigned long long)((now_us(c) - c->open_us) / 1000),
                     PQserverVersion(c->pg), PQbackendPID(c->pg));
     report(c, CONN_EV_CONNECTED);
 }
@@ -449,7 +450,7 @@ int pgcm__conn_send(conn_t *c, const char *sql, int nparams,
     c->single_row = single_row;
     c->single_row_stale = single_row;
     c->correlation_id = correlation_id;
-    c->op_start_us = now_us();
+    c->op_start_us = now_us(c);
     c->deadline_us =
         timeout_ms > 0 ? c->op_start_us + (uint64_t)timeout_ms * 1000 : 0;
     if (c->deadline_us != 0)
@@ -509,7 +510,7 @@ static void statement_over(conn_t *c)
                          .sqlstate = "",
                          .result = c->result,
                          .error = c->error,
-                         .elapsed_us = now_us() - c->op_start_us};
+                         .elapsed_us = now_us(c) - c->op_start_us};
     c->result = c->error = NULL;
     c->upcall(c, &rep);
 }
@@ -594,12 +595,8 @@ static void conn_idle_readable(conn_t *c)
     }
 }
 
-static void conn_on_poll(uv_poll_t *h, int status, int events)
+static void conn_poll_step(conn_t *c, poller_t *p, int status, int events)
 {
-    poller_t *p = LIST_ENTRY(h, poller_t, handle);
-    conn_t *c = p->conn;
-    if (c == NULL || c->phase == CONN_SHUT)
-        return;
     if (status < 0) {
         /* libuv reports POLLERR as UV_EBADF and stops the handle. The
          * socket holds the real error (refused, reset): let libpq read it
@@ -635,6 +632,21 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
     case CONN_SHUT:
         break;
     }
+}
+
+/* The socket is ready. What it lets happen (answers read, the statements
+ * they let go) shares one clock reading; c may be freed on the way, the
+ * manager's env is not. */
+static void conn_on_poll(uv_poll_t *h, int status, int events)
+{
+    poller_t *p = LIST_ENTRY(h, poller_t, handle);
+    conn_t *c = p->conn;
+    if (c == NULL || c->phase == CONN_SHUT)
+        return;
+    loop_env_t *env = c->env;
+    uint64_t outer = pgcm__env_hold_clock(env);
+    conn_poll_step(c, p, status, events);
+    pgcm__env_release_clock(env, outer);
 }
 
 /* ---- deadlines and cancels ------------------------------------------- */
@@ -685,7 +697,7 @@ void pgcm__conn_cancel(conn_t *c, int grace_ms, bool at_shutdown)
     c->statement_over = false;
     send_cancel(c, at_shutdown);
     /* Reuse the connection only if the server is done in time. */
-    c->grace_due_us = now_us() + (uint64_t)grace_ms * 1000;
+    c->grace_due_us = now_us(c) + (uint64_t)grace_ms * 1000;
     timer_at(c, c->grace_due_us);
 }
 
@@ -740,7 +752,7 @@ int pgcm__conn_pipeline_send(conn_t *c, void *tag, int depth, const char *sql,
             PQexitPipelineMode(c->pg);
         return PGCM_ECONN;
     }
-    uint64_t now = now_us();
+    uint64_t now = now_us(c);
     conn_seg_t *s = seg_at(c, c->seg_count);
     s->tag = tag;
     s->sent_us = now;
@@ -808,7 +820,7 @@ static void pipeline_cancel_head(conn_t *c)
     if (send_cancel(c, c->pipe_at_shutdown))
         c->cancels_unspent += 2;
     c->pipe_target_out = true;
-    c->grace_due_us = now_us() + (uint64_t)c->pipe_grace_ms * 1000;
+    c->grace_due_us = now_us(c) + (uint64_t)c->pipe_grace_ms * 1000;
     timer_arm(c, c->grace_due_us);
 }
 
@@ -864,7 +876,7 @@ static void pipeline_seg_done(conn_t *c)
                              .error = err,
                              .tag = s.tag,
                              .requeue = ours,
-                             .elapsed_us = now_us() - s.sent_us};
+                             .elapsed_us = now_us(c) - s.sent_us};
         c->upcall(c, &rep);
     } else if (c->phase == CONN_READY) {
         report(c, CONN_EV_CLEAN);
@@ -974,11 +986,10 @@ void pgcm__conn_settle_cancels(loop_env_t *env)
     }
 }
 
-static void conn_on_timer(uv_timer_t *t)
+static void conn_timer_step(conn_t *c)
 {
-    conn_t *c = t->data;
     char msg[160];
-    uint64_t now = now_us();
+    uint64_t now = now_us(c);
     switch (c->phase) {
     case CONN_WAITING:
     case CONN_HANDSHAKE:
@@ -1024,13 +1035,24 @@ static void conn_on_timer(uv_timer_t *t)
                  c->statement_over
                      ? "no confirmation %d ms after cancelling a statement"
                      : "no answer %d ms after cancelling a statement",
-                 (int)((now_us() - c->op_start_us) / 1000));
+                 (int)((now_us(c) - c->op_start_us) / 1000));
         fail_and_report(c, CONN_EV_FAILED, PGCM_ETIMEDOUT, msg, "", true);
         break;
     case CONN_READY:
     case CONN_SHUT:
         break;
     }
+}
+
+/* A deadline (or the connect timeout) is due; like conn_on_poll, one clock
+ * reading for what it sets off. */
+static void conn_on_timer(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    loop_env_t *env = c->env;
+    uint64_t outer = pgcm__env_hold_clock(env);
+    conn_timer_step(c);
+    pgcm__env_release_clock(env, outer);
 }
 
 /* The connection failed (I/O error, server gone): close and report. */

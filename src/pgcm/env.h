@@ -41,7 +41,41 @@ typedef struct loop_env {
                                        join, pgcm__conn_finish_later runs it
                                        on the thread that shut down */
     size_t n_finish_later, finish_later_cap;
+    uint64_t clock_us; /* pgcm__env_hold_clock: the reading every layer
+                          shares until the handler is over; 0 = none */
 } loop_env_t;
+
+/* The loop's clock (CLOCK_MONOTONIC, microseconds). A handler that does a
+ * lot at one moment (a socket's answers and the next statement they let
+ * go, one command) reads it once with pgcm__env_hold_clock and gives it
+ * back with pgcm__env_release_clock; the layers under it share that
+ * reading (a statement costs one clock read, not seven). Outside such a
+ * scope every call reads the clock. */
+static inline uint64_t pgcm__env_now(const loop_env_t *env)
+{
+    return env->clock_us != 0 ? env->clock_us : pgcm__mono_us();
+}
+
+/* Read the clock and hold it; returns what to give back (scopes nest). */
+static inline uint64_t pgcm__env_hold_clock(loop_env_t *env)
+{
+    uint64_t outer = env->clock_us;
+    env->clock_us = pgcm__mono_us();
+    return outer;
+}
+
+static inline void pgcm__env_release_clock(loop_env_t *env, uint64_t outer)
+{
+    env->clock_us = outer;
+}
+
+/* Time passed inside a held scope (a user's row callback ran): read the
+ * clock again. */
+static inline void pgcm__env_refresh_clock(loop_env_t *env)
+{
+    if (env->clock_us != 0)
+        env->clock_us = pgcm__mono_us();
+}
 
 static inline uint64_t pgcm__env_new_id(loop_env_t *env)
 {
@@ -49,13 +83,26 @@ static inline uint64_t pgcm__env_new_id(loop_env_t *env)
 }
 
 /* log.c: the log hook (pgcm_options_t.log_cb). Loop thread only. */
-bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level);
-/* One record; duration_us -1 when the happening has none. */
-void pgcm__log_timed(const pgcm_options_t *opts, pgcm_log_level_t level,
-                     const char *node_id, const char *event,
-                     uint64_t correlation_id, int error_code,
-                     const char *sqlstate, int64_t duration_us, const char *fmt,
-                     ...) __attribute__((format(printf, 9, 10)));
+static inline bool pgcm__log_enabled(const pgcm_options_t *opts,
+                                     pgcm_log_level_t level)
+{
+    return opts->log_cb != NULL && level >= opts->log_level;
+}
+/* One record (opts' level lets it through); duration_us -1 when the
+ * happening has none. */
+void pgcm__log_emit(const pgcm_options_t *opts, pgcm_log_level_t level,
+                    const char *node_id, const char *event,
+                    uint64_t correlation_id, int error_code,
+                    const char *sqlstate, int64_t duration_us, const char *fmt,
+                    ...) __attribute__((format(printf, 9, 10)));
+/* The level is checked before anything is evaluated or formatted: a
+ * filtered record costs a comparison (the statement path logs two). */
+#define pgcm__log_timed(opts, level, ...)                                      \
+    do {                                                                       \
+        const pgcm_options_t *log_opts_ = (opts);                              \
+        if (pgcm__log_enabled(log_opts_, (level)))                             \
+            pgcm__log_emit(log_opts_, (level), __VA_ARGS__);                   \
+    } while (0)
 #define pgcm__log(opts, level, node_id, event, corr, code, sqlstate, ...)      \
     pgcm__log_timed(opts, level, node_id, event, corr, code, sqlstate, -1,     \
                     __VA_ARGS__)

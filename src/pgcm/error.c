@@ -34,10 +34,16 @@ const char *pgcm_err_name(int code)
     return "EUNKNOWN";
 }
 
+/* Every call that takes an error record clears it first: the code and
+ * the strings' terminators, not the 580 bytes behind them. */
 void pgcm__error_clear(pgcm_error_t *err)
 {
-    if (err != NULL)
-        memset(err, 0, sizeof(*err));
+    if (err != NULL) {
+        err->code = PGCM_OK;
+        err->sqlstate[0] = '\0';
+        err->node_id[0] = '\0';
+        err->message[0] = '\0';
+    }
 }
 
 int pgcm__error_set(pgcm_error_t *err, int code, const char *node,

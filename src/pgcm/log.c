@@ -24,19 +24,12 @@ const char *pgcm_log_level_name(pgcm_log_level_t level)
     return "unknown";
 }
 
-bool pgcm__log_enabled(const pgcm_options_t *opts, pgcm_log_level_t level)
+void pgcm__log_emit(const pgcm_options_t *opts, pgcm_log_level_t level,
+                    const char *node_id, const char *event,
+                    uint64_t correlation_id, int error_code,
+                    const char *sqlstate, int64_t duration_us, const char *fmt,
+                    ...)
 {
-    return opts->log_cb != NULL && level >= opts->log_level;
-}
-
-void pgcm__log_timed(const pgcm_options_t *opts, pgcm_log_level_t level,
-                     const char *node_id, const char *event,
-                     uint64_t correlation_id, int error_code,
-                     const char *sqlstate, int64_t duration_us, const char *fmt,
-                     ...)
-{
-    if (!pgcm__log_enabled(opts, level))
-        return;
     char message[512];
     va_list ap;
     va_start(ap, fmt);

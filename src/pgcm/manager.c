@@ -47,8 +47,7 @@ void pgcm__cmd_free(cmd_t *c)
     if (c == NULL)
         return;
     switch (c->type) {
-    case CMD_QUERY:
-        pgcm__request_args_free(&c->u.query.args);
+    case CMD_QUERY: /* its strings live in the same block */
         break;
     case CMD_CHECKOUT:
         pgcm__request_args_free(&c->u.checkout.args);
@@ -94,7 +93,7 @@ static void cmd_refuse(cmd_t *cmd)
     const char *why = "the manager shut down before the request ran";
     switch (cmd->type) {
     case CMD_QUERY: {
-        request_args_t *a = &cmd->u.query.args;
+        request_args_t *a = &cmd->u.query.req->args;
         pgcm_result_t *res = pgcm__result_error(a->node_id ? a->node_id : "",
                                                 PGCM_ESHUTDOWN, "%s", why);
         if (a->cb != NULL) {
@@ -399,17 +398,13 @@ static void do_remove(pgcm_manager_t *mgr, cmd_t *cmd)
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* The command's block is its request's from now on (query_block_t). */
 static void do_query(pgcm_manager_t *mgr, cmd_t *cmd)
 {
-    request_t *r = pgcm__request_new(&mgr->requests, cmd->u.query.id, REQ_QUERY,
-                                     &cmd->u.query.args);
-    if (r != NULL) {
-        r->on_checkout = cmd->u.query.on_checkout;
-        pgcm__request_submit(&mgr->requests, r,
-                             r->on_checkout ? NULL
-                                            : find_node(mgr, r->args.node_id));
-    }
-    pgcm__cmd_free(cmd);
+    request_t *r = cmd->u.query.req;
+    pgcm__request_submit(&mgr->requests, r,
+                         r->on_checkout ? NULL
+                                        : find_node(mgr, r->args.node_id));
 }
 
 static void do_checkout(pgcm_manager_t *mgr, cmd_t *cmd)
@@ -554,7 +549,17 @@ static void do_shutdown(pgcm_manager_t *mgr, cmd_t *cmd)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+static void run_cmd_step(pgcm_manager_t *mgr, cmd_t *cmd);
+
+/* One command, with one clock reading for what it sets off (env.h). */
 static void run_cmd(pgcm_manager_t *mgr, cmd_t *cmd)
+{
+    uint64_t outer = pgcm__env_hold_clock(&mgr->env);
+    run_cmd_step(mgr, cmd);
+    pgcm__env_release_clock(&mgr->env, outer);
+}
+
+static void run_cmd_step(pgcm_manager_t *mgr, cmd_t *cmd)
 {
     bool running = atomic_load(&mgr->state) == MGR_RUNNING;
     if (!running && cmd->type != CMD_SHUTDOWN && cmd->type != CMD_RELEASE &&

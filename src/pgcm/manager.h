@@ -33,10 +33,8 @@ typedef struct cmd {
     cmd_type_t type;
     completion_t *done; /* a blocking caller, or NULL */
     union {
-        struct { /* CMD_QUERY */
-            uint64_t id;
-            request_args_t args;
-            struct pgcm_checkout_s *on_checkout;
+        struct { /* CMD_QUERY: the request, in the same block */
+            request_t *req;
         } query;
         struct { /* CMD_CHECKOUT: args.node_id, args.done */
             uint64_t id;
@@ -79,6 +77,14 @@ typedef struct cmd {
         } retry;
     } u;
 } cmd_t;
+
+/* A statement's command, its request and the request's strings in one
+ * allocation (api.c builds it; once the loop runs it, the request owns
+ * the block and frees it when it finishes). */
+typedef struct query_block {
+    cmd_t cmd; /* first: freeing the command frees the block */
+    request_t req;
+} query_block_t;
 
 typedef enum mgr_state {
     MGR_RUNNING,

@@ -31,9 +31,9 @@ static void node_schedule(node_t *n);
 static void node_check_drained(node_t *n);
 static void suspect(node_t *n, int code, const char *msg, const char *sqlstate);
 
-static uint64_t now_us(void)
+static uint64_t now_us(const node_t *n)
 {
-    return pgcm__mono_us();
+    return pgcm__env_now(n->env);
 }
 
 static sched_timing_t timing(const node_t *n)
@@ -138,7 +138,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (n->hostaddr == NULL)
         kept = 0; /* out of memory: as if nothing was found */
     if (kept > 0)
-        n->resolved_us = now_us();
+        n->resolved_us = now_us(n);
     uv_freeaddrinfo(res);
     char msg[256];
     snprintf(msg, sizeof(msg), "could not resolve host name \"%s\": %s",
@@ -151,7 +151,7 @@ static bool need_resolve(node_t *n)
 {
     if (n->resolve_host == NULL)
         return false;
-    if (n->hostaddr != NULL && now_us() - n->resolved_us < RESOLVE_TTL_US)
+    if (n->hostaddr != NULL && now_us(n) - n->resolved_us < RESOLVE_TTL_US)
         return false;
     if (n->gai != NULL)
         return true; /* lookup running; the connection waits for it */
@@ -307,7 +307,7 @@ static void apply(node_t *n, pgcm_node_state_t old, int flags, int code,
                 ? o->backoff_max_ms
                 : pgcm__backoff_ms(n->hc.retry_attempt, pgcm__random01(),
                                    o->backoff_initial_ms, o->backoff_max_ms);
-        pgcm__sched_retry_at(&n->sched, now_us() + (uint64_t)delay * 1000);
+        pgcm__sched_retry_at(&n->sched, now_us(n) + (uint64_t)delay * 1000);
         n->health.next_retry_ms = pgcm__wall_ms() + delay;
     }
     if (flags & HEALTH_OUT_CONNECTED) {
@@ -368,7 +368,7 @@ static void verdict(node_t *n, sched_kind_t kind, int status,
     pgcm_error_t hop;
     blame_hop(n, &status, &msg, &sqlstate, &hop);
     const pgcm_options_t *o = n->env->opts;
-    uint64_t now = now_us();
+    uint64_t now = now_us(n);
     int64_t wall = pgcm__wall_ms();
     n->pool.stats.probes++;
     n->health.last_check_ms = wall;
@@ -426,7 +426,7 @@ static void suspect(node_t *n, int code, const char *msg, const char *sqlstate)
     pgcm_error_t hop;
     blame_hop(n, &code, &msg, &sqlstate, &hop);
     record_error(n, code, msg, sqlstate);
-    if (pgcm__sched_suspect(&n->sched, now_us()) & SCHED_ABANDON_CHECK) {
+    if (pgcm__sched_suspect(&n->sched, now_us(n)) & SCHED_ABANDON_CHECK) {
         n->slot_kind[PROBE_SLOT_CHECK] = SCHED_NONE;
         pgcm__pool_probe_abandon(&n->pool, PROBE_SLOT_CHECK,
                                  "probe abandoned: the node is suspect");
@@ -495,7 +495,7 @@ static bool probe_start(node_t *n, sched_kind_t kind)
         /* Nothing idle and nothing running: connections being opened have
          * their own deadline, and a full probe connects when due. */
         sched_timing_t t = timing(n);
-        pgcm__sched_done(&n->sched, &t, kind, true, now_us());
+        pgcm__sched_done(&n->sched, &t, kind, true, now_us(n));
         return true;
     }
     n->sched.check = SCHED_NONE; /* out of memory: try again shortly */
@@ -515,7 +515,7 @@ static void node_schedule(node_t *n)
     if (n->life != NODE_LIVE)
         return;
     sched_timing_t t = timing(n);
-    uint64_t now = now_us();
+    uint64_t now = now_us(n);
     for (int guard = 0; guard < 4; guard++) {
         sched_next_t next = pgcm__sched_next(&n->sched, &t, now);
         if (next.kind == SCHED_NONE) {
@@ -539,7 +539,7 @@ void pgcm__node_retry_now(node_t *n)
 {
     if (n->life != NODE_LIVE)
         return;
-    pgcm__sched_now(&n->sched, now_us());
+    pgcm__sched_now(&n->sched, now_us(n));
     pgcm__log(n->env->opts, PGCM_LOG_INFO, n->id, "retry_requested", 0, 0, "",
               "%s now on request",
               n->sched.phase == SCHED_RETRY ? "reconnecting" : "probing");
@@ -554,10 +554,10 @@ static void on_pool(pool_t *p, const pool_report_t *rep)
     switch (rep->event) {
     case POOL_EV_CONNECTED:
         n->server_version = rep->server_version;
-        pgcm__sched_heard(&n->sched, now_us());
+        pgcm__sched_heard(&n->sched, now_us(n));
         break;
     case POOL_EV_HEARD:
-        pgcm__sched_heard(&n->sched, now_us());
+        pgcm__sched_heard(&n->sched, now_us(n));
         break;
     case POOL_EV_CONNECT_FAILED:
     case POOL_EV_BROKEN:
@@ -620,7 +620,7 @@ node_t *pgcm__node_new(loop_env_t *env, const pgcm_node_spec_t *spec,
     n->hc.state = PGCM_NODE_CONNECTING;
     n->health.state = PGCM_NODE_CONNECTING;
     n->health.state_since_ms = pgcm__wall_ms();
-    pgcm__sched_init(&n->sched, now_us());
+    pgcm__sched_init(&n->sched, now_us(n));
     return n;
 }
 

@@ -24,9 +24,9 @@ static void fail_pipeline(pool_t *p, pconn_t *c, int code, const char *msg,
                           const char *sqlstate);
 static void conn_start(pconn_t *c);
 
-static uint64_t now_us(void)
+static uint64_t now_us(const pool_t *p)
 {
-    return pgcm__mono_us();
+    return pgcm__env_now(p->env);
 }
 
 static void up(pool_t *p, pool_event_t ev)
@@ -95,7 +95,7 @@ static void pool_move(pconn_t *c, pool_list_id_t to)
     c->list = to;
     if (to == POOL_IDLE) {
         list_push_front(&p->lists[to], &c->conn.link);
-        c->idle_since_us = now_us();
+        c->idle_since_us = now_us(p);
     } else {
         list_push_back(&p->lists[to], &c->conn.link);
     }
@@ -211,7 +211,7 @@ static void pool_close(pconn_t *c, const char *why, bool discard)
     handshake_release(c);
     if (c->opened) {
         p->stats.conns_closed++;
-        p->stats.lifetime_us_total += now_us() - c->created_us;
+        p->stats.lifetime_us_total += now_us(p) - c->created_us;
     }
     if (c->checkout_slot != NULL) {
         *c->checkout_slot = NULL;
@@ -285,7 +285,7 @@ static void job_fail(pool_t *p, pool_job_t *job, int code, const char *msg,
 
 static void count_acquire(pool_t *p, pool_job_t *job)
 {
-    uint64_t waited = now_us() - job->submit_us;
+    uint64_t waited = now_us(p) - job->submit_us;
     p->stats.acquires++;
     p->stats.acquire_wait_us += waited;
     if (waited > p->stats.acquire_wait_max_us)
@@ -359,7 +359,7 @@ static void job_assign(pool_t *p, pconn_t *c, pool_job_t *job)
         pool_move(c, POOL_BUSY);
         c->checkout_slot = job->checkout_slot;
         *c->checkout_slot = c;
-        c->checkout_since_us = now_us();
+        c->checkout_since_us = now_us(p);
         c->leak_warned = false;
         job_outcome_t out = {.status = PGCM_OK,
                              .message = "",
@@ -400,7 +400,7 @@ static void arm_waiter_timer(pool_t *p);
 static void on_waiter_timer(uv_timer_t *t)
 {
     pool_t *p = t->data;
-    uint64_t now = now_us();
+    uint64_t now = now_us(p);
     list_node_t expired;
     list_init(&expired);
     list_node_t *pos, *tmp;
@@ -444,7 +444,7 @@ static void arm_waiter_timer(pool_t *p)
         return;
     }
     p->waiter_due_us = earliest;
-    uint64_t now = now_us();
+    uint64_t now = now_us(p);
     uint64_t ms = earliest > now ? (earliest - now + 999) / 1000 : 0;
     uv_timer_start(&p->waiter_timer, on_waiter_timer, ms, 0);
 }
@@ -676,10 +676,10 @@ static void conn_ready(pconn_t *c)
             return;
         }
         pool_move(c, POOL_PARKED);
-        c->idle_since_us = now_us();
+        c->idle_since_us = now_us(p);
         return;
     }
-    if (c->expires_us != 0 && now_us() >= c->expires_us && p->n_waiters == 0) {
+    if (c->expires_us != 0 && now_us(p) >= c->expires_us && p->n_waiters == 0) {
         pool_close(c, "max lifetime reached", false);
         pgcm__pool_fill(p);
         return;
@@ -695,13 +695,13 @@ static void probe_hand_back(pconn_t *c)
 {
     pool_t *p = c->pool;
     if (c->dedicated || c->list == POOL_PARKED || p->n_waiters > 0 ||
-        !p->live || (c->expires_us != 0 && now_us() >= c->expires_us)) {
+        !p->live || (c->expires_us != 0 && now_us(p) >= c->expires_us)) {
         if (c->list == POOL_PARKED && p->live)
             return; /* stays parked for the next probe */
         conn_ready(c);
         return;
     }
-    uint64_t idle_since = c->idle_since_us != 0 ? c->idle_since_us : now_us();
+    uint64_t idle_since = c->idle_since_us != 0 ? c->idle_since_us : now_us(p);
     pool_move(c, POOL_IDLE);
     list_remove(&c->conn.link);
     list_push_back(&p->lists[POOL_IDLE], &c->conn.link);
@@ -787,7 +787,7 @@ bool pgcm__pool_probe(pool_t *p, int slot, const char *sql, int timeout_ms,
     pr->sql = sql;
     pr->timeout_ms = timeout_ms;
     pr->correlation_id = correlation_id;
-    pr->start_us = now_us();
+    pr->start_us = now_us(p);
     if (late != NULL) {
         /* An earlier probe's answer is still due on it: that answer,
          * within this probe's deadline, is this probe's (no new connection
@@ -840,7 +840,7 @@ static void on_connected(pconn_t *c)
 {
     pool_t *p = c->pool;
     handshake_release(c);
-    uint64_t now = now_us();
+    uint64_t now = now_us(p);
     int64_t life = (int64_t)p->po->max_lifetime_ms * 1000;
     double jitter = 0.9 + 0.2 * pgcm__random01(); /* +-10% */
     c->opened = true;
@@ -918,7 +918,7 @@ static void on_pipeline_done(pconn_t *c, const conn_report_t *rep)
         job->requeued = true;
         p->stats.requeued++;
         int acquire_ms = p->po->acquire_timeout_ms;
-        job->acquire_deadline_us = now_us() + (uint64_t)acquire_ms * 1000;
+        job->acquire_deadline_us = now_us(p) + (uint64_t)acquire_ms * 1000;
         waiter_add(p, job, true);
         if (p->waiter_due_us == 0 ||
             job->acquire_deadline_us < p->waiter_due_us)
@@ -1137,6 +1137,7 @@ static void on_row(pconn_t *c, const conn_report_t *rep)
     if (job == NULL || job->on_row == NULL)
         return;
     int stop = job->on_row(p->node_id, rep->row, job->row_user);
+    pgcm__env_refresh_clock(p->env); /* the user's code took its time */
     if (stop != 0 && c->job == job) {
         char msg[200];
         snprintf(msg, sizeof(msg),

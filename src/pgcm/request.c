@@ -29,6 +29,16 @@ void pgcm__request_args_free(request_args_t *a)
     a->params = NULL;
 }
 
+void pgcm__request_init(request_t *r, request_registry_t *reg, uint64_t id,
+                        request_kind_t kind)
+{
+    list_init(&r->all_link);
+    list_init(&r->job.link);
+    r->reg = reg;
+    r->id = id;
+    r->kind = kind;
+}
+
 request_t *pgcm__request_new(request_registry_t *reg, uint64_t id,
                              request_kind_t kind, request_args_t *args)
 {
@@ -37,11 +47,7 @@ request_t *pgcm__request_new(request_registry_t *reg, uint64_t id,
         pgcm__request_args_free(args);
         return NULL;
     }
-    list_init(&r->all_link);
-    list_init(&r->job.link);
-    r->reg = reg;
-    r->id = id;
-    r->kind = kind;
+    pgcm__request_init(r, reg, id, kind);
     r->args = *args;
     r->owns_args = true;
     memset(args, 0, sizeof(*args));
@@ -54,7 +60,7 @@ static void request_free(request_t *r)
         return; /* a batch part: in the batch's array, strings borrowed */
     if (r->owns_args)
         pgcm__request_args_free(&r->args);
-    pgcm__free(r);
+    pgcm__free(r->block ? r->block : r);
 }
 
 /* Fill the pool's view of the request. */
@@ -68,7 +74,7 @@ static void job_prepare(request_t *r, job_kind_t kind)
     j->params = (const char *const *)r->args.params;
     j->timeout_ms = r->args.opts.timeout_ms > 0 ? r->args.opts.timeout_ms
                                                 : o->query_timeout_ms;
-    j->submit_us = pgcm__mono_us();
+    j->submit_us = pgcm__env_now(r->reg->env);
     j->on_row = r->args.opts.on_row;
     j->row_user = r->args.opts.row_user;
     j->correlation_id =
@@ -81,7 +87,7 @@ static void job_prepare(request_t *r, job_kind_t kind)
 static void batch_complete(batch_t *b)
 {
     request_registry_t *reg = b->reg;
-    b->out->elapsed_us = (int64_t)(pgcm__mono_us() - b->submit_us);
+    b->out->elapsed_us = (int64_t)(pgcm__env_now(b->reg->env) - b->submit_us);
     if (list_linked(&b->all_link))
         list_remove(&b->all_link);
     if (b->cb != NULL)
@@ -105,7 +111,7 @@ static void request_finish(request_t *r, pgcm_result_t *res)
     if (res == NULL)
         res = pgcm__result_error(node_id, PGCM_ENOMEM, "out of memory");
     if (res != NULL) {
-        res->elapsed_us = (int64_t)(pgcm__mono_us() - r->job.submit_us);
+        res->elapsed_us = (int64_t)(pgcm__env_now(reg->env) - r->job.submit_us);
         if (r->node != NULL && res->server_version == 0)
             res->server_version = r->node->server_version;
         if (res->status != PGCM_OK)
@@ -348,7 +354,7 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     b->part_mem = part_mem;
     out->results = results;
     out->count = count;
-    b->submit_us = pgcm__mono_us();
+    b->submit_us = pgcm__env_now(reg->env);
     b->args = *args;
     b->cb = cb;
     b->user = user;

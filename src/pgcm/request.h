@@ -49,6 +49,8 @@ typedef struct request {
     node_t *node;
     request_args_t args;
     bool owns_args;
+    void *block; /* the allocation r lives in (a query_block_t), or NULL:
+                    r was allocated on its own */
     struct pgcm_checkout_s *co;          /* CHECKOUT: filled on success */
     struct pgcm_checkout_s *on_checkout; /* a statement on this checkout */
     batch_t *batch;                      /* a fan-out part, or NULL */
@@ -83,6 +85,10 @@ void pgcm__requests_init(request_registry_t *reg, loop_env_t *env);
  * its request id. NULL on ENOMEM. */
 request_t *pgcm__request_new(request_registry_t *reg, uint64_t id,
                              request_kind_t kind, request_args_t *args);
+/* Set up r (zeroed by the caller) as a new request; its args are filled
+ * by the caller and owned by r's block. Any thread (r is not shared yet). */
+void pgcm__request_init(request_t *r, request_registry_t *reg, uint64_t id,
+                        request_kind_t kind);
 /* Route r to node (NULL: unknown id), or to its checkout. */
 void pgcm__request_submit(request_registry_t *reg, request_t *r, node_t *node);
 /* A checkout request: co is filled and delivered when a connection is

@@ -9,18 +9,28 @@
 #include "internal.h"
 
 /* One allocation: the node id lives right after the struct, and the error
- * record already names the node. */
+ * record already names the node. The error's text buffers are not cleared
+ * beyond their terminators: most results succeed, and the record is 600
+ * bytes. */
 pgcm_result_t *pgcm__result_new(const char *node_id)
 {
     const char *id = node_id ? node_id : "";
     size_t len = strlen(id);
-    pgcm_result_t *r = pgcm__calloc(1, sizeof(*r) + len + 1);
+    pgcm_result_t *r = pgcm__malloc(sizeof(*r) + len + 1);
     if (r == NULL)
         return NULL;
     r->node_id = memcpy((char *)(r + 1), id, len + 1);
+    r->status = PGCM_OK;
+    r->pg = NULL;
+    r->elapsed_us = 0;
+    r->server_version = 0;
+    r->error.code = PGCM_OK;
+    r->error.sqlstate[0] = '\0';
+    r->error.message[0] = '\0';
     size_t keep =
         len < sizeof(r->error.node_id) - 1 ? len : sizeof(r->error.node_id) - 1;
     memcpy(r->error.node_id, id, keep);
+    r->error.node_id[keep] = '\0';
     return r;
 }
 
