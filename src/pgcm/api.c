@@ -170,7 +170,7 @@ int pgcm_manager_start(pgcm_manager_t *mgr, const pgcm_node_spec_t *nodes,
     for (;;) {
         for (; first < count; first++) {
             node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, nodes[first].id);
-            if (n != NULL && n->pub_health.state == PGCM_NODE_CONNECTING)
+            if (n != NULL && n->pub.state == PGCM_NODE_CONNECTING)
                 break;
         }
         if (first == count)
@@ -370,10 +370,8 @@ static int node_snapshot(pgcm_manager_t *mgr, const char *node_id,
         return PGCM_EINVAL;
     pthread_mutex_lock(&mgr->snap_lock);
     node_t *n = pgcm__strmap_get(&mgr->nodes_by_id, node_id);
-    if (n != NULL && health != NULL)
-        *health = n->pub_health;
-    if (n != NULL && stats != NULL)
-        *stats = n->pub_stats;
+    if (n != NULL)
+        pgcm__node_read_published(n, health, stats);
     pthread_mutex_unlock(&mgr->snap_lock);
     return n ? PGCM_OK : PGCM_ENOENT;
 }
@@ -488,7 +486,11 @@ static query_block_t *query_block_new(pgcm_manager_t *mgr, const char *node_id,
                                       const pgcm_query_options_t *opts)
 {
     size_t text = args_size(node_id, sql, nparams, params);
-    query_block_t *qb = pgcm__malloc(sizeof(*qb) + text);
+    /* From a callback (on the loop), the loop's spare blocks (request.h) */
+    bool spare = sizeof(query_block_t) + text <= REQUEST_SPARE_BYTES &&
+                 pgcm__on_loop(mgr);
+    query_block_t *qb = spare ? pgcm__request_spare_block(&mgr->requests)
+                              : pgcm__malloc(sizeof(*qb) + text);
     if (qb == NULL)
         return NULL;
     memset(qb, 0, sizeof(*qb));
@@ -498,6 +500,7 @@ static query_block_t *query_block_new(pgcm_manager_t *mgr, const char *node_id,
     request_t *r = &qb->req;
     pgcm__request_init(r, &mgr->requests, pgcm__new_id(mgr), REQ_QUERY);
     r->block = qb;
+    r->block_spare = spare;
     r->owns_args = true; /* a->mem is NULL: the strings go with the block */
     args_fill(&r->args, qb + 1, node_id, sql, nparams, params, opts);
     return qb;

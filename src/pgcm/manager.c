@@ -165,7 +165,7 @@ void pgcm__post(pgcm_manager_t *mgr, cmd_t *cmd)
 {
     /* From a callback the delivery queue runs (a safe point: no handler
      * is half-way), the command runs at once: no queue, no wake-up. */
-    if (mgr->deliver.running && pgcm__on_loop(mgr)) {
+    if (pgcm__on_loop(mgr) && mgr->deliver.running) {
         run_cmd(mgr, cmd);
         return;
     }
@@ -816,6 +816,7 @@ void pgcm__manager_destroy(pgcm_manager_t *mgr)
     pgcm__strmap_free(&mgr->nodes_by_id);
     pgcm__conn_finish_later(&mgr->env);
     pgcm__deliver_free(&mgr->deliver);
+    pgcm__requests_free(&mgr->requests);
     pgcm__free((char *)mgr->opts.probe_query);
     pgcm__free((char *)mgr->opts.application_name);
     pgcm__cancel_tracker_release(mgr->env.cancels);

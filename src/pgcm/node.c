@@ -26,6 +26,7 @@
 #define SUSPECT_GAP_MS 50 /* between probes while suspect */
 #define RESOLVE_TTL_US (60u * 1000000u)
 #define RETRY_START_MS 100 /* a probe could not start: look again then */
+#define LAST_ERROR_MAX (sizeof(((pgcm_health_t *)0)->last_error) - 1)
 
 static void node_schedule(node_t *n);
 static void node_check_drained(node_t *n);
@@ -57,28 +58,70 @@ bool pgcm__node_accepts_work(const node_t *n)
            n->hc.state != PGCM_NODE_DISCONNECTED;
 }
 
+/* A pgcm_health_t from a health record and the state and counters
+ * beside it. */
+static void health_expand(pgcm_health_t *out, const node_health_t *h,
+                          pgcm_node_state_t state, int consecutive_failures,
+                          int retry_attempt, int server_version)
+{
+    out->state = state;
+    out->state_since_ms = h->state_since_ms;
+    out->last_check_ms = h->last_check_ms;
+    out->last_ok_ms = h->last_ok_ms;
+    out->latency_us = h->latency_us;
+    out->consecutive_failures = consecutive_failures;
+    out->retry_attempt = retry_attempt;
+    out->next_retry_ms = h->next_retry_ms;
+    out->last_error_code = h->last_error_code;
+    memcpy(out->last_sqlstate, h->last_sqlstate, sizeof(out->last_sqlstate));
+    snprintf(out->last_error, sizeof(out->last_error), "%s",
+             h->last_error ? h->last_error : "");
+    out->server_version = server_version;
+}
+
 void pgcm__node_publish(node_t *n)
 {
     n->pool.accepting = pgcm__node_accepts_work(n);
     n->pool.reachable = pgcm__node_available(n);
-    n->health.state = n->hc.state;
-    n->health.consecutive_failures = n->hc.consecutive_failures;
-    n->health.retry_attempt = n->hc.retry_attempt;
-    n->health.server_version = n->server_version;
+    /* A new failure text is copied outside the lock; the old one is freed
+     * after it. Out of memory, the published text is empty. */
+    bool new_text = n->error_text_changed;
+    char *text = new_text ? pgcm__strdup(n->health.last_error) : NULL;
+    n->error_text_changed = false;
+    node_published_t *pub = &n->pub;
     pthread_mutex_lock(n->pub_to.lock);
-    n->pub_health = n->health;
-    pgcm__pool_stats(&n->pool, &n->pub_stats);
+    char *old_text = pub->health.last_error;
+    pub->health = n->health;
+    pub->health.last_error = new_text ? text : old_text;
+    pub->state = n->hc.state;
+    pub->consecutive_failures = n->hc.consecutive_failures;
+    pub->retry_attempt = n->hc.retry_attempt;
+    pub->server_version = n->server_version;
+    pgcm__pool_stats(&n->pool, &pub->stats);
     pthread_mutex_unlock(n->pub_to.lock);
+    if (new_text)
+        pgcm__free(old_text);
+}
+
+void pgcm__node_read_published(const node_t *n, pgcm_health_t *health,
+                               pgcm_pool_stats_t *stats)
+{
+    const node_published_t *pub = &n->pub;
+    if (health != NULL)
+        health_expand(health, &pub->health, pub->state,
+                      pub->consecutive_failures, pub->retry_attempt,
+                      pub->server_version);
+    if (stats != NULL)
+        *stats = pub->stats;
 }
 
 static void emit(node_t *n, pgcm_event_type_t type, pgcm_node_state_t old,
                  int code, const char *msg)
 {
     pgcm_pool_stats_t stats;
-    pgcm_health_t health = n->health;
-    health.state = n->hc.state;
-    health.consecutive_failures = n->hc.consecutive_failures;
-    health.retry_attempt = n->hc.retry_attempt;
+    pgcm_health_t health;
+    health_expand(&health, &n->health, n->hc.state, n->hc.consecutive_failures,
+                  n->hc.retry_attempt, n->server_version);
     pgcm__pool_stats(&n->pool, &stats);
     pgcm_event_t ev = {.type = type,
                        .node_id = n->id,
@@ -355,8 +398,16 @@ static void record_error(node_t *n, int code, const char *msg,
                          const char *sqlstate)
 {
     n->health.last_error_code = code;
-    snprintf(n->health.last_error, sizeof(n->health.last_error), "%.*s",
-             (int)sizeof(n->health.last_error) - 1, msg ? msg : "");
+    const char *text = msg ? msg : "";
+    const char *now_text = n->health.last_error ? n->health.last_error : "";
+    /* pgcm_health_t.last_error holds 255 bytes: the copy keeps as many */
+    if (strncmp(now_text, text, LAST_ERROR_MAX) != 0) {
+        char copy[LAST_ERROR_MAX + 1];
+        snprintf(copy, sizeof(copy), "%.*s", (int)LAST_ERROR_MAX, text);
+        pgcm__free(n->health.last_error);
+        n->health.last_error = copy[0] ? pgcm__strdup(copy) : NULL;
+        n->error_text_changed = true;
+    }
     snprintf(n->health.last_sqlstate, sizeof(n->health.last_sqlstate), "%s",
              sqlstate ? sqlstate : "");
 }
@@ -616,9 +667,8 @@ node_t *pgcm__node_new(loop_env_t *env, const pgcm_node_spec_t *spec,
                     node_params, on_pool, n);
     uv_timer_init(env->loop, &n->timer);
     n->timer.data = n;
-    n->open_handles = 2; /* the node's timer and the pool's waiter timer */
+    n->open_handles = 1; /* the node's timer */
     n->hc.state = PGCM_NODE_CONNECTING;
-    n->health.state = PGCM_NODE_CONNECTING;
     n->health.state_since_ms = pgcm__wall_ms();
     pgcm__sched_init(&n->sched, now_us(n));
     return n;
@@ -650,7 +700,7 @@ static void node_handle_closed(uv_handle_t *h)
 static void close_handles(node_t *n)
 {
     uv_close((uv_handle_t *)&n->timer, node_handle_closed);
-    pgcm__pool_close_handles(&n->pool, node_handle_closed, n);
+    pgcm__pool_close_handles(&n->pool);
 }
 
 static void node_finish_close(node_t *n)
@@ -720,5 +770,7 @@ void pgcm__node_free(node_t *n)
     pgcm__spec_free(n->spec);
     pgcm__free(n->resolve_host);
     pgcm__free(n->hostaddr);
+    pgcm__free(n->health.last_error);
+    pgcm__free(n->pub.health.last_error);
     pgcm__free(n);
 }

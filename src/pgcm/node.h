@@ -22,6 +22,32 @@ typedef enum node_life {
 
 enum { PROBE_SLOT_CHECK = 0, PROBE_SLOT_BEAT = 1 };
 
+/* The loop's health record: what pgcm_health_t reports beyond the health
+ * core's state and counters (hc) and the server version, with the
+ * failure's text allocated (a node that never failed carries none). The
+ * published copy has the same shape; readers expand it into a
+ * pgcm_health_t (pgcm__node_read_published). */
+typedef struct node_health {
+    int64_t state_since_ms;
+    int64_t last_check_ms;
+    int64_t last_ok_ms;
+    int64_t latency_us;
+    int64_t next_retry_ms;
+    int last_error_code;
+    char last_sqlstate[6];
+    char *last_error; /* owned; NULL: none (at most 255 bytes) */
+} node_health_t;
+
+/* What other threads read, under pub_to.lock. */
+typedef struct node_published {
+    node_health_t health; /* .last_error: this copy's own */
+    pgcm_node_state_t state;
+    int consecutive_failures;
+    int retry_attempt;
+    int server_version;
+    pgcm_pool_stats_t stats;
+} node_published_t;
+
 typedef struct node node_t;
 typedef void (*node_closed_fn)(node_t *n, void *owner);
 
@@ -57,16 +83,15 @@ struct node {
 
     /* health and its schedule */
     health_core_t hc;
-    pgcm_health_t health; /* the loop's working copy */
+    node_health_t health;    /* the loop's working copy */
+    bool error_text_changed; /* health.last_error not yet published */
     sched_state_t sched;
     sched_kind_t slot_kind[POOL_PROBE_SLOTS]; /* probe in each slot */
     uv_timer_t timer; /* live: the next probe; draining: the drain deadline */
     int open_handles;
     int server_version;
 
-    /* published copies, read by other threads under pub_to.lock */
-    pgcm_health_t pub_health;
-    pgcm_pool_stats_t pub_stats;
+    node_published_t pub; /* read by other threads under pub_to.lock */
 
     list_node_t remove_waiters; /* the owner's: who waits for the close */
 };
@@ -85,6 +110,10 @@ void pgcm__node_free(node_t *n);
 
 /* Publish health and stats to other threads. */
 void pgcm__node_publish(node_t *n);
+/* Copy the published record into health and/or stats (either may be
+ * NULL). Any thread, holding n->pub_to.lock. */
+void pgcm__node_read_published(const node_t *n, pgcm_health_t *health,
+                               pgcm_pool_stats_t *stats);
 /* Janitor work: the pool's sweep, then publish. */
 void pgcm__node_maintain(node_t *n, uint64_t now_us);
 /* The periodic PGCM_EV_POOL_STATS event. */

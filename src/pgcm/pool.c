@@ -429,6 +429,18 @@ static void on_waiter_timer(uv_timer_t *t)
     }
 }
 
+static void stop_waiter_timer(pool_t *p)
+{
+    if (p->waiter_timer != NULL)
+        uv_timer_stop(p->waiter_timer);
+    p->waiter_due_us = 0;
+}
+
+static void waiter_timer_closed(uv_handle_t *h)
+{
+    pgcm__free(h);
+}
+
 static void arm_waiter_timer(pool_t *p)
 {
     uint64_t earliest = UINT64_MAX;
@@ -439,14 +451,21 @@ static void arm_waiter_timer(pool_t *p)
             earliest = job->acquire_deadline_us;
     }
     if (earliest == UINT64_MAX) {
-        uv_timer_stop(&p->waiter_timer);
-        p->waiter_due_us = 0;
+        stop_waiter_timer(p);
         return;
+    }
+    if (p->waiter_timer == NULL) {
+        /* the first wait: most pools (probed, rarely busy) never need it */
+        p->waiter_timer = pgcm__malloc(sizeof(*p->waiter_timer));
+        if (p->waiter_timer == NULL)
+            return; /* the next request that waits tries again */
+        uv_timer_init(p->env->loop, p->waiter_timer);
+        p->waiter_timer->data = p;
     }
     p->waiter_due_us = earliest;
     uint64_t now = now_us(p);
     uint64_t ms = earliest > now ? (earliest - now + 999) / 1000 : 0;
-    uv_timer_start(&p->waiter_timer, on_waiter_timer, ms, 0);
+    uv_timer_start(p->waiter_timer, on_waiter_timer, ms, 0);
 }
 
 static void fail_waiters(pool_t *p, int code, const char *msg)
@@ -456,8 +475,7 @@ static void fail_waiters(pool_t *p, int code, const char *msg)
         waiter_remove(p, job);
         job_fail(p, job, code, msg, "");
     }
-    uv_timer_stop(&p->waiter_timer);
-    p->waiter_due_us = 0;
+    stop_waiter_timer(p);
 }
 
 /* Connections being opened that waiters will get. */
@@ -524,8 +542,8 @@ static void pool_dispatch(pool_t *p)
     if (p->depth > 1)
         pipeline_waiters(p);
     if (p->n_waiters == 0) {
-        uv_timer_stop(&p->waiter_timer);
-        p->waiter_due_us = 0;
+        if (p->waiter_due_us != 0)
+            stop_waiter_timer(p);
     } else if (p->live && p->accepting) {
         /* Requests still wait: new connections, while under max. With
          * pipelining each takes up to depth of them. */
@@ -1204,17 +1222,21 @@ void pgcm__pool_init(pool_t *p, loop_env_t *env, const char *node_id,
     for (int i = 0; i < POOL_NLISTS; i++)
         list_init(&p->lists[i]);
     list_init(&p->waiters);
-    uv_timer_init(env->loop, &p->waiter_timer);
-    p->waiter_timer.data = p;
 }
 
-void pgcm__pool_close_handles(pool_t *p, uv_close_cb cb, void *data)
+void pgcm__pool_close_handles(pool_t *p)
 {
     if (list_linked(&p->changed_link))
         list_remove(&p->changed_link);
     list_init(&p->changed_link);
-    p->waiter_timer.data = data;
-    uv_close((uv_handle_t *)&p->waiter_timer, cb);
+    /* The timer frees itself once closed; nothing waits for it, so the
+     * pool may go first. */
+    if (p->waiter_timer != NULL) {
+        p->waiter_timer->data = NULL;
+        uv_close((uv_handle_t *)p->waiter_timer, waiter_timer_closed);
+        p->waiter_timer = NULL;
+        p->waiter_due_us = 0;
+    }
 }
 
 void pgcm__pool_params_ready(pool_t *p, bool ok, int code, const char *msg)

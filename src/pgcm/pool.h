@@ -152,9 +152,10 @@ struct pool {
 
     list_node_t waiters; /* pool_job_t, FIFO */
     int n_waiters;
-    int n_plain_waiters;     /* waiters that cannot be pipelined */
-    int depth;               /* pipeline depth; < 2: no pipelining */
-    uv_timer_t waiter_timer; /* earliest acquire deadline */
+    int n_plain_waiters;      /* waiters that cannot be pipelined */
+    int depth;                /* pipeline depth; < 2: no pipelining */
+    uv_timer_t *waiter_timer; /* earliest acquire deadline; allocated
+                                 when a request first waits, or NULL */
     uint64_t waiter_due_us;
 
     pool_probe_t probes[POOL_PROBE_SLOTS];
@@ -165,8 +166,9 @@ void pgcm__pool_init(pool_t *p, loop_env_t *env, const char *node_id,
                      const pgcm_pool_options_t *po, int connect_timeout_ms,
                      struct cancel_gate *gate, pool_params_fn params,
                      pool_upcall_fn upcall, void *owner);
-/* Close the pool's own timer; cb runs when it is closed. */
-void pgcm__pool_close_handles(pool_t *p, uv_close_cb cb, void *data);
+/* Close the pool's own timer (if it has one); the pool need not wait for
+ * the close to finish. */
+void pgcm__pool_close_handles(pool_t *p);
 
 /* Run job on a connection, now or when one is free (FIFO). */
 void pgcm__pool_enqueue(pool_t *p, pool_job_t *job);

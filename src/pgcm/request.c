@@ -18,7 +18,40 @@ void pgcm__requests_init(request_registry_t *reg, loop_env_t *env)
     reg->env = env;
     list_init(&reg->requests);
     list_init(&reg->batches);
+    list_init(&reg->spare);
     reg->accepting = true;
+}
+
+void pgcm__requests_free(request_registry_t *reg)
+{
+    while (!list_empty(&reg->spare)) {
+        list_node_t *b = list_first(&reg->spare);
+        list_remove(b);
+        pgcm__free(b);
+    }
+    reg->nspare = 0;
+}
+
+void *pgcm__request_spare_block(request_registry_t *reg)
+{
+    if (list_empty(&reg->spare))
+        return pgcm__malloc(REQUEST_SPARE_BYTES);
+    list_node_t *b = list_first(&reg->spare);
+    list_remove(b);
+    reg->nspare--;
+    return b;
+}
+
+/* A request's own block back: kept for the next statement, or freed. */
+static void block_free(request_registry_t *reg, request_t *r)
+{
+    if (r->block_spare && reg->nspare < REQUEST_SPARE_MAX) {
+        list_node_t *b = r->block;
+        list_push_front(&reg->spare, b);
+        reg->nspare++;
+        return;
+    }
+    pgcm__free(r->block);
 }
 
 void pgcm__request_args_free(request_args_t *a)
@@ -60,7 +93,10 @@ static void request_free(request_t *r)
         return; /* a batch part: in the batch's array, strings borrowed */
     if (r->owns_args)
         pgcm__request_args_free(&r->args);
-    pgcm__free(r->block ? r->block : r);
+    if (r->block != NULL)
+        block_free(r->reg, r);
+    else
+        pgcm__free(r);
 }
 
 /* Fill the pool's view of the request. */
@@ -259,8 +295,8 @@ static bool route_check(request_t *r, node_t *n)
         request_fail(r, PGCM_EUNAVAIL,
                      "node '%s' is %s (%s); next reconnect attempt in %lld ms",
                      n->id, pgcm_node_state_name(n->hc.state),
-                     n->health.last_error[0] ? n->health.last_error
-                                             : "no error recorded",
+                     n->health.last_error ? n->health.last_error
+                                          : "no error recorded",
                      (long long)(in_ms > 0 ? in_ms : 0));
         return false;
     }

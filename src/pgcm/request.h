@@ -49,8 +49,9 @@ typedef struct request {
     node_t *node;
     request_args_t args;
     bool owns_args;
-    void *block; /* the allocation r lives in (a query_block_t), or NULL:
-                    r was allocated on its own */
+    void *block;      /* the allocation r lives in (a query_block_t), or
+                         NULL: r was allocated on its own */
+    bool block_spare; /* block is REQUEST_SPARE_BYTES: reused once done */
     struct pgcm_checkout_s *co;          /* CHECKOUT: filled on success */
     struct pgcm_checkout_s *on_checkout; /* a statement on this checkout */
     batch_t *batch;                      /* a fan-out part, or NULL */
@@ -72,14 +73,28 @@ struct batch {
     completion_t *done; /* blocking: woken with the batch */
 };
 
+/* A statement submitted from a callback on the loop (the next statement of
+ * a stream) gets a block of this size from the spare ones when its
+ * command, request and strings fit, and the block goes back there when
+ * the request is done: no malloc or free per statement. */
+#define REQUEST_SPARE_BYTES 1024
+#define REQUEST_SPARE_MAX   128 /* blocks kept: 128 KiB at the most */
+
 typedef struct request_registry {
     loop_env_t *env;
     list_node_t requests; /* unfinished single requests */
     list_node_t batches;  /* unfinished batches */
     bool accepting;       /* false once shutdown began */
+    list_node_t spare;    /* spare blocks (loop only) */
+    size_t nspare;
 } request_registry_t;
 
 void pgcm__requests_init(request_registry_t *reg, loop_env_t *env);
+/* Free the spare blocks (the loop has ended). */
+void pgcm__requests_free(request_registry_t *reg);
+/* A spare block of REQUEST_SPARE_BYTES, or a new one; NULL on ENOMEM.
+ * Loop thread only. */
+void *pgcm__request_spare_block(request_registry_t *reg);
 
 /* A new request taking ownership of args' strings (on failure too). id is
  * its request id. NULL on ENOMEM. */
