@@ -160,7 +160,8 @@ const char *pgcm__sched_kind_name(sched_kind_t kind);
 
 /* Check a spec; PGCM_OK or PGCM_EINVAL with the reason in err. */
 int pgcm__spec_validate(const pgcm_node_spec_t *spec, pgcm_error_t *err);
-/* Deep copy (all strings duplicated); NULL on ENOMEM. */
+/* Deep copy in one block (the strings after the struct); NULL on ENOMEM.
+ * Free with pgcm__spec_free, which wipes the secrets first. */
 pgcm_node_spec_t *pgcm__spec_dup(const pgcm_node_spec_t *spec);
 void pgcm__spec_free(pgcm_node_spec_t *spec);
 /* Validate manager options; PGCM_OK or PGCM_EINVAL. */

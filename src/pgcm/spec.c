@@ -289,64 +289,63 @@ int pgcm__options_validate(const pgcm_options_t *o, pgcm_error_t *err)
     return PGCM_OK;
 }
 
+/* The spec's strings, in the order they are laid out after the struct. */
+static size_t spec_strings(pgcm_node_spec_t *d, const char ***out)
+{
+    out[0] = &d->id;
+    out[1] = &d->conninfo;
+    out[2] = &d->host;
+    out[3] = &d->database;
+    out[4] = &d->user;
+    out[5] = &d->password;
+    out[6] = &d->application_name;
+    out[7] = &d->ssl.ca;
+    out[8] = &d->ssl.cert;
+    out[9] = &d->ssl.key;
+    out[10] = &d->ssh.host;
+    out[11] = &d->ssh.user;
+    out[12] = &d->ssh.key_path;
+    out[13] = &d->ssh.known_hosts;
+    out[14] = &d->ssh.passphrase;
+    return 15;
+}
+
+/* One allocation: the struct, then its strings (a node keeps its spec for
+ * life, and at 10,000 nodes fifteen small blocks a node add up). */
 pgcm_node_spec_t *pgcm__spec_dup(const pgcm_node_spec_t *s)
 {
-    pgcm_node_spec_t *d = pgcm__malloc(sizeof(*d));
+    pgcm_node_spec_t probe = *s;
+    const char **fields[15];
+    size_t nfields = spec_strings(&probe, fields);
+    size_t total = sizeof(*s);
+    for (size_t i = 0; i < nfields; i++)
+        total += *fields[i] ? strlen(*fields[i]) + 1 : 0;
+    pgcm_node_spec_t *d = pgcm__malloc(total);
     if (d == NULL)
         return NULL;
     *d = *s;
-    const char **fields[] = {
-        &d->id,
-        &d->conninfo,
-        &d->host,
-        &d->database,
-        &d->user,
-        &d->password,
-        &d->application_name,
-        &d->ssl.ca,
-        &d->ssl.cert,
-        &d->ssl.key,
-        &d->ssh.host,
-        &d->ssh.user,
-        &d->ssh.key_path,
-        &d->ssh.known_hosts,
-        &d->ssh.passphrase,
-    };
-    bool ok = true;
-    for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+    spec_strings(d, fields);
+    char *text = (char *)(d + 1);
+    for (size_t i = 0; i < nfields; i++) {
         if (*fields[i] == NULL)
             continue;
-        char *c = pgcm__strdup(*fields[i]);
-        if (c == NULL)
-            ok = false;
-        *fields[i] = c;
-    }
-    if (!ok) {
-        pgcm__spec_free(d);
-        return NULL;
+        size_t len = strlen(*fields[i]) + 1;
+        *fields[i] = memcpy(text, *fields[i], len);
+        text += len;
     }
     return d;
 }
 
+/* The secrets (password, conninfo, ssh passphrase) are wiped first. */
 void pgcm__spec_free(pgcm_node_spec_t *d)
 {
     if (d == NULL)
         return;
-    pgcm__free((char *)d->id);
-    pgcm__free_secret((char *)d->conninfo); /* may hold a password */
-    pgcm__free((char *)d->host);
-    pgcm__free((char *)d->database);
-    pgcm__free((char *)d->user);
-    pgcm__free_secret((char *)d->password);
-    pgcm__free((char *)d->application_name);
-    pgcm__free((char *)d->ssl.ca);
-    pgcm__free((char *)d->ssl.cert);
-    pgcm__free((char *)d->ssl.key);
-    pgcm__free((char *)d->ssh.host);
-    pgcm__free((char *)d->ssh.user);
-    pgcm__free((char *)d->ssh.key_path);
-    pgcm__free((char *)d->ssh.known_hosts);
-    pgcm__free_secret((char *)d->ssh.passphrase);
+    const char *secrets[] = {d->conninfo, d->password, d->ssh.passphrase};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(*secrets); i++) {
+        if (secrets[i] != NULL)
+            explicit_bzero((char *)secrets[i], strlen(secrets[i]));
+    }
     pgcm__free(d);
 }
 
