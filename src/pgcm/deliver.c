@@ -22,6 +22,7 @@ typedef enum item_kind {
 typedef struct item {
     list_node_t link;
     item_kind_t kind;
+    uint64_t seq; /* its place in the order items were queued */
     union {
         struct {
             pgcm_query_cb cb;
@@ -150,11 +151,19 @@ static void deliver_run(deliver_queue_t *q)
         return;
     q->running = true;
     for (;;) {
-        if (q->before != NULL)
-            q->before(q->before_data);
-        if (list_empty(&q->items))
+        if (list_empty(&q->items)) {
+            if (q->before != NULL) /* what the callbacks changed */
+                q->before(q->before_data);
             break;
+        }
         item_t *it = LIST_ENTRY(list_first(&q->items), item_t, link);
+        /* Published before anyone hears of it: once for everything queued
+         * so far, again only before an item a callback queued since. */
+        if (it->seq > q->published_seq) {
+            q->published_seq = q->queued_seq;
+            if (q->before != NULL)
+                q->before(q->before_data);
+        }
         list_remove(&it->link);
         run_item(q, it);
         item_release(q, it);
@@ -179,6 +188,7 @@ static void on_idle(uv_idle_t *h)
 
 static void enqueue(deliver_queue_t *q, item_t *it)
 {
+    it->seq = ++q->queued_seq;
     list_push_back(&q->items, &it->link);
     if (q->closed)
         deliver_run(q);

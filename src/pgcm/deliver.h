@@ -42,8 +42,11 @@ typedef struct deliver_queue {
     subscriber_t *subs;
     size_t nsubs, subs_cap;
     bool running;               /* inside pgcm__deliver_run */
-    void (*before)(void *data); /* run before each delivery (and once a
-                                   round): publishing what changed */
+    void (*before)(void *data); /* publishing what changed: run before a
+                                   delivery queued since it last ran, and
+                                   at the end of each round */
+    uint64_t queued_seq;        /* items queued so far */
+    uint64_t published_seq;     /* queued_seq when before last ran */
     void *before_data;
     void (*after)(void *data); /* run once the queue is empty */
     bool closed;               /* handles closed: deliver at once */
