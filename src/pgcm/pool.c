@@ -1056,6 +1056,7 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
         snprintf(msg, sizeof(msg), "heartbeat got no answer within %d ms",
                  (int)(rep->elapsed_us / 1000));
         pool_close(c, msg, false);
+        pgcm__pool_fill(p); /* back to min, as after any other close */
         return;
     }
     if (c->probe_slot >= 0) {
