@@ -36,6 +36,7 @@ typedef struct hev {
     int64_t time_ms; /* ev->time_ms: Unix epoch ms, stamped by the library */
     int error_code;
     char message[256];
+    int consecutive_failures; /* ev->health's, after the event */
     int has_stats;
     pgcm_pool_stats_t stats;
 } hev_t;
@@ -113,6 +114,8 @@ static inline void hrec_on_event(const pgcm_event_t *ev, void *user)
         e->error_code = ev->error_code;
         snprintf(e->message, sizeof e->message, "%s",
                  ev->message ? ev->message : "");
+        if (ev->health)
+            e->consecutive_failures = ev->health->consecutive_failures;
         if (ev->stats) {
             e->has_stats = 1;
             e->stats = *ev->stats;
