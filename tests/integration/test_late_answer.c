@@ -8,9 +8,11 @@
  * slow server gets no new connections; an answer that never comes in time
  * still takes the node down and closes that connection, and the node comes
  * back over a new one; a full probe due while a heartbeat is out waits for
- * the heartbeat's answer instead of opening a second connection. The tests
+ * the heartbeat's answer instead of opening a second connection; a late
+ * connection no probe comes onto closes at its extended deadline. The tests
  * assert events, counts and connection reasons, not timings: the options
- * keep every deadline far from the answers' delays.
+ * keep every deadline far from the answers' delays. One test shows a known
+ * bug and runs only with PGCM_TEST_KNOWN_BUGS=1 (see its comment).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "faultproxy.h"
@@ -91,7 +94,8 @@ static size_t log_mark(void)
 }
 
 /* Records in [from, to) of this event whose message contains `part` (NULL:
- * any); the first one's message goes to first (if not NULL). */
+ * any; "^..." : begins with the rest); the first one's message goes to
+ * first (if not NULL). */
 static int log_count(size_t from, size_t to, const char *event,
                      const char *part, char *first, size_t firstlen)
 {
@@ -99,8 +103,11 @@ static int log_count(size_t from, size_t to, const char *event,
     pthread_mutex_lock(&logbook.lock);
     for (size_t i = from; i < to && i < logbook.n; i++) {
         const logline_t *l = &logbook.line[i];
-        if (strcmp(l->event, event) != 0 ||
-            (part != NULL && strstr(l->message, part) == NULL))
+        if (strcmp(l->event, event) != 0)
+            continue;
+        if (part != NULL && part[0] == '^'
+                ? strncmp(l->message, part + 1, strlen(part + 1)) != 0
+                : part != NULL && strstr(l->message, part) == NULL)
             continue;
         if (count++ == 0 && first != NULL)
             snprintf(first, firstlen, "%s", l->message);
@@ -174,9 +181,22 @@ static void late_options(pgcm_options_t *o)
     o->log_level = PGCM_LOG_DEBUG;
 }
 
-/* Node alpha (one connection: pool min 1) behind a fresh proxy, healthy,
- * its first probe and connection settled. */
-static pgcm_manager_t *start_behind_proxy(const pgcm_options_t *o)
+typedef struct pool_want {
+    pgcm_manager_t *mgr;
+    int idle;
+} pool_want_t;
+
+static int pool_idle(void *user)
+{
+    pool_want_t *w = user;
+    pgcm_pool_stats_t st;
+    return pgcm_node_stats(w->mgr, "alpha", &st) == PGCM_OK &&
+           st.idle == w->idle && st.total == w->idle;
+}
+
+/* Node alpha with pool_min connections behind a fresh proxy, healthy, its
+ * connections open and idle. */
+static pgcm_manager_t *start_behind_proxy(const pgcm_options_t *o, int pool_min)
 {
     char err[512];
     int port = faultproxy_start(localpg_host(pg[0]), localpg_port(pg[0]),
@@ -185,10 +205,13 @@ static pgcm_manager_t *start_behind_proxy(const pgcm_options_t *o)
         fail_msg("%s", err);
     pgcm_node_spec_t s = spec;
     s.port = port;
-    s.pool.min = 1;
+    s.pool.min = pool_min;
     pgcm_manager_t *mgr = hrec_start_manager(&rec, o, &s, 1);
     hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
-    fixture_sleep_ms(300);
+    pool_want_t w = {mgr, pool_min};
+    HREC_CHECK(&rec, 0, fixture_wait_for(pool_idle, &w, 3000),
+               "the pool of alpha did not settle at %d idle connections",
+               pool_min);
     return mgr;
 }
 
@@ -239,7 +262,7 @@ static void test_late_heartbeat_answer_taken_on_its_connection(void **state)
     (void)state;
     pgcm_options_t o;
     late_options(&o);
-    pgcm_manager_t *mgr = start_behind_proxy(&o);
+    pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
     pgcm_pool_stats_t before = stats_of(mgr);
     long accepted = faultproxy_accepted(proxy);
     size_t mark = hrec_mark(&rec);
@@ -259,7 +282,7 @@ static void test_late_heartbeat_answer_taken_on_its_connection(void **state)
     int healthy_again =
         count_changes(mark, end, PGCM_NODE_DEGRADED, PGCM_NODE_HEALTHY);
     int late_taken =
-        log_count(lmark, lend, "health_check", "suspect probe ok", NULL, 0);
+        log_count(lmark, lend, "health_check", "^suspect probe ok", NULL, 0);
     print_message("slow server (%d ms each way): %llu probes, %llu failed, "
                   "%d times degraded, %d times healthy again, %d late "
                   "answers taken by suspect probes, %ld connections accepted "
@@ -338,7 +361,7 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
     (void)state;
     pgcm_options_t o;
     late_options(&o);
-    pgcm_manager_t *mgr = start_behind_proxy(&o);
+    pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
     pgcm_pool_stats_t before = stats_of(mgr);
     long accepted = faultproxy_accepted(proxy);
     size_t mark = hrec_mark(&rec);
@@ -402,8 +425,238 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
     fixture_manager_free(mgr);
 }
 
+/* ---- a full probe due while a heartbeat is out --------------------------- */
+
+/* Heartbeats answered in time but slowly (SLOW_MS each way, a 3 s
+ * deadline), one 50 ms after each answer, and full probes every 400 ms:
+ * each full probe falls due while a heartbeat is out on the only
+ * connection (from 50 ms to 650 ms or more after the last answer). It
+ * waits for the heartbeat's answer and then goes out on that connection;
+ * beside the heartbeat it would have needed a second one. */
+static void test_full_probe_waits_for_heartbeat(void **state)
+{
+    (void)state;
+    pgcm_options_t o;
+    late_options(&o);
+    o.liveness_interval_ms = 50;
+    o.liveness_timeout_ms = 3000;
+    o.health_check_interval_ms = 400;
+    pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
+    pgcm_pool_stats_t before = stats_of(mgr);
+    long accepted = faultproxy_accepted(proxy);
+    size_t mark = hrec_mark(&rec);
+    size_t lmark = log_mark();
+
+    faultproxy_delay(proxy, SLOW_MS);
+    fixture_sleep_ms(6000);
+    pgcm_pool_stats_t during = stats_of(mgr);
+    long accepted_during = faultproxy_accepted(proxy);
+    size_t lend = log_mark();
+    faultproxy_pass(proxy);
+
+    int full = log_count(lmark, lend, "health_check", "^probe ok", NULL, 0);
+    int beats =
+        log_count(lmark, lend, "health_check", "^heartbeat ok", NULL, 0);
+    print_message(
+        "full probes beside slow heartbeats (%d ms each way): %d "
+        "full probes and %d heartbeats answered, %llu failed, %ld "
+        "connections accepted by the proxy\n",
+        SLOW_MS, full, beats,
+        (unsigned long long)(during.probe_failures - before.probe_failures),
+        accepted_during - accepted);
+    if (accepted_during != accepted)
+        log_print(lmark, lend);
+    HREC_CHECK(
+        &rec, mark, during.probe_failures == before.probe_failures,
+        "%llu probes failed, every deadline being far off",
+        (unsigned long long)(during.probe_failures - before.probe_failures));
+    /* both kinds went on, neither starved by the other... */
+    HREC_CHECK(&rec, mark, full >= 3 && beats >= 3,
+               "%d full probes and %d heartbeats in 6 s", full, beats);
+    /* ...on the one connection */
+    HREC_CHECK(&rec, mark,
+               accepted_during == accepted &&
+                   during.conns_opened == before.conns_opened,
+               "%ld connections opened beside the heartbeats",
+               accepted_during - accepted);
+    HREC_CHECK(&rec, mark,
+               hrec_count(&rec, mark, PGCM_EV_HEALTH_CHANGED, "alpha") == 0,
+               "the node changed state");
+    fixture_sleep_ms(500);
+    expect_settled_healthy(mgr, 1500);
+    fixture_manager_free(mgr);
+}
+
+/* ---- a late connection with no probe on it ------------------------------- */
+
+#define HELD_MS 20000 /* a heartbeat's request held this long */
+
+/* The monotonic time at which a heartbeat was seen answered (the node's
+ * last_check_ms moved), within timeout_ms, or -1. */
+static int64_t wait_heartbeat_answered(pgcm_manager_t *mgr, int timeout_ms)
+{
+    pgcm_health_t h;
+    assert_int_equal(pgcm_node_health(mgr, "alpha", &h), PGCM_OK);
+    int64_t last = h.last_check_ms;
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    while (fixture_now_ms() < deadline) {
+        fixture_sleep_ms(2);
+        assert_int_equal(pgcm_node_health(mgr, "alpha", &h), PGCM_OK);
+        if (h.last_check_ms != last)
+            return fixture_now_ms();
+    }
+    return -1;
+}
+
+static void sleep_until(int64_t at_ms)
+{
+    int64_t now = fixture_now_ms();
+    if (at_ms > now)
+        fixture_sleep_ms((int)(at_ms - now));
+}
+
+/* Two idle connections, heartbeats every second with a 3 s deadline, no
+ * full probe. Only the next heartbeat's request is held (the proxy holds
+ * for HELD_MS what it reads while so told, and nothing it reads after):
+ * the heartbeat fails and its connection waits for the late answer, but
+ * the suspect probe that follows finds the other connection idle and is
+ * answered at once there. No probe comes onto the late connection, which
+ * closes when health_check_timeout_ms more have passed, long before its
+ * answer. If the heartbeat misses the window in which its request is held
+ * (the loop or this thread was late), it is answered in time and the
+ * scenario tries again. Returns the manager once that connection closed;
+ * *mark is the recorder's mark before the failure. */
+static pgcm_manager_t *late_connection_left_alone(size_t *mark)
+{
+    pgcm_options_t o;
+    late_options(&o);
+    o.liveness_interval_ms = 1000;
+    o.liveness_timeout_ms = 3000;
+    o.health_check_interval_ms = 600000;
+    pgcm_manager_t *mgr = start_behind_proxy(&o, 2);
+    size_t lmark = 0;
+    long degraded = -1;
+    for (int attempt = 0; attempt < 3 && degraded < 0; attempt++) {
+        *mark = hrec_mark(&rec);
+        lmark = log_mark();
+        int64_t answered = wait_heartbeat_answered(mgr, 3000);
+        HREC_CHECK(&rec, *mark, answered >= 0, "no heartbeat answered in 3 s");
+        /* the next heartbeat goes out 1000 ms after that answer, and
+         * fails 3000 ms later; its suspect probe follows 50 ms after */
+        sleep_until(answered + 500);
+        faultproxy_delay(proxy, HELD_MS);
+        sleep_until(answered + 2500);
+        faultproxy_delay(proxy, 0);
+        degraded = hrec_wait(&rec, *mark, PGCM_EV_HEALTH_CHANGED, "alpha",
+                             PGCM_NODE_DEGRADED, 4000);
+        print_message("late connection left alone: attempt %d: the "
+                      "heartbeat %s\n",
+                      attempt + 1,
+                      degraded >= 0 ? "failed" : "was answered in time");
+    }
+    HREC_CHECK(&rec, *mark, degraded >= 0,
+               "no heartbeat went out while its request would be held");
+    hev_t fail = hrec_get(&rec, (size_t)degraded);
+    HREC_CHECK(&rec, *mark,
+               fail.consecutive_failures == 1 &&
+                   strstr(fail.message, "heartbeat") != NULL,
+               "degraded with %d failures by: %s", fail.consecutive_failures,
+               fail.message);
+    /* the suspect probe, on the other connection, is answered at once */
+    long healthy = hrec_wait(&rec, (size_t)degraded, PGCM_EV_HEALTH_CHANGED,
+                             "alpha", PGCM_NODE_HEALTHY, 3000);
+    HREC_CHECK(&rec, *mark, healthy > degraded,
+               "not healthy again after the suspect probe");
+
+    /* the late connection closes on its own, with no probe on it */
+    char why[200] = "";
+    int64_t deadline = fixture_now_ms() + 15000;
+    while (log_count(lmark, log_mark(), "connection_closed", NULL, why,
+                     sizeof why) == 0 &&
+           fixture_now_ms() < deadline)
+        fixture_sleep_ms(20);
+    size_t lend = log_mark();
+    print_message("late connection left alone: closed: %s\n", why);
+    HREC_CHECK(&rec, *mark,
+               log_count(lmark, lend, "connection_closed", NULL, NULL, 0) == 1,
+               "no connection closed within 15 s (or more than one)");
+    int waited_ms = -1;
+    HREC_CHECK(
+        &rec, *mark,
+        sscanf(why, "heartbeat got no answer within %d ms", &waited_ms) == 1,
+        "closed for another reason: %s", why);
+    /* it waited past the heartbeat's deadline, for the extension */
+    HREC_CHECK(&rec, *mark,
+               waited_ms >=
+                   o.liveness_timeout_ms + o.health_check_timeout_ms / 2,
+               "closed after %d ms, the heartbeat's deadline being %d ms and "
+               "the wait for its answer %d ms more",
+               waited_ms, o.liveness_timeout_ms, o.health_check_timeout_ms);
+    HREC_CHECK(
+        &rec, *mark,
+        count_changes(*mark, hrec_mark(&rec), PGCM_NODE_HEALTHY,
+                      PGCM_NODE_DEGRADED) == 1 &&
+            hrec_count(&rec, *mark, PGCM_EV_THRESHOLD_REACHED, "alpha") == 0,
+        "the node failed more than once");
+    return mgr;
+}
+
+static void
+test_unattached_late_connection_closes_at_extended_deadline(void **state)
+{
+    (void)state;
+    size_t mark;
+    pgcm_manager_t *mgr = late_connection_left_alone(&mark);
+    faultproxy_pass(proxy);
+    fixture_sleep_ms(1500);
+    HREC_CHECK(&rec, mark,
+               count_changes(mark, hrec_mark(&rec), PGCM_NODE_HEALTHY,
+                             PGCM_NODE_DEGRADED) == 1,
+               "the node failed again after the late connection closed");
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
+    hrec_expect_query_ok(&rec, mgr, "alpha");
+    fixture_manager_free(mgr);
+}
+
+/* KNOWN BUG (run only with PGCM_TEST_KNOWN_BUGS=1; ctest has it as
+ * integration/test_late_answer/known_bugs, disabled): the late connection
+ * closed at its extended deadline is not replaced. The pool stays at one
+ * connection below its min of 2 (total 1, idle 1, after 15 s), since that
+ * close, unlike the pool's others, does not refill it. */
+static void test_pool_refilled_after_late_connection_closes(void **state)
+{
+    (void)state;
+    size_t mark;
+    pgcm_manager_t *mgr = late_connection_left_alone(&mark);
+    long accepted = faultproxy_accepted(proxy);
+    pool_want_t w = {mgr, 2};
+    int refilled = fixture_wait_for(pool_idle, &w, 15000);
+    pgcm_pool_stats_t st = stats_of(mgr);
+    HREC_CHECK(&rec, mark, refilled,
+               "the pool did not refill to its min of 2 idle connections "
+               "in 15 s: total %d, idle %d, active %d, opened %llu, closed "
+               "%llu",
+               st.total, st.idle, st.active,
+               (unsigned long long)st.conns_opened,
+               (unsigned long long)st.conns_closed);
+    HREC_CHECK(&rec, mark, faultproxy_accepted(proxy) <= accepted + 1,
+               "%ld connections opened, expected 1 in place of the closed "
+               "one",
+               faultproxy_accepted(proxy) - accepted);
+    faultproxy_pass(proxy);
+    expect_settled_healthy(mgr, 2500);
+    fixture_manager_free(mgr);
+}
+
 int main(void)
 {
+    const struct CMUnitTest known_bugs[] = {
+        cmocka_unit_test_setup_teardown(
+            test_pool_refilled_after_late_connection_closes, test_setup,
+            test_teardown),
+    };
+    if (getenv("PGCM_TEST_KNOWN_BUGS") != NULL)
+        return cmocka_run_group_tests(known_bugs, group_setup, group_teardown);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_late_heartbeat_answer_taken_on_its_connection, test_setup,
@@ -411,6 +664,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_answer_beyond_extended_deadline_closes_connection, test_setup,
             test_teardown),
+        cmocka_unit_test_setup_teardown(test_full_probe_waits_for_heartbeat,
+                                        test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_unattached_late_connection_closes_at_extended_deadline,
+            test_setup, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
