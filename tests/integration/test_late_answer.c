@@ -222,6 +222,23 @@ static pgcm_pool_stats_t stats_of(pgcm_manager_t *mgr)
     return st;
 }
 
+/* Where the node stands at one moment: its pool's counters, the
+ * connections the proxy accepted so far, and marks in the event recorder
+ * and in the log. */
+typedef struct snapshot {
+    pgcm_pool_stats_t st;
+    long accepted;
+    size_t ev;
+    size_t log;
+} snapshot_t;
+
+static snapshot_t snapshot(pgcm_manager_t *mgr)
+{
+    snapshot_t sn = {stats_of(mgr), faultproxy_accepted(proxy), hrec_mark(&rec),
+                     log_mark()};
+    return sn;
+}
+
 static int count_changes(size_t from, size_t to, pgcm_node_state_t old_state,
                          pgcm_node_state_t new_state)
 {
@@ -239,18 +256,17 @@ static int count_changes(size_t from, size_t to, pgcm_node_state_t old_state,
  * connections it has (none accepted by the proxy meanwhile). */
 static void expect_settled_healthy(pgcm_manager_t *mgr, int ms)
 {
-    pgcm_pool_stats_t a = stats_of(mgr);
-    long accepted = faultproxy_accepted(proxy);
-    size_t mark = hrec_mark(&rec);
+    snapshot_t a = snapshot(mgr);
+    size_t mark = a.ev;
     fixture_sleep_ms(ms);
     pgcm_pool_stats_t b = stats_of(mgr);
-    HREC_CHECK(&rec, mark, b.probe_failures == a.probe_failures,
+    HREC_CHECK(&rec, mark, b.probe_failures == a.st.probe_failures,
                "%llu probes failed with the proxy passing everything",
-               (unsigned long long)(b.probe_failures - a.probe_failures));
-    HREC_CHECK(&rec, mark, b.probes > a.probes, "no probe in %d ms", ms);
-    HREC_CHECK(&rec, mark, faultproxy_accepted(proxy) == accepted,
+               (unsigned long long)(b.probe_failures - a.st.probe_failures));
+    HREC_CHECK(&rec, mark, b.probes > a.st.probes, "no probe in %d ms", ms);
+    HREC_CHECK(&rec, mark, faultproxy_accepted(proxy) == a.accepted,
                "%ld connections opened with the proxy passing everything",
-               faultproxy_accepted(proxy) - accepted);
+               faultproxy_accepted(proxy) - a.accepted);
     hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     hrec_expect_query_ok(&rec, mgr, "alpha");
 }
@@ -263,35 +279,31 @@ static void test_late_heartbeat_answer_taken_on_its_connection(void **state)
     pgcm_options_t o;
     late_options(&o);
     pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
-    pgcm_pool_stats_t before = stats_of(mgr);
-    long accepted = faultproxy_accepted(proxy);
-    size_t mark = hrec_mark(&rec);
-    size_t lmark = log_mark();
+    snapshot_t a = snapshot(mgr);
+    size_t mark = a.ev;
 
     faultproxy_delay(proxy, SLOW_MS);
     fixture_sleep_ms(6000);
-    pgcm_pool_stats_t during = stats_of(mgr);
-    long accepted_during = faultproxy_accepted(proxy);
-    size_t end = hrec_mark(&rec);
-    size_t lend = log_mark();
+    snapshot_t z = snapshot(mgr);
+    size_t end = z.ev;
     faultproxy_pass(proxy);
 
-    uint64_t failures = during.probe_failures - before.probe_failures;
+    uint64_t failures = z.st.probe_failures - a.st.probe_failures;
     int degraded =
         count_changes(mark, end, PGCM_NODE_HEALTHY, PGCM_NODE_DEGRADED);
     int healthy_again =
         count_changes(mark, end, PGCM_NODE_DEGRADED, PGCM_NODE_HEALTHY);
     int late_taken =
-        log_count(lmark, lend, "health_check", "^suspect probe ok", NULL, 0);
+        log_count(a.log, z.log, "health_check", "^suspect probe ok", NULL, 0);
     print_message("slow server (%d ms each way): %llu probes, %llu failed, "
                   "%d times degraded, %d times healthy again, %d late "
                   "answers taken by suspect probes, %ld connections accepted "
                   "by the proxy\n",
-                  SLOW_MS, (unsigned long long)(during.probes - before.probes),
+                  SLOW_MS, (unsigned long long)(z.st.probes - a.st.probes),
                   (unsigned long long)failures, degraded, healthy_again,
-                  late_taken, accepted_during - accepted);
-    if (accepted_during != accepted)
-        log_print(lmark, lend);
+                  late_taken, z.accepted - a.accepted);
+    if (z.accepted != a.accepted)
+        log_print(a.log, z.log);
 
     /* The late heartbeats failed, and were counted... */
     HREC_CHECK(&rec, mark, failures >= 3,
@@ -335,16 +347,16 @@ static void test_late_heartbeat_answer_taken_on_its_connection(void **state)
         hrec_count(&rec, mark, PGCM_EV_THRESHOLD_REACHED, "alpha") == 0 &&
             hrec_count(&rec, mark, PGCM_EV_NODE_DISCONNECTED, "alpha") == 0,
         "the node went down");
-    HREC_CHECK(&rec, mark, accepted_during == accepted,
+    HREC_CHECK(&rec, mark, z.accepted == a.accepted,
                "%ld connections opened for %llu late heartbeats: each late "
                "answer should be taken on its own connection",
-               accepted_during - accepted, (unsigned long long)failures);
+               z.accepted - a.accepted, (unsigned long long)failures);
     HREC_CHECK(&rec, mark,
-               during.conns_opened == before.conns_opened &&
-                   during.conns_closed == before.conns_closed,
+               z.st.conns_opened == a.st.conns_opened &&
+                   z.st.conns_closed == a.st.conns_closed,
                "the pool opened %llu and closed %llu connections",
-               (unsigned long long)(during.conns_opened - before.conns_opened),
-               (unsigned long long)(during.conns_closed - before.conns_closed));
+               (unsigned long long)(z.st.conns_opened - a.st.conns_opened),
+               (unsigned long long)(z.st.conns_closed - a.st.conns_closed));
 
     /* Once the server answers in time again, the node is healthy on the
      * same connection: whatever was in flight at the switch got its answer
@@ -362,10 +374,8 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
     pgcm_options_t o;
     late_options(&o);
     pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
-    pgcm_pool_stats_t before = stats_of(mgr);
-    long accepted = faultproxy_accepted(proxy);
-    size_t mark = hrec_mark(&rec);
-    size_t lmark = log_mark();
+    snapshot_t a = snapshot(mgr);
+    size_t mark = a.ev;
 
     int64_t fault = hwall_ms();
     faultproxy_delay(proxy, STALLED_MS);
@@ -383,7 +393,7 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
         snprintf(first_fail, sizeof first_fail, "%s",
                  hrec_get(&rec, (size_t)degraded).message);
     char closed_why[200] = "";
-    int closed = log_count(lmark, lend, "connection_closed", NULL, closed_why,
+    int closed = log_count(a.log, lend, "connection_closed", NULL, closed_why,
                            sizeof closed_why);
     print_message("stalled server (%d ms each way): unhealthy after %lld ms, "
                   "%d consecutive failures, first: %s; last: %s; %d "
@@ -400,16 +410,16 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
                verdict.consecutive_failures, THRESHOLD);
     HREC_CHECK(
         &rec, mark,
-        verdict.has_stats && verdict.stats.conns_opened == before.conns_opened,
+        verdict.has_stats && verdict.stats.conns_opened == a.st.conns_opened,
         "%llu connections opened while the node went down: the "
         "suspect probes should wait on the late heartbeat's one",
-        (unsigned long long)(verdict.stats.conns_opened - before.conns_opened));
+        (unsigned long long)(verdict.stats.conns_opened - a.st.conns_opened));
     /* ...and the node turning unhealthy closed the late connection. */
     HREC_CHECK(&rec, mark, after_down.idle == 0 && after_down.active == 0,
                "unhealthy with %d idle and %d active connections",
                after_down.idle, after_down.active);
     HREC_CHECK(&rec, mark,
-               log_count(lmark, lend, "connection_closed", "became unhealthy",
+               log_count(a.log, lend, "connection_closed", "became unhealthy",
                          NULL, 0) == 1,
                "the late connection was not closed by the unhealthy "
                "verdict (%d closed, first: %s)",
@@ -419,7 +429,7 @@ static void test_answer_beyond_extended_deadline_closes_connection(void **state)
     size_t mark_up = hrec_mark(&rec);
     faultproxy_pass(proxy);
     hrec_expect_up(&rec, mark_up, "alpha", 15000);
-    HREC_CHECK(&rec, mark_up, faultproxy_accepted(proxy) > accepted,
+    HREC_CHECK(&rec, mark_up, faultproxy_accepted(proxy) > a.accepted,
                "healthy again without a new connection");
     expect_settled_healthy(mgr, 2500);
     fixture_manager_free(mgr);
@@ -442,43 +452,38 @@ static void test_full_probe_waits_for_heartbeat(void **state)
     o.liveness_timeout_ms = 3000;
     o.health_check_interval_ms = 400;
     pgcm_manager_t *mgr = start_behind_proxy(&o, 1);
-    pgcm_pool_stats_t before = stats_of(mgr);
-    long accepted = faultproxy_accepted(proxy);
-    size_t mark = hrec_mark(&rec);
-    size_t lmark = log_mark();
+    snapshot_t a = snapshot(mgr);
+    size_t mark = a.ev;
 
     faultproxy_delay(proxy, SLOW_MS);
     fixture_sleep_ms(6000);
-    pgcm_pool_stats_t during = stats_of(mgr);
-    long accepted_during = faultproxy_accepted(proxy);
-    size_t lend = log_mark();
+    snapshot_t z = snapshot(mgr);
     faultproxy_pass(proxy);
 
-    int full = log_count(lmark, lend, "health_check", "^probe ok", NULL, 0);
+    int full = log_count(a.log, z.log, "health_check", "^probe ok", NULL, 0);
     int beats =
-        log_count(lmark, lend, "health_check", "^heartbeat ok", NULL, 0);
+        log_count(a.log, z.log, "health_check", "^heartbeat ok", NULL, 0);
     print_message(
         "full probes beside slow heartbeats (%d ms each way): %d "
         "full probes and %d heartbeats answered, %llu failed, %ld "
         "connections accepted by the proxy\n",
         SLOW_MS, full, beats,
-        (unsigned long long)(during.probe_failures - before.probe_failures),
-        accepted_during - accepted);
-    if (accepted_during != accepted)
-        log_print(lmark, lend);
-    HREC_CHECK(
-        &rec, mark, during.probe_failures == before.probe_failures,
-        "%llu probes failed, every deadline being far off",
-        (unsigned long long)(during.probe_failures - before.probe_failures));
+        (unsigned long long)(z.st.probe_failures - a.st.probe_failures),
+        z.accepted - a.accepted);
+    if (z.accepted != a.accepted)
+        log_print(a.log, z.log);
+    HREC_CHECK(&rec, mark, z.st.probe_failures == a.st.probe_failures,
+               "%llu probes failed, every deadline being far off",
+               (unsigned long long)(z.st.probe_failures - a.st.probe_failures));
     /* both kinds went on, neither starved by the other... */
     HREC_CHECK(&rec, mark, full >= 3 && beats >= 3,
                "%d full probes and %d heartbeats in 6 s", full, beats);
     /* ...on the one connection */
     HREC_CHECK(&rec, mark,
-               accepted_during == accepted &&
-                   during.conns_opened == before.conns_opened,
+               z.accepted == a.accepted &&
+                   z.st.conns_opened == a.st.conns_opened,
                "%ld connections opened beside the heartbeats",
-               accepted_during - accepted);
+               z.accepted - a.accepted);
     HREC_CHECK(&rec, mark,
                hrec_count(&rec, mark, PGCM_EV_HEALTH_CHANGED, "alpha") == 0,
                "the node changed state");
