@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * health_events.h - shared helpers of the health integration tests
- * (test_health*.c): an event recorder subscribed to a manager that keeps
- * every event with its time, waits for one, prints the recorded sequence
- * when an assertion fails, and checks the state sequences of a node going
- * down (healthy -> [degraded ->] unhealthy, with threshold_reached and
- * node_disconnected) and coming back (unhealthy -> reconnecting -> ... ->
- * healthy, with node_connected).
+ * (test_health.c, test_late_answer.c, ...): an event recorder subscribed
+ * to a manager that keeps every event with its time, waits for one, prints
+ * the recorded sequence when an assertion fails, and checks the state
+ * sequences of a node going down (healthy -> [degraded ->] unhealthy, with
+ * threshold_reached and node_disconnected) and coming back (unhealthy ->
+ * reconnecting -> ... -> healthy, with node_connected); a manager started
+ * with the recorder subscribed, and checks of a node's state and of a query
+ * on it.
  *
  * Include <stdarg.h>, <stddef.h>, <stdint.h>, <setjmp.h>, <cmocka.h> and
  * "fixture.h" first. Everything here is static inline: each test binary uses
@@ -34,6 +36,7 @@ typedef struct hev {
     int64_t time_ms; /* ev->time_ms: Unix epoch ms, stamped by the library */
     int error_code;
     char message[256];
+    int consecutive_failures; /* ev->health's, after the event */
     int has_stats;
     pgcm_pool_stats_t stats;
 } hev_t;
@@ -111,6 +114,8 @@ static inline void hrec_on_event(const pgcm_event_t *ev, void *user)
         e->error_code = ev->error_code;
         snprintf(e->message, sizeof e->message, "%s",
                  ev->message ? ev->message : "");
+        if (ev->health)
+            e->consecutive_failures = ev->health->consecutive_failures;
         if (ev->stats) {
             e->has_stats = 1;
             e->stats = *ev->stats;
@@ -348,6 +353,58 @@ static inline pgcm_node_state_t hstate(pgcm_manager_t *mgr, const char *node)
     if (pgcm_node_health(mgr, node, &h) != PGCM_OK)
         fail_msg("pgcm_node_health(%s) failed", node);
     return h.state;
+}
+
+/* A manager with opts (NULL: defaults) recording its events in r, started
+ * with nodes[0..count) (through the fixture, which frees it if the test
+ * fails); waits up to 5 s for the first attempts, then for the first
+ * verdict's events. */
+static inline pgcm_manager_t *hrec_start_manager(hrec_t *r,
+                                                 const pgcm_options_t *opts,
+                                                 const pgcm_node_spec_t *nodes,
+                                                 size_t count)
+{
+    pgcm_manager_t *mgr = fixture_manager_new(opts);
+    pgcm_error_t err;
+    uint64_t sub;
+    assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, r, &sub), PGCM_OK);
+    int rc = pgcm_manager_start(mgr, nodes, count, 5000, &err);
+    if (rc != PGCM_OK)
+        fail_msg("pgcm_manager_start: %s", err.message);
+    /* The first verdict's events are delivered on the loop just after the
+     * state is published: let them arrive before the test takes marks. */
+    for (size_t i = 0; i < count; i++) {
+        pgcm_node_state_t st = hstate(mgr, nodes[i].id);
+        pgcm_event_type_t last = st == PGCM_NODE_UNHEALTHY
+                                     ? PGCM_EV_THRESHOLD_REACHED
+                                     : PGCM_EV_NODE_CONNECTED;
+        HREC_CHECK(r, 0, hrec_wait(r, 0, last, nodes[i].id, -1, 1000) >= 0,
+                   "%s is %s but its %s event did not arrive", nodes[i].id,
+                   pgcm_node_state_name(st), pgcm_event_type_name(last));
+    }
+    return mgr;
+}
+
+/* The node's published state is want, or the test fails with the events. */
+static inline void hrec_expect_state(hrec_t *r, pgcm_manager_t *mgr,
+                                     const char *node, pgcm_node_state_t want)
+{
+    pgcm_node_state_t got = hstate(mgr, node);
+    HREC_CHECK(r, 0, got == want, "node %s is %s, expected %s", node,
+               pgcm_node_state_name(got), pgcm_node_state_name(want));
+}
+
+/* A query on the node succeeds with the right answer. */
+static inline void hrec_expect_query_ok(hrec_t *r, pgcm_manager_t *mgr,
+                                        const char *node)
+{
+    pgcm_result_t *res = NULL;
+    pgcm_error_t err;
+    int rc = pgcm_query(mgr, node, "SELECT 41 + 1", 0, NULL, NULL, &res, &err);
+    HREC_CHECK(r, 0, rc == PGCM_OK, "query on %s: %s (%s)", node,
+               pgcm_err_name(rc), err.message);
+    assert_string_equal(pgcm_result_value(res, 0, 0), "42");
+    pgcm_result_free(res);
 }
 
 #endif /* HEALTH_EVENTS_H */

@@ -92,53 +92,6 @@ static int test_teardown(void **state)
     return 0;
 }
 
-/* A manager with opts (NULL: defaults) recording its events in rec, started
- * with nodes[0..count); waits up to 5 s for the first attempts. */
-static pgcm_manager_t *start_manager(const pgcm_options_t *opts,
-                                     const pgcm_node_spec_t *nodes,
-                                     size_t count)
-{
-    pgcm_manager_t *mgr = fixture_manager_new(opts);
-    pgcm_error_t err;
-    uint64_t sub;
-    assert_int_equal(pgcm_subscribe(mgr, hrec_on_event, &rec, &sub), PGCM_OK);
-    int rc = pgcm_manager_start(mgr, nodes, count, 5000, &err);
-    if (rc != PGCM_OK)
-        fail_msg("pgcm_manager_start: %s", err.message);
-    /* The first verdict's events are delivered on the loop just after the
-     * state is published: let them arrive before the test takes marks. */
-    for (size_t i = 0; i < count; i++) {
-        pgcm_node_state_t st = hstate(mgr, nodes[i].id);
-        pgcm_event_type_t last = st == PGCM_NODE_UNHEALTHY
-                                     ? PGCM_EV_THRESHOLD_REACHED
-                                     : PGCM_EV_NODE_CONNECTED;
-        HREC_CHECK(&rec, 0,
-                   hrec_wait(&rec, 0, last, nodes[i].id, -1, 1000) >= 0,
-                   "%s is %s but its %s event did not arrive", nodes[i].id,
-                   pgcm_node_state_name(st), pgcm_event_type_name(last));
-    }
-    return mgr;
-}
-
-static void expect_state(pgcm_manager_t *mgr, const char *node,
-                         pgcm_node_state_t want)
-{
-    pgcm_node_state_t got = hstate(mgr, node);
-    HREC_CHECK(&rec, 0, got == want, "node %s is %s, expected %s", node,
-               pgcm_node_state_name(got), pgcm_node_state_name(want));
-}
-
-static void expect_query_ok(pgcm_manager_t *mgr, const char *node)
-{
-    pgcm_result_t *r = NULL;
-    pgcm_error_t err;
-    int rc = pgcm_query(mgr, node, "SELECT 41 + 1", 0, NULL, NULL, &r, &err);
-    HREC_CHECK(&rec, 0, rc == PGCM_OK, "query on %s: %s (%s)", node,
-               pgcm_err_name(rc), err.message);
-    assert_string_equal(pgcm_result_value(r, 0, 0), "42");
-    pgcm_result_free(r);
-}
-
 /* A query to a node known to be down fails at once with EUNAVAIL. */
 static void expect_query_unavailable(pgcm_manager_t *mgr, const char *node)
 {
@@ -178,8 +131,8 @@ static void test_kill_idle_pool_then_restart(void **state)
     (void)state;
     pgcm_node_spec_t s = specs[0];
     s.pool.min = 2;
-    pgcm_manager_t *mgr = start_manager(NULL, &s, 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &s, 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     stats_want_t full = {mgr, "alpha", 2};
     assert_true(fixture_wait_for(pool_has, &full, 2000));
     fixture_sleep_ms(300); /* an idle pool, nothing in flight */
@@ -190,7 +143,7 @@ static void test_kill_idle_pool_then_restart(void **state)
     int64_t took = hrec_expect_down(&rec, mark, "alpha", fault, 1500, 5000);
     print_message("kill (idle pool): unhealthy after %lld ms\n",
                   (long long)took);
-    expect_state(mgr, "alpha", PGCM_NODE_UNHEALTHY);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_UNHEALTHY);
     pgcm_health_t h;
     assert_int_equal(pgcm_node_health(mgr, "alpha", &h), PGCM_OK);
     assert_true(h.consecutive_failures >= 3);
@@ -214,8 +167,8 @@ static void test_kill_idle_pool_then_restart(void **state)
                   (long long)(restarted - restarting));
     HREC_CHECK(&rec, mark, fixture_wait_for(pool_has, &full, 2000),
                "pool of alpha not refilled to min 2 after recovery");
-    expect_query_ok(mgr, "alpha");
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    hrec_expect_query_ok(&rec, mgr, "alpha");
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     fixture_manager_free(mgr);
 }
 
@@ -254,8 +207,8 @@ static int query_done(void *user)
 static void test_kill_with_queries_in_flight(void **state)
 {
     (void)state;
-    pgcm_manager_t *mgr = start_manager(NULL, &specs[0], 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &specs[0], 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     query_wait_t w[INFLIGHT];
     pgcm_error_t err;
     for (int i = 0; i < INFLIGHT; i++) {
@@ -291,7 +244,7 @@ static void test_kill_with_queries_in_flight(void **state)
     int64_t took = hrec_expect_down(&rec, mark, "alpha", fault, 1500, 5000);
     print_message("kill (in flight): unhealthy after %lld ms\n",
                   (long long)took);
-    expect_state(mgr, "alpha", PGCM_NODE_UNHEALTHY);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_UNHEALTHY);
     pgcm_pool_stats_t st;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.active, 0);
@@ -306,8 +259,8 @@ static void test_kill_with_queries_in_flight(void **state)
 static void test_freeze_then_thaw(void **state)
 {
     (void)state;
-    pgcm_manager_t *mgr = start_manager(NULL, &specs[0], 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &specs[0], 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     fixture_sleep_ms(300);
 
     size_t mark = hrec_mark(&rec);
@@ -330,7 +283,7 @@ static void test_freeze_then_thaw(void **state)
     stats_want_t one = {mgr, "alpha", 1};
     HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
                "pool of alpha not refilled after the thaw");
-    expect_query_ok(mgr, "alpha");
+    hrec_expect_query_ok(&rec, mgr, "alpha");
     fixture_manager_free(mgr);
     /* The teardown proves that no connection of ours is left on it. */
 }
@@ -342,8 +295,8 @@ static void test_freeze_then_thaw(void **state)
 static void test_freeze_with_query_in_flight(void **state)
 {
     (void)state;
-    pgcm_manager_t *mgr = start_manager(NULL, &specs[0], 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &specs[0], 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     query_wait_t w;
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.lock, NULL);
@@ -382,7 +335,7 @@ static void test_freeze_with_query_in_flight(void **state)
     size_t mark_up = hrec_mark(&rec);
     thaw(0);
     hrec_expect_up(&rec, mark_up, "alpha", 12000);
-    expect_query_ok(mgr, "alpha");
+    hrec_expect_query_ok(&rec, mgr, "alpha");
     fixture_manager_free(mgr);
     pthread_mutex_destroy(&w.lock);
 }
@@ -399,8 +352,8 @@ static void test_network_cut_then_heal(void **state)
         fail_msg("%s", err);
     pgcm_node_spec_t s = specs[0];
     s.port = port;
-    pgcm_manager_t *mgr = start_manager(NULL, &s, 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &s, 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     fixture_sleep_ms(300);
 
     size_t mark = hrec_mark(&rec);
@@ -420,7 +373,7 @@ static void test_network_cut_then_heal(void **state)
     stats_want_t one = {mgr, "alpha", 1};
     HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
                "pool of alpha not refilled after the heal");
-    expect_query_ok(mgr, "alpha");
+    hrec_expect_query_ok(&rec, mgr, "alpha");
     /* It came back over new connections through the proxy. */
     assert_true(faultproxy_accepted(proxy) > accepted);
     fixture_manager_free(mgr);
@@ -434,7 +387,7 @@ static void test_all_unreachable_at_start(void **state)
     assert_int_equal(localpg_stop(pg[0]), 0);
     assert_int_equal(localpg_stop(pg[1]), 0);
     int64_t t0 = fixture_now_ms();
-    pgcm_manager_t *mgr = start_manager(NULL, specs, 2);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, specs, 2);
     int64_t took = fixture_now_ms() - t0;
     print_message("unreachable at start: pgcm_manager_start returned after "
                   "%lld ms\n",
@@ -442,7 +395,7 @@ static void test_all_unreachable_at_start(void **state)
     HREC_CHECK(&rec, 0, took < 2000, "pgcm_manager_start took %lld ms",
                (long long)took);
     for (int i = 0; i < 2; i++) {
-        expect_state(mgr, ids[i], PGCM_NODE_UNHEALTHY);
+        hrec_expect_state(&rec, mgr, ids[i], PGCM_NODE_UNHEALTHY);
         pgcm_health_t h;
         assert_int_equal(pgcm_node_health(mgr, ids[i], &h), PGCM_OK);
         assert_int_equal(h.last_error_code, PGCM_ECONN);
@@ -479,7 +432,7 @@ static void test_all_unreachable_at_start(void **state)
         stats_want_t one = {mgr, ids[i], 1};
         HREC_CHECK(&rec, 0, fixture_wait_for(pool_has, &one, 2000),
                    "pool of %s not refilled", ids[i]);
-        expect_query_ok(mgr, ids[i]);
+        hrec_expect_query_ok(&rec, mgr, ids[i]);
     }
     /* The reconnect attempts were spaced by the backoff, 1 s, 2 s, ... */
     int64_t at[16];
@@ -532,8 +485,8 @@ static void test_intermittent_failures_do_not_flap(void **state)
     pgcm_options_init(&o);
     o.health_check_interval_ms = 200;
     o.liveness_interval_ms = 0;
-    pgcm_manager_t *mgr = start_manager(&o, &s, 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, &o, &s, 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     pgcm_pool_stats_t before, after;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &before), PGCM_OK);
 
@@ -584,8 +537,8 @@ static void test_intermittent_failures_do_not_flap(void **state)
                    "%s at [%zu]: the node went down",
                    pgcm_event_type_name(e.type), i);
     }
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
-    expect_query_ok(mgr, "alpha");
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
+    hrec_expect_query_ok(&rec, mgr, "alpha");
     fixture_manager_free(mgr);
 }
 
@@ -603,8 +556,8 @@ static void test_probe_failing_one_in_three_does_not_flap(void **state)
     o.health_check_interval_ms = 200;
     o.liveness_interval_ms = 0;
     o.probe_query = "SELECT 1 / (nextval('health_probe_seq') % 3)::int";
-    pgcm_manager_t *mgr = start_manager(&o, &specs[0], 1);
-    expect_state(mgr, "alpha", PGCM_NODE_HEALTHY);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, &o, &specs[0], 1);
+    hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     pgcm_pool_stats_t before, after;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &before), PGCM_OK);
     size_t mark = hrec_mark(&rec);
@@ -669,7 +622,7 @@ static void test_probe_failing_one_in_three_does_not_flap(void **state)
 static void test_query_healthy_skips_killed_node(void **state)
 {
     (void)state;
-    pgcm_manager_t *mgr = start_manager(NULL, specs, NSERVERS);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, specs, NSERVERS);
     pgcm_target_t healthy = {PGCM_TARGET_HEALTHY, NULL, 0};
     pgcm_batch_t *b = NULL;
     pgcm_error_t err;
@@ -716,7 +669,7 @@ static void test_pool_stats_at_health_interval(void **state)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.health_check_interval_ms = 300;
-    pgcm_manager_t *mgr = start_manager(&o, specs, 2);
+    pgcm_manager_t *mgr = hrec_start_manager(&rec, &o, specs, 2);
     fixture_sleep_ms(500);
     size_t mark = hrec_mark(&rec);
     fixture_sleep_ms(3000);
