@@ -11,8 +11,8 @@
  * the heartbeat's answer instead of opening a second connection; a late
  * connection no probe comes onto closes at its extended deadline. The tests
  * assert events, counts and connection reasons, not timings: the options
- * keep every deadline far from the answers' delays. One test shows a known
- * bug and runs only with PGCM_TEST_KNOWN_BUGS=1 (see its comment).
+ * keep every deadline far from the answers' delays; and the pool is filled
+ * back to its min once that late connection has closed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -623,11 +623,9 @@ test_unattached_late_connection_closes_at_extended_deadline(void **state)
     fixture_manager_free(mgr);
 }
 
-/* KNOWN BUG (run only with PGCM_TEST_KNOWN_BUGS=1; ctest has it as
- * integration/test_late_answer/known_bugs, disabled): the late connection
- * closed at its extended deadline is not replaced. The pool stays at one
- * connection below its min of 2 (total 1, idle 1, after 15 s), since that
- * close, unlike the pool's others, does not refill it. */
+/* The late connection closed at its extended deadline is replaced: the
+ * pool is back at its min of 2 (this close once left it at total 1, idle 1,
+ * for good). */
 static void test_pool_refilled_after_late_connection_closes(void **state)
 {
     (void)state;
@@ -655,13 +653,6 @@ static void test_pool_refilled_after_late_connection_closes(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest known_bugs[] = {
-        cmocka_unit_test_setup_teardown(
-            test_pool_refilled_after_late_connection_closes, test_setup,
-            test_teardown),
-    };
-    if (getenv("PGCM_TEST_KNOWN_BUGS") != NULL)
-        return cmocka_run_group_tests(known_bugs, group_setup, group_teardown);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_late_heartbeat_answer_taken_on_its_connection, test_setup,
@@ -674,6 +665,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_unattached_late_connection_closes_at_extended_deadline,
             test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_refilled_after_late_connection_closes, test_setup,
+            test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
