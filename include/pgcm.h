@@ -286,11 +286,11 @@ typedef struct pgcm_options {
     pgcm_log_cb log_cb;           /* NULL: no log records */
     void *log_user;
     pgcm_log_level_t log_level; /* least level delivered (PGCM_LOG_INFO) */
-    int pipeline_depth; /* 0 or 1: no pipelining (default); 2 to
-                           PGCM_PIPELINE_MAX: every node's pool may send up
-                           to this many requests at once on one connection
-                           in libpq pipeline mode (see "Pipelining" below);
-                           a node's pool.pipeline_depth overrides it */
+    /* 0 or 1: no pipelining (default); 2 to PGCM_PIPELINE_MAX: every
+     * node's pool may send up to this many requests at once on one
+     * connection in libpq pipeline mode (see "Pipelining" below); a node's
+     * pool.pipeline_depth overrides it */
+    int pipeline_depth;
 } pgcm_options_t;
 
 /*
@@ -427,10 +427,12 @@ typedef struct pgcm_pool_stats {
     uint64_t probes;
     uint64_t probe_failures;
     uint64_t lifetime_us_total; /* summed lifetime of closed connections */
-    uint64_t pipelined; /* queries sent behind another one on the same
-                           connection (pipelining) */
-    uint64_t requeued;  /* pipelined queries sent again after a cancel of
-                           the one ahead of them hit them */
+    /* queries sent behind another one on the same connection
+     * (pipelining) */
+    uint64_t pipelined;
+    /* pipelined queries sent again after a cancel of the one ahead of them
+     * hit them */
+    uint64_t requeued;
 } pgcm_pool_stats_t;
 
 /* pgcm_node_add - add one node at runtime (L9). The node is probed at once;
