@@ -197,36 +197,19 @@ static void note_states(pgcm_manager_t *mgr, char **ids, size_t n)
 
 int main(int argc, char **argv)
 {
-    int port = 0, ndbs = 10, seconds = 10, min_server = 5, opt;
+    int port = 0, ndbs = 10, nodes = 1000, seconds = 10, min_server = 5, opt;
     int interval_ms = 0;
-    size_t n = 1000;
+    const bench_int_opt_t ints[] = {{'p', &port},       {'d', &ndbs},
+                                    {'n', &nodes},      {'t', &seconds},
+                                    {'m', &min_server}, {'i', &interval_ms}};
     bench_set_name("bench_scale");
     while ((opt = getopt(argc, argv, "p:d:n:t:m:i:")) != -1) {
-        switch (opt) {
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'd':
-            ndbs = atoi(optarg);
-            break;
-        case 'n':
-            n = (size_t)atoi(optarg);
-            break;
-        case 't':
-            seconds = atoi(optarg);
-            break;
-        case 'm':
-            min_server = atoi(optarg);
-            break;
-        case 'i':
-            interval_ms = atoi(optarg);
-            break;
-        default:
+        if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt, optarg))
             bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
                       "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS] "
                       "[-i HEALTH_CHECK_INTERVAL_MS]");
-        }
     }
+    size_t n = (size_t)nodes;
     if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1 || interval_ms < 0)
         bench_die("usage: bench_scale -p PGBOUNCER_PORT [-d DATABASES] "
                   "[-n NODES] [-t SECONDS] [-m MIN_SERVER_CONNS] "

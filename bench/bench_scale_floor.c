@@ -446,30 +446,18 @@ static void wait_library_gone(int port)
 
 int main(int argc, char **argv)
 {
-    int port = 0, ndbs = 10, seconds = 10, bouncer_pid = 0, opt;
-    size_t n = 1000;
+    int port = 0, ndbs = 10, nodes = 1000, seconds = 10, bouncer_pid = 0, opt;
+    const bench_int_opt_t ints[] = {{'p', &port},
+                                    {'d', &ndbs},
+                                    {'n', &nodes},
+                                    {'t', &seconds},
+                                    {'b', &bouncer_pid}};
     bench_set_name("bench_scale_floor");
     while ((opt = getopt(argc, argv, "p:d:n:t:b:")) != -1) {
-        switch (opt) {
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'd':
-            ndbs = atoi(optarg);
-            break;
-        case 'n':
-            n = (size_t)atoi(optarg);
-            break;
-        case 't':
-            seconds = atoi(optarg);
-            break;
-        case 'b':
-            bouncer_pid = atoi(optarg);
-            break;
-        default:
+        if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt, optarg))
             usage();
-        }
     }
+    size_t n = (size_t)nodes;
     if (port <= 0 || ndbs < 1 || n < 1 || seconds < 1 || bouncer_pid < 0)
         usage();
     bench_raise_nofile();

@@ -78,27 +78,17 @@ int main(int argc, char **argv)
     pid_t pid;
 
     bench_set_name("bench_serve");
+    const bench_int_opt_t ints[] = {
+        {'n', &nodes}, {'r', &scrapes}, {'t', &seconds}};
     while ((opt = getopt(argc, argv, "p:b:n:r:t:")) != -1) {
-        switch (opt) {
-        case 'p':
+        if (opt == 'p')
             nports = bench_parse_ports(optarg, ports, BENCH_MAX_PORTS);
-            break;
-        case 'b':
+        else if (opt == 'b')
             binary = optarg;
-            break;
-        case 'n':
-            nodes = atoi(optarg);
-            break;
-        case 'r':
-            scrapes = atoi(optarg);
-            break;
-        case 't':
-            seconds = atoi(optarg);
-            break;
-        default:
+        else if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt,
+                                optarg))
             bench_die("usage: bench_serve -p PORTS -b REPLMON [-n NODES] "
                       "[-r SCRAPES] [-t SECONDS]");
-        }
     }
     if (nports < 1 || binary == NULL || nodes < 1 || scrapes < 1 || seconds < 1)
         bench_die("usage: bench_serve -p PORTS -b REPLMON [-n NODES] "

@@ -81,26 +81,15 @@ int main(int argc, char **argv)
     int opt, i;
 
     bench_set_name("bench_watch");
+    const bench_int_opt_t ints[] = {{'n', &nodes}, {'t', &secs}, {'k', &keys}};
     while ((opt = getopt(argc, argv, "p:b:n:t:k:")) != -1) {
-        switch (opt) {
-        case 'p':
+        if (opt == 'p')
             nports = bench_parse_ports(optarg, ports, BENCH_MAX_PORTS);
-            break;
-        case 'b':
+        else if (opt == 'b')
             binary = optarg;
-            break;
-        case 'n':
-            nodes = atoi(optarg);
-            break;
-        case 't':
-            secs = atoi(optarg);
-            break;
-        case 'k':
-            keys = atoi(optarg);
-            break;
-        default:
+        else if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt,
+                                optarg))
             usage();
-        }
     }
     if (nports == 0 || binary == NULL || nodes < 2 || secs < 1 || keys < 1)
         usage();

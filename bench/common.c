@@ -135,24 +135,28 @@ void bench_set_name(const char *name)
     g_name = name;
 }
 
+/* One line on stderr: the program's name, kind ("" or "error: "), text. */
+static void note_line(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", g_name, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void bench_note(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", g_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    note_line("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void bench_die(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: error: ", g_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    note_line("error: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(1);
 }
 
@@ -212,6 +216,18 @@ int bench_parse_ports(const char *list, int *ports, int max)
     return n;
 }
 
+int bench_int_arg(const bench_int_opt_t *opts, size_t n, int opt,
+                  const char *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (opts[i].letter == opt) {
+            *opts[i].value = atoi(arg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
                 const char *db)
 {
@@ -224,42 +240,52 @@ void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
     spec->ssl.enabled = PGCM_SSL_DISABLED;
 }
 
-size_t bench_wait_healthy(pgcm_manager_t *mgr, char **ids, size_t n,
-                          int timeout_ms)
+/* Whether node id is there yet (arg: what the waiter asked for). */
+typedef int (*node_ready_fn)(pgcm_manager_t *mgr, const char *id, int arg);
+
+/* Poll every 5 ms until ready holds for every listed node, or timeout_ms
+ * passes; returns the number of nodes it does not hold for. */
+static size_t wait_nodes(pgcm_manager_t *mgr, char **ids, size_t n,
+                         int timeout_ms, node_ready_fn ready, int arg)
 {
     uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
     size_t left = n;
     for (;;) {
         left = 0;
-        for (size_t i = 0; i < n; i++) {
-            pgcm_health_t h;
-            if (pgcm_node_health(mgr, ids[i], &h) != PGCM_OK ||
-                h.state != PGCM_NODE_HEALTHY)
-                left++;
-        }
+        for (size_t i = 0; i < n; i++)
+            left += !ready(mgr, ids[i], arg);
         if (left == 0 || bench_now_us() >= deadline)
             return left;
         bench_sleep_ms(5);
     }
 }
 
+static int node_healthy(pgcm_manager_t *mgr, const char *id, int unused)
+{
+    pgcm_health_t h;
+    (void)unused;
+    return pgcm_node_health(mgr, id, &h) == PGCM_OK &&
+           h.state == PGCM_NODE_HEALTHY;
+}
+
+/* At least conns idle connections and nothing else open. */
+static int node_idle(pgcm_manager_t *mgr, const char *id, int conns)
+{
+    pgcm_pool_stats_t s;
+    return pgcm_node_stats(mgr, id, &s) == PGCM_OK && s.idle >= conns &&
+           s.total == s.idle;
+}
+
+size_t bench_wait_healthy(pgcm_manager_t *mgr, char **ids, size_t n,
+                          int timeout_ms)
+{
+    return wait_nodes(mgr, ids, n, timeout_ms, node_healthy, 0);
+}
+
 size_t bench_wait_idle(pgcm_manager_t *mgr, char **ids, size_t n, int conns,
                        int timeout_ms)
 {
-    uint64_t deadline = bench_now_us() + (uint64_t)timeout_ms * 1000u;
-    size_t left = n;
-    for (;;) {
-        left = 0;
-        for (size_t i = 0; i < n; i++) {
-            pgcm_pool_stats_t s;
-            if (pgcm_node_stats(mgr, ids[i], &s) != PGCM_OK || s.idle < conns ||
-                s.total != s.idle)
-                left++;
-        }
-        if (left == 0 || bench_now_us() >= deadline)
-            return left;
-        bench_sleep_ms(5);
-    }
+    return wait_nodes(mgr, ids, n, timeout_ms, node_idle, conns);
 }
 
 int bench_count_backends(int port, const char *app)

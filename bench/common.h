@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common.h - helpers shared by the bench_* programs: clocks, CPU and memory
- * readings, medians, figure output, command-line port lists, node specs and
- * PgBouncer's admin console.
+ * readings, medians, figure output, command-line port lists and whole-number
+ * options, node specs and PgBouncer's admin console.
  *
  * Output convention: every figure is one "name value [spread]" line on
  * stdout (spread: half the interquartile range of the rounds the figure
@@ -56,6 +56,17 @@ void bench_figure_n(const char *fmt, size_t n, double value);
 
 /* Parse "p1,p2,..." into ports; returns the count (dies on bad input). */
 int bench_parse_ports(const char *list, int *ports, int max);
+
+/* An option that takes a whole number: its letter and where it goes. */
+typedef struct bench_int_opt {
+    int letter;
+    int *value;
+} bench_int_opt_t;
+/* Take getopt's option opt (its argument arg, read with atoi) into the
+ * one of opts[0..n) with that letter: returns 1, or 0 when none has it.
+ * Range checks are the program's. */
+int bench_int_arg(const bench_int_opt_t *opts, size_t n, int opt,
+                  const char *arg);
 
 /* A spec for node `id` on 127.0.0.1:port, user postgres, database
  * postgres (or `db` when not NULL), TLS off. id and db are borrowed. */
