@@ -69,15 +69,19 @@ static int read_decimal(const char **p, const char *e, double *v)
     return 0;
 }
 
+/* Trimmed bounds of text after an optional sign: 1 when it was '-'. */
+static int trim_sign(const char *text, const char **b, const char **e)
+{
+    trim(text, b, e);
+    if (*b < *e && (**b == '-' || **b == '+'))
+        return *(*b)++ == '-';
+    return 0;
+}
+
 int rm__parse_int(const char *text, int64_t *out, const char **why)
 {
     const char *s, *e;
-    trim(text, &s, &e);
-    int neg = 0;
-    if (s < e && (*s == '-' || *s == '+')) {
-        neg = *s == '-';
-        s++;
-    }
+    int neg = trim_sign(text, &s, &e);
     if (s == e) {
         *why = "not a whole number";
         return -1;
@@ -101,12 +105,7 @@ int rm__parse_int(const char *text, int64_t *out, const char **why)
 int rm__parse_number(const char *text, double *out, const char **why)
 {
     const char *s, *e;
-    trim(text, &s, &e);
-    int neg = 0;
-    if (s < e && (*s == '-' || *s == '+')) {
-        neg = *s == '-';
-        s++;
-    }
+    int neg = trim_sign(text, &s, &e);
     double v;
     if (read_decimal(&s, e, &v) != 0 || s != e) {
         *why = "not a number";
@@ -140,26 +139,50 @@ int rm__parse_bool(const char *text, int *out)
     return -1;
 }
 
+/* What is wrong with a duration's or a size's text before its number. */
+typedef struct quantity_words {
+    const char *none, *empty, *negative;
+} quantity_words_t;
+
+/* Trimmed bounds of a duration's or a size's text, or -1 with *why when
+ * there is none, it is empty or it is negative. */
+static int quantity_text(const char *text, const quantity_words_t *words,
+                         const char **b, const char **e, const char **why)
+{
+    if (text == NULL) {
+        *why = words->none;
+        return -1;
+    }
+    trim(text, b, e);
+    if (*b == *e) {
+        *why = words->empty;
+        return -1;
+    }
+    if (**b == '-') {
+        *why = words->negative;
+        return -1;
+    }
+    return 0;
+}
+
+static const quantity_words_t duration_words = {
+    "no duration given; write e.g. 500ms, 5s, 1m or 1h",
+    "empty duration; write e.g. 500ms, 5s, 1m or 1h",
+    "negative duration; use a positive one such as 5s"};
+
+static const quantity_words_t size_words = {
+    "no size given; write e.g. 512MB or 1GB",
+    "empty size; write e.g. 512MB or 1GB",
+    "negative size; use a positive one such as 1GB"};
+
 int rm_config_parse_duration(const char *text, int64_t plain_unit_ms,
                              int64_t *ms_out, const char **why)
 {
-    const char *dummy;
+    const char *dummy, *s, *e;
     if (why == NULL)
         why = &dummy;
-    if (text == NULL) {
-        *why = "no duration given; write e.g. 500ms, 5s, 1m or 1h";
+    if (quantity_text(text, &duration_words, &s, &e, why) != 0)
         return -1;
-    }
-    const char *s, *e;
-    trim(text, &s, &e);
-    if (s == e) {
-        *why = "empty duration; write e.g. 500ms, 5s, 1m or 1h";
-        return -1;
-    }
-    if (*s == '-') {
-        *why = "negative duration; use a positive one such as 5s";
-        return -1;
-    }
     double total = 0;
     int parts = 0;
     int seen[4] = {0, 0, 0, 0};
@@ -224,23 +247,11 @@ int rm_config_parse_duration(const char *text, int64_t plain_unit_ms,
 
 int rm_config_parse_size(const char *text, int64_t *bytes_out, const char **why)
 {
-    const char *dummy;
+    const char *dummy, *s, *e;
     if (why == NULL)
         why = &dummy;
-    if (text == NULL) {
-        *why = "no size given; write e.g. 512MB or 1GB";
+    if (quantity_text(text, &size_words, &s, &e, why) != 0)
         return -1;
-    }
-    const char *s, *e;
-    trim(text, &s, &e);
-    if (s == e) {
-        *why = "empty size; write e.g. 512MB or 1GB";
-        return -1;
-    }
-    if (*s == '-') {
-        *why = "negative size; use a positive one such as 1GB";
-        return -1;
-    }
     const char *p = s;
     double v;
     if (read_decimal(&p, e, &v) != 0) {

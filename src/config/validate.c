@@ -254,6 +254,33 @@ static int expect_map(vctx_t *c, const rm_ynode_t *v, const char *path,
     return -1;
 }
 
+/* 0 when v is a list; otherwise report that a list of items was expected,
+ * what was found and what to write instead, and return -1. */
+static int expect_list(vctx_t *c, const rm_ynode_t *v, const char *path,
+                       const char *items, const char *what_to_do)
+{
+    if (v->kind == RM_Y_SEQ)
+        return 0;
+    verr(c, v, path, "expected a list of %s, found %s; %s", items,
+         rm__yaml_kind_name(v), what_to_do);
+    return -1;
+}
+
+/* Report the name v holds as none of those allowed: "BEFORE'name'AFTER;"
+ * (the name as val_shown shows it), then "did you mean 'NEAR'?" when one
+ * is near (NULL: none), else fix. */
+static void no_such_name(vctx_t *c, const rm_ynode_t *v, const char *path,
+                         int refs, const char *before, const char *after,
+                         const char *near, const char *fix)
+{
+    char b[128];
+    val_shown(v, refs, b, sizeof(b));
+    if (near != NULL)
+        verr(c, v, path, "%s%s%s; did you mean '%s'?", before, b, after, near);
+    else
+        verr(c, v, path, "%s%s%s; %s", before, b, after, fix);
+}
+
 /* Report every key of map that is not a plain key of sec (with a
  * suggestion), and duplicate keys. The readers then take known keys only,
  * so an unknown key is reported once and otherwise ignored. */
@@ -280,6 +307,19 @@ static void check_keys(vctx_t *c, const rm_ynode_t *map, const char *path,
 
 /* ---- scalar values ------------------------------------------------------- */
 
+/* Whether v is a single value: 1, 0 when it is null, -1 when it is not
+ * (reported; expect names the type for the message). */
+static int single_value(vctx_t *c, const rm_ynode_t *v, const char *path,
+                        const char *expect)
+{
+    if (v->kind != RM_Y_SCALAR) {
+        verr(c, v, path, "expected %s, found %s; write a single value", expect,
+             rm__yaml_kind_name(v));
+        return -1;
+    }
+    return !rm__yaml_is_null(v);
+}
+
 /*
  * The interpolated text of a value. Returns 1 and *out (malloc'd) when
  * there is a value, 0 when it is null or empty (not given), -1 when it is
@@ -291,13 +331,9 @@ static int scalar_text(vctx_t *c, const rm_ynode_t *v, const char *path,
     *out = NULL;
     if (refs)
         *refs = 0;
-    if (v->kind != RM_Y_SCALAR) {
-        verr(c, v, path, "expected %s, found %s; write a single value", expect,
-             rm__yaml_kind_name(v));
-        return -1;
-    }
-    if (rm__yaml_is_null(v))
-        return 0;
+    int single = single_value(c, v, path, expect);
+    if (single <= 0)
+        return single;
     rm_interp_t r;
     int rc = rm__interpolate(v->text, v->len, c->getenv_fn, &r);
     if (rc == -2) {
@@ -329,13 +365,9 @@ static int literal_text(vctx_t *c, const rm_ynode_t *v, const char *path,
                         const char *expect, char **out)
 {
     *out = NULL;
-    if (v->kind != RM_Y_SCALAR) {
-        verr(c, v, path, "expected %s, found %s; write a single value", expect,
-             rm__yaml_kind_name(v));
-        return -1;
-    }
-    if (rm__yaml_is_null(v))
-        return 0;
+    int single = single_value(c, v, path, expect);
+    if (single <= 0)
+        return single;
     if (strlen(v->text) != v->len) {
         verr(c, v, path, "the value contains a NUL character; remove it");
         return -1;
@@ -388,6 +420,34 @@ static int get_str(vctx_t *c, const rm_ynode_t *v, const char *path,
     return 0;
 }
 
+/* Report the value of v as wrong: as shown in messages (val_shown), then
+ * the rest of the message (fmt); frees text, returns -1. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 6, 7)))
+#endif
+static int
+reject(vctx_t *c, const rm_ynode_t *v, const char *path, int refs, char *text,
+       const char *fmt, ...)
+{
+    va_list ap, size_ap;
+    va_start(ap, fmt);
+    va_copy(size_ap, ap);
+    int n = vsnprintf(NULL, 0, fmt, size_ap);
+    va_end(size_ap);
+    char *rest = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (rest != NULL) {
+        char b[128];
+        vsnprintf(rest, (size_t)n + 1, fmt, ap);
+        verr(c, v, path, "%s%s", val_shown(v, refs, b, sizeof(b)), rest);
+        free(rest);
+    } else {
+        c->oom = 1;
+    }
+    va_end(ap);
+    free(text);
+    return -1;
+}
+
 static int get_int(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst,
                    int min, int max, const char *hint)
 {
@@ -398,22 +458,17 @@ static int get_int(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst,
         return rc;
     int64_t n;
     const char *why;
-    char b[128];
-    if (rm__parse_int(t, &n, &why) != 0) {
-        verr(c, v, path, "%s is %s; %s", val_shown(v, refs, b, sizeof(b)),
-             strcmp(why, "number too large") == 0 ? "too large"
-                                                  : "not a whole number",
-             hint);
-        free(t);
-        return -1;
-    }
+    if (rm__parse_int(t, &n, &why) != 0)
+        return reject(c, v, path, refs, t, " is %s; %s",
+                      strcmp(why, "number too large") == 0
+                          ? "too large"
+                          : "not a whole number",
+                      hint);
     free(t);
     if (n < min || n > max) {
         if (refs > 0) /* never echo what came from the environment */
-            verr(c, v, path, "%s is out of range; %s",
-                 val_shown(v, refs, b, sizeof(b)), hint);
-        else
-            verr(c, v, path, "%lld is out of range; %s", (long long)n, hint);
+            return reject(c, v, path, refs, NULL, " is out of range; %s", hint);
+        verr(c, v, path, "%lld is out of range; %s", (long long)n, hint);
         return -1;
     }
     *dst = (int)n;
@@ -427,13 +482,9 @@ static int get_bool(vctx_t *c, const rm_ynode_t *v, const char *path, int *dst)
     int rc = scalar_text(c, v, path, "true or false", &t, &refs);
     if (rc <= 0)
         return rc;
-    char b[128];
-    if (rm__parse_bool(t, dst) != 0) {
-        verr(c, v, path, "%s is not a boolean; write true or false",
-             val_shown(v, refs, b, sizeof(b)));
-        free(t);
-        return -1;
-    }
+    if (rm__parse_bool(t, dst) != 0)
+        return reject(c, v, path, refs, t,
+                      " is not a boolean; write true or false");
     free(t);
     return 1;
 }
@@ -462,16 +513,13 @@ static int get_choice(vctx_t *c, const rm_ynode_t *v, const char *path,
             return 1;
         }
     }
-    char b[128];
     const char *near = rm__suggest(t, f->choices, n);
     if (near != NULL)
-        verr(c, v, path, "%s is not %s; did you mean '%s'? (%s)",
-             val_shown(v, refs, b, sizeof(b)), words, near, f->hint);
-    else
-        verr(c, v, path, "%s is not %s; write one of them (%s)",
-             val_shown(v, refs, b, sizeof(b)), words, f->hint);
-    free(t);
-    return -1;
+        return reject(c, v, path, refs, t,
+                      " is not %s; did you mean '%s'? (%s)", words, near,
+                      f->hint);
+    return reject(c, v, path, refs, t, " is not %s; write one of them (%s)",
+                  words, f->hint);
 }
 
 /* A duration in ms (plain numbers: seconds). min_ms: 0 or 1. */
@@ -485,25 +533,15 @@ static int get_duration64(vctx_t *c, const rm_ynode_t *v, const char *path,
         return rc;
     int64_t ms;
     const char *why;
-    char b[128];
-    if (rm_config_parse_duration(t, 1000, &ms, &why) != 0) {
-        verr(c, v, path, "%s: %s", val_shown(v, refs, b, sizeof(b)), why);
-        free(t);
-        return -1;
-    }
-    if (ms < min_ms) {
-        verr(c, v, path,
-             "%s is zero; give a positive duration such as 500ms or 5s",
-             val_shown(v, refs, b, sizeof(b)));
-        free(t);
-        return -1;
-    }
-    if (ms > max_ms) {
-        verr(c, v, path, "%s is too long; the most is %lld days",
-             val_shown(v, refs, b, sizeof(b)), (long long)(max_ms / 86400000));
-        free(t);
-        return -1;
-    }
+    if (rm_config_parse_duration(t, 1000, &ms, &why) != 0)
+        return reject(c, v, path, refs, t, ": %s", why);
+    if (ms < min_ms)
+        return reject(c, v, path, refs, t,
+                      " is zero; give a positive duration such as 500ms or 5s");
+    if (ms > max_ms)
+        return reject(c, v, path, refs, t,
+                      " is too long; the most is %lld days",
+                      (long long)(max_ms / 86400000));
     free(t);
     *dst = ms;
     return 1;
@@ -531,18 +569,11 @@ static int get_size(vctx_t *c, const rm_ynode_t *v, const char *path,
         return rc;
     int64_t bytes;
     const char *why;
-    char b[128];
-    if (rm_config_parse_size(t, &bytes, &why) != 0) {
-        verr(c, v, path, "%s: %s", val_shown(v, refs, b, sizeof(b)), why);
-        free(t);
-        return -1;
-    }
-    if (bytes < 0 || (bytes == 0 && !allow_zero)) {
-        verr(c, v, path, "%s is zero; give a positive size such as 1GB",
-             val_shown(v, refs, b, sizeof(b)));
-        free(t);
-        return -1;
-    }
+    if (rm_config_parse_size(t, &bytes, &why) != 0)
+        return reject(c, v, path, refs, t, ": %s", why);
+    if (bytes < 0 || (bytes == 0 && !allow_zero))
+        return reject(c, v, path, refs, t,
+                      " is zero; give a positive size such as 1GB");
     free(t);
     *dst = bytes;
     return 1;
@@ -557,19 +588,11 @@ static int get_number(vctx_t *c, const rm_ynode_t *v, const char *path,
     if (rc <= 0)
         return rc;
     const char *why;
-    char b[128];
-    if (rm__parse_number(t, dst, &why) != 0) {
-        verr(c, v, path, "%s is %s; write a number such as 5 or 0.5",
-             val_shown(v, refs, b, sizeof(b)), why);
-        free(t);
-        return -1;
-    }
-    if (*dst < 0) {
-        verr(c, v, path, "%s is negative; use 0 or more",
-             val_shown(v, refs, b, sizeof(b)));
-        free(t);
-        return -1;
-    }
+    if (rm__parse_number(t, dst, &why) != 0)
+        return reject(c, v, path, refs, t,
+                      " is %s; write a number such as 5 or 0.5", why);
+    if (*dst < 0)
+        return reject(c, v, path, refs, t, " is negative; use 0 or more");
     free(t);
     return 1;
 }
@@ -710,16 +733,45 @@ static int section_map(vctx_t *c, const rm_ynode_t *v, const char *path,
     return 1;
 }
 
+/* v read as a mapping of section sec (section_map, then read_section);
+ * returns what section_map does. */
+static int read_map(vctx_t *c, const rm_ynode_t *v, const char *path,
+                    const rm_section_t *sec, void *base, const char *what_to_do,
+                    const rm_ynode_t **given, read_own_fn own, void *arg)
+{
+    int rc = section_map(c, v, path, sec, what_to_do);
+    if (rc > 0)
+        read_section(c, v, path, sec, base, given, own, arg);
+    return rc;
+}
+
+/* The one setting of a section that is read by hand: its key, its reader
+ * (given the object the section fills). */
+typedef struct own_key {
+    const char *key;
+    void (*read)(vctx_t *c, const rm_ynode_t *v, const char *path, void *base);
+} own_key_t;
+
+/* A read_own_fn for a section with one such setting (arg: its own_key_t). */
+static void read_own_key(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
+                         const char *path, void *base, void *arg)
+{
+    const own_key_t *own = arg;
+    if (strcmp(f->key, own->key) == 0)
+        own->read(c, v, path, base);
+}
+
 /* ---- manager ------------------------------------------------------------- */
 
 static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path,
-                       pgcm_options_t *o)
+                       void *options)
 {
-    if (section_map(c, v, path, &rm_schema_backoff,
-                    "write backoff: { initial: 1s, max: 30s }") <= 0)
-        return;
+    pgcm_options_t *o = options;
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
-    read_section(c, v, path, &rm_schema_backoff, o, given, NULL, NULL);
+    if (read_map(c, v, path, &rm_schema_backoff, o,
+                 "write backoff: { initial: 1s, max: 30s }", given, NULL,
+                 NULL) <= 0)
+        return;
     const rm_ynode_t *max_at = given[1];
     if (o->backoff_max_ms < o->backoff_initial_ms) {
         char p[PATH_MAX_LEN];
@@ -730,24 +782,13 @@ static void do_backoff(vctx_t *c, const rm_ynode_t *v, const char *path,
     }
 }
 
-static void read_manager_own(vctx_t *c, const rm_field_t *f,
-                             const rm_ynode_t *v, const char *path, void *base,
-                             void *arg)
-{
-    (void)arg;
-    if (f->section == &rm_schema_backoff)
-        do_backoff(c, v, path, base);
-}
-
 static void do_manager(vctx_t *c, const rm_ynode_t *v)
 {
-    const char *path = "manager";
-    if (section_map(c, v, path, &rm_schema_manager,
-                    "write manager: followed by indented settings such as "
-                    "health_check_interval: 5s") <= 0)
-        return;
-    read_section(c, v, path, &rm_schema_manager, &c->cfg->options, NULL,
-                 read_manager_own, NULL);
+    own_key_t backoff = {"backoff", do_backoff};
+    read_map(c, v, "manager", &rm_schema_manager, &c->cfg->options,
+             "write manager: followed by indented settings such as "
+             "health_check_interval: 5s",
+             NULL, read_own_key, &backoff);
 }
 
 /* ---- node settings ---------------------------------------------------- */
@@ -763,11 +804,10 @@ typedef struct marks {
 static void do_pool(vctx_t *c, const rm_ynode_t *v, const char *path,
                     pgcm_node_spec_t *spec, marks_t *m)
 {
-    if (section_map(c, v, path, &rm_schema_pool,
-                    "write pool: { min: 1, max: 10 }") <= 0)
-        return;
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
-    read_section(c, v, path, &rm_schema_pool, spec, given, NULL, NULL);
+    if (read_map(c, v, path, &rm_schema_pool, spec,
+                 "write pool: { min: 1, max: 10 }", given, NULL, NULL) <= 0)
+        return;
     const rm_field_t *min = rm__schema_field(&rm_schema_pool, "min");
     const rm_field_t *max = rm__schema_field(&rm_schema_pool, "max");
     if (given[min - rm_schema_pool.fields] != NULL) {
@@ -1115,13 +1155,9 @@ static void do_nodes(vctx_t *c, const rm_ynode_t *v, const rm_ynode_t *root,
 static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
                           rm_cluster_t *cl, size_t **pos_out)
 {
-    if (seq->kind != RM_Y_SEQ) {
-        verr(c, seq, path,
-             "expected a list of node ids, found %s; write nodes: [primary, "
-             "replica]",
-             rm__yaml_kind_name(seq));
+    if (expect_list(c, seq, path, "node ids",
+                    "write nodes: [primary, replica]") != 0)
         return;
-    }
     if (seq->nitems == 0) {
         verr(c, seq, path,
              "an empty cluster; list at least one node id, e.g. [primary]");
@@ -1154,7 +1190,6 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
             continue;
         }
         size_t pos = rm__config_node_pos(c->cfg, id);
-        char b[128];
         if (pos >= nodes) {
             const char *s = NULL;
             if (!rm__diags_full(c->d) && c->node_ids == NULL &&
@@ -1165,14 +1200,9 @@ static void cluster_nodes(vctx_t *c, const rm_ynode_t *seq, const char *path,
             /* Only for a message that is kept: each search reads every id. */
             if (!rm__diags_full(c->d) && c->node_ids != NULL)
                 s = rm__suggest(id, c->node_ids, nodes);
-            if (s != NULL)
-                verr(c, item, p, "unknown node %s; did you mean '%s'?",
-                     val_shown(item, refs, b, sizeof(b)), s);
-            else
-                verr(c, item, p,
-                     "unknown node %s; define it under nodes: or remove it "
-                     "from the cluster",
-                     val_shown(item, refs, b, sizeof(b)));
+            no_such_name(c, item, p, refs, "unknown node ", "", s,
+                         "define it under nodes: or remove it from the "
+                         "cluster");
             free(id);
             continue;
         }
@@ -1309,11 +1339,11 @@ static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
 {
     (void)arg;
     const rm_section_t *pair = pair_field->section;
-    if (section_map(c, v, path, pair,
-                    "write { warning: VALUE, critical: VALUE }") <= 0)
-        return;
     const rm_ynode_t *given[RM_SCHEMA_MAX_KEYS] = {0};
-    read_section(c, v, path, pair, base, given, NULL, NULL);
+    if (read_map(c, v, path, pair, base,
+                 "write { warning: VALUE, critical: VALUE }", given, NULL,
+                 NULL) <= 0)
+        return;
     const rm_field_t *warn = &pair->fields[0], *crit = &pair->fields[1];
     const rm_ynode_t *warn_at = given[0], *crit_at = given[1];
     int bad;
@@ -1341,13 +1371,10 @@ static void threshold_pair(vctx_t *c, const rm_field_t *pair_field,
 
 static void do_thresholds(vctx_t *c, const rm_ynode_t *v)
 {
-    const char *path = "thresholds";
-    if (section_map(c, v, path, &rm_schema_thresholds,
-                    "write thresholds: { replication_lag: { warning: 10s, "
-                    "critical: 1m } }") <= 0)
-        return;
-    read_section(c, v, path, &rm_schema_thresholds, &c->cfg->thresholds, NULL,
-                 threshold_pair, NULL);
+    read_map(c, v, "thresholds", &rm_schema_thresholds, &c->cfg->thresholds,
+             "write thresholds: { replication_lag: { warning: 10s, "
+             "critical: 1m } }",
+             NULL, threshold_pair, NULL);
 }
 
 /* pglogical: true, false (any boolean spelling) or auto. */
@@ -1545,8 +1572,9 @@ static void do_theme(vctx_t *c, const rm_ynode_t *v)
 
 /* serve.listen: an ADDR:PORT to listen on. */
 static void serve_listen(vctx_t *c, const rm_ynode_t *val, const char *p,
-                         rm_serve_settings_t *serve)
+                         void *settings)
 {
+    rm_serve_settings_t *serve = settings;
     const char *s = NULL, *why;
     char host[256], b[128];
     int port;
@@ -1559,29 +1587,19 @@ static void serve_listen(vctx_t *c, const rm_ynode_t *val, const char *p,
     serve->listen = s;
 }
 
-static void read_serve_own(vctx_t *c, const rm_field_t *f, const rm_ynode_t *v,
-                           const char *path, void *base, void *arg)
-{
-    (void)arg;
-    if (strcmp(f->key, "listen") == 0)
-        serve_listen(c, v, path, base);
-}
-
 static void do_serve(vctx_t *c, const rm_ynode_t *v)
 {
-    const char *path = "serve";
-    if (section_map(c, v, path, &rm_schema_serve,
-                    "write serve: { listen: 127.0.0.1:9187, interval: 5s }") <=
-        0)
-        return;
-    read_section(c, v, path, &rm_schema_serve, &c->cfg->serve, NULL,
-                 read_serve_own, NULL);
+    own_key_t listen = {"listen", serve_listen};
+    read_map(c, v, "serve", &rm_schema_serve, &c->cfg->serve,
+             "write serve: { listen: 127.0.0.1:9187, interval: 5s }", NULL,
+             read_own_key, &listen);
 }
 
 /* event_log.node: one of the nodes (the one holding connection_logs). */
 static void event_log_node(vctx_t *c, const rm_ynode_t *val, const char *p,
-                           rm_event_log_settings_t *log)
+                           void *settings)
 {
+    rm_event_log_settings_t *log = settings;
     const char *s = NULL;
     if (get_str(c, val, p, &s, 0, 0) != 0 || s == NULL)
         return;
@@ -1591,41 +1609,23 @@ static void event_log_node(vctx_t *c, const rm_ynode_t *val, const char *p,
     }
     const char **ids = calloc(c->cfg->node_count + 1, sizeof(*ids));
     const char *near = NULL;
-    char b[128];
     if (ids != NULL) {
         for (size_t j = 0; j < c->cfg->node_count; j++)
             ids[j] = c->cfg->nodes[j].id;
         near = rm__suggest(s, ids, c->cfg->node_count);
     }
-    if (near != NULL)
-        verr(c, val, p, "%s is not a node of nodes:; did you mean '%s'?",
-             val_shown(val, 0, b, sizeof(b)), near);
-    else
-        verr(c, val, p,
-             "%s is not a node of nodes:; name the node that holds the "
-             "connection_logs table",
-             val_shown(val, 0, b, sizeof(b)));
+    no_such_name(c, val, p, 0, "", " is not a node of nodes:", near,
+                 "name the node that holds the connection_logs table");
     free(ids);
-}
-
-static void read_event_log_own(vctx_t *c, const rm_field_t *f,
-                               const rm_ynode_t *v, const char *path,
-                               void *base, void *arg)
-{
-    (void)arg;
-    if (strcmp(f->key, "node") == 0)
-        event_log_node(c, v, path, base);
 }
 
 static void do_event_log(vctx_t *c, const rm_ynode_t *v)
 {
-    const char *path = "event_log";
-    if (section_map(c, v, path, &rm_schema_event_log,
-                    "write event_log: { node: ID } naming the node that "
-                    "holds the connection_logs table") <= 0)
-        return;
-    read_section(c, v, path, &rm_schema_event_log, &c->cfg->event_log, NULL,
-                 read_event_log_own, NULL);
+    own_key_t node = {"node", event_log_node};
+    read_map(c, v, "event_log", &rm_schema_event_log, &c->cfg->event_log,
+             "write event_log: { node: ID } naming the node that "
+             "holds the connection_logs table",
+             NULL, read_own_key, &node);
 }
 
 /* ---- skip_sections ------------------------------------------------------- */
@@ -1642,19 +1642,15 @@ static void do_skip_sections(vctx_t *c, const rm_ynode_t *v)
     const char *path = "skip_sections";
     if (rm__yaml_is_null(v))
         return;
-    if (v->kind != RM_Y_SEQ) {
-        verr(c, v, path,
-             "expected a list of section names, found %s; write "
-             "skip_sections: [standbys, receiver]",
-             rm__yaml_kind_name(v));
+    if (expect_list(c, v, path, "section names",
+                    "write skip_sections: [standbys, receiver]") != 0)
         return;
-    }
     const char *names[NKEYS(skip_names)];
     for (size_t i = 0; i < NKEYS(skip_names); i++)
         names[i] = skip_names[i].name;
     for (size_t i = 0; i < v->nitems; i++) {
         const rm_ynode_t *item = v->items[i];
-        char p[PATH_MAX_LEN], b[128];
+        char p[PATH_MAX_LEN];
         snprintf(p, sizeof(p), "%s[%zu]", path, i);
         char *name;
         int refs = 0;
@@ -1672,14 +1668,9 @@ static void do_skip_sections(vctx_t *c, const rm_ynode_t *v)
                 bit = skip_names[j].bit;
         if (bit == 0) {
             const char *s = rm__suggest(name, names, NKEYS(names));
-            if (s != NULL)
-                verr(c, item, p, "unknown section %s; did you mean '%s'?",
-                     val_shown(item, refs, b, sizeof(b)), s);
-            else
-                verr(c, item, p,
-                     "unknown section %s; the sections are slots, "
-                     "subscriptions, standbys, receiver",
-                     val_shown(item, refs, b, sizeof(b)));
+            no_such_name(c, item, p, refs, "unknown section ", "", s,
+                         "the sections are slots, subscriptions, standbys, "
+                         "receiver");
         }
         c->cfg->skip_sections |= bit;
         free(name);
