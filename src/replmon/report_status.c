@@ -101,16 +101,32 @@ static void print_section_notes(FILE *out, const rm_snapshot_t *snap,
     }
 }
 
-/* Print a section: its title, its table (or "(none)"), its notes; frees t. */
+/* Print a section: its title, its table (or "(none)"), its notes; frees t.
+ * Nothing when t is NULL (out of memory). */
 static void print_section(FILE *out, const rm_snapshot_t *snap,
                           const char *title, rm_table_t *t,
                           rm_sql_section_t kind)
 {
+    if (t == NULL)
+        return;
     rm_table_print_section(out, title, t);
     print_section_notes(out, snap, kind, "");
     if (kind == RM_SQL_SUBSCRIPTIONS)
         print_section_notes(out, snap, RM_SQL_PGLOGICAL, "pglogical ");
     rm_table_free(t);
+}
+
+/* The two texts of a lag: bytes and time behind. A row points its cells
+ * at them, then fills them (fmt_lag) before it is added. */
+typedef struct lag_text {
+    char bytes[32];
+    char time[32];
+} lag_text_t;
+
+static void fmt_lag(lag_text_t *l, int64_t bytes, double seconds)
+{
+    rm_format_bytes(bytes, l->bytes, sizeof(l->bytes));
+    rm_format_seconds(seconds, l->time, sizeof(l->time));
 }
 
 static void print_nodes(FILE *out, const rm_snapshot_t *snap,
@@ -119,18 +135,24 @@ static void print_nodes(FILE *out, const rm_snapshot_t *snap,
     static const char *h[] = {"NODE",    "STATUS",  "STATE", "ROLE",
                               "VERSION", "LATENCY", "LSN",   "POOL T/I/A/W",
                               "QUERIES", "ERRORS"};
-    rm_table_t *t = rm_table_new(10, h);
+    rm_table_t *t = rm_table_new_aligned(h, "lllllrllrr");
     size_t i;
 
     if (t == NULL)
         return;
-    rm_table_align_right(t, 5);
-    rm_table_align_right(t, 8);
-    rm_table_align_right(t, 9);
     for (i = 0; i < snap->count; i++) {
         const rm_node_t *n = &snap->nodes[i];
         char roles[64], ver[16], lat[32], pool[48], q[24], e[24];
-        const char *cells[10];
+        const char *cells[] = {n->id,
+                               rm_status_name(ev->node_status[i]),
+                               node_state_text(n),
+                               n->have_facts ? roles : "-",
+                               ver,
+                               lat,
+                               n->have_facts ? or_dash(n->current_lsn) : "-",
+                               pool,
+                               q,
+                               e};
 
         rm_roles_format(rm_node_roles(n), roles, sizeof(roles));
         fmt_version(n->server_version, ver, sizeof(ver));
@@ -149,20 +171,49 @@ static void print_nodes(FILE *out, const rm_snapshot_t *snap,
             snprintf(q, sizeof(q), "-");
             snprintf(e, sizeof(e), "-");
         }
-        cells[0] = n->id;
-        cells[1] = rm_status_name(ev->node_status[i]);
-        cells[2] = node_state_text(n);
-        cells[3] = n->have_facts ? roles : "-";
-        cells[4] = ver;
-        cells[5] = lat;
-        cells[6] = n->have_facts ? or_dash(n->current_lsn) : "-";
-        cells[7] = pool;
-        cells[8] = q;
-        cells[9] = e;
         rm_table_add(t, cells);
     }
     rm_table_print(t, out, NULL);
     rm_table_free(t);
+}
+
+/* Adds the rows of node n to t. */
+typedef void (*node_rows_fn)(rm_table_t *t, const rm_node_t *n);
+
+/* A table of these headers and alignment (rm_table_new_aligned) with the
+ * rows of every node of snap, in node order; NULL when out of memory. */
+static rm_table_t *node_table(const rm_snapshot_t *snap,
+                              const char *const *headers, const char *align,
+                              node_rows_fn rows)
+{
+    rm_table_t *t = rm_table_new_aligned(headers, align);
+    size_t i;
+
+    for (i = 0; t != NULL && i < snap->count; i++)
+        rows(t, &snap->nodes[i]);
+    return t;
+}
+
+static void slot_rows(rm_table_t *t, const rm_node_t *n)
+{
+    size_t j;
+
+    for (j = 0; j < n->nslots; j++) {
+        const rm_slot_t *s = &n->slots[j];
+        lag_text_t l;
+        const char *cells[] = {n->id,
+                               or_dash(s->name),
+                               or_dash(s->type),
+                               yes_no(s->active),
+                               l.bytes,
+                               or_dash(s->wal_status),
+                               or_dash(s->sender_application_name),
+                               or_dash(s->sender_state),
+                               l.time};
+
+        fmt_lag(&l, s->retained_bytes, s->replay_lag_seconds);
+        rm_table_add(t, cells);
+    }
 }
 
 static void print_slots(FILE *out, const rm_snapshot_t *snap)
@@ -170,36 +221,75 @@ static void print_slots(FILE *out, const rm_snapshot_t *snap)
     static const char *h[] = {"NODE",     "SLOT",     "TYPE",
                               "ACTIVE",   "RETAINED", "WAL_STATUS",
                               "CONSUMER", "SENDER",   "LAG_TIME"};
-    rm_table_t *t = rm_table_new(9, h);
-    size_t i, j;
 
-    if (t == NULL)
-        return;
-    rm_table_align_right(t, 4);
-    rm_table_align_right(t, 8);
-    for (i = 0; i < snap->count; i++) {
-        const rm_node_t *n = &snap->nodes[i];
+    print_section(out, snap, "\nREPLICATION SLOTS",
+                  node_table(snap, h, "llllrlllr", slot_rows), RM_SQL_SLOTS);
+}
 
-        for (j = 0; j < n->nslots; j++) {
-            const rm_slot_t *s = &n->slots[j];
-            char ret[32], lag[32];
-            const char *cells[9];
+/* "N/M ready", or "-" when not reported. */
+static void fmt_tables(const rm_subscription_t *s, char *buf, size_t len)
+{
+    if (s->tables_total != RM_NONE && s->tables_ready != RM_NONE)
+        snprintf(buf, len, "%" PRId64 "/%" PRId64 " ready", s->tables_ready,
+                 s->tables_total);
+    else
+        snprintf(buf, len, "-");
+}
 
-            rm_format_bytes(s->retained_bytes, ret, sizeof(ret));
-            rm_format_seconds(s->replay_lag_seconds, lag, sizeof(lag));
-            cells[0] = n->id;
-            cells[1] = or_dash(s->name);
-            cells[2] = or_dash(s->type);
-            cells[3] = yes_no(s->active);
-            cells[4] = ret;
-            cells[5] = or_dash(s->wal_status);
-            cells[6] = or_dash(s->sender_application_name);
-            cells[7] = or_dash(s->sender_state);
-            cells[8] = lag;
-            rm_table_add(t, cells);
-        }
+/* "A apply, S sync[, C conflicts]", or "-" when not reported. */
+static void fmt_errors(const rm_subscription_t *s, char *buf, size_t len)
+{
+    int64_t confl = RM_NONE;
+    size_t k;
+
+    for (k = 0; k < RM_CONFL_COUNT; k++) {
+        if (s->confl[k] != RM_NONE)
+            confl = (confl == RM_NONE ? 0 : confl) + s->confl[k];
     }
-    print_section(out, snap, "\nREPLICATION SLOTS", t, RM_SQL_SLOTS);
+    if (s->apply_error_count != RM_NONE && confl != RM_NONE)
+        snprintf(buf, len,
+                 "%" PRId64 " apply, %" PRId64 " sync, %" PRId64 " conflicts",
+                 s->apply_error_count,
+                 s->sync_error_count == RM_NONE ? 0 : s->sync_error_count,
+                 confl);
+    else if (s->apply_error_count != RM_NONE)
+        snprintf(buf, len, "%" PRId64 " apply, %" PRId64 " sync",
+                 s->apply_error_count,
+                 s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
+    else
+        snprintf(buf, len, "-");
+}
+
+static void subscription_rows(rm_table_t *t, const rm_node_t *n)
+{
+    size_t j;
+
+    for (j = 0; j < n->nsubs; j++) {
+        const rm_subscription_t *s = &n->subs[j];
+        lag_text_t l;
+        char age[32], tables[64], errs[128], rate[32];
+        const char *cells[] = {n->id,
+                               or_dash(s->name),
+                               rm_subscription_state(s),
+                               or_dash(s->publisher),
+                               l.bytes,
+                               l.time,
+                               age,
+                               tables,
+                               errs,
+                               rate,
+                               rm_sub_kind_name(s->kind)};
+
+        fmt_lag(&l, s->lag_bytes, s->lag_seconds);
+        rm_format_seconds(s->last_msg_age_seconds, age, sizeof(age));
+        fmt_tables(s, tables, sizeof(tables));
+        fmt_errors(s, errs, sizeof(errs));
+        if (isnan(s->conflict_rate_per_min))
+            snprintf(rate, sizeof(rate), "-");
+        else
+            snprintf(rate, sizeof(rate), "%.1f", s->conflict_rate_per_min);
+        rm_table_add(t, cells);
+    }
 }
 
 static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
@@ -207,107 +297,69 @@ static void print_subscriptions(FILE *out, const rm_snapshot_t *snap)
     static const char *h[] = {"NODE",   "SUBSCRIPTION", "STATE",    "PUBLISHER",
                               "LAG",    "LAG_TIME",     "LAST_MSG", "TABLES",
                               "ERRORS", "PER_MIN",      "KIND"};
-    rm_table_t *t = rm_table_new(11, h);
-    size_t i, j;
 
-    if (t == NULL)
-        return;
-    rm_table_align_right(t, 4);
-    rm_table_align_right(t, 5);
-    rm_table_align_right(t, 6);
-    rm_table_align_right(t, 9);
-    for (i = 0; i < snap->count; i++) {
-        const rm_node_t *n = &snap->nodes[i];
+    print_section(out, snap, "\nSUBSCRIPTIONS",
+                  node_table(snap, h, "llllrrrllrl", subscription_rows),
+                  RM_SQL_SUBSCRIPTIONS);
+}
 
-        for (j = 0; j < n->nsubs; j++) {
-            const rm_subscription_t *s = &n->subs[j];
-            char lag[32], lagt[32], age[32], tables[64], errs[128], rate[32];
-            const char *cells[11];
-            int64_t confl = RM_NONE;
-            size_t k;
+static void standby_rows(rm_table_t *t, const rm_node_t *n)
+{
+    size_t j;
 
-            rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
-            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
-            rm_format_seconds(s->last_msg_age_seconds, age, sizeof(age));
-            if (s->tables_total != RM_NONE && s->tables_ready != RM_NONE)
-                snprintf(tables, sizeof(tables),
-                         "%" PRId64 "/%" PRId64 " ready", s->tables_ready,
-                         s->tables_total);
-            else
-                snprintf(tables, sizeof(tables), "-");
-            for (k = 0; k < RM_CONFL_COUNT; k++) {
-                if (s->confl[k] != RM_NONE)
-                    confl = (confl == RM_NONE ? 0 : confl) + s->confl[k];
-            }
-            if (s->apply_error_count != RM_NONE && confl != RM_NONE)
-                snprintf(errs, sizeof(errs),
-                         "%" PRId64 " apply, %" PRId64 " sync, %" PRId64
-                         " conflicts",
-                         s->apply_error_count,
-                         s->sync_error_count == RM_NONE ? 0
-                                                        : s->sync_error_count,
-                         confl);
-            else if (s->apply_error_count != RM_NONE)
-                snprintf(
-                    errs, sizeof(errs), "%" PRId64 " apply, %" PRId64 " sync",
-                    s->apply_error_count,
-                    s->sync_error_count == RM_NONE ? 0 : s->sync_error_count);
-            else
-                snprintf(errs, sizeof(errs), "-");
-            if (isnan(s->conflict_rate_per_min))
-                snprintf(rate, sizeof(rate), "-");
-            else
-                snprintf(rate, sizeof(rate), "%.1f", s->conflict_rate_per_min);
-            cells[0] = n->id;
-            cells[1] = or_dash(s->name);
-            cells[2] = rm_subscription_state(s);
-            cells[3] = or_dash(s->publisher);
-            cells[4] = lag;
-            cells[5] = lagt;
-            cells[6] = age;
-            cells[7] = tables;
-            cells[8] = errs;
-            cells[9] = rate;
-            cells[10] = rm_sub_kind_name(s->kind);
-            rm_table_add(t, cells);
-        }
+    for (j = 0; j < n->nstandbys; j++) {
+        const rm_standby_t *s = &n->standbys[j];
+        lag_text_t l;
+        const char *cells[] = {n->id,
+                               or_dash(s->application_name),
+                               or_dash(s->client_addr),
+                               or_dash(s->state),
+                               or_dash(s->sync_state),
+                               l.bytes,
+                               l.time};
+
+        fmt_lag(&l, s->replay_bytes, s->lag_seconds);
+        rm_table_add(t, cells);
     }
-    print_section(out, snap, "\nSUBSCRIPTIONS", t, RM_SQL_SUBSCRIPTIONS);
 }
 
 static void print_standbys(FILE *out, const rm_snapshot_t *snap)
 {
     static const char *h[] = {"NODE", "STANDBY", "CLIENT",  "STATE",
                               "SYNC", "LAG",     "LAG_TIME"};
-    rm_table_t *t = rm_table_new(7, h);
-    size_t i, j;
 
-    if (t == NULL)
-        return;
-    rm_table_align_right(t, 5);
-    rm_table_align_right(t, 6);
-    for (i = 0; i < snap->count; i++) {
-        const rm_node_t *n = &snap->nodes[i];
-
-        for (j = 0; j < n->nstandbys; j++) {
-            const rm_standby_t *s = &n->standbys[j];
-            char lag[32], lagt[32];
-            const char *cells[7];
-
-            rm_format_bytes(s->replay_bytes, lag, sizeof(lag));
-            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
-            cells[0] = n->id;
-            cells[1] = or_dash(s->application_name);
-            cells[2] = or_dash(s->client_addr);
-            cells[3] = or_dash(s->state);
-            cells[4] = or_dash(s->sync_state);
-            cells[5] = lag;
-            cells[6] = lagt;
-            rm_table_add(t, cells);
-        }
-    }
-    print_section(out, snap, "\nSTANDBYS (as their primary sees them)", t,
+    print_section(out, snap, "\nSTANDBYS (as their primary sees them)",
+                  node_table(snap, h, "lllllrr", standby_rows),
                   RM_SQL_STANDBYS);
+}
+
+/* The RECEIVER cell. */
+static const char *receiver_status(const rm_node_t *n)
+{
+    if (n->sections[RM_SQL_RECEIVER].state == RM_SECTION_NO_PERMISSION)
+        return "no permission";
+    return n->receiver.status ? n->receiver.status : "not running";
+}
+
+/* A standby's own view of its WAL receiver: one row, when it has one. */
+static void receiver_rows(rm_table_t *t, const rm_node_t *n)
+{
+    const rm_receiver_t *r = &n->receiver;
+    lag_text_t l; /* the backlog and the delay */
+    const char *cells[] = {n->id,
+                           receiver_status(n),
+                           or_dash(r->primary),
+                           or_dash(r->receive_lsn),
+                           or_dash(r->replay_lsn),
+                           l.bytes,
+                           l.time,
+                           or_dash(r->replay_delay_method),
+                           yes_no(r->paused)};
+
+    if (!r->present)
+        return;
+    fmt_lag(&l, r->replay_backlog_bytes, r->replay_delay_seconds);
+    rm_table_add(t, cells);
 }
 
 static void print_receivers(FILE *out, const rm_snapshot_t *snap)
@@ -315,38 +367,10 @@ static void print_receivers(FILE *out, const rm_snapshot_t *snap)
     static const char *h[] = {"NODE",     "RECEIVER", "UPSTREAM",
                               "RECEIVED", "REPLAYED", "BACKLOG",
                               "DELAY",    "DELAY_BY", "PAUSED"};
-    rm_table_t *t = rm_table_new(9, h);
-    size_t i;
+    rm_table_t *t = node_table(snap, h, "lllllrrll", receiver_rows);
 
     if (t == NULL)
         return;
-    rm_table_align_right(t, 5);
-    rm_table_align_right(t, 6);
-    for (i = 0; i < snap->count; i++) {
-        const rm_node_t *n = &snap->nodes[i];
-        const rm_receiver_t *r = &n->receiver;
-        char backlog[32], delay[32];
-        const char *cells[9];
-
-        if (!r->present)
-            continue;
-        rm_format_bytes(r->replay_backlog_bytes, backlog, sizeof(backlog));
-        rm_format_seconds(r->replay_delay_seconds, delay, sizeof(delay));
-        cells[0] = n->id;
-        cells[1] =
-            n->sections[RM_SQL_RECEIVER].state == RM_SECTION_NO_PERMISSION
-                ? "no permission"
-            : r->status ? r->status
-                        : "not running";
-        cells[2] = or_dash(r->primary);
-        cells[3] = or_dash(r->receive_lsn);
-        cells[4] = or_dash(r->replay_lsn);
-        cells[5] = backlog;
-        cells[6] = delay;
-        cells[7] = or_dash(r->replay_delay_method);
-        cells[8] = yes_no(r->paused);
-        rm_table_add(t, cells);
-    }
     if (rm_table_rows(t) > 0) {
         fprintf(out, "\nSTANDBY RECEIVERS (as the standbys see themselves)\n");
         rm_table_print(t, out, "  ");
@@ -354,53 +378,47 @@ static void print_receivers(FILE *out, const rm_snapshot_t *snap)
     rm_table_free(t);
 }
 
+/* One row of the cross-node lag table. */
+static void add_link(rm_table_t *t, const char *upstream,
+                     const char *downstream, const char *kind, const char *via,
+                     int64_t bytes, double seconds)
+{
+    lag_text_t l;
+    const char *cells[] = {upstream,     downstream, kind,
+                           or_dash(via), l.bytes,    l.time};
+
+    fmt_lag(&l, bytes, seconds);
+    rm_table_add(t, cells);
+}
+
+/* The links into node n from upstreams of known name: its subscriptions,
+ * then its WAL receiver. */
+static void link_rows(rm_table_t *t, const rm_node_t *n)
+{
+    const rm_receiver_t *r = &n->receiver;
+    size_t j;
+
+    for (j = 0; j < n->nsubs; j++) {
+        const rm_subscription_t *s = &n->subs[j];
+
+        if (s->publisher[0] != '\0')
+            add_link(t, s->publisher, n->id,
+                     s->kind == RM_SUB_PGLOGICAL ? "pglogical" : "logical",
+                     s->name, s->lag_bytes, s->lag_seconds);
+    }
+    if (r->present && r->primary[0] != '\0')
+        add_link(t, r->primary, n->id, "physical", r->slot_name, r->lag_bytes,
+                 r->replay_delay_seconds);
+}
+
 static void print_cross(FILE *out, const rm_snapshot_t *snap)
 {
     static const char *h[] = {"UPSTREAM", "DOWNSTREAM", "KIND",
                               "VIA",      "LAG",        "LAG_TIME"};
-    rm_table_t *t = rm_table_new(6, h);
-    size_t i, j;
+    rm_table_t *t = node_table(snap, h, "llllrr", link_rows);
 
     if (t == NULL)
         return;
-    rm_table_align_right(t, 4);
-    rm_table_align_right(t, 5);
-    for (i = 0; i < snap->count; i++) {
-        const rm_node_t *n = &snap->nodes[i];
-
-        for (j = 0; j < n->nsubs; j++) {
-            const rm_subscription_t *s = &n->subs[j];
-            char lag[32], lagt[32];
-            const char *cells[6];
-
-            if (s->publisher[0] == '\0')
-                continue;
-            rm_format_bytes(s->lag_bytes, lag, sizeof(lag));
-            rm_format_seconds(s->lag_seconds, lagt, sizeof(lagt));
-            cells[0] = s->publisher;
-            cells[1] = n->id;
-            cells[2] = s->kind == RM_SUB_PGLOGICAL ? "pglogical" : "logical";
-            cells[3] = or_dash(s->name);
-            cells[4] = lag;
-            cells[5] = lagt;
-            rm_table_add(t, cells);
-        }
-        if (n->receiver.present && n->receiver.primary[0] != '\0') {
-            char lag[32], lagt[32];
-            const char *cells[6];
-
-            rm_format_bytes(n->receiver.lag_bytes, lag, sizeof(lag));
-            rm_format_seconds(n->receiver.replay_delay_seconds, lagt,
-                              sizeof(lagt));
-            cells[0] = n->receiver.primary;
-            cells[1] = n->id;
-            cells[2] = "physical";
-            cells[3] = or_dash(n->receiver.slot_name);
-            cells[4] = lag;
-            cells[5] = lagt;
-            rm_table_add(t, cells);
-        }
-    }
     rm_table_print_section(out,
                            "\nCROSS-NODE LAG (upstream's current LSN - what "
                            "the downstream received)",
@@ -474,15 +492,20 @@ static json_t *j_ms(int64_t epoch_ms)
     return json_string(buf);
 }
 
-/* json_object_set_new that records a failure instead of ignoring it. */
+/* j, or NULL with *oom set when it could not be made. */
+static json_t *json_made(json_t *j, int *oom)
+{
+    if (j == NULL)
+        *oom = 1;
+    return j;
+}
+
 static json_t *slot_json(const rm_slot_t *s, int *oom)
 {
-    json_t *o = json_object();
+    json_t *o = json_made(json_object(), oom);
 
-    if (o == NULL) {
-        *oom = 1;
+    if (o == NULL)
         return NULL;
-    }
     rm_json_put(o, "name", rm_json_text(s->name), oom);
     rm_json_put(o, "type", rm_json_text(s->type), oom);
     rm_json_put(o, "plugin", rm_json_text(s->plugin), oom);
@@ -514,13 +537,11 @@ static json_t *slot_json(const rm_slot_t *s, int *oom)
 
 static json_t *sub_json(const rm_subscription_t *s, int *oom)
 {
-    json_t *o = json_object(), *confl;
+    json_t *o = json_made(json_object(), oom), *confl;
     size_t k;
 
-    if (o == NULL) {
-        *oom = 1;
+    if (o == NULL)
         return NULL;
-    }
     rm_json_put(o, "name", rm_json_text(s->name), oom);
     rm_json_put(o, "kind", json_string(rm_sub_kind_name(s->kind)), oom);
     rm_json_put(o, "state", json_string(rm_subscription_state(s)), oom);
@@ -563,12 +584,10 @@ static json_t *sub_json(const rm_subscription_t *s, int *oom)
 
 static json_t *standby_json(const rm_standby_t *s, int *oom)
 {
-    json_t *o = json_object();
+    json_t *o = json_made(json_object(), oom);
 
-    if (o == NULL) {
-        *oom = 1;
+    if (o == NULL)
         return NULL;
-    }
     rm_json_put(o, "application_name", rm_json_text(s->application_name), oom);
     rm_json_put(o, "client_addr", rm_json_text(s->client_addr), oom);
     rm_json_put(o, "client_port", j_i64(s->client_port), oom);
@@ -598,11 +617,9 @@ static json_t *receiver_json(const rm_node_t *n, int *oom)
 
     if (!r->present)
         return json_null();
-    o = json_object();
-    if (o == NULL) {
-        *oom = 1;
+    o = json_made(json_object(), oom);
+    if (o == NULL)
         return NULL;
-    }
     rm_json_put(o, "status", rm_json_text(r->status), oom);
     rm_json_put(o, "upstream", rm_json_text(r->primary), oom);
     rm_json_put(o, "sender_host", rm_json_text(r->sender_host), oom);
@@ -633,13 +650,11 @@ static json_t *roles_json(int roles, int *oom)
                  {RM_ROLE_STANDBY, "standby"},
                  {RM_ROLE_PUBLISHER, "publisher"},
                  {RM_ROLE_SUBSCRIBER, "subscriber"}};
-    json_t *a = json_array();
+    json_t *a = json_made(json_array(), oom);
     size_t i;
 
-    if (a == NULL) {
-        *oom = 1;
+    if (a == NULL)
         return NULL;
-    }
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (roles & names[i].flag)
             rm_json_push(a, json_string(names[i].name), oom);
@@ -649,13 +664,11 @@ static json_t *roles_json(int roles, int *oom)
 
 static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
 {
-    json_t *o = json_object(), *sec, *arr, *h;
+    json_t *o = json_made(json_object(), oom), *sec, *arr, *h;
     size_t i;
 
-    if (o == NULL) {
-        *oom = 1;
+    if (o == NULL)
         return NULL;
-    }
     rm_json_put(o, "id", json_string(n->id), oom);
     rm_json_put(o, "status", json_string(rm_status_name(status)), oom);
     rm_json_put(o, "state", json_string(node_state_text(n)), oom);
@@ -711,11 +724,9 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
         rm_json_put(o, "health", json_null(), oom);
     }
     if (n->have_stats) {
-        json_t *p = json_object();
+        json_t *p = json_made(json_object(), oom);
 
-        if (p == NULL) {
-            *oom = 1;
-        } else {
+        if (p != NULL) {
             rm_json_put(p, "total", json_integer(n->stats.total), oom);
             rm_json_put(p, "idle", json_integer(n->stats.idle), oom);
             rm_json_put(p, "active", json_integer(n->stats.active), oom);
@@ -737,17 +748,13 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
     } else {
         rm_json_put(o, "pool", json_null(), oom);
     }
-    sec = json_object();
-    if (sec == NULL) {
-        *oom = 1;
-    } else {
+    sec = json_made(json_object(), oom);
+    if (sec != NULL) {
         for (i = RM_SQL_SLOTS; i < RM_SQL_SECTION_COUNT; i++) {
-            json_t *s = json_object();
+            json_t *s = json_made(json_object(), oom);
 
-            if (s == NULL) {
-                *oom = 1;
+            if (s == NULL)
                 continue;
-            }
             rm_json_put(
                 s, "state",
                 json_string(rm_section_state_name(n->sections[i].state)), oom);
@@ -778,13 +785,11 @@ static json_t *node_json(const rm_node_t *n, rm_status_t status, int *oom)
 
 static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
 {
-    json_t *arr = json_array();
+    json_t *arr = json_made(json_array(), oom);
     size_t i, j;
 
-    if (arr == NULL) {
-        *oom = 1;
+    if (arr == NULL)
         return NULL;
-    }
     for (i = 0; i < snap->count; i++) {
         const rm_node_t *n = &snap->nodes[i];
 
@@ -794,11 +799,9 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
 
             if (s->publisher[0] == '\0')
                 continue;
-            o = json_object();
-            if (o == NULL) {
-                *oom = 1;
+            o = json_made(json_object(), oom);
+            if (o == NULL)
                 continue;
-            }
             rm_json_put(o, "kind", json_string("logical"), oom);
             rm_json_put(o, "subscription_kind",
                         json_string(rm_sub_kind_name(s->kind)), oom);
@@ -811,12 +814,10 @@ static json_t *cross_json(const rm_snapshot_t *snap, int *oom)
             rm_json_push(arr, o, oom);
         }
         if (n->receiver.present && n->receiver.primary[0] != '\0') {
-            json_t *o = json_object();
+            json_t *o = json_made(json_object(), oom);
 
-            if (o == NULL) {
-                *oom = 1;
+            if (o == NULL)
                 continue;
-            }
             rm_json_put(o, "kind", json_string("physical"), oom);
             rm_json_put(o, "subscription_kind", json_null(), oom);
             rm_json_put(o, "upstream", json_string(n->receiver.primary), oom);
@@ -882,12 +883,10 @@ json_t *rm_status_json(const rm_snapshot_t *snap, const rm_eval_t *ev,
     rm_json_put(doc, "thresholds", th, &oom);
     arr = json_array();
     for (i = 0; arr != NULL && i < ev->nreasons; i++) {
-        json_t *r = json_object();
+        json_t *r = json_made(json_object(), &oom);
 
-        if (r == NULL) {
-            oom = 1;
+        if (r == NULL)
             continue;
-        }
         rm_json_put(r, "node", json_string(ev->reasons[i].node), &oom);
         rm_json_put(r, "severity",
                     json_string(ev->reasons[i].status == RM_STATUS_OK

@@ -55,6 +55,18 @@ void rm_table_align_right(rm_table_t *t, size_t col)
         t->right[col] = 1;
 }
 
+rm_table_t *rm_table_new_aligned(const char *const *headers, const char *align)
+{
+    size_t i, ncols = strlen(align);
+    rm_table_t *t = rm_table_new(ncols, headers);
+
+    for (i = 0; t != NULL && i < ncols; i++) {
+        if (align[i] == 'r')
+            rm_table_align_right(t, i);
+    }
+    return t;
+}
+
 int rm_table_add(rm_table_t *t, const char *const *cells)
 {
     size_t i;

@@ -19,6 +19,9 @@ typedef struct rm_table rm_table_t;
 rm_table_t *rm_table_new(size_t ncols, const char *const *headers);
 /* rm_table_align_right - right-align a column (numbers). */
 void rm_table_align_right(rm_table_t *t, size_t col);
+/* rm_table_new_aligned - rm_table_new with one letter of align a column
+ * ('r': right-aligned, any other: left), as many columns as letters. */
+rm_table_t *rm_table_new_aligned(const char *const *headers, const char *align);
 /* rm_table_add - append a row of ncols cells (copied; NULL prints as "").
  * Cells are printed escaped and sized by display width (textwidth.h).
  * Returns 0 or -1. */

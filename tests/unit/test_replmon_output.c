@@ -50,11 +50,10 @@ static void test_table(void **state)
     const char *h[] = {"NAME", "N", "NOTE"};
     const char *r1[] = {"a", "1", "line\nbreak"};
     const char *r2[] = {"caf\xc3\xa9", "100", NULL};
-    rm_table_t *t = rm_table_new(3, h);
+    rm_table_t *t = rm_table_new_aligned(h, "lrl"); /* N right-aligned */
     char *buf = NULL;
 
     (void)state;
-    rm_table_align_right(t, 1);
     assert_int_equal(rm_table_add(t, r1), 0);
     assert_int_equal(rm_table_add(t, r2), 0);
     assert_int_equal(rm_table_rows(t), 2);
