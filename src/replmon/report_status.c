@@ -200,18 +200,19 @@ static void slot_rows(rm_table_t *t, const rm_node_t *n)
 
     for (j = 0; j < n->nslots; j++) {
         const rm_slot_t *s = &n->slots[j];
-        lag_text_t l;
+        char retained[32], lag_time[32];
         const char *cells[] = {n->id,
                                or_dash(s->name),
                                or_dash(s->type),
                                yes_no(s->active),
-                               l.bytes,
+                               retained,
                                or_dash(s->wal_status),
                                or_dash(s->sender_application_name),
                                or_dash(s->sender_state),
-                               l.time};
+                               lag_time};
 
-        fmt_lag(&l, s->retained_bytes, s->replay_lag_seconds);
+        rm_format_bytes(s->retained_bytes, retained, sizeof(retained));
+        rm_format_seconds(s->replay_lag_seconds, lag_time, sizeof(lag_time));
         rm_table_add(t, cells);
     }
 }
