@@ -137,23 +137,43 @@ void rm_key_recv(char *buf, size_t len, const char *node)
 /* Tables                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void tcol(rm_vtable_t *t, const char *title, int min, int right,
-                 int prio, int flex)
+/* Add these columns to t (title, min, right, prio and flex taken; the
+ * width measured). */
+static void tcols(rm_vtable_t *t, const rm_vcol_t *cols, size_t ncols)
 {
-    rm_vcol_t *c;
+    size_t i;
 
-    if (t->ncols >= RM_VMAX_COLS)
-        return;
-    c = &t->cols[t->ncols++];
-    c->title = title;
-    c->min = min;
-    c->right = right;
-    c->prio = prio;
-    c->flex = flex;
-    c->width = (int)rm_tui_width(title, 1);
-    if (c->width < min)
-        c->width = min;
+    for (i = 0; i < ncols && t->ncols < RM_VMAX_COLS; i++) {
+        rm_vcol_t *c = &t->cols[t->ncols++];
+
+        *c = cols[i];
+        c->width = (int)rm_tui_width(c->title, 1);
+        if (c->width < c->min)
+            c->width = c->min;
+    }
 }
+
+/* Panel p's table with these columns and the text shown when it has no
+ * row. */
+static rm_vtable_t *tpanel(rm_view_t *v, rm_panel_t p, const rm_vcol_t *cols,
+                           size_t ncols, const char *empty)
+{
+    rm_vtable_t *t = &v->t[p];
+
+    tcols(t, cols, ncols);
+    t->empty = empty;
+    return t;
+}
+
+#define NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+
+/* The fields of columns several panels share. */
+#define COL_SUB  .title = "SUB", .min = 4
+#define COL_NODE .title = "NODE", .min = 4
+#define COL_LAG  .title = "LAG", .min = 5, .right = 1
+#define COL_TIME .title = "TIME", .min = 5, .right = 1, .prio = 1
+#define COL_HISTORY(rank)                                                      \
+    .title = "HISTORY", .min = 8, .prio = (rank), .flex = 1
 
 static rm_vrow_t *trow(rm_view_t *v, rm_vtable_t *t, const char *key,
                        const char *node)
@@ -510,20 +530,22 @@ static rm_style_t grey(int stale, rm_style_t st)
 static void build_nodes(rm_view_t *v, const rm_view_input_t *in,
                         const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_NODES];
+    static const rm_vcol_t cols[] = {
+        {.title = "NODE", .min = 6},
+        {.title = "STATE", .min = 9},
+        {.title = "ROLE", .min = 4, .prio = 4},
+        {.title = "VER", .min = 3, .prio = 6},
+        {.title = "LATENCY", .min = 7, .right = 1, .prio = 2},
+        {.title = "POOL T/I/A/W", .min = 7, .prio = 2},
+        {.title = "FAIL", .min = 4, .right = 1, .prio = 5},
+        {.title = "NEXT RETRY", .min = 10, .prio = 4},
+        {.title = "AGE", .min = 3, .right = 1, .prio = 1},
+        {.title = "LAST ERROR", .min = 10, .prio = 3, .flex = 1},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_NODES, cols, NCOLS(cols),
+                            "no nodes in the configuration");
     size_t i;
 
-    tcol(t, "NODE", 6, 0, 0, 0);
-    tcol(t, "STATE", 9, 0, 0, 0);
-    tcol(t, "ROLE", 4, 0, 4, 0);
-    tcol(t, "VER", 3, 0, 6, 0);
-    tcol(t, "LATENCY", 7, 1, 2, 0);
-    tcol(t, "POOL T/I/A/W", 7, 0, 2, 0);
-    tcol(t, "FAIL", 4, 1, 5, 0);
-    tcol(t, "NEXT RETRY", 10, 0, 4, 0);
-    tcol(t, "AGE", 3, 1, 1, 0);
-    tcol(t, "LAST ERROR", 10, 0, 3, 1);
-    t->empty = "no nodes in the configuration";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
         const rm_node_meta_t *m = &in->meta[i];
@@ -596,21 +618,23 @@ static void build_nodes(rm_view_t *v, const rm_view_input_t *in,
 static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
                                 const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_SUBSCRIPTIONS];
+    static const rm_vcol_t cols[] = {
+        {COL_SUB},
+        {COL_NODE},
+        {.title = "STATE", .min = 6},
+        {.title = "PUBLISHER", .min = 6, .prio = 4},
+        {COL_LAG},
+        {COL_TIME},
+        {.title = "LAST", .min = 5, .right = 1, .prio = 3},
+        {.title = "TABLES", .min = 6, .prio = 5},
+        {.title = "ERRORS", .min = 6, .prio = 5},
+        {COL_HISTORY(2)},
+        {.title = "KIND", .min = 4, .prio = 6},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_SUBSCRIPTIONS, cols, NCOLS(cols),
+                            "no subscriptions on the monitored nodes");
     size_t i, j;
 
-    tcol(t, "SUB", 4, 0, 0, 0);
-    tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "STATE", 6, 0, 0, 0);
-    tcol(t, "PUBLISHER", 6, 0, 4, 0);
-    tcol(t, "LAG", 5, 1, 0, 0);
-    tcol(t, "TIME", 5, 1, 1, 0);
-    tcol(t, "LAST", 5, 1, 3, 0);
-    tcol(t, "TABLES", 6, 0, 5, 0);
-    tcol(t, "ERRORS", 6, 0, 5, 0);
-    tcol(t, "HISTORY", 8, 0, 2, 1);
-    tcol(t, "KIND", 4, 0, 6, 0);
-    t->empty = "no subscriptions on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
         int stale = is_stale(in, i);
@@ -670,23 +694,25 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
 static void build_slots(rm_view_t *v, const rm_view_input_t *in,
                         const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_SLOTS];
+    static const rm_vcol_t cols[] = {
+        {.title = "SLOT", .min = 4},
+        {COL_NODE},
+        {.title = "TYPE", .min = 4, .prio = 4},
+        {.title = "ACTIVE", .min = 6, .prio = 1},
+        {.title = "RETAINED", .min = 8, .right = 1},
+        {.title = "", .min = 10, .prio = 3, .flex = 1}, /* the bar */
+        {.title = "WAL_STATUS", .min = 6, .prio = 2},
+        {.title = "SAFE", .min = 4, .right = 1, .prio = 5},
+        {.title = "CONSUMER", .min = 8, .prio = 5, .flex = 1},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_SLOTS, cols, NCOLS(cols),
+                            "no replication slots on the monitored nodes");
     const rm_thresholds_t *th = in->thresholds;
     int64_t scale = th->slot_critical_bytes > 0  ? th->slot_critical_bytes
                     : th->slot_warning_bytes > 0 ? th->slot_warning_bytes
                                                  : 0;
     size_t i, j;
 
-    tcol(t, "SLOT", 4, 0, 0, 0);
-    tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "TYPE", 4, 0, 4, 0);
-    tcol(t, "ACTIVE", 6, 0, 1, 0);
-    tcol(t, "RETAINED", 8, 1, 0, 0);
-    tcol(t, "", 10, 0, 3, 1); /* the bar */
-    tcol(t, "WAL_STATUS", 6, 0, 2, 0);
-    tcol(t, "SAFE", 4, 1, 5, 0);
-    tcol(t, "CONSUMER", 8, 0, 5, 1);
-    t->empty = "no replication slots on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
         int stale = is_stale(in, i);
@@ -747,21 +773,24 @@ static void build_slots(rm_view_t *v, const rm_view_input_t *in,
 static void build_standbys(rm_view_t *v, const rm_view_input_t *in,
                            const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_STANDBYS];
+    static const rm_vcol_t cols[] = {
+        {COL_NODE},
+        {.title = "SENDS TO / RECEIVES FROM", .min = 8},
+        {.title = "STATE", .min = 5},
+        {.title = "SYNC", .min = 4, .prio = 4},
+        {COL_LAG},
+        {COL_TIME},
+        {.title = "BACKLOG", .min = 7, .right = 1, .prio = 5},
+        {COL_HISTORY(2)},
+    };
+    rm_vtable_t *t =
+        tpanel(v, RM_PANEL_STANDBYS, cols, NCOLS(cols),
+               "no standbys: no walsender and no WAL receiver on the "
+               "monitored nodes");
     const char *to = in->utf8 ? "\u2192" : "->";
     const char *from = in->utf8 ? "\u2190" : "<-";
     size_t i, j;
 
-    tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "SENDS TO / RECEIVES FROM", 8, 0, 0, 0);
-    tcol(t, "STATE", 5, 0, 0, 0);
-    tcol(t, "SYNC", 4, 0, 4, 0);
-    tcol(t, "LAG", 5, 1, 0, 0);
-    tcol(t, "TIME", 5, 1, 1, 0);
-    tcol(t, "BACKLOG", 7, 1, 5, 0);
-    tcol(t, "HISTORY", 8, 0, 2, 1);
-    t->empty = "no standbys: no walsender and no WAL receiver on the "
-               "monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
         const rm_receiver_t *rc = &n->receiver;
@@ -921,17 +950,19 @@ static size_t collect_edges(rm_view_t *v, const rm_view_input_t *in,
 static void build_lag(rm_view_t *v, const rm_view_input_t *in,
                       const char *filter, const edge_t *e, size_t ne)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_LAG];
+    static const rm_vcol_t cols[] = {
+        {.title = "UPSTREAM", .min = 8},
+        {.title = "DOWNSTREAM", .min = 10},
+        {.title = "KIND", .min = 4, .prio = 2},
+        {.title = "VIA", .min = 3, .prio = 3},
+        {COL_LAG},
+        {COL_TIME},
+        {COL_HISTORY(4)},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_LAG, cols, NCOLS(cols),
+                            "no replication between the monitored nodes");
     size_t i;
 
-    tcol(t, "UPSTREAM", 8, 0, 0, 0);
-    tcol(t, "DOWNSTREAM", 10, 0, 0, 0);
-    tcol(t, "KIND", 4, 0, 2, 0);
-    tcol(t, "VIA", 3, 0, 3, 0);
-    tcol(t, "LAG", 5, 1, 0, 0);
-    tcol(t, "TIME", 5, 1, 1, 0);
-    tcol(t, "HISTORY", 8, 0, 4, 1);
-    t->empty = "no replication between the monitored nodes";
     for (i = 0; i < ne; i++) {
         rm_vrow_t *r = trow(v, t, e[i].key, e[i].down);
 
@@ -1001,12 +1032,14 @@ static void topo_edges(rm_view_t *v, const rm_view_input_t *in,
 static void build_topology(rm_view_t *v, const rm_view_input_t *in,
                            const char *filter, const edge_t *e, size_t ne)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_TOPOLOGY];
+    static const rm_vcol_t cols[] = {
+        {.title = "", .min = 10, .flex = 1},
+    };
+    rm_vtable_t *t =
+        tpanel(v, RM_PANEL_TOPOLOGY, cols, NCOLS(cols), "no nodes");
     size_t i, j, unknown = 0;
 
-    tcol(t, "", 10, 0, 0, 1);
     t->noheader = 1;
-    t->empty = "no nodes";
     /* Upstreams in node order, each with its downstreams. */
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
@@ -1083,19 +1116,21 @@ static void build_topology(rm_view_t *v, const rm_view_input_t *in,
 static void build_conflicts(rm_view_t *v, const rm_view_input_t *in,
                             const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_CONFLICTS];
+    static const rm_vcol_t cols[] = {
+        {COL_SUB},
+        {COL_NODE},
+        {.title = "CONFLICTS", .min = 6, .right = 1},
+        {.title = "APPLY ERR", .min = 6, .right = 1, .prio = 3},
+        {.title = "SYNC ERR", .min = 6, .right = 1, .prio = 3},
+        {.title = "PER MIN", .min = 7, .right = 1},
+        {.title = "STATE", .min = 5, .prio = 2},
+        {COL_HISTORY(1)},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_CONFLICTS, cols, NCOLS(cols),
+                            "no subscriptions on the monitored nodes");
     const rm_thresholds_t *th = in->thresholds;
     size_t i, j;
 
-    tcol(t, "SUB", 4, 0, 0, 0);
-    tcol(t, "NODE", 4, 0, 0, 0);
-    tcol(t, "CONFLICTS", 6, 1, 0, 0);
-    tcol(t, "APPLY ERR", 6, 1, 3, 0);
-    tcol(t, "SYNC ERR", 6, 1, 3, 0);
-    tcol(t, "PER MIN", 7, 1, 0, 0);
-    tcol(t, "STATE", 5, 0, 2, 0);
-    tcol(t, "HISTORY", 8, 0, 1, 1);
-    t->empty = "no subscriptions on the monitored nodes";
     for (i = 0; i < in->snap->count; i++) {
         const rm_node_t *n = &in->snap->nodes[i];
         int stale = is_stale(in, i);
@@ -1185,14 +1220,16 @@ static int finding_rank(rm_status_t s)
 static void build_findings(rm_view_t *v, const rm_view_input_t *in,
                            const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_FINDINGS];
+    static const rm_vcol_t cols[] = {
+        {.title = "SEV", .min = 4},
+        {.title = "NODE", .min = 4, .prio = 1},
+        {.title = "FINDING", .min = 10, .flex = 1},
+    };
+    rm_vtable_t *t = tpanel(v, RM_PANEL_FINDINGS, cols, NCOLS(cols),
+                            "none: every check passed");
     int rank;
     size_t i;
 
-    tcol(t, "SEV", 4, 0, 0, 0);
-    tcol(t, "NODE", 4, 0, 1, 0);
-    tcol(t, "FINDING", 10, 0, 0, 1);
-    t->empty = "none: every check passed";
     if (in->ev == NULL)
         return;
     for (rank = 0; rank < 4; rank++) {
@@ -1229,14 +1266,16 @@ static void build_findings(rm_view_t *v, const rm_view_input_t *in,
 static void build_events(rm_view_t *v, const rm_view_input_t *in,
                          const char *filter)
 {
-    rm_vtable_t *t = &v->t[RM_PANEL_EVENTS];
+    static const rm_vcol_t cols[] = {
+        {.title = "TIME", .min = 8},
+        {.title = "FROM", .min = 4, .prio = 2},
+        {.title = "NODE", .min = 4, .prio = 1},
+        {.title = "EVENT", .min = 10, .flex = 1},
+    };
+    rm_vtable_t *t =
+        tpanel(v, RM_PANEL_EVENTS, cols, NCOLS(cols), "no events yet");
     size_t i;
 
-    tcol(t, "TIME", 8, 0, 0, 0);
-    tcol(t, "FROM", 4, 0, 2, 0);
-    tcol(t, "NODE", 4, 0, 1, 0);
-    tcol(t, "EVENT", 10, 0, 0, 1);
-    t->empty = "no events yet";
     for (i = 0; i < in->nevents; i++) {
         const rm_event_entry_t *e = &in->events[i];
         rm_style_t st = e->level == RM_EVL_CRITICAL  ? RM_UI_CRITICAL
@@ -1768,6 +1807,18 @@ static void details_row(dt_t *d, const rm_vtable_t *src, const char *key)
     dline(d, "", "no longer listed", RM_UI_MUTED);
 }
 
+/* The two columns, without a header, of the details, help and the ops
+ * box. */
+static void dtable_init(rm_vtable_t *t)
+{
+    static const rm_vcol_t cols[] = {{.title = "", .min = 8},
+                                     {.title = "", .min = 20, .flex = 1}};
+
+    memset(t, 0, sizeof(*t));
+    tcols(t, cols, NCOLS(cols));
+    t->noheader = 1;
+}
+
 int rm_details_build(rm_view_t *v, rm_vtable_t *t, const rm_view_input_t *in,
                      rm_panel_t p, const char *key, char *title,
                      size_t titlelen)
@@ -1776,10 +1827,7 @@ int rm_details_build(rm_view_t *v, rm_vtable_t *t, const rm_view_input_t *in,
     char k[192];
     size_t i, j;
 
-    memset(t, 0, sizeof(*t));
-    tcol(t, "", 8, 0, 0, 0);
-    tcol(t, "", 20, 0, 0, 1);
-    t->noheader = 1;
+    dtable_init(t);
     snprintf(title, titlelen, "Details");
     if (strncmp(key, "finding/", 8) == 0 || strncmp(key, "event/", 6) == 0) {
         snprintf(title, titlelen, "%s",
@@ -1978,10 +2026,7 @@ int rm_help_build(rm_view_t *v, rm_vtable_t *t, int utf8)
     const rm_key_help_t *keys;
     size_t n, i;
 
-    memset(t, 0, sizeof(*t));
-    tcol(t, "", 8, 0, 0, 0);
-    tcol(t, "", 20, 0, 0, 1);
-    t->noheader = 1;
+    dtable_init(t);
     keys = rm_key_help(&n);
     for (i = 0; i < n; i++)
         dline(&d, keys[i].keys, keys[i].what, RM_UI_FG);
@@ -2033,10 +2078,7 @@ int rm_ops_box_build(rm_view_t *v, rm_vtable_t *t, const rm_ui_t *ui, int utf8)
     const char *cursor = utf8 ? "\u2588" : "_";
     size_t i;
 
-    memset(t, 0, sizeof(*t));
-    tcol(t, "", 8, 0, 0, 0);
-    tcol(t, "", 20, 0, 0, 1);
-    t->noheader = 1;
+    dtable_init(t);
     if (m->stage == RM_OPS_MENU) {
         for (i = 0; i < m->nchoices; i++) {
             const rm_op_choice_t *o = &m->choices[i];
