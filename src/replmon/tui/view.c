@@ -408,48 +408,38 @@ static const char *status_short(rm_status_t s)
     return "?";
 }
 
+/* How a node's health state is shown: a symbol (UTF-8 or ASCII), a word
+ * and a style. */
+typedef struct state_look {
+    const char *utf8, *ascii, *word;
+    rm_style_t style;
+} state_look_t;
+
 static const char *state_label(rm_view_t *v, const rm_node_t *n, int utf8,
                                rm_style_t *st)
 {
-    const char *sym, *word;
+    static const state_look_t looks[] = {
+        [PGCM_NODE_CONNECTING] = {"\u25cc", ".", "connecting", RM_UI_WARNING},
+        [PGCM_NODE_HEALTHY] = {"\u25cf", "o", "healthy", RM_UI_SUCCESS},
+        [PGCM_NODE_DEGRADED] = {"\u25b2", "!", "degraded",
+                                RM_UI_WARNING | RM_ST_BOLD},
+        [PGCM_NODE_UNHEALTHY] = {"\u2716", "x", "UNHEALTHY",
+                                 RM_UI_CRITICAL | RM_ST_BOLD},
+        [PGCM_NODE_RECONNECTING] = {"\u21bb", "~", "reconnecting",
+                                    RM_UI_CRITICAL},
+        [PGCM_NODE_DISCONNECTED] = {"\u2716", "x", "DISCONNECTED",
+                                    RM_UI_CRITICAL | RM_ST_BOLD},
+    };
+    const state_look_t *look = &looks[PGCM_NODE_DISCONNECTED];
 
     if (!n->have_health) {
         *st = RM_UI_MUTED;
         return utf8 ? "? unknown" : "? unknown";
     }
-    switch (n->health.state) {
-    case PGCM_NODE_HEALTHY:
-        sym = utf8 ? "\u25cf" : "o";
-        word = "healthy";
-        *st = RM_UI_SUCCESS;
-        break;
-    case PGCM_NODE_DEGRADED:
-        sym = utf8 ? "\u25b2" : "!";
-        word = "degraded";
-        *st = RM_UI_WARNING | RM_ST_BOLD;
-        break;
-    case PGCM_NODE_CONNECTING:
-        sym = utf8 ? "\u25cc" : ".";
-        word = "connecting";
-        *st = RM_UI_WARNING;
-        break;
-    case PGCM_NODE_RECONNECTING:
-        sym = utf8 ? "\u21bb" : "~";
-        word = "reconnecting";
-        *st = RM_UI_CRITICAL;
-        break;
-    case PGCM_NODE_UNHEALTHY:
-        sym = utf8 ? "\u2716" : "x";
-        word = "UNHEALTHY";
-        *st = RM_UI_CRITICAL | RM_ST_BOLD;
-        break;
-    default:
-        sym = utf8 ? "\u2716" : "x";
-        word = "DISCONNECTED";
-        *st = RM_UI_CRITICAL | RM_ST_BOLD;
-        break;
-    }
-    return afmt(v, "%s %s", sym, word);
+    if ((size_t)n->health.state < sizeof(looks) / sizeof(looks[0]))
+        look = &looks[n->health.state];
+    *st = look->style;
+    return afmt(v, "%s %s", utf8 ? look->utf8 : look->ascii, look->word);
 }
 
 /* The roles its last facts gave, also when it is unreachable now. */
@@ -521,6 +511,19 @@ static const rm_series_t *series(const rm_view_input_t *in, const char *key)
 static rm_style_t grey(int stale, rm_style_t st)
 {
     return stale ? RM_UI_MUTED : st;
+}
+
+/* The row (keyed by key) of node n's object called name, with its name
+ * and node cells: the first two of the subscription, slot and conflict
+ * panels. NULL when out of memory. */
+static rm_vrow_t *named_row(rm_view_t *v, rm_vtable_t *t, const char *key,
+                            const rm_node_t *n, const char *name, int stale)
+{
+    rm_vrow_t *r = trow(v, t, key, n->id);
+
+    tcell(v, r, 0, sval(name), grey(stale, RM_UI_FG));
+    tcell(v, r, 1, n->id, grey(stale, RM_UI_FG));
+    return r;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -647,11 +650,9 @@ static void build_subscriptions(rm_view_t *v, const rm_view_input_t *in,
 
             v->subs++;
             rm_key_sub(key, sizeof(key), "sub", n->id, s);
-            r = trow(v, t, key, n->id);
+            r = named_row(v, t, key, n, s->name, stale);
             if (r == NULL)
                 return;
-            tcell(v, r, 0, sval(s->name), grey(stale, RM_UI_FG));
-            tcell(v, r, 1, n->id, grey(stale, RM_UI_FG));
             tcell(v, r, 2, sub_state_label(state, in->utf8),
                   grey(stale, sub_state_style(state)));
             tcell(v, r, 3, s->publisher[0] ? s->publisher : "?",
@@ -726,11 +727,9 @@ static void build_slots(rm_view_t *v, const rm_view_input_t *in,
 
             v->slots++;
             rm_key_slot(key, sizeof(key), n->id, s->name);
-            r = trow(v, t, key, n->id);
+            r = named_row(v, t, key, n, s->name, stale);
             if (r == NULL)
                 return;
-            tcell(v, r, 0, sval(s->name), grey(stale, RM_UI_FG));
-            tcell(v, r, 1, n->id, grey(stale, RM_UI_FG));
             tcell(v, r, 2, sval(s->type), grey(stale, RM_UI_FG));
             tcell(v, r, 3, yesno(s->active),
                   grey(stale, s->active == 0 && s->temporary != 1
@@ -1146,11 +1145,9 @@ static void build_conflicts(rm_view_t *v, const rm_view_input_t *in,
 
             rm_key_sub(key, sizeof(key), "sub", n->id, s);
             rm_key_sub(ekey, sizeof(ekey), "confl", n->id, s);
-            r = trow(v, t, key, n->id);
+            r = named_row(v, t, key, n, s->name, stale);
             if (r == NULL)
                 return;
-            tcell(v, r, 0, sval(s->name), grey(stale, RM_UI_FG));
-            tcell(v, r, 1, n->id, grey(stale, RM_UI_FG));
             if (count == RM_NONE) {
                 /* pglogical keeps no counters; native ones from 15 on. */
                 tcell(v, r, 2,
