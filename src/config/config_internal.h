@@ -105,6 +105,9 @@ int rm__diag_add(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
 int rm__diag_vadd(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
                   int line, int column, const char *key, const char *fmt,
                   va_list ap);
+/* rm__vformat_line - fmt and ap as one line (newlines, carriage returns
+ * and tabs made spaces), malloc'd; NULL when out of memory. */
+char *rm__vformat_line(const char *fmt, va_list ap);
 /* rm__diags_full - whether a further error would only be counted (the
  * cap is reached), so that its message need not be composed. */
 int rm__diags_full(const rm_diags_t *d);

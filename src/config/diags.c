@@ -29,7 +29,7 @@ void rm_diags_free(rm_diags_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-static char *vformat(const char *fmt, va_list ap)
+char *rm__vformat_line(const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
@@ -91,7 +91,7 @@ int rm__diag_vadd(rm_diags_t *d, rm_diag_severity_t sev, const char *file,
         g->column = 0;
     } else {
         g->key = dup_or_empty(key);
-        g->message = vformat(fmt, ap);
+        g->message = rm__vformat_line(fmt, ap);
     }
     if (g->file == NULL || g->key == NULL || g->message == NULL) {
         free(g->file);

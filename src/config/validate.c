@@ -429,21 +429,16 @@ static int
 reject(vctx_t *c, const rm_ynode_t *v, const char *path, int refs, char *text,
        const char *fmt, ...)
 {
-    va_list ap, size_ap;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(size_ap, ap);
-    int n = vsnprintf(NULL, 0, fmt, size_ap);
-    va_end(size_ap);
-    char *rest = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (rest != NULL) {
-        char b[128];
-        vsnprintf(rest, (size_t)n + 1, fmt, ap);
-        verr(c, v, path, "%s%s", val_shown(v, refs, b, sizeof(b)), rest);
-        free(rest);
-    } else {
-        c->oom = 1;
-    }
+    char *rest = rm__vformat_line(fmt, ap);
     va_end(ap);
+    char b[128];
+    if (rest != NULL)
+        verr(c, v, path, "%s%s", val_shown(v, refs, b, sizeof(b)), rest);
+    else
+        c->oom = 1;
+    free(rest);
     free(text);
     return -1;
 }
