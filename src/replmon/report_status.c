@@ -644,21 +644,14 @@ static json_t *receiver_json(const rm_node_t *n, int *oom)
 
 static json_t *roles_json(int roles, int *oom)
 {
-    static const struct {
-        int flag;
-        const char *name;
-    } names[] = {{RM_ROLE_PRIMARY, "primary"},
-                 {RM_ROLE_STANDBY, "standby"},
-                 {RM_ROLE_PUBLISHER, "publisher"},
-                 {RM_ROLE_SUBSCRIBER, "subscriber"}};
     json_t *a = json_made(json_array(), oom);
-    size_t i;
+    int role;
 
     if (a == NULL)
         return NULL;
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (roles & names[i].flag)
-            rm_json_push(a, json_string(names[i].name), oom);
+    for (role = RM_ROLE_PRIMARY; role <= RM_ROLE_LAST; role <<= 1) {
+        if (roles & role)
+            rm_json_push(a, json_string(rm_role_name(role)), oom);
     }
     return a;
 }

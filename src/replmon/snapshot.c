@@ -223,24 +223,32 @@ int rm_node_roles(const rm_node_t *n)
     return roles;
 }
 
+const char *rm_role_name(int role)
+{
+    /* The flags are the bits from RM_ROLE_PRIMARY up, in this order. */
+    static const char *const names[] = {"primary", "standby", "publisher",
+                                        "subscriber"};
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (role == RM_ROLE_PRIMARY << i)
+            return names[i];
+    }
+    return NULL;
+}
+
 void rm_roles_format(int roles, char *buf, size_t len)
 {
-    static const struct {
-        int flag;
-        const char *name;
-    } names[] = {{RM_ROLE_PRIMARY, "primary"},
-                 {RM_ROLE_STANDBY, "standby"},
-                 {RM_ROLE_PUBLISHER, "publisher"},
-                 {RM_ROLE_SUBSCRIBER, "subscriber"}};
-    size_t used = 0, i;
+    size_t used = 0;
+    int role;
 
     if (len == 0)
         return;
     buf[0] = '\0';
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (roles & names[i].flag) {
+    for (role = RM_ROLE_PRIMARY; role <= RM_ROLE_LAST; role <<= 1) {
+        if (roles & role) {
             int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
-                             names[i].name);
+                             rm_role_name(role));
             if (w < 0 || (size_t)w >= len - used)
                 return;
             used += (size_t)w;

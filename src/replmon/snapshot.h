@@ -235,7 +235,12 @@ typedef struct rm_node {
 #define RM_ROLE_STANDBY    0x2
 #define RM_ROLE_PUBLISHER  0x4
 #define RM_ROLE_SUBSCRIBER 0x8
+#define RM_ROLE_LAST       RM_ROLE_SUBSCRIBER
 int rm_node_roles(const rm_node_t *n);
+/* rm_role_name - "primary", "standby", "publisher" or "subscriber" for
+ * one role flag (in that order from RM_ROLE_PRIMARY up to RM_ROLE_LAST);
+ * NULL for anything else. */
+const char *rm_role_name(int role);
 /* rm_roles_format - "primary,publisher" into buf; "unknown" when 0. */
 void rm_roles_format(int roles, char *buf, size_t len);
 
