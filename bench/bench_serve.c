@@ -67,9 +67,8 @@ static double scrape_metric(int port, const char *name)
 
 int main(int argc, char **argv)
 {
-    int ports[BENCH_MAX_PORTS], nports = 0, nodes = 100, scrapes = 200,
-                                seconds = 10, opt, port = 0, i, status;
-    const char *binary = NULL;
+    bench_replmon_opts_t target = {.nports = 0};
+    int nodes = 100, scrapes = 200, seconds = 10, opt, port = 0, i, status;
     char dir[] = "/tmp/bench-serve-XXXXXX", cfg[64], logf[64], errf[64];
     double *times, rounds0, rounds1;
     uint64_t cpu0, cpu1, t0, t1, worst = 0;
@@ -81,16 +80,13 @@ int main(int argc, char **argv)
     const bench_int_opt_t ints[] = {
         {'n', &nodes}, {'r', &scrapes}, {'t', &seconds}};
     while ((opt = getopt(argc, argv, "p:b:n:r:t:")) != -1) {
-        if (opt == 'p')
-            nports = bench_parse_ports(optarg, ports, BENCH_MAX_PORTS);
-        else if (opt == 'b')
-            binary = optarg;
-        else if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt,
-                                optarg))
+        if (!bench_replmon_arg(&target, opt, optarg) &&
+            !bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt, optarg))
             bench_die("usage: bench_serve -p PORTS -b REPLMON [-n NODES] "
                       "[-r SCRAPES] [-t SECONDS]");
     }
-    if (nports < 1 || binary == NULL || nodes < 1 || scrapes < 1 || seconds < 1)
+    if (target.nports < 1 || target.binary == NULL || nodes < 1 ||
+        scrapes < 1 || seconds < 1)
         bench_die("usage: bench_serve -p PORTS -b REPLMON [-n NODES] "
                   "[-r SCRAPES] [-t SECONDS]");
     if (mkdtemp(dir) == NULL)
@@ -106,7 +102,8 @@ int main(int argc, char **argv)
             "postgres, application_name: %s, ssl: false }\nnodes:\n",
             APP_NAME);
     for (i = 0; i < nodes; i++)
-        fprintf(f, "  n%03d: { port: %d }\n", i, ports[i % nports]);
+        fprintf(f, "  n%03d: { port: %d }\n", i,
+                target.ports[i % target.nports]);
     fclose(f);
 
     pid = fork();
@@ -117,14 +114,15 @@ int main(int argc, char **argv)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(binary, binary, "serve", "--config", cfg, "--interval", "1s",
-              "--listen", "127.0.0.1:0", "--log-file", logf, (char *)NULL);
+        execl(target.binary, target.binary, "serve", "--config", cfg,
+              "--interval", "1s", "--listen", "127.0.0.1:0", "--log-file", logf,
+              (char *)NULL);
         _exit(127);
     }
     if (pid < 0)
         bench_die("fork: %s", strerror(errno));
     bench_note("replmon serve (pid %d) monitoring %d nodes over %d servers",
-               (int)pid, nodes, nports);
+               (int)pid, nodes, target.nports);
     /* The port it chose, from its log. */
     for (t0 = bench_now_us(); port == 0;) {
         char *text = rm_read_file(logf), *at = strstr(text, " port=");

@@ -67,8 +67,8 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const char *const env[] = {"LANG=C.UTF-8", "LC_ALL=C.UTF-8", NULL};
-    int ports[BENCH_MAX_PORTS], nports = 0, nodes = 100, secs = 10, keys = 21;
-    const char *binary = NULL;
+    bench_replmon_opts_t target = {.nports = 0};
+    int nodes = 100, secs = 10, keys = 21;
     char dir[] = "/tmp/bench-watch-XXXXXX", cfg[128], cmd[512], err[512];
     char want[64];
     localpg_options_t o;
@@ -83,15 +83,12 @@ int main(int argc, char **argv)
     bench_set_name("bench_watch");
     const bench_int_opt_t ints[] = {{'n', &nodes}, {'t', &secs}, {'k', &keys}};
     while ((opt = getopt(argc, argv, "p:b:n:t:k:")) != -1) {
-        if (opt == 'p')
-            nports = bench_parse_ports(optarg, ports, BENCH_MAX_PORTS);
-        else if (opt == 'b')
-            binary = optarg;
-        else if (!bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt,
-                                optarg))
+        if (!bench_replmon_arg(&target, opt, optarg) &&
+            !bench_int_arg(ints, sizeof(ints) / sizeof(ints[0]), opt, optarg))
             usage();
     }
-    if (nports == 0 || binary == NULL || nodes < 2 || secs < 1 || keys < 1)
+    if (target.nports == 0 || target.binary == NULL || nodes < 2 || secs < 1 ||
+        keys < 1)
         usage();
     if (mkdtemp(dir) == NULL)
         bench_die("mkdtemp failed");
@@ -113,12 +110,13 @@ int main(int argc, char **argv)
             "  n000: { port: %d }\n",
             APP_NAME, localpg_port(own));
     for (i = 1; i < nodes; i++)
-        fprintf(f, "  n%03d: { port: %d }\n", i, ports[i % nports]);
+        fprintf(f, "  n%03d: { port: %d }\n", i,
+                target.ports[i % target.nports]);
     fclose(f);
 
     snprintf(cmd, sizeof(cmd),
-             "exec %s watch --config %s --interval 1s --timeout 2s", binary,
-             cfg);
+             "exec %s watch --config %s --interval 1s --timeout 2s",
+             target.binary, cfg);
     t = tmuxterm_start(cmd, 120, 40, env, err, sizeof(err));
     if (t == NULL)
         bench_die("%s", err);

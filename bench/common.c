@@ -228,6 +228,17 @@ int bench_int_arg(const bench_int_opt_t *opts, size_t n, int opt,
     return 0;
 }
 
+int bench_replmon_arg(bench_replmon_opts_t *o, int opt, const char *arg)
+{
+    if (opt == 'p')
+        o->nports = bench_parse_ports(arg, o->ports, BENCH_MAX_PORTS);
+    else if (opt == 'b')
+        o->binary = arg;
+    else
+        return 0;
+    return 1;
+}
+
 void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
                 const char *db)
 {

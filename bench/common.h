@@ -68,6 +68,17 @@ typedef struct bench_int_opt {
 int bench_int_arg(const bench_int_opt_t *opts, size_t n, int opt,
                   const char *arg);
 
+/* What the programs that run the replmon binary are given: -p PORTS (the
+ * shared servers) and -b REPLMON (the binary). */
+typedef struct bench_replmon_opts {
+    int ports[BENCH_MAX_PORTS];
+    int nports; /* 0 until -p */
+    const char *binary;
+} bench_replmon_opts_t;
+/* Take getopt's option opt (its argument arg) into o when it is -p or -b:
+ * returns 1, or 0 for another option (dies on a bad port list). */
+int bench_replmon_arg(bench_replmon_opts_t *o, int opt, const char *arg);
+
 /* A spec for node `id` on 127.0.0.1:port, user postgres, database
  * postgres (or `db` when not NULL), TLS off. id and db are borrowed. */
 void bench_spec(pgcm_node_spec_t *spec, const char *id, int port,
