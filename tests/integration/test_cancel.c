@@ -42,18 +42,10 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
 static int test_teardown(void **state)
 {
     (void)state;
-    fixture_manager_free_all();
-    fixture_assert_no_connections(pg, NSERVERS, NULL);
+    fixture_test_end(pg, NSERVERS);
     return 0;
 }
 
@@ -490,5 +482,5 @@ int main(void)
         cmocka_unit_test_teardown(test_churn_every_failure_explained,
                                   test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

@@ -26,21 +26,12 @@
 
 static localpg_server_t **pg;
 static pgcm_node_spec_t specs[NSERVERS];
-static const char *ids[NSERVERS] = {"alpha", "beta", "gamma"};
+static const char *const ids[NSERVERS] = {"alpha", "beta", "gamma"};
 
 static int group_setup(void **state)
 {
     (void)state;
-    pg = fixture_start(NSERVERS, NULL);
-    for (int i = 0; i < NSERVERS; i++)
-        fixture_node_spec(pg[i], ids[i], &specs[i]);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
+    pg = fixture_start_nodes(NSERVERS, NULL, ids, specs);
     return 0;
 }
 
@@ -48,27 +39,28 @@ static int group_teardown(void **state)
 static int test_teardown(void **state)
 {
     (void)state;
-    fixture_manager_free_all();
-    for (int i = 0; i < NSERVERS; i++) {
-        if (localpg_pid(pg[i]) == 0)
-            localpg_restart(pg[i]);
-    }
-    fixture_assert_no_connections(pg, NSERVERS, NULL);
+    fixture_test_end(pg, NSERVERS);
     return 0;
 }
 
 static pgcm_manager_t *start_manager(const pgcm_options_t *opts, int nodes)
 {
-    pgcm_manager_t *mgr = fixture_manager_new(opts);
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_start(mgr, specs, (size_t)nodes, 5000, &err),
-                     PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(opts, specs, (size_t)nodes);
     for (int i = 0; i < nodes; i++) {
         pgcm_health_t h;
         assert_int_equal(pgcm_node_health(mgr, ids[i], &h), PGCM_OK);
         assert_int_equal(h.state, PGCM_NODE_HEALTHY);
     }
     return mgr;
+}
+
+/* alpha's spec with a pool of min..max connections. */
+static pgcm_node_spec_t alpha_pool(int min, int max)
+{
+    pgcm_node_spec_t s = specs[0];
+    s.pool.min = min;
+    s.pool.max = max;
+    return s;
 }
 
 /* ---- queries ---------------------------------------------------------- */
@@ -174,11 +166,7 @@ static void test_timeout_cancels_on_server(void **state)
     pgcm_result_free(r);
 
     /* The statement is gone from the server quickly. */
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") > 0 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
-    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"), 0);
+    fixture_wait_active(pg[0], "SELECT pg_sleep(30)%", 0, 3000);
 
     /* The connection came back clean: next queries work, none wedged. */
     for (int i = 0; i < 5; i++) {
@@ -274,12 +262,8 @@ static void test_cancel_batch(void **state)
                                            NULL, NULL, on_batch, &w, &id, &err),
                      PGCM_OK);
     /* wait until all three run on their servers */
-    int64_t deadline = fixture_now_ms() + 3000;
-    for (int i = 0; i < NSERVERS; i++) {
-        while (fixture_count_active(pg[i], "SELECT pg_sleep(30)%") < 1 &&
-               fixture_now_ms() < deadline)
-            fixture_sleep_ms(20);
-    }
+    for (int i = 0; i < NSERVERS; i++)
+        fixture_wait_active(pg[i], "SELECT pg_sleep(30)%", 1, 3000);
     int64_t t0 = fixture_now_ms();
     assert_int_equal(pgcm_cancel(mgr, id), PGCM_OK);
     pthread_mutex_lock(&w.lock);
@@ -292,14 +276,8 @@ static void test_cancel_batch(void **state)
         assert_int_equal(pgcm_result_status(pgcm_batch_result(w.batch, i)),
                          PGCM_ECANCELED);
     pgcm_batch_free(w.batch);
-    for (int i = 0; i < NSERVERS; i++) {
-        deadline = fixture_now_ms() + 3000;
-        while (fixture_count_active(pg[i], "SELECT pg_sleep(30)%") > 0 &&
-               fixture_now_ms() < deadline)
-            fixture_sleep_ms(20);
-        assert_int_equal(fixture_count_active(pg[i], "SELECT pg_sleep(30)%"),
-                         0);
-    }
+    for (int i = 0; i < NSERVERS; i++)
+        fixture_wait_active(pg[i], "SELECT pg_sleep(30)%", 0, 3000);
     assert_int_equal(pgcm_cancel(mgr, id), PGCM_ENOENT);
     fixture_manager_free(mgr);
 }
@@ -368,10 +346,7 @@ static void test_add_and_remove_at_runtime(void **state)
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[1], "SELECT pg_sleep(30)%") < 1 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
+    fixture_wait_active(pg[1], "SELECT pg_sleep(30)%", 1, 3000);
     t0 = fixture_now_ms();
     assert_int_equal(pgcm_node_remove(mgr, "beta", &err), PGCM_OK);
     int64_t took = fixture_now_ms() - t0;
@@ -416,10 +391,7 @@ static void test_shutdown_honours_timeout(void **state)
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(0.2)", 0,
                                       NULL, NULL, on_query, &quick, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < 1 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
+    fixture_wait_active(pg[0], "SELECT pg_sleep(30)%", 1, 3000);
     int64_t t0 = fixture_now_ms();
     assert_int_equal(pgcm_manager_shutdown(mgr), PGCM_OK);
     int64_t took = fixture_now_ms() - t0;
@@ -525,13 +497,10 @@ static void on_tagged(pgcm_result_t *r, void *user)
 static void test_waiters_in_order_and_acquire_timeout(void **state)
 {
     (void)state;
-    pgcm_node_spec_t one = specs[0];
-    one.pool.min = 1;
-    one.pool.max = 1;
+    pgcm_node_spec_t one = alpha_pool(1, 1);
     one.pool.acquire_timeout_ms = 400;
-    pgcm_manager_t *mgr = fixture_manager_new(NULL);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &one, 1);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_start(mgr, &one, 1, 5000, &err), PGCM_OK);
 
     pgcm_checkout_t *co = NULL;
     assert_int_equal(pgcm_checkout(mgr, "alpha", 0, &co, &err), PGCM_OK);
@@ -654,14 +623,11 @@ static void test_checkout_transaction_and_leak(void **state)
 static void test_min_idle_reaping_and_lifetime(void **state)
 {
     (void)state;
-    pgcm_node_spec_t s = specs[0];
-    s.pool.min = 2;
-    s.pool.max = 6;
+    pgcm_node_spec_t s = alpha_pool(2, 6);
     s.pool.idle_timeout_ms = 400;
     s.pool.max_lifetime_ms = 1500;
-    pgcm_manager_t *mgr = fixture_manager_new(NULL);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &s, 1);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_start(mgr, &s, 1, 5000, &err), PGCM_OK);
     fixture_sleep_ms(300);
     pgcm_pool_stats_t st;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
@@ -873,5 +839,5 @@ int main(void)
                                   test_teardown),
         cmocka_unit_test_teardown(test_bad_input, test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

@@ -34,7 +34,7 @@
 
 static localpg_server_t **pg;
 static pgcm_node_spec_t specs[NSERVERS];
-static const char *ids[NSERVERS] = {"alpha", "beta", "gamma"};
+static const char *const ids[NSERVERS] = {"alpha", "beta", "gamma"};
 
 static hrec_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -47,16 +47,7 @@ static int frozen[NSERVERS];
 static int group_setup(void **state)
 {
     (void)state;
-    pg = fixture_start(NSERVERS, NULL);
-    for (int i = 0; i < NSERVERS; i++)
-        fixture_node_spec(pg[i], ids[i], &specs[i]);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
+    pg = fixture_start_nodes(NSERVERS, NULL, ids, specs);
     return 0;
 }
 
@@ -82,13 +73,9 @@ static int test_teardown(void **state)
     fixture_manager_free_all();
     faultproxy_stop(proxy);
     proxy = NULL;
-    for (int i = 0; i < NSERVERS; i++) {
+    for (int i = 0; i < NSERVERS; i++)
         thaw(i);
-        if (localpg_pid(pg[i]) == 0 && localpg_restart(pg[i]) != 0)
-            fail_msg("cannot restart server %d: %s", i,
-                     localpg_last_error(pg[i]));
-    }
-    fixture_assert_no_connections(pg, NSERVERS, NULL);
+    fixture_test_end(pg, NSERVERS);
     return 0;
 }
 
@@ -219,12 +206,7 @@ static void test_kill_with_queries_in_flight(void **state)
                                           &err),
                          PGCM_OK);
     }
-    int64_t deadline = fixture_now_ms() + 5000;
-    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < INFLIGHT &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
-    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"),
-                     INFLIGHT);
+    fixture_wait_active(pg[0], "SELECT pg_sleep(30)%", INFLIGHT, 5000);
 
     size_t mark = hrec_mark(&rec);
     int64_t fault = hwall_ms();
@@ -304,11 +286,7 @@ static void test_freeze_with_query_in_flight(void **state)
     assert_int_equal(pgcm_query_async(mgr, "alpha", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &w, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 5000;
-    while (fixture_count_active(pg[0], "SELECT pg_sleep(30)%") < 1 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
-    assert_int_equal(fixture_count_active(pg[0], "SELECT pg_sleep(30)%"), 1);
+    fixture_wait_active(pg[0], "SELECT pg_sleep(30)%", 1, 5000);
     pgcm_pool_stats_t st;
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.idle, 0); /* the heartbeat has nothing idle */
@@ -345,11 +323,8 @@ static void test_freeze_with_query_in_flight(void **state)
 static void test_network_cut_then_heal(void **state)
 {
     (void)state;
-    char err[512];
-    int port = faultproxy_start(localpg_host(pg[0]), localpg_port(pg[0]),
-                                &proxy, err, sizeof err);
-    if (port < 0)
-        fail_msg("%s", err);
+    int port =
+        fixture_proxy_start(localpg_host(pg[0]), localpg_port(pg[0]), &proxy);
     pgcm_node_spec_t s = specs[0];
     s.port = port;
     pgcm_manager_t *mgr = hrec_start_manager(&rec, NULL, &s, 1);
@@ -474,11 +449,8 @@ static void *flap(void *p)
 static void test_intermittent_failures_do_not_flap(void **state)
 {
     (void)state;
-    char err[512];
-    int port = faultproxy_start(localpg_host(pg[0]), localpg_port(pg[0]),
-                                &proxy, err, sizeof err);
-    if (port < 0)
-        fail_msg("%s", err);
+    int port =
+        fixture_proxy_start(localpg_host(pg[0]), localpg_port(pg[0]), &proxy);
     pgcm_node_spec_t s = specs[0];
     s.port = port;
     pgcm_options_t o;
@@ -733,5 +705,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_stats_at_health_interval,
                                         test_setup, test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

@@ -57,13 +57,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
 static int test_setup(void **state)
 {
     (void)state;
@@ -403,5 +396,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_at_max_connections,
                                         test_setup, test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

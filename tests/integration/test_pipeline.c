@@ -28,7 +28,7 @@
 #define MAXQ     512
 
 static localpg_server_t **pg;
-static pgcm_manager_t *current;
+static pgcm_manager_t *current; /* the running test's (fixture-tracked) */
 
 static int group_setup(void **state)
 {
@@ -37,21 +37,11 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
 static int test_teardown(void **state)
 {
     (void)state;
-    if (current != NULL) {
-        pgcm_manager_free(current);
-        current = NULL;
-    }
-    fixture_assert_no_connections(pg, NSERVERS, NULL);
+    current = NULL;
+    fixture_test_end(pg, NSERVERS);
     return 0;
 }
 
@@ -67,10 +57,7 @@ static pgcm_manager_t *start_node(int max, int node_depth, int mgr_depth)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.pipeline_depth = mgr_depth;
-    pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(&o, &current, &err), PGCM_OK);
-    assert_int_equal(pgcm_manager_start(current, &spec, 1, 5000, &err),
-                     PGCM_OK);
+    current = fixture_manager_start(&o, &spec, 1);
     return current;
 }
 
@@ -218,7 +205,7 @@ static void test_manager_option_and_node_off(void **state)
         submit(i, "SELECT $1::int", 0);
     wait_answers(100);
     assert_true(stats().pipelined > 0);
-    pgcm_manager_free(current);
+    fixture_manager_free(current);
     current = NULL;
 
     start_node(2, -1, 4);
@@ -244,7 +231,7 @@ static void test_bad_depth_rejected(void **state)
     pgcm_node_spec_t spec;
     fixture_node_spec(pg[0], "p", &spec);
     spec.pool.pipeline_depth = -2;
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
+    current = fixture_manager_new(NULL);
     assert_int_equal(pgcm_node_add(current, &spec, &err), PGCM_EINVAL);
     assert_non_null(strstr(err.message, "pipeline_depth"));
 }
@@ -312,11 +299,7 @@ static void test_cancel_middle(void **state)
     assert_string_equal(g_col.a[2].value, "2");
     assert_true(fixture_now_ms() - t0 < 5000);
     /* the server is not left running the cancelled statement */
-    int64_t until = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[0], "%pg_sleep(10)%") != 0 &&
-           fixture_now_ms() < until)
-        fixture_sleep_ms(20);
-    assert_int_equal(fixture_count_active(pg[0], "%pg_sleep(10)%"), 0);
+    fixture_wait_active(pg[0], "%pg_sleep(10)%", 0, 3000);
 }
 
 /* The two-query race through a pipeline: Q1 times out (or is cancelled)
@@ -514,5 +497,5 @@ int main(void)
         cmocka_unit_test_teardown(test_mixed_traffic, test_teardown),
         cmocka_unit_test_teardown(test_killed_server, test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

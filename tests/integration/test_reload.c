@@ -45,13 +45,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
 /* ---- the query load ------------------------------------------------------ */
 
 #define MAX_CODES 16 /* -PGCM_E* fits */
@@ -414,6 +407,28 @@ static void assert_apply_rejected(pgcm_manager_t *mgr,
     snapshot_assert_same(mgr, &before, needle);
 }
 
+/* The nodes after beta was removed, gamma changed to a pool of 2..2 and
+ * delta added: that list, beta gone with none of its connections left,
+ * delta healthy, delta and gamma answering the load with full pools. */
+static const char *const after_change[] = {"alpha", "gamma", "delta"};
+
+static void assert_alpha_gamma_delta(pgcm_manager_t *mgr)
+{
+    assert_node_list(mgr, after_change, 3);
+    pgcm_health_t h;
+    assert_int_equal(pgcm_node_health(mgr, "beta", &h), PGCM_ENOENT);
+    wait_state(mgr, "delta", PGCM_NODE_HEALTHY, 5000);
+    load_wait_ok(DELTA, 30, 5000);
+    load_wait_ok(GAMMA, 30, 5000);
+    fixture_assert_no_connections(&pg[BETA], 1, NULL);
+    pgcm_pool_stats_t st;
+    assert_int_equal(pgcm_node_stats(mgr, "gamma", &st), PGCM_OK);
+    assert_int_equal(st.min, 2);
+    assert_int_equal(st.max, 2);
+    wait_pool_total(mgr, "gamma", 2);
+    wait_pool_total(mgr, "delta", 2);
+}
+
 /* ---- library-level reload ------------------------------------------------ */
 
 static void test_apply_while_queries_run(void **state)
@@ -453,11 +468,7 @@ static void test_apply_while_queries_run(void **state)
     assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[BETA], "SELECT pg_sleep(30)%") < 1 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(10);
-    assert_int_equal(fixture_count_active(pg[BETA], "SELECT pg_sleep(30)%"), 1);
+    fixture_wait_active(pg[BETA], "SELECT pg_sleep(30)%", 1, 3000);
 
     /* The new list: alpha as it was, beta gone, gamma changed, delta new. */
     pgcm_node_spec_t next[3] = {specs[ALPHA], specs[GAMMA], specs[DELTA]};
@@ -484,25 +495,14 @@ static void test_apply_while_queries_run(void **state)
     /* alpha answered all along, also while apply waited for beta. */
     assert_true(atomic_load(&loads[ALPHA].ok) >= alpha_ok_before + 3);
 
-    /* The new node list, and the new nodes working under load. */
-    const char *after[] = {"alpha", "gamma", "delta"};
-    assert_node_list(mgr, after, 3);
-    pgcm_health_t h;
-    assert_int_equal(pgcm_node_health(mgr, "beta", &h), PGCM_ENOENT);
-    wait_state(mgr, "delta", PGCM_NODE_HEALTHY, 5000);
+    /* The new node list, the new nodes working under load, gamma's new
+     * settings in force. */
+    assert_alpha_gamma_delta(mgr);
     wait_state(mgr, "gamma", PGCM_NODE_HEALTHY, 5000);
-    load_wait_ok(DELTA, 30, 5000);
-    load_wait_ok(GAMMA, 30, 5000);
     load_wait_ok(ALPHA, 30, 5000);
-    fixture_assert_no_connections(&pg[BETA], 1, NULL);
 
-    /* gamma's new settings are in force; its old connections are gone. */
+    /* gamma's old connections are gone. */
     pgcm_pool_stats_t st;
-    assert_int_equal(pgcm_node_stats(mgr, "gamma", &st), PGCM_OK);
-    assert_int_equal(st.min, 2);
-    assert_int_equal(st.max, 2);
-    wait_pool_total(mgr, "gamma", 2);
-    wait_pool_total(mgr, "delta", 2);
     pthread_mutex_lock(&loads[GAMMA].lock);
     assert_string_equal(loads[GAMMA].last_app, app_v2);
     pthread_mutex_unlock(&loads[GAMMA].lock);
@@ -545,20 +545,21 @@ static void test_apply_while_queries_run(void **state)
     fixture_node_spec(pg[BETA], "epsilon", &bad[2]);
     bad[3] = bad[2];
     /* a duplicate id */
-    assert_apply_rejected(mgr, bad, 4, "epsilon", after, 3);
+    assert_apply_rejected(mgr, bad, 4, "epsilon", after_change, 3);
     /* pool.max 0 */
     fixture_node_spec(pg[BETA], "zeta", &bad[3]);
     bad[3].pool.max = 0;
     bad[3].pool.min = 0;
-    assert_apply_rejected(mgr, bad, 4, "zeta", after, 3);
+    assert_apply_rejected(mgr, bad, 4, "zeta", after_change, 3);
     /* min above max */
     bad[3].pool.max = 2;
     bad[3].pool.min = 5;
-    assert_apply_rejected(mgr, bad, 4, "zeta", after, 3);
+    assert_apply_rejected(mgr, bad, 4, "zeta", after_change, 3);
     /* no id */
     bad[3].pool.min = 1;
     bad[3].id = NULL;
-    assert_apply_rejected(mgr, bad, 4, "id", after, 3);
+    assert_apply_rejected(mgr, bad, 4, "id", after_change, 3);
+    pgcm_health_t h;
     assert_int_equal(pgcm_node_health(mgr, "epsilon", &h), PGCM_ENOENT);
     fixture_assert_no_connections(&pg[BETA], 1, NULL);
     fixture_assert_no_connections(&pg[BETA], 1, app_v2);
@@ -660,17 +661,14 @@ static void test_apply_adds_id_still_draining(void **state)
     assert_int_equal(pgcm_query_async(mgr, "gamma", "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_query, &slow, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (fixture_count_active(pg[GAMMA], "SELECT pg_sleep(30)%") < 1 &&
-           fixture_now_ms() < deadline)
-        fixture_sleep_ms(10);
+    fixture_wait_active(pg[GAMMA], "SELECT pg_sleep(30)%", 1, 3000);
     static done_wait_t removed_cb;
     atomic_store(&removed_cb.done, 0);
     assert_int_equal(
         pgcm_node_remove_async(mgr, "gamma", on_removed, &removed_cb, &err),
         PGCM_OK);
     /* the removal has begun (the id is gone) but the node still drains */
-    deadline = fixture_now_ms() + 3000;
+    int64_t deadline = fixture_now_ms() + 3000;
     pgcm_health_t h;
     while (pgcm_node_health(mgr, "gamma", &h) == PGCM_OK &&
            fixture_now_ms() < deadline)
@@ -834,20 +832,8 @@ static void test_reload_from_yaml(void **state)
     rm_config_free(cfgs[0]);
     cfgs[0] = NULL;
 
-    const char *after[] = {"alpha", "gamma", "delta"};
-    assert_node_list(mgr, after, 3);
-    pgcm_health_t h;
-    assert_int_equal(pgcm_node_health(mgr, "beta", &h), PGCM_ENOENT);
-    wait_state(mgr, "delta", PGCM_NODE_HEALTHY, 5000);
-    load_wait_ok(DELTA, 30, 5000);
-    load_wait_ok(GAMMA, 30, 5000);
-    fixture_assert_no_connections(&pg[BETA], 1, NULL);
+    assert_alpha_gamma_delta(mgr);
     pgcm_pool_stats_t st;
-    assert_int_equal(pgcm_node_stats(mgr, "gamma", &st), PGCM_OK);
-    assert_int_equal(st.min, 2);
-    assert_int_equal(st.max, 2);
-    wait_pool_total(mgr, "gamma", 2);
-    wait_pool_total(mgr, "delta", 2);
     assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
     assert_int_equal(st.conns_opened, 2);
     assert_int_equal(st.conns_closed, 0);
@@ -879,7 +865,7 @@ static void test_reload_from_yaml(void **state)
     const char *broken_needles[] = {"", NULL};
     parse_refused(broken, "broken.yaml", broken_needles);
     fixture_sleep_ms(200);
-    assert_node_list(mgr, after, 3);
+    assert_node_list(mgr, after_change, 3);
     snapshot_assert_same(mgr, &before, "rejected configuration");
 
     load_stop();
@@ -905,5 +891,5 @@ int main(void)
                                   test_teardown),
         cmocka_unit_test_teardown(test_reload_from_yaml, test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

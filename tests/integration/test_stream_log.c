@@ -25,7 +25,7 @@
 
 static localpg_server_t **pg;
 static pgcm_node_spec_t specs[NSERVERS];
-static const char *ids[NSERVERS] = {"one", "two"};
+static const char *const ids[NSERVERS] = {"one", "two"};
 
 static int group_setup(void **state)
 {
@@ -33,28 +33,14 @@ static int group_setup(void **state)
     localpg_options_t o;
     localpg_options_init(&o);
     o.password = "s3cret-Pa55word";
-    pg = fixture_start(NSERVERS, &o);
-    for (int i = 0; i < NSERVERS; i++)
-        fixture_node_spec(pg[i], ids[i], &specs[i]);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
+    pg = fixture_start_nodes(NSERVERS, &o, ids, specs);
     return 0;
 }
 
 static int test_teardown(void **state)
 {
     (void)state;
-    fixture_manager_free_all();
-    for (int i = 0; i < NSERVERS; i++) {
-        if (localpg_pid(pg[i]) == 0)
-            localpg_restart(pg[i]);
-    }
-    fixture_assert_no_connections(pg, NSERVERS, NULL);
+    fixture_test_end(pg, NSERVERS);
     return 0;
 }
 
@@ -278,5 +264,5 @@ int main(void)
         cmocka_unit_test_teardown(test_log_hook_records_with_correlation,
                                   test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

@@ -52,20 +52,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    (void)state;
-    fixture_manager_free_all();
-    return 0;
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 /* The first value of sql on s (superuser, Unix socket), "" for NULL. */
@@ -457,10 +443,12 @@ static void test_plain_role(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_superuser, test_teardown),
-        cmocka_unit_test_teardown(test_monitor_role_scram, test_teardown),
-        cmocka_unit_test_teardown(test_monitor_role_md5, test_teardown),
-        cmocka_unit_test_teardown(test_plain_role, test_teardown),
+        cmocka_unit_test_teardown(test_superuser, fixture_manager_teardown),
+        cmocka_unit_test_teardown(test_monitor_role_scram,
+                                  fixture_manager_teardown),
+        cmocka_unit_test_teardown(test_monitor_role_md5,
+                                  fixture_manager_teardown),
+        cmocka_unit_test_teardown(test_plain_role, fixture_manager_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }

@@ -150,6 +150,23 @@ void fixture_stop_all(void)
     }
 }
 
+localpg_server_t **fixture_start_nodes(int n, const localpg_options_t *opts,
+                                       const char *const *ids,
+                                       pgcm_node_spec_t *specs)
+{
+    localpg_server_t **servers = fixture_start(n, opts);
+    for (int i = 0; i < n; i++)
+        fixture_node_spec(servers[i], ids[i], &specs[i]);
+    return servers;
+}
+
+int fixture_group_teardown(void **state)
+{
+    (void)state;
+    fixture_stop_all();
+    return 0;
+}
+
 /* Managers made through the fixture and not freed yet. */
 #define FIXTURE_MAX_MANAGERS 16
 static pgcm_manager_t *g_managers[FIXTURE_MAX_MANAGERS];
@@ -202,6 +219,24 @@ void fixture_manager_free_all(void)
             g_managers[i] = NULL;
         }
     }
+}
+
+int fixture_manager_teardown(void **state)
+{
+    (void)state;
+    fixture_manager_free_all();
+    return 0;
+}
+
+void fixture_test_end(localpg_server_t *const *servers, int n)
+{
+    fixture_manager_free_all();
+    for (int i = 0; i < n; i++) {
+        if (localpg_pid(servers[i]) == 0 && localpg_restart(servers[i]) != 0)
+            fail_msg("fixture: cannot restart the server on port %d: %s",
+                     localpg_port(servers[i]), localpg_last_error(servers[i]));
+    }
+    fixture_assert_no_connections(servers, n, NULL);
 }
 
 const char *fixture_app_name(void)
@@ -376,6 +411,29 @@ int fixture_count_active(localpg_server_t *s, const char *like)
     int n = v ? atoi(v) : -1;
     free(v);
     return n;
+}
+
+void fixture_wait_active(localpg_server_t *s, const char *like, int want,
+                         int timeout_ms)
+{
+    int64_t deadline = fixture_now_ms() + timeout_ms;
+    int seen;
+    while ((seen = fixture_count_active(s, like)) != want) {
+        if (fixture_now_ms() > deadline)
+            fail_msg("fixture: %d statement(s) like '%s' active on port %d "
+                     "after %d ms, want %d",
+                     seen, like, localpg_port(s), timeout_ms, want);
+        fixture_sleep_ms(10);
+    }
+}
+
+int fixture_proxy_start(const char *host, int port, faultproxy_t **proxy)
+{
+    char err[512];
+    int proxy_port = faultproxy_start(host, port, proxy, err, sizeof err);
+    if (proxy_port < 0)
+        fail_msg("fixture: fault proxy to %s:%d: %s", host, port, err);
+    return proxy_port;
 }
 
 int fixture_log_count(const localpg_server_t *s, const char *needle)

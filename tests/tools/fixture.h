@@ -22,6 +22,22 @@
  *   and in the teardowns:
  *     fixture_manager_free_all();   (per test: what a failure left)
  *     fixture_stop_all();           (per group)
+ *
+ * Most groups share one set of servers and end every test the same way:
+ *
+ *     static int group_setup(void **state)
+ *     {
+ *         (void)state;
+ *         pg = fixture_start_nodes(3, NULL, ids, specs);
+ *         return 0;
+ *     }
+ *     static int test_teardown(void **state)
+ *     {
+ *         (void)state;
+ *         fixture_test_end(pg, 3);
+ *         return 0;
+ *     }
+ *     ... cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
  */
 #ifndef FIXTURE_H
 #define FIXTURE_H
@@ -31,6 +47,7 @@
 
 #include <pgcm.h>
 
+#include "faultproxy.h"
 #include "localpg.h"
 
 #ifdef __cplusplus
@@ -64,9 +81,28 @@ const char *fixture_require_pg(int major);
 /* fixture_test_major - REPLMON_TEST_PG_MAJOR as a number, 0 when unset. */
 int fixture_test_major(void);
 
+/* fixture_start_nodes - fixture_start(n, opts), then fixture_node_spec()
+ * of server i into specs[i] with id ids[i] (borrowed, as there). */
+localpg_server_t **fixture_start_nodes(int n, const localpg_options_t *opts,
+                                       const char *const *ids,
+                                       pgcm_node_spec_t *specs);
+
 /* fixture_stop_all - destroy every server fixture_start() started (SIGKILL
  * and remove; fast). Safe to call more than once. */
 void fixture_stop_all(void);
+
+/* fixture_group_teardown - a cmocka group teardown: fixture_stop_all(). */
+int fixture_group_teardown(void **state);
+
+/* fixture_manager_teardown - a cmocka test teardown:
+ * fixture_manager_free_all(). */
+int fixture_manager_teardown(void **state);
+
+/* fixture_test_end - the end of a test on servers[0..n): free every
+ * tracked manager (fixture_manager_free_all), restart a server the test
+ * killed (failing the test with localpg's reason if it cannot), then
+ * fixture_assert_no_connections(servers, n, NULL). */
+void fixture_test_end(localpg_server_t *const *servers, int n);
 
 /* fixture_app_name - "pgcm_test_<pid>": the application_name of every spec
  * fixture_node_spec() fills, unique to this test process. */
@@ -113,6 +149,16 @@ char *fixture_exec(localpg_server_t *s, const char *sql);
  * want, for up to timeout_ms; fail the test with the last value otherwise. */
 void fixture_wait_value(localpg_server_t *s, const char *sql, const char *want,
                         int timeout_ms);
+
+/* fixture_wait_active - poll fixture_count_active(s, like) for up to
+ * timeout_ms until it is want; fail the test with the last count
+ * otherwise. */
+void fixture_wait_active(localpg_server_t *s, const char *like, int want,
+                         int timeout_ms);
+
+/* fixture_proxy_start - faultproxy_start(host, port, proxy), failing the
+ * test with its message on error. Returns the proxy's port. */
+int fixture_proxy_start(const char *host, int port, faultproxy_t **proxy);
 
 /* fixture_log_count - how many lines of the server log contain needle
  * (e.g. "connection received: host=127.0.0.1"), or -1 on error. */
