@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bastion.h"
 #include "faultproxy.h"
 #include "fixture.h"
 #include "health_events.h"
@@ -40,7 +41,7 @@ static sshd_t *sshd;
 static char user_key[512];
 static char known_hosts[600];
 static hrec_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static pgcm_manager_t *current;
+static pgcm_manager_t *current; /* the running test's (fixture-tracked) */
 static char ids[8][16];
 
 static const char *const pg_conf[] = {
@@ -53,11 +54,8 @@ static int group_setup(void **state)
     localpg_options_init(&o);
     o.conf_lines = pg_conf;
     pg = fixture_start(NPG, &o);
-    char err[1024];
-    sshd = sshd_start_ready(NULL, user_key, sizeof user_key, known_hosts,
-                            sizeof known_hosts, err, sizeof err);
-    if (sshd == NULL)
-        fail_msg("%s", err);
+    sshd = bastion_start(NULL, user_key, sizeof user_key, known_hosts,
+                         sizeof known_hosts);
     for (int i = 0; i < 8; i++)
         snprintf(ids[i], sizeof ids[i], "n%d", i);
     return 0;
@@ -77,12 +75,9 @@ static void end_manager(void)
 {
     if (current == NULL)
         return;
-    pgcm_manager_free(current);
+    fixture_manager_free(current);
     current = NULL;
-    int64_t deadline = fixture_now_ms() + 3000;
-    while (sshd_session_count(sshd) > 0 && fixture_now_ms() < deadline)
-        fixture_sleep_ms(20);
-    assert_int_equal(sshd_session_count(sshd), 0);
+    bastion_wait_no_sessions(sshd, 3000);
     fixture_assert_no_connections(pg, NPG, NULL);
 }
 
@@ -90,14 +85,16 @@ static int test_teardown(void **state)
 {
     (void)state;
     end_manager();
+    fixture_manager_free_all(); /* what a failure before current= left */
     return 0;
 }
 
-/* A node on server s through the bastion at ssh_port (0: sshd's own). */
-static void tunnel_spec(int s, int i, int ssh_port, const char *kh,
-                        pgcm_node_spec_t *spec)
+/* A node id on server through the bastion at ssh_port (0: the shared
+ * sshd's) with known_hosts kh (NULL: the shared sshd's). */
+static void tunnel_spec_to(const localpg_server_t *server, const char *id,
+                           int ssh_port, const char *kh, pgcm_node_spec_t *spec)
 {
-    fixture_node_spec(pg[s], ids[i], spec);
+    fixture_node_spec(server, id, spec);
     spec->ssh.host = "127.0.0.1";
     spec->ssh.port = ssh_port ? ssh_port : sshd_port(sshd);
     spec->ssh.user = "root";
@@ -105,13 +102,32 @@ static void tunnel_spec(int s, int i, int ssh_port, const char *kh,
     spec->ssh.known_hosts = kh ? kh : known_hosts;
 }
 
-static pgcm_manager_t *start_manager(const pgcm_node_spec_t *nodes,
+/* Node ids[i] on server pg[s], as tunnel_spec_to. */
+static void tunnel_spec(int s, int i, int ssh_port, const char *kh,
+                        pgcm_node_spec_t *spec)
+{
+    tunnel_spec_to(pg[s], ids[i], ssh_port, kh, spec);
+}
+
+/* The fault (the caller's, just before) made node id unhealthy within 2 s
+ * of t0 (hwall_ms), by the events since mark; what names the fault. */
+static void expect_down_within_2s(size_t mark, int64_t t0, const char *id,
+                                  const char *what)
+{
+    int64_t took = hrec_expect_down(&rec, mark, id, t0, 2000, 5000);
+    print_message("%s: node unhealthy after %lld ms\n", what, (long long)took);
+}
+
+/* A manager with opts (NULL: defaults) recording its events in rec,
+ * started with nodes[0..count); waits up to 10 s for the first attempts. */
+static pgcm_manager_t *start_manager(const pgcm_options_t *opts,
+                                     const pgcm_node_spec_t *nodes,
                                      size_t count)
 {
     hrec_reset(&rec);
     pgcm_error_t err;
     assert_null(current);
-    assert_int_equal(pgcm_manager_new(NULL, &current, &err), PGCM_OK);
+    current = fixture_manager_new(opts);
     uint64_t sub;
     assert_int_equal(pgcm_subscribe(current, hrec_on_event, &rec, &sub),
                      PGCM_OK);
@@ -169,7 +185,7 @@ static void test_three_nodes_one_session(void **state)
     pgcm_node_spec_t specs[NPG];
     for (int i = 0; i < NPG; i++)
         tunnel_spec(i, i, 0, NULL, &specs[i]);
-    pgcm_manager_t *mgr = start_manager(specs, NPG);
+    pgcm_manager_t *mgr = start_manager(NULL, specs, NPG);
     for (int i = 0; i < NPG; i++) {
         wait_healthy(mgr, ids[i], 10000);
         char port[16];
@@ -201,33 +217,21 @@ static void test_tls_through_tunnel(void **state)
 {
     (void)state;
     tls_files_t files;
-    char err[1024];
-    if (tls_make_files(NULL, &files, err, sizeof err) < 0)
-        fail_msg("%s", err);
-    localpg_server_t *ssl =
-        tls_start_server(&files, TLS_HBA_SSL_ONLY, NULL, err, sizeof err);
-    if (ssl == NULL)
-        fail_msg("%s", err);
+    localpg_server_t *ssl = bastion_tls_server(&files);
     pgcm_node_spec_t spec;
-    fixture_node_spec(ssl, "tls", &spec);
+    tunnel_spec_to(ssl, "tls", 0, NULL, &spec);
     spec.host = "localhost"; /* the certificate's name, as sshd sees it */
     spec.ssl.enabled = PGCM_SSL_ENABLED;
     spec.ssl.reject_unauthorized = 1;
     spec.ssl.ca = files.ca_cert;
-    spec.ssh.host = "127.0.0.1";
-    spec.ssh.port = sshd_port(sshd);
-    spec.ssh.user = "root";
-    spec.ssh.key_path = user_key;
-    spec.ssh.known_hosts = known_hosts;
-    pgcm_manager_t *mgr = start_manager(&spec, 1);
+    pgcm_manager_t *mgr = start_manager(NULL, &spec, 1);
     wait_healthy(mgr, "tls", 10000);
     assert_string_equal(
         query_value(mgr, "tls",
                     "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
         "t");
     assert_through_sshd(mgr, "tls", sshd);
-    pgcm_manager_free(current);
-    current = NULL;
+    end_manager();
     localpg_destroy(ssl);
     tls_remove_files(&files);
 }
@@ -241,7 +245,7 @@ static void test_unknown_host_key(void **state)
     unlink(kh);
     pgcm_node_spec_t spec;
     tunnel_spec(0, 0, 0, kh, &spec);
-    pgcm_manager_t *mgr = start_manager(&spec, 1);
+    pgcm_manager_t *mgr = start_manager(NULL, &spec, 1);
     int64_t deadline = fixture_now_ms() + 10000;
     pgcm_health_t h;
     do {
@@ -263,14 +267,11 @@ static void test_bastion_killed_and_back(void **state)
 {
     (void)state;
     char err[1024], key[512], kh[700];
-    sshd_t *d =
-        sshd_start_ready(NULL, key, sizeof key, kh, sizeof kh, err, sizeof err);
-    if (d == NULL)
-        fail_msg("%s", err);
+    sshd_t *d = bastion_start(NULL, key, sizeof key, kh, sizeof kh);
     pgcm_node_spec_t spec;
     tunnel_spec(1, 1, sshd_port(d), kh, &spec);
     spec.ssh.key_path = key;
-    pgcm_manager_t *mgr = start_manager(&spec, 1);
+    pgcm_manager_t *mgr = start_manager(NULL, &spec, 1);
     wait_healthy(mgr, ids[1], 10000);
     assert_through_sshd(mgr, ids[1], d);
     fixture_sleep_ms(300);
@@ -278,9 +279,7 @@ static void test_bastion_killed_and_back(void **state)
     size_t mark = hrec_mark(&rec);
     int64_t t0 = hwall_ms();
     sshd_kill(d);
-    int64_t took = hrec_expect_down(&rec, mark, ids[1], t0, 2000, 5000);
-    print_message("bastion killed: node unhealthy after %lld ms\n",
-                  (long long)took);
+    expect_down_within_2s(mark, t0, ids[1], "bastion killed");
     HREC_CHECK(&rec, mark,
                hrec_find(&rec, mark, PGCM_EV_TUNNEL_DOWN, ids[1], -1) >= 0,
                "no tunnel_down event");
@@ -294,8 +293,7 @@ static void test_bastion_killed_and_back(void **state)
         fail_msg("%s", err);
     hrec_expect_up(&rec, mark, ids[1], 20000);
     assert_through_sshd(mgr, ids[1], d);
-    pgcm_manager_free(current);
-    current = NULL;
+    end_manager();
     sshd_stop(d);
 }
 
@@ -304,26 +302,18 @@ static void test_bastion_cut_off(void **state)
 {
     (void)state;
     faultproxy_t *proxy = NULL;
-    char err[256];
-    int pport =
-        faultproxy_start("127.0.0.1", sshd_port(sshd), &proxy, err, sizeof err);
-    if (pport < 0)
-        fail_msg("%s", err);
     char kh[700];
-    snprintf(kh, sizeof kh, "%s/known_hosts_nodes_proxy", sshd_dir(sshd));
-    unlink(kh);
-    sshd_add_known_host(sshd, kh, pport);
+    int pport =
+        bastion_proxy(sshd, &proxy, "known_hosts_nodes_proxy", kh, sizeof kh);
     pgcm_node_spec_t spec;
     tunnel_spec(2, 2, pport, kh, &spec);
-    pgcm_manager_t *mgr = start_manager(&spec, 1);
+    pgcm_manager_t *mgr = start_manager(NULL, &spec, 1);
     wait_healthy(mgr, ids[2], 10000);
     fixture_sleep_ms(300);
     size_t mark = hrec_mark(&rec);
     int64_t t0 = hwall_ms();
     faultproxy_blackhole(proxy);
-    int64_t took = hrec_expect_down(&rec, mark, ids[2], t0, 2000, 5000);
-    print_message("bastion cut off: node unhealthy after %lld ms\n",
-                  (long long)took);
+    expect_down_within_2s(mark, t0, ids[2], "bastion cut off");
     faultproxy_pass(proxy);
     mark = hrec_mark(&rec);
     hrec_expect_up(&rec, mark, ids[2], 20000);
@@ -353,30 +343,21 @@ static void test_remove_during_query(void **state)
     pgcm_options_t o;
     pgcm_options_init(&o);
     o.remove_timeout_ms = 300;
-    hrec_reset(&rec);
+    pgcm_manager_t *mgr = start_manager(&o, specs, 2);
     pgcm_error_t err;
-    assert_int_equal(pgcm_manager_new(&o, &current, &err), PGCM_OK);
-    pgcm_manager_t *mgr = current;
-    if (pgcm_manager_start(mgr, specs, 2, 10000, &err) != PGCM_OK)
-        fail_msg("%s", err.message);
     wait_healthy(mgr, ids[3], 10000);
     wait_healthy(mgr, ids[4], 10000);
     g_result_at = 0;
     assert_int_equal(pgcm_query_async(mgr, ids[3], "SELECT pg_sleep(30)", 0,
                                       NULL, NULL, on_result, NULL, NULL, &err),
                      PGCM_OK);
-    int64_t deadline = fixture_now_ms() + 5000;
-    while (fixture_count_active(pg[0], "SELECT pg_sleep%") < 1) {
-        if (fixture_now_ms() > deadline)
-            fail_msg("the query never started");
-        fixture_sleep_ms(10);
-    }
+    fixture_wait_active(pg[0], "SELECT pg_sleep%", 1, 5000);
     int64_t t0 = fixture_now_ms();
     assert_int_equal(pgcm_node_remove(mgr, ids[3], &err), PGCM_OK);
     int64_t took = fixture_now_ms() - t0;
     print_message("removed under a query in %lld ms\n", (long long)took);
     assert_true(took < 2000);
-    deadline = fixture_now_ms() + 2000;
+    int64_t deadline = fixture_now_ms() + 2000;
     while (g_result_at == 0 && fixture_now_ms() < deadline)
         fixture_sleep_ms(5);
     assert_true(g_result_at != 0);
