@@ -162,23 +162,68 @@ static void dump(tmuxterm_t *t)
     free(screen);
 }
 
+/* Fail the test with the screen shown first, then the terminal stopped. */
+static void fail_on_screen(tmuxterm_t *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fail_on_screen(tmuxterm_t *t, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    dump(t);
+    tmuxterm_stop(t);
+    fail_msg("%s", why);
+}
+
 static void expect(tmuxterm_t *t, const char *text, int timeout_ms)
 {
-    if (!tmuxterm_wait(t, text, timeout_ms)) {
-        dump(t);
-        tmuxterm_stop(t);
-        fail_msg("the screen did not show \"%s\" within %d ms", text,
-                 timeout_ms);
-    }
+    if (!tmuxterm_wait(t, text, timeout_ms))
+        fail_on_screen(t, "the screen did not show \"%s\" within %d ms", text,
+                       timeout_ms);
 }
 
 static void expect_gone(tmuxterm_t *t, const char *text, int timeout_ms)
 {
-    if (!tmuxterm_wait_gone(t, text, timeout_ms)) {
-        dump(t);
-        tmuxterm_stop(t);
-        fail_msg("the screen still shows \"%s\" after %d ms", text, timeout_ms);
-    }
+    if (!tmuxterm_wait_gone(t, text, timeout_ms))
+        fail_on_screen(t, "the screen still shows \"%s\" after %d ms", text,
+                       timeout_ms);
+}
+
+/* Key (tmux's name for it), then the screen shows text within KEY_MS. */
+static void press(tmuxterm_t *t, const char *key, const char *text)
+{
+    tmuxterm_keys(t, key);
+    if (!tmuxterm_wait(t, text, KEY_MS))
+        fail_on_screen(t,
+                       "after key %s the screen did not show \"%s\" within "
+                       "%d ms",
+                       key, text, KEY_MS);
+}
+
+/* Key, then text leaves the screen within KEY_MS. */
+static void press_gone(tmuxterm_t *t, const char *key, const char *text)
+{
+    tmuxterm_keys(t, key);
+    if (!tmuxterm_wait_gone(t, text, KEY_MS))
+        fail_on_screen(t,
+                       "after key %s the screen still shows \"%s\" after "
+                       "%d ms",
+                       key, text, KEY_MS);
+}
+
+/* Type the filter text: / opens it, Enter applies it. */
+static void set_filter(tmuxterm_t *t, const char *text)
+{
+    char shown[128];
+
+    press(t, "/", "filter: /");
+    tmuxterm_type(t, text);
+    snprintf(shown, sizeof(shown), "filter: %s", text);
+    press(t, "Enter", shown);
 }
 
 /* Whether a row of the nodes panel (starting "│ ID " or "│▶ID ") shows
@@ -222,12 +267,9 @@ static int64_t wait_row(tmuxterm_t *t, const char *id, const char *text,
 static void expect_row(tmuxterm_t *t, const char *id, const char *text,
                        int timeout_ms)
 {
-    if (wait_row(t, id, text, timeout_ms) < 0) {
-        dump(t);
-        tmuxterm_stop(t);
-        fail_msg("row %s did not show \"%s\" within %d ms", id, text,
-                 timeout_ms);
-    }
+    if (wait_row(t, id, text, timeout_ms) < 0)
+        fail_on_screen(t, "row %s did not show \"%s\" within %d ms", id, text,
+                       timeout_ms);
 }
 
 /* q: exit 0, the terminal's modes back (line editing, echo), no
@@ -240,11 +282,8 @@ static void quit_cleanly(tmuxterm_t *t)
     expect(t, "replmon-exit=", 20000);
     expect(t, "modes:", 5000);
     if (tmuxterm_wait(t, "replmon-exit=0", 1000) == 0 ||
-        tmuxterm_wait(t, "modes:icanon echo", 1000) == 0) {
-        dump(t);
-        tmuxterm_stop(t);
-        fail_msg("replmon did not exit 0 with the terminal restored");
-    }
+        tmuxterm_wait(t, "modes:icanon echo", 1000) == 0)
+        fail_on_screen(t, "replmon did not exit 0 with the terminal restored");
     /* The alternate screen is gone: the dashboard is no longer shown. */
     expect_gone(t, "Nodes [n]", 2000);
     tmuxterm_stop(t);
@@ -283,6 +322,25 @@ static void wait_all_healthy(tmuxterm_t *t, int with_spare)
         expect_row(t, "spare", "\u25cf healthy", APPEAR_MS);
 }
 
+/* Write the configuration `name` (write_config with with_spare and
+ * extra), start `replmon COMMAND <its path> FLAGS` in a w x h terminal
+ * (start_watch) and wait until its nodes are healthy. */
+static tmuxterm_t *start_on_config(const char *name, int with_spare,
+                                   const char *extra, const char *command,
+                                   const char *flags, int w, int h,
+                                   int no_color)
+{
+    char cfg[PATH_MAX], args[2 * PATH_MAX];
+    tmuxterm_t *t;
+
+    config_path(cfg, sizeof(cfg), name);
+    write_config(cfg, with_spare, extra);
+    snprintf(args, sizeof(args), "%s %s %s", command, cfg, flags);
+    t = start_watch(args, w, h, no_color);
+    wait_all_healthy(t, with_spare);
+    return t;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Tests                                                                  */
 /* ---------------------------------------------------------------------- */
@@ -297,16 +355,13 @@ static void test_panels_keys_and_resize(void **state)
                   {"f", "Findings [f]"},       {"e", "Events [e]"},
                   {"n", "Nodes [n]"},          {"Tab", "Topology [t]"},
                   {"BTab", "Nodes [n]"},       {"BTab", "Events [e]"}};
-    char cfg[PATH_MAX], args[PATH_MAX + 64], title[96], *styled;
+    char title[96], *styled;
     tmuxterm_t *t;
     size_t i;
 
     (void)state;
-    config_path(cfg, sizeof(cfg), "panels");
-    write_config(cfg, 1, NULL);
-    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
-    t = start_watch(args, 120, 40, 0);
-    wait_all_healthy(t, 1);
+    t = start_on_config("panels", 1, NULL, "watch --config", "--timeout 2s",
+                        120, 40, 0);
     /* The wide layout: every main panel at once, the summary on top. */
     expect(t, "3 nodes: 3 ok", KEY_MS);
     expect(t, "\u25cf live", KEY_MS);
@@ -330,41 +385,26 @@ static void test_panels_keys_and_resize(void **state)
     expect_gone(t, "Topology [t]", KEY_MS);
     expect(t, "\u250c Nodes [n]", KEY_MS);
     for (i = 0; i < sizeof(panels) / sizeof(panels[0]); i++) {
-        tmuxterm_keys(t, panels[i].key);
         snprintf(title, sizeof(title), "\u250c %s", panels[i].title);
-        expect(t, title, KEY_MS);
+        press(t, panels[i].key, title);
     }
     /* Details of the selected node, live; help; Esc closes both. */
-    tmuxterm_keys(t, "n");
-    expect(t, "\u250c Nodes [n]", KEY_MS);
-    tmuxterm_keys(t, "Enter");
-    expect(t, "Node pub", KEY_MS);
+    press(t, "n", "\u250c Nodes [n]");
+    press(t, "Enter", "Node pub");
     expect(t, "last probe ok", KEY_MS);
-    tmuxterm_keys(t, "Escape");
-    expect_gone(t, "Node pub", KEY_MS);
-    tmuxterm_keys(t, "?");
-    expect(t, "replmon watch - keys", KEY_MS);
-    tmuxterm_keys(t, "Escape");
-    expect_gone(t, "replmon watch - keys", KEY_MS);
+    press_gone(t, "Escape", "Node pub");
+    press(t, "?", "replmon watch - keys");
+    press_gone(t, "Escape", "replmon watch - keys");
     /* The filter. */
-    tmuxterm_keys(t, "/");
-    expect(t, "filter: /", KEY_MS);
-    tmuxterm_type(t, "spare");
-    tmuxterm_keys(t, "Enter");
-    expect(t, "filter: spare", KEY_MS);
+    set_filter(t, "spare");
     expect(t, "2 hidden by the filter", KEY_MS);
-    tmuxterm_keys(t, "Escape");
-    expect_gone(t, "hidden by the filter", KEY_MS);
+    press_gone(t, "Escape", "hidden by the filter");
     /* Pause, interval. */
-    tmuxterm_keys(t, "p");
-    expect(t, "paused", KEY_MS);
-    tmuxterm_keys(t, "p");
-    expect(t, "\u25cf live", KEY_MS);
-    tmuxterm_keys(t, "+");
-    expect(t, "refreshing every 2.0 s", KEY_MS);
+    press(t, "p", "paused");
+    press(t, "p", "\u25cf live");
+    press(t, "+", "refreshing every 2.0 s");
     expect(t, " 2s ", KEY_MS);
-    tmuxterm_keys(t, "-");
-    expect(t, "refreshing every 1.0 s", KEY_MS);
+    press(t, "-", "refreshing every 1.0 s");
     /* Back to 120x40: the wide layout again. */
     tmuxterm_resize(t, 120, 40);
     expect(t, "Topology [t]", KEY_MS);
@@ -374,16 +414,12 @@ static void test_panels_keys_and_resize(void **state)
 
 static void test_killed_node_turns_unhealthy_and_back(void **state)
 {
-    char cfg[PATH_MAX], args[PATH_MAX + 64];
     tmuxterm_t *t;
     int64_t start, took;
 
     (void)state;
-    config_path(cfg, sizeof(cfg), "kill");
-    write_config(cfg, 1, NULL);
-    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
-    t = start_watch(args, 120, 40, 0);
-    wait_all_healthy(t, 1);
+    t = start_on_config("kill", 1, NULL, "watch --config", "--timeout 2s", 120,
+                        40, 0);
     start = fixture_now_ms();
     if (localpg_kill(spare) != 0)
         fail_msg("kill: %s", localpg_last_error(spare));
@@ -394,11 +430,9 @@ static void test_killed_node_turns_unhealthy_and_back(void **state)
             break;
         fixture_sleep_ms(10);
     }
-    if (took >= 3000) {
-        dump(t);
-        tmuxterm_stop(t);
-        fail_msg("the killed node's row did not turn unhealthy within 3 s");
-    }
+    if (took >= 3000)
+        fail_on_screen(t, "the killed node's row did not turn unhealthy "
+                          "within 3 s");
     print_message("killed node shown unhealthy after %lld ms\n",
                   (long long)took);
     expect(t, "CRIT", KEY_MS);
@@ -406,8 +440,7 @@ static void test_killed_node_turns_unhealthy_and_back(void **state)
         fail_msg("restart: %s", localpg_last_error(spare));
     /* r on its row retries now instead of after the backoff. */
     tmuxterm_keys(t, "G");
-    tmuxterm_keys(t, "r");
-    expect(t, "retrying spare now", KEY_MS);
+    press(t, "r", "retrying spare now");
     expect_row(t, "spare", "\u25cf healthy", 15000);
     quit_cleanly(t);
 }
@@ -418,17 +451,13 @@ static void test_frozen_node_does_not_freeze_keys(void **state)
     static const char *const titles[] = {
         "\u250c Subscriptions [s]", "\u250c Slots [l]", "\u250c Events [e]",
         "\u250c Nodes [n]"};
-    char cfg[PATH_MAX], args[PATH_MAX + 64];
     tmuxterm_t *t;
     int64_t worst = 0, start;
     int i;
 
     (void)state;
-    config_path(cfg, sizeof(cfg), "freeze");
-    write_config(cfg, 1, NULL);
-    snprintf(args, sizeof(args), "watch --config %s --timeout 3s", cfg);
-    t = start_watch(args, 80, 24, 0);
-    wait_all_healthy(t, 1);
+    t = start_on_config("freeze", 1, NULL, "watch --config", "--timeout 3s", 80,
+                        24, 0);
     if (localpg_freeze(spare) != 0)
         fail_msg("freeze: %s", localpg_last_error(spare));
     /* Keys while the node hangs, over longer than the query timeout. */
@@ -438,12 +467,11 @@ static void test_frozen_node_does_not_freeze_keys(void **state)
 
         tmuxterm_keys(t, keys[i % 4]);
         if (!tmuxterm_wait(t, titles[i % 4], 1000)) {
-            dump(t);
             localpg_thaw(spare);
-            tmuxterm_stop(t);
-            fail_msg("key %s did not switch the panel within 1 s while a "
-                     "node was frozen",
-                     keys[i % 4]);
+            fail_on_screen(t,
+                           "key %s did not switch the panel within 1 s while "
+                           "a node was frozen",
+                           keys[i % 4]);
         }
         took = fixture_now_ms() - sent;
         if (took > worst)
@@ -453,14 +481,12 @@ static void test_frozen_node_does_not_freeze_keys(void **state)
     print_message("slowest key while frozen: %lld ms\n", (long long)worst);
     /* The frozen node is marked (stale or unhealthy); the others stay
      * fresh. */
-    tmuxterm_keys(t, "n");
-    expect(t, "\u250c Nodes [n]", KEY_MS);
+    press(t, "n", "\u250c Nodes [n]");
     if (wait_row(t, "spare", "stale", 10000) < 0 &&
         wait_row(t, "spare", "UNHEALTHY", 1000) < 0) {
-        dump(t);
         localpg_thaw(spare);
-        tmuxterm_stop(t);
-        fail_msg("the frozen node is shown neither stale nor unhealthy");
+        fail_on_screen(t, "the frozen node is shown neither stale nor "
+                          "unhealthy");
     }
     assert_false(row_shows(t, "pub", "stale"));
     assert_false(row_shows(t, "sub", "stale"));
@@ -474,16 +500,14 @@ static void test_frozen_node_does_not_freeze_keys(void **state)
 
 static void test_sighup_reload(void **state)
 {
-    char cfg[PATH_MAX], args[PATH_MAX + 64];
+    char cfg[PATH_MAX];
     tmuxterm_t *t;
     pid_t pid;
 
     (void)state;
+    t = start_on_config("reload", 0, NULL, "watch --config", "--timeout 2s",
+                        120, 40, 0);
     config_path(cfg, sizeof(cfg), "reload");
-    write_config(cfg, 0, NULL);
-    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
-    t = start_watch(args, 120, 40, 0);
-    wait_all_healthy(t, 0);
     expect(t, "2 nodes", KEY_MS);
     pid = tmuxterm_pid(t);
     assert_true(pid > 0);
@@ -512,16 +536,13 @@ static void test_sighup_reload(void **state)
 
 static void test_no_colour(void **state)
 {
-    char cfg[PATH_MAX], args[PATH_MAX + 64], *styled;
+    char *styled;
     tmuxterm_t *t;
 
     (void)state;
-    config_path(cfg, sizeof(cfg), "mono");
-    write_config(cfg, 1, "theme: light\n");
-    snprintf(args, sizeof(args), "-c %s --timeout 2s", cfg);
     /* Bare replmon on a terminal is the dashboard; -c is --config. */
-    t = start_watch(args, 100, 30, 1);
-    wait_all_healthy(t, 1);
+    t = start_on_config("mono", 1, "theme: light\n", "-c", "--timeout 2s", 100,
+                        30, 1);
     styled = tmuxterm_capture_styled(t);
     assert_non_null(styled);
     assert_false(has_colour(styled));
@@ -623,7 +644,6 @@ static int pub_slots(const char *name)
 
 static void test_drop_slot_from_the_dashboard(void **state)
 {
-    char cfg[PATH_MAX], args[PATH_MAX + 64];
     int64_t start;
     tmuxterm_t *t;
 
@@ -631,47 +651,32 @@ static void test_drop_slot_from_the_dashboard(void **state)
     exec_or_fail(pub, "SELECT pg_create_logical_replication_slot("
                       "'watch_drop_me', 'pgoutput')");
     assert_int_equal(pub_slots("watch_drop_me"), 1);
-    config_path(cfg, sizeof(cfg), "ops");
-    write_config(cfg, 0, NULL);
-    snprintf(args, sizeof(args), "watch --config %s --timeout 2s", cfg);
-    t = start_watch(args, 120, 40, 0);
-    wait_all_healthy(t, 0);
+    t = start_on_config("ops", 0, NULL, "watch --config", "--timeout 2s", 120,
+                        40, 0);
     /* The slot alone in the slots panel, so that it is the one selected. */
     tmuxterm_keys(t, "l");
     expect(t, "watch_drop_me", APPEAR_MS);
-    tmuxterm_keys(t, "/");
-    tmuxterm_type(t, "watch_drop_me");
-    tmuxterm_keys(t, "Enter");
-    expect(t, "filter: watch_drop_me", KEY_MS);
-    tmuxterm_keys(t, "o");
-    expect(t, "Operations: slot watch_drop_me on node pub", KEY_MS);
+    set_filter(t, "watch_drop_me");
+    press(t, "o", "Operations: slot watch_drop_me on node pub");
     expect(t, "drop (asks for the name)", KEY_MS);
-    tmuxterm_keys(t, "Enter");
-    expect(t, "type watch_drop_me and Enter", KEY_MS);
+    press(t, "Enter", "type watch_drop_me and Enter");
     expect(t, "pg_drop_replication_slot('watch_drop_me')", KEY_MS);
     /* A wrong name: nothing happens on the server. */
     tmuxterm_type(t, "watch_drop_you");
-    tmuxterm_keys(t, "Enter");
-    expect(t, "'watch_drop_you' is not watch_drop_me: nothing was done",
-           KEY_MS);
+    press(t, "Enter",
+          "'watch_drop_you' is not watch_drop_me: nothing was done");
     assert_int_equal(pub_slots("watch_drop_me"), 1);
     /* The right one: the slot is gone, and the events panel says so. */
     tmuxterm_type(t, "watch_drop_me");
-    tmuxterm_keys(t, "Enter");
-    expect_gone(t, "Operations: slot watch_drop_me", KEY_MS);
+    press_gone(t, "Enter", "Operations: slot watch_drop_me");
     start = fixture_now_ms();
     while (pub_slots("watch_drop_me") != 0) {
-        if (fixture_now_ms() - start > KEY_MS) {
-            dump(t);
-            tmuxterm_stop(t);
-            fail_msg("slot watch_drop_me is still on the server");
-        }
+        if (fixture_now_ms() - start > KEY_MS)
+            fail_on_screen(t, "slot watch_drop_me is still on the server");
         fixture_sleep_ms(50);
     }
-    tmuxterm_keys(t, "Escape");
-    expect_gone(t, "filter: watch_drop_me", KEY_MS);
-    tmuxterm_keys(t, "e");
-    expect(t, "drop logical slot watch_drop_me on node pub: ok", KEY_MS);
+    press_gone(t, "Escape", "filter: watch_drop_me");
+    press(t, "e", "drop logical slot watch_drop_me on node pub: ok");
     expect_gone(t, "\u2502 watch_drop_me ", KEY_MS);
     quit_cleanly(t);
 }
@@ -700,20 +705,17 @@ static void expect_http(int port, const char *path, int want, const char *text,
 
 static void test_metrics_listen(void **state)
 {
-    char cfg[PATH_MAX], args[PATH_MAX + 128];
+    char flags[96];
     int port = http_free_port();
     http_reply_t r;
     tmuxterm_t *t;
 
     (void)state;
     assert_true(port > 0);
-    config_path(cfg, sizeof(cfg), "metrics");
-    write_config(cfg, 1, NULL);
-    snprintf(args, sizeof(args),
-             "watch --config %s --timeout 2s --metrics-listen 127.0.0.1:%d",
-             cfg, port);
-    t = start_watch(args, 120, 40, 0);
-    wait_all_healthy(t, 1);
+    snprintf(flags, sizeof(flags), "--timeout 2s --metrics-listen 127.0.0.1:%d",
+             port);
+    t = start_on_config("metrics", 1, NULL, "watch --config", flags, 120, 40,
+                        0);
     /* The same endpoints as replmon serve, from the dashboard's rounds. */
     expect_http(port, "/healthz", 200, NULL, KEY_MS);
     expect_http(port, "/readyz", 200, NULL, APPEAR_MS);
@@ -729,8 +731,7 @@ static void test_metrics_listen(void **state)
     expect_http(port, "/node/nosuch", 404, NULL, KEY_MS);
     expect_http(port, "/status", 200, "\"s1\"", KEY_MS);
     /* The dashboard still answers its keys. */
-    tmuxterm_keys(t, "l");
-    expect(t, "Slots [l]", KEY_MS);
+    press(t, "l", "Slots [l]");
     quit_cleanly(t);
     /* Gone with the dashboard. */
     assert_int_equal(http_get(port, "/healthz", 1000, &r), -1);
