@@ -179,40 +179,46 @@ static void fail_on_screen(tmuxterm_t *t, const char *fmt, ...)
     fail_msg("%s", why);
 }
 
+/* Wait up to timeout_ms until the screen shows text (gone: until it no
+ * longer does); key names the key pressed just before (NULL: none) for the
+ * message. */
+static void wait_screen(tmuxterm_t *t, const char *key, const char *text,
+                        int gone, int timeout_ms)
+{
+    char after[64] = "";
+
+    if (gone ? tmuxterm_wait_gone(t, text, timeout_ms)
+             : tmuxterm_wait(t, text, timeout_ms))
+        return;
+    if (key != NULL)
+        snprintf(after, sizeof(after), "after key %s, ", key);
+    fail_on_screen(t, "%sthe screen %s \"%s\" %s %d ms", after,
+                   gone ? "still shows" : "did not show", text,
+                   gone ? "after" : "within", timeout_ms);
+}
+
 static void expect(tmuxterm_t *t, const char *text, int timeout_ms)
 {
-    if (!tmuxterm_wait(t, text, timeout_ms))
-        fail_on_screen(t, "the screen did not show \"%s\" within %d ms", text,
-                       timeout_ms);
+    wait_screen(t, NULL, text, 0, timeout_ms);
 }
 
 static void expect_gone(tmuxterm_t *t, const char *text, int timeout_ms)
 {
-    if (!tmuxterm_wait_gone(t, text, timeout_ms))
-        fail_on_screen(t, "the screen still shows \"%s\" after %d ms", text,
-                       timeout_ms);
+    wait_screen(t, NULL, text, 1, timeout_ms);
 }
 
 /* Key (tmux's name for it), then the screen shows text within KEY_MS. */
 static void press(tmuxterm_t *t, const char *key, const char *text)
 {
     tmuxterm_keys(t, key);
-    if (!tmuxterm_wait(t, text, KEY_MS))
-        fail_on_screen(t,
-                       "after key %s the screen did not show \"%s\" within "
-                       "%d ms",
-                       key, text, KEY_MS);
+    wait_screen(t, key, text, 0, KEY_MS);
 }
 
 /* Key, then text leaves the screen within KEY_MS. */
 static void press_gone(tmuxterm_t *t, const char *key, const char *text)
 {
     tmuxterm_keys(t, key);
-    if (!tmuxterm_wait_gone(t, text, KEY_MS))
-        fail_on_screen(t,
-                       "after key %s the screen still shows \"%s\" after "
-                       "%d ms",
-                       key, text, KEY_MS);
+    wait_screen(t, key, text, 1, KEY_MS);
 }
 
 /* Type the filter text: / opens it, Enter applies it. */
