@@ -29,6 +29,8 @@
 #include "fixture.h"
 #include "replmon_json.h"
 #include "replmon_run.h"
+
+#include "replmon_fixture.h"
 #include "textwidth.h"
 
 static localpg_server_t *pub, *sub, *standby, *stopped;
@@ -42,42 +44,27 @@ static char skip_cfg_path[PATH_MAX];
 static int setup(void **state)
 {
     localpg_options_t o;
-    char err[512], text[2048], sql[512];
+    char text[2048];
 
     (void)state;
     localpg_options_init(&o);
     o.name = "it_pub";
     o.logical = 1;
-    pub = localpg_start(&o, err, sizeof(err));
-    if (pub == NULL)
-        fail_msg("publisher: %s", err);
-    free(fixture_exec(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                           "INSERT INTO t SELECT g, 'x' FROM "
-                           "generate_series(1, 10) g;"
-                           "CREATE PUBLICATION p FOR TABLE t"));
+    pub = rm_start_server(&o, "publisher");
     localpg_options_init(&o);
     o.name = "it_standby";
     o.standby_of_host = localpg_host(pub);
     o.standby_of_port = localpg_port(pub);
-    standby = localpg_start(&o, err, sizeof(err));
-    if (standby == NULL)
-        fail_msg("standby: %s", err);
+    standby = rm_start_server(&o, "standby");
     localpg_options_init(&o);
     o.name = "it_sub";
-    sub = localpg_start(&o, err, sizeof(err));
-    if (sub == NULL)
-        fail_msg("subscriber: %s", err);
-    free(fixture_exec(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)"));
-    snprintf(sql, sizeof(sql),
-             "CREATE SUBSCRIPTION s CONNECTION 'host=%s port=%d "
-             "user=postgres dbname=postgres' PUBLICATION p",
-             localpg_host(pub), localpg_port(pub));
-    free(fixture_exec(sub, sql));
+    sub = rm_start_server(&o, "subscriber");
+    rm_native_replication(pub, sub, "s");
     localpg_options_init(&o);
     o.name = "it_stopped";
-    stopped = localpg_start(&o, err, sizeof(err));
-    if (stopped == NULL || localpg_stop(stopped) != 0)
-        fail_msg("stopped node: %s", err);
+    stopped = rm_start_server(&o, "stopped node");
+    if (localpg_stop(stopped) != 0)
+        fail_msg("stopped node: %s", localpg_last_error(stopped));
 
     /* Initial sync done, its temporary slots gone, standby streaming. */
     fixture_wait_value(
@@ -140,13 +127,7 @@ static int teardown(void **state)
     localpg_destroy(standby);
     localpg_destroy(pub);
     localpg_destroy(stopped);
-    unlink(cfg_path);
-    unlink(bad_cfg_path);
-    unlink(secret_cfg_path);
-    if (weird_cfg_path[0] != '\0')
-        unlink(weird_cfg_path);
-    unlink(skip_cfg_path);
-    rmdir(dir);
+    rm_remove_dir(dir);
     return 0;
 }
 
@@ -159,9 +140,7 @@ static void test_status_ok_table(void **state)
     rm_run_t r;
 
     (void)state;
-    rm_run(args, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 0, &r);
     assert_non_null(strstr(r.out, "replmon status: OK - cluster up, 3 nodes"));
     assert_non_null(strstr(r.out, "primary,publisher"));
     assert_non_null(strstr(r.out, "primary,subscriber"));
@@ -186,9 +165,7 @@ static void test_status_ok_json(void **state)
     size_t i;
 
     (void)state;
-    rm_run(args, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 0, &r);
     doc = parse_json(r.out);
     assert_int_equal(json_integer_value(json_object_get(doc, "schema_version")),
                      1);
@@ -258,9 +235,7 @@ static void test_status_inline_flags(void **state)
 
     (void)state;
     snprintf(port, sizeof(port), "%d", localpg_port(sub));
-    rm_run(args, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 0, &r);
     assert_non_null(strstr(r.out, "replmon status: OK - 1 node"));
     assert_non_null(strstr(r.out, "primary,subscriber"));
     /* Its publisher is not monitored: said so, without failing. */
@@ -356,9 +331,7 @@ static void test_status_warning_disabled_sub_and_idle_slot(void **state)
     free(fixture_exec(pub,
                       "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS "
                       "pad FROM generate_series(1, 20000) g"));
-    rm_run(args, 30000, &r);
-    if (r.code != 1)
-        fail_msg("exit %d, want 1 (WARNING)\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 1, &r);
     assert_non_null(strstr(r.out, "replmon status: WARNING"));
     assert_non_null(strstr(r.out, "sub: subscription s_off is disabled"));
     assert_non_null(strstr(r.out, "pub: slot idle is inactive and retains"));
@@ -366,8 +339,7 @@ static void test_status_warning_disabled_sub_and_idle_slot(void **state)
     assert_non_null(strstr(r.out, "(warning at 1.0 MB)"));
     rm_run_free(&r);
 
-    rm_run(jargs, 30000, &r);
-    assert_int_equal(r.code, 1);
+    rm_run_expect(jargs, 30000, 1, &r);
     doc = parse_json(r.out);
     p = node_by_id(doc, "id", "pub");
     json_array_foreach(json_object_get(p, "slots"), i, sl)
@@ -411,16 +383,13 @@ static void test_status_critical_stopped_node(void **state)
     json_t *doc, *st;
 
     (void)state;
-    rm_run(args, 30000, &r);
-    if (r.code != 2)
-        fail_msg("exit %d, want 2 (CRITICAL)\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 2, &r);
     assert_non_null(
         strstr(r.out, "replmon status: CRITICAL - cluster all, 4 nodes"));
     assert_non_null(strstr(r.out, "CRITICAL  stopped: unreachable:"));
     assert_non_null(strstr(r.out, "Connection refused"));
     rm_run_free(&r);
-    rm_run(jargs, 30000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(jargs, 30000, 2, &r);
     doc = parse_json(r.out);
     st = node_by_id(doc, "id", "stopped");
     assert_true(json_is_false(json_object_get(st, "reachable")));
@@ -443,9 +412,7 @@ static void test_query_table_partial(void **state)
     rm_run_t r;
 
     (void)state;
-    rm_run(args, 30000, &r);
-    if (r.code != 2)
-        fail_msg("exit %d, want 2\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 2, &r);
     assert_int_equal(rm_count_lines(r.out, "hello"), 3);
     assert_int_equal(rm_count_rows(r.out, "pub ok 1"), 1);
     assert_non_null(strstr(r.out, "(3 rows)"));
@@ -463,8 +430,7 @@ static void test_query_json(void **state)
     char port[16];
 
     (void)state;
-    rm_run(args, 30000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(args, 30000, 2, &r);
     doc = parse_json(r.out);
     assert_int_equal(json_integer_value(json_object_get(doc, "failed")), 1);
     assert_int_equal(json_integer_value(json_object_get(doc, "succeeded")), 3);
@@ -498,8 +464,7 @@ static void test_query_csv(void **state)
     char line[64];
 
     (void)state;
-    rm_run(args, 30000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(args, 30000, 2, &r);
     assert_true(strncmp(r.out, "node,port,tag\n", 14) == 0);
     snprintf(line, sizeof(line), "\npub,%d,\"a,b\"\n", localpg_port(pub));
     assert_non_null(strstr(r.out, line));
@@ -522,14 +487,10 @@ static void test_query_node_and_healthy(void **state)
     rm_run_t r;
 
     (void)state;
-    rm_run(nodes, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(nodes, 30000, 0, &r);
     assert_string_equal(r.out, "node,standby\nsub,f\npub,f\n");
     rm_run_free(&r);
-    rm_run(healthy, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(healthy, 30000, 0, &r);
     assert_null(strstr(r.out, "stopped"));
     assert_non_null(strstr(r.out, "3 nodes, 3 ok, 0 failed"));
     rm_run_free(&r);
@@ -542,8 +503,7 @@ static void test_query_sql_error(void **state)
     rm_run_t r;
 
     (void)state;
-    rm_run(args, 30000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(args, 30000, 2, &r);
     assert_int_equal(rm_count_lines(r.out, "division by zero"), 3);
     assert_int_equal(rm_count_lines(r.out, "22012"), 3);
     rm_run_free(&r);
@@ -561,9 +521,7 @@ static void test_check_config(void **state)
     json_t *doc;
 
     (void)state;
-    rm_run(ok, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(ok, 30000, 0, &r);
     assert_non_null(strstr(r.out, "is valid"));
     assert_non_null(strstr(r.out, "db1.example.com"));
     assert_non_null(strstr(r.out, "********"));
@@ -571,15 +529,13 @@ static void test_check_config(void **state)
     assert_null(strstr(r.out, "alsosecret"));
     assert_null(strstr(r.err, "hunter2secret"));
     rm_run_free(&r);
-    rm_run(okj, 30000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(okj, 30000, 0, &r);
     doc = parse_json(r.out);
     json_decref(doc);
     assert_null(strstr(r.out, "hunter2secret"));
     rm_run_free(&r);
 
-    rm_run(bad, 30000, &r);
-    assert_int_equal(r.code, 1);
+    rm_run_expect(bad, 30000, 1, &r);
     assert_string_equal(r.out, "");
     /* Every problem on its own line, each naming the file. */
     assert_true(rm_count_lines(r.err, "bad.yaml:") >= 3);
@@ -601,12 +557,10 @@ static void test_binary_conventions(void **state)
     rm_run_t r;
 
     (void)state;
-    rm_run(version, 10000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(version, 10000, 0, &r);
     assert_true(strncmp(r.out, "replmon 0.1.0", 13) == 0);
     rm_run_free(&r);
-    rm_run(help, 10000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(help, 10000, 0, &r);
     assert_non_null(strstr(r.out, "check-config"));
     rm_run_free(&r);
     /* No command and no terminal: status, saying so (on a terminal it
@@ -617,17 +571,14 @@ static void test_binary_conventions(void **state)
                                   "'replmon status'"));
     assert_non_null(strstr(r.out, "replmon status:"));
     rm_run_free(&r);
-    rm_run(unknown, 10000, &r);
-    assert_int_equal(r.code, 64);
+    rm_run_expect(unknown, 10000, 64, &r);
     assert_int_equal(rm_count_lines(r.err, "--frobnicate"), 1);
     assert_non_null(strstr(r.err, "replmon status --help"));
     rm_run_free(&r);
-    rm_run(badcmd, 10000, &r);
-    assert_int_equal(r.code, 64);
+    rm_run_expect(badcmd, 10000, 64, &r);
     assert_non_null(strstr(r.err, "unknown command 'statsu'"));
     rm_run_free(&r);
-    rm_run(badcluster, 10000, &r);
-    assert_int_equal(r.code, 64);
+    rm_run_expect(badcluster, 10000, 64, &r);
     assert_non_null(strstr(r.err, "nope"));
     assert_int_equal(rm_count_lines(r.err, "nope"), 1);
     rm_run_free(&r);
@@ -718,9 +669,7 @@ static void test_terminal_safe_status(void **state)
              "WITH (enabled = false, create_slot = false, slot_name = NONE)",
              localpg_host(pub), localpg_port(pub));
     free(fixture_exec(sub, sql));
-    rm_run(args, 30000, &r);
-    if (r.code != 1) /* WARNING: the disabled subscription */
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 1, &r); /* WARNING: the disabled subscription */
     assert_terminal_safe(r.out);
     assert_terminal_safe(r.err);
     /* The node table: every line ends in the same column (its last column
@@ -753,8 +702,7 @@ static void test_terminal_safe_status(void **state)
     rm_run_free(&r);
 
     /* JSON keeps the exact values. */
-    rm_run(jargs, 30000, &r);
-    assert_int_equal(r.code, 1);
+    rm_run_expect(jargs, 30000, 1, &r);
     doc = parse_json(r.out);
     json_array_foreach(
         json_object_get(node_by_id(doc, "id", RLO_ID), "subscriptions"), i, su)
@@ -785,9 +733,7 @@ static void test_terminal_safe_query(void **state)
 
     (void)state;
     write_weird_config();
-    rm_run(args, 30000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(args, 30000, 0, &r);
     assert_terminal_safe(r.out);
     assert_terminal_safe(r.err);
     head = line_starting(r.out, "node ");
@@ -811,16 +757,14 @@ static void test_terminal_safe_query(void **state)
     rm_run_free(&r);
 
     /* CSV and JSON keep the exact bytes. */
-    rm_run(cargs, 30000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(cargs, 30000, 0, &r);
     assert_int_equal(rm_count_lines(r.out, WIDE_ID "," EVIL_VALUE ",end"), 1);
     assert_int_equal(rm_count_lines(r.out, RLO_ID "," EVIL_VALUE ",end"), 1);
     /* The status lines on stderr are for a person: escaped. */
     assert_terminal_safe(r.err);
     assert_int_equal(rm_count_lines(r.err, "node a\\u202eb: ok"), 1);
     rm_run_free(&r);
-    rm_run(jargs, 30000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(jargs, 30000, 0, &r);
     doc = parse_json(r.out);
     n = node_by_id(doc, "node", RLO_ID);
     assert_string_equal(json_string_value(json_array_get(
@@ -885,9 +829,7 @@ static void test_query_streams_in_node_order(void **state)
     (void)state;
     /* Three nodes answer at once; the rows of the second and third wait
      * (past 16 KiB: in the spool file) and come out after, node by node. */
-    rm_run(cargs, 60000, &r);
-    if (r.code != 0)
-        fail_msg("exit %d\n%.300s\n%s", r.code, r.out, r.err);
+    rm_run_expect(cargs, 60000, 0, &r);
     assert_true(strncmp(r.out, "node,g,h\n", 9) == 0);
     csv_node_runs(r.out, runs, sizeof(runs));
     assert_string_equal(runs, "pub:5000 standby:5000 sub:5000");
@@ -897,8 +839,7 @@ static void test_query_streams_in_node_order(void **state)
 
     /* JSON: one valid document, every node's rows under it, the stopped
      * node's error beside them. */
-    rm_run(jargs, 60000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(jargs, 60000, 2, &r);
     doc = parse_json(r.out);
     json_array_foreach(json_object_get(doc, "nodes"), i, n)
     {
@@ -919,8 +860,7 @@ static void test_query_streams_in_node_order(void **state)
     /* Table: the widths are fixed by the first 1000 rows (all pub's), the
      * node column wide enough for every id: standby's rows, printed after,
      * line up with pub's. */
-    rm_run(targs, 60000, &r);
-    assert_int_equal(r.code, 0);
+    rm_run_expect(targs, 60000, 0, &r);
     assert_non_null(strstr(r.out, "(15000 rows)"));
     assert_int_equal(rm_count_rows(r.out, "sub ok 5000"), 1);
     assert_int_equal(rm_count_lines(r.out, "standby "), 5001);

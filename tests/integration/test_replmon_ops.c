@@ -36,6 +36,8 @@
 #include "replmon_json.h"
 #include "replmon_run.h"
 
+#include "replmon_fixture.h"
+
 static localpg_server_t *pub, *sub;
 static char dir[] = "/tmp/replmon-it-ops-XXXXXX";
 static char cfg_path[PATH_MAX], nopgl_cfg_path[PATH_MAX];
@@ -80,34 +82,22 @@ static int setup(void **state)
         "shared_preload_libraries = 'pglogical'", "max_worker_processes = 16",
         "wal_retrieve_retry_interval = 500ms", NULL};
     localpg_options_t o;
-    char err[512], text[2048], sql[1024];
+    char text[2048], sql[1024];
 
     (void)state;
     localpg_options_init(&o);
     o.name = "it_ops_pub";
     o.logical = 1;
     o.conf_lines = pub_conf;
-    pub = localpg_start(&o, err, sizeof(err));
-    if (pub == NULL)
-        fail_msg("publisher: %s", err);
+    pub = rm_start_server(&o, "publisher");
     localpg_options_init(&o);
     o.name = "it_ops_sub";
     o.logical = 1;
     o.conf_lines = sub_conf;
-    sub = localpg_start(&o, err, sizeof(err));
-    if (sub == NULL)
-        fail_msg("subscriber: %s", err);
+    sub = rm_start_server(&o, "subscriber");
 
     /* Native: t published as p, subscribed as s. */
-    exec_on(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                 "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10) g;"
-                 "CREATE PUBLICATION p FOR TABLE t");
-    exec_on(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    snprintf(sql, sizeof(sql),
-             "CREATE SUBSCRIPTION s CONNECTION 'host=%s port=%d user=postgres "
-             "dbname=postgres' PUBLICATION p",
-             localpg_host(pub), localpg_port(pub));
-    exec_on(sub, sql);
+    rm_native_replication(pub, sub, "s");
     /* pglogical: pt (and pt_other, in no replication set) provided by
      * pub, subscribed as pgsub. */
     snprintf(sql, sizeof(sql),
@@ -163,9 +153,7 @@ static int teardown(void **state)
     (void)state;
     localpg_destroy(sub);
     localpg_destroy(pub);
-    unlink(cfg_path);
-    unlink(nopgl_cfg_path);
-    rmdir(dir);
+    rm_remove_dir(dir);
     return 0;
 }
 
@@ -202,13 +190,10 @@ static char *status_state(const char *name, const char *kind)
     return state;
 }
 
-/* Run replmon, expecting exit code want. */
+/* Run replmon (60 s at most), expecting exit code want. */
 static void run_expect(const char *const *args, int want, rm_run_t *r)
 {
-    rm_run(args, 60000, r);
-    if (r->code != want)
-        fail_msg("replmon %s %s %s: exit %d, want %d\nstdout: %s\nstderr: %s",
-                 args[0], args[1], args[2], r->code, want, r->out, r->err);
+    rm_run_expect(args, 60000, want, r);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -750,9 +735,7 @@ static void test_conflict_counted_and_rate_judged(void **state)
                                   "statistics were reset"));
     rm_run_free(&r);
     /* Two rounds: the rate, against conflict_rate (5 and 20 a minute). */
-    rm_run(sample, 60000, &r);
-    if (r.code != 2)
-        fail_msg("exit %d, want 2 (CRITICAL)\n%s\n%s", r.code, r.out, r.err);
+    rm_run_expect(sample, 60000, 2, &r);
     doc = parse_json(r.out);
     assert_true(json_real_value(json_object_get(doc, "sample_seconds")) >= 3.0);
     s = json_sub(node_by_id(doc, "id", "sub"), "s", "native");
@@ -777,8 +760,7 @@ static void test_conflict_counted_and_rate_judged(void **state)
         fail_msg("no conflict_rate finding: %s", r.out);
     json_decref(doc);
     rm_run_free(&r);
-    rm_run(sample_table, 60000, &r);
-    assert_int_equal(r.code, 2);
+    rm_run_expect(sample_table, 60000, 2, &r);
     assert_non_null(strstr(r.out, "CRITICAL  sub: subscription s has "));
     rm_run_free(&r);
     /* serve judges the rate between its rounds. */

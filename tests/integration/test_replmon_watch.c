@@ -34,6 +34,8 @@
 #include "replmon_run.h"
 #include "tmuxterm.h"
 
+#include "replmon_fixture.h"
+
 #define APPEAR_MS 30000 /* first rows (servers and tmux on a busy machine) */
 #define KEY_MS    5000  /* a key's effect, when nothing is broken */
 
@@ -75,7 +77,6 @@ static void config_path(char *buf, size_t len, const char *name)
 static int setup(void **state)
 {
     localpg_options_t o;
-    char err[512], sql[512];
 
     (void)state;
     if (mkdtemp(dir) == NULL)
@@ -83,45 +84,26 @@ static int setup(void **state)
     localpg_options_init(&o);
     o.name = "watch_pub";
     o.logical = 1;
-    pub = localpg_start(&o, err, sizeof(err));
-    if (pub == NULL)
-        fail_msg("publisher: %s", err);
-    exec_or_fail(pub, "CREATE TABLE t (id int PRIMARY KEY, v text);"
-                      "INSERT INTO t SELECT g, 'x' FROM "
-                      "generate_series(1, 10) g;"
-                      "CREATE PUBLICATION p FOR TABLE t");
+    pub = rm_start_server(&o, "publisher");
     localpg_options_init(&o);
     o.name = "watch_sub";
-    sub = localpg_start(&o, err, sizeof(err));
-    if (sub == NULL)
-        fail_msg("subscriber: %s", err);
-    exec_or_fail(sub, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    snprintf(sql, sizeof(sql),
-             "CREATE SUBSCRIPTION s1 CONNECTION 'host=%s port=%d "
-             "user=postgres dbname=postgres' PUBLICATION p",
-             localpg_host(pub), localpg_port(pub));
-    exec_or_fail(sub, sql);
+    sub = rm_start_server(&o, "subscriber");
+    rm_native_replication(pub, sub, "s1");
     localpg_options_init(&o);
     o.name = "watch_spare";
-    spare = localpg_start(&o, err, sizeof(err));
-    if (spare == NULL)
-        fail_msg("spare: %s", err);
+    spare = rm_start_server(&o, "spare");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char cmd[600];
-
     (void)state;
     if (spare != NULL && localpg_is_running(spare))
         localpg_thaw(spare);
     localpg_destroy(spare);
     localpg_destroy(sub);
     localpg_destroy(pub);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        print_message("could not remove %s\n", dir);
+    rm_remove_dir(dir);
     return 0;
 }
 
@@ -574,8 +556,7 @@ static void test_without_a_terminal(void **state)
     {
         const char *args[] = {"--config", cfg, NULL};
 
-        rm_run(args, 60000, &r);
-        assert_int_equal(r.code, 0);
+        rm_run_expect(args, 60000, 0, &r);
         assert_non_null(strstr(r.err, "no command and no terminal, so this "
                                       "is 'replmon status'"));
         assert_non_null(strstr(r.out, "replmon status: OK"));
@@ -584,8 +565,7 @@ static void test_without_a_terminal(void **state)
     {
         const char *args[] = {"watch", "-c", cfg, NULL};
 
-        rm_run(args, 60000, &r);
-        assert_int_equal(r.code, 1);
+        rm_run_expect(args, 60000, 1, &r);
         assert_non_null(strstr(r.err, "replmon watch: the dashboard needs a "
                                       "terminal"));
         rm_run_free(&r);
@@ -594,8 +574,7 @@ static void test_without_a_terminal(void **state)
     {
         const char *args[] = {"-v", NULL};
 
-        rm_run(args, 10000, &r);
-        assert_int_equal(r.code, 0);
+        rm_run_expect(args, 10000, 0, &r);
         assert_non_null(strstr(r.out, "replmon 0."));
         rm_run_free(&r);
     }
@@ -607,8 +586,7 @@ static void test_without_a_terminal(void **state)
             "not-needed", "--pglogical", NULL};
 
         snprintf(port, sizeof(port), "%d", localpg_port(pub));
-        rm_run(args, 60000, &r);
-        assert_int_equal(r.code, 0);
+        rm_run_expect(args, 60000, 0, &r);
         assert_non_null(strstr(r.err, "warning: --password shows in 'ps'"));
         assert_null(strstr(r.out, "not-needed"));
         assert_null(strstr(r.err, "not-needed"));
@@ -617,16 +595,14 @@ static void test_without_a_terminal(void **state)
     {
         const char *args[] = {"watch", "--interval", "0", NULL};
 
-        rm_run(args, 10000, &r);
-        assert_int_equal(r.code, 64);
+        rm_run_expect(args, 10000, 64, &r);
         assert_non_null(strstr(r.err, "--interval '0' is not a duration"));
         rm_run_free(&r);
     }
     {
         const char *args[] = {"watch", "--metrics-listen", "nowhere", NULL};
 
-        rm_run(args, 10000, &r);
-        assert_int_equal(r.code, 64);
+        rm_run_expect(args, 10000, 64, &r);
         assert_non_null(strstr(r.err, "--metrics-listen 'nowhere'"));
         rm_run_free(&r);
     }
