@@ -110,6 +110,30 @@ static int entries_in(const char *path)
     return n;
 }
 
+/* The demo's stdout (text) says it stopped its `servers` servers and
+ * removed its folder: the folder it named is gone, and every server pid
+ * too. Frees text and etext (its stderr), removes out and err (their
+ * files), and then nothing is left in tmpdir. */
+static void assert_demo_cleaned_up(char *text, char *etext, const char *out,
+                                   const char *err, int servers)
+{
+    char folder[PATH_MAX], stopped[64];
+    pid_t pids[8];
+    int n = parse_demo(text, folder, sizeof(folder), pids, 8);
+
+    assert_int_equal(n, servers);
+    snprintf(stopped, sizeof(stopped), "stopped %d servers and removed",
+             servers);
+    assert_non_null(strstr(text, stopped));
+    assert_false(dir_exists(folder));
+    assert_all_gone(pids, n);
+    free(text);
+    free(etext);
+    unlink(out);
+    unlink(err);
+    assert_int_equal(entries_in(tmpdir), 0);
+}
+
 static void temp_paths(char *out, char *err, size_t len, const char *tag)
 {
     snprintf(out, len, "%s.%s.out", tmpdir, tag);
@@ -150,10 +174,10 @@ static void test_duration_run_reaps_and_cleans_up(void **state)
 {
     const char *args[] = {"demo", "--duration", "20", "--interval", "2", NULL};
     const char *env[] = {tmpenv, NULL};
-    char out[PATH_MAX + 16], err[PATH_MAX + 16], folder[PATH_MAX];
+    char out[PATH_MAX + 16], err[PATH_MAX + 16];
     char *text, *etext;
-    pid_t pid, pids[8];
-    int code, n, snapshots;
+    pid_t pid;
+    int code, snapshots;
     const char *w;
 
     (void)state;
@@ -194,16 +218,7 @@ static void test_duration_run_reaps_and_cleans_up(void **state)
     assert_true(atoi(w + strlen("write load on publisher: ")) > 0);
 
     /* Then everything is removed. */
-    n = parse_demo(text, folder, sizeof(folder), pids, 8);
-    assert_int_equal(n, 4);
-    assert_non_null(strstr(text, "stopped 4 servers and removed"));
-    assert_false(dir_exists(folder));
-    assert_all_gone(pids, n);
-    free(text);
-    free(etext);
-    unlink(out);
-    unlink(err);
-    assert_int_equal(entries_in(tmpdir), 0);
+    assert_demo_cleaned_up(text, etext, out, err, 4);
 }
 
 /* Ctrl-C: the manager is shut down, the servers stopped, the folder gone. */
@@ -211,10 +226,10 @@ static void test_ctrl_c(void **state)
 {
     const char *args[] = {"demo", "--no-standby", NULL};
     const char *env[] = {tmpenv, NULL};
-    char out[PATH_MAX + 16], err[PATH_MAX + 16], folder[PATH_MAX];
+    char out[PATH_MAX + 16], err[PATH_MAX + 16];
     char *text, *etext;
-    pid_t pid, pids[8];
-    int code, n;
+    pid_t pid;
+    int code;
 
     (void)state;
     temp_paths(out, err, sizeof(out), "sigint");
@@ -230,16 +245,7 @@ static void test_ctrl_c(void **state)
     etext = rm_read_file(err);
     if (code != 0)
         fail_msg("exit %d after SIGINT\n%s\n%s", code, text, etext);
-    n = parse_demo(text, folder, sizeof(folder), pids, 8);
-    assert_int_equal(n, 3);
-    assert_non_null(strstr(text, "stopped 3 servers and removed"));
-    assert_false(dir_exists(folder));
-    assert_all_gone(pids, n);
-    free(text);
-    free(etext);
-    unlink(out);
-    unlink(err);
-    assert_int_equal(entries_in(tmpdir), 0);
+    assert_demo_cleaned_up(text, etext, out, err, 3);
 }
 
 int main(void)
