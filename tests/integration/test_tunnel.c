@@ -168,18 +168,10 @@ static sshd_t *sshd;          /* the bastion most tests share */
 static char user_key[512];    /* authorized, no passphrase */
 static char known_hosts[600]; /* records sshd's host key */
 
-static const char *const pg_conf[] = {
-    /* A backend notices at once that its client (sshd) went away, even
-     * inside pg_sleep(), so closed tunnels leave nothing behind. */
-    "client_connection_check_interval = 100ms", NULL};
-
 static int group_setup(void **state)
 {
     (void)state;
-    localpg_options_t o;
-    localpg_options_init(&o);
-    o.conf_lines = pg_conf;
-    pg = fixture_start(NPG, &o);
+    pg = bastion_targets(NPG);
     sshd = bastion_start(NULL, user_key, sizeof user_key, known_hosts,
                          sizeof known_hosts);
     return 0;
@@ -262,17 +254,24 @@ static tunnelloop_event_t tunnel_refused(const pgcm_ssh_options_t *o,
     return wait_down(opened, at, code);
 }
 
-/* A tunnel to server through the fault proxy in front of sshd, up (the
- * proxy's port in *pport, the event index in *since). */
-static pgcm__tunnel_t *proxied_tunnel(faultproxy_t **proxy, const char *name,
-                                      localpg_server_t *server, int *pport,
-                                      int *since)
+/* A tunnel through the fault proxy in front of the shared sshd. */
+typedef struct proxied {
+    faultproxy_t *proxy; /* faultproxy_stop it at the end */
+    int port;            /* the proxy's */
+    pgcm__tunnel_t *t;
+    int since; /* t's event index */
+} proxied_t;
+
+/* p's tunnel to server through a new proxy (known_hosts file name), up. */
+static void proxied_tunnel(proxied_t *p, const char *name,
+                           localpg_server_t *server)
 {
     char kh[700];
-    *pport = bastion_proxy(sshd, proxy, name, kh, sizeof kh);
-    pgcm_ssh_options_t o = ssh_options(sshd, *pport);
+    p->proxy = NULL;
+    p->port = bastion_proxy(sshd, &p->proxy, name, kh, sizeof kh);
+    pgcm_ssh_options_t o = ssh_options(sshd, p->port);
     o.known_hosts = kh;
-    return tunnel_up(&o, server, since);
+    p->t = tunnel_up(&o, server, &p->since);
 }
 
 /* ---- libpq through a tunnel ----------------------------------------- */
@@ -826,29 +825,27 @@ static void test_bastion_frozen_killed_restarted(void **state)
 static void test_blackholed_bastion(void **state)
 {
     (void)state;
-    faultproxy_t *proxy = NULL;
-    int since = 0;
-    int pport = 0;
-    pgcm__tunnel_t *t =
-        proxied_tunnel(&proxy, "known_hosts_proxy", pg[2], &pport, &since);
+    proxied_t via;
+    proxied_tunnel(&via, "known_hosts_proxy", pg[2]);
+    pgcm__tunnel_t *t = via.t;
     PGconn *c = pq_connect(t);
     assert_string_equal(pq_value(c, "SELECT 1"), "1");
     fixture_sleep_ms(300);
 
-    faultproxy_blackhole(proxy);
+    faultproxy_blackhole(via.proxy);
     tunnelloop_event_t r = wait_down_within_2s(
-        t, &since, PGCM_ETIMEDOUT, fixture_now_ms(), "bastion cut off");
+        t, &via.since, PGCM_ETIMEDOUT, fixture_now_ms(), "bastion cut off");
     char hop[64];
-    snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", pport);
+    snprintf(hop, sizeof hop, "bastion 127.0.0.1:%d", via.port);
     assert_mentions(r.msg, hop);
     pgcm_error_t chk;
     assert_int_equal(check(t, &chk), PGCM_ETIMEDOUT);
     wait_broken(c, 2000);
     PQfinish(c);
 
-    faultproxy_pass(proxy);
+    faultproxy_pass(via.proxy);
     tunnel_reconnect(t);
-    wait_up(t, &since);
+    wait_up(t, &via.since);
     c = pq_connect(t);
     assert_string_equal(pq_value(c, "SELECT 2"), "2");
 
@@ -860,7 +857,7 @@ static void test_blackholed_bastion(void **state)
     assert_int_equal(PQsendQueryParams(c, "SELECT length($1::text)", 1, NULL,
                                        params, NULL, NULL, 0),
                      1);
-    faultproxy_blackhole(proxy);
+    faultproxy_blackhole(via.proxy);
     int64_t t0 = fixture_now_ms();
     while (PQflush(c) == 1 && fixture_now_ms() - t0 < 3000) {
         struct pollfd p = {PQsocket(c), POLLOUT, 0};
@@ -868,13 +865,13 @@ static void test_blackholed_bastion(void **state)
         if (tunnelloop_event_count(TL, t, PGCM__TUNNEL_DOWN) >= 2)
             break;
     }
-    wait_down_within_2s(t, &since, PGCM_ETIMEDOUT, t0,
+    wait_down_within_2s(t, &via.since, PGCM_ETIMEDOUT, t0,
                         "bastion cut off during an upload");
     free(big);
     PQfinish(c);
-    faultproxy_pass(proxy);
+    faultproxy_pass(via.proxy);
     harness_stop();
-    faultproxy_stop(proxy);
+    faultproxy_stop(via.proxy);
 }
 
 /* pgcm__tunnel_check on an up session sends a ping at once, so even an
@@ -882,19 +879,17 @@ static void test_blackholed_bastion(void **state)
 static void test_check_pings(void **state)
 {
     (void)state;
-    faultproxy_t *proxy = NULL;
-    int since = 0;
-    int pport = 0;
-    pgcm__tunnel_t *t =
-        proxied_tunnel(&proxy, "known_hosts_proxy2", pg[2], &pport, &since);
+    proxied_t via;
+    proxied_tunnel(&via, "known_hosts_proxy2", pg[2]);
+    pgcm__tunnel_t *t = via.t;
     pgcm_error_t chk;
     assert_int_equal(check(t, &chk), PGCM_OK);
-    faultproxy_blackhole(proxy);
+    faultproxy_blackhole(via.proxy);
     assert_int_equal(check(t, &chk), PGCM_OK); /* not known yet */
-    wait_down_within_2s(t, &since, PGCM_ETIMEDOUT, fixture_now_ms(),
+    wait_down_within_2s(t, &via.since, PGCM_ETIMEDOUT, fixture_now_ms(),
                         "checked, then cut");
     harness_stop();
-    faultproxy_stop(proxy);
+    faultproxy_stop(via.proxy);
 }
 
 /* Closing a tunnel while its channel carries a query: libpq's connection

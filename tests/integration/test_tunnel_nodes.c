@@ -44,16 +44,10 @@ static hrec_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static pgcm_manager_t *current; /* the running test's (fixture-tracked) */
 static char ids[8][16];
 
-static const char *const pg_conf[] = {
-    "client_connection_check_interval = 100ms", NULL};
-
 static int group_setup(void **state)
 {
     (void)state;
-    localpg_options_t o;
-    localpg_options_init(&o);
-    o.conf_lines = pg_conf;
-    pg = fixture_start(NPG, &o);
+    pg = bastion_targets(NPG);
     sshd = bastion_start(NULL, user_key, sizeof user_key, known_hosts,
                          sizeof known_hosts);
     for (int i = 0; i < 8; i++)

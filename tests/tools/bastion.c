@@ -18,6 +18,16 @@
 
 #include "fixture.h"
 
+localpg_server_t **bastion_targets(int n)
+{
+    static const char *const conf[] = {
+        "client_connection_check_interval = 100ms", NULL};
+    localpg_options_t o;
+    localpg_options_init(&o);
+    o.conf_lines = conf;
+    return fixture_start(n, &o);
+}
+
 sshd_t *bastion_start(const char *const *conf, char *key, size_t keylen,
                       char *kh, size_t khlen)
 {

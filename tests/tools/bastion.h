@@ -2,7 +2,8 @@
 /*
  * bastion.h - cmocka helpers for the SSH tunnel tests (test_tunnel.c,
  * test_tunnel_nodes.c): a real sshd (sshd.h) as a bastion, the fault proxy
- * in front of one with a known_hosts file for the proxy's port, the wait
+ * in front of one with a known_hosts file for the proxy's port, servers
+ * for the tunnels to reach, the wait
  * for a bastion's sessions to end, and a TLS-only PostgreSQL server to
  * reach through a tunnel. Each fails the current test (cmocka's fail_msg)
  * with the cause.
@@ -23,6 +24,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* bastion_targets - fixture_start n PostgreSQL servers for the tunnels to
+ * reach, whose backends notice at once that their client (sshd) went away,
+ * even inside pg_sleep(), so that closed tunnels leave nothing behind. */
+localpg_server_t **bastion_targets(int n);
 
 /* bastion_start - sshd_start_ready(conf, ...): an sshd with extra config
  * lines conf (NULL: none), its authorized key's path in key and a
