@@ -446,6 +446,27 @@ static void *flap(void *p)
     return NULL;
 }
 
+/* Event i (e) since mark of a node that must not flap: a change of health
+ * only between healthy and degraded, never its threshold reached nor its
+ * connection lost. */
+static void assert_no_flap(size_t mark, size_t i, hev_t e)
+{
+    if (e.type == PGCM_EV_HEALTH_CHANGED)
+        HREC_CHECK(&rec, mark,
+                   (e.old_state == PGCM_NODE_HEALTHY &&
+                    e.new_state == PGCM_NODE_DEGRADED) ||
+                       (e.old_state == PGCM_NODE_DEGRADED &&
+                        e.new_state == PGCM_NODE_HEALTHY),
+                   "flapped: %s->%s at [%zu]",
+                   pgcm_node_state_name(e.old_state),
+                   pgcm_node_state_name(e.new_state), i);
+    HREC_CHECK(&rec, mark,
+               e.type != PGCM_EV_THRESHOLD_REACHED &&
+                   e.type != PGCM_EV_NODE_DISCONNECTED,
+               "%s at [%zu]: the node went down", pgcm_event_type_name(e.type),
+               i);
+}
+
 static void test_intermittent_failures_do_not_flap(void **state)
 {
     (void)state;
@@ -492,23 +513,8 @@ static void test_intermittent_failures_do_not_flap(void **state)
                (unsigned long long)failed);
     /* ...and the node moved only between healthy and degraded */
     size_t end = hrec_mark(&rec);
-    for (size_t i = mark; i < end; i++) {
-        hev_t e = hrec_get(&rec, i);
-        if (e.type == PGCM_EV_HEALTH_CHANGED)
-            HREC_CHECK(&rec, mark,
-                       (e.old_state == PGCM_NODE_HEALTHY &&
-                        e.new_state == PGCM_NODE_DEGRADED) ||
-                           (e.old_state == PGCM_NODE_DEGRADED &&
-                            e.new_state == PGCM_NODE_HEALTHY),
-                       "flapped: %s->%s at [%zu]",
-                       pgcm_node_state_name(e.old_state),
-                       pgcm_node_state_name(e.new_state), i);
-        HREC_CHECK(&rec, mark,
-                   e.type != PGCM_EV_THRESHOLD_REACHED &&
-                       e.type != PGCM_EV_NODE_DISCONNECTED,
-                   "%s at [%zu]: the node went down",
-                   pgcm_event_type_name(e.type), i);
-    }
+    for (size_t i = mark; i < end; i++)
+        assert_no_flap(mark, i, hrec_get(&rec, i));
     hrec_expect_state(&rec, mgr, "alpha", PGCM_NODE_HEALTHY);
     hrec_expect_query_ok(&rec, mgr, "alpha");
     fixture_manager_free(mgr);
@@ -552,27 +558,14 @@ static void test_probe_failing_one_in_three_does_not_flap(void **state)
         if (e.type == PGCM_EV_HEALTH_CHANGED &&
             e.new_state == PGCM_NODE_DISCONNECTED)
             break; /* the removal at the end */
-        if (e.type == PGCM_EV_HEALTH_CHANGED) {
-            HREC_CHECK(&rec, mark,
-                       (e.old_state == PGCM_NODE_HEALTHY &&
-                        e.new_state == PGCM_NODE_DEGRADED) ||
-                           (e.old_state == PGCM_NODE_DEGRADED &&
-                            e.new_state == PGCM_NODE_HEALTHY),
-                       "flapped: %s->%s at [%zu]",
-                       pgcm_node_state_name(e.old_state),
-                       pgcm_node_state_name(e.new_state), i);
-            if (e.new_state == PGCM_NODE_DEGRADED) {
-                degraded++;
-                HREC_CHECK(&rec, mark, e.error_code == PGCM_ESQL,
-                           "degraded by %s, expected ESQL",
-                           pgcm_err_name(e.error_code));
-            }
+        assert_no_flap(mark, i, e);
+        if (e.type == PGCM_EV_HEALTH_CHANGED &&
+            e.new_state == PGCM_NODE_DEGRADED) {
+            degraded++;
+            HREC_CHECK(&rec, mark, e.error_code == PGCM_ESQL,
+                       "degraded by %s, expected ESQL",
+                       pgcm_err_name(e.error_code));
         }
-        HREC_CHECK(&rec, mark,
-                   e.type != PGCM_EV_THRESHOLD_REACHED &&
-                       e.type != PGCM_EV_NODE_DISCONNECTED,
-                   "%s at [%zu]: the node went down",
-                   pgcm_event_type_name(e.type), i);
     }
     print_message("probe failing 1 in 3: %llu probes, %llu failed, %d times "
                   "degraded\n",
