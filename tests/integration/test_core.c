@@ -54,6 +54,25 @@ static pgcm_manager_t *start_manager(const pgcm_options_t *opts, int nodes)
     return mgr;
 }
 
+/* SELECT 1 on node id answers. */
+static void expect_select_1(pgcm_manager_t *mgr, const char *id)
+{
+    pgcm_result_t *r = NULL;
+    pgcm_error_t err;
+    int rc = pgcm_query(mgr, id, "SELECT 1", 0, NULL, NULL, &r, &err);
+    if (rc != PGCM_OK)
+        fail_msg("SELECT 1 on %s: %s (%s)", id, err.message, pgcm_err_name(rc));
+    pgcm_result_free(r);
+}
+
+/* Node id's pool statistics. */
+static pgcm_pool_stats_t node_stats(pgcm_manager_t *mgr, const char *id)
+{
+    pgcm_pool_stats_t st;
+    assert_int_equal(pgcm_node_stats(mgr, id, &st), PGCM_OK);
+    return st;
+}
+
 /* alpha's spec with a pool of min..max connections. */
 static pgcm_node_spec_t alpha_pool(int min, int max)
 {
@@ -139,11 +158,8 @@ static void test_parameters_and_sql_errors(void **state)
     pgcm_result_free(r);
 
     /* The connection is fine after an error. */
-    assert_int_equal(
-        pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL, &r, &err), PGCM_OK);
-    pgcm_result_free(r);
-    pgcm_pool_stats_t st;
-    assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
+    expect_select_1(mgr, "alpha");
+    pgcm_pool_stats_t st = node_stats(mgr, "alpha");
     assert_int_equal(st.queries, 4);
     assert_int_equal(st.errors, 1);
     fixture_manager_free(mgr);
@@ -169,14 +185,9 @@ static void test_timeout_cancels_on_server(void **state)
     fixture_wait_active(pg[0], "SELECT pg_sleep(30)%", 0, 3000);
 
     /* The connection came back clean: next queries work, none wedged. */
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(
-            pgcm_query(mgr, "alpha", "SELECT 1", 0, NULL, NULL, &r, &err),
-            PGCM_OK);
-        pgcm_result_free(r);
-    }
-    pgcm_pool_stats_t st;
-    assert_int_equal(pgcm_node_stats(mgr, "alpha", &st), PGCM_OK);
+    for (int i = 0; i < 5; i++)
+        expect_select_1(mgr, "alpha");
+    pgcm_pool_stats_t st = node_stats(mgr, "alpha");
     assert_int_equal(st.timeouts, 1);
     assert_int_equal(st.active, 0);
     fixture_manager_free(mgr);
@@ -333,10 +344,7 @@ static void test_add_and_remove_at_runtime(void **state)
     assert_null(list[2]);
     pgcm_strv_free(list);
 
-    pgcm_result_t *r = NULL;
-    assert_int_equal(
-        pgcm_query(mgr, "beta", "SELECT 1", 0, NULL, NULL, &r, &err), PGCM_OK);
-    pgcm_result_free(r);
+    expect_select_1(mgr, "beta");
 
     /* Remove beta with a long query in flight: drained for at most the
      * remove timeout (1 s), then cancelled on the server. */
