@@ -315,6 +315,20 @@ static void on_query(pgcm_result_t *r, void *user)
     pgcm_result_free(r);
 }
 
+/* SELECT pg_sleep(30) on node id, its answer to w, running on server
+ * when this returns. */
+static void start_sleep(pgcm_manager_t *mgr, const char *id,
+                        localpg_server_t *server, query_wait_t *w)
+{
+    pgcm_error_t err;
+    w->done = 0;
+    int rc = pgcm_query_async(mgr, id, "SELECT pg_sleep(30)", 0, NULL, NULL,
+                              on_query, w, NULL, &err);
+    if (rc != PGCM_OK)
+        fail_msg("SELECT pg_sleep(30) on %s: %s", id, err.message);
+    fixture_wait_active(server, "SELECT pg_sleep(30)%", 1, 3000);
+}
+
 /* Wait for an async query at most timeout_ms; 1 if it completed. */
 static int wait_query(query_wait_t *w, int timeout_ms)
 {
@@ -447,8 +461,7 @@ static void test_apply_while_queries_run(void **state)
     specs[GAMMA].pool.max = 4;
 
     pgcm_error_t err;
-    pgcm_manager_t *mgr = fixture_manager_new(NULL);
-    assert_int_equal(pgcm_manager_start(mgr, specs, 3, 5000, &err), PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, specs, 3);
     for (int i = ALPHA; i <= GAMMA; i++)
         wait_state(mgr, ids[i], PGCM_NODE_HEALTHY, 5000);
     wait_pool_total(mgr, "alpha", 2);
@@ -464,11 +477,7 @@ static void test_apply_while_queries_run(void **state)
     /* static: a failed assertion leaves the callback to the teardown */
     static query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER,
                                 PTHREAD_COND_INITIALIZER, 0, 0};
-    slow.done = 0;
-    assert_int_equal(pgcm_query_async(mgr, "beta", "SELECT pg_sleep(30)", 0,
-                                      NULL, NULL, on_query, &slow, NULL, &err),
-                     PGCM_OK);
-    fixture_wait_active(pg[BETA], "SELECT pg_sleep(30)%", 1, 3000);
+    start_sleep(mgr, "beta", pg[BETA], &slow);
 
     /* The new list: alpha as it was, beta gone, gamma changed, delta new. */
     pgcm_node_spec_t next[3] = {specs[ALPHA], specs[GAMMA], specs[DELTA]};
@@ -599,8 +608,7 @@ static void test_apply_to_empty_and_back(void **state)
     for (int i = 0; i < NSERVERS; i++)
         fixture_node_spec(pg[i], ids[i], &specs[i]);
     pgcm_error_t err;
-    pgcm_manager_t *mgr = fixture_manager_new(NULL);
-    assert_int_equal(pgcm_manager_start(mgr, specs, 2, 5000, &err), PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, specs, 2);
     size_t added, removed, replaced;
     assert_int_equal(
         pgcm_manager_apply(mgr, NULL, 0, &added, &removed, &replaced, &err),
@@ -653,15 +661,10 @@ static void test_apply_adds_id_still_draining(void **state)
     pgcm_node_spec_t spec;
     fixture_node_spec(pg[GAMMA], "gamma", &spec);
     pgcm_error_t err;
-    pgcm_manager_t *mgr = fixture_manager_new(NULL);
-    assert_int_equal(pgcm_manager_start(mgr, &spec, 1, 5000, &err), PGCM_OK);
+    pgcm_manager_t *mgr = fixture_manager_start(NULL, &spec, 1);
     static query_wait_t slow = {PTHREAD_MUTEX_INITIALIZER,
                                 PTHREAD_COND_INITIALIZER, 0, 0};
-    slow.done = 0;
-    assert_int_equal(pgcm_query_async(mgr, "gamma", "SELECT pg_sleep(30)", 0,
-                                      NULL, NULL, on_query, &slow, NULL, &err),
-                     PGCM_OK);
-    fixture_wait_active(pg[GAMMA], "SELECT pg_sleep(30)%", 1, 3000);
+    start_sleep(mgr, "gamma", pg[GAMMA], &slow);
     static done_wait_t removed_cb;
     atomic_store(&removed_cb.done, 0);
     assert_int_equal(
@@ -784,9 +787,8 @@ static void test_reload_from_yaml(void **state)
         rm_config_cluster_nodes(cfgs[0], NULL, &specs, &count, &err), PGCM_OK);
     assert_int_equal(count, 3);
     assert_int_equal(cfgs[0]->options.remove_timeout_ms, 1000);
-    pgcm_manager_t *mgr = fixture_manager_new(&cfgs[0]->options);
-    assert_int_equal(pgcm_manager_start(mgr, specs, count, 5000, &err),
-                     PGCM_OK);
+    pgcm_manager_t *mgr =
+        fixture_manager_start(&cfgs[0]->options, specs, count);
     for (int i = ALPHA; i <= GAMMA; i++)
         wait_state(mgr, ids[i], PGCM_NODE_HEALTHY, 5000);
     wait_pool_total(mgr, "alpha", 2);
