@@ -218,6 +218,17 @@ static pgcm_ssh_options_t ssh_options(const sshd_t *d, int port)
     return o;
 }
 
+/* A new key name of the shared sshd (sshd_make_key: passphrase NULL for
+ * none, authorized or not), its path in path. */
+static void make_key(const char *name, const char *passphrase, int authorize,
+                     char *path, size_t pathlen)
+{
+    char err[1024];
+    if (sshd_make_key(sshd, name, passphrase, authorize, path, pathlen, err,
+                      sizeof err) < 0)
+        fail_msg("%s", err);
+}
+
 /* The options for a bastion of the test's own (bastion_start): its key
  * and known_hosts file. */
 static pgcm_ssh_options_t own_bastion_options(const sshd_t *d, const char *key,
@@ -495,10 +506,8 @@ static void test_passphrase_key(void **state)
 {
     (void)state;
     static const char phrase[] = "correct-Horse-7";
-    char key[512], err[1024];
-    if (sshd_make_key(sshd, "id_pass", phrase, 1, key, sizeof key, err,
-                      sizeof err) < 0)
-        fail_msg("%s", err);
+    char key[512];
+    make_key("id_pass", phrase, 1, key, sizeof key);
     pgcm_ssh_options_t o = ssh_options(sshd, 0);
     o.key_path = key;
     o.passphrase = phrase;
@@ -643,10 +652,8 @@ static void test_accept_new_and_changed_key(void **state)
 static void test_wrong_key_user_and_file(void **state)
 {
     (void)state;
-    char other[512], err[1024];
-    if (sshd_make_key(sshd, "id_other", NULL, 0, other, sizeof other, err,
-                      sizeof err) < 0)
-        fail_msg("%s", err);
+    char other[512];
+    make_key("id_other", NULL, 0, other, sizeof other);
     pgcm_ssh_options_t o = ssh_options(sshd, 0);
     o.key_path = other;
     pgcm__tunnel_t *t;
