@@ -3,7 +3,8 @@
  * replmon_fixture.h - cmocka helpers the tests of the replmon binary share
  * for their set-up and their runs: start a server they watch, the native
  * logical replication between two of them, remove the scratch directory
- * of configuration files, and run replmon expecting an exit code. Each
+ * of configuration files, run replmon expecting an exit code, and check
+ * what it wrote. Each
  * failure fails the test (cmocka's fail_msg) with the cause: include
  * <cmocka.h>, "fixture.h" and "replmon_run.h" first.
  */
@@ -91,6 +92,19 @@ static inline void rm_run_expect(const char *const *args, int timeout_ms,
     }
     fail_msg("%s: exit %d, want %d\nstdout: %s\nstderr: %s", cmd, r->code, want,
              r->out, r->err);
+}
+
+/* Each of the NULL-terminated needles is in text (present 1) or none is
+ * (present 0); else fail naming the first one that is not so, with text. */
+static inline void rm_assert_mentions(const char *text, int present,
+                                      const char *const *needles)
+{
+    size_t i;
+
+    for (i = 0; needles[i] != NULL; i++)
+        if ((strstr(text, needles[i]) != NULL) != present)
+            fail_msg("the output %s \"%s\":\n%s",
+                     present ? "does not say" : "says", needles[i], text);
 }
 
 #endif /* REPLMON_FIXTURE_H */
