@@ -17,14 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
-/* localpg_start(o), or the test fails naming the server (what, e.g.
- * "publisher") and the cause. */
-static inline localpg_server_t *rm_start_server(const localpg_options_t *o,
+/* localpg_start a server named name, with wal_level logical if logical
+ * and base's other options (NULL: the defaults), or the test fails naming
+ * the server (what, e.g. "publisher") and the cause. */
+static inline localpg_server_t *rm_start_server(const localpg_options_t *base,
+                                                const char *name, int logical,
                                                 const char *what)
 {
+    localpg_options_t o;
     char err[512];
-    localpg_server_t *s = localpg_start(o, err, sizeof(err));
+    localpg_server_t *s;
 
+    if (base != NULL)
+        o = *base;
+    else
+        localpg_options_init(&o);
+    o.name = name;
+    o.logical = logical;
+    s = localpg_start(&o, err, sizeof(err));
     if (s == NULL)
         fail_msg("%s: %s", what, err);
     return s;

@@ -47,22 +47,14 @@ static int setup(void **state)
     char text[2048];
 
     (void)state;
+    pub = rm_start_server(NULL, "it_pub", 1, "publisher");
     localpg_options_init(&o);
-    o.name = "it_pub";
-    o.logical = 1;
-    pub = rm_start_server(&o, "publisher");
-    localpg_options_init(&o);
-    o.name = "it_standby";
     o.standby_of_host = localpg_host(pub);
     o.standby_of_port = localpg_port(pub);
-    standby = rm_start_server(&o, "standby");
-    localpg_options_init(&o);
-    o.name = "it_sub";
-    sub = rm_start_server(&o, "subscriber");
+    standby = rm_start_server(&o, "it_standby", 0, "standby");
+    sub = rm_start_server(NULL, "it_sub", 0, "subscriber");
     rm_native_replication(pub, sub, "s");
-    localpg_options_init(&o);
-    o.name = "it_stopped";
-    stopped = rm_start_server(&o, "stopped node");
+    stopped = rm_start_server(NULL, "it_stopped", 0, "stopped node");
     if (localpg_stop(stopped) != 0)
         fail_msg("stopped node: %s", localpg_last_error(stopped));
 

@@ -86,15 +86,10 @@ static int setup(void **state)
 
     (void)state;
     localpg_options_init(&o);
-    o.name = "it_ops_pub";
-    o.logical = 1;
     o.conf_lines = pub_conf;
-    pub = rm_start_server(&o, "publisher");
-    localpg_options_init(&o);
-    o.name = "it_ops_sub";
-    o.logical = 1;
+    pub = rm_start_server(&o, "it_ops_pub", 1, "publisher");
     o.conf_lines = sub_conf;
-    sub = rm_start_server(&o, "subscriber");
+    sub = rm_start_server(&o, "it_ops_sub", 1, "subscriber");
 
     /* Native: t published as p, subscribed as s. */
     rm_native_replication(pub, sub, "s");

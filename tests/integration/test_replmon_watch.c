@@ -76,22 +76,13 @@ static void config_path(char *buf, size_t len, const char *name)
 
 static int setup(void **state)
 {
-    localpg_options_t o;
-
     (void)state;
     if (mkdtemp(dir) == NULL)
         fail_msg("mkdtemp: %s", strerror(errno));
-    localpg_options_init(&o);
-    o.name = "watch_pub";
-    o.logical = 1;
-    pub = rm_start_server(&o, "publisher");
-    localpg_options_init(&o);
-    o.name = "watch_sub";
-    sub = rm_start_server(&o, "subscriber");
+    pub = rm_start_server(NULL, "watch_pub", 1, "publisher");
+    sub = rm_start_server(NULL, "watch_sub", 0, "subscriber");
     rm_native_replication(pub, sub, "s1");
-    localpg_options_init(&o);
-    o.name = "watch_spare";
-    spare = rm_start_server(&o, "spare");
+    spare = rm_start_server(NULL, "watch_spare", 0, "spare");
     return 0;
 }
 
