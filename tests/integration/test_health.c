@@ -111,6 +111,22 @@ static int pool_has(void *user)
            st.total >= w->min_total;
 }
 
+/* alpha healthy again within 12 s of the end of a fault (fault, e.g.
+ * "freeze") at ended (hwall_ms) by its end (e.g. "thaw"), by the events
+ * since mark; then a connection in its pool within 2 s and a query
+ * answered. */
+static void expect_alpha_back(pgcm_manager_t *mgr, size_t mark, int64_t ended,
+                              const char *fault, const char *end)
+{
+    int64_t up_at = hrec_expect_up(&rec, mark, "alpha", 12000);
+    print_message("%s: healthy %lld ms after the %s\n", fault,
+                  (long long)(up_at - ended), end);
+    stats_want_t one = {mgr, "alpha", 1};
+    HREC_CHECK(&rec, mark, fixture_wait_for(pool_has, &one, 2000),
+               "pool of alpha not refilled after the %s", end);
+    hrec_expect_query_ok(&rec, mgr, "alpha");
+}
+
 /* ---- SIGKILL ------------------------------------------------------------- */
 
 static void test_kill_idle_pool_then_restart(void **state)
@@ -259,13 +275,7 @@ static void test_freeze_then_thaw(void **state)
     size_t mark_up = hrec_mark(&rec);
     int64_t thawed = hwall_ms();
     thaw(0);
-    int64_t up_at = hrec_expect_up(&rec, mark_up, "alpha", 12000);
-    print_message("freeze: healthy %lld ms after the thaw\n",
-                  (long long)(up_at - thawed));
-    stats_want_t one = {mgr, "alpha", 1};
-    HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
-               "pool of alpha not refilled after the thaw");
-    hrec_expect_query_ok(&rec, mgr, "alpha");
+    expect_alpha_back(mgr, mark_up, thawed, "freeze", "thaw");
     fixture_manager_free(mgr);
     /* The teardown proves that no connection of ours is left on it. */
 }
@@ -342,13 +352,7 @@ static void test_network_cut_then_heal(void **state)
     size_t mark_up = hrec_mark(&rec);
     int64_t healed = hwall_ms();
     faultproxy_pass(proxy);
-    int64_t up_at = hrec_expect_up(&rec, mark_up, "alpha", 12000);
-    print_message("network cut: healthy %lld ms after the heal\n",
-                  (long long)(up_at - healed));
-    stats_want_t one = {mgr, "alpha", 1};
-    HREC_CHECK(&rec, mark_up, fixture_wait_for(pool_has, &one, 2000),
-               "pool of alpha not refilled after the heal");
-    hrec_expect_query_ok(&rec, mgr, "alpha");
+    expect_alpha_back(mgr, mark_up, healed, "network cut", "heal");
     /* It came back over new connections through the proxy. */
     assert_true(faultproxy_accepted(proxy) > accepted);
     fixture_manager_free(mgr);

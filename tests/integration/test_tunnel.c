@@ -899,17 +899,26 @@ static void test_check_pings(void **state)
     faultproxy_stop(via.proxy);
 }
 
+/* A connection through a new tunnel (in *t) of the shared sshd to pg[0],
+ * its SELECT pg_sleep(30) running on the server. */
+static PGconn *sleeping_query(pgcm__tunnel_t **t)
+{
+    pgcm_ssh_options_t o = ssh_options(sshd, 0);
+    int since;
+    *t = tunnel_up(&o, pg[0], &since);
+    PGconn *c = pq_connect(*t);
+    assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
+    fixture_wait_active(pg[0], "SELECT pg_sleep%", 1, 5000);
+    return c;
+}
+
 /* Closing a tunnel while its channel carries a query: libpq's connection
  * ends at once and the server's backend goes away. */
 static void test_close_during_query(void **state)
 {
     (void)state;
-    pgcm_ssh_options_t o = ssh_options(sshd, 0);
-    int since;
-    pgcm__tunnel_t *t = tunnel_up(&o, pg[0], &since);
-    PGconn *c = pq_connect(t);
-    assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
-    fixture_wait_active(pg[0], "SELECT pg_sleep%", 1, 5000);
+    pgcm__tunnel_t *t;
+    PGconn *c = sleeping_query(&t);
     tunnel_close(t);
     int64_t ms = wait_broken(c, 2000);
     print_message("tunnel closed under a query: libpq saw it after %lld ms\n",
@@ -932,12 +941,8 @@ static void test_registry_close_midway(void **state)
     pgcm_ssh_options_t stuck = ssh_options(sshd, pport);
     stuck.known_hosts = kh;
     pgcm__tunnel_t *ts = tunnel_open(&stuck, "127.0.0.1", localpg_port(pg[1]));
-    pgcm_ssh_options_t o = ssh_options(sshd, 0);
-    int since;
-    pgcm__tunnel_t *t = tunnel_up(&o, pg[0], &since);
-    PGconn *c = pq_connect(t);
-    assert_int_equal(PQsendQuery(c, "SELECT pg_sleep(30)"), 1);
-    fixture_wait_active(pg[0], "SELECT pg_sleep%", 1, 5000);
+    pgcm__tunnel_t *t;
+    PGconn *c = sleeping_query(&t);
     /* libpq connects to the stuck tunnel's listener and waits. */
     char ci[256];
     snprintf(ci, sizeof ci,
