@@ -146,9 +146,7 @@ static void test_start_kill_restart_freeze_stop(void **state)
     assert_int_equal(localpg_restart(pg[1]), 0);
     assert_int_equal(localpg_port(pg[1]), port);
     assert_true(select_one(pg[1]));
-    v = fixture_exec(pg[1], "SELECT x FROM survives");
-    assert_string_equal(v, "42");
-    free(v);
+    fixture_assert_value(pg[1], "SELECT x FROM survives", "42");
 
     /* Freeze: a connection attempt hangs; thaw: it works again. */
     assert_int_equal(localpg_freeze(pg[2]), 0);
@@ -225,9 +223,7 @@ static void test_password(void **state)
     assert_int_equal(fixture_try_connect(info, 5000, err, sizeof err), 0);
     assert_non_null(strstr(err, "password authentication failed"));
     /* The fixture's own way in (the Unix socket) needs no password. */
-    char *v = fixture_exec(pg[0], "SELECT current_user");
-    assert_string_equal(v, "postgres");
-    free(v);
+    fixture_assert_value(pg[0], "SELECT current_user", "postgres");
 }
 
 static void test_conf_and_hba_lines(void **state)
@@ -243,18 +239,10 @@ static void test_conf_and_hba_lines(void **state)
     o.max_connections = 3;
     localpg_server_t **pg = fixture_start(1, &o);
 
-    char *v = fixture_exec(pg[0], "SHOW work_mem");
-    assert_string_equal(v, "7MB");
-    free(v);
-    v = fixture_exec(pg[0], "SHOW max_connections");
-    assert_string_equal(v, "3");
-    free(v);
-    v = fixture_exec(pg[0], "SHOW fsync");
-    assert_string_equal(v, "off");
-    free(v);
-    v = fixture_exec(pg[0], "SHOW listen_addresses");
-    assert_string_equal(v, "127.0.0.1");
-    free(v);
+    fixture_assert_value(pg[0], "SHOW work_mem", "7MB");
+    fixture_assert_value(pg[0], "SHOW max_connections", "3");
+    fixture_assert_value(pg[0], "SHOW fsync", "off");
+    fixture_assert_value(pg[0], "SHOW listen_addresses", "127.0.0.1");
     char err[512];
     assert_int_equal(
         fixture_try_connect(localpg_conninfo(pg[0]), 5000, err, sizeof err), 0);
@@ -307,12 +295,8 @@ static void test_logical_and_standby(void **state)
     o.logical = 1;
     o.password = "repl pw";
     localpg_server_t **pg = fixture_start(1, &o);
-    char *v = fixture_exec(pg[0], "SHOW wal_level");
-    assert_string_equal(v, "logical");
-    free(v);
-    v = fixture_exec(pg[0], "SHOW max_replication_slots");
-    assert_string_equal(v, "20");
-    free(v);
+    fixture_assert_value(pg[0], "SHOW wal_level", "logical");
+    fixture_assert_value(pg[0], "SHOW max_replication_slots", "20");
 
     localpg_options_t so;
     localpg_options_init(&so);
@@ -322,22 +306,17 @@ static void test_logical_and_standby(void **state)
     so.password = o.password; /* for pg_basebackup and streaming */
     localpg_server_t **sb = fixture_start(1, &so);
     assert_int_not_equal(localpg_port(sb[0]), localpg_port(pg[0]));
-    v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
-    assert_string_equal(v, "t");
-    free(v);
+    fixture_assert_value(sb[0], "SELECT pg_is_in_recovery()", "t");
     free(fixture_exec(pg[0], "CREATE TABLE from_primary (x int)"));
     assert_true(fixture_wait_for(standby_has_table, sb[0], 10000));
-    v = fixture_exec(pg[0], "SELECT count(*) FROM pg_stat_replication");
-    assert_string_equal(v, "1");
-    free(v);
+    fixture_assert_value(pg[0], "SELECT count(*) FROM pg_stat_replication",
+                         "1");
     /* The standby keeps the primary's password and needs it over TCP. */
     assert_true(select_one(sb[0]));
     /* It survives a kill and comes back as a standby. */
     assert_int_equal(localpg_kill(sb[0]), 0);
     assert_int_equal(localpg_restart(sb[0]), 0);
-    v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
-    assert_string_equal(v, "t");
-    free(v);
+    fixture_assert_value(sb[0], "SELECT pg_is_in_recovery()", "t");
 }
 
 static void test_missing_binaries_is_an_error(void **state)
@@ -391,9 +370,7 @@ static void copied_standby(int major)
     localpg_server_t **sb = fixture_start(1, &so);
     assert_int_equal(localpg_major(sb[0]), major);
     assert_string_equal(localpg_password(sb[0]), o.password);
-    v = fixture_exec(sb[0], "SELECT pg_is_in_recovery()");
-    assert_string_equal(v, "t");
-    free(v);
+    fixture_assert_value(sb[0], "SELECT pg_is_in_recovery()", "t");
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", localpg_datadir(sb[0]),
              major >= 12 ? "standby.signal" : "recovery.conf");
@@ -405,19 +382,18 @@ static void copied_standby(int major)
                        "SELECT string_agg(slot_name || ':' || active, ',') "
                        "FROM pg_replication_slots",
                        "copy_slot:true", 10000);
-    v = fixture_exec(sb[0], "SELECT count(*) FROM pg_replication_slots");
-    assert_string_equal(v, "0");
-    free(v);
+    fixture_assert_value(sb[0], "SELECT count(*) FROM pg_replication_slots",
+                         "0");
     fixture_wait_value(pg[0],
                        "SELECT application_name || ' ' || state || ' ' || "
                        "host(client_addr) FROM pg_stat_replication",
                        "Copy streaming 127.0.0.1", 10000);
     free(fixture_exec(pg[0], "CREATE TABLE from_primary (x int)"));
     assert_true(fixture_wait_for(standby_has_table, sb[0], 10000));
-    v = fixture_exec(sb[0], "SELECT count(*) FROM pg_class WHERE relname = "
-                            "'before_copy'");
-    assert_string_equal(v, "1");
-    free(v);
+    fixture_assert_value(sb[0],
+                         "SELECT count(*) FROM pg_class WHERE relname = "
+                         "'before_copy'",
+                         "1");
 
     /* The standby's own options are refused where they make no sense. */
     char err[512];
@@ -462,15 +438,15 @@ static void test_roles_scram_and_md5(void **state)
     assert_int_equal(localpg_create_role(pg[0], "md5_role", "m pw", "md5", NULL,
                                          err, sizeof err),
                      0);
-    char *v = fixture_exec(pg[0], "SELECT string_agg(rolname || '=' || "
-                                  "left(rolpassword, 3), ',' ORDER BY rolname) "
-                                  "FROM pg_authid WHERE rolname LIKE '%_role'");
-    assert_string_equal(v, "md5_role=md5,scram_role=SCR");
-    free(v);
-    v = fixture_exec(pg[0], "SELECT pg_has_role('scram_role', 'pg_monitor', "
-                            "'USAGE')");
-    assert_string_equal(v, "t");
-    free(v);
+    fixture_assert_value(pg[0],
+                         "SELECT string_agg(rolname || '=' || "
+                         "left(rolpassword, 3), ',' ORDER BY rolname) "
+                         "FROM pg_authid WHERE rolname LIKE '%_role'",
+                         "md5_role=md5,scram_role=SCR");
+    fixture_assert_value(pg[0],
+                         "SELECT pg_has_role('scram_role', 'pg_monitor', "
+                         "'USAGE')",
+                         "t");
     char info[256];
     snprintf(info, sizeof info,
              "host=127.0.0.1 port=%d dbname=postgres user=scram_role "

@@ -303,6 +303,20 @@ char *fixture_exec(localpg_server_t *s, const char *sql)
     return out;
 }
 
+void fixture_assert_value(localpg_server_t *s, const char *sql,
+                          const char *want)
+{
+    char *v = fixture_exec(s, sql);
+    if (v != NULL && strcmp(v, want) == 0) {
+        free(v);
+        return;
+    }
+    char got[128];
+    snprintf(got, sizeof got, "%s", v ? v : "NULL");
+    free(v);
+    fail_msg("fixture: %s returned %s, want %s", sql, got, want);
+}
+
 void fixture_wait_value(localpg_server_t *s, const char *sql, const char *want,
                         int timeout_ms)
 {

@@ -145,6 +145,11 @@ void fixture_assert_no_connections(localpg_server_t *const *servers, int n,
  * error. Returns the first column of the first row (malloc'd) or NULL. */
 char *fixture_exec(localpg_server_t *s, const char *sql);
 
+/* fixture_assert_value - run sql on s (fixture_exec); fail the test
+ * unless its first value is want, saying what it was. */
+void fixture_assert_value(localpg_server_t *s, const char *sql,
+                          const char *want);
+
 /* fixture_wait_value - run sql on s (fixture_exec) until its first value is
  * want, for up to timeout_ms; fail the test with the last value otherwise. */
 void fixture_wait_value(localpg_server_t *s, const char *sql, const char *want,
