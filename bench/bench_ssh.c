@@ -5,6 +5,15 @@
  * node behind a cut bastion turns unhealthy.
  *
  *   bench_ssh [-r ROUNDS] [-t SECONDS]
+ *   bench_ssh -p WHAT:COUNT
+ *
+ * -p is for profilers (perf, valgrind --tool=callgrind, strace -c -f): it
+ * prints no figure, only sets things up as below and runs COUNT `SELECT 1`
+ * one after the other, WHAT: "ssh" or "direct" (pgcm_query through a
+ * manager with both nodes), "tunnel" (plain libpq through the tunnel
+ * loop), "plain" (plain libpq, direct), "pipe" (64 in flight through
+ * pgcm_query_async on "ssh"). Run it with two counts and subtract to get the
+ * cost per query.
  *
  * Starts one server of its own (localpg), one OpenSSH sshd on 127.0.0.1
  * (tests/tools/sshd.h) and the fault proxy (tests/tools/faultproxy.h).
@@ -422,21 +431,87 @@ static void manager_figures(int pg_port, const pgcm_ssh_options_t *ssh,
     pgcm_manager_free(mgr);
 }
 
+static void profile_note(const char *what, int count, uint64_t t0,
+                         uint64_t cpu0)
+{
+    bench_note("%s: %d queries, %.1f us each, %.1f us CPU each in this process",
+               what, count, (double)(bench_now_us() - t0) / count,
+               (double)(bench_cpu_us() - cpu0) / count);
+}
+
+/* -p WHAT:COUNT (see the top of the file). */
+static void profile_run(const char *what, int count, int pg_port, int tport,
+                        const pgcm_ssh_options_t *ssh)
+{
+    uint64_t t0, cpu0;
+    if (strcmp(what, "tunnel") == 0 || strcmp(what, "plain") == 0) {
+        PGconn *c = connect_port(what[0] == 't' ? tport : pg_port);
+        t0 = bench_now_us();
+        cpu0 = bench_cpu_us();
+        for (int i = 0; i < count; i++)
+            select1_us(c);
+        profile_note(what, count, t0, cpu0);
+        PQfinish(c);
+        return;
+    }
+    pgcm_node_spec_t spec[2];
+    bench_spec(&spec[0], "direct", pg_port, NULL);
+    bench_spec(&spec[1], "ssh", pg_port, NULL);
+    spec[1].ssh = *ssh;
+    pgcm_manager_t *mgr = NULL;
+    pgcm_error_t err;
+    if (pgcm_manager_new(NULL, &mgr, &err) != PGCM_OK ||
+        pgcm_manager_start(mgr, spec, 2, 10000, &err) != PGCM_OK)
+        bench_die("manager: %s", err.message);
+    wait_healthy_or_die(mgr, "direct");
+    wait_healthy_or_die(mgr, "ssh");
+    t0 = bench_now_us();
+    cpu0 = bench_cpu_us();
+    if (strcmp(what, "pipe") == 0) {
+        flow_t f = {.mgr = mgr, .node = "ssh"};
+        atomic_init(&f.done, 0);
+        atomic_init(&f.stop, 0);
+        atomic_init(&f.in_flight, 64);
+        for (int i = 0; i < 64; i++)
+            flow_submit(&f);
+        while (atomic_load(&f.done) < (uint64_t)count)
+            bench_sleep_ms(1);
+        atomic_store(&f.stop, 1);
+        while (atomic_load(&f.in_flight) > 0)
+            bench_sleep_ms(1);
+    } else if (strcmp(what, "ssh") == 0 || strcmp(what, "direct") == 0) {
+        for (int i = 0; i < count; i++)
+            mgr_select1_us(mgr, what);
+    } else {
+        bench_die("-p %s: WHAT is ssh, direct, tunnel, plain or pipe", what);
+    }
+    profile_note(what, count, t0, cpu0);
+    pgcm_manager_free(mgr);
+}
+
 static void usage(void)
 {
-    bench_die("usage: bench_ssh [-r ROUNDS] [-t SECONDS]");
+    bench_die("usage: bench_ssh [-r ROUNDS] [-t SECONDS] | -p WHAT:COUNT");
 }
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, secs = 4, opt;
+    int rounds = 5, secs = 4, opt, profile_count = 0;
+    char profile_what[16] = "";
     bench_set_name("bench_ssh");
-    while ((opt = getopt(argc, argv, "r:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:t:p:")) != -1) {
         if (opt == 'r')
             rounds = atoi(optarg);
         else if (opt == 't')
             secs = atoi(optarg);
-        else
+        else if (opt == 'p') {
+            const char *colon = strchr(optarg, ':');
+            if (colon == NULL || colon - optarg >= (long)sizeof profile_what ||
+                (profile_count = atoi(colon + 1)) < 1)
+                usage();
+            memcpy(profile_what, optarg, (size_t)(colon - optarg));
+            profile_what[colon - optarg] = '\0';
+        } else
             usage();
     }
     if (rounds < 1 || secs < 1)
@@ -482,6 +557,15 @@ int main(int argc, char **argv)
     if (tunnelloop_wait_event(tl, t, PGCM__TUNNEL_UP, &since, 15000, &ev) < 0)
         bench_die("the tunnel did not come up: %s", ev.msg);
     int tport = tunnelloop_local_port(tl, t);
+
+    if (profile_count > 0) {
+        profile_run(profile_what, profile_count, localpg_port(pg), tport, &o);
+        tunnelloop_stop(tl);
+        faultproxy_stop(proxy);
+        sshd_stop(sshd);
+        localpg_destroy(pg);
+        return 0;
+    }
 
     manager_figures(localpg_port(pg), &o, pport, proxy, rounds, secs);
 
