@@ -12,8 +12,9 @@
  * one after the other, WHAT: "ssh" or "direct" (pgcm_query through a
  * manager with both nodes), "tunnel" (plain libpq through the tunnel
  * loop), "plain" (plain libpq, direct), "pipe" (64 in flight through
- * pgcm_query_async on "ssh"). Run it with two counts and subtract to get the
- * cost per query.
+ * pgcm_query_async on "ssh"), "pipe-direct" (the same on "direct"). It
+ * notes the time, and the CPU time and wake-ups of this process, sshd and
+ * the server, per query; or run it with two counts and subtract.
  *
  * Starts one server of its own (localpg), one OpenSSH sshd on 127.0.0.1
  * (tests/tools/sshd.h) and the fault proxy (tests/tools/faultproxy.h).
@@ -44,6 +45,7 @@
  * openssh_select1_latency_ratio, openssh_select1_vs_direct.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -431,26 +433,123 @@ static void manager_figures(int pg_port, const pgcm_ssh_options_t *ssh,
     pgcm_manager_free(mgr);
 }
 
-static void profile_note(const char *what, int count, uint64_t t0,
-                         uint64_t cpu0)
+/* CPU time and times scheduled in (schedstat) of every thread of pid. */
+typedef struct sched_use {
+    uint64_t cpu_ns, slices;
+} sched_use_t;
+
+static void sched_add(int pid, sched_use_t *u)
 {
-    bench_note("%s: %d queries, %.1f us each, %.1f us CPU each in this process",
-               what, count, (double)(bench_now_us() - t0) / count,
-               (double)(bench_cpu_us() - cpu0) / count);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return; /* it just ended */
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat[320];
+        unsigned long long ns = 0, wait = 0, slices = 0;
+        snprintf(stat, sizeof stat, "/proc/%d/task/%s/schedstat", pid,
+                 e->d_name);
+        FILE *f = fopen(stat, "r");
+        if (f == NULL)
+            continue;
+        if (fscanf(f, "%llu %llu %llu", &ns, &wait, &slices) == 3) {
+            u->cpu_ns += ns;
+            u->slices += slices;
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static int parent_of(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')'); /* the name may hold anything */
+    int ppid = -1;
+    if (rp == NULL || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+/* The same for root and every process below it (sshd's session
+ * processes). */
+static sched_use_t sched_tree(int root)
+{
+    sched_use_t u = {0, 0};
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return u;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        int p = pid;
+        for (int depth = 0; p > 1 && p != root && depth < 64; depth++)
+            p = parent_of(p);
+        if (p == root)
+            sched_add(pid, &u);
+    }
+    closedir(d);
+    return u;
+}
+
+typedef struct profile_mark {
+    uint64_t t0;
+    sched_use_t self, sshd, pg;
+} profile_mark_t;
+
+static int g_sshd_pid, g_pg_pid;
+
+static profile_mark_t profile_start(void)
+{
+    profile_mark_t m = {.t0 = bench_now_us()};
+    sched_add(getpid(), &m.self);
+    m.sshd = sched_tree(g_sshd_pid);
+    m.pg = sched_tree(g_pg_pid);
+    return m;
+}
+
+/* Per query since m: wall time, and CPU time and wake-ups (times
+ * scheduled in) of this process's threads, of sshd's processes and of the
+ * server's. */
+static void profile_note(const char *what, int count, const profile_mark_t *m)
+{
+    profile_mark_t e = profile_start();
+    double n = count;
+    bench_note("%s: %d queries, per query: %.1f us; this process %.1f us "
+               "CPU, %.2f wake-ups; sshd %.1f us, %.2f; server %.1f us, %.2f",
+               what, count, (double)(e.t0 - m->t0) / n,
+               (double)(e.self.cpu_ns - m->self.cpu_ns) / 1000.0 / n,
+               (double)(e.self.slices - m->self.slices) / n,
+               (double)(e.sshd.cpu_ns - m->sshd.cpu_ns) / 1000.0 / n,
+               (double)(e.sshd.slices - m->sshd.slices) / n,
+               (double)(e.pg.cpu_ns - m->pg.cpu_ns) / 1000.0 / n,
+               (double)(e.pg.slices - m->pg.slices) / n);
 }
 
 /* -p WHAT:COUNT (see the top of the file). */
 static void profile_run(const char *what, int count, int pg_port, int tport,
                         const pgcm_ssh_options_t *ssh)
 {
-    uint64_t t0, cpu0;
+    profile_mark_t m;
     if (strcmp(what, "tunnel") == 0 || strcmp(what, "plain") == 0) {
         PGconn *c = connect_port(what[0] == 't' ? tport : pg_port);
-        t0 = bench_now_us();
-        cpu0 = bench_cpu_us();
+        m = profile_start();
         for (int i = 0; i < count; i++)
             select1_us(c);
-        profile_note(what, count, t0, cpu0);
+        profile_note(what, count, &m);
         PQfinish(c);
         return;
     }
@@ -465,10 +564,9 @@ static void profile_run(const char *what, int count, int pg_port, int tport,
         bench_die("manager: %s", err.message);
     wait_healthy_or_die(mgr, "direct");
     wait_healthy_or_die(mgr, "ssh");
-    t0 = bench_now_us();
-    cpu0 = bench_cpu_us();
-    if (strcmp(what, "pipe") == 0) {
-        flow_t f = {.mgr = mgr, .node = "ssh"};
+    m = profile_start();
+    if (strncmp(what, "pipe", 4) == 0) {
+        flow_t f = {.mgr = mgr, .node = what[4] == '-' ? what + 5 : "ssh"};
         atomic_init(&f.done, 0);
         atomic_init(&f.stop, 0);
         atomic_init(&f.in_flight, 64);
@@ -483,9 +581,11 @@ static void profile_run(const char *what, int count, int pg_port, int tport,
         for (int i = 0; i < count; i++)
             mgr_select1_us(mgr, what);
     } else {
-        bench_die("-p %s: WHAT is ssh, direct, tunnel, plain or pipe", what);
+        bench_die("-p %s: WHAT is ssh, direct, tunnel, plain, pipe or "
+                  "pipe-direct",
+                  what);
     }
-    profile_note(what, count, t0, cpu0);
+    profile_note(what, count, &m);
     pgcm_manager_free(mgr);
 }
 
@@ -559,6 +659,8 @@ int main(int argc, char **argv)
     int tport = tunnelloop_local_port(tl, t);
 
     if (profile_count > 0) {
+        g_sshd_pid = sshd_pid(sshd);
+        g_pg_pid = localpg_pid(pg);
         profile_run(profile_what, profile_count, localpg_port(pg), tport, &o);
         tunnelloop_stop(tl);
         faultproxy_stop(proxy);
