@@ -39,6 +39,7 @@
 #define LINK_BUF      32768 /* bytes buffered per direction per connection */
 #define LINK_READ_MIN 2048  /* stop reading libpq when less room is left */
 #define PUMP_ROUNDS   1000  /* rounds per pump call before yielding */
+#define OUT_BUF       65536 /* session bytes gathered per pump (two packets) */
 #define PING_NAME     "PGCM_PING"
 #define MSG_MAX       512
 
@@ -48,10 +49,31 @@ typedef struct auth_job auth_job_t;
 
 /* What libssh2's I/O callbacks see (their `abstract`), allocated with each
  * libssh2 session: it outlives the session_t's use of that libssh2 session
- * when an authentication step still runs on the thread pool. */
+ * when an authentication step still runs on the thread pool.
+ *
+ * While the session is up (`up`, only then, and only the loop thread calls
+ * libssh2) the callbacks save system calls, without which every packet
+ * cost one send and every read one more recv that only said EAGAIN:
+ * - Sends are gathered in `out` and go to the socket in one send at the
+ *   end of the pump (out_flush), so the packets of every channel that had
+ *   bytes in one loop iteration leave together and sshd reads them with
+ *   one wake-up. A send that finds `out` full flushes it first; one that
+ *   still finds no room gets EAGAIN (libssh2's partly sent packet, as from
+ *   a full socket).
+ * - A recv that came back short or with EAGAIN left the socket empty
+ *   (`drained`): the next recv says EAGAIN without asking the kernel,
+ *   until the poll reports the socket readable again or a tick passes
+ *   (the poll is level-triggered and watches reading whenever a channel
+ *   exists, so bytes that arrive meanwhile are never missed). libssh2
+ *   reads until EAGAIN after every packet and before every channel write.
+ */
 typedef struct sess_io {
     atomic_int dead;             /* fail every send and recv */
     _Atomic uint64_t last_rx_ms; /* the last byte from the server */
+    int up;                      /* the session is up: gather, trust drained */
+    int drained;                 /* the last recv left the socket empty */
+    size_t out_len;              /* bytes in out, not yet sent */
+    char out[OUT_BUF];
 } sess_io_t;
 
 /*
@@ -119,6 +141,7 @@ struct pgcm__tunnels {
     list_node_t sessions; /* live sessions (not closing) */
     list_node_t tunnels;  /* open tunnels (not closed) */
     uv_timer_t kick;      /* delivers queued events */
+    uv_check_t check;     /* pumps sessions due (pump_soon) */
     int handles;          /* uv handles and requests not finished */
     int closing;
     void (*done)(void *arg);
@@ -200,7 +223,9 @@ struct session {
     link_t *blocked_link;
     LIBSSH2_CHANNEL *drain_ch; /* the channel of a blocked OP_DRAIN */
     uint64_t blocked_since_ms; /* when the socket stopped taking bytes */
+    uint64_t out_since_ms;     /* when io->out last found the socket full */
     int pumping, pump_again;
+    int pump_due; /* readiness seen this loop iteration: pump in on_check */
     int rx_ready; /* the socket (or libssh2's buffer) may hold bytes no
                      call has read yet: set by readiness, a tick, and any
                      call that stops reading at the packet it waited for
@@ -234,6 +259,7 @@ struct link {
 };
 
 static void pump(session_t *s);
+static void pump_soon(session_t *s);
 static void session_start(session_t *s);
 static void session_fail(session_t *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -295,12 +321,45 @@ static LIBSSH2_RECV_FUNC(ssh_recv)
     sess_io_t *io = *abstract;
     if (atomic_load(&io->dead))
         return -ECONNRESET;
+    if (io->up && io->drained)
+        return -EAGAIN;
     ssize_t n = recv(socket, buffer, length, flags);
-    if (n < 0)
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            io->drained = io->up;
         return -errno;
-    if (n > 0)
+    }
+    if (n > 0) {
         atomic_store_explicit(&io->last_rx_ms, now_ms(), memory_order_relaxed);
+        if ((size_t)n < length)
+            io->drained = io->up;
+    }
     return n;
+}
+
+/* Give io->out to the socket: 0 (what the socket did not take stays), or
+ * -errno when the connection is gone. */
+static int out_send(sess_io_t *io, libssh2_socket_t fd)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (off < io->out_len) {
+        ssize_t n = send(fd, io->out + off, io->out_len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                rc = -errno;
+            break;
+        }
+    }
+    if (off > 0) {
+        memmove(io->out, io->out + off, io->out_len - off);
+        io->out_len -= off;
+    }
+    return rc;
 }
 
 static LIBSSH2_SEND_FUNC(ssh_send)
@@ -308,8 +367,22 @@ static LIBSSH2_SEND_FUNC(ssh_send)
     sess_io_t *io = *abstract;
     if (atomic_load(&io->dead))
         return -ECONNRESET;
-    ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
-    return n < 0 ? -errno : n;
+    if (!io->up) {
+        ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
+        return n < 0 ? -errno : n;
+    }
+    if (length > sizeof io->out - io->out_len) {
+        int rc = out_send(io, socket);
+        if (rc < 0)
+            return rc;
+    }
+    size_t room = sizeof io->out - io->out_len;
+    size_t n = length < room ? length : room;
+    if (n == 0)
+        return -EAGAIN;
+    memcpy(io->out + io->out_len, buffer, n);
+    io->out_len += n;
+    return (ssize_t)n;
 }
 
 static const char *ssh_errmsg(session_t *s)
@@ -394,7 +467,9 @@ pgcm__tunnels_t *pgcm__tunnels_new(uv_loop_t *loop)
     list_init(&reg->tunnels);
     uv_timer_init(loop, &reg->kick);
     reg->kick.data = reg;
-    reg->handles = 1;
+    uv_check_init(loop, &reg->check);
+    reg->check.data = reg;
+    reg->handles = 2;
     return reg;
 }
 
@@ -718,8 +793,10 @@ static void io_teardown(session_t *s, int graceful)
     if (s->auth_job != NULL)
         auth_job_orphan(s); /* the job frees ssh and the socket when done */
     if (s->ssh != NULL) {
-        if (graceful && s->state == S_UP && s->blocked == OP_NONE)
+        if (graceful && s->state == S_UP && s->blocked == OP_NONE) {
             libssh2_session_disconnect(s->ssh, "closing");
+            out_send(s->io, s->fd); /* one try */
+        }
         ssh_session_end(s->ssh, s->io);
         s->ssh = NULL;
         s->io = NULL;
@@ -732,6 +809,8 @@ static void io_teardown(session_t *s, int graceful)
     s->blocked_link = NULL;
     s->drain_ch = NULL;
     s->blocked_since_ms = 0;
+    s->out_since_ms = 0;
+    s->pump_due = 0;
     socket_close(s);
     if (s->resolve != NULL) {
         s->resolve->s = NULL;
@@ -1369,6 +1448,9 @@ static void session_up(session_t *s)
     atomic_store(&s->io->last_rx_ms, now_ms());
     s->ping_sent_ms = 0;
     s->rx_ready = 1;
+    s->io->up = 1; /* from now on only this thread calls libssh2 */
+    s->io->drained = 0;
+    s->out_since_ms = 0;
     session_announce(s, PGCM__TUNNEL_UP, PGCM_OK, "");
     for (list_node_t *p = s->links.next; p != &s->links; p = p->next) {
         link_t *l = LIST_ENTRY(p, link_t, node);
@@ -1657,7 +1739,7 @@ static void link_on_poll(uv_poll_t *h, int status, int events)
     if ((events & UV_WRITABLE) && l->writing) {
         if (link_flush(l) < 0) {
             if (s != NULL)
-                pump(s);
+                pump_soon(s);
             link_maybe_free(l);
             return;
         }
@@ -1682,14 +1764,13 @@ static void link_on_poll(uv_poll_t *h, int status, int events)
         link_close_client(l);
     } else {
         link_abort(l);
-        if (s != NULL && s->state == S_UP)
-            pump(s);
+        if (s != NULL)
+            pump_soon(s);
         return; /* l may be gone */
     }
 out:
-    if (s != NULL && s->state == S_UP &&
-        (l->state == L_OPEN || l->state == L_CLOSING))
-        pump(s);
+    if (s != NULL && (l->state == L_OPEN || l->state == L_CLOSING))
+        pump_soon(s);
 }
 
 /* The last ready libpq connection on t's listener, as a new link. */
@@ -2039,6 +2120,8 @@ static void health_check(session_t *s)
     uint64_t awaiting = s->ping_sent_ms;
     if (awaiting == 0 && s->blocked != OP_NONE)
         awaiting = s->blocked_since_ms;
+    if (awaiting == 0 && s->io->out_len > 0)
+        awaiting = s->out_since_ms;
     pgcm__tunnel_liveness_t v = pgcm__tunnel_liveness(
         (int64_t)now,
         (int64_t)atomic_load_explicit(&s->io->last_rx_ms, memory_order_relaxed),
@@ -2099,9 +2182,36 @@ static int pump_round(session_t *s)
     return progress;
 }
 
-/* Move bytes until nothing moves; then watch the socket for what libssh2
- * waits on. Reading is watched only while some channel exists to read
- * through (without one, libssh2 offers no call that reads). */
+/* Give the socket what the pump gathered (sess_io_t). Returns 0, or -1
+ * when the connection is gone (the session failed). */
+static int session_flush(session_t *s)
+{
+    sess_io_t *io = s->io;
+    size_t before = io->out_len;
+    if (before == 0)
+        return 0;
+    int rc = out_send(io, s->fd);
+    if (rc < 0) {
+        session_fail(s, PGCM_ECONN,
+                     "ssh: lost the session to bastion %s (sending): %s",
+                     s->bastion,
+                     rc == -EPIPE || rc == -ECONNRESET
+                         ? "the connection was closed or reset"
+                         : strerror(-rc));
+        return -1;
+    }
+    /* Bytes left: the socket is full; since when it last took nothing. */
+    if (io->out_len == 0)
+        s->out_since_ms = 0;
+    else if (s->out_since_ms == 0 || io->out_len < before)
+        s->out_since_ms = now_ms();
+    return 0;
+}
+
+/* Move bytes until nothing moves, send what that gathered; then watch the
+ * socket for what is left to send and for what libssh2 waits on. Reading
+ * is watched only while some channel exists to read through (without
+ * one, libssh2 offers no call that reads). */
 static void pump(session_t *s)
 {
     if (s->state != S_UP)
@@ -2110,6 +2220,9 @@ static void pump(session_t *s)
         s->pump_again = 1;
         return;
     }
+    s->pump_due = 0;
+    if (session_flush(s) < 0) /* room for a packet a blocked call retries */
+        return;
     s->pumping = 1;
     int rounds = 0;
     do {
@@ -2122,14 +2235,44 @@ static void pump(session_t *s)
     s->pumping = 0;
     if (s->state == S_UP)
         health_check(s);
-    if (s->state != S_UP)
+    if (s->state != S_UP || session_flush(s) < 0)
         return;
-    int events = s->blocked != OP_NONE ? UV_WRITABLE : 0;
+    int events = s->blocked != OP_NONE || s->io->out_len > 0 ? UV_WRITABLE : 0;
     int readable = s->ctl != NULL || s->opening != NULL;
     for (list_node_t *p = s->links.next; p != &s->links && !readable;
          p = p->next)
         readable = LIST_ENTRY(p, link_t, node)->ch != NULL;
     poll_set(s, events | (readable ? UV_READABLE : 0));
+}
+
+/*
+ * Readiness callbacks (the session socket's, libpq's sockets') do not pump
+ * at once: they mark the session due and the registry's check handle
+ * pumps it after every callback of this loop iteration ran, before the
+ * loop waits again. One pump then moves the bytes of every connection
+ * that had some, and its packets leave in one send. Only the poll phase
+ * defers: a check handle started elsewhere would wait for the next
+ * readiness.
+ */
+static void on_check(uv_check_t *h)
+{
+    pgcm__tunnels_t *reg = h->data;
+    uv_check_stop(h);
+    for (list_node_t *p = reg->sessions.next; p != &reg->sessions;
+         p = p->next) {
+        session_t *s = LIST_ENTRY(p, session_t, node);
+        if (s->pump_due)
+            pump(s); /* clears pump_due */
+    }
+}
+
+static void pump_soon(session_t *s)
+{
+    if (s->state != S_UP || s->closing)
+        return;
+    s->pump_due = 1;
+    if (!uv_is_active((uv_handle_t *)&s->reg->check))
+        uv_check_start(&s->reg->check, on_check);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -2149,9 +2292,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
         session_step(s);
         break;
     case S_UP:
-        if (status < 0 || (events & UV_READABLE))
+        if (status < 0 || (events & UV_READABLE)) {
             s->rx_ready = 1;
-        pump(s);
+            s->io->drained = 0;
+        }
+        pump_soon(s);
         break;
     default:
         break;
@@ -2180,6 +2325,7 @@ static void on_tick(uv_timer_t *h)
     session_t *s = h->data;
     if (s->state == S_UP) {
         s->rx_ready = 1; /* a read per tick, whatever the poll said */
+        s->io->drained = 0;
         pump(s);
         return;
     }
@@ -2381,4 +2527,5 @@ void pgcm__tunnels_close(pgcm__tunnels_t *reg, void (*done)(void *arg),
         session_close(LIST_ENTRY(list_first(&reg->sessions), session_t, node));
     uv_timer_stop(&reg->kick);
     uv_close((uv_handle_t *)&reg->kick, kick_closed);
+    uv_close((uv_handle_t *)&reg->check, kick_closed); /* stops it */
 }
