@@ -9,12 +9,13 @@
  *
  * -p is for profilers (perf, valgrind --tool=callgrind, strace -c -f): it
  * prints no figure, only sets things up as below and runs COUNT `SELECT 1`
- * one after the other, WHAT: "ssh" or "direct" (pgcm_query through a
- * manager with both nodes), "tunnel" (plain libpq through the tunnel
- * loop), "plain" (plain libpq, direct), "pipe" (64 in flight through
- * pgcm_query_async on "ssh"), "pipe-direct" (the same on "direct"). It
- * notes the time, and the CPU time and wake-ups of this process, sshd and
- * the server, per query; or run it with two counts and subtract.
+ * one after the other. WHAT: "ssh", "direct" or "relay" (pgcm_query
+ * through a manager with those three nodes, see below), "tunnel" (plain
+ * libpq through the tunnel loop), "plain" (plain libpq, direct); or with
+ * 64 in flight through pgcm_query_async: "pipe" (on "ssh"), "pipe-direct",
+ * "pipe-relay". It notes the time, and the CPU time and wake-ups of this
+ * process, sshd and the server, per query; or run it with two counts and
+ * subtract.
  *
  * Starts one server of its own (localpg), one OpenSSH sshd on 127.0.0.1
  * (tests/tools/sshd.h) and the fault proxy (tests/tools/faultproxy.h).
@@ -30,6 +31,14 @@
  *                              10) on "ssh" / on "direct", SECONDS (default
  *                              4) each after 1 s of warm-up, back to back;
  *                              median of ROUNDS per-round ratios
+ *   relay_select1_latency_ratio, relay_select1_vs_direct
+ *                              the same two for a node "relay" reached
+ *                              through a plain TCP relay (a second fault
+ *                              proxy, passing; no SSH): the floor of any
+ *                              hop in the path, a bastion's included (the
+ *                              rounds measure the three nodes back to back;
+ *                              each throughput round notes the CPU time per
+ *                              query of the manager, sshd and the server)
  *   detect_ssh_cut_ms          a third node "cut" whose bastion is reached
  *                              through the fault proxy: after a random
  *                              0-700 ms idle the proxy blackholes, time to
@@ -268,171 +277,6 @@ static pid_t start_openssh(int sshd_port, const char *key, const char *kh,
     return pid;
 }
 
-/* ---- through a manager ------------------------------------------------ */
-
-typedef struct flow {
-    pgcm_manager_t *mgr;
-    const char *node;
-    atomic_uint_fast64_t done;
-    atomic_int stop;
-    atomic_int in_flight;
-} flow_t;
-
-static void flow_submit(flow_t *f);
-
-static void flow_result(pgcm_result_t *r, void *user)
-{
-    flow_t *f = user;
-    if (pgcm_result_status(r) == PGCM_OK)
-        atomic_fetch_add_explicit(&f->done, 1, memory_order_relaxed);
-    pgcm_result_free(r);
-    if (atomic_load(&f->stop))
-        atomic_fetch_sub(&f->in_flight, 1);
-    else
-        flow_submit(f);
-}
-
-static void flow_submit(flow_t *f)
-{
-    if (pgcm_query_async(f->mgr, f->node, "SELECT 1", 0, NULL, NULL,
-                         flow_result, f, NULL, NULL) != PGCM_OK)
-        atomic_fetch_sub(&f->in_flight, 1);
-}
-
-/* SELECT 1 per second on node with 64 requests always in flight. */
-static double mgr_throughput(pgcm_manager_t *mgr, const char *node, int secs)
-{
-    flow_t f = {.mgr = mgr, .node = node};
-    atomic_init(&f.done, 0);
-    atomic_init(&f.stop, 0);
-    atomic_init(&f.in_flight, 64);
-    for (int i = 0; i < 64; i++)
-        flow_submit(&f);
-    bench_sleep_ms(1000);
-    uint64_t d0 = atomic_load(&f.done);
-    bench_sleep_ms(secs * 1000);
-    uint64_t d1 = atomic_load(&f.done);
-    atomic_store(&f.stop, 1);
-    while (atomic_load(&f.in_flight) > 0)
-        bench_sleep_ms(5);
-    return (double)(d1 - d0) / secs;
-}
-
-static uint64_t mgr_select1_us(pgcm_manager_t *mgr, const char *node)
-{
-    uint64_t t0 = bench_now_us();
-    pgcm_result_t *r = NULL;
-    pgcm_error_t err;
-    if (pgcm_query(mgr, node, "SELECT 1", 0, NULL, NULL, &r, &err) != PGCM_OK)
-        bench_die("SELECT 1 on %s: %s", node, err.message);
-    pgcm_result_free(r);
-    return bench_now_us() - t0;
-}
-
-static _Atomic uint64_t g_unhealthy_us;
-
-static void on_event(const pgcm_event_t *ev, void *user)
-{
-    (void)user;
-    if (ev->type == PGCM_EV_HEALTH_CHANGED && ev->node_id != NULL &&
-        strcmp(ev->node_id, "cut") == 0 && ev->new_state == PGCM_NODE_UNHEALTHY)
-        atomic_store(&g_unhealthy_us, bench_now_us());
-}
-
-static void wait_healthy_or_die(pgcm_manager_t *mgr, const char *node)
-{
-    char *ids[1] = {(char *)node};
-    if (bench_wait_healthy(mgr, ids, 1, 30000) != 0) {
-        pgcm_health_t h;
-        if (pgcm_node_health(mgr, node, &h) != PGCM_OK)
-            bench_die("node %s not found", node);
-        bench_die("node %s not healthy: %s", node, h.last_error);
-    }
-}
-
-/* The manager figures (see the top of the file). */
-static void manager_figures(int pg_port, const pgcm_ssh_options_t *ssh,
-                            int proxy_port, faultproxy_t *proxy, int rounds,
-                            int secs)
-{
-    pgcm_node_spec_t spec[3];
-    bench_spec(&spec[0], "direct", pg_port, NULL);
-    bench_spec(&spec[1], "ssh", pg_port, NULL);
-    spec[1].ssh = *ssh;
-    bench_spec(&spec[2], "cut", pg_port, NULL);
-    spec[2].ssh = *ssh;
-    spec[2].ssh.port = proxy_port;
-    for (int i = 0; i < 3; i++)
-        spec[i].application_name = APP_NAME;
-    pgcm_manager_t *mgr = NULL;
-    pgcm_error_t err;
-    uint64_t sub;
-    if (pgcm_manager_new(NULL, &mgr, &err) != PGCM_OK ||
-        pgcm_subscribe(mgr, on_event, NULL, &sub) != PGCM_OK ||
-        pgcm_manager_start(mgr, spec, 3, 10000, &err) != PGCM_OK)
-        bench_die("manager: %s", err.message);
-    wait_healthy_or_die(mgr, "direct");
-    wait_healthy_or_die(mgr, "ssh");
-    wait_healthy_or_die(mgr, "cut");
-
-    enum { N = 2000, BLOCK = 200 };
-    static double t[N], d[N];
-    for (int i = 0; i < 200; i++) {
-        mgr_select1_us(mgr, "ssh");
-        mgr_select1_us(mgr, "direct");
-    }
-    for (int i = 0; i < N; i += BLOCK) {
-        for (int k = 0; k < BLOCK; k++)
-            t[i + k] = (double)mgr_select1_us(mgr, "ssh");
-        for (int k = 0; k < BLOCK; k++)
-            d[i + k] = (double)mgr_select1_us(mgr, "direct");
-    }
-    double tun_us = bench_median(t, N), dir_us = bench_median(d, N);
-    bench_figure("ssh_select1_latency_ratio", tun_us / dir_us);
-    bench_figure("ssh_select1_us", tun_us);
-    bench_figure("direct_select1_us", dir_us);
-
-    double ratio[64];
-    int n = rounds < 64 ? rounds : 64;
-    for (int r = 0; r < n; r++) {
-        double dr, tr;
-        if (r % 2 == 0) {
-            dr = mgr_throughput(mgr, "direct", secs);
-            tr = mgr_throughput(mgr, "ssh", secs);
-        } else {
-            tr = mgr_throughput(mgr, "ssh", secs);
-            dr = mgr_throughput(mgr, "direct", secs);
-        }
-        ratio[r] = tr / dr;
-        bench_note("round %d: direct %.0f/s, ssh node %.0f/s", r + 1, dr, tr);
-    }
-    bench_figure("ssh_select1_vs_direct", bench_median(ratio, (size_t)n));
-
-    double det[64], worst = 0;
-    srand((unsigned)getpid());
-    for (int r = 0; r < n; r++) {
-        wait_healthy_or_die(mgr, "cut");
-        bench_sleep_ms(300 + rand() % 700);
-        atomic_store(&g_unhealthy_us, 0);
-        uint64_t t0 = bench_now_us();
-        faultproxy_blackhole(proxy);
-        while (atomic_load(&g_unhealthy_us) == 0 &&
-               bench_now_us() - t0 < 10000000)
-            bench_sleep_ms(2);
-        uint64_t at = atomic_load(&g_unhealthy_us);
-        if (at == 0)
-            bench_die("node cut: not unhealthy within 10 s of the cut");
-        det[r] = (double)(at - t0) / 1000.0;
-        if (det[r] > worst)
-            worst = det[r];
-        bench_note("cut %d: unhealthy after %.0f ms", r + 1, det[r]);
-        faultproxy_pass(proxy); /* the node comes back by itself */
-    }
-    bench_figure("detect_ssh_cut_ms", bench_median(det, (size_t)n));
-    bench_figure("detect_ssh_cut_max_ms", worst);
-    pgcm_manager_free(mgr);
-}
-
 /* CPU time and times scheduled in (schedstat) of every thread of pid. */
 typedef struct sched_use {
     uint64_t cpu_ns, slices;
@@ -505,12 +349,201 @@ static sched_use_t sched_tree(int root)
     return u;
 }
 
+static int g_sshd_pid, g_pg_pid; /* for the CPU notes */
+
+/* ---- through a manager ------------------------------------------------ */
+
+typedef struct flow {
+    pgcm_manager_t *mgr;
+    const char *node;
+    atomic_uint_fast64_t done;
+    atomic_int stop;
+    atomic_int in_flight;
+} flow_t;
+
+static void flow_submit(flow_t *f);
+
+static void flow_result(pgcm_result_t *r, void *user)
+{
+    flow_t *f = user;
+    if (pgcm_result_status(r) == PGCM_OK)
+        atomic_fetch_add_explicit(&f->done, 1, memory_order_relaxed);
+    pgcm_result_free(r);
+    if (atomic_load(&f->stop))
+        atomic_fetch_sub(&f->in_flight, 1);
+    else
+        flow_submit(f);
+}
+
+static void flow_submit(flow_t *f)
+{
+    if (pgcm_query_async(f->mgr, f->node, "SELECT 1", 0, NULL, NULL,
+                         flow_result, f, NULL, NULL) != PGCM_OK)
+        atomic_fetch_sub(&f->in_flight, 1);
+}
+
+/* SELECT 1 per second on node with 64 requests always in flight; notes
+ * the CPU time per query of this process (the manager), sshd and the
+ * server meanwhile. */
+static double mgr_throughput(pgcm_manager_t *mgr, const char *node, int secs)
+{
+    flow_t f = {.mgr = mgr, .node = node};
+    atomic_init(&f.done, 0);
+    atomic_init(&f.stop, 0);
+    atomic_init(&f.in_flight, 64);
+    for (int i = 0; i < 64; i++)
+        flow_submit(&f);
+    bench_sleep_ms(1000);
+    uint64_t d0 = atomic_load(&f.done);
+    sched_use_t self0 = {0, 0}, self1 = {0, 0};
+    sched_add(getpid(), &self0);
+    sched_use_t sshd0 = sched_tree(g_sshd_pid), pg0 = sched_tree(g_pg_pid);
+    bench_sleep_ms(secs * 1000);
+    uint64_t d1 = atomic_load(&f.done);
+    sched_add(getpid(), &self1);
+    sched_use_t sshd1 = sched_tree(g_sshd_pid), pg1 = sched_tree(g_pg_pid);
+    double q = d1 > d0 ? (double)(d1 - d0) : 1;
+    bench_note("  %s: CPU per query: manager %.1f us, sshd %.1f us, server "
+               "%.1f us",
+               node, (double)(self1.cpu_ns - self0.cpu_ns) / 1000.0 / q,
+               (double)(sshd1.cpu_ns - sshd0.cpu_ns) / 1000.0 / q,
+               (double)(pg1.cpu_ns - pg0.cpu_ns) / 1000.0 / q);
+    atomic_store(&f.stop, 1);
+    while (atomic_load(&f.in_flight) > 0)
+        bench_sleep_ms(5);
+    return (double)(d1 - d0) / secs;
+}
+
+static uint64_t mgr_select1_us(pgcm_manager_t *mgr, const char *node)
+{
+    uint64_t t0 = bench_now_us();
+    pgcm_result_t *r = NULL;
+    pgcm_error_t err;
+    if (pgcm_query(mgr, node, "SELECT 1", 0, NULL, NULL, &r, &err) != PGCM_OK)
+        bench_die("SELECT 1 on %s: %s", node, err.message);
+    pgcm_result_free(r);
+    return bench_now_us() - t0;
+}
+
+static _Atomic uint64_t g_unhealthy_us;
+
+static void on_event(const pgcm_event_t *ev, void *user)
+{
+    (void)user;
+    if (ev->type == PGCM_EV_HEALTH_CHANGED && ev->node_id != NULL &&
+        strcmp(ev->node_id, "cut") == 0 && ev->new_state == PGCM_NODE_UNHEALTHY)
+        atomic_store(&g_unhealthy_us, bench_now_us());
+}
+
+static void wait_healthy_or_die(pgcm_manager_t *mgr, const char *node)
+{
+    char *ids[1] = {(char *)node};
+    if (bench_wait_healthy(mgr, ids, 1, 30000) != 0) {
+        pgcm_health_t h;
+        if (pgcm_node_health(mgr, node, &h) != PGCM_OK)
+            bench_die("node %s not found", node);
+        bench_die("node %s not healthy: %s", node, h.last_error);
+    }
+}
+
+/* The manager figures (see the top of the file). */
+static void manager_figures(int pg_port, const pgcm_ssh_options_t *ssh,
+                            int proxy_port, faultproxy_t *proxy, int relay_port,
+                            int rounds, int secs)
+{
+    pgcm_node_spec_t spec[4];
+    bench_spec(&spec[0], "direct", pg_port, NULL);
+    bench_spec(&spec[1], "ssh", pg_port, NULL);
+    spec[1].ssh = *ssh;
+    bench_spec(&spec[2], "cut", pg_port, NULL);
+    spec[2].ssh = *ssh;
+    spec[2].ssh.port = proxy_port;
+    bench_spec(&spec[3], "relay", relay_port, NULL);
+    for (int i = 0; i < 4; i++)
+        spec[i].application_name = APP_NAME;
+    pgcm_manager_t *mgr = NULL;
+    pgcm_error_t err;
+    uint64_t sub;
+    if (pgcm_manager_new(NULL, &mgr, &err) != PGCM_OK ||
+        pgcm_subscribe(mgr, on_event, NULL, &sub) != PGCM_OK ||
+        pgcm_manager_start(mgr, spec, 4, 10000, &err) != PGCM_OK)
+        bench_die("manager: %s", err.message);
+    for (int i = 0; i < 4; i++)
+        wait_healthy_or_die(mgr, spec[i].id);
+
+    enum { N = 2000, BLOCK = 200 };
+    static double t[N], d[N], y[N];
+    for (int i = 0; i < 200; i++) {
+        mgr_select1_us(mgr, "ssh");
+        mgr_select1_us(mgr, "direct");
+        mgr_select1_us(mgr, "relay");
+    }
+    for (int i = 0; i < N; i += BLOCK) {
+        for (int k = 0; k < BLOCK; k++)
+            t[i + k] = (double)mgr_select1_us(mgr, "ssh");
+        for (int k = 0; k < BLOCK; k++)
+            d[i + k] = (double)mgr_select1_us(mgr, "direct");
+        for (int k = 0; k < BLOCK; k++)
+            y[i + k] = (double)mgr_select1_us(mgr, "relay");
+    }
+    double tun_us = bench_median(t, N), dir_us = bench_median(d, N);
+    double relay_us = bench_median(y, N);
+    bench_figure("ssh_select1_latency_ratio", tun_us / dir_us);
+    bench_figure("ssh_select1_us", tun_us);
+    bench_figure("direct_select1_us", dir_us);
+    bench_figure("relay_select1_latency_ratio", relay_us / dir_us);
+
+    double ratio[64], relay_ratio[64];
+    int n = rounds < 64 ? rounds : 64;
+    for (int r = 0; r < n; r++) {
+        double dr, tr, yr;
+        if (r % 2 == 0) {
+            dr = mgr_throughput(mgr, "direct", secs);
+            tr = mgr_throughput(mgr, "ssh", secs);
+            yr = mgr_throughput(mgr, "relay", secs);
+        } else {
+            yr = mgr_throughput(mgr, "relay", secs);
+            tr = mgr_throughput(mgr, "ssh", secs);
+            dr = mgr_throughput(mgr, "direct", secs);
+        }
+        ratio[r] = tr / dr;
+        relay_ratio[r] = yr / dr;
+        bench_note("round %d: direct %.0f/s, ssh node %.0f/s, relay %.0f/s",
+                   r + 1, dr, tr, yr);
+    }
+    bench_figure("ssh_select1_vs_direct", bench_median(ratio, (size_t)n));
+    bench_figure("relay_select1_vs_direct",
+                 bench_median(relay_ratio, (size_t)n));
+
+    double det[64], worst = 0;
+    srand((unsigned)getpid());
+    for (int r = 0; r < n; r++) {
+        wait_healthy_or_die(mgr, "cut");
+        bench_sleep_ms(300 + rand() % 700);
+        atomic_store(&g_unhealthy_us, 0);
+        uint64_t t0 = bench_now_us();
+        faultproxy_blackhole(proxy);
+        while (atomic_load(&g_unhealthy_us) == 0 &&
+               bench_now_us() - t0 < 10000000)
+            bench_sleep_ms(2);
+        uint64_t at = atomic_load(&g_unhealthy_us);
+        if (at == 0)
+            bench_die("node cut: not unhealthy within 10 s of the cut");
+        det[r] = (double)(at - t0) / 1000.0;
+        if (det[r] > worst)
+            worst = det[r];
+        bench_note("cut %d: unhealthy after %.0f ms", r + 1, det[r]);
+        faultproxy_pass(proxy); /* the node comes back by itself */
+    }
+    bench_figure("detect_ssh_cut_ms", bench_median(det, (size_t)n));
+    bench_figure("detect_ssh_cut_max_ms", worst);
+    pgcm_manager_free(mgr);
+}
+
 typedef struct profile_mark {
     uint64_t t0;
     sched_use_t self, sshd, pg;
 } profile_mark_t;
-
-static int g_sshd_pid, g_pg_pid;
 
 static profile_mark_t profile_start(void)
 {
@@ -540,7 +573,8 @@ static void profile_note(const char *what, int count, const profile_mark_t *m)
 }
 
 /* -p WHAT:COUNT (see the top of the file). */
-static void profile_run(const char *what, int count, int pg_port, int tport,
+static void profile_run(const char *what, int count, int pg_port,
+                        int relay_port, int tport,
                         const pgcm_ssh_options_t *ssh)
 {
     profile_mark_t m;
@@ -553,17 +587,18 @@ static void profile_run(const char *what, int count, int pg_port, int tport,
         PQfinish(c);
         return;
     }
-    pgcm_node_spec_t spec[2];
+    pgcm_node_spec_t spec[3];
     bench_spec(&spec[0], "direct", pg_port, NULL);
     bench_spec(&spec[1], "ssh", pg_port, NULL);
     spec[1].ssh = *ssh;
+    bench_spec(&spec[2], "relay", relay_port, NULL);
     pgcm_manager_t *mgr = NULL;
     pgcm_error_t err;
     if (pgcm_manager_new(NULL, &mgr, &err) != PGCM_OK ||
-        pgcm_manager_start(mgr, spec, 2, 10000, &err) != PGCM_OK)
+        pgcm_manager_start(mgr, spec, 3, 10000, &err) != PGCM_OK)
         bench_die("manager: %s", err.message);
-    wait_healthy_or_die(mgr, "direct");
-    wait_healthy_or_die(mgr, "ssh");
+    for (int i = 0; i < 3; i++)
+        wait_healthy_or_die(mgr, spec[i].id);
     m = profile_start();
     if (strncmp(what, "pipe", 4) == 0) {
         flow_t f = {.mgr = mgr, .node = what[4] == '-' ? what + 5 : "ssh"};
@@ -577,12 +612,13 @@ static void profile_run(const char *what, int count, int pg_port, int tport,
         atomic_store(&f.stop, 1);
         while (atomic_load(&f.in_flight) > 0)
             bench_sleep_ms(1);
-    } else if (strcmp(what, "ssh") == 0 || strcmp(what, "direct") == 0) {
+    } else if (strcmp(what, "ssh") == 0 || strcmp(what, "direct") == 0 ||
+               strcmp(what, "relay") == 0) {
         for (int i = 0; i < count; i++)
             mgr_select1_us(mgr, what);
     } else {
-        bench_die("-p %s: WHAT is ssh, direct, tunnel, plain, pipe or "
-                  "pipe-direct",
+        bench_die("-p %s: WHAT is ssh, direct, relay, tunnel, plain, pipe, "
+                  "pipe-direct or pipe-relay",
                   what);
     }
     profile_note(what, count, &m);
@@ -658,18 +694,28 @@ int main(int argc, char **argv)
         bench_die("the tunnel did not come up: %s", ev.msg);
     int tport = tunnelloop_local_port(tl, t);
 
+    /* The floor of any hop: a plain TCP relay (the fault proxy passing)
+     * between the manager and the server, no SSH. */
+    faultproxy_t *relay = NULL;
+    int relay_port = faultproxy_start("127.0.0.1", localpg_port(pg), &relay,
+                                      err, sizeof err);
+    if (relay_port < 0)
+        bench_die("%s", err);
+    g_sshd_pid = sshd_pid(sshd);
+    g_pg_pid = localpg_pid(pg);
     if (profile_count > 0) {
-        g_sshd_pid = sshd_pid(sshd);
-        g_pg_pid = localpg_pid(pg);
-        profile_run(profile_what, profile_count, localpg_port(pg), tport, &o);
+        profile_run(profile_what, profile_count, localpg_port(pg), relay_port,
+                    tport, &o);
         tunnelloop_stop(tl);
+        faultproxy_stop(relay);
         faultproxy_stop(proxy);
         sshd_stop(sshd);
         localpg_destroy(pg);
         return 0;
     }
-
-    manager_figures(localpg_port(pg), &o, pport, proxy, rounds, secs);
+    manager_figures(localpg_port(pg), &o, pport, proxy, relay_port, rounds,
+                    secs);
+    faultproxy_stop(relay);
 
     context_figures("tunnel", tport, localpg_port(pg), rounds, secs);
 
