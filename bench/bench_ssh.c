@@ -351,6 +351,13 @@ static sched_use_t sched_tree(int root)
 
 static int g_sshd_pid, g_pg_pid; /* for the CPU notes */
 
+/* Microseconds per query from b to e; 0 when a process of the tree ended
+ * in between and took its time with it. */
+static double us_per(uint64_t b, uint64_t e, double queries)
+{
+    return e >= b ? (double)(e - b) / 1000.0 / queries : 0;
+}
+
 /* ---- through a manager ------------------------------------------------ */
 
 typedef struct flow {
@@ -405,9 +412,9 @@ static double mgr_throughput(pgcm_manager_t *mgr, const char *node, int secs)
     double q = d1 > d0 ? (double)(d1 - d0) : 1;
     bench_note("  %s: CPU per query: manager %.1f us, sshd %.1f us, server "
                "%.1f us",
-               node, (double)(self1.cpu_ns - self0.cpu_ns) / 1000.0 / q,
-               (double)(sshd1.cpu_ns - sshd0.cpu_ns) / 1000.0 / q,
-               (double)(pg1.cpu_ns - pg0.cpu_ns) / 1000.0 / q);
+               node, us_per(self0.cpu_ns, self1.cpu_ns, q),
+               us_per(sshd0.cpu_ns, sshd1.cpu_ns, q),
+               us_per(pg0.cpu_ns, pg1.cpu_ns, q));
     atomic_store(&f.stop, 1);
     while (atomic_load(&f.in_flight) > 0)
         bench_sleep_ms(5);
@@ -564,12 +571,12 @@ static void profile_note(const char *what, int count, const profile_mark_t *m)
     bench_note("%s: %d queries, per query: %.1f us; this process %.1f us "
                "CPU, %.2f wake-ups; sshd %.1f us, %.2f; server %.1f us, %.2f",
                what, count, (double)(e.t0 - m->t0) / n,
-               (double)(e.self.cpu_ns - m->self.cpu_ns) / 1000.0 / n,
+               us_per(m->self.cpu_ns, e.self.cpu_ns, n),
                (double)(e.self.slices - m->self.slices) / n,
-               (double)(e.sshd.cpu_ns - m->sshd.cpu_ns) / 1000.0 / n,
+               us_per(m->sshd.cpu_ns, e.sshd.cpu_ns, n),
                (double)(e.sshd.slices - m->sshd.slices) / n,
-               (double)(e.pg.cpu_ns - m->pg.cpu_ns) / 1000.0 / n,
-               (double)(e.pg.slices - m->pg.slices) / n);
+               us_per(m->pg.cpu_ns, e.pg.cpu_ns, n),
+               1000.0 * us_per(m->pg.slices, e.pg.slices, n));
 }
 
 /* -p WHAT:COUNT (see the top of the file). */
