@@ -12,6 +12,14 @@
  * operation that owns a partly sent packet (`blocked`), retries it first,
  * and starts nothing else until it went out. It also keeps one channel open
  * in flight per session (its state lives in the session), so opens queue.
+ *
+ * What a query costs here is mostly libssh2's per packet (an HMAC context,
+ * random padding, the cipher: about 20,000 instructions each way) and the
+ * system calls around it, so the pump keeps the latter few: readiness only
+ * marks a session due and one pump per loop iteration (a check handle,
+ * after every callback of the iteration) moves the bytes of all its
+ * connections; the packets it makes leave in one send; and a recv that
+ * can only say EAGAIN is not made (sess_io_t).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,9 +63,9 @@ typedef struct auth_job auth_job_t;
  * libssh2) the callbacks save system calls, without which every packet
  * cost one send and every read one more recv that only said EAGAIN:
  * - Sends are gathered in `out` and go to the socket in one send at the
- *   end of the pump (out_flush), so the packets of every channel that had
- *   bytes in one loop iteration leave together and sshd reads them with
- *   one wake-up. A send that finds `out` full flushes it first; one that
+ *   end of the pump (session_flush), so the packets of every channel that
+ *   had bytes in one loop iteration leave together and sshd reads them
+ *   with one wake-up. A send that finds `out` full flushes it first; one that
  *   still finds no room gets EAGAIN (libssh2's partly sent packet, as from
  *   a full socket).
  * - A recv that came back short or with EAGAIN left the socket empty
@@ -2112,8 +2120,9 @@ static int link_step(session_t *s, link_t *l)
 
 /* Health, after every pump: apply the liveness rule. Something we sent
  * that the server must answer is either the ping in flight or, while the
- * socket takes nothing (a packet half sent), that packet: either way a
- * server silent for reply_timeout_ms since is dead. */
+ * socket takes nothing (a packet half sent, or gathered bytes left in
+ * io->out), those bytes: either way a server silent for reply_timeout_ms
+ * since is dead. */
 static void health_check(session_t *s)
 {
     uint64_t now = now_ms();
