@@ -138,13 +138,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    fixture_stop_all();
-    return 0;
-}
-
 static int test_setup(void **state)
 {
     (void)state;
@@ -669,5 +662,5 @@ int main(void)
             test_pool_refilled_after_late_connection_closes, test_setup,
             test_teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_group_teardown);
 }
