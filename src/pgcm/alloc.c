@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * alloc.c - libpgcm's allocator hooks (pgcm_set_allocator) and the small
- * allocation helpers every other file uses. Secrets are wiped before free.
+ * alloc.c - libpgcm's allocator hooks (pgcm_set_allocator), the small
+ * allocation helpers every other file uses, and the spare-block lists the
+ * loop reuses on its hot paths. Secrets are wiped before free.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -73,6 +74,40 @@ char *pgcm__strdup(const char *s)
     if (d != NULL)
         memcpy(d, s, n);
     return d;
+}
+
+void pgcm__spare_init(pgcm_spare_t *s, size_t max)
+{
+    list_init(&s->blocks);
+    s->count = 0;
+    s->max = max;
+}
+
+void *pgcm__spare_take(pgcm_spare_t *s)
+{
+    if (s->count == 0)
+        return NULL;
+    list_node_t *b = list_first(&s->blocks);
+    list_remove(b);
+    s->count--;
+    return b;
+}
+
+void pgcm__spare_give(pgcm_spare_t *s, void *block)
+{
+    if (s->count >= s->max) {
+        pgcm__free(block);
+        return;
+    }
+    list_push_front(&s->blocks, block);
+    s->count++;
+}
+
+void pgcm__spare_free(pgcm_spare_t *s)
+{
+    void *b;
+    while ((b = pgcm__spare_take(s)) != NULL)
+        pgcm__free(b);
 }
 
 void pgcm__free_secret(char *s)

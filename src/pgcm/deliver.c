@@ -136,12 +136,10 @@ static void compact_subscribers(deliver_queue_t *q)
 
 static void item_release(deliver_queue_t *q, item_t *it)
 {
-    if (q->nspare < SPARE_MAX && !q->closed) {
-        list_push_back(&q->spare, &it->link);
-        q->nspare++;
-    } else {
+    if (q->closed)
         pgcm__free(it);
-    }
+    else
+        pgcm__spare_give(&q->spare, it);
 }
 
 /* Run everything queued, including what the callbacks queue meanwhile. */
@@ -198,15 +196,11 @@ static void enqueue(deliver_queue_t *q, item_t *it)
 
 static item_t *item_new(deliver_queue_t *q, item_kind_t kind)
 {
-    item_t *it;
-    if (q->nspare > 0) {
-        it = LIST_ENTRY(list_first(&q->spare), item_t, link);
-        list_remove(&it->link);
-        q->nspare--;
+    item_t *it = pgcm__spare_take(&q->spare);
+    if (it != NULL)
         memset(it, 0, sizeof(*it));
-    } else {
+    else
         it = pgcm__calloc(1, sizeof(*it));
-    }
     if (it != NULL) {
         list_init(&it->link);
         it->kind = kind;
@@ -214,22 +208,12 @@ static item_t *item_new(deliver_queue_t *q, item_kind_t kind)
     return it;
 }
 
-static void spare_free(deliver_queue_t *q)
-{
-    while (!list_empty(&q->spare)) {
-        item_t *it = LIST_ENTRY(list_first(&q->spare), item_t, link);
-        list_remove(&it->link);
-        pgcm__free(it);
-    }
-    q->nspare = 0;
-}
-
 void pgcm__deliver_init(deliver_queue_t *q, uv_loop_t *loop,
                         atomic_uint_fast64_t *next_id)
 {
     memset(q, 0, sizeof(*q));
     list_init(&q->items);
-    list_init(&q->spare);
+    pgcm__spare_init(&q->spare, SPARE_MAX);
     q->next_id = next_id;
     uv_check_init(loop, &q->check);
     uv_idle_init(loop, &q->idle);
@@ -244,14 +228,14 @@ void pgcm__deliver_close(deliver_queue_t *q)
         return;
     deliver_run(q);
     q->closed = true;
-    spare_free(q);
+    pgcm__spare_free(&q->spare);
     uv_close((uv_handle_t *)&q->check, NULL);
     uv_close((uv_handle_t *)&q->idle, NULL);
 }
 
 void pgcm__deliver_free(deliver_queue_t *q)
 {
-    spare_free(q);
+    pgcm__spare_free(&q->spare);
     pgcm__free(q->subs);
     q->subs = NULL;
 }

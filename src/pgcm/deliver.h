@@ -37,8 +37,7 @@ typedef struct deliver_queue {
     uv_check_t check; /* runs the queue after each round of handlers */
     uv_idle_t idle;   /* active while the queue is not empty */
     list_node_t items;
-    list_node_t spare; /* run items kept for reuse (at most SPARE_MAX) */
-    size_t nspare;
+    pgcm_spare_t spare; /* run items kept for reuse (at most SPARE_MAX) */
     subscriber_t *subs;
     size_t nsubs, subs_cap;
     bool running;               /* inside pgcm__deliver_run */

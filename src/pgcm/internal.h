@@ -32,6 +32,20 @@ char *pgcm__strdup(const char *s);   /* NULL -> NULL */
 void pgcm__free_secret(char *s);     /* wipe, then free */
 void pgcm__manager_count(int delta); /* live managers, for set_allocator */
 
+/* Spare blocks of one size, kept by the one thread that uses them (a
+ * loop) for its next allocation of that size: a block given back is
+ * linked through its first bytes (it must hold a list_node_t), the most
+ * recent first, and at most `max` are kept; the rest are freed. */
+typedef struct pgcm_spare {
+    list_node_t blocks;
+    size_t count, max;
+} pgcm_spare_t;
+
+void pgcm__spare_init(pgcm_spare_t *s, size_t max);
+void *pgcm__spare_take(pgcm_spare_t *s);             /* NULL: none kept */
+void pgcm__spare_give(pgcm_spare_t *s, void *block); /* kept or freed */
+void pgcm__spare_free(pgcm_spare_t *s);              /* free those kept */
+
 /* ---- errors (error.c) ------------------------------------------------ */
 /* Fill err (may be NULL) and return code. node may be NULL. */
 int pgcm__error_set(pgcm_error_t *err, int code, const char *node,

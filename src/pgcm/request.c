@@ -18,40 +18,28 @@ void pgcm__requests_init(request_registry_t *reg, loop_env_t *env)
     reg->env = env;
     list_init(&reg->requests);
     list_init(&reg->batches);
-    list_init(&reg->spare);
+    pgcm__spare_init(&reg->spare, REQUEST_SPARE_MAX);
     reg->accepting = true;
 }
 
 void pgcm__requests_free(request_registry_t *reg)
 {
-    while (!list_empty(&reg->spare)) {
-        list_node_t *b = list_first(&reg->spare);
-        list_remove(b);
-        pgcm__free(b);
-    }
-    reg->nspare = 0;
+    pgcm__spare_free(&reg->spare);
 }
 
 void *pgcm__request_spare_block(request_registry_t *reg)
 {
-    if (list_empty(&reg->spare))
-        return pgcm__malloc(REQUEST_SPARE_BYTES);
-    list_node_t *b = list_first(&reg->spare);
-    list_remove(b);
-    reg->nspare--;
-    return b;
+    void *b = pgcm__spare_take(&reg->spare);
+    return b != NULL ? b : pgcm__malloc(REQUEST_SPARE_BYTES);
 }
 
 /* A request's own block back: kept for the next statement, or freed. */
 static void block_free(request_registry_t *reg, request_t *r)
 {
-    if (r->block_spare && reg->nspare < REQUEST_SPARE_MAX) {
-        list_node_t *b = r->block;
-        list_push_front(&reg->spare, b);
-        reg->nspare++;
-        return;
-    }
-    pgcm__free(r->block);
+    if (r->block_spare)
+        pgcm__spare_give(&reg->spare, r->block);
+    else
+        pgcm__free(r->block);
 }
 
 void pgcm__request_args_free(request_args_t *a)

@@ -85,8 +85,7 @@ typedef struct request_registry {
     list_node_t requests; /* unfinished single requests */
     list_node_t batches;  /* unfinished batches */
     bool accepting;       /* false once shutdown began */
-    list_node_t spare;    /* spare blocks (loop only) */
-    size_t nspare;
+    pgcm_spare_t spare;   /* spare blocks (loop only) */
 } request_registry_t;
 
 void pgcm__requests_init(request_registry_t *reg, loop_env_t *env);

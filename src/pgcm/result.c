@@ -24,9 +24,7 @@ pgcm_result_t *pgcm__result_new(const char *node_id)
     r->pg = NULL;
     r->elapsed_us = 0;
     r->server_version = 0;
-    r->error.code = PGCM_OK;
-    r->error.sqlstate[0] = '\0';
-    r->error.message[0] = '\0';
+    pgcm__error_clear(&r->error);
     size_t keep =
         len < sizeof(r->error.node_id) - 1 ? len : sizeof(r->error.node_id) - 1;
     memcpy(r->error.node_id, id, keep);
