@@ -191,11 +191,8 @@ static int pool_idle(void *user)
  * connections open and idle. */
 static pgcm_manager_t *start_behind_proxy(const pgcm_options_t *o, int pool_min)
 {
-    char err[512];
-    int port = faultproxy_start(localpg_host(pg[0]), localpg_port(pg[0]),
-                                &proxy, err, sizeof err);
-    if (port < 0)
-        fail_msg("%s", err);
+    int port =
+        fixture_proxy_start(localpg_host(pg[0]), localpg_port(pg[0]), &proxy);
     pgcm_node_spec_t s = spec;
     s.port = port;
     s.pool.min = pool_min;
