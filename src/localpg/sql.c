@@ -53,6 +53,17 @@ static PGconn *connect_local(const localpg_server_t *s, const char *dbname,
     char info[LP_PATH_MAX * 3];
     lp_local_conninfo(s, dbname, info, sizeof info);
     PGconn *c = PQconnectdb(info);
+    /* A server with few slots (max_connections 3) may still hold the
+     * backend of a connection just closed: it exits a moment after the
+     * client hangs up. Such a refusal is retried for up to 3 s. */
+    int64_t deadline = lp_now_ms() + 3000;
+    while (c != NULL && PQstatus(c) != CONNECTION_OK &&
+           strstr(PQerrorMessage(c), "too many clients") != NULL &&
+           lp_now_ms() < deadline) {
+        PQfinish(c);
+        lp_sleep_ms(20);
+        c = PQconnectdb(info);
+    }
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         lp_seterr(err, errlen, "localpg: cannot connect to %s (port %d): %s",
                   s->name, s->port, c ? PQerrorMessage(c) : "out of memory");
