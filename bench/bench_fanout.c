@@ -26,6 +26,18 @@
  *   fanout_select1_vs_libpq_10   median(many 10, 1)  / median(libpq 10, 1)
  *   fanout_vs_libpq_100          median(many all, 1) / median(libpq all, 1)
  *
+ * A library with an I/O thread of its own hands every call to that thread
+ * and is woken by it when the answers are in: two thread hand-offs the
+ * bare client above does not make. The same bare client on a second
+ * thread, the caller handing it the fan-out and waiting on a semaphore
+ * for its end, is the floor of that shape (libpq_thread select1 x1 and
+ * x10 in the notes):
+ *
+ *   fanout_select1_vs_libpq_thread_10  median(many 10, 1) /
+ *                                      median(libpq on a thread 10, 1)
+ *   libpq_thread_handoff_us            median(libpq on a thread 1, 1) -
+ *                                      median(libpq 1, 1)
+ *
  * Each figure is printed with its spread: half the interquartile range
  * of the per-round (per-pair for SELECT 1) ratios.
  *
@@ -34,9 +46,12 @@
  */
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -291,6 +306,70 @@ static double raw_many(series_t *s, size_t n, const char *sql)
     return wall;
 }
 
+/* This process's minor page faults so far. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* ---- the same bare client on a thread of its own ------------------- */
+
+/* The caller posts `go` with n set; the thread runs raw_many over n
+ * connections, then posts `done` (n = 0: the thread ends). */
+typedef struct relay {
+    pthread_t thread;
+    sem_t go, done;
+    size_t n;
+    double wall; /* the thread's own time for the fan-out (-1: failed) */
+} relay_t;
+
+static void *relay_main(void *arg)
+{
+    relay_t *t = arg;
+    for (;;) {
+        while (sem_wait(&t->go) != 0)
+            ;
+        if (t->n == 0)
+            return NULL;
+        t->wall = raw_many(NULL, t->n, SELECT1_SQL);
+        sem_post(&t->done);
+    }
+}
+
+static void relay_start(relay_t *t)
+{
+    if (sem_init(&t->go, 0, 0) != 0 || sem_init(&t->done, 0, 0) != 0 ||
+        pthread_create(&t->thread, NULL, relay_main, t) != 0)
+        bench_die("cannot start the libpq thread");
+}
+
+static void relay_stop(relay_t *t)
+{
+    t->n = 0;
+    sem_post(&t->go);
+    pthread_join(t->thread, NULL);
+    sem_destroy(&t->go);
+    sem_destroy(&t->done);
+}
+
+/* The caller's time for a fan-out of SELECT 1 the thread runs. */
+static void relay_many(relay_t *t, series_t *s, size_t n)
+{
+    uint64_t c0 = bench_cpu_us(), t0 = bench_now_us();
+    t->n = n;
+    sem_post(&t->go);
+    while (sem_wait(&t->done) != 0)
+        ;
+    uint64_t t1 = bench_now_us(), c1 = bench_cpu_us();
+    if (t->wall < 0) {
+        series_add(s, NAN, NAN, NAN, NAN);
+        return;
+    }
+    series_add(s, (double)(t1 - t0), (double)(c1 - c0), t->wall, t->wall);
+}
+
 int main(int argc, char **argv)
 {
     int ports[BENCH_MAX_PORTS], nports = 0, rounds = 60, opt;
@@ -341,6 +420,8 @@ int main(int argc, char **argv)
         bench_die("pools did not settle at one idle connection each");
 
     raw_connect(ports, nports, nnodes);
+    relay_t relay;
+    relay_start(&relay);
 
     /* Warm up: every connection has run each statement once. */
     for (int i = 0; i < 3; i++) {
@@ -350,6 +431,7 @@ int main(int argc, char **argv)
         time_many(NULL, ids, nnodes, SELECT1_SQL);
         time_one(NULL, ids[0], SLEEP_SQL);
         time_one(NULL, ids[0], SELECT1_SQL);
+        relay_many(&relay, NULL, 10);
     }
     g_failures = 0;
 
@@ -371,6 +453,12 @@ int main(int argc, char **argv)
                         (size_t)rounds * (size_t)per_round[k]);
     }
     series_t *p = ser[0], *l = ser[1];
+    series_t thr[2]; /* the bare client on its thread: x1, x10 */
+    series_init(&thr[0], "libpq_thread select1 x1",
+                (size_t)rounds * (size_t)per_round[S1]);
+    series_init(&thr[1], "libpq_thread select1 x10",
+                (size_t)rounds * (size_t)per_round[S10]);
+    long faults[2] = {0, 0}; /* minor page faults: pgcm, bare libpq */
     uint64_t t_start = bench_now_us();
     for (int r = 0; r < rounds; r++) {
         time_one(&p[ONE], ids[0], SLEEP_SQL);
@@ -379,14 +467,28 @@ int main(int argc, char **argv)
         /* SELECT 1 is short and noisy: several per round, each pgcm call
          * paired with the bare client's right after it. */
         for (int k = 0; k < per_round[S1]; k++) {
+            /* the thread's calls go before the pairs or after them, in
+             * turn: which call comes first after a pause is slower */
+            if (k % 2) {
+                relay_many(&relay, &thr[0], 1);
+                relay_many(&relay, &thr[1], 10);
+            }
             time_one(&p[S1], ids[0], SELECT1_SQL);
             raw_many(&l[S1], 1, SELECT1_SQL);
             time_many(&p[S10], ids, 10, SELECT1_SQL);
             raw_many(&l[S10], 10, SELECT1_SQL);
+            if (!(k % 2)) {
+                relay_many(&relay, &thr[0], 1);
+                relay_many(&relay, &thr[1], 10);
+            }
         }
         for (int k = 0; k < per_round[SALL]; k++) {
+            long f0 = minor_faults();
             time_many(&p[SALL], ids, nnodes, SELECT1_SQL);
+            long f1 = minor_faults();
             raw_many(&l[SALL], nnodes, SELECT1_SQL);
+            faults[0] += f1 - f0;
+            faults[1] += minor_faults() - f1;
         }
         raw_many(&l[ONE], 1, SLEEP_SQL);
         raw_many(&l[M10], 10, SLEEP_SQL);
@@ -400,6 +502,13 @@ int main(int argc, char **argv)
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < NKINDS; k++)
             series_report(&ser[w][k]);
+    series_report(&thr[0]);
+    series_report(&thr[1]);
+    double calls = (double)rounds * per_round[SALL];
+    bench_note("minor page faults per fan-out over %zu nodes: pgcm %.1f, "
+               "bare libpq %.1f (glibc gives the loop thread's freed results "
+               "back to the system after each, and takes them again)",
+               nnodes, (double)faults[0] / calls, (double)faults[1] / calls);
     char name[64];
     for (int w = 0; w < 2; w++) {
         const char *pre = w ? "libpq_" : "";
@@ -413,9 +522,16 @@ int main(int argc, char **argv)
     ratio_figure("fanout_select1_vs_libpq_10", &p[S10], &l[S10]);
     snprintf(name, sizeof(name), "fanout_vs_libpq_%zu", nnodes);
     ratio_figure(name, &p[SALL], &l[SALL]);
+    ratio_figure("fanout_select1_vs_libpq_thread_10", &p[S10], &thr[1]);
+    bench_figure("libpq_thread_handoff_us",
+                 median_of(thr[0].wall, thr[0].n) -
+                     median_of(l[S1].wall, l[S1].n));
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < NKINDS; k++)
             series_free(&ser[w][k]);
+    series_free(&thr[0]);
+    series_free(&thr[1]);
+    relay_stop(&relay);
     raw_close(nnodes);
 
     pgcm_manager_free(g_mgr);
