@@ -30,11 +30,14 @@
  * and is woken by it when the answers are in: two thread hand-offs the
  * bare client above does not make. The same bare client on a second
  * thread, the caller handing it the fan-out and waiting on a semaphore
- * for its end, is the floor of that shape (libpq_thread select1 x1 and
- * x10 in the notes):
+ * for its end and then freeing the results the thread took, is the
+ * floor of that shape (libpq_thread select1 x1, x10 and x100 in the
+ * notes):
  *
  *   fanout_select1_vs_libpq_thread_10  median(many 10, 1) /
  *                                      median(libpq on a thread 10, 1)
+ *   fanout_vs_libpq_thread_100         median(many all, 1) /
+ *                                      median(libpq on a thread all, 1)
  *   libpq_thread_handoff_us            median(libpq on a thread 1, 1) -
  *                                      median(libpq 1, 1)
  *
@@ -215,10 +218,11 @@ static void time_many(series_t *s, char **ids, size_t n, const char *sql)
 
 static PGconn **g_raw;
 
-static void raw_connect(const int *ports, int nports, size_t n)
+/* n connections of the bare client's own, spread over the servers. */
+static PGconn **raw_connect(const int *ports, int nports, size_t n)
 {
-    g_raw = calloc(n, sizeof(*g_raw));
-    if (g_raw == NULL)
+    PGconn **conns = calloc(n, sizeof(*conns));
+    if (conns == NULL)
         bench_die("out of memory");
     for (size_t i = 0; i < n; i++) {
         char ci[160];
@@ -226,24 +230,30 @@ static void raw_connect(const int *ports, int nports, size_t n)
                  "host=127.0.0.1 port=%d user=postgres dbname=postgres "
                  "sslmode=disable application_name=" APP_NAME "_libpq",
                  ports[i % (size_t)nports]);
-        g_raw[i] = PQconnectdb(ci);
-        if (PQstatus(g_raw[i]) != CONNECTION_OK)
-            bench_die("libpq baseline: %s", PQerrorMessage(g_raw[i]));
-        PQsetnonblocking(g_raw[i], 1);
+        conns[i] = PQconnectdb(ci);
+        if (PQstatus(conns[i]) != CONNECTION_OK)
+            bench_die("libpq baseline: %s", PQerrorMessage(conns[i]));
+        PQsetnonblocking(conns[i], 1);
     }
+    return conns;
 }
 
-static void raw_close(size_t n)
+static void raw_close(PGconn **conns, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        PQfinish(g_raw[i]);
-    free(g_raw);
+        PQfinish(conns[i]);
+    free(conns);
 }
 
 /* Send sql on connections 0..n-1, wait for every answer; returns the
- * wall time in us, or -1 (and a note) on failure. */
-static double raw_many(series_t *s, size_t n, const char *sql)
+ * wall time in us, or -1 (and a note) on failure. keep: NULL, or where
+ * the last result of each connection is left for the caller to PQclear
+ * (NULL where there was none). */
+static double raw_many_keep(PGconn **conns, series_t *s, size_t n,
+                            const char *sql, PGresult **keep)
 {
+    for (size_t i = 0; keep && i < n; i++)
+        keep[i] = NULL;
     struct pollfd *p = calloc(n, sizeof(*p));
     size_t *idx = calloc(n, sizeof(*idx));
     char *done = calloc(n, 1);
@@ -252,14 +262,14 @@ static double raw_many(series_t *s, size_t n, const char *sql)
     uint64_t c0 = bench_cpu_us(), t0 = bench_now_us();
     int failed = 0;
     for (size_t i = 0; i < n; i++)
-        if (!PQsendQuery(g_raw[i], sql) || PQflush(g_raw[i]) != 0)
+        if (!PQsendQuery(conns[i], sql) || PQflush(conns[i]) != 0)
             failed = 1;
     size_t left = failed ? 0 : n;
     while (left > 0) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             if (!done[i]) {
-                p[k].fd = PQsocket(g_raw[i]);
+                p[k].fd = PQsocket(conns[i]);
                 p[k].events = POLLIN;
                 p[k].revents = 0;
                 idx[k++] = i;
@@ -273,13 +283,13 @@ static double raw_many(series_t *s, size_t n, const char *sql)
             size_t i = idx[j];
             if (p[j].revents == 0)
                 continue;
-            if (!PQconsumeInput(g_raw[i])) {
+            if (!PQconsumeInput(conns[i])) {
                 failed = 1;
                 left = 0;
                 break;
             }
-            while (!PQisBusy(g_raw[i])) {
-                PGresult *r = PQgetResult(g_raw[i]);
+            while (!PQisBusy(conns[i])) {
+                PGresult *r = PQgetResult(conns[i]);
                 if (r == NULL) {
                     done[i] = 1;
                     left--;
@@ -287,7 +297,12 @@ static double raw_many(series_t *s, size_t n, const char *sql)
                 }
                 if (PQresultStatus(r) != PGRES_TUPLES_OK)
                     failed = 1;
-                PQclear(r);
+                if (keep != NULL) {
+                    PQclear(keep[i]);
+                    keep[i] = r;
+                } else {
+                    PQclear(r);
+                }
             }
         }
     }
@@ -306,6 +321,11 @@ static double raw_many(series_t *s, size_t n, const char *sql)
     return wall;
 }
 
+static double raw_many(series_t *s, size_t n, const char *sql)
+{
+    return raw_many_keep(g_raw, s, n, sql, NULL);
+}
+
 /* This process's minor page faults so far. */
 static long minor_faults(void)
 {
@@ -317,12 +337,17 @@ static long minor_faults(void)
 /* ---- the same bare client on a thread of its own ------------------- */
 
 /* The caller posts `go` with n set; the thread runs raw_many over n
- * connections, then posts `done` (n = 0: the thread ends). */
+ * connections, then posts `done` (n = 0: the thread ends). The results
+ * are the caller's to free, as a library's are: memory the thread took
+ * is given back by another thread. */
 typedef struct relay {
     pthread_t thread;
     sem_t go, done;
     size_t n;
-    double wall; /* the thread's own time for the fan-out (-1: failed) */
+    double wall;       /* the thread's own time for the fan-out (-1: failed) */
+    PGresult **result; /* one per connection, for the caller */
+    PGconn **conns;    /* its own: a backend just used answers faster, so
+                          the floor's connections are left alone */
 } relay_t;
 
 static void *relay_main(void *arg)
@@ -333,25 +358,29 @@ static void *relay_main(void *arg)
             ;
         if (t->n == 0)
             return NULL;
-        t->wall = raw_many(NULL, t->n, SELECT1_SQL);
+        t->wall = raw_many_keep(t->conns, NULL, t->n, SELECT1_SQL, t->result);
         sem_post(&t->done);
     }
 }
 
-static void relay_start(relay_t *t)
+static void relay_start(relay_t *t, const int *ports, int nports, size_t n)
 {
-    if (sem_init(&t->go, 0, 0) != 0 || sem_init(&t->done, 0, 0) != 0 ||
+    t->conns = raw_connect(ports, nports, n);
+    t->result = calloc(n, sizeof(*t->result));
+    if (t->result == NULL || sem_init(&t->go, 0, 0) != 0 || sem_init(&t->done, 0, 0) != 0 ||
         pthread_create(&t->thread, NULL, relay_main, t) != 0)
         bench_die("cannot start the libpq thread");
 }
 
-static void relay_stop(relay_t *t)
+static void relay_stop(relay_t *t, size_t n)
 {
     t->n = 0;
     sem_post(&t->go);
     pthread_join(t->thread, NULL);
     sem_destroy(&t->go);
     sem_destroy(&t->done);
+    free(t->result);
+    raw_close(t->conns, n);
 }
 
 /* The caller's time for a fan-out of SELECT 1 the thread runs. */
@@ -363,6 +392,8 @@ static void relay_many(relay_t *t, series_t *s, size_t n)
     while (sem_wait(&t->done) != 0)
         ;
     uint64_t t1 = bench_now_us(), c1 = bench_cpu_us();
+    for (size_t i = 0; i < n; i++)
+        PQclear(t->result[i]);
     if (t->wall < 0) {
         series_add(s, NAN, NAN, NAN, NAN);
         return;
@@ -419,9 +450,9 @@ int main(int argc, char **argv)
     if (bench_wait_idle(g_mgr, ids, nnodes, 1, 30000) > 0)
         bench_die("pools did not settle at one idle connection each");
 
-    raw_connect(ports, nports, nnodes);
+    g_raw = raw_connect(ports, nports, nnodes);
     relay_t relay;
-    relay_start(&relay);
+    relay_start(&relay, ports, nports, nnodes);
 
     /* Warm up: every connection has run each statement once. */
     for (int i = 0; i < 3; i++) {
@@ -453,11 +484,14 @@ int main(int argc, char **argv)
                         (size_t)rounds * (size_t)per_round[k]);
     }
     series_t *p = ser[0], *l = ser[1];
-    series_t thr[2]; /* the bare client on its thread: x1, x10 */
+    series_t thr[3]; /* the bare client on its thread: x1, x10, all */
+    char thr_all[40];
+    snprintf(thr_all, sizeof(thr_all), "libpq_thread select1 x%zu", nnodes);
     series_init(&thr[0], "libpq_thread select1 x1",
                 (size_t)rounds * (size_t)per_round[S1]);
     series_init(&thr[1], "libpq_thread select1 x10",
                 (size_t)rounds * (size_t)per_round[S10]);
+    series_init(&thr[2], thr_all, (size_t)rounds * (size_t)per_round[SALL]);
     long faults[2] = {0, 0}; /* minor page faults: pgcm, bare libpq */
     uint64_t t_start = bench_now_us();
     for (int r = 0; r < rounds; r++) {
@@ -483,12 +517,16 @@ int main(int argc, char **argv)
             }
         }
         for (int k = 0; k < per_round[SALL]; k++) {
+            if (k % 2)
+                relay_many(&relay, &thr[2], nnodes);
             long f0 = minor_faults();
             time_many(&p[SALL], ids, nnodes, SELECT1_SQL);
             long f1 = minor_faults();
             raw_many(&l[SALL], nnodes, SELECT1_SQL);
             faults[0] += f1 - f0;
             faults[1] += minor_faults() - f1;
+            if (!(k % 2))
+                relay_many(&relay, &thr[2], nnodes);
         }
         raw_many(&l[ONE], 1, SLEEP_SQL);
         raw_many(&l[M10], 10, SLEEP_SQL);
@@ -504,6 +542,7 @@ int main(int argc, char **argv)
             series_report(&ser[w][k]);
     series_report(&thr[0]);
     series_report(&thr[1]);
+    series_report(&thr[2]);
     double calls = (double)rounds * per_round[SALL];
     bench_note("minor page faults per fan-out over %zu nodes: pgcm %.1f, "
                "bare libpq %.1f (glibc gives the loop thread's freed results "
@@ -523,6 +562,8 @@ int main(int argc, char **argv)
     snprintf(name, sizeof(name), "fanout_vs_libpq_%zu", nnodes);
     ratio_figure(name, &p[SALL], &l[SALL]);
     ratio_figure("fanout_select1_vs_libpq_thread_10", &p[S10], &thr[1]);
+    snprintf(name, sizeof(name), "fanout_vs_libpq_thread_%zu", nnodes);
+    ratio_figure(name, &p[SALL], &thr[2]);
     bench_figure("libpq_thread_handoff_us",
                  median_of(thr[0].wall, thr[0].n) -
                      median_of(l[S1].wall, l[S1].n));
@@ -531,8 +572,9 @@ int main(int argc, char **argv)
             series_free(&ser[w][k]);
     series_free(&thr[0]);
     series_free(&thr[1]);
-    relay_stop(&relay);
-    raw_close(nnodes);
+    series_free(&thr[2]);
+    relay_stop(&relay, nnodes);
+    raw_close(g_raw, nnodes);
 
     pgcm_manager_free(g_mgr);
     for (size_t i = 0; i < nnodes; i++)
