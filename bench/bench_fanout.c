@@ -367,7 +367,8 @@ static void relay_start(relay_t *t, const int *ports, int nports, size_t n)
 {
     t->conns = raw_connect(ports, nports, n);
     t->result = calloc(n, sizeof(*t->result));
-    if (t->result == NULL || sem_init(&t->go, 0, 0) != 0 || sem_init(&t->done, 0, 0) != 0 ||
+    if (t->result == NULL || sem_init(&t->go, 0, 0) != 0 ||
+        sem_init(&t->done, 0, 0) != 0 ||
         pthread_create(&t->thread, NULL, relay_main, t) != 0)
         bench_die("cannot start the libpq thread");
 }
@@ -564,9 +565,8 @@ int main(int argc, char **argv)
     ratio_figure("fanout_select1_vs_libpq_thread_10", &p[S10], &thr[1]);
     snprintf(name, sizeof(name), "fanout_vs_libpq_thread_%zu", nnodes);
     ratio_figure(name, &p[SALL], &thr[2]);
-    bench_figure("libpq_thread_handoff_us",
-                 median_of(thr[0].wall, thr[0].n) -
-                     median_of(l[S1].wall, l[S1].n));
+    bench_figure("libpq_thread_handoff_us", median_of(thr[0].wall, thr[0].n) -
+                                                median_of(l[S1].wall, l[S1].n));
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < NKINDS; k++)
             series_free(&ser[w][k]);

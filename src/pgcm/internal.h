@@ -231,10 +231,18 @@ struct pgcm_result_s {
 struct pgcm_batch_s {
     size_t count;
     pgcm_result_t **results;
+    /* The parts' results, one block with their node ids after them:
+     * results[i] is &records[i], or a result allocated on its own (out of
+     * memory), or NULL. One allocation for the fan-out instead of one a
+     * node, taken on the loop thread and given back by the caller's. */
+    pgcm_result_t *records;
     int64_t elapsed_us;
 };
 
 pgcm_result_t *pgcm__result_new(const char *node_id);
+/* Set r up as a fresh success for node_id, which r borrows (it lives at
+ * least as long as r). */
+void pgcm__result_init(pgcm_result_t *r, char *node_id);
 pgcm_result_t *pgcm__result_error(const char *node_id, int code,
                                   const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -127,6 +127,24 @@ static void batch_complete(batch_t *b)
     pgcm__free(b);
 }
 
+/* A fan-out part's node id: the node's own (it outlives its requests),
+ * or the caller's copy for an unknown id. */
+static const char *part_node_id(const node_t *node, const char *id)
+{
+    return node != NULL ? node->id : (id != NULL ? id : "");
+}
+
+/* A fresh result for r: a fan-out part's is its record in the batch. */
+static pgcm_result_t *result_for(const request_t *r)
+{
+    if (r->batch != NULL) {
+        pgcm_result_t *res = &r->batch->out->records[r->index];
+        pgcm__result_init(res, res->node_id);
+        return res;
+    }
+    return pgcm__result_new(r->args.node_id ? r->args.node_id : "");
+}
+
 /* The request is over: hand res (owned) on and free r. */
 static void request_finish(request_t *r, pgcm_result_t *res)
 {
@@ -180,8 +198,7 @@ static void request_fail(request_t *r, int code, const char *fmt, ...)
 
 static void request_fail(request_t *r, int code, const char *fmt, ...)
 {
-    const char *node_id = r->args.node_id ? r->args.node_id : "";
-    pgcm_result_t *res = pgcm__result_new(node_id);
+    pgcm_result_t *res = result_for(r);
     if (res != NULL) {
         res->status = code;
         res->error.code = code;
@@ -205,7 +222,7 @@ void pgcm__request_fail_args(request_registry_t *reg, request_args_t *args,
 static pgcm_result_t *result_from(const request_t *r, const job_outcome_t *out)
 {
     const char *node_id = r->args.node_id ? r->args.node_id : "";
-    pgcm_result_t *res = pgcm__result_new(node_id);
+    pgcm_result_t *res = result_for(r);
     if (res == NULL) {
         PQclear(out->result);
         PQclear(out->error);
@@ -344,6 +361,28 @@ void pgcm__request_checkout(request_registry_t *reg, request_t *r, node_t *node,
     pgcm__pool_enqueue(&node->pool, &r->job);
 }
 
+/* The parts' result records, one block, each with its node id (copied:
+ * results outlive the nodes) after the records; the records themselves
+ * are set up when their part ends. */
+static pgcm_result_t *records_new(node_t *const *nodes, const char *const *ids,
+                                  size_t count)
+{
+    size_t bytes = (count ? count : 1) * sizeof(pgcm_result_t);
+    for (size_t i = 0; i < count; i++)
+        bytes += strlen(part_node_id(nodes[i], ids[i])) + 1;
+    pgcm_result_t *records = pgcm__malloc(bytes);
+    if (records == NULL)
+        return NULL;
+    char *text = (char *)(records + count);
+    for (size_t i = 0; i < count; i++) {
+        const char *id = part_node_id(nodes[i], ids[i]);
+        size_t len = strlen(id) + 1;
+        records[i].node_id = memcpy(text, id, len);
+        text += len;
+    }
+    return records;
+}
+
 void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
                         request_args_t *args, node_t *const *nodes,
                         const char *const *ids, size_t count, pgcm_batch_cb cb,
@@ -356,13 +395,15 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     request_t **parts = pgcm__calloc(k, sizeof(*parts));
     request_t *part_mem = pgcm__calloc(k, sizeof(*part_mem));
     pgcm_result_t **results = pgcm__calloc(k, sizeof(*results));
+    pgcm_result_t *records = records_new(nodes, ids, count);
     if (b == NULL || out == NULL || parts == NULL || part_mem == NULL ||
-        results == NULL) {
+        results == NULL || records == NULL) {
         pgcm__free(b);
         pgcm__free(out);
         pgcm__free(parts);
         pgcm__free(part_mem);
         pgcm__free(results);
+        pgcm__free(records);
         pgcm__request_args_free(args);
         if (done != NULL)
             pgcm__deliver_completion(q, done, PGCM_ENOMEM, NULL, NULL);
@@ -377,6 +418,7 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
     b->parts = parts;
     b->part_mem = part_mem;
     out->results = results;
+    out->records = records;
     out->count = count;
     b->submit_us = pgcm__env_now(reg->env);
     b->args = *args;
@@ -399,8 +441,7 @@ void pgcm__batch_submit(request_registry_t *reg, uint64_t id,
         r->id = id;
         r->kind = REQ_QUERY;
         r->args = b->args; /* borrowed: the batch owns the strings */
-        r->args.node_id =
-            (char *)(nodes[i] ? nodes[i]->id : (ids[i] ? ids[i] : ""));
+        r->args.node_id = (char *)part_node_id(nodes[i], ids[i]);
         r->args.cb = NULL;
         r->args.done = NULL;
         r->owns_args = false;

@@ -19,17 +19,23 @@ pgcm_result_t *pgcm__result_new(const char *node_id)
     pgcm_result_t *r = pgcm__malloc(sizeof(*r) + len + 1);
     if (r == NULL)
         return NULL;
-    r->node_id = memcpy((char *)(r + 1), id, len + 1);
+    pgcm__result_init(r, memcpy((char *)(r + 1), id, len + 1));
+    return r;
+}
+
+void pgcm__result_init(pgcm_result_t *r, char *node_id)
+{
+    r->node_id = node_id;
     r->status = PGCM_OK;
     r->pg = NULL;
     r->elapsed_us = 0;
     r->server_version = 0;
     pgcm__error_clear(&r->error);
+    size_t len = strlen(node_id);
     size_t keep =
         len < sizeof(r->error.node_id) - 1 ? len : sizeof(r->error.node_id) - 1;
-    memcpy(r->error.node_id, id, keep);
+    memcpy(r->error.node_id, node_id, keep);
     r->error.node_id[keep] = '\0';
-    return r;
 }
 
 pgcm_result_t *pgcm__result_error(const char *node_id, int code,
@@ -148,8 +154,14 @@ void pgcm_batch_free(pgcm_batch_t *b)
 {
     if (b == NULL)
         return;
-    for (size_t i = 0; i < b->count; i++)
-        pgcm_result_free(b->results[i]);
+    for (size_t i = 0; i < b->count; i++) {
+        pgcm_result_t *r = b->results[i];
+        if (b->records != NULL && r == &b->records[i])
+            PQclear(r->pg); /* the record goes with the block */
+        else
+            pgcm_result_free(r);
+    }
+    pgcm__free(b->records);
     pgcm__free(b->results);
     pgcm__free(b);
 }
