@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "list.h"
+#include "wheel.h"
 
 struct deliver_queue;
 struct pgcm__tunnels;
@@ -41,8 +42,9 @@ typedef struct loop_env {
                                        join, pgcm__conn_finish_later runs it
                                        on the thread that shut down */
     size_t n_finish_later, finish_later_cap;
-    uint64_t clock_us; /* pgcm__env_hold_clock: the reading every layer
-                          shares until the handler is over; 0 = none */
+    uint64_t clock_us;   /* pgcm__env_hold_clock: the reading every layer
+                            shares until the handler is over; 0 = none */
+    timer_wheel_t wheel; /* wheel.c: every node's next probe, one timer */
 } loop_env_t;
 
 /* The loop's clock (CLOCK_MONOTONIC, microseconds). A handler that does a

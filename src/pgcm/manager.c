@@ -518,6 +518,7 @@ static void check_shutdown(pgcm_manager_t *mgr)
     uv_close((uv_handle_t *)&mgr->janitor, NULL);
     uv_close((uv_handle_t *)&mgr->stats_timer, NULL);
     uv_close((uv_handle_t *)&mgr->wakeup, NULL);
+    pgcm__wheel_close(&mgr->env.wheel);
     if (mgr->shutdown_cmd != NULL) {
         cmd_t *cmd = mgr->shutdown_cmd;
         mgr->shutdown_cmd = NULL;
@@ -773,6 +774,7 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     uv_async_init(&mgr->loop, &mgr->wakeup, on_wakeup);
     mgr->wakeup.data = mgr;
     pgcm__cancel_tracker_set_wake(mgr->env.cancels, &mgr->wakeup);
+    pgcm__wheel_start(&mgr->env.wheel, &mgr->loop);
     uv_timer_init(&mgr->loop, &mgr->janitor);
     mgr->janitor.data = mgr;
     uv_timer_init(&mgr->loop, &mgr->stats_timer);
@@ -788,6 +790,7 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
         uv_close((uv_handle_t *)&mgr->wakeup, NULL);
         uv_close((uv_handle_t *)&mgr->janitor, NULL);
         uv_close((uv_handle_t *)&mgr->stats_timer, NULL);
+        pgcm__wheel_close(&mgr->env.wheel);
         pgcm__deliver_close(&mgr->deliver);
         uv_run(&mgr->loop, UV_RUN_DEFAULT);
         atomic_store(&mgr->thread_joined, 1);
@@ -814,6 +817,7 @@ void pgcm__manager_destroy(pgcm_manager_t *mgr)
     pthread_mutex_destroy(&mgr->snap_lock);
     pthread_cond_destroy(&mgr->snap_cond);
     pgcm__strmap_free(&mgr->nodes_by_id);
+    pgcm__wheel_free(&mgr->env.wheel);
     pgcm__conn_finish_later(&mgr->env);
     pgcm__deliver_free(&mgr->deliver);
     pgcm__requests_free(&mgr->requests);
