@@ -104,6 +104,24 @@ static void collect_slot(timer_wheel_t *w, size_t s, uint64_t now_ms,
         w->used[s / 64] &= ~((uint64_t)1 << (s % 64));
 }
 
+/* The offset (from slot `first`, counting round) of the first slot in use
+ * at offset k or later and before limit; limit if there is none. Whole
+ * empty 64-slot words are skipped at once. */
+static uint64_t next_used(const timer_wheel_t *w, size_t first, uint64_t k,
+                          uint64_t limit)
+{
+    while (k < limit) {
+        size_t s = (first + (size_t)k) & SLOT_MASK;
+        uint64_t word = w->used[s / 64] >> (s % 64);
+        if (word != 0) {
+            k += (unsigned)__builtin_ctzll(word);
+            return k < limit ? k : limit;
+        }
+        k += 64 - s % 64;
+    }
+    return limit;
+}
+
 void pgcm__wheel_collect(timer_wheel_t *w, uint64_t now_ms, list_node_t *due)
 {
     if (now_ms <= w->cursor_ms)
@@ -115,20 +133,9 @@ void pgcm__wheel_collect(timer_wheel_t *w, uint64_t now_ms, list_node_t *due)
         if (span > WHEEL_SLOTS)
             span = WHEEL_SLOTS;
         size_t first = slot_of(w->cursor_ms + 1);
-        for (uint64_t k = 0; k < span;) {
-            size_t s = (first + (size_t)k) & SLOT_MASK;
-            uint64_t word = w->used[s / 64] >> (s % 64);
-            if (word == 0) { /* skip to the next word */
-                k += 64 - s % 64;
-                continue;
-            }
-            unsigned skip = (unsigned)__builtin_ctzll(word);
-            k += skip;
-            if (k >= span)
-                break;
+        for (uint64_t k = next_used(w, first, 0, span); k < span;
+             k = next_used(w, first, k + 1, span))
             collect_slot(w, (first + (size_t)k) & SLOT_MASK, now_ms, due);
-            k++;
-        }
     }
     w->cursor_ms = now_ms;
 }
@@ -137,20 +144,8 @@ uint64_t pgcm__wheel_next_ms(const timer_wheel_t *w)
 {
     if (w->count == 0)
         return UINT64_MAX;
-    size_t first = slot_of(w->cursor_ms + 1);
-    for (uint64_t k = 0; k < WHEEL_SLOTS;) {
-        size_t s = (first + (size_t)k) & SLOT_MASK;
-        uint64_t word = w->used[s / 64] >> (s % 64);
-        if (word == 0) {
-            k += 64 - s % 64;
-            continue;
-        }
-        k += (unsigned)__builtin_ctzll(word);
-        if (k >= WHEEL_SLOTS)
-            break;
-        return w->cursor_ms + 1 + k;
-    }
-    return UINT64_MAX; /* not reached while count > 0 */
+    uint64_t k = next_used(w, slot_of(w->cursor_ms + 1), 0, WHEEL_SLOTS);
+    return k < WHEEL_SLOTS ? w->cursor_ms + 1 + k : UINT64_MAX;
 }
 
 /* ---- the driver ---------------------------------------------------------- */
