@@ -578,7 +578,7 @@ static void probe_timer_start(node_t *n, uint64_t ms)
 
 static void probe_timer_stop(node_t *n)
 {
-    pgcm__wheel_cancel(&n->env->wheel, &n->probe_at);
+    pgcm__wheel_remove(&n->env->wheel, &n->probe_at);
     uv_timer_stop(&n->timer);
 }
 
@@ -720,7 +720,7 @@ static void node_handle_closed(uv_handle_t *h)
 
 static void close_handles(node_t *n)
 {
-    pgcm__wheel_cancel(&n->env->wheel, &n->probe_at);
+    pgcm__wheel_remove(&n->env->wheel, &n->probe_at);
     uv_close((uv_handle_t *)&n->timer, node_handle_closed);
     pgcm__pool_close_handles(&n->pool);
 }

@@ -22,6 +22,13 @@ static bool slot_used(const timer_wheel_t *w, size_t s)
     return (w->used[s / 64] >> (s % 64)) & 1u;
 }
 
+/* Give slot s up once its last entry has left. */
+static void release_if_empty(timer_wheel_t *w, size_t s)
+{
+    if (list_empty(&w->slots[s]))
+        w->used[s / 64] &= ~((uint64_t)1 << (s % 64));
+}
+
 void pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms)
 {
     memset(w->used, 0, sizeof(w->used));
@@ -55,16 +62,14 @@ void pgcm__wheel_remove(timer_wheel_t *w, wheel_entry_t *e)
         return; /* collected, waiting to fire */
     e->in_slot = false;
     w->count--;
-    size_t s = slot_of(e->due_ms);
-    if (list_empty(&w->slots[s]))
-        w->used[s / 64] &= ~((uint64_t)1 << (s % 64));
+    release_if_empty(w, slot_of(e->due_ms));
 }
 
 bool pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms)
 {
     if (w->slots == NULL) {
-        /* calloc: a large block comes zeroed from the system, untouched */
-        w->slots = pgcm__calloc(WHEEL_SLOTS, sizeof(*w->slots));
+        /* not cleared: a head is initialised when its slot is first used */
+        w->slots = pgcm__malloc(WHEEL_SLOTS * sizeof(*w->slots));
         if (w->slots == NULL)
             return false;
     }
@@ -100,8 +105,7 @@ static void collect_slot(timer_wheel_t *w, size_t s, uint64_t now_ms,
         }
         pos = next;
     }
-    if (list_empty(head))
-        w->used[s / 64] &= ~((uint64_t)1 << (s % 64));
+    release_if_empty(w, s);
 }
 
 /* The offset (from slot `first`, counting round) of the first slot in use
@@ -152,18 +156,16 @@ uint64_t pgcm__wheel_next_ms(const timer_wheel_t *w)
 
 static void on_wheel_timer(uv_timer_t *t);
 
-/* Wake for the next slot in use (or not at all). */
-static void arm(timer_wheel_t *w)
+/* Wake at loop time at_ms (UINT64_MAX: not at all). */
+static void arm_at(timer_wheel_t *w, uint64_t at_ms)
 {
-    uint64_t next = pgcm__wheel_next_ms(w);
-    if (next == UINT64_MAX) {
+    w->armed_ms = at_ms;
+    if (at_ms == UINT64_MAX) {
         uv_timer_stop(&w->timer);
-        w->armed_ms = UINT64_MAX;
         return;
     }
     uint64_t now = uv_now(w->loop);
-    w->armed_ms = next;
-    uv_timer_start(&w->timer, on_wheel_timer, next > now ? next - now : 0, 0);
+    uv_timer_start(&w->timer, on_wheel_timer, at_ms > now ? at_ms - now : 0, 0);
 }
 
 static void on_wheel_timer(uv_timer_t *t)
@@ -180,7 +182,8 @@ static void on_wheel_timer(uv_timer_t *t)
         list_remove(&e->link);
         e->fire(e);
     }
-    arm(w); /* from the bitmap: what fired may have armed for later */
+    /* from the bitmap: what fired may have armed for later */
+    arm_at(w, pgcm__wheel_next_ms(w));
 }
 
 void pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop)
@@ -198,19 +201,9 @@ bool pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms)
         w->cursor_ms = now; /* nothing filed: nothing to run up to now */
     if (!pgcm__wheel_add(w, e, now + delay_ms))
         return false;
-    if (e->due_ms < w->armed_ms) {
-        w->armed_ms = e->due_ms;
-        uv_timer_start(&w->timer, on_wheel_timer,
-                       e->due_ms > now ? e->due_ms - now : 0, 0);
-    }
+    if (e->due_ms < w->armed_ms)
+        arm_at(w, e->due_ms);
     return true;
-}
-
-void pgcm__wheel_cancel(timer_wheel_t *w, wheel_entry_t *e)
-{
-    /* the timer stays armed: waking once for nothing is cheaper than
-     * re-arming it at every cancel */
-    pgcm__wheel_remove(w, e);
 }
 
 void pgcm__wheel_close(timer_wheel_t *w)

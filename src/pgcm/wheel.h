@@ -36,8 +36,8 @@ typedef struct wheel_entry {
 } wheel_entry_t;
 
 typedef struct timer_wheel {
-    /* Slot heads, allocated on first use; a head is initialised while its
-     * bit is set, so slots never used are never touched. */
+    /* Slot heads, allocated on first use; a head is valid only while its
+     * bit is set (it is initialised when its slot is first used). */
     list_node_t *slots;
     uint64_t used[WHEEL_SLOTS / 64]; /* a bit per slot holding entries */
     uint64_t cursor_ms;              /* every slot up to it has been run */
@@ -66,7 +66,8 @@ static inline bool pgcm__wheel_entry_set(const wheel_entry_t *e)
  * millisecond not yet run if due_ms is earlier. false: out of memory (the
  * first entry allocates the slots). */
 bool pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms);
-/* Take e out (nothing if it is not set). */
+/* Take e out (nothing if it is not set). The driver's timer stays armed:
+ * waking once for nothing is cheaper than re-arming it at every cancel. */
 void pgcm__wheel_remove(timer_wheel_t *w, wheel_entry_t *e);
 /* Move every entry due by now_ms onto due (in slot order, each slot's in
  * the order they were filed) and count the slots up to now_ms as run. */
@@ -83,7 +84,6 @@ uint64_t pgcm__wheel_next_ms(const timer_wheel_t *w);
 void pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop);
 /* e fires delay_ms from the loop's now (0: at the next millisecond). */
 bool pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms);
-void pgcm__wheel_cancel(timer_wheel_t *w, wheel_entry_t *e);
 /* Close the timer handle (the slots are freed by pgcm__wheel_free once
  * the loop has closed it). */
 void pgcm__wheel_close(timer_wheel_t *w);
