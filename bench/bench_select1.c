@@ -23,6 +23,10 @@
  *
  *   rate QUERIES_PER_SECOND
  *   cpu_us_per_query CPU_MICROSECONDS / QUERIES
+ *   user_us_per_query USER_CPU_MICROSECONDS / QUERIES
+ *
+ * (the user part is the client's own code, libpq's included; the rest of
+ * the CPU is the kernel's, sending, receiving and waking up).
  */
 #include <poll.h>
 #include <pthread.h>
@@ -109,7 +113,7 @@ static void run_libpq(int port, int seconds)
     }
     uint64_t start = bench_now_us();
     uint64_t t0 = start + 1000000u, t1 = t0 + (uint64_t)seconds * 1000000u;
-    uint64_t n0 = 0, c0 = 0, done = 0, errors = 0;
+    uint64_t n0 = 0, c0 = 0, u0 = 0, done = 0, errors = 0;
     int measuring = 0;
     for (;;) {
         uint64_t now = bench_now_us();
@@ -117,6 +121,7 @@ static void run_libpq(int port, int seconds)
             measuring = 1;
             n0 = done;
             c0 = bench_cpu_us();
+            u0 = bench_cpu_user_us();
             t0 = now;
         } else if (measuring && now >= t1) {
             break;
@@ -142,7 +147,8 @@ static void run_libpq(int port, int seconds)
             }
         }
     }
-    uint64_t c1 = bench_cpu_us(), now = bench_now_us();
+    uint64_t c1 = bench_cpu_us(), u1 = bench_cpu_user_us();
+    uint64_t now = bench_now_us();
     for (int i = 0; i < N; i++)
         PQfinish(c[i]);
     if (errors > 0)
@@ -150,6 +156,7 @@ static void run_libpq(int port, int seconds)
     double q = (double)(done - n0);
     printf("rate %.1f\n", q * 1e6 / (double)(now - t0));
     printf("cpu_us_per_query %.2f\n", (double)(c1 - c0) / q);
+    printf("user_us_per_query %.2f\n", (double)(u1 - u0) / q);
 }
 
 int main(int argc, char **argv)
@@ -235,9 +242,11 @@ int main(int argc, char **argv)
 #endif
 
     uint64_t n0 = atomic_load(&g_done), c0 = bench_cpu_us();
+    uint64_t u0 = bench_cpu_user_us();
     uint64_t t0 = bench_now_us();
     bench_sleep_ms(seconds * 1000);
     uint64_t n1 = atomic_load(&g_done), c1 = bench_cpu_us();
+    uint64_t u1 = bench_cpu_user_us();
     uint64_t t1 = bench_now_us();
     atomic_store(&g_stop, 1);
     if (use_threads) {
@@ -257,5 +266,6 @@ int main(int argc, char **argv)
     double q = (double)(n1 - n0);
     printf("rate %.1f\n", q * 1e6 / (double)(t1 - t0));
     printf("cpu_us_per_query %.2f\n", (double)(c1 - c0) / q);
+    printf("user_us_per_query %.2f\n", (double)(u1 - u0) / q);
     return 0;
 }

@@ -41,6 +41,14 @@ uint64_t bench_cpu_us(void)
            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+uint64_t bench_cpu_user_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_utime.tv_sec * 1000000u +
+           (uint64_t)ru.ru_utime.tv_usec;
+}
+
 uint64_t bench_process_cpu_ns(int pid)
 {
     char path[64];

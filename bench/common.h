@@ -27,6 +27,9 @@ uint64_t bench_now_us(void);
 void bench_sleep_ms(int ms);
 /* User + system CPU time of this process so far, in microseconds. */
 uint64_t bench_cpu_us(void);
+/* User CPU time alone of this process so far, in microseconds (the rest of
+ * bench_cpu_us() is the kernel's: system calls, wake-ups). */
+uint64_t bench_cpu_user_us(void);
 /* CPU time of every thread of process pid so far, in nanoseconds
  * (/proc/PID/task/ * /schedstat; dies when pid is not there). */
 uint64_t bench_process_cpu_ns(int pid);
