@@ -761,6 +761,8 @@ static void probe_send(pool_t *p, int slot, pconn_t *c)
  * health_check_timeout_ms more (on_timeout). */
 static void wait_late(pconn_t *c)
 {
+    if (!c->late_beat) /* a later probe that adopted it sent nothing */
+        c->late_is_probe = c->pool->probes[c->probe_slot].sql[0] != '\0';
     c->probe_slot = -1;
     c->late_beat = true;
     pgcm__conn_extend_deadline(&c->conn,
@@ -1053,7 +1055,8 @@ static void on_timeout(pconn_t *c, const conn_report_t *rep)
     pool_t *p = c->pool;
     char msg[256];
     if (c->late_beat && c->probe_slot < 0) {
-        snprintf(msg, sizeof(msg), "heartbeat got no answer within %d ms",
+        snprintf(msg, sizeof(msg), "%s got no answer within %d ms",
+                 c->late_is_probe ? "health probe" : "heartbeat",
                  (int)(rep->elapsed_us / 1000));
         pool_close(c, msg, false);
         pgcm__pool_fill(p); /* back to min, as after any other close */

@@ -36,12 +36,14 @@ typedef struct pconn {
     struct pconn **checkout_slot; /* while checked out: cleared on close */
     uint64_t checkout_since_us;
     bool leak_warned;
-    bool dedicated; /* opened for probes beyond max */
-    int probe_slot; /* the probe slot using it, or -1 */
-    bool late_beat; /* its probe failed or was abandoned while the
-                       statement was out: it waits for the late answer,
-                       which hands it back to the pool */
-    bool opened;    /* connected once: counts as opened and closed */
+    bool dedicated;     /* opened for probes beyond max */
+    int probe_slot;     /* the probe slot using it, or -1 */
+    bool late_beat;     /* its probe failed or was abandoned while the
+                           statement was out: it waits for the late answer,
+                           which hands it back to the pool */
+    bool late_is_probe; /* with late_beat: the statement out is a full
+                           health probe's, not a heartbeat's */
+    bool opened;        /* connected once: counts as opened and closed */
     uint64_t created_us, expires_us, idle_since_us;
     bool handshake_slot;    /* counted in env->handshakes */
     list_node_t start_link; /* on env->handshake_queue while waiting */
