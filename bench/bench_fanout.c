@@ -38,6 +38,10 @@
  *                                      median(libpq on a thread 10, 1)
  *   fanout_vs_libpq_thread_100         median(many all, 1) /
  *                                      median(libpq on a thread all, 1)
+ *
+ * and, for bench/run to set beside pg-pool's (fanout_select1_vs_pgpool_10):
+ *
+ *   fanout_select1_10_us     median(many 10, 1), in microseconds
  *   libpq_thread_handoff_us            median(libpq on a thread 1, 1) -
  *                                      median(libpq 1, 1)
  *
@@ -567,6 +571,7 @@ int main(int argc, char **argv)
     ratio_figure(name, &p[SALL], &thr[2]);
     bench_figure("libpq_thread_handoff_us", median_of(thr[0].wall, thr[0].n) -
                                                 median_of(l[S1].wall, l[S1].n));
+    bench_figure("fanout_select1_10_us", median_of(p[S10].wall, p[S10].n));
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < NKINDS; k++)
             series_free(&ser[w][k]);

@@ -12,7 +12,8 @@
 // fanout prints   pgpool_fanout_ratio_10, pgpool_fanout_ratio_100 and
 //   pgpool_fanout_select1_ratio_10 (median time of Promise.all over 10 or
 //   100 pools spread over the servers / median time of one pool's query,
-//   for `SELECT pg_sleep(0.02)` and `SELECT 1`);
+//   for `SELECT pg_sleep(0.02)` and `SELECT 1`) and
+//   pgpool_fanout_select1_10_us (that median over 10 pools, `SELECT 1`);
 // select1 prints  rate QPS and cpu_us_per_query US (process.cpuUsage(),
 //   user + system, over the measured seconds) with 64 queries always in
 //   flight through one pool of max 10.
@@ -115,6 +116,7 @@ async function fanout(args) {
     process.stdout.write(`pgpool_fanout_ratio_10 ${fmt(m10 / m1)}\n`);
     process.stdout.write(`pgpool_fanout_ratio_${nodes} ${fmt(mall / m1)}\n`);
     process.stdout.write(`pgpool_fanout_select1_ratio_10 ${fmt(ms10 / ms1)}\n`);
+    process.stdout.write(`pgpool_fanout_select1_10_us ${ms10.toFixed(1)}\n`);
   } finally {
     await Promise.all(pools.map((p) => p.end()));
   }
