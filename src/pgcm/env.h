@@ -44,7 +44,7 @@ typedef struct loop_env {
     size_t n_finish_later, finish_later_cap;
     uint64_t clock_us;   /* pgcm__env_hold_clock: the reading every layer
                             shares until the handler is over; 0 = none */
-    timer_wheel_t wheel; /* wheel.c: every node's next probe, one timer */
+    timer_wheel_t wheel; /* wheel.c: nodes' probes, connections' deadlines */
 } loop_env_t;
 
 /* The loop's clock (CLOCK_MONOTONIC, microseconds). A handler that does a

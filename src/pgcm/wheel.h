@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * wheel.h - a timing wheel: many one-shot deadlines (every node's next
- * probe) behind one libuv timer. libuv keeps its timers in a binary heap,
- * and with 10,000 nodes each re-arm of a node's timer walked and swapped
- * some fourteen levels of it; a wheel files an entry under its due
- * millisecond in O(1) and takes it out in O(1).
+ * probe, every connection's deadline) behind one libuv timer. libuv keeps
+ * its timers in a binary heap, and with 10,000 nodes each re-arm of a
+ * timer walked and swapped some fourteen levels of it; a wheel files an
+ * entry under its due millisecond in O(1) and takes it out in O(1).
  *
  * WHEEL_SLOTS slots of one millisecond each; an entry due further out
  * than one turn waits in its slot for the turn it is due in. A bitmap of
