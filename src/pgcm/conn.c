@@ -32,7 +32,6 @@ struct poller {
 };
 
 static void conn_on_poll(uv_poll_t *h, int status, int events);
-static void conn_on_timer(uv_timer_t *t);
 static void conn_on_deadline(wheel_entry_t *e);
 static void conn_timer_step(conn_t *c);
 static void conn_broken(conn_t *c, const char *pqmsg);
@@ -100,29 +99,30 @@ static int conn_watch(conn_t *c, int events)
     return 0;
 }
 
-/* The deadline fires at due_us (to the millisecond): on the manager's
- * wheel, where filing and moving it is O(1) (libuv's timer heap walked
- * some fourteen levels at every move with 10,000 connections), or on the
- * connection's own timer if the wheel could not get its slots. */
+/* The deadline fires at due_us (to the millisecond), on the manager's
+ * wheel: filing and moving it is O(1), where libuv's timer heap walked
+ * some fourteen levels at every move with 10,000 connections. Once the
+ * connection is closed the entry is its CLOSED report's (pgcm__conn_close)
+ * and nothing moves it. */
 static void timer_at(conn_t *c, uint64_t due_us)
 {
+    if (c->phase == CONN_SHUT)
+        return;
     uint64_t now = now_us(c);
     uint64_t ms = due_us > now ? (due_us - now + 999) / 1000 : 0;
     c->timer_due_us = now + ms * 1000;
-    if (!pgcm__wheel_set(&c->env->wheel, &c->deadline_at, ms))
-        uv_timer_start(&c->timer, conn_on_timer, ms, 0);
+    pgcm__wheel_set(&c->env->wheel, &c->deadline_at, ms);
 }
 
 static void timer_stop(conn_t *c)
 {
-    pgcm__wheel_remove(&c->env->wheel, &c->deadline_at);
-    uv_timer_stop(&c->timer);
+    if (c->phase != CONN_SHUT)
+        pgcm__wheel_remove(&c->env->wheel, &c->deadline_at);
 }
 
 static bool timer_active(const conn_t *c)
 {
-    return pgcm__wheel_entry_set(&c->deadline_at) ||
-           uv_is_active((const uv_handle_t *)&c->timer);
+    return pgcm__wheel_entry_set(&c->deadline_at);
 }
 
 static void timer_start(conn_t *c, int ms)
@@ -232,9 +232,10 @@ void pgcm__conn_uncork_all(loop_env_t *env)
         uncork(LIST_ENTRY(list_first(&env->corked), conn_t, cork_link));
 }
 
-static void conn_timer_closed(uv_handle_t *h)
+/* A closed connection's last word, from the wheel (pgcm__conn_close). */
+static void conn_report_closed(wheel_entry_t *e)
 {
-    conn_t *c = h->data;
+    conn_t *c = LIST_ENTRY(e, conn_t, deadline_at);
     /* the pipeline ring outlives the close: the owner takes its tags */
     pgcm__free(c->segs);
     c->segs = NULL;
@@ -295,9 +296,9 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
                         why ? why : "closed",
                         (unsigned long long)((now_us(c) - c->open_us) / 1000));
     uncork(c);
+    timer_stop(c);
     c->phase = CONN_SHUT;
     drop_ticket(c);
-    timer_stop(c);
     poller_detach(c);
     if (c->pg != NULL) {
         if (!defer_finish(c->env, c->pg))
@@ -307,7 +308,11 @@ void pgcm__conn_close(conn_t *c, const char *why, bool discard)
     PQclear(c->result);
     PQclear(c->error);
     c->result = c->error = NULL;
-    uv_close((uv_handle_t *)&c->timer, conn_timer_closed);
+    /* CLOSED goes up from the wheel at the next millisecond, never from
+     * inside the call that closed it (the owner may be half-way through
+     * a change of its own) */
+    c->deadline_at.fire = conn_report_closed;
+    pgcm__wheel_set(&c->env->wheel, &c->deadline_at, 0);
 }
 
 /* Close, then tell the owner why. */
@@ -341,8 +346,6 @@ void pgcm__conn_init(conn_t *c, loop_env_t *env, struct cancel_gate *gate,
     c->open_us = now_us(c);
     c->connect_deadline_ms = connect_deadline_ms;
     pgcm__wheel_entry_init(&c->deadline_at, conn_on_deadline);
-    uv_timer_init(env->loop, &c->timer);
-    c->timer.data = c;
     timer_start(c, connect_deadline_ms);
 }
 
@@ -1064,22 +1067,13 @@ static void conn_timer_step(conn_t *c)
 
 /* A deadline (or the connect timeout) is due; like conn_on_poll, one clock
  * reading for what it sets off. */
-static void conn_deadline_due(conn_t *c)
+static void conn_on_deadline(wheel_entry_t *e)
 {
+    conn_t *c = LIST_ENTRY(e, conn_t, deadline_at);
     loop_env_t *env = c->env;
     uint64_t outer = pgcm__env_hold_clock(env);
     conn_timer_step(c);
     pgcm__env_release_clock(env, outer);
-}
-
-static void conn_on_deadline(wheel_entry_t *e)
-{
-    conn_deadline_due(LIST_ENTRY(e, conn_t, deadline_at));
-}
-
-static void conn_on_timer(uv_timer_t *t)
-{
-    conn_deadline_due(t->data);
 }
 
 /* The connection failed (I/O error, server gone): close and report. */

@@ -79,11 +79,9 @@ struct conn {
     const char *node_id; /* borrowed from the owner, for logs */
     PGconn *pg;
     poller_t *poller;
-    /* connect, statement or cancel-grace deadline: on the manager's wheel
-     * (env->wheel), the timer only if the wheel could not get its slots;
-     * closing the timer is how a close is reported (CONN_EV_CLOSED) */
+    /* connect, statement or cancel-grace deadline, on the manager's wheel
+     * (env->wheel); once closed, the CLOSED report */
     wheel_entry_t deadline_at;
-    uv_timer_t timer;
     uint64_t timer_due_us; /* when the timer fires (it may fire early for
                               a deadline moved later: it is re-armed) */
     uint64_t deadline_us;  /* RUNNING: the statement's, 0 none */

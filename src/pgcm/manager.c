@@ -735,8 +735,13 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     mgr->opts.probe_query = pgcm__strdup(o->probe_query);
     mgr->opts.application_name = pgcm__strdup(o->application_name);
     mgr->env.cancels = pgcm__cancel_tracker_new();
+    bool loop_ok = false;
     if (mgr->opts.probe_query == NULL || mgr->opts.application_name == NULL ||
-        mgr->env.cancels == NULL || uv_loop_init(&mgr->loop) != 0) {
+        mgr->env.cancels == NULL ||
+        !(loop_ok = uv_loop_init(&mgr->loop) == 0) ||
+        !pgcm__wheel_start(&mgr->env.wheel, &mgr->loop)) {
+        if (loop_ok)
+            uv_loop_close(&mgr->loop);
         pgcm__free((char *)mgr->opts.probe_query);
         pgcm__free((char *)mgr->opts.application_name);
         pgcm__cancel_tracker_release(mgr->env.cancels);
@@ -774,7 +779,6 @@ int pgcm__manager_create(const pgcm_options_t *o, pgcm_manager_t **out,
     uv_async_init(&mgr->loop, &mgr->wakeup, on_wakeup);
     mgr->wakeup.data = mgr;
     pgcm__cancel_tracker_set_wake(mgr->env.cancels, &mgr->wakeup);
-    pgcm__wheel_start(&mgr->env.wheel, &mgr->loop);
     uv_timer_init(&mgr->loop, &mgr->janitor);
     mgr->janitor.data = mgr;
     uv_timer_init(&mgr->loop, &mgr->stats_timer);

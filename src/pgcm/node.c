@@ -6,8 +6,9 @@
  * elsewhere: when to probe in schedule.c, what a probe's outcome means in
  * health.c. This file applies them: it arms the probe timer for what the
  * schedule says is next, feeds outcomes to both machines, and acts on the
- * verdicts (events, backoff, emptying or refilling the pool). A drain
- * timer of its own bounds a removal.
+ * verdicts (events, backoff, emptying or refilling the pool). The same
+ * wheel entry that holds the next probe bounds a removal (the drain
+ * deadline), then reports the close.
  *
  * Detection (L5): any failure seen on a connection makes the node suspect:
  * it is probed at once, then every SUSPECT_GAP_MS with a short timeout
@@ -553,33 +554,23 @@ static bool probe_start(node_t *n, sched_kind_t kind)
     return false;
 }
 
-static void on_probe_timer(uv_timer_t *t)
-{
-    node_t *n = t->data;
-    if (n->life == NODE_LIVE)
-        node_schedule(n);
-}
-
 static void on_probe_due(wheel_entry_t *e)
 {
-    node_t *n = LIST_ENTRY(e, node_t, probe_at);
+    node_t *n = LIST_ENTRY(e, node_t, wake_at);
     if (n->life == NODE_LIVE)
         node_schedule(n);
 }
 
 /* The next probe in ms: on the manager's wheel (O(1) to move; libuv's
- * timer heap is O(log n) at each re-arm, which 10,000 nodes felt), or on
- * the node's own timer if the wheel could not get its slots. */
+ * timer heap is O(log n) at each re-arm, which 10,000 nodes felt). */
 static void probe_timer_start(node_t *n, uint64_t ms)
 {
-    if (!pgcm__wheel_set(&n->env->wheel, &n->probe_at, ms))
-        uv_timer_start(&n->timer, on_probe_timer, ms, 0);
+    pgcm__wheel_set(&n->env->wheel, &n->wake_at, ms);
 }
 
 static void probe_timer_stop(node_t *n)
 {
-    pgcm__wheel_remove(&n->env->wheel, &n->probe_at);
-    uv_timer_stop(&n->timer);
+    pgcm__wheel_remove(&n->env->wheel, &n->wake_at);
 }
 
 /* Start whatever is due, then arm the timer for what comes next. */
@@ -685,10 +676,7 @@ node_t *pgcm__node_new(loop_env_t *env, const pgcm_node_spec_t *spec,
                          : env->opts->connect_timeout_ms;
     pgcm__pool_init(&n->pool, env, n->id, &n->spec->pool, connect_ms, n->gate,
                     node_params, on_pool, n);
-    uv_timer_init(env->loop, &n->timer);
-    n->timer.data = n;
-    pgcm__wheel_entry_init(&n->probe_at, on_probe_due);
-    n->open_handles = 1; /* the node's timer */
+    pgcm__wheel_entry_init(&n->wake_at, on_probe_due);
     n->hc.state = PGCM_NODE_CONNECTING;
     n->health.state_since_ms = pgcm__wall_ms();
     pgcm__sched_init(&n->sched, now_us(n));
@@ -711,18 +699,20 @@ void pgcm__node_maintain(node_t *n, uint64_t now)
     pgcm__node_publish(n);
 }
 
-static void node_handle_closed(uv_handle_t *h)
+static void on_closed_due(wheel_entry_t *e)
 {
-    node_t *n = h->data;
-    if (--n->open_handles == 0)
-        n->on_closed(n, n->owner);
+    node_t *n = LIST_ENTRY(e, node_t, wake_at);
+    n->on_closed(n, n->owner);
 }
 
+/* on_closed goes to the owner from the wheel at the next millisecond,
+ * never from inside the call that closed the node. */
 static void close_handles(node_t *n)
 {
-    pgcm__wheel_remove(&n->env->wheel, &n->probe_at);
-    uv_close((uv_handle_t *)&n->timer, node_handle_closed);
     pgcm__pool_close_handles(&n->pool);
+    pgcm__wheel_remove(&n->env->wheel, &n->wake_at);
+    n->wake_at.fire = on_closed_due;
+    pgcm__wheel_set(&n->env->wheel, &n->wake_at, 0);
 }
 
 static void node_finish_close(node_t *n)
@@ -756,9 +746,9 @@ static void node_check_drained(node_t *n)
 }
 
 /* The drain deadline passed: cancel what still runs and close. */
-static void on_drain_timer(uv_timer_t *t)
+static void on_drain_due(wheel_entry_t *e)
 {
-    node_t *n = t->data;
+    node_t *n = LIST_ENTRY(e, node_t, wake_at);
     pgcm__pool_abort_busy(&n->pool);
     node_check_drained(n);
 }
@@ -767,16 +757,18 @@ void pgcm__node_begin_remove(node_t *n, int drain_ms)
 {
     if (n->life != NODE_LIVE)
         return;
-    n->life = NODE_DRAINING; /* the timer is the drain's from now on */
+    n->life = NODE_DRAINING; /* wake_at is the drain's from now on */
     probe_timer_stop(n);
     n->slot_kind[PROBE_SLOT_CHECK] = n->slot_kind[PROBE_SLOT_BEAT] = SCHED_NONE;
     if (n->gai != NULL)
         uv_cancel((uv_req_t *)n->gai);
     pgcm__pool_drain(&n->pool);
     pgcm__node_publish(n);
-    if (n->life == NODE_DRAINING && !pgcm__pool_empty(&n->pool))
-        uv_timer_start(&n->timer, on_drain_timer,
-                       (uint64_t)(drain_ms > 0 ? drain_ms : 0), 0);
+    if (n->life == NODE_DRAINING && !pgcm__pool_empty(&n->pool)) {
+        n->wake_at.fire = on_drain_due;
+        pgcm__wheel_set(&n->env->wheel, &n->wake_at,
+                        (uint64_t)(drain_ms > 0 ? drain_ms : 0));
+    }
     node_check_drained(n);
 }
 

@@ -87,10 +87,9 @@ struct node {
     bool error_text_changed; /* health.last_error not yet published */
     sched_state_t sched;
     sched_kind_t slot_kind[POOL_PROBE_SLOTS]; /* probe in each slot */
-    wheel_entry_t probe_at; /* live: the next probe, on env->wheel */
-    uv_timer_t timer; /* draining: the drain deadline; live: the next probe
-                         only if the wheel had no memory for its slots */
-    int open_handles;
+    /* on env->wheel: live, the next probe; draining, the drain deadline;
+     * closed, the on_closed report */
+    wheel_entry_t wake_at;
     int server_version;
 
     node_published_t pub; /* read by other threads under pub_to.lock */

@@ -6,6 +6,7 @@
  */
 #include "wheel.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "internal.h"
@@ -37,6 +38,7 @@ void pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms)
     w->count = 0;
     w->loop = NULL;
     w->armed_ms = UINT64_MAX;
+    w->closed = false;
 }
 
 void pgcm__wheel_free(timer_wheel_t *w)
@@ -159,6 +161,8 @@ static void on_wheel_timer(uv_timer_t *t);
 /* Wake at loop time at_ms (UINT64_MAX: not at all). */
 static void arm_at(timer_wheel_t *w, uint64_t at_ms)
 {
+    if (w->closed)
+        return; /* closed from inside a callback it ran (the last node's) */
     w->armed_ms = at_ms;
     if (at_ms == UINT64_MAX) {
         uv_timer_stop(&w->timer);
@@ -186,27 +190,33 @@ static void on_wheel_timer(uv_timer_t *t)
     arm_at(w, pgcm__wheel_next_ms(w));
 }
 
-void pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop)
+bool pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop)
 {
     pgcm__wheel_init(w, uv_now(loop));
+    /* not cleared: a head is initialised when its slot is first used */
+    w->slots = pgcm__malloc(WHEEL_SLOTS * sizeof(*w->slots));
+    if (w->slots == NULL)
+        return false;
     w->loop = loop;
     uv_timer_init(loop, &w->timer);
     w->timer.data = w;
+    return true;
 }
 
-bool pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms)
+void pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms)
 {
     uint64_t now = uv_now(w->loop);
     if (w->count == 0 && w->cursor_ms < now)
         w->cursor_ms = now; /* nothing filed: nothing to run up to now */
-    if (!pgcm__wheel_add(w, e, now + delay_ms))
-        return false;
+    bool filed = pgcm__wheel_add(w, e, now + delay_ms);
+    assert(filed); /* the slots were allocated by pgcm__wheel_start */
+    (void)filed;
     if (e->due_ms < w->armed_ms)
         arm_at(w, e->due_ms);
-    return true;
 }
 
 void pgcm__wheel_close(timer_wheel_t *w)
 {
+    w->closed = true;
     uv_close((uv_handle_t *)&w->timer, NULL);
 }

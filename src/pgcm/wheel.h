@@ -46,6 +46,7 @@ typedef struct timer_wheel {
     uv_timer_t timer;
     uv_loop_t *loop;
     uint64_t armed_ms; /* when the timer fires; UINT64_MAX: not armed */
+    bool closed;       /* pgcm__wheel_close was called: never armed again */
 } timer_wheel_t;
 
 /* ---- the wheel itself: pure, clock given (unit-tested) ------------------ */
@@ -79,11 +80,13 @@ uint64_t pgcm__wheel_next_ms(const timer_wheel_t *w);
 
 /* ---- the driver: the loop's timer runs what is due ---------------------- */
 
-/* Init the wheel and its timer on loop (a handle the owner closes with
- * pgcm__wheel_close). */
-void pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop);
-/* e fires delay_ms from the loop's now (0: at the next millisecond). */
-bool pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms);
+/* Init the wheel, its slot array and its timer on loop (a handle the
+ * owner closes with pgcm__wheel_close). false: out of memory, and nothing
+ * to close. */
+bool pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop);
+/* e fires delay_ms from the loop's now (0: at the next millisecond); it
+ * cannot fail once the wheel is started. */
+void pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms);
 /* Close the timer handle (the slots are freed by pgcm__wheel_free once
  * the loop has closed it). */
 void pgcm__wheel_close(timer_wheel_t *w);
