@@ -232,9 +232,9 @@ struct pgcm_batch_s {
     size_t count;
     pgcm_result_t **results;
     /* The parts' results, one block with their node ids after them:
-     * results[i] is &records[i], or a result allocated on its own (out of
-     * memory), or NULL. One allocation for the fan-out instead of one a
-     * node, taken on the loop thread and given back by the caller's. */
+     * each part's result is its record, results[i] == &records[i] (NULL
+     * when there are no parts). One allocation for the fan-out instead of one
+     * a node, taken on the loop thread and given back by the caller's. */
     pgcm_result_t *records;
     int64_t elapsed_us;
 };

@@ -6,7 +6,6 @@
  */
 #include "wheel.h"
 
-#include <assert.h>
 #include <string.h>
 
 #include "internal.h"
@@ -30,15 +29,17 @@ static void release_if_empty(timer_wheel_t *w, size_t s)
         w->used[s / 64] &= ~((uint64_t)1 << (s % 64));
 }
 
-void pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms)
+bool pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms)
 {
     memset(w->used, 0, sizeof(w->used));
-    w->slots = NULL;
     w->cursor_ms = now_ms;
     w->count = 0;
     w->loop = NULL;
     w->armed_ms = UINT64_MAX;
     w->closed = false;
+    /* not cleared: a head is initialised when its slot is first used */
+    w->slots = pgcm__malloc(WHEEL_SLOTS * sizeof(*w->slots));
+    return w->slots != NULL;
 }
 
 void pgcm__wheel_free(timer_wheel_t *w)
@@ -67,14 +68,8 @@ void pgcm__wheel_remove(timer_wheel_t *w, wheel_entry_t *e)
     release_if_empty(w, slot_of(e->due_ms));
 }
 
-bool pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms)
+void pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms)
 {
-    if (w->slots == NULL) {
-        /* not cleared: a head is initialised when its slot is first used */
-        w->slots = pgcm__malloc(WHEEL_SLOTS * sizeof(*w->slots));
-        if (w->slots == NULL)
-            return false;
-    }
     pgcm__wheel_remove(w, e);
     if (due_ms <= w->cursor_ms)
         due_ms = w->cursor_ms + 1; /* slots up to the cursor have run */
@@ -87,7 +82,6 @@ bool pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms)
     list_push_back(&w->slots[s], &e->link);
     e->in_slot = true;
     w->count++;
-    return true;
 }
 
 /* Move the entries of slot s due by now_ms onto due. */
@@ -192,10 +186,7 @@ static void on_wheel_timer(uv_timer_t *t)
 
 bool pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop)
 {
-    pgcm__wheel_init(w, uv_now(loop));
-    /* not cleared: a head is initialised when its slot is first used */
-    w->slots = pgcm__malloc(WHEEL_SLOTS * sizeof(*w->slots));
-    if (w->slots == NULL)
+    if (!pgcm__wheel_init(w, uv_now(loop)))
         return false;
     w->loop = loop;
     uv_timer_init(loop, &w->timer);
@@ -208,9 +199,7 @@ void pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms)
     uint64_t now = uv_now(w->loop);
     if (w->count == 0 && w->cursor_ms < now)
         w->cursor_ms = now; /* nothing filed: nothing to run up to now */
-    bool filed = pgcm__wheel_add(w, e, now + delay_ms);
-    assert(filed); /* the slots were allocated by pgcm__wheel_start */
-    (void)filed;
+    pgcm__wheel_add(w, e, now + delay_ms);
     if (e->due_ms < w->armed_ms)
         arm_at(w, e->due_ms);
 }

@@ -36,8 +36,9 @@ typedef struct wheel_entry {
 } wheel_entry_t;
 
 typedef struct timer_wheel {
-    /* Slot heads, allocated on first use; a head is valid only while its
-     * bit is set (it is initialised when its slot is first used). */
+    /* Slot heads, allocated by pgcm__wheel_init; a head is valid only
+     * while its bit is set (it is initialised when its slot is first
+     * used). */
     list_node_t *slots;
     uint64_t used[WHEEL_SLOTS / 64]; /* a bit per slot holding entries */
     uint64_t cursor_ms;              /* every slot up to it has been run */
@@ -51,8 +52,9 @@ typedef struct timer_wheel {
 
 /* ---- the wheel itself: pure, clock given (unit-tested) ------------------ */
 
-/* An empty wheel whose slots up to now_ms count as run. */
-void pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms);
+/* An empty wheel whose slots up to now_ms count as run; false: out of
+ * memory for its slot array (nothing to free). */
+bool pgcm__wheel_init(timer_wheel_t *w, uint64_t now_ms);
 /* Frees the slot array; every entry must have been cancelled. */
 void pgcm__wheel_free(timer_wheel_t *w);
 
@@ -64,9 +66,8 @@ static inline bool pgcm__wheel_entry_set(const wheel_entry_t *e)
 }
 
 /* File e (moving it if set) to fire at due_ms, or at the first
- * millisecond not yet run if due_ms is earlier. false: out of memory (the
- * first entry allocates the slots). */
-bool pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms);
+ * millisecond not yet run if due_ms is earlier. */
+void pgcm__wheel_add(timer_wheel_t *w, wheel_entry_t *e, uint64_t due_ms);
 /* Take e out (nothing if it is not set). The driver's timer stays armed:
  * waking once for nothing is cheaper than re-arming it at every cancel. */
 void pgcm__wheel_remove(timer_wheel_t *w, wheel_entry_t *e);
@@ -84,8 +85,7 @@ uint64_t pgcm__wheel_next_ms(const timer_wheel_t *w);
  * owner closes with pgcm__wheel_close). false: out of memory, and nothing
  * to close. */
 bool pgcm__wheel_start(timer_wheel_t *w, uv_loop_t *loop);
-/* e fires delay_ms from the loop's now (0: at the next millisecond); it
- * cannot fail once the wheel is started. */
+/* e fires delay_ms from the loop's now (0: at the next millisecond). */
 void pgcm__wheel_set(timer_wheel_t *w, wheel_entry_t *e, uint64_t delay_ms);
 /* Close the timer handle (the slots are freed by pgcm__wheel_free once
  * the loop has closed it). */
